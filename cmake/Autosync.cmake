@@ -1,0 +1,27 @@
+# Small helpers shared by every folder's CMakeLists.txt.
+
+# autosync_library(NAME src... DEPS dep...) -> target autosync_<NAME>, alias autosync::<NAME>.
+# Includes are rooted at the repository root ("common/config.h").
+function(autosync_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(autosync_${name} STATIC ${ARG_SOURCES})
+  add_library(autosync::${name} ALIAS autosync_${name})
+  target_include_directories(autosync_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(autosync_${name} PUBLIC ${ARG_DEPS} PRIVATE autosync::warnings)
+endfunction()
+
+# autosync_test(NAME src... DEPS dep... LABELS label...) -> a GoogleTest binary whose tests are
+# discovered into ctest with the given labels (unit, integration, db, e2e).
+function(autosync_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main autosync::warnings)
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  gtest_discover_tests(${name}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+               ENVIRONMENT "AUTOSYNC_BIN_DIR=${CMAKE_BINARY_DIR}/bin;AUTOSYNC_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

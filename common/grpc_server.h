@@ -1,0 +1,50 @@
+// Builds and starts a gRPC server with what every autosync gRPC service has: the standard
+// grpc.health.v1.Health service, server reflection, keepalive and message-size limits.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+
+namespace autosync::common {
+
+struct StartedGrpcServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;  // the bound port (useful with :0)
+};
+
+// Binds `listen` (insecure credentials: TLS is terminated by the platform) and registers
+// `services`, which must outlive the server. Health starts NOT_SERVING for every service; call
+// SetServing once the process is ready.
+absl::StatusOr<StartedGrpcServer> StartGrpcServer(const HostPort& listen,
+                                                  const std::vector<grpc::Service*>& services);
+
+// Sets the health status of the overall server ("") and of each named service.
+void SetServing(grpc::Server& server, const std::vector<std::string>& service_names, bool serving);
+
+// Shuts the server down: health NOT_SERVING, stop accepting, give calls in flight `grace` to
+// finish, then cancel the rest.
+void ShutdownGrpcServer(grpc::Server& server, const std::vector<std::string>& service_names,
+                        absl::Duration grace);
+
+}  // namespace autosync::common
+
+namespace prometheus {
+class Registry;
+}
+
+namespace autosync::common {
+
+// The serve loop shared by scheduler-service and sync-worker: starts the gRPC server and the
+// /metrics server, reports SERVING, waits for SIGTERM/SIGINT, then shuts both down. Returns the
+// process exit code (0 after a clean stop, 1 when a listener cannot start).
+int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
+                         const std::vector<grpc::Service*>& services,
+                         const std::vector<std::string>& service_names,
+                         std::shared_ptr<prometheus::Registry> registry, absl::Duration grace);
+
+}  // namespace autosync::common

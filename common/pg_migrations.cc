@@ -1,0 +1,47 @@
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "common/migrations.h"
+#include "common/pg_pool.h"
+
+namespace autosync::common {
+namespace {
+// Arbitrary constant naming "autosync schema migrations" for pg_advisory_xact_lock.
+constexpr int64_t kMigrationLockKey = 0x6175746f73796e63;  // "autosync"
+}  // namespace
+
+absl::StatusOr<int> ApplyMigrations(PgPool& pool, const std::vector<Migration>& migrations) {
+  int applied = 0;
+  absl::Status status = pool.Run([&](pqxx::connection_base& conn) -> absl::Status {
+    pqxx::work tx(conn, "migrate");
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version integer PRIMARY KEY,"
+        " name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())");
+    int current = 0;
+    for (const auto& row : tx.exec("SELECT coalesce(max(version), 0) FROM schema_migrations")) {
+      current = row[0].as<int>();
+    }
+    const int known = migrations.empty() ? 0 : migrations.back().version;
+    if (current > known) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database schema is at version ", current, " but this binary knows only up to ", known,
+          ": run a newer build"));
+    }
+    for (const Migration& m : migrations) {
+      if (m.version <= current) continue;
+      tx.exec(std::string(m.sql));
+      tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                     std::string(m.name));
+      ++applied;
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return applied;
+}
+
+}  // namespace autosync::common

@@ -1,0 +1,148 @@
+#include "common/pg_pool.h"
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+
+namespace autosync::common {
+namespace {
+
+// libpq reads these for every connection; set once so URLs need not carry them.
+std::string WithConnectOptions(const PgPoolOptions& options) {
+  const bool uri = absl::StartsWith(options.url, "postgres://") ||
+                   absl::StartsWith(options.url, "postgresql://");
+  const std::string timeout =
+      absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options.connect_timeout)));
+  std::string url = options.url;
+  if (uri) {
+    if (!absl::StrContains(url, "connect_timeout=")) {
+      absl::StrAppend(&url, absl::StrContains(url, "?") ? "&" : "?", "connect_timeout=", timeout);
+    }
+    if (!absl::StrContains(url, "application_name=")) {
+      absl::StrAppend(&url, "&application_name=", options.application_name);
+    }
+  } else {
+    if (!absl::StrContains(url, "connect_timeout=")) {
+      absl::StrAppend(&url, " connect_timeout=", timeout);
+    }
+    if (!absl::StrContains(url, "application_name=")) {
+      absl::StrAppend(&url, " application_name=", options.application_name);
+    }
+  }
+  return url;
+}
+
+std::string OneLine(absl::string_view text) {
+  std::string out(text);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  for (char& c : out) {
+    if (c == '\n') c = ' ';
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status StatusFromPgException(const std::exception& e) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    return absl::UnavailableError(absl::StrCat("database unavailable: ", OneLine(e.what())));
+  }
+  if (dynamic_cast<const pqxx::unique_violation*>(&e) != nullptr) {
+    return absl::AlreadyExistsError(OneLine(e.what()));
+  }
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) {
+    return absl::AbortedError(OneLine(e.what()));
+  }
+  if (dynamic_cast<const pqxx::check_violation*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::not_null_violation*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::foreign_key_violation*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::data_exception*>(&e) != nullptr) {
+    return absl::InvalidArgumentError(OneLine(e.what()));
+  }
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    return absl::UnavailableError(absl::StrCat("database connection lost during commit: ",
+                                               OneLine(e.what())));
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    // Class 57 (operator intervention: admin shutdown, cannot connect now) and 08 (connection).
+    const std::string state = sql->sqlstate();
+    if (absl::StartsWith(state, "57") || absl::StartsWith(state, "08")) {
+      return absl::UnavailableError(absl::StrCat("database unavailable: ", OneLine(e.what())));
+    }
+    return absl::InternalError(absl::StrCat("database error ", state, ": ", OneLine(e.what())));
+  }
+  return absl::InternalError(OneLine(e.what()));
+}
+
+PgPool::PgPool(PgPoolOptions options) : options_(std::move(options)) {}
+PgPool::~PgPool() = default;
+
+absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
+  if (absl::Status s = ValidateDatabaseUrl(options.url); !s.ok()) return s;
+  if (options.size < 1) return absl::InvalidArgumentError("pool size must be at least 1");
+  options.url = WithConnectOptions(options);
+  return std::unique_ptr<PgPool>(new PgPool(std::move(options)));
+}
+
+absl::StatusOr<std::unique_ptr<pqxx::connection_base>> PgPool::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !idle_.empty() || in_use_ < options_.size;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&available), options_.acquire_timeout)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "all ", options_.size, " database connections stayed busy for ",
+          absl::FormatDuration(options_.acquire_timeout)));
+    }
+    ++in_use_;
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+  }
+  try {
+    return std::unique_ptr<pqxx::connection_base>(
+        std::make_unique<pqxx::connection>(options_.url));
+  } catch (const std::exception& e) {
+    absl::MutexLock lock(&mu_);
+    --in_use_;
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to PostgreSQL: ", OneLine(e.what())));
+  }
+}
+
+void PgPool::Release(std::unique_ptr<pqxx::connection_base> conn, bool broken) {
+  absl::MutexLock lock(&mu_);
+  --in_use_;
+  if (!broken && conn != nullptr && conn->is_open()) idle_.push_back(std::move(conn));
+}
+
+absl::Status PgPool::Run(absl::FunctionRef<absl::Status(pqxx::connection_base&)> fn) {
+  absl::StatusOr<std::unique_ptr<pqxx::connection_base>> conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::Status result;
+  bool broken = false;
+  try {
+    result = fn(**conn);
+  } catch (const std::exception& e) {
+    result = StatusFromPgException(e);
+    broken = result.code() == absl::StatusCode::kUnavailable || !(*conn)->is_open();
+  }
+  Release(std::move(*conn), broken);
+  return result;
+}
+
+absl::Status PgPool::Ping() {
+  return Run([](pqxx::connection_base& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace autosync::common

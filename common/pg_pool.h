@@ -1,0 +1,64 @@
+// A small pool of PostgreSQL connections (libpqxx) with reconnect: a connection found broken is
+// dropped and a new one is opened on the next use. Only pg_*.cc files include <pqxx/pqxx>.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace autosync::common {
+
+struct PgPoolOptions {
+  std::string url = {};  // libpq connection string or URI
+  int size = 4;
+  absl::Duration acquire_timeout = absl::Seconds(10);
+  absl::Duration connect_timeout = absl::Seconds(5);
+  std::string application_name = "autosync";
+};
+
+// Thread-safe. Connections are opened lazily; Create() only validates the options.
+class PgPool final {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgPool>> Create(PgPoolOptions options);
+  ~PgPool();
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  // Runs `fn` on a pooled connection. libpqxx exceptions thrown by `fn` become a Status
+  // (broken connection → UNAVAILABLE, unique violation → ALREADY_EXISTS, serialization failure
+  // or deadlock → ABORTED, check/not-null violation → INVALID_ARGUMENT, else INTERNAL); a broken
+  // connection is discarded. Waiting longer than acquire_timeout for a free connection is
+  // RESOURCE_EXHAUSTED; failing to connect is UNAVAILABLE.
+  absl::Status Run(absl::FunctionRef<absl::Status(pqxx::connection_base&)> fn);
+
+  // SELECT 1 on a pooled connection.
+  absl::Status Ping();
+
+  const PgPoolOptions& options() const { return options_; }
+
+ private:
+  explicit PgPool(PgPoolOptions options);
+  absl::StatusOr<std::unique_ptr<pqxx::connection_base>> Acquire();
+  void Release(std::unique_ptr<pqxx::connection_base> conn, bool broken);
+
+  const PgPoolOptions options_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection_base>> idle_ ABSL_GUARDED_BY(mu_);
+  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Maps an exception thrown by libpqxx (or anything else) to a Status, as Run() does.
+absl::Status StatusFromPgException(const std::exception& e);
+
+}  // namespace autosync::common

@@ -1,0 +1,44 @@
+#include "common/service_flags.h"
+
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+ABSL_FLAG(std::string, log_format, "text", "Log line format: text or json (one line per event)");
+ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warn or error");
+
+namespace autosync::common {
+
+void InitLoggingFromFlags(absl::string_view service, ConfigErrors& errors) {
+  LogFormat format = LogFormat::kText;
+  LogLevel level = LogLevel::kInfo;
+  errors.Check(ParseLogFormat(absl::GetFlag(FLAGS_log_format), &format), "log_format");
+  errors.Check(ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level), "log_level");
+  InitLogging(service, format, level);
+}
+
+absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status status = pool.Ping();
+  while (!status.ok() && absl::Now() < deadline) {
+    // Not a readiness guess: each attempt is a real connection; this only paces the retries.
+    absl::SleepFor(absl::Milliseconds(500));
+    status = pool.Ping();
+  }
+  return status;
+}
+
+}  // namespace autosync::common
+
+namespace autosync::common {
+
+HostPort ListenFromFlag(absl::string_view value, absl::string_view option, ConfigErrors& errors) {
+  absl::StatusOr<HostPort> parsed = ParseHostPort(value);
+  errors.Check(parsed.status(), option);
+  return parsed.ok() ? *parsed : HostPort{};
+}
+
+}  // namespace autosync::common

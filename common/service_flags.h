@@ -1,0 +1,26 @@
+// Flags every autosync binary shares (logging) and the start-up helpers built on them.
+#pragma once
+
+#include "absl/strings/string_view.h"
+
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "common/pg_pool.h"
+
+namespace autosync::common {
+
+// Reads --log_format / --log_level, validates them into `errors`, and initializes logging.
+void InitLoggingFromFlags(absl::string_view service, ConfigErrors& errors);
+
+// Pings the database until it answers or `timeout` passes (retrying every 0.5 s: PostgreSQL
+// often starts after us in a fresh cluster). Returns the last error on timeout.
+absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout);
+
+}  // namespace autosync::common
+
+namespace autosync::common {
+
+// Parses a listen-address flag value; a bad one is recorded in `errors` under `option`.
+HostPort ListenFromFlag(absl::string_view value, absl::string_view option, ConfigErrors& errors);
+
+}  // namespace autosync::common

@@ -1,0 +1,1 @@
+#include "scheduler-service/scheduler_service.h"

@@ -1,0 +1,21 @@
+// The sync-worker's validated configuration (from flags / AUTOSYNC_* variables).
+#pragma once
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/config.h"
+
+namespace autosync::worker {
+
+struct WorkerConfig {
+  common::HostPort listen;          // gRPC
+  common::HostPort metrics_listen;  // /metrics
+  std::string database_url;
+  int database_pool_size = 8;
+  int max_concurrent_syncs = 4;
+  absl::Duration startup_timeout = absl::Seconds(30);
+  absl::Duration shutdown_grace = absl::Seconds(3);
+};
+
+}  // namespace autosync::worker

@@ -1,0 +1,1 @@
+#include "sync-worker/sync_worker_service.h"

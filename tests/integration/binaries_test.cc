@@ -1,0 +1,219 @@
+// Starts the real binaries against a real PostgreSQL and checks what an operator sees:
+// clear one-line config errors, grpc.health.v1 SERVING, reflection, /metrics, /health, and a
+// clean exit on SIGTERM.
+#include <csignal>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/grpc_probe.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/process.h"
+
+namespace autosync::testing {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsSupersetOf;
+using ::testing::Not;
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(20);
+constexpr absl::Duration kStopTimeout = absl::Seconds(5);
+
+std::unique_ptr<ChildProcess> StartBinary(const std::string& name,
+                                          std::vector<std::string> args,
+                                          std::map<std::string, std::string> env = {}) {
+  auto child = ChildProcess::Start(BinaryPath(name), {.args = std::move(args), .env = env});
+  EXPECT_TRUE(child.ok()) << child.status();
+  return child.ok() ? std::move(*child) : nullptr;
+}
+
+std::vector<std::string> NonEmptyLines(const std::string& text) {
+  std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  return lines;
+}
+
+struct GrpcBinary {
+  std::string name;
+  std::string service;
+};
+
+class GrpcBinaryTest : public ::testing::TestWithParam<GrpcBinary> {};
+
+TEST_P(GrpcBinaryTest, ServesHealthReflectionAndMetricsThenStopsOnSigterm) {
+  const std::string url = FreshDatabaseUrl();
+  if (GetParam().name == "sync-worker") {
+    // The worker does not migrate; the scheduler (or the migration Job) does.
+    auto migrate = StartBinary("scheduler-service", {"--database_url=" + url, "--migrate_only"});
+    ASSERT_NE(migrate, nullptr);
+    auto code = migrate->Wait(kStartTimeout);
+    ASSERT_TRUE(code.ok() && *code == 0) << migrate->Output();
+  }
+  const int port = FreePort();
+  const int metrics_port = FreePort();
+  auto child = StartBinary(GetParam().name,
+                           {"--database_url=" + url, absl::StrCat("--listen=127.0.0.1:", port),
+                            absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
+  ASSERT_NE(child, nullptr);
+  const std::string target = absl::StrCat("127.0.0.1:", port);
+  ASSERT_TRUE(WaitForServing(target, kStartTimeout).ok()) << child->Output();
+
+  auto service_health = HealthCheck(target, GetParam().service);
+  ASSERT_TRUE(service_health.ok()) << service_health.status();
+  EXPECT_EQ(*service_health, "SERVING");
+
+  auto services = ListServices(target);
+  ASSERT_TRUE(services.ok()) << services.status();
+  EXPECT_THAT(*services, IsSupersetOf({GetParam().service, std::string("grpc.health.v1.Health"),
+                                       std::string("grpc.reflection.v1alpha.ServerReflection")}));
+
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", metrics_port, "/metrics"));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->content_type, HasSubstr("text/plain"));
+  EXPECT_THAT(metrics->body, HasSubstr("process_resident_memory_bytes"));
+
+  child->Signal(SIGTERM);
+  auto code = child->Wait(kStopTimeout);
+  ASSERT_TRUE(code.ok()) << code.status() << "\n" << child->Output();
+  EXPECT_EQ(*code, 0) << child->Output();
+  EXPECT_THAT(child->Output(), HasSubstr("stopped"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Services, GrpcBinaryTest,
+                         ::testing::Values(GrpcBinary{"scheduler-service", "autosync.v1.Scheduler"},
+                                           GrpcBinary{"sync-worker", "autosync.v1.SyncWorker"}),
+                         [](const ::testing::TestParamInfo<GrpcBinary>& param_info) {
+                           return param_info.param.name == "sync-worker" ? "SyncWorker" : "Scheduler";
+                         });
+
+TEST(ConfigErrorTest, MalformedDatabaseUrlExitsWithOneLineNamingTheOption) {
+  for (const char* binary : {"scheduler-service", "sync-worker"}) {
+    auto child = StartBinary(binary, {"--database_url=not a url", "--listen=127.0.0.1:0",
+                                      "--metrics_listen=127.0.0.1:0"});
+    ASSERT_NE(child, nullptr);
+    auto code = child->Wait(kStopTimeout);
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_NE(*code, 0);
+    const auto lines = NonEmptyLines(child->Output());
+    ASSERT_EQ(lines.size(), 1u) << child->Output();
+    EXPECT_THAT(lines[0], HasSubstr("--database_url"));
+  }
+}
+
+TEST(ConfigErrorTest, UnreachableDatabaseExitsNonZeroWithoutThePassword) {
+  auto child = StartBinary("scheduler-service",
+                           {"--database_url=postgresql://app:s3cret@127.0.0.1:1/x",
+                            "--startup_timeout_seconds=1", "--listen=127.0.0.1:0",
+                            "--metrics_listen=127.0.0.1:0"});
+  ASSERT_NE(child, nullptr);
+  auto code = child->Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 1);
+  EXPECT_THAT(child->Output(), HasSubstr("database_url"));
+  EXPECT_THAT(child->Output(), Not(HasSubstr("s3cret")));
+}
+
+TEST(ConfigErrorTest, BadValuesFromEnvironmentOrFlagsNameTheirOption) {
+  // From the environment: AUTOSYNC_<FLAG>.
+  auto from_env = StartBinary("ws-gateway", {}, {{"AUTOSYNC_LISTEN", "nonsense"}});
+  ASSERT_NE(from_env, nullptr);
+  auto code = from_env->Wait(kStopTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT(from_env->Output(), HasSubstr("--listen"));
+  EXPECT_THAT(from_env->Output(), HasSubstr("nonsense"));
+
+  auto bad_int = StartBinary("sync-worker", {"--max_concurrent_syncs=0"});
+  ASSERT_NE(bad_int, nullptr);
+  code = bad_int->Wait(kStopTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT(bad_int->Output(), HasSubstr("--max_concurrent_syncs"));
+
+  auto not_int = StartBinary("sync-worker", {}, {{"AUTOSYNC_DATABASE_POOL_SIZE", "many"}});
+  ASSERT_NE(not_int, nullptr);
+  code = not_int->Wait(kStopTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT(not_int->Output(), HasSubstr("AUTOSYNC_DATABASE_POOL_SIZE"));
+}
+
+TEST(ConfigErrorTest, HelpListsTheOptions) {
+  auto child = StartBinary("scheduler-service", {"--help"});
+  ASSERT_NE(child, nullptr);
+  ASSERT_TRUE(child->Wait(kStopTimeout).ok());
+  EXPECT_THAT(child->Output(), HasSubstr("--database_url"));
+  EXPECT_THAT(child->Output(), HasSubstr("--worker_target"));
+}
+
+TEST(MigrateOnlyTest, AppliesTheSchemaAndExits) {
+  const std::string url = FreshDatabaseUrl();
+  auto child = StartBinary("scheduler-service", {"--database_url=" + url, "--migrate_only"});
+  ASSERT_NE(child, nullptr);
+  auto code = child->Wait(kStartTimeout);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << child->Output();
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM pg_tables WHERE tablename = 'customer_ltv_cohorts'")[0][0]
+                .as<int>(),
+            1);
+}
+
+TEST(GatewayTest, HealthFollowsTheScheduler) {
+  const std::string url = FreshDatabaseUrl();
+  const int scheduler_port = FreePort();
+  const int gateway_port = FreePort();
+  auto gateway = StartBinary(
+      "ws-gateway", {absl::StrCat("--listen=127.0.0.1:", gateway_port),
+                     absl::StrCat("--scheduler_target=127.0.0.1:", scheduler_port),
+                     "--upstream_timeout_ms=300"});
+  ASSERT_NE(gateway, nullptr);
+  const std::string health_url = absl::StrCat("http://127.0.0.1:", gateway_port, "/health");
+
+  // No scheduler yet: 503 with a reason.
+  auto down = WaitForHttp(health_url, kStartTimeout);
+  ASSERT_TRUE(down.ok()) << down.status() << gateway->Output();
+  EXPECT_EQ(down->status, 503);
+  EXPECT_THAT(down->body, HasSubstr("\"reason\":\"scheduler"));
+
+  auto scheduler = StartBinary("scheduler-service",
+                               {"--database_url=" + url,
+                                absl::StrCat("--listen=127.0.0.1:", scheduler_port),
+                                "--metrics_listen=127.0.0.1:0"});
+  ASSERT_NE(scheduler, nullptr);
+  ASSERT_TRUE(WaitForServing(absl::StrCat("127.0.0.1:", scheduler_port), kStartTimeout).ok())
+      << scheduler->Output();
+  // The gateway's channel reconnects with backoff; wait for it to see the scheduler.
+  absl::StatusOr<HttpResult> up = HttpGet(health_url);
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  while (up.ok() && up->status != 200 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+    up = HttpGet(health_url);
+  }
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(up->status, 200) << up->body;
+  EXPECT_THAT(up->body, HasSubstr("\"status\":\"ok\""));
+
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", gateway_port, "/metrics"));
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->status, 200);
+  auto missing = HttpGet(absl::StrCat("http://127.0.0.1:", gateway_port, "/nope"));
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_THAT(missing->body, HasSubstr("\"success\":false"));
+
+  for (auto* child : {gateway.get(), scheduler.get()}) {
+    child->Signal(SIGTERM);
+    auto code = child->Wait(kStopTimeout);
+    ASSERT_TRUE(code.ok()) << code.status() << "\n" << child->Output();
+    EXPECT_EQ(*code, 0) << child->Output();
+  }
+}
+
+}  // namespace
+}  // namespace autosync::testing

@@ -1,0 +1,143 @@
+// Migrations against a real PostgreSQL: idempotent, safe when several processes start at once,
+// and refusing a schema newer than the binary.
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "common/migrations.h"
+#include "common/pg_pool.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/pg_cluster.h"
+
+namespace autosync::common {
+namespace {
+
+using ::testing::IsSupersetOf;
+
+std::unique_ptr<PgPool> PoolFor(const std::string& url) {
+  auto pool = PgPool::Create({.url = url, .size = 2});
+  EXPECT_TRUE(pool.ok()) << pool.status();
+  return std::move(*pool);
+}
+
+std::vector<std::string> Tables(const std::string& url) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  std::vector<std::string> out;
+  for (const auto& row :
+       tx.exec("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")) {
+    out.push_back(row[0].as<std::string>());
+  }
+  return out;
+}
+
+TEST(MigrationsTest, CreatesTheDesignTables) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PoolFor(url);
+  absl::StatusOr<int> applied = ApplyMigrations(*pool, EmbeddedMigrations());
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, static_cast<int>(EmbeddedMigrations().size()));
+  EXPECT_THAT(Tables(url), IsSupersetOf({"stores", "sync_tracking", "sync_runs", "orders", "ads",
+                                         "customer_ltv_cohorts", "schema_migrations"}));
+}
+
+TEST(MigrationsTest, SecondRunIsANoOp) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PoolFor(url);
+  ASSERT_TRUE(ApplyMigrations(*pool, EmbeddedMigrations()).ok());
+  absl::StatusOr<int> again = ApplyMigrations(*pool, EmbeddedMigrations());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, 0);
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM schema_migrations")[0][0].as<int>(),
+            static_cast<int>(EmbeddedMigrations().size()));
+}
+
+TEST(MigrationsTest, ConcurrentMigratorsApplyEachMigrationOnce) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  constexpr int kMigrators = 6;
+  std::vector<absl::StatusOr<int>> results(kMigrators, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kMigrators; ++i) {
+    threads.emplace_back([&, i] {
+      auto pool = PoolFor(url);  // each like a separate process: its own connections
+      results[i] = ApplyMigrations(*pool, EmbeddedMigrations());
+    });
+  }
+  for (auto& t : threads) t.join();
+  int total = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    total += *r;
+  }
+  EXPECT_EQ(total, static_cast<int>(EmbeddedMigrations().size()));
+}
+
+TEST(MigrationsTest, RefusesADatabaseNewerThanTheBinary) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PoolFor(url);
+  ASSERT_TRUE(ApplyMigrations(*pool, EmbeddedMigrations()).ok());
+  {
+    pqxx::connection conn(url);
+    pqxx::work tx(conn);
+    tx.exec("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')");
+    tx.commit();
+  }
+  absl::StatusOr<int> r = ApplyMigrations(*pool, EmbeddedMigrations());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(MigrationsTest, OneRunningRunPerStoreIsEnforcedByTheDatabase) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PoolFor(url);
+  ASSERT_TRUE(ApplyMigrations(*pool, EmbeddedMigrations()).ok());
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  tx.exec("INSERT INTO stores (store_id) VALUES ('buycosari')");
+  tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status) "
+          "VALUES ('r1', 'buycosari', 'manual', 'running')");
+  EXPECT_THROW(tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status) "
+                       "VALUES ('r2', 'buycosari', 'api', 'running')"),
+               pqxx::unique_violation);
+  // A finished run does not block the next one.
+  tx.exec("UPDATE sync_runs SET status = 'completed' WHERE run_id = 'r1'");
+  EXPECT_NO_THROW(tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status) "
+                          "VALUES ('r2', 'buycosari', 'api', 'running')"));
+}
+
+TEST(MigrationsTest, StoreIdsAreValidatedByTheSchema) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PoolFor(url);
+  ASSERT_TRUE(ApplyMigrations(*pool, EmbeddedMigrations()).ok());
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  EXPECT_THROW(tx.exec("INSERT INTO stores (store_id) VALUES ('Bad Id')"), pqxx::check_violation);
+}
+
+TEST(PgPoolTest, UnreachableDatabaseIsUnavailable) {
+  auto pool = PgPool::Create({.url = "postgresql://postgres@127.0.0.1:1/none",
+                              .size = 1,
+                              .connect_timeout = absl::Seconds(1)});
+  ASSERT_TRUE(pool.ok());
+  EXPECT_EQ((*pool)->Ping().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(PgPoolTest, ReconnectsAfterTheServerDroppedTheConnection) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PoolFor(url);
+  ASSERT_TRUE(pool->Ping().ok());
+  {
+    // Kill every other backend on this database: the pooled connection is now dead.
+    pqxx::connection admin(url);
+    pqxx::nontransaction tx(admin);
+    tx.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  }
+  const absl::Status first = pool->Ping();
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  EXPECT_TRUE(pool->Ping().ok());  // the broken connection was dropped and replaced
+}
+
+}  // namespace
+}  // namespace autosync::common

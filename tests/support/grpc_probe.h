@@ -1,0 +1,38 @@
+// Test support: what an operator's tools see of a gRPC service — health (grpc.health.v1) and
+// the list of services from server reflection (v1alpha, what gRPC 1.51 serves). Also a plain
+// HTTP GET for the gateway and /metrics.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace autosync::testing {
+
+// One Health.Check of `service` ("" = the whole server). Returns the status name ("SERVING",
+// "NOT_SERVING", …) or the RPC error.
+absl::StatusOr<std::string> HealthCheck(const std::string& target, const std::string& service,
+                                        absl::Duration timeout = absl::Seconds(2));
+
+// Repeats HealthCheck until it answers SERVING or `timeout` passes (a freshly started process
+// needs a moment to bind); returns the last answer on timeout.
+absl::Status WaitForServing(const std::string& target, absl::Duration timeout);
+
+// ServerReflectionInfo list_services.
+absl::StatusOr<std::vector<std::string>> ListServices(const std::string& target);
+
+struct HttpResult {
+  long status = 0;
+  std::string body;
+  std::string content_type;
+};
+absl::StatusOr<HttpResult> HttpGet(const std::string& url, absl::Duration timeout = absl::Seconds(5));
+absl::StatusOr<HttpResult> HttpPost(const std::string& url, const std::string& body,
+                                    absl::Duration timeout = absl::Seconds(5));
+
+// Repeats HttpGet until it answers (any status) or `timeout` passes.
+absl::StatusOr<HttpResult> WaitForHttp(const std::string& url, absl::Duration timeout);
+
+}  // namespace autosync::testing

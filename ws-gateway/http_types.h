@@ -1,0 +1,30 @@
+// Plain request/response values for the gateway's routes, so route logic is a pure function
+// testable without sockets (Beast stays inside server.cc).
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include <utility>
+#include <vector>
+
+namespace autosync::gateway {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", …
+  std::string target;  // path and query, as received
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// {"success":false,"error":"…"} with the given status: the error shape of every API route.
+HttpResponse JsonError(int status, absl::string_view message);
+
+}  // namespace autosync::gateway
