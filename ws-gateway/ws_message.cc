@@ -1,0 +1,307 @@
+#include "ws-gateway/ws_message.h"
+
+#include <simdjson.h>
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace autosync::gateway {
+namespace {
+
+// This Abseil build has its own string_view type (not std::string_view); StrCat and friends
+// need it spelled out.
+absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// Deep nesting in a client frame is never legitimate; a low cap keeps parsing cheap.
+constexpr size_t kMaxJsonDepth = 64;
+
+// One parser per thread: parsers keep their buffers between calls, so steady-state parsing does
+// not allocate. Callers must finish with a parsed document before parsing the next one.
+simdjson::dom::parser& ThreadParser() {
+  thread_local simdjson::dom::parser parser = [] {
+    simdjson::dom::parser p;
+    if (p.allocate(4096, kMaxJsonDepth) != simdjson::SUCCESS) {
+      // Not fatal: parse() allocates on demand and reports a failure there.
+    }
+    return p;
+  }();
+  return parser;
+}
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when the bytes there are not one
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  const auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return k < s.size() && byte(k) >= lo && byte(k) <= hi;
+  };
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c == 0xE0) return cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
+  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+    return cont(i + 1) && cont(i + 2) ? 3 : 0;
+  }
+  if (c == 0xED) return cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
+  if (c == 0xF0) return cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  if (c >= 0xF1 && c <= 0xF3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  if (c == 0xF4) return cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  return 0;
+}
+
+void AppendEscaped(std::string* out, std::string_view text) {
+  size_t run_start = 0;  // copy unescaped runs in one append
+  size_t i = 0;
+  const auto flush = [&] { out->append(text.data() + run_start, i - run_start); };
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      const size_t len = Utf8SequenceLength(text, i);
+      if (len != 0) {
+        i += len;
+        continue;
+      }
+      flush();
+      out->append("\\ufffd");
+      ++i;
+      run_start = i;
+      continue;
+    }
+    flush();
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default: {
+        const char esc[] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 0xF]};
+        out->append(esc, sizeof(esc));
+      }
+    }
+    ++i;
+    run_start = i;
+  }
+  flush();
+}
+
+bool IsJsonWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+std::string JsonEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  AppendEscaped(&out, text);
+  return out;
+}
+
+void AppendJsonString(std::string* out, std::string_view text) {
+  out->push_back('"');
+  AppendEscaped(out, text);
+  out->push_back('"');
+}
+
+std::string JsonQuote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  AppendJsonString(&out, text);
+  return out;
+}
+
+absl::StatusOr<std::string> ParseJsonString(std::string_view json) {
+  simdjson::dom::element root;
+  if (auto error = ThreadParser().parse(json.data(), json.size()).get(root); error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a JSON string: ", simdjson::error_message(error)));
+  }
+  std::string_view value;
+  if (root.get_string().get(value) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected a JSON string, got ",
+        Av(json_internal::TypeName(json.substr(json_internal::SkipWhitespace(json, 0))))));
+  }
+  return std::string(value);
+}
+
+namespace json_internal {
+
+size_t SkipWhitespace(std::string_view json, size_t pos) {
+  while (pos < json.size() && IsJsonWhitespace(json[pos])) ++pos;
+  return pos;
+}
+
+size_t SkipValue(std::string_view json, size_t pos) {
+  if (pos >= json.size()) return pos;
+  const char first = json[pos];
+  if (first != '"' && first != '[' && first != '{') {
+    // A scalar ends at the next structural character or whitespace.
+    while (pos < json.size()) {
+      const char c = json[pos];
+      if (c == ',' || c == ']' || c == '}' || IsJsonWhitespace(c)) break;
+      ++pos;
+    }
+    return pos;
+  }
+  size_t depth = 0;
+  bool in_string = false;
+  for (; pos < json.size(); ++pos) {
+    const char c = json[pos];
+    if (in_string) {
+      if (c == '\\') {
+        ++pos;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+        if (depth == 0) return pos + 1;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      if (--depth == 0) return pos + 1;
+    }
+  }
+  return json.size();  // unterminated (only possible on invalid input)
+}
+
+std::vector<std::string_view> ArrayElements(std::string_view valid_array) {
+  std::vector<std::string_view> elements;
+  size_t pos = SkipWhitespace(valid_array, 0) + 1;  // past '['
+  pos = SkipWhitespace(valid_array, pos);
+  while (pos < valid_array.size() && valid_array[pos] != ']') {
+    const size_t end = SkipValue(valid_array, pos);
+    elements.push_back(valid_array.substr(pos, end - pos));
+    pos = SkipWhitespace(valid_array, end);
+    if (pos < valid_array.size() && valid_array[pos] == ',') {
+      pos = SkipWhitespace(valid_array, pos + 1);
+    }
+  }
+  return elements;
+}
+
+std::vector<std::string_view> ObjectValues(std::string_view valid_object) {
+  std::vector<std::string_view> values;
+  size_t pos = SkipWhitespace(valid_object, 0) + 1;  // past '{'
+  pos = SkipWhitespace(valid_object, pos);
+  while (pos < valid_object.size() && valid_object[pos] != '}') {
+    pos = SkipWhitespace(valid_object, SkipValue(valid_object, pos));  // the key
+    pos = SkipWhitespace(valid_object, pos + 1);                       // past ':'
+    const size_t end = SkipValue(valid_object, pos);
+    values.push_back(valid_object.substr(pos, end - pos));
+    pos = SkipWhitespace(valid_object, end);
+    if (pos < valid_object.size() && valid_object[pos] == ',') {
+      pos = SkipWhitespace(valid_object, pos + 1);
+    }
+  }
+  return values;
+}
+
+std::string_view TypeName(std::string_view valid_value) {
+  if (valid_value.empty()) return "nothing";
+  switch (valid_value.front()) {
+    case '{':
+      return "an object";
+    case '[':
+      return "an array";
+    case '"':
+      return "a string";
+    case 't':
+    case 'f':
+      return "a boolean";
+    case 'n':
+      return "null";
+    default:
+      return "a number";
+  }
+}
+
+}  // namespace json_internal
+
+std::string EncodeWsEvent(std::string_view name, std::string_view json_data) {
+  constexpr std::string_view kHead = R"({"event":)";
+  constexpr std::string_view kData = R"(,"data":)";
+  if (json_data.empty()) json_data = "null";
+  std::string out;
+  out.reserve(kHead.size() + name.size() + 2 + kData.size() + json_data.size() + 1);
+  out.append(kHead);
+  AppendJsonString(&out, name);
+  out.append(kData);
+  out.append(json_data);
+  out.push_back('}');
+  return out;
+}
+
+absl::StatusOr<WsMessage> ParseWsMessage(std::string_view text, size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "ws message of ", text.size(), " bytes is over the limit of ", max_bytes, " bytes"));
+  }
+  const size_t start = json_internal::SkipWhitespace(text, 0);
+  if (start == text.size()) return absl::InvalidArgumentError("ws message is empty");
+  simdjson::dom::element root;
+  if (auto error = ThreadParser().parse(text.data(), text.size()).get(root); error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ws message is not valid JSON: ", simdjson::error_message(error)));
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ws message must be a JSON object like {\"event\":\"…\",\"data\":…}, got ",
+                     Av(json_internal::TypeName(text.substr(start)))));
+  }
+  const std::vector<std::string_view> raw_values = json_internal::ObjectValues(text.substr(start));
+  WsMessage message;
+  bool has_event = false;
+  bool has_data = false;
+  size_t index = 0;
+  for (const simdjson::dom::key_value_pair field : object) {
+    const std::string_view raw = index < raw_values.size() ? raw_values[index] : "";
+    ++index;
+    if (field.key == "event") {
+      if (has_event) return absl::InvalidArgumentError("ws message has more than one \"event\"");
+      has_event = true;
+      std::string_view name;
+      if (field.value.get_string().get(name) != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ws message \"event\" must be a string, got ", Av(json_internal::TypeName(raw))));
+      }
+      if (name.empty()) return absl::InvalidArgumentError("ws message \"event\" is empty");
+      message.event = std::string(name);
+    } else if (field.key == "data") {
+      if (has_data) return absl::InvalidArgumentError("ws message has more than one \"data\"");
+      has_data = true;
+      message.data = std::string(raw);
+    }
+  }
+  if (!has_event) return absl::InvalidArgumentError("ws message has no \"event\" member");
+  if (!has_data) message.data = "null";
+  return message;
+}
+
+}  // namespace autosync::gateway
