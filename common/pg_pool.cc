@@ -45,6 +45,11 @@ std::string OneLine(absl::string_view text) {
 
 }  // namespace
 
+void PgConnectionDeleter::operator()(pqxx::connection_base* conn) const {
+  // Every pooled connection is created as a pqxx::connection in Acquire().
+  delete static_cast<pqxx::connection*>(conn);
+}
+
 absl::Status StatusFromPgException(const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return absl::UnavailableError(absl::StrCat("database unavailable: ", OneLine(e.what())));
@@ -87,7 +92,7 @@ absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
   return std::unique_ptr<PgPool>(new PgPool(std::move(options)));
 }
 
-absl::StatusOr<std::unique_ptr<pqxx::connection_base>> PgPool::Acquire() {
+absl::StatusOr<PgConnectionPtr> PgPool::Acquire() {
   {
     absl::MutexLock lock(&mu_);
     auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -106,8 +111,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection_base>> PgPool::Acquire() {
     }
   }
   try {
-    return std::unique_ptr<pqxx::connection_base>(
-        std::make_unique<pqxx::connection>(options_.url));
+    return PgConnectionPtr(new pqxx::connection(options_.url));
   } catch (const std::exception& e) {
     absl::MutexLock lock(&mu_);
     --in_use_;
@@ -116,14 +120,14 @@ absl::StatusOr<std::unique_ptr<pqxx::connection_base>> PgPool::Acquire() {
   }
 }
 
-void PgPool::Release(std::unique_ptr<pqxx::connection_base> conn, bool broken) {
+void PgPool::Release(PgConnectionPtr conn, bool broken) {
   absl::MutexLock lock(&mu_);
   --in_use_;
   if (!broken && conn != nullptr && conn->is_open()) idle_.push_back(std::move(conn));
 }
 
 absl::Status PgPool::Run(absl::FunctionRef<absl::Status(pqxx::connection_base&)> fn) {
-  absl::StatusOr<std::unique_ptr<pqxx::connection_base>> conn = Acquire();
+  absl::StatusOr<PgConnectionPtr> conn = Acquire();
   if (!conn.ok()) return conn.status();
   absl::Status result;
   bool broken = false;

@@ -27,6 +27,13 @@ struct PgPoolOptions {
   std::string application_name = "autosync";
 };
 
+// Deletes a pooled connection through its concrete type (pqxx::connection_base has no virtual
+// destructor).
+struct PgConnectionDeleter {
+  void operator()(pqxx::connection_base* conn) const;
+};
+using PgConnectionPtr = std::unique_ptr<pqxx::connection_base, PgConnectionDeleter>;
+
 // Thread-safe. Connections are opened lazily; Create() only validates the options.
 class PgPool final {
  public:
@@ -49,12 +56,12 @@ class PgPool final {
 
  private:
   explicit PgPool(PgPoolOptions options);
-  absl::StatusOr<std::unique_ptr<pqxx::connection_base>> Acquire();
-  void Release(std::unique_ptr<pqxx::connection_base> conn, bool broken);
+  absl::StatusOr<PgConnectionPtr> Acquire();
+  void Release(PgConnectionPtr conn, bool broken);
 
   const PgPoolOptions options_;
   absl::Mutex mu_;
-  std::vector<std::unique_ptr<pqxx::connection_base>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<PgConnectionPtr> idle_ ABSL_GUARDED_BY(mu_);
   int in_use_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -5,6 +5,7 @@
 
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "sync-worker/sync_pipeline.h"
 
 namespace autosync::worker {
 
@@ -16,6 +17,9 @@ struct WorkerConfig {
   int max_concurrent_syncs = 4;
   absl::Duration startup_timeout = absl::Seconds(30);
   absl::Duration shutdown_grace = absl::Seconds(3);
+  PipelineOptions pipeline;
+  // TLS peer verification for store APIs; only ever off for local experiments.
+  bool verify_tls = true;
 };
 
 }  // namespace autosync::worker

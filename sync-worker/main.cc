@@ -12,6 +12,9 @@
 #include "common/shutdown.h"
 #include "prometheus/registry.h"
 #include "sync-worker/config.h"
+#include "sync-worker/connectors/curl_transport.h"
+#include "sync-worker/metrics.h"
+#include "sync-worker/sync_store.h"
 #include "sync-worker/sync_worker_service.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052", "gRPC listen address (host:port)");
@@ -22,6 +25,13 @@ ABSL_FLAG(std::string, database_url, "postgresql://autosync@127.0.0.1:5432/autos
 ABSL_FLAG(int32_t, database_pool_size, 8, "PostgreSQL connections kept by this process (1-100)");
 ABSL_FLAG(int32_t, max_concurrent_syncs, 4,
           "Runs this replica executes at once (1-256); more answer RESOURCE_EXHAUSTED");
+ABSL_FLAG(int32_t, orders_lookback_seconds, 300,
+          "Orders are re-read from (stored cursor - this) so late source commits are not missed");
+ABSL_FLAG(int32_t, ads_window_days, 28,
+          "Trailing days of ad spend re-read on every sync (ad platforms restate recent days)");
+ABSL_FLAG(int32_t, ads_initial_days, 730, "Days of ad history read by a store's first sync");
+ABSL_FLAG(bool, verify_tls, true,
+          "Verify store-API TLS certificates (never turn off in production)");
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
           "How long to wait for PostgreSQL at start before giving up (1-600)");
 
@@ -45,6 +55,18 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   errors.Require(startup >= 1 && startup <= 600, "startup_timeout_seconds",
                  "must be between 1 and 600");
   config.startup_timeout = absl::Seconds(startup);
+  const int lookback = absl::GetFlag(FLAGS_orders_lookback_seconds);
+  errors.Require(lookback >= 0 && lookback <= 86400, "orders_lookback_seconds",
+                 "must be between 0 and 86400");
+  config.pipeline.orders_lookback = absl::Seconds(lookback);
+  config.pipeline.ads_window_days = absl::GetFlag(FLAGS_ads_window_days);
+  errors.Require(config.pipeline.ads_window_days >= 1 && config.pipeline.ads_window_days <= 90,
+                 "ads_window_days", "must be between 1 and 90");
+  config.pipeline.ads_initial_days = absl::GetFlag(FLAGS_ads_initial_days);
+  errors.Require(
+      config.pipeline.ads_initial_days >= 1 && config.pipeline.ads_initial_days <= 1100,
+      "ads_initial_days", "must be between 1 and 1100 (the ads API keeps 37 months)");
+  config.verify_tls = absl::GetFlag(FLAGS_verify_tls);
   return config;
 }
 
@@ -70,7 +92,16 @@ int Main(int argc, char** argv) {
   }
 
   auto registry = std::make_shared<prometheus::Registry>();
-  SyncWorkerService service(config);
+  WorkerMetrics metrics(*registry);
+  std::unique_ptr<SyncStore> store = MakePgSyncStore(**pool);
+  CurlOptions curl;
+  curl.verify_tls = config.verify_tls;
+  TransportFactory transports = [curl]() -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
+    auto transport = CurlTransport::Create(curl);
+    if (!transport.ok()) return transport.status();
+    return std::unique_ptr<HttpTransport>(std::move(*transport));
+  };
+  SyncWorkerService service(config, *store, transports, metrics);
   return common::ServeGrpcUntilSignal(config.listen, config.metrics_listen, {&service},
                                       {"autosync.v1.SyncWorker"}, registry, config.shutdown_grace);
 }

@@ -1,18 +1,37 @@
-// The autosync.v1.SyncWorker gRPC service. Issue #3 fills in RunSync; until then it answers
-// UNIMPLEMENTED (the generated CallbackService default).
+// The autosync.v1.SyncWorker gRPC service: RunSync streams one run's progress. Each call gets a
+// write reactor (new'ed in RunSync, deleted in OnDone); the run itself executes on the RunPool,
+// and its events are queued and written one at a time.
 #pragma once
 
+#include <memory>
+
 #include "autosync/v1/sync_worker.grpc.pb.h"
+#include "common/pg_pool.h"
 #include "sync-worker/config.h"
+#include "sync-worker/metrics.h"
+#include "sync-worker/run_pool.h"
+#include "sync-worker/sync_pipeline.h"
+#include "sync-worker/sync_store.h"
 
 namespace autosync::worker {
 
 class SyncWorkerService final : public autosync::v1::SyncWorker::CallbackService {
  public:
-  explicit SyncWorkerService(const WorkerConfig& config) : config_(config) {}
+  // `store`, `metrics` must outlive the service. Destroying the service waits for runs in
+  // flight (shut the gRPC server down first: that cancels them).
+  SyncWorkerService(const WorkerConfig& config, SyncStore& store, TransportFactory transports,
+                    WorkerMetrics& metrics);
+  ~SyncWorkerService() override;
+
+  grpc::ServerWriteReactor<autosync::v1::SyncProgress>* RunSync(
+      grpc::CallbackServerContext* context, const autosync::v1::RunSyncRequest* request) override;
 
  private:
   const WorkerConfig& config_;
+  SyncStore& store_;
+  TransportFactory transports_;
+  WorkerMetrics& metrics_;
+  RunPool pool_;
 };
 
 }  // namespace autosync::worker

@@ -1,0 +1,21 @@
+// Counters one connector client keeps about its HTTP traffic, for the worker to copy into
+// Prometheus (autosync_sync_worker_store_api_requests_total{api,status} and friends).
+#pragma once
+
+#include <cstdint>
+#include <map>
+
+#include "absl/time/time.h"
+
+namespace autosync::worker {
+
+struct ConnectorStats {
+  std::map<int, int64_t> requests_by_status;  // HTTP status → answers received
+  int64_t transport_errors = 0;               // requests that got no HTTP answer
+  int64_t retries = 0;                        // requests repeated after a 5xx or transport error
+  int64_t throttled = 0;     // 429 / Meta throttle answers (each followed by a wait)
+  int64_t pacing_waits = 0;  // proactive waits because the rate-limit bucket was nearly full
+  absl::Duration waited;     // total time spent in backoff, throttle and pacing waits
+};
+
+}  // namespace autosync::worker

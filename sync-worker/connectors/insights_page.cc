@@ -1,0 +1,219 @@
+#include "sync-worker/connectors/insights_page.h"
+
+#include <algorithm>
+#include <array>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "simdjson.h"
+#include "sync-worker/connectors/json_util.h"
+#include "sync-worker/connectors/status_macros.h"
+
+namespace autosync::worker {
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+constexpr std::array<absl::string_view, 3> kPurchaseActionTypes = {
+    "omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase"};
+
+absl::StatusOr<int64_t> OptionalCount(object obj, absl::string_view key, absl::string_view path) {
+  std::optional<element> value = json::Member(obj, key);
+  if (!value) return 0;
+  return json::Count(*value, json::Path(path, key));
+}
+
+absl::StatusOr<absl::CivilDay> Day(object obj, absl::string_view key, absl::string_view path) {
+  AUTOSYNC_ASSIGN_OR_RETURN(std::string text, json::String(obj, key, path));
+  absl::CivilDay day;
+  if (text.size() != 10 || !absl::ParseCivilTime(text, &day)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        json::Path(path, key), ": expected YYYY-MM-DD, got \"", text.substr(0, 40), "\""));
+  }
+  return day;
+}
+
+// Finds the purchase entry in an `actions`-style array ([{action_type, value}]); `as_money`
+// reads the value as an amount in cents, else as a count (Meta may send "3" or "3.0").
+absl::StatusOr<int64_t> PurchaseValue(object row, absl::string_view key, absl::string_view path,
+                                      bool as_money) {
+  std::optional<element> list_value = json::Member(row, key);
+  if (!list_value) return 0;
+  const std::string list_path = json::Path(path, key);
+  array list;
+  if (list_value->get(list) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(absl::StrCat(list_path, ": expected an array"));
+  }
+  for (absl::string_view wanted : kPurchaseActionTypes) {
+    size_t index = 0;
+    for (element entry_value : list) {
+      const std::string entry_path = json::Path(list_path, index++);
+      object entry;
+      if (entry_value.get(entry) != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError(absl::StrCat(entry_path, ": expected an object"));
+      }
+      AUTOSYNC_ASSIGN_OR_RETURN(std::string type, json::String(entry, "action_type", entry_path));
+      if (type != wanted) continue;
+      std::optional<element> value = json::Member(entry, "value");
+      if (!value) return absl::InvalidArgumentError(absl::StrCat(entry_path, ".value: missing"));
+      AUTOSYNC_ASSIGN_OR_RETURN(int64_t cents,
+                                json::MoneyCents(*value, json::Path(entry_path, "value")));
+      if (as_money) return cents;
+      // Counts are whole in practice; round a fractional one (attribution models) half up.
+      return (cents + 50) / 100;
+    }
+  }
+  return 0;
+}
+
+absl::StatusOr<AdRow> ParseRow(element value, absl::string_view path) {
+  object obj;
+  if (value.get(obj) != simdjson::SUCCESS)
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected an object"));
+  AdRow row;
+  AUTOSYNC_ASSIGN_OR_RETURN(row.campaign_id, json::String(obj, "campaign_id", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(row.campaign_name, json::OptionalString(obj, "campaign_name", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(row.date, Day(obj, "date_start", path));
+  if (json::Member(obj, "date_stop")) {
+    AUTOSYNC_ASSIGN_OR_RETURN(absl::CivilDay stop, Day(obj, "date_stop", path));
+    if (stop != row.date) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": date_stop differs from date_start (rows must be daily, time_increment=1)"));
+    }
+  }
+  if (std::optional<element> spend = json::Member(obj, "spend")) {
+    AUTOSYNC_ASSIGN_OR_RETURN(row.spend_cents, json::MoneyCents(*spend, json::Path(path, "spend")));
+  }
+  AUTOSYNC_ASSIGN_OR_RETURN(row.impressions, OptionalCount(obj, "impressions", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(row.clicks, OptionalCount(obj, "clicks", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(row.purchases, PurchaseValue(obj, "actions", path, false));
+  AUTOSYNC_ASSIGN_OR_RETURN(row.purchase_value_cents,
+                            PurchaseValue(obj, "action_values", path, true));
+  AUTOSYNC_ASSIGN_OR_RETURN(row.currency, json::OptionalString(obj, "account_currency", path));
+  return row;
+}
+
+std::optional<object> ParseObject(simdjson::dom::parser& parser, absl::string_view text) {
+  absl::StatusOr<element> root = json::Parse(parser, text, "header");
+  if (!root.ok()) return std::nullopt;
+  object obj;
+  if (root->get(obj) != simdjson::SUCCESS) return std::nullopt;
+  return obj;
+}
+
+// A percentage or minute count given as a JSON number of any kind.
+std::optional<double> Number(object obj, absl::string_view key) {
+  std::optional<element> value = json::Member(obj, key);
+  if (!value) return std::nullopt;
+  double number = 0;
+  if (value->is_number() && value->get(number) == simdjson::SUCCESS) return number;
+  int64_t integer = 0;
+  if (value->get(integer) == simdjson::SUCCESS) return static_cast<double>(integer);
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<ParsedInsights> ParseInsightsPage(absl::string_view body) {
+  simdjson::dom::parser parser;
+  AUTOSYNC_ASSIGN_OR_RETURN(element root, json::Parse(parser, body, "insights page"));
+  object root_object;
+  if (root.get(root_object) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("insights page: expected a JSON object");
+  }
+  std::optional<element> data_value = json::Member(root_object, "data");
+  if (!data_value) return absl::InvalidArgumentError("insights page: no \"data\" array");
+  array data;
+  if (data_value->get(data) != simdjson::SUCCESS)
+    return absl::InvalidArgumentError("data: expected an array");
+  ParsedInsights page;
+  page.rows.reserve(data.size());
+  size_t index = 0;
+  for (element value : data) {
+    AUTOSYNC_ASSIGN_OR_RETURN(AdRow row, ParseRow(value, json::Path("data", index++)));
+    page.rows.push_back(std::move(row));
+  }
+  if (std::optional<element> paging_value = json::Member(root_object, "paging")) {
+    object paging;
+    if (paging_value->get(paging) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("paging: expected an object");
+    }
+    if (json::Member(paging, "next")) {
+      AUTOSYNC_ASSIGN_OR_RETURN(std::string next, json::String(paging, "next", "paging"));
+      if (!next.empty()) page.next_url = std::move(next);
+    }
+  }
+  return page;
+}
+
+std::optional<MetaError> ParseMetaError(absl::string_view body) {
+  simdjson::dom::parser parser;
+  std::optional<object> root = ParseObject(parser, body);
+  if (!root) return std::nullopt;
+  std::optional<element> error_value = json::Member(*root, "error");
+  object error;
+  if (!error_value || error_value->get(error) != simdjson::SUCCESS) return std::nullopt;
+  MetaError out;
+  if (std::optional<double> code = Number(error, "code")) {
+    out.code = static_cast<int64_t>(std::clamp(*code, -1e15, 1e15));
+  }
+  if (std::optional<double> subcode = Number(error, "error_subcode")) {
+    out.subcode = static_cast<int64_t>(std::clamp(*subcode, -1e15, 1e15));
+  }
+  absl::string_view text;
+  if (std::optional<element> message = json::Member(error, "message");
+      message && json::GetString(*message, text)) {
+    out.message = std::string(text);
+  }
+  if (std::optional<element> type = json::Member(error, "type");
+      type && json::GetString(*type, text)) {
+    out.type = std::string(text);
+  }
+  if (std::optional<element> transient = json::Member(error, "is_transient")) {
+    bool flag = false;
+    if (transient->get(flag) == simdjson::SUCCESS) out.is_transient = flag;
+  }
+  return out;
+}
+
+std::optional<BusinessUseCaseUsage> ParseBusinessUseCaseUsage(absl::string_view header) {
+  if (header.empty()) return std::nullopt;
+  simdjson::dom::parser parser;
+  std::optional<object> root = ParseObject(parser, header);
+  if (!root) return std::nullopt;
+  BusinessUseCaseUsage usage;
+  for (auto [business, entries_value] : *root) {
+    array entries;
+    if (entries_value.get(entries) != simdjson::SUCCESS) continue;
+    for (element entry_value : entries) {
+      object entry;
+      if (entry_value.get(entry) != simdjson::SUCCESS) continue;
+      for (absl::string_view key : {"call_count", "total_cputime", "total_time"}) {
+        if (std::optional<double> pct = Number(entry, key)) {
+          usage.max_usage_pct =
+              std::max(usage.max_usage_pct, static_cast<int>(std::clamp(*pct, 0.0, 1e6)));
+        }
+      }
+      if (std::optional<double> minutes = Number(entry, "estimated_time_to_regain_access")) {
+        usage.regain_access_minutes = std::max(
+            usage.regain_access_minutes, static_cast<int64_t>(std::clamp(*minutes, 0.0, 1e9)));
+      }
+    }
+  }
+  return usage;
+}
+
+std::optional<InsightsThrottle> ParseInsightsThrottle(absl::string_view header) {
+  if (header.empty()) return std::nullopt;
+  simdjson::dom::parser parser;
+  std::optional<object> root = ParseObject(parser, header);
+  if (!root) return std::nullopt;
+  InsightsThrottle throttle;
+  if (std::optional<double> app = Number(*root, "app_id_util_pct")) throttle.app_id_util_pct = *app;
+  if (std::optional<double> acc = Number(*root, "acc_id_util_pct")) throttle.acc_id_util_pct = *acc;
+  return throttle;
+}
+
+}  // namespace autosync::worker

@@ -1,0 +1,256 @@
+#include "sync-worker/connectors/orders_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "sync-worker/connectors/link_header.h"
+#include "sync-worker/connectors/url.h"
+
+namespace autosync::worker {
+namespace {
+
+constexpr int kMaxLimit = 250;
+
+// Version segments are "2024-01" or "unstable"; anything else would be spliced into the path.
+bool IsValidApiVersion(absl::string_view version) {
+  return !version.empty() && std::all_of(version.begin(), version.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+  });
+}
+
+absl::Status ValidateConfig(const OrdersClientConfig& config) {
+  if (!UrlOrigin(config.base_url)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "orders base URL \"", UrlWithoutQuery(config.base_url), "\" is not an http(s) URL"));
+  }
+  if (config.base_url.find_first_of("?#") != std::string::npos) {
+    return absl::InvalidArgumentError("orders base URL must not carry a query or fragment");
+  }
+  if (!IsValidApiVersion(config.api_version)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("orders API version \"", config.api_version, "\" is not like 2024-01"));
+  }
+  if (config.access_token.empty()) {
+    return absl::InvalidArgumentError("orders access token is empty");
+  }
+  return absl::OkStatus();
+}
+
+// "32/40" → {32, 40}; nullopt when absent or malformed.
+std::optional<std::pair<int, int>> ParseCallLimit(absl::string_view header) {
+  const size_t slash = header.find('/');
+  if (slash == absl::string_view::npos) return std::nullopt;
+  int used = 0;
+  int max = 0;
+  if (!absl::SimpleAtoi(header.substr(0, slash), &used) ||
+      !absl::SimpleAtoi(header.substr(slash + 1), &max) || used < 0 || max <= 0) {
+    return std::nullopt;
+  }
+  return std::make_pair(used, max);
+}
+
+// Retry-After as seconds, fractional allowed ("2.0"); nullopt when absent or not a number
+// (the HTTP-date form is not used by this API).
+std::optional<absl::Duration> ParseRetryAfter(absl::string_view header) {
+  double seconds = 0;
+  if (header.empty() || !absl::SimpleAtod(header, &seconds) || !(seconds >= 0) || seconds > 86400) {
+    return std::nullopt;
+  }
+  return absl::Seconds(seconds);
+}
+
+}  // namespace
+
+OrdersClient::OrdersClient(OrdersClientConfig config, HttpTransport& transport, Sleeper& sleeper,
+                           BackoffPolicy backoff, OrdersClientOptions options)
+    : config_(std::move(config)),
+      transport_(transport),
+      sleeper_(sleeper),
+      backoff_(backoff),
+      options_(options) {
+  while (absl::EndsWith(config_.base_url, "/")) config_.base_url.pop_back();
+  config_status_ = ValidateConfig(config_);
+  if (config_status_.ok()) origin_ = *UrlOrigin(config_.base_url);
+  backoff_.max_attempts = std::max(backoff_.max_attempts, 1);
+}
+
+std::string OrdersClient::FirstPageUrl(absl::Time updated_at_min, int limit) const {
+  limit = std::clamp(limit, 1, kMaxLimit);
+  // UTC with a "Z" keeps the value free of '+', which a server would read as a space if sent raw;
+  // UrlEncode escapes the ':' as well, which every server accepts.
+  const std::string since =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", updated_at_min, absl::UTCTimeZone());
+  return absl::StrCat(config_.base_url, "/admin/api/", config_.api_version,
+                      "/orders.json?status=any&limit=", limit, "&updated_at_min=", UrlEncode(since),
+                      "&order=updated_at%20asc");
+}
+
+absl::StatusOr<OrdersPage> OrdersClient::FirstPage(absl::Time updated_at_min, int limit) {
+  if (!config_status_.ok()) return config_status_;
+  pages_fetched_ = 0;
+  return Fetch(
+      FirstPageUrl(updated_at_min, limit),
+      absl::StrCat("first page (updated_at_min=",
+                   absl::FormatTime(absl::RFC3339_sec, updated_at_min, absl::UTCTimeZone()), ")"));
+}
+
+absl::StatusOr<OrdersPage> OrdersClient::NextPage(absl::string_view next_url) {
+  if (!config_status_.ok()) return config_status_;
+  std::string url;
+  if (absl::StartsWith(next_url, "/")) {
+    url = absl::StrCat(origin_, next_url);
+  } else {
+    const std::optional<std::string> origin = UrlOrigin(next_url);
+    if (origin != origin_) {
+      return Error(absl::StatusCode::kFailedPrecondition,
+                   absl::StrCat("orders API next-page link points to ",
+                                origin ? *origin : std::string("a non-http(s) URL"), ", not ",
+                                origin_, "; refusing to send the access token there"));
+    }
+    url = std::string(next_url);
+  }
+  const std::optional<std::string> page_info = PageInfoFromUrl(url);
+  return Fetch(url, absl::StrCat("page ", pages_fetched_ + 1, " (page_info=",
+                                 page_info ? page_info->substr(0, 60) : "none", ")"));
+}
+
+bool OrdersClient::Wait(absl::Duration duration) {
+  stats_.waited += duration;
+  return sleeper_.SleepFor(duration);
+}
+
+absl::Status OrdersClient::Error(absl::StatusCode code, absl::string_view message) const {
+  return absl::Status(code, RedactSecret(message, config_.access_token));
+}
+
+absl::StatusOr<OrdersPage> OrdersClient::Fetch(const std::string& url,
+                                               const std::string& page_label) {
+  if (pace_before_next_ > absl::ZeroDuration()) {
+    ++stats_.pacing_waits;
+    const absl::Duration pace = std::exchange(pace_before_next_, absl::ZeroDuration());
+    if (!Wait(pace)) return Error(absl::StatusCode::kCancelled, "orders sync cancelled");
+  }
+  HttpRequest request;
+  request.url = url;
+  request.headers = {{"X-Shopify-Access-Token", config_.access_token},
+                     {"Accept", "application/json"}};
+  request.timeout = options_.request_timeout;
+
+  OrdersPage page;
+  int failures = 0;
+  int throttles = 0;
+  while (true) {
+    ++page.attempts;
+    absl::StatusOr<HttpResponse> response = transport_.Get(request);
+    if (!response.ok()) {
+      ++stats_.transport_errors;
+      const absl::StatusCode code = response.status().code();
+      const bool retryable =
+          code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
+      if (!retryable) {
+        return Error(code, absl::StrCat("orders API request for ", page_label,
+                                        " failed: ", response.status().message()));
+      }
+      if (++failures >= backoff_.max_attempts) {
+        return Error(code, absl::StrCat("orders API unreachable for ", page_label, " after ",
+                                        page.attempts, " attempts: ", response.status().message()));
+      }
+      ++stats_.retries;
+      if (!Wait(backoff_.Delay(failures, bitgen_))) {
+        return Error(absl::StatusCode::kCancelled, "orders sync cancelled while waiting to retry");
+      }
+      continue;
+    }
+
+    const int status = response->status;
+    ++stats_.requests_by_status[status];
+    if (std::optional<std::pair<int, int>> limit =
+            ParseCallLimit(response->Header("x-shopify-shop-api-call-limit"))) {
+      page.call_limit_used = limit->first;
+      page.call_limit_max = limit->second;
+      const bool nearly_full = static_cast<int64_t>(limit->first) * 100 >=
+                               static_cast<int64_t>(limit->second) * options_.pacing_threshold_pct;
+      pace_before_next_ = nearly_full ? absl::Seconds(20.0 / limit->second) : absl::ZeroDuration();
+    }
+
+    if (status >= 200 && status < 300) {
+      absl::StatusOr<std::vector<Order>> orders = ParseOrdersPage(response->body);
+      if (!orders.ok()) {
+        return Error(absl::StatusCode::kDataLoss,
+                     absl::StrCat("orders API returned an unreadable ", page_label, ": ",
+                                  orders.status().message()));
+      }
+      absl::StatusOr<PageLinks> links = ParsePageLinks(response->JoinedHeader("link"));
+      if (!links.ok()) {
+        return Error(absl::StatusCode::kDataLoss,
+                     absl::StrCat("orders API returned an unreadable Link header on ", page_label,
+                                  ": ", links.status().message()));
+      }
+      page.orders = *std::move(orders);
+      page.next_url = std::move(links->next);
+      ++pages_fetched_;
+      return page;
+    }
+
+    const std::string detail = ShopifyErrorText(response->body);
+    const std::string answered =
+        absl::StrCat("orders API answered ", status, " for ", page_label,
+                     detail.empty() ? "" : " (", detail, detail.empty() ? "" : ")");
+    if (status == 429) {
+      ++stats_.throttled;
+      if (++throttles > options_.max_throttle_waits) {
+        return Error(absl::StatusCode::kUnavailable,
+                     absl::StrCat(answered, ": still rate-limited after ", throttles - 1,
+                                  " waits; another client may be using this store's API quota"));
+      }
+      const absl::Duration wait = std::min(
+          ParseRetryAfter(response->Header("retry-after")).value_or(options_.default_retry_after),
+          options_.max_retry_after);
+      pace_before_next_ = absl::ZeroDuration();
+      if (!Wait(wait)) {
+        return Error(absl::StatusCode::kCancelled, "orders sync cancelled while rate-limited");
+      }
+      continue;
+    }
+    if (status == 401) {
+      return Error(absl::StatusCode::kPermissionDenied,
+                   absl::StrCat(answered, ": check the store's access token"));
+    }
+    if (status == 402) {
+      return Error(absl::StatusCode::kFailedPrecondition,
+                   absl::StrCat(answered, ": the shop is frozen or unpaid (Payment Required)"));
+    }
+    if (status == 403) {
+      return Error(absl::StatusCode::kPermissionDenied,
+                   absl::StrCat(answered, ": the app lacks the read_orders scope for this store"));
+    }
+    if (status == 404) {
+      return Error(absl::StatusCode::kNotFound,
+                   absl::StrCat(answered, ": check the store's orders base URL (", config_.base_url,
+                                ") and API version (", config_.api_version, ")"));
+    }
+    if (status >= 500) {
+      if (++failures >= backoff_.max_attempts) {
+        return Error(absl::StatusCode::kUnavailable,
+                     absl::StrCat(answered, " on all ", page.attempts,
+                                  " attempts; the store API is failing, try again later"));
+      }
+      ++stats_.retries;
+      // A 503 may say when to come back (maintenance); otherwise jittered backoff.
+      const absl::Duration wait = ParseRetryAfter(response->Header("retry-after"))
+                                      .value_or(backoff_.Delay(failures, bitgen_));
+      if (!Wait(std::min(wait, options_.max_retry_after))) {
+        return Error(absl::StatusCode::kCancelled, "orders sync cancelled while waiting to retry");
+      }
+      continue;
+    }
+    return Error(absl::StatusCode::kFailedPrecondition,
+                 absl::StrCat(answered, ": the request was refused; check the API version"));
+  }
+}
+
+}  // namespace autosync::worker

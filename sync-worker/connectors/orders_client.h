@@ -1,0 +1,102 @@
+// Pages through a Shopify-style Admin REST orders endpoint by `updated_at`, with retries,
+// Retry-After handling and proactive pacing against the leaky-bucket rate limit.
+// Works against the real host (https://{shop}.myshopify.com) and store-sim
+// (http://127.0.0.1:8090/shops/{store}): the base URL is only a prefix.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "sync-worker/connectors/backoff.h"
+#include "sync-worker/connectors/connector_stats.h"
+#include "sync-worker/connectors/http_transport.h"
+#include "sync-worker/connectors/orders_page.h"
+#include "sync-worker/connectors/sleeper.h"
+
+namespace autosync::worker {
+
+struct OrdersClientConfig {
+  std::string base_url;      // "https://shop.myshopify.com" or "http://127.0.0.1:8090/shops/s1"
+  std::string api_version;   // "2024-01"
+  std::string access_token;  // sent only as X-Shopify-Access-Token, never logged
+};
+
+struct OrdersClientOptions {
+  absl::Duration request_timeout = absl::Seconds(30);
+  // 429s tolerated for one page before giving up with UNAVAILABLE. Generous: waiting out the
+  // bucket is normal operation, not a failure, so it does not use up BackoffPolicy::max_attempts.
+  int max_throttle_waits = 60;
+  absl::Duration default_retry_after = absl::Seconds(2);  // a 429 without a usable Retry-After
+  absl::Duration max_retry_after = absl::Seconds(60);     // caps a silly Retry-After
+  // Pacing: when a response shows the bucket at or above this share of its size, wait one leak
+  // interval before the next request (see OrdersClient).
+  int pacing_threshold_pct = 90;
+};
+
+struct OrdersPage {
+  std::vector<Order> orders;
+  std::optional<std::string> next_url;  // rel="next" of the Link header; nullopt on the last page
+  int call_limit_used = 0;              // X-Shopify-Shop-Api-Call-Limit "used/max" (0/0 if absent)
+  int call_limit_max = 0;
+  int attempts = 0;  // HTTP requests this page took (1 when nothing went wrong)
+};
+
+// Contract:
+// - FirstPage asks for `status=any` (the default would hide closed and cancelled orders),
+//   `order=updated_at asc` and `updated_at_min` (inclusive) so a stored cursor resumes exactly;
+//   NextPage follows the Link header's rel="next" URL verbatim (its page_info carries the filters).
+// - 5xx answers and transport errors are retried with BackoffPolicy (full jitter; a 5xx's own
+//   Retry-After wins when present) up to max_attempts tries in all, then UNAVAILABLE (or the
+//   transport's DEADLINE_EXCEEDED).
+// - 429 waits Retry-After (fractional seconds) and tries again, up to max_throttle_waits times.
+// - 401/403 → PERMISSION_DENIED, 402 → FAILED_PRECONDITION, 404 → NOT_FOUND, other 4xx →
+//   FAILED_PRECONDITION: each with a message saying what a person should check; never retried.
+// - A 2xx body that does not parse → DATA_LOSS naming the page and the field.
+// - The Sleeper returning false (run cancelled) → CANCELLED.
+// - Pacing: Shopify's bucket leaks max/20 requests per second (40 → 2/s, Plus 400 → 20/s). When a
+//   response shows used ≥ pacing_threshold_pct% of max, the next request first waits one leak
+//   interval (20 s / max: 0.5 s for 40), so a long sync settles at the leak rate instead of
+//   running into 429s.
+// - A next-page URL on a different scheme/host/port than base_url is refused (FAILED_PRECONDITION)
+//   so the token is never sent elsewhere; a relative URL ("/admin/…") is resolved against it.
+// - No message ever contains the access token.
+// Not thread-safe: one client per run, used from one thread. The transport and sleeper must
+// outlive it.
+class OrdersClient {
+ public:
+  OrdersClient(OrdersClientConfig config, HttpTransport& transport, Sleeper& sleeper,
+               BackoffPolicy backoff = {}, OrdersClientOptions options = {});
+
+  absl::StatusOr<OrdersPage> FirstPage(absl::Time updated_at_min, int limit = 250);
+  absl::StatusOr<OrdersPage> NextPage(absl::string_view next_url);
+
+  // The URL FirstPage requests (limit clamped to 1..250).
+  std::string FirstPageUrl(absl::Time updated_at_min, int limit = 250) const;
+
+  const ConnectorStats& stats() const { return stats_; }
+
+ private:
+  absl::StatusOr<OrdersPage> Fetch(const std::string& url, const std::string& page_label);
+  bool Wait(absl::Duration duration);
+  absl::Status Error(absl::StatusCode code, absl::string_view message) const;
+
+  OrdersClientConfig config_;
+  absl::Status config_status_;
+  std::string origin_;  // scheme://authority of base_url
+  HttpTransport& transport_;
+  Sleeper& sleeper_;
+  BackoffPolicy backoff_;
+  OrdersClientOptions options_;
+  absl::BitGen bitgen_;
+  ConnectorStats stats_;
+  absl::Duration pace_before_next_ = absl::ZeroDuration();
+  int pages_fetched_ = 0;
+};
+
+}  // namespace autosync::worker

@@ -1,0 +1,132 @@
+#include "sync-worker/connectors/url.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+
+namespace autosync::worker {
+namespace {
+
+bool IsUnreserved(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+         c == '~';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The query part of `url` (between '?' and '#'), empty when there is none.
+absl::string_view QueryOf(absl::string_view url) {
+  const size_t hash = url.find('#');
+  if (hash != absl::string_view::npos) url = url.substr(0, hash);
+  const size_t q = url.find('?');
+  if (q == absl::string_view::npos) return {};
+  return url.substr(q + 1);
+}
+
+}  // namespace
+
+std::string UrlEncode(absl::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(value.size() * 3);
+  for (char c : value) {
+    if (IsUnreserved(c)) {
+      out.push_back(c);
+    } else {
+      const auto byte = static_cast<unsigned char>(c);
+      out.push_back('%');
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0x0F]);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> PercentDecode(absl::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '%') {
+      out.push_back(value[i]);
+      continue;
+    }
+    if (i + 2 >= value.size()) return std::nullopt;
+    const int hi = HexValue(value[i + 1]);
+    const int lo = HexValue(value[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<std::string> QueryParam(absl::string_view url, absl::string_view name) {
+  for (absl::string_view pair : absl::StrSplit(QueryOf(url), '&', absl::SkipEmpty())) {
+    const size_t eq = pair.find('=');
+    const absl::string_view key = pair.substr(0, eq);
+    if (key != name) continue;
+    if (eq == absl::string_view::npos) return std::string();
+    return PercentDecode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> UrlOrigin(absl::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == absl::string_view::npos) return std::nullopt;
+  const std::string scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
+  if (scheme != "http" && scheme != "https") return std::nullopt;
+  absl::string_view rest = url.substr(scheme_end + 3);
+  const size_t authority_end = rest.find_first_of("/?#");
+  const absl::string_view authority = rest.substr(0, authority_end);
+  if (authority.empty()) return std::nullopt;
+  return absl::StrCat(scheme, "://", absl::AsciiStrToLower(authority));
+}
+
+std::string RedactQueryParam(absl::string_view url, absl::string_view name) {
+  std::string out;
+  out.reserve(url.size());
+  size_t i = 0;
+  const size_t query_start = url.find('?');
+  if (query_start == absl::string_view::npos) return std::string(url);
+  absl::StrAppend(&out, url.substr(0, query_start + 1));
+  i = query_start + 1;
+  while (i <= url.size()) {
+    size_t end = url.find_first_of("&#", i);
+    if (end == absl::string_view::npos) end = url.size();
+    const absl::string_view pair = url.substr(i, end - i);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name && eq != absl::string_view::npos) {
+      absl::StrAppend(&out, pair.substr(0, eq + 1), "REDACTED");
+    } else {
+      absl::StrAppend(&out, pair);
+    }
+    if (end == url.size()) break;
+    out.push_back(url[end]);
+    if (url[end] == '#') {
+      absl::StrAppend(&out, url.substr(end + 1));
+      break;
+    }
+    i = end + 1;
+  }
+  return out;
+}
+
+absl::string_view UrlWithoutQuery(absl::string_view url) {
+  const size_t cut = url.find_first_of("?#");
+  return cut == absl::string_view::npos ? url : url.substr(0, cut);
+}
+
+std::string RedactSecret(absl::string_view text, absl::string_view secret) {
+  if (secret.empty()) return std::string(text);
+  return absl::StrReplaceAll(text, {{secret, "[REDACTED]"}});
+}
+
+}  // namespace autosync::worker

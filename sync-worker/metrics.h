@@ -1,0 +1,43 @@
+// The sync-worker's Prometheus metrics (names autosync_worker_*; labels of low cardinality:
+// no per-store label).
+#pragma once
+
+#include <map>
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/strings/string_view.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "sync-worker/connectors/connector_stats.h"
+
+namespace autosync::worker {
+
+// Thread-safe (prometheus-cpp metrics are; the label cache is guarded).
+class WorkerMetrics final {
+ public:
+  explicit WorkerMetrics(prometheus::Registry& registry);
+
+  void RunFinished(absl::string_view result);  // completed | failed | cancelled | rejected
+  void StageDuration(absl::string_view stage, double seconds);
+  void RecordsWritten(absl::string_view kind, int64_t count);  // orders | ads | cohorts
+  void RecordsFetched(absl::string_view kind, int64_t count);
+  // Adds what a connector did during one stage (requests by HTTP status class, retries, waits).
+  void SourceStats(absl::string_view api, const ConnectorStats& stats);
+  prometheus::Gauge& active_runs() { return *active_runs_; }
+
+ private:
+  prometheus::Family<prometheus::Counter>& runs_;
+  prometheus::Family<prometheus::Histogram>& stage_seconds_;
+  prometheus::Family<prometheus::Counter>& written_;
+  prometheus::Family<prometheus::Counter>& fetched_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Family<prometheus::Counter>& throttled_;
+  prometheus::Gauge* active_runs_;
+};
+
+}  // namespace autosync::worker

@@ -1,0 +1,271 @@
+#include "sync-worker/sync_pipeline.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/ids.h"
+#include "google/protobuf/util/time_util.h"
+#include "sync-worker/connectors/ads_client.h"
+#include "sync-worker/connectors/orders_client.h"
+
+namespace autosync::worker {
+
+using autosync::v1::Stage;
+using autosync::v1::SyncProgress;
+
+absl::string_view StageName(Stage stage) {
+  switch (stage) {
+    case autosync::v1::STAGE_STARTING: return "starting";
+    case autosync::v1::STAGE_ORDERS: return "orders";
+    case autosync::v1::STAGE_ADS: return "ads";
+    case autosync::v1::STAGE_LTV: return "ltv";
+    case autosync::v1::STAGE_COMPLETED: return "completed";
+    case autosync::v1::STAGE_FAILED: return "failed";
+    case autosync::v1::STAGE_SKIPPED: return "skipped";
+    default: return "unspecified";
+  }
+}
+
+// The state of the run in progress.
+struct SyncPipeline::RunState {
+  autosync::v1::RunSyncRequest request;
+  StoreConfig store;
+  Credentials credentials;
+  std::unique_ptr<HttpTransport> transport;
+  autosync::v1::StageCounts counts;
+  const EmitFn* emit = nullptr;
+  absl::Time started;
+
+  void Emit(Stage stage, int progress, std::string message, std::string error = "") {
+    SyncProgress p;
+    p.set_store_id(request.store_id());
+    p.set_run_id(request.run_id());
+    p.set_stage(stage);
+    p.set_progress(std::clamp(progress, 0, 100));
+    p.set_message(std::move(message));
+    p.set_error(std::move(error));
+    p.set_trigger(request.trigger());
+    *p.mutable_counts() = counts;
+    *p.mutable_time() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+    (*emit)(p);
+  }
+};
+
+SyncPipeline::SyncPipeline(SyncStore& store, TransportFactory transports, Sleeper& sleeper,
+                           const std::atomic<bool>& cancelled, PipelineOptions options,
+                           WorkerMetrics* metrics)
+    : store_(store),
+      transports_(std::move(transports)),
+      sleeper_(sleeper),
+      cancelled_(cancelled),
+      options_(options),
+      metrics_(metrics) {}
+
+absl::Status SyncPipeline::CheckCancelled() const {
+  if (cancelled_.load()) {
+    return absl::CancelledError(
+        "the run was cancelled; every page committed so far is kept and the next run resumes "
+        "from the stored cursor");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, const EmitFn& emit) {
+  if (absl::Status s = common::ValidateStoreId(request.store_id()); !s.ok()) return s;
+  RunState run;
+  run.request = request;
+  if (run.request.run_id().empty()) run.request.set_run_id(common::NewRunId());
+  if (absl::Status s = common::ValidateRunId(run.request.run_id()); !s.ok()) return s;
+  run.emit = &emit;
+  run.started = absl::Now();
+
+  absl::StatusOr<StoreConfig> store = store_.LoadStore(request.store_id());
+  if (!store.ok()) return store.status();
+  run.store = *std::move(store);
+
+  run.Emit(autosync::v1::STAGE_STARTING, 0,
+           absl::StrCat("Starting sync of ", run.store.store_id,
+                        request.force() ? " (full re-fetch)" : ""));
+
+  absl::Status status = [&]() -> absl::Status {
+    absl::StatusOr<Credentials> credentials = ResolveCredentials(run.store.credentials_ref);
+    if (!credentials.ok()) return credentials.status();
+    run.credentials = *std::move(credentials);
+    absl::StatusOr<std::unique_ptr<HttpTransport>> transport = transports_();
+    if (!transport.ok()) return transport.status();
+    run.transport = *std::move(transport);
+    if (absl::Status s = SyncOrders(run); !s.ok()) return s;
+    if (absl::Status s = SyncAds(run); !s.ok()) return s;
+    return SyncLtv(run);
+  }();
+
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - run.started);
+  if (status.ok()) {
+    run.Emit(autosync::v1::STAGE_COMPLETED, 100,
+             absl::StrFormat("Sync completed in %.1fs: %d orders written, %d ad rows written, "
+                             "%d cohort rows",
+                             seconds, run.counts.orders_written(), run.counts.ads_written(),
+                             run.counts.cohort_rows()));
+    if (metrics_ != nullptr) metrics_->RunFinished("completed");
+  } else {
+    const bool cancelled = status.code() == absl::StatusCode::kCancelled;
+    run.Emit(autosync::v1::STAGE_FAILED, 100,
+             cancelled ? "Sync cancelled" : "Sync failed",
+             std::string(status.message()));
+    if (metrics_ != nullptr) metrics_->RunFinished(cancelled ? "cancelled" : "failed");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncPipeline::SyncOrders(RunState& run) {
+  const absl::Time stage_start = absl::Now();
+  if (run.store.orders_api_base.empty()) {
+    return absl::FailedPreconditionError(
+        "the store has no orders_api_base; set it with UpsertStore");
+  }
+  absl::StatusOr<std::optional<absl::Time>> cursor = store_.OrdersCursor(run.store.store_id);
+  if (!cursor.ok()) return cursor.status();
+  absl::Time from = absl::UnixEpoch();
+  if (cursor->has_value() && !run.request.force()) from = **cursor - options_.orders_lookback;
+  const absl::Time now = absl::Now();
+
+  OrdersClient client({.base_url = run.store.orders_api_base,
+                       .api_version = run.store.orders_api_version,
+                       .access_token = run.credentials.orders_token},
+                      *run.transport, sleeper_, options_.backoff);
+  run.Emit(autosync::v1::STAGE_ORDERS, 5,
+           absl::StrCat("Fetching orders updated since ",
+                        from == absl::UnixEpoch()
+                            ? std::string("the beginning")
+                            : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", from, absl::UTCTimeZone())));
+
+  absl::StatusOr<OrdersPage> page = client.FirstPage(from, options_.orders_page_size);
+  absl::Status result = absl::OkStatus();
+  absl::Time high_water = from;
+  while (true) {
+    if (!page.ok()) {
+      result = absl::Status(page.status().code(),
+                            absl::StrCat("orders page ", run.counts.pages() + 1, ": ",
+                                         page.status().message()));
+      break;
+    }
+    for (const Order& o : page->orders) high_water = std::max(high_water, o.updated_at);
+    absl::StatusOr<int64_t> written =
+        store_.WriteOrdersPage(run.store.store_id, run.request.run_id(), page->orders, high_water);
+    if (!written.ok()) {
+      result = absl::Status(written.status().code(),
+                            absl::StrCat("writing orders page ", run.counts.pages() + 1, ": ",
+                                         written.status().message()));
+      break;
+    }
+    run.counts.set_pages(run.counts.pages() + 1);
+    run.counts.set_orders_fetched(run.counts.orders_fetched() +
+                                  static_cast<int64_t>(page->orders.size()));
+    run.counts.set_orders_written(run.counts.orders_written() + *written);
+    // Pages come in updated_at order, so the share of the time range covered is the progress.
+    const double span = std::max(1.0, absl::ToDoubleSeconds(now - from));
+    const double done = std::clamp(absl::ToDoubleSeconds(high_water - from) / span, 0.0, 1.0);
+    run.Emit(autosync::v1::STAGE_ORDERS, 5 + static_cast<int>(55 * done),
+             absl::StrFormat("Fetched %d orders (page %d), %d new or changed",
+                             run.counts.orders_fetched(), run.counts.pages(),
+                             run.counts.orders_written()));
+    if (!page->next_url.has_value()) break;
+    if (result = CheckCancelled(); !result.ok()) break;
+    page = client.NextPage(*page->next_url);
+  }
+  if (metrics_ != nullptr) {
+    metrics_->SourceStats("orders", client.stats());
+    metrics_->RecordsFetched("orders", run.counts.orders_fetched());
+    metrics_->RecordsWritten("orders", run.counts.orders_written());
+    metrics_->StageDuration("orders", absl::ToDoubleSeconds(absl::Now() - stage_start));
+  }
+  if (!result.ok()) return result;
+  return store_.MarkStageDone(run.store.store_id, "orders", run.request.run_id(), std::nullopt);
+}
+
+absl::Status SyncPipeline::SyncAds(RunState& run) {
+  const absl::Time stage_start = absl::Now();
+  if (absl::Status s = CheckCancelled(); !s.ok()) return s;
+  if (run.store.ad_account_id.empty() || run.store.ads_api_base.empty()) {
+    run.Emit(autosync::v1::STAGE_ADS, 80, "No ad account configured; ad spend skipped");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<absl::CivilDay>> cursor = store_.AdsCursor(run.store.store_id);
+  if (!cursor.ok()) return cursor.status();
+  absl::TimeZone tz = absl::UTCTimeZone();
+  (void)absl::LoadTimeZone(run.store.timezone, &tz);  // validated at UpsertStore; UTC if not
+  const absl::CivilDay until = absl::ToCivilDay(absl::Now(), tz);
+  absl::CivilDay since = until - (options_.ads_initial_days - 1);
+  if (cursor->has_value() && !run.request.force()) {
+    since = std::min(**cursor, until) - (options_.ads_window_days - 1);
+  }
+
+  AdsClient client({.base_url = run.store.ads_api_base,
+                    .api_version = run.store.ads_api_version,
+                    .ad_account_id = run.store.ad_account_id,
+                    .access_token = run.credentials.ads_token},
+                   *run.transport, sleeper_, options_.backoff);
+  run.Emit(autosync::v1::STAGE_ADS, 60,
+           absl::StrCat("Fetching ad spend from ", absl::FormatCivilTime(since), " to ",
+                        absl::FormatCivilTime(until)));
+  absl::StatusOr<InsightsPage> page = client.FirstPage(since, until);
+  absl::Status result = absl::OkStatus();
+  int pages = 0;
+  absl::CivilDay reached = since;
+  while (true) {
+    if (!page.ok()) {
+      result = absl::Status(page.status().code(), absl::StrCat("ads page ", pages + 1, ": ",
+                                                               page.status().message()));
+      break;
+    }
+    absl::StatusOr<int64_t> written = store_.WriteAdsPage(run.store.store_id, page->rows);
+    if (!written.ok()) {
+      result = absl::Status(written.status().code(), absl::StrCat("writing ads page ", pages + 1,
+                                                                  ": ", written.status().message()));
+      break;
+    }
+    ++pages;
+    for (const AdRow& row : page->rows) reached = std::max(reached, row.date);
+    run.counts.set_ads_fetched(run.counts.ads_fetched() + static_cast<int64_t>(page->rows.size()));
+    run.counts.set_ads_written(run.counts.ads_written() + *written);
+    const double span = std::max<double>(1, until - since);
+    run.Emit(autosync::v1::STAGE_ADS,
+             60 + static_cast<int>(20 * std::clamp((reached - since) / span, 0.0, 1.0)),
+             absl::StrFormat("Fetched %d ad rows (page %d), %d new or changed",
+                             run.counts.ads_fetched(), pages, run.counts.ads_written()));
+    if (!page->next_url.has_value()) break;
+    if (result = CheckCancelled(); !result.ok()) break;
+    page = client.NextPage(*page->next_url);
+  }
+  if (metrics_ != nullptr) {
+    metrics_->SourceStats("ads", client.stats());
+    metrics_->RecordsFetched("ads", run.counts.ads_fetched());
+    metrics_->RecordsWritten("ads", run.counts.ads_written());
+    metrics_->StageDuration("ads", absl::ToDoubleSeconds(absl::Now() - stage_start));
+  }
+  if (!result.ok()) return result;
+  return store_.MarkStageDone(run.store.store_id, "ads", run.request.run_id(), until);
+}
+
+absl::Status SyncPipeline::SyncLtv(RunState& run) {
+  const absl::Time stage_start = absl::Now();
+  if (absl::Status s = CheckCancelled(); !s.ok()) return s;
+  run.Emit(autosync::v1::STAGE_LTV, 80, "Recomputing LTV cohorts");
+  absl::StatusOr<int64_t> rows = store_.RecomputeLtv(run.store.store_id, run.store.timezone);
+  if (!rows.ok()) {
+    return absl::Status(rows.status().code(),
+                        absl::StrCat("recomputing LTV cohorts: ", rows.status().message()));
+  }
+  run.counts.set_cohort_rows(*rows);
+  run.Emit(autosync::v1::STAGE_LTV, 98, absl::StrFormat("Wrote %d cohort rows", *rows));
+  if (metrics_ != nullptr) {
+    metrics_->RecordsWritten("cohorts", *rows);
+    metrics_->StageDuration("ltv", absl::ToDoubleSeconds(absl::Now() - stage_start));
+  }
+  return store_.MarkStageDone(run.store.store_id, "ltv", run.request.run_id(), std::nullopt);
+}
+
+}  // namespace autosync::worker

@@ -1,0 +1,67 @@
+// One sync run of one store: Orders, then Ads, then LTV cohorts, emitting SyncProgress events
+// as it goes. Blocking (HTTP and SQL): runs on the worker's pool, never in a gRPC reaction.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "autosync/v1/sync_worker.pb.h"
+#include "sync-worker/connectors/backoff.h"
+#include "sync-worker/connectors/http_transport.h"
+#include "sync-worker/connectors/sleeper.h"
+#include "sync-worker/metrics.h"
+#include "sync-worker/sync_store.h"
+
+namespace autosync::worker {
+
+struct PipelineOptions {
+  // Orders are re-read from (cursor - lookback): clock skew and late commits on the source side
+  // cannot make us miss a change. Re-read rows that did not change write nothing.
+  absl::Duration orders_lookback = absl::Minutes(5);
+  int orders_page_size = 250;
+  // Ad platforms restate recent days: every sync re-reads this many trailing days.
+  int ads_window_days = 28;
+  // The first sync of a store reads this many days of ad history.
+  int ads_initial_days = 730;
+  BackoffPolicy backoff;
+};
+
+using TransportFactory = std::function<absl::StatusOr<std::unique_ptr<HttpTransport>>()>;
+using EmitFn = std::function<void(const autosync::v1::SyncProgress&)>;
+
+// Not thread-safe; one per run. `cancelled` is read at every page boundary; `sleeper` must
+// be cancelled together with it so backoff waits end at once.
+class SyncPipeline final {
+ public:
+  SyncPipeline(SyncStore& store, TransportFactory transports, Sleeper& sleeper,
+               const std::atomic<bool>& cancelled, PipelineOptions options,
+               WorkerMetrics* metrics);
+
+  // Runs the request. Errors found before the run starts (bad store id → INVALID_ARGUMENT,
+  // unknown store → NOT_FOUND, database down → UNAVAILABLE) are returned and nothing is
+  // emitted. Otherwise emits STARTING, stage events, then exactly one COMPLETED or FAILED, and
+  // returns OK (a failed run is reported in-stream, with a reason a person can act on).
+  absl::Status Run(const autosync::v1::RunSyncRequest& request, const EmitFn& emit);
+
+ private:
+  struct RunState;
+  absl::Status SyncOrders(RunState& run);
+  absl::Status SyncAds(RunState& run);
+  absl::Status SyncLtv(RunState& run);
+  absl::Status CheckCancelled() const;
+
+  SyncStore& store_;
+  TransportFactory transports_;
+  Sleeper& sleeper_;
+  const std::atomic<bool>& cancelled_;
+  const PipelineOptions options_;
+  WorkerMetrics* metrics_;
+};
+
+// Lower-case stage name used on the wire to browsers ("orders", "completed", …).
+absl::string_view StageName(autosync::v1::Stage stage);
+
+}  // namespace autosync::worker

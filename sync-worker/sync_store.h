@@ -1,0 +1,64 @@
+// The worker's view of PostgreSQL: load a store, read cursors, write pages of orders and ads
+// (each page with its cursor in one transaction), recompute LTV cohorts. An interface so the
+// pipeline's ordering and cancellation logic can be tested with a fake; PgSyncStore is the real
+// one (pg_sync_store.cc).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "sync-worker/connectors/insights_page.h"
+#include "sync-worker/connectors/orders_page.h"
+#include "sync-worker/store_config.h"
+
+namespace autosync::common {
+class PgPool;
+}
+
+namespace autosync::worker {
+
+class SyncStore {
+ public:
+  virtual ~SyncStore() = default;
+
+  // NOT_FOUND when the store is not registered.
+  virtual absl::StatusOr<StoreConfig> LoadStore(absl::string_view store_id) = 0;
+
+  // The highest order updated_at committed so far, if any.
+  virtual absl::StatusOr<std::optional<absl::Time>> OrdersCursor(absl::string_view store_id) = 0;
+
+  // Upserts `orders` (a row changes only when the incoming updated_at is newer) and advances
+  // the orders cursor to `cursor` (never backwards), in one transaction. Returns the number of
+  // rows inserted or changed.
+  virtual absl::StatusOr<int64_t> WriteOrdersPage(absl::string_view store_id,
+                                                  absl::string_view run_id,
+                                                  const std::vector<Order>& orders,
+                                                  absl::Time cursor) = 0;
+
+  // The last ad day fetched, if any.
+  virtual absl::StatusOr<std::optional<absl::CivilDay>> AdsCursor(absl::string_view store_id) = 0;
+
+  // Upserts ad rows by (store, date, campaign); a row changes only when a value differs.
+  virtual absl::StatusOr<int64_t> WriteAdsPage(absl::string_view store_id,
+                                               const std::vector<AdRow>& rows) = 0;
+
+  // Records a stage's success (and, for ads, the last day fetched).
+  virtual absl::Status MarkStageDone(absl::string_view store_id, absl::string_view stage,
+                                     absl::string_view run_id,
+                                     std::optional<absl::CivilDay> ads_until) = 0;
+
+  // Replaces the store's customer_ltv_cohorts rows atomically; returns how many it wrote.
+  virtual absl::StatusOr<int64_t> RecomputeLtv(absl::string_view store_id,
+                                               absl::string_view timezone) = 0;
+};
+
+std::unique_ptr<SyncStore> MakePgSyncStore(common::PgPool& pool);
+
+}  // namespace autosync::worker

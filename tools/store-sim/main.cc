@@ -1,0 +1,173 @@
+// store-sim: an HTTP server imitating the Shopify orders API and the Meta insights API over a
+// seeded, deterministic data set, with fault switches. A test and demo tool; loopback only by
+// default. See tools/store-sim/simulator.h for addressing and the --help text for the options.
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "tools/store-sim/server.h"
+#include "tools/store-sim/simulator.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:8090", "host:port to serve on (loopback only unless --allow_non_loopback)");
+ABSL_FLAG(bool, allow_non_loopback, false, "allow --listen on a non-loopback address");
+ABSL_FLAG(int, threads, 2, "I/O threads");
+ABSL_FLAG(uint64_t, seed, 42, "data seed: same seed and stores, same data");
+ABSL_FLAG(std::string, stores, "buycosari:200000,acme:5000",
+          "stores as id:order_count[:+hh:mm], comma-separated; the optional offset is the store's "
+          "UTC offset for printed timestamps and ad days (default +00:00)");
+ABSL_FLAG(std::string, end, "",
+          "RFC 3339 instant where the ~24 months of history end and the live clock starts "
+          "(default: start of the current UTC day)");
+ABSL_FLAG(std::string, access_token, "sim-token",
+          "token both APIs accept (X-Shopify-Access-Token; access_token / Bearer for Meta)");
+ABSL_FLAG(int64_t, bucket_size, 40, "Shopify leaky bucket size per store");
+ABSL_FLAG(double, leak_per_second, 2.0, "Shopify leaky bucket leak rate; 0 = unlimited");
+ABSL_FLAG(bool, live, false, "live mode: every --live_interval_ms each store gets a step of new "
+                             "orders, refunds and cancellations");
+ABSL_FLAG(int64_t, live_interval_ms, 2000,
+          "live step period; each step also advances the sim clock by this much (min 1 s)");
+ABSL_FLAG(double, live_delete_probability, 0.05,
+          "live mode: per store and step, the chance that one cancelled or test order is deleted "
+          "(it then appears only in events.json?filter=Order&verb=destroy)");
+ABSL_FLAG(bool, read_all_orders, true,
+          "false: like an app without the read_all_orders scope, only orders created in the last "
+          "60 days exist");
+ABSL_FLAG(int64_t, latency_ms, 0, "fault: delay every API answer");
+ABSL_FLAG(int64_t, fail_5xx_every, 0, "fault: every Nth API request answers 500 then 503, alternating");
+ABSL_FLAG(int64_t, burst_429, 0, "fault: the next N orders requests answer 429 with Retry-After");
+ABSL_FLAG(int64_t, drop_connection_on_page, 0,
+          "fault: close the socket without answering on the Nth data page (orders or insights)");
+ABSL_FLAG(int64_t, truncate_page, 0, "fault: the Nth data page's body is cut in half");
+ABSL_FLAG(int64_t, malformed_page, 0, "fault: the Nth data page's body is garbage, not JSON");
+ABSL_FLAG(int64_t, ads_throttle, 0, "fault: the next N insights calls answer Meta's #80000 throttle error");
+
+namespace {
+
+constexpr const char* kUsage = R"(store-sim: Shopify orders + Meta insights simulator (test/demo tool).
+
+One server, many stores (default http://127.0.0.1:8090):
+  GET  /shops/{store}/admin/api/{YYYY-MM}/orders.json     Shopify orders (orders_api_base =
+       http://127.0.0.1:8090/shops/{store}); header X-Shopify-Access-Token: <--access_token>.
+       limit (1-250, default 50), status (open|closed|cancelled|any; default open, and orders
+       created more than 30 days before the sim clock are closed), updated_at_min/max,
+       created_at_min/max (inclusive, RFC 3339), since_id, ids, fields, order=updated_at asc.
+       Cursor paging via the Link header (page_info; only limit and fields may be added).
+       Leaky bucket per store (X-Shopify-Shop-Api-Call-Limit, 429 + Retry-After: 2.0).
+  GET  /shops/{store}/admin/api/{YYYY-MM}/orders/count.json
+  GET  /shops/{store}/admin/api/{YYYY-MM}/events.json?filter=Order&verb=destroy&created_at_min=…
+       deleted orders (live mode deletes a cancelled or test order now and then).
+  GET  /{vNN.0}/act_{store}/insights                     Meta insights; the store id is the ad
+       account id (real accounts are digits; connectors treat it as opaque). Token via
+       access_token=… or Authorization: Bearer. level=campaign|account, time_range={"since":…,
+       "until":…}, time_increment=1..90|all_days, fields, limit (<=500), after cursor. The last
+       28 days are restated: their numbers change on every call.
+  Admin (no auth): GET /_sim/health, GET /_sim/stores, GET /_sim/stores/{store}/summary
+       ({"count","checksum"}: FNV-1a 64 over "<id>:<updated_at unix>:<current_total_price>\n" of
+       non-deleted orders by id), GET|POST|DELETE /_sim/faults (JSON switches as the fault flags),
+       POST /_sim/stores/{store}/tick[?steps=N] (deterministic live steps).
+Timestamps print at the store's UTC offset (+00:00 unless given in --stores). Every option can
+also come from the environment as AUTOSYNC_<FLAG> (upper-case); the command line wins.
+)";
+
+constexpr const char* kFlagNames[] = {
+    "listen", "allow_non_loopback", "threads", "seed", "stores", "end", "access_token",
+    "bucket_size", "leak_per_second", "live", "live_interval_ms", "live_delete_probability", "read_all_orders", "latency_ms", "fail_5xx_every",
+    "burst_429", "drop_connection_on_page", "truncate_page", "malformed_page", "ads_throttle"};
+
+int Fail(const std::string& message) {
+  std::cerr << "store-sim: " << message << "\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  // AUTOSYNC_<FLAG> environment values go in front of the real arguments, so the command line
+  // overrides them.
+  std::vector<std::string> env_args;
+  for (const char* name : kFlagNames) {
+    std::string var = absl::AsciiStrToUpper(absl::StrCat("AUTOSYNC_", name));
+    if (const char* v = std::getenv(var.c_str())) env_args.push_back(absl::StrCat("--", name, "=", v));
+  }
+  std::vector<char*> args;
+  args.push_back(argv[0]);
+  for (std::string& a : env_args) args.push_back(a.data());
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+
+  using autosync::storesim::SimConfig;
+  SimConfig config;
+  config.seed = absl::GetFlag(FLAGS_seed);
+  auto stores = autosync::storesim::ParseStoreSpecs(absl::GetFlag(FLAGS_stores));
+  if (!stores.ok()) return Fail(std::string(stores.status().message()));
+  config.stores = *stores;
+  if (std::string end = absl::GetFlag(FLAGS_end); !end.empty()) {
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, end, &config.end, &err)) {
+      return Fail(absl::StrCat("--end: '", end, "' is not an RFC 3339 time (", err, ")"));
+    }
+  } else {
+    int64_t now = absl::ToUnixSeconds(absl::Now());
+    config.end = absl::FromUnixSeconds(now - now % 86400);
+  }
+  config.access_token = absl::GetFlag(FLAGS_access_token);
+  config.bucket_size = absl::GetFlag(FLAGS_bucket_size);
+  config.leak_per_second = absl::GetFlag(FLAGS_leak_per_second);
+  config.live_interval_ms = absl::GetFlag(FLAGS_live_interval_ms);
+  config.live_delete_probability = absl::GetFlag(FLAGS_live_delete_probability);
+  if (config.live_delete_probability < 0 || config.live_delete_probability > 1) {
+    return Fail("--live_delete_probability must be in [0, 1]");
+  }
+  config.read_all_orders = absl::GetFlag(FLAGS_read_all_orders);
+  config.faults.latency_ms = absl::GetFlag(FLAGS_latency_ms);
+  config.faults.fail_5xx_every = absl::GetFlag(FLAGS_fail_5xx_every);
+  config.faults.burst_429 = absl::GetFlag(FLAGS_burst_429);
+  config.faults.drop_connection_on_page = absl::GetFlag(FLAGS_drop_connection_on_page);
+  config.faults.truncate_page = absl::GetFlag(FLAGS_truncate_page);
+  config.faults.malformed_page = absl::GetFlag(FLAGS_malformed_page);
+  config.faults.ads_throttle = absl::GetFlag(FLAGS_ads_throttle);
+  const auto& f = config.faults;
+  for (int64_t v : {f.latency_ms, f.fail_5xx_every, f.burst_429, f.drop_connection_on_page,
+                    f.truncate_page, f.malformed_page, f.ads_throttle}) {
+    if (v < 0) return Fail("fault flags must be >= 0");
+  }
+  int threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 1 || threads > 64) return Fail("--threads must be in [1, 64]");
+  auto listen = autosync::storesim::ParseListen(absl::GetFlag(FLAGS_listen),
+                                                absl::GetFlag(FLAGS_allow_non_loopback));
+  if (!listen.ok()) return Fail(std::string(listen.status().message()));
+
+  autosync::storesim::RealClock clock;
+  absl::Time t0 = absl::Now();
+  auto sim = autosync::storesim::Simulator::Create(config, &clock);
+  if (!sim.ok()) return Fail(std::string(sim.status().message()));
+  int64_t total = 0;
+  for (const auto& s : config.stores) total += s.order_count;
+  std::cerr << "store-sim: generated " << config.stores.size() << " store(s), " << total
+            << " orders in " << absl::ToDoubleSeconds(absl::Now() - t0) << " s (seed "
+            << config.seed << ", end " << absl::FormatTime(absl::RFC3339_sec, config.end, absl::UTCTimeZone())
+            << ")\n";
+
+  autosync::storesim::ServerOptions options;
+  options.address = listen->first;
+  options.port = listen->second;
+  options.threads = threads;
+  options.live = absl::GetFlag(FLAGS_live);
+  options.live_interval_ms = config.live_interval_ms;
+  auto server = autosync::storesim::Server::Start(**sim, options);
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+  std::cerr << "store-sim: listening on http://" << listen->first << ":" << (*server)->port()
+            << (options.live ? " (live mode)" : "") << "\n";
+  (*server)->Run();
+  std::cerr << "store-sim: stopped\n";
+  return 0;
+}

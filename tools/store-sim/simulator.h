@@ -1,0 +1,107 @@
+// store-sim's request handling: one Simulator holds every store's data, rate-limit buckets and
+// fault switches, and turns a Request into a Response with no sockets involved (the Beast server
+// in server.h is a thin shell around Handle()).
+//
+// Addressing on one loopback server (default http://127.0.0.1:8090):
+//   Shopify orders  GET /shops/{store}/admin/api/{YYYY-MM}/orders.json   (and orders/count.json;
+//                   deleted orders only in events.json?filter=Order&verb=destroy)
+//                   so a store's orders_api_base is http://127.0.0.1:8090/shops/{store};
+//                   header X-Shopify-Access-Token must equal --access_token.
+//   Meta insights   GET /{vNN.0}/act_{store}/insights — the store id stands in for the ad account
+//                   id (real ones are digits; connectors treat it as opaque); token in the
+//                   access_token query parameter or "Authorization: Bearer".
+//   Admin           GET /_sim/health, GET /_sim/stores, GET /_sim/stores/{store}/summary,
+//                   GET|POST|DELETE /_sim/faults, POST /_sim/stores/{store}/tick.
+// Timestamps print at each store's UTC offset (default +00:00, or "id:count:-05:00" in --stores).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "tools/store-sim/ads_data.h"
+#include "tools/store-sim/faults.h"
+#include "tools/store-sim/http_types.h"
+#include "tools/store-sim/store_data.h"
+
+namespace autosync::storesim {
+
+// Wall-clock seam for rate limiting and usage headers (tests inject a fake).
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+};
+
+class RealClock final : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+};
+
+struct SimConfig {
+  uint64_t seed = 42;
+  absl::Time end;  // history ends here; the live-mode sim clock starts here
+  std::vector<StoreSpec> stores;
+  std::string access_token = "sim-token";
+  int64_t bucket_size = 40;
+  double leak_per_second = 2.0;  // 0 = unlimited
+  int64_t live_interval_ms = 2000;  // also the sim-clock advance per live step (min 1 s)
+  double live_delete_probability = 0.05;  // per store and step: delete one cancelled/test order
+  // false: like an app without read_all_orders, only orders created in the last 60 days exist.
+  bool read_all_orders = true;
+  FaultSettings faults;
+};
+
+// Thread-safe: Handle() and Tick*() serialize on one mutex (a test tool; pages are cheap).
+class Simulator final {
+ public:
+  // Generates every store's data (the slow part: ~1 s per million orders).
+  static absl::StatusOr<std::unique_ptr<Simulator>> Create(const SimConfig& config,
+                                                           const Clock* clock);
+
+  Response Handle(const Request& request);
+
+  // One live-mode step for one store / every store.
+  absl::Status Tick(const std::string& store_id);
+  void TickAll();
+
+  // Read access for tests and tools (take no lock: use only while no requests are in flight).
+  const StoreData* FindStore(const std::string& id) const;
+  int64_t step_seconds() const;
+
+  struct StoreState;  // defined in simulator.cc
+
+  ~Simulator();
+
+ private:
+  Simulator(const SimConfig& config, const Clock* clock);
+
+  Response HandleLocked(const Request& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Response HandleAdmin(const Request& request, const ParsedTarget& target)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  enum class OrdersRoute { kList, kCount, kEvents };
+  Response HandleOrders(const Request& request, const ParsedTarget& target, StoreState& store,
+                        const std::string& version, OrdersRoute route)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Response OrderEvents(const Request& request, const ParsedTarget& target, const StoreData& data,
+                       const std::string& version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Response HandleInsights(const Request& request, const ParsedTarget& target,
+                          const std::string& version, const std::string& account)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StoreState* Find(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const SimConfig config_;
+  const Clock* const clock_;
+  const uint64_t cursor_secret_;
+  absl::Mutex mu_;
+  // The store list itself is fixed after Create(); the stores' contents change under mu_.
+  std::vector<std::unique_ptr<StoreState>> stores_;
+  Faults faults_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace autosync::storesim
