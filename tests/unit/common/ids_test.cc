@@ -29,7 +29,7 @@ TEST(StoreIdTest, QuotesOnlyABoundedEscapedPrefixOfHostileIds) {
   const std::string huge(100000, 'X');
   const std::string message(ValidateStoreId(huge).message());
   EXPECT_LT(message.size(), 200u);
-  EXPECT_THAT(std::string(ValidateStoreId("a\x01\n").message()), HasSubstr("\\001"));
+  EXPECT_THAT(std::string(ValidateStoreId("a\x01\n").message()), HasSubstr("\\x01"));
 }
 
 TEST(RunIdTest, NewRunIdsAreValidAndDistinct) {
