@@ -1,5 +1,6 @@
 // sync-worker: parses configuration and serves the SyncWorker API. Wiring only; the logic lives
 // in the autosync_worker library.
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -30,6 +31,8 @@ ABSL_FLAG(int32_t, orders_lookback_seconds, 300,
 ABSL_FLAG(int32_t, ads_window_days, 28,
           "Trailing days of ad spend re-read on every sync (ad platforms restate recent days)");
 ABSL_FLAG(int32_t, ads_initial_days, 730, "Days of ad history read by a store's first sync");
+ABSL_FLAG(int32_t, ads_max_throttle_wait_seconds, 300,
+          "Longest single wait when the ads API says it is throttling us (1-3600)");
 ABSL_FLAG(bool, verify_tls, true,
           "Verify store-API TLS certificates (never turn off in production)");
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
@@ -66,6 +69,12 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   errors.Require(
       config.pipeline.ads_initial_days >= 1 && config.pipeline.ads_initial_days <= 1100,
       "ads_initial_days", "must be between 1 and 1100 (the ads API keeps 37 months)");
+  const int throttle = absl::GetFlag(FLAGS_ads_max_throttle_wait_seconds);
+  errors.Require(throttle >= 1 && throttle <= 3600, "ads_max_throttle_wait_seconds",
+                 "must be between 1 and 3600");
+  config.pipeline.ads_client.max_throttle_wait = absl::Seconds(throttle);
+  config.pipeline.ads_client.default_throttle_wait =
+      std::min(config.pipeline.ads_client.default_throttle_wait, absl::Seconds(throttle));
   config.verify_tls = absl::GetFlag(FLAGS_verify_tls);
   return config;
 }

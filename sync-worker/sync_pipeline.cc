@@ -135,7 +135,7 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   OrdersClient client({.base_url = run.store.orders_api_base,
                        .api_version = run.store.orders_api_version,
                        .access_token = run.credentials.orders_token},
-                      *run.transport, sleeper_, options_.backoff);
+                      *run.transport, sleeper_, options_.backoff, options_.orders_client);
   run.Emit(autosync::v1::STAGE_ORDERS, 5,
            absl::StrCat("Fetching orders updated since ",
                         from == absl::UnixEpoch()
@@ -207,7 +207,7 @@ absl::Status SyncPipeline::SyncAds(RunState& run) {
                     .api_version = run.store.ads_api_version,
                     .ad_account_id = run.store.ad_account_id,
                     .access_token = run.credentials.ads_token},
-                   *run.transport, sleeper_, options_.backoff);
+                   *run.transport, sleeper_, options_.backoff, options_.ads_client);
   run.Emit(autosync::v1::STAGE_ADS, 60,
            absl::StrCat("Fetching ad spend from ", absl::FormatCivilTime(since), " to ",
                         absl::FormatCivilTime(until)));

@@ -9,8 +9,10 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "autosync/v1/sync_worker.pb.h"
+#include "sync-worker/connectors/ads_client.h"
 #include "sync-worker/connectors/backoff.h"
 #include "sync-worker/connectors/http_transport.h"
+#include "sync-worker/connectors/orders_client.h"
 #include "sync-worker/connectors/sleeper.h"
 #include "sync-worker/metrics.h"
 #include "sync-worker/sync_store.h"
@@ -27,6 +29,8 @@ struct PipelineOptions {
   // The first sync of a store reads this many days of ad history.
   int ads_initial_days = 730;
   BackoffPolicy backoff;
+  OrdersClientOptions orders_client;
+  AdsClientOptions ads_client;
 };
 
 using TransportFactory = std::function<absl::StatusOr<std::unique_ptr<HttpTransport>>()>;

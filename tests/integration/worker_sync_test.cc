@@ -23,6 +23,7 @@ namespace {
 using autosync::v1::RunSyncRequest;
 using autosync::v1::SyncProgress;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kStore[] = "shop";
 constexpr int kOrders = 3000;
@@ -49,10 +50,12 @@ class WorkerSyncTest : public ::testing::Test {
     RegisterStore(kStore);
 
     const int port = FreePort();
+    metrics_port_ = FreePort();
     auto worker = ChildProcess::Start(
         BinaryPath("sync-worker"),
         {.args = {"--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", port),
-                  "--metrics_listen=127.0.0.1:0", "--max_concurrent_syncs=2"},
+                  absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+                  "--max_concurrent_syncs=2", "--ads_max_throttle_wait_seconds=1"},
          .env = {{"SIM_TOKEN", "sim-token"}}});
     ASSERT_TRUE(worker.ok()) << worker.status();
     worker_ = std::move(*worker);
@@ -104,6 +107,7 @@ class WorkerSyncTest : public ::testing::Test {
   std::unique_ptr<StoreSim> sim_;
   std::unique_ptr<ChildProcess> worker_;
   std::string target_;
+  int metrics_port_ = 0;
   std::unique_ptr<autosync::v1::SyncWorker::Stub> stub_;
   int runs_ = 0;
 };
@@ -237,6 +241,45 @@ TEST_F(WorkerSyncTest, ServerErrorsAndRateLimitsAreRetriedToCompletion) {
   auto stored = DatabaseSummary(db_url_, kStore);
   ASSERT_TRUE(source.ok() && stored.ok());
   EXPECT_EQ(stored->checksum, source->checksum);
+}
+
+TEST_F(WorkerSyncTest, DroppedConnectionIsRetriedToCompletion) {
+  ASSERT_TRUE(sim_->SetFaults(R"({"drop_connection_on_page":3})").ok());
+  const RunResult run = Sync(kStore);
+  ExpectWellFormedStream(run, autosync::v1::STAGE_COMPLETED);
+  auto source = sim_->Summary(kStore);
+  auto stored = DatabaseSummary(db_url_, kStore);
+  ASSERT_TRUE(source.ok() && stored.ok());
+  EXPECT_EQ(stored->checksum, source->checksum);
+}
+
+TEST_F(WorkerSyncTest, AdsThrottleIsWaitedOutAndTheRunCompletes) {
+  ASSERT_TRUE(sim_->SetFaults(R"({"ads_throttle":2})").ok());
+  const RunResult run = Sync(kStore);
+  ExpectWellFormedStream(run, autosync::v1::STAGE_COMPLETED);
+  EXPECT_GT(run.last().counts().ads_fetched(), 0);
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", metrics_port_, "/metrics"));
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_source_throttled_total{api=\"ads\"} 2"));
+}
+
+TEST_F(WorkerSyncTest, MetricsCountRunsRecordsAndRequests) {
+  ASSERT_EQ(Sync(kStore).last().stage(), autosync::v1::STAGE_COMPLETED);
+  RegisterStore("other", "env:NOT_SET_ANYWHERE");
+  const RunResult failed = Sync("other");
+  ASSERT_FALSE(failed.events.empty());
+  EXPECT_EQ(failed.last().stage(), autosync::v1::STAGE_FAILED);
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", metrics_port_, "/metrics"));
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_runs_total{result=\"completed\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_runs_total{result=\"failed\"} 1"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(absl::StrCat("autosync_worker_records_written_total{kind=\"orders\"} ",
+                                     kOrders)));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("autosync_worker_source_requests_total{api=\"orders\",code=\"200\"} 12"));
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_stage_duration_seconds_count{stage=\"ltv\"} 1"));
+  EXPECT_THAT(metrics->body, Not(HasSubstr("sim-token")));
 }
 
 TEST_F(WorkerSyncTest, CancelMidOrdersKeepsACursorThatTheNextRunResumesFrom) {

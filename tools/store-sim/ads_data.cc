@@ -10,8 +10,8 @@ namespace autosync::storesim {
 namespace {
 
 constexpr const char* kCampaignNames[] = {
-    "Prospecting - Broad",        "Retargeting - Site Visitors 30d", "Lookalike 1% Purchasers",
-    "Advantage+ Shopping",        "Brand Awareness - Video",         "Catalog - Dynamic Product Ads",
+    "Prospecting - Broad", "Retargeting - Site Visitors 30d", "Lookalike 1% Purchasers",
+    "Advantage+ Shopping", "Brand Awareness - Video",         "Catalog - Dynamic Product Ads",
 };
 constexpr double kPi = 3.14159265358979323846;
 
@@ -43,7 +43,8 @@ DayMetrics AdsModel::Metrics(size_t c, int64_t day, int64_t today, uint64_t call
   Rng r(MixKeys(seed_, c, static_cast<uint64_t>(day)));
   double frac = std::clamp(static_cast<double>(day - first_day_) / 730.0, 0.0, 1.0);
   double trend = 0.5 + frac;  // matches the growth of customer acquisition
-  double weekday = 1.0 + 0.15 * std::sin(2.0 * kPi * static_cast<double>(((day % 7) + 7) % 7) / 7.0);
+  double weekday =
+      1.0 + 0.15 * std::sin(2.0 * kPi * static_cast<double>(((day % 7) + 7) % 7) / 7.0);
   double noise = 0.8 + 0.4 * r.Uniform();
   double spend = static_cast<double>(campaigns_[c].daily_spend_cents) * trend * weekday * noise;
   double cpm_cents = 800.0 + 600.0 * r.Uniform();

@@ -10,7 +10,7 @@
 namespace autosync::storesim {
 
 struct Campaign {
-  std::string id;    // numeric string, like Meta's
+  std::string id;  // numeric string, like Meta's
   std::string name;
   int64_t daily_spend_cents = 0;  // baseline before trend/weekday/noise
 };

@@ -20,7 +20,8 @@ void Faults::Set(const FaultSettings& s, bool all) {
 absl::Status Faults::ApplyJson(absl::string_view json) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(simdjson::padded_string(json.data(), json.size())).get(doc) != simdjson::SUCCESS) {
+  if (parser.parse(simdjson::padded_string(json.data(), json.size())).get(doc) !=
+      simdjson::SUCCESS) {
     return absl::InvalidArgumentError("faults: body is not valid JSON");
   }
   simdjson::dom::object obj;

@@ -11,13 +11,13 @@
 namespace autosync::storesim {
 
 struct FaultSettings {
-  int64_t latency_ms = 0;              // delay every API answer by this much
-  int64_t fail_5xx_every = 0;          // every Nth API request answers 500, then 503, alternating
-  int64_t burst_429 = 0;               // the next N orders requests answer 429 + Retry-After
-  int64_t drop_connection_on_page = 0; // close the socket, no answer, on the Nth data page
-  int64_t truncate_page = 0;           // the Nth data page's body is cut in half
-  int64_t malformed_page = 0;          // the Nth data page's body is not JSON
-  int64_t ads_throttle = 0;            // the next N insights calls answer Meta's code-80000 error
+  int64_t latency_ms = 0;               // delay every API answer by this much
+  int64_t fail_5xx_every = 0;           // every Nth API request answers 500, then 503, alternating
+  int64_t burst_429 = 0;                // the next N orders requests answer 429 + Retry-After
+  int64_t drop_connection_on_page = 0;  // close the socket, no answer, on the Nth data page
+  int64_t truncate_page = 0;            // the Nth data page's body is cut in half
+  int64_t malformed_page = 0;           // the Nth data page's body is not JSON
+  int64_t ads_throttle = 0;             // the next N insights calls answer Meta's code-80000 error
 };
 
 // What a request should suffer, decided once per request.

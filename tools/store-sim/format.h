@@ -29,6 +29,8 @@ absl::StatusOr<int64_t> ParseTimeParam(absl::string_view s, int offset_minutes);
 absl::StatusOr<int64_t> ParseDay(absl::string_view s);
 
 // Floor division that rounds toward negative infinity (days from seconds before 1970).
-inline int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+inline int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 }  // namespace autosync::storesim

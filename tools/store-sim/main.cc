@@ -9,14 +9,17 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tools/store-sim/server.h"
 #include "tools/store-sim/simulator.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:8090", "host:port to serve on (loopback only unless --allow_non_loopback)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:8090",
+          "host:port to serve on (loopback only unless --allow_non_loopback)");
 ABSL_FLAG(bool, allow_non_loopback, false, "allow --listen on a non-loopback address");
 ABSL_FLAG(int, threads, 2, "I/O threads");
 ABSL_FLAG(uint64_t, seed, 42, "data seed: same seed and stores, same data");
@@ -30,28 +33,32 @@ ABSL_FLAG(std::string, access_token, "sim-token",
           "token both APIs accept (X-Shopify-Access-Token; access_token / Bearer for Meta)");
 ABSL_FLAG(int64_t, bucket_size, 40, "Shopify leaky bucket size per store");
 ABSL_FLAG(double, leak_per_second, 2.0, "Shopify leaky bucket leak rate; 0 = unlimited");
-ABSL_FLAG(bool, live, false, "live mode: every --live_interval_ms each store gets a step of new "
-                             "orders, refunds and cancellations");
+ABSL_FLAG(bool, live, false,
+          "live mode: every --live_interval_ms each store gets a step of new "
+          "orders, refunds and cancellations");
 ABSL_FLAG(int64_t, live_interval_ms, 2000,
           "live step period; each step also advances the sim clock by this much (min 1 s)");
-ABSL_FLAG(double, live_delete_probability, 0.05,
+ABSL_FLAG(double, live_delete_probability, 0.0,
           "live mode: per store and step, the chance that one cancelled or test order is deleted "
           "(it then appears only in events.json?filter=Order&verb=destroy)");
 ABSL_FLAG(bool, read_all_orders, true,
           "false: like an app without the read_all_orders scope, only orders created in the last "
           "60 days exist");
 ABSL_FLAG(int64_t, latency_ms, 0, "fault: delay every API answer");
-ABSL_FLAG(int64_t, fail_5xx_every, 0, "fault: every Nth API request answers 500 then 503, alternating");
+ABSL_FLAG(int64_t, fail_5xx_every, 0,
+          "fault: every Nth API request answers 500 then 503, alternating");
 ABSL_FLAG(int64_t, burst_429, 0, "fault: the next N orders requests answer 429 with Retry-After");
 ABSL_FLAG(int64_t, drop_connection_on_page, 0,
           "fault: close the socket without answering on the Nth data page (orders or insights)");
 ABSL_FLAG(int64_t, truncate_page, 0, "fault: the Nth data page's body is cut in half");
 ABSL_FLAG(int64_t, malformed_page, 0, "fault: the Nth data page's body is garbage, not JSON");
-ABSL_FLAG(int64_t, ads_throttle, 0, "fault: the next N insights calls answer Meta's #80000 throttle error");
+ABSL_FLAG(int64_t, ads_throttle, 0,
+          "fault: the next N insights calls answer Meta's #80000 throttle error");
 
 namespace {
 
-constexpr const char* kUsage = R"(store-sim: Shopify orders + Meta insights simulator (test/demo tool).
+constexpr const char* kUsage =
+    R"(Shopify orders + Meta insights simulator (test/demo tool).
 
 One server, many stores (default http://127.0.0.1:8090):
   GET  /shops/{store}/admin/api/{YYYY-MM}/orders.json     Shopify orders (orders_api_base =
@@ -63,7 +70,7 @@ One server, many stores (default http://127.0.0.1:8090):
        Leaky bucket per store (X-Shopify-Shop-Api-Call-Limit, 429 + Retry-After: 2.0).
   GET  /shops/{store}/admin/api/{YYYY-MM}/orders/count.json
   GET  /shops/{store}/admin/api/{YYYY-MM}/events.json?filter=Order&verb=destroy&created_at_min=…
-       deleted orders (live mode deletes a cancelled or test order now and then).
+       deleted orders (live mode deletes cancelled/test orders if --live_delete_probability > 0).
   GET  /{vNN.0}/act_{store}/insights                     Meta insights; the store id is the ad
        account id (real accounts are digits; connectors treat it as opaque). Token via
        access_token=… or Authorization: Bearer. level=campaign|account, time_range={"since":…,
@@ -77,10 +84,26 @@ Timestamps print at the store's UTC offset (+00:00 unless given in --stores). Ev
 also come from the environment as AUTOSYNC_<FLAG> (upper-case); the command line wins.
 )";
 
-constexpr const char* kFlagNames[] = {
-    "listen", "allow_non_loopback", "threads", "seed", "stores", "end", "access_token",
-    "bucket_size", "leak_per_second", "live", "live_interval_ms", "live_delete_probability", "read_all_orders", "latency_ms", "fail_5xx_every",
-    "burst_429", "drop_connection_on_page", "truncate_page", "malformed_page", "ads_throttle"};
+constexpr const char* kFlagNames[] = {"listen",
+                                      "allow_non_loopback",
+                                      "threads",
+                                      "seed",
+                                      "stores",
+                                      "end",
+                                      "access_token",
+                                      "bucket_size",
+                                      "leak_per_second",
+                                      "live",
+                                      "live_interval_ms",
+                                      "live_delete_probability",
+                                      "read_all_orders",
+                                      "latency_ms",
+                                      "fail_5xx_every",
+                                      "burst_429",
+                                      "drop_connection_on_page",
+                                      "truncate_page",
+                                      "malformed_page",
+                                      "ads_throttle"};
 
 int Fail(const std::string& message) {
   std::cerr << "store-sim: " << message << "\n";
@@ -91,12 +114,20 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  // absl's --help lists flags of files named after the binary; ours live in main.cc.
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "store-sim/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   // AUTOSYNC_<FLAG> environment values go in front of the real arguments, so the command line
   // overrides them.
   std::vector<std::string> env_args;
   for (const char* name : kFlagNames) {
     std::string var = absl::AsciiStrToUpper(absl::StrCat("AUTOSYNC_", name));
-    if (const char* v = std::getenv(var.c_str())) env_args.push_back(absl::StrCat("--", name, "=", v));
+    if (const char* v = std::getenv(var.c_str()))
+      env_args.push_back(absl::StrCat("--", name, "=", v));
   }
   std::vector<char*> args;
   args.push_back(argv[0]);
@@ -154,8 +185,8 @@ int main(int argc, char** argv) {
   for (const auto& s : config.stores) total += s.order_count;
   std::cerr << "store-sim: generated " << config.stores.size() << " store(s), " << total
             << " orders in " << absl::ToDoubleSeconds(absl::Now() - t0) << " s (seed "
-            << config.seed << ", end " << absl::FormatTime(absl::RFC3339_sec, config.end, absl::UTCTimeZone())
-            << ")\n";
+            << config.seed << ", end "
+            << absl::FormatTime(absl::RFC3339_sec, config.end, absl::UTCTimeZone()) << ")\n";
 
   autosync::storesim::ServerOptions options;
   options.address = listen->first;

@@ -38,7 +38,8 @@ class Reader final {
   bool U64(uint64_t& v) {
     if (in_.size() < 8) return false;
     v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in_[static_cast<size_t>(i)])} << (8 * i);
+    for (int i = 0; i < 8; ++i)
+      v |= uint64_t{static_cast<uint8_t>(in_[static_cast<size_t>(i)])} << (8 * i);
     in_.remove_prefix(8);
     return true;
   }
@@ -108,8 +109,8 @@ std::string EncodePageInfo(const PageCursor& c, uint64_t secret, absl::string_vi
 absl::StatusOr<PageCursor> DecodePageInfo(absl::string_view page_info, uint64_t secret,
                                           absl::string_view store_id) {
   std::string raw;
-  if (page_info.empty() || page_info.size() > 8192 || !absl::WebSafeBase64Unescape(page_info, &raw) ||
-      raw.size() < 8 + 5) {
+  if (page_info.empty() || page_info.size() > 8192 ||
+      !absl::WebSafeBase64Unescape(page_info, &raw) || raw.size() < 8 + 5) {
     return BadPageInfo();
   }
   absl::string_view payload(raw.data(), raw.size() - 8);
@@ -152,11 +153,16 @@ absl::StatusOr<OrdersQuery> ParseOrdersQuery(const std::vector<ParsedParam>& par
   OrdersQuery q;
   for (const ParsedParam& p : params) {
     if (p.key == "status") {
-      if (p.value == "open") q.status = StatusFilter::kOpen;
-      else if (p.value == "closed") q.status = StatusFilter::kClosed;
-      else if (p.value == "cancelled") q.status = StatusFilter::kCancelled;
-      else if (p.value == "any") q.status = StatusFilter::kAny;
-      else return absl::InvalidArgumentError("status: expected open, closed, cancelled or any");
+      if (p.value == "open")
+        q.status = StatusFilter::kOpen;
+      else if (p.value == "closed")
+        q.status = StatusFilter::kClosed;
+      else if (p.value == "cancelled")
+        q.status = StatusFilter::kCancelled;
+      else if (p.value == "any")
+        q.status = StatusFilter::kAny;
+      else
+        return absl::InvalidArgumentError("status: expected open, closed, cancelled or any");
     } else if (p.key == "order") {
       std::vector<absl::string_view> parts = absl::StrSplit(p.value, ' ', absl::SkipEmpty());
       bool desc = parts.size() == 2 && parts[1] == "desc";
@@ -164,18 +170,27 @@ absl::StatusOr<OrdersQuery> ParseOrdersQuery(const std::vector<ParsedParam>& par
       if (parts.empty() || (!desc && !asc)) {
         return absl::InvalidArgumentError("order: expected '<field> asc' or '<field> desc'");
       }
-      if (parts[0] == "id") q.sort = desc ? SortOrder::kIdDesc : SortOrder::kIdAsc;
-      else if (parts[0] == "updated_at") q.sort = desc ? SortOrder::kUpdatedDesc : SortOrder::kUpdatedAsc;
-      else if (parts[0] == "created_at") q.sort = desc ? SortOrder::kCreatedDesc : SortOrder::kCreatedAsc;
-      else return absl::InvalidArgumentError("order: can sort by id, created_at or updated_at");
+      if (parts[0] == "id")
+        q.sort = desc ? SortOrder::kIdDesc : SortOrder::kIdAsc;
+      else if (parts[0] == "updated_at")
+        q.sort = desc ? SortOrder::kUpdatedDesc : SortOrder::kUpdatedAsc;
+      else if (parts[0] == "created_at")
+        q.sort = desc ? SortOrder::kCreatedDesc : SortOrder::kCreatedAsc;
+      else
+        return absl::InvalidArgumentError("order: can sort by id, created_at or updated_at");
     } else if (p.key == "updated_at_min" || p.key == "updated_at_max" ||
                p.key == "created_at_min" || p.key == "created_at_max") {
       auto t = ParseTimeParam(p.value, offset_minutes);
-      if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat(p.key, ": ", t.status().message()));
-      if (p.key == "updated_at_min") q.updated_min = *t;
-      else if (p.key == "updated_at_max") q.updated_max = *t;
-      else if (p.key == "created_at_min") q.created_min = *t;
-      else q.created_max = *t;
+      if (!t.ok())
+        return absl::InvalidArgumentError(absl::StrCat(p.key, ": ", t.status().message()));
+      if (p.key == "updated_at_min")
+        q.updated_min = *t;
+      else if (p.key == "updated_at_max")
+        q.updated_max = *t;
+      else if (p.key == "created_at_min")
+        q.created_min = *t;
+      else
+        q.created_max = *t;
     } else if (p.key == "since_id") {
       auto v = ParseInt(p.key, p.value);
       if (!v.ok()) return v.status();
@@ -236,10 +251,12 @@ class Sequence final {
     while (lo < hi) {
       int64_t mid = lo + (hi - lo) / 2;
       SortKey m = Key(mid);
-      bool before = m.primary != k.primary ? m.primary < k.primary
-                                           : (strict ? m.id <= k.id : m.id < k.id);
-      if (before) lo = mid + 1;
-      else hi = mid;
+      bool before =
+          m.primary != k.primary ? m.primary < k.primary : (strict ? m.id <= k.id : m.id < k.id);
+      if (before)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     return lo;
   }
@@ -259,7 +276,8 @@ class Sequence final {
           orders.begin());
     };
     if (q.created_min) lo = std::max(lo, first_created(*q.created_min));
-    if (q.created_max && *q.created_max < INT64_MAX) hi = std::min(hi, first_created(*q.created_max + 1));
+    if (q.created_max && *q.created_max < INT64_MAX)
+      hi = std::min(hi, first_created(*q.created_max + 1));
     if (q.status == StatusFilter::kOpen) lo = std::max(lo, first_created(closed_cutoff));
     if (q.status == StatusFilter::kClosed) hi = std::min(hi, first_created(closed_cutoff));
     if (q.since_id) lo = std::max(lo, Bound({*q.since_id, *q.since_id}, true));
@@ -365,8 +383,10 @@ void AppendOrderJson(std::string& out, const StoreData& data, const Order& o,
   if (key("updated_at")) time(o.updated_at);
   if (key("processed_at")) time(o.created_at);
   if (key("cancelled_at")) {
-    if (o.cancelled_at != 0) time(o.cancelled_at);
-    else out += "null";
+    if (o.cancelled_at != 0)
+      time(o.cancelled_at);
+    else
+      out += "null";
   }
   if (key("cancel_reason")) out += o.cancelled_at != 0 ? "\"customer\"" : "null";
   if (key("currency")) out += "\"USD\"";
@@ -377,7 +397,8 @@ void AppendOrderJson(std::string& out, const StoreData& data, const Order& o,
   if (key("total_discounts")) money(o.discount_cents);
   if (key("total_shipping_price")) money(o.shipping_cents);
   if (key("current_total_price")) money(o.current_total_cents());
-  if (key("financial_status")) absl::StrAppend(&out, "\"", FinancialStatusName(o.financial_status), "\"");
+  if (key("financial_status"))
+    absl::StrAppend(&out, "\"", FinancialStatusName(o.financial_status), "\"");
   if (key("test")) out += o.test ? "true" : "false";
   if (key("customer")) {
     if (o.customer < 0) {

@@ -15,7 +15,14 @@
 namespace autosync::storesim {
 
 enum class StatusFilter : uint8_t { kOpen, kClosed, kCancelled, kAny };
-enum class SortOrder : uint8_t { kIdAsc, kIdDesc, kUpdatedAsc, kUpdatedDesc, kCreatedAsc, kCreatedDesc };
+enum class SortOrder : uint8_t {
+  kIdAsc,
+  kIdDesc,
+  kUpdatedAsc,
+  kUpdatedDesc,
+  kCreatedAsc,
+  kCreatedDesc
+};
 
 // Orders created more than this long before the sim clock count as closed (archived), so a
 // connector that forgets status=any silently misses them, as it would on the real API.

@@ -1,15 +1,14 @@
 #include "tools/store-sim/server.h"
 
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <csignal>
 #include <iostream>
 #include <thread>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -130,7 +129,10 @@ class Session final : public std::enable_shared_from_this<Session> {
 
 struct Server::Impl {
   Impl(Simulator& s, const ServerOptions& o)
-      : sim(s), options(o), ioc(std::max(1, o.threads)), acceptor(asio::make_strand(ioc)),
+      : sim(s),
+        options(o),
+        ioc(std::max(1, o.threads)),
+        acceptor(asio::make_strand(ioc)),
         signals(acceptor.get_executor(), SIGINT, SIGTERM),
         live_timer(acceptor.get_executor()) {}
 
@@ -181,7 +183,8 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(const std::string& 
     return absl::InvalidArgumentError(absl::StrCat("--listen: '", listen, "' is not host:port"));
   }
   std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host == "localhost") host = "127.0.0.1";
   int port = 0;
   if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
@@ -191,9 +194,10 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(const std::string& 
   asio::ip::address addr = asio::ip::make_address(host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("--listen: bad address '", host, "'"));
   if (!addr.is_loopback() && !allow_non_loopback) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen: ", host, " is not a loopback address; store-sim is a test tool without real "
-        "security (pass --allow_non_loopback to insist)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: ", host,
+                     " is not a loopback address; store-sim is a test tool without real "
+                     "security (pass --allow_non_loopback to insist)"));
   }
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
@@ -201,7 +205,8 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(const std::string& 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(Simulator& sim, const ServerOptions& options) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(Simulator& sim,
+                                                      const ServerOptions& options) {
   auto impl = std::make_unique<Impl>(sim, options);
   beast::error_code ec;
   tcp::endpoint endpoint(asio::ip::make_address(options.address, ec), options.port);

@@ -16,7 +16,7 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8090;  // 0 = pick a free port (see Server::port())
   int threads = 2;
-  bool live = false;           // run Simulator::TickAll() every live_interval_ms
+  bool live = false;  // run Simulator::TickAll() every live_interval_ms
   int64_t live_interval_ms = 2000;
 };
 
@@ -28,7 +28,8 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(const std::string& 
 class Server final {
  public:
   // Binds and starts accepting; requests are served once Run() is called.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(Simulator& sim, const ServerOptions& options);
+  static absl::StatusOr<std::unique_ptr<Server>> Start(Simulator& sim,
+                                                       const ServerOptions& options);
   ~Server();
 
   uint16_t port() const;

@@ -103,17 +103,21 @@ Simulator::Simulator(const SimConfig& config, const Clock* clock)
 Simulator::~Simulator() = default;
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& config,
-                                                            const Clock* clock) {
+                                                             const Clock* clock) {
   if (config.stores.empty()) return absl::InvalidArgumentError("no stores configured");
   if (config.bucket_size < 1) return absl::InvalidArgumentError("--bucket_size must be >= 1");
-  if (config.leak_per_second < 0) return absl::InvalidArgumentError("--leak_per_second must be >= 0");
-  if (config.live_interval_ms < 1) return absl::InvalidArgumentError("--live_interval_ms must be >= 1");
-  if (config.access_token.empty()) return absl::InvalidArgumentError("--access_token must not be empty");
+  if (config.leak_per_second < 0)
+    return absl::InvalidArgumentError("--leak_per_second must be >= 0");
+  if (config.live_interval_ms < 1)
+    return absl::InvalidArgumentError("--live_interval_ms must be >= 1");
+  if (config.access_token.empty())
+    return absl::InvalidArgumentError("--access_token must not be empty");
   std::unique_ptr<Simulator> sim(new Simulator(config, clock));
   const int64_t end = absl::ToUnixSeconds(config.end);
   for (const StoreSpec& spec : config.stores) {
     StoreData data = StoreData::Generate(config.seed, spec, end);
-    int64_t first_day = FloorDiv(data.window_start() + int64_t{spec.utc_offset_minutes} * 60, 86400);
+    int64_t first_day =
+        FloorDiv(data.window_start() + int64_t{spec.utc_offset_minutes} * 60, 86400);
     AdsModel ads(data.store_seed(), first_day, data.customer_count());
     sim->stores_.push_back(std::make_unique<StoreState>(std::move(data), std::move(ads)));
   }
@@ -134,7 +138,9 @@ const StoreData* Simulator::FindStore(const std::string& id) const {
   return nullptr;
 }
 
-int64_t Simulator::step_seconds() const { return std::max<int64_t>(1, config_.live_interval_ms / 1000); }
+int64_t Simulator::step_seconds() const {
+  return std::max<int64_t>(1, config_.live_interval_ms / 1000);
+}
 
 absl::Status Simulator::Tick(const std::string& store_id) {
   absl::MutexLock lock(&mu_);
@@ -171,7 +177,9 @@ Response Simulator::HandleLocked(const Request& request) {
     }
     if (request.method != "GET") return JsonResponse(406, ShopifyError("Not Acceptable"));
     return HandleOrders(request, *target, *store, parts[4],
-                        list ? OrdersRoute::kList : count ? OrdersRoute::kCount : OrdersRoute::kEvents);
+                        list    ? OrdersRoute::kList
+                        : count ? OrdersRoute::kCount
+                                : OrdersRoute::kEvents);
   }
   // /{vNN.0}/act_{account}/insights
   if (parts.size() == 3 && parts[2] == "insights" && absl::StartsWith(parts[1], "act_")) {
@@ -219,7 +227,8 @@ Response Simulator::HandleAdmin(const Request& request, const ParsedTarget& targ
       body += "{\"id\":";
       AppendJsonString(body, d.spec().id);
       absl::StrAppend(&body, ",\"orders\":", d.orders().size() - d.events().size(),
-                      ",\"deleted_orders\":", d.events().size(), ",\"customers\":", d.customer_count(),
+                      ",\"deleted_orders\":", d.events().size(),
+                      ",\"customers\":", d.customer_count(),
                       ",\"campaigns\":", stores_[i]->ads.campaigns().size(), ",\"utc_offset\":\"",
                       OffsetText(d.spec().utc_offset_minutes), "\",\"now\":\"",
                       FormatShopifyTime(d.now(), d.spec().utc_offset_minutes),
@@ -244,7 +253,8 @@ Response Simulator::HandleAdmin(const Request& request, const ParsedTarget& targ
     if (parts[3] == "tick") {
       if (method != "POST") return method_not_allowed();
       int64_t steps = 1;
-      if (auto v = target.Get("steps"); v && (!absl::SimpleAtoi(*v, &steps) || steps < 1 || steps > 100000)) {
+      if (auto v = target.Get("steps");
+          v && (!absl::SimpleAtoi(*v, &steps) || steps < 1 || steps > 100000)) {
         return JsonResponse(400, "{\"error\":\"steps must be an integer in [1, 100000]\"}");
       }
       StoreData::StepResult total;
@@ -256,11 +266,11 @@ Response Simulator::HandleAdmin(const Request& request, const ParsedTarget& targ
         total.deleted += r.deleted;
       }
       return JsonResponse(
-          200, absl::StrCat("{\"step\":", s->data.steps(), ",\"created\":", total.created,
-                            ",\"refunded\":", total.refunded, ",\"cancelled\":", total.cancelled, ",\"deleted\":", total.deleted,
-                            ",\"now\":\"",
-                            FormatShopifyTime(s->data.now(), s->data.spec().utc_offset_minutes),
-                            "\"}"));
+          200,
+          absl::StrCat("{\"step\":", s->data.steps(), ",\"created\":", total.created,
+                       ",\"refunded\":", total.refunded, ",\"cancelled\":", total.cancelled,
+                       ",\"deleted\":", total.deleted, ",\"now\":\"",
+                       FormatShopifyTime(s->data.now(), s->data.spec().utc_offset_minutes), "\"}"));
     }
   }
   return JsonResponse(404, "{\"error\":\"no such admin route\"}");
@@ -283,8 +293,9 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
     return r;
   };
   auto too_many = [&] {
-    Response r = JsonResponse(429, ShopifyError("Exceeded 2 calls per second for api client. Reduce "
-                                                "request rates to resume uninterrupted service."));
+    Response r =
+        JsonResponse(429, ShopifyError("Exceeded 2 calls per second for api client. Reduce "
+                                       "request rates to resume uninterrupted service."));
     r.SetHeader("Retry-After", "2.0");
     r = with_limit(std::move(r));
     r.SetHeader(limit_header_name, absl::StrCat(config_.bucket_size, "/", config_.bucket_size));
@@ -294,7 +305,8 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
   auto token = request.Header("X-Shopify-Access-Token");
   if (!token || *token != config_.access_token) {
     return with_limit(JsonResponse(
-        401, ShopifyError("[API] Invalid API key or access token (unrecognized login or wrong password)")));
+        401, ShopifyError(
+                 "[API] Invalid API key or access token (unrecognized login or wrong password)")));
   }
   if (faults_.TakeBurst429()) return too_many();
   if (int code = faults_.Next5xx(); code != 0) {
@@ -307,19 +319,22 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
     absl::Time now = clock_->Now();
     if (store.bucket_at != absl::InfinitePast()) {
       double elapsed = absl::ToDoubleSeconds(now - store.bucket_at);
-      store.bucket_level = std::max(0.0, store.bucket_level - std::max(0.0, elapsed) * config_.leak_per_second);
+      store.bucket_level =
+          std::max(0.0, store.bucket_level - std::max(0.0, elapsed) * config_.leak_per_second);
     }
     store.bucket_at = now;
-    if (store.bucket_level + 1.0 > static_cast<double>(config_.bucket_size) + 1e-9) return too_many();
+    if (store.bucket_level + 1.0 > static_cast<double>(config_.bucket_size) + 1e-9)
+      return too_many();
     store.bucket_level += 1.0;
   }
 
   const StoreData& data = store.data;
   if (route == OrdersRoute::kEvents) return with_limit(OrderEvents(request, target, data, version));
   if (target.Has("page")) {
-    return with_limit(JsonResponse(
-        400, ShopifyParamError("page", "page cannot be passed; use cursor-based pagination "
-                                       "(the page_info parameter from the Link header).")));
+    return with_limit(
+        JsonResponse(400, ShopifyParamError("page",
+                                            "page cannot be passed; use cursor-based pagination "
+                                            "(the page_info parameter from the Link header).")));
   }
   int limit = kDefaultOrdersLimit;
   if (auto v = target.Get("limit")) {
@@ -343,15 +358,16 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
     for (const QueryParam& p : target.params) {
       if (p.key != "page_info" && p.key != "limit" && p.key != "fields") {
         return with_limit(JsonResponse(
-            400, ShopifyParamError("page_info", absl::StrCat("page_info cannot be combined with '",
-                                                             p.key,
-                                                             "': only limit and fields may be "
-                                                             "added to a page_info request"))));
+            400, ShopifyParamError("page_info",
+                                   absl::StrCat("page_info cannot be combined with '", p.key,
+                                                "': only limit and fields may be "
+                                                "added to a page_info request"))));
       }
     }
     auto decoded = DecodePageInfo(*page_info, cursor_secret_, data.spec().id);
     if (!decoded.ok()) {
-      return with_limit(JsonResponse(400, ShopifyParamError("page_info", decoded.status().message())));
+      return with_limit(
+          JsonResponse(400, ShopifyParamError("page_info", decoded.status().message())));
     }
     cursor = *std::move(decoded);
     query = cursor.query;
@@ -374,7 +390,8 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
     query.created_min = std::max(query.created_min.value_or(visible_from), visible_from);
   }
   if (count_only) {
-    return with_limit(JsonResponse(200, absl::StrCat("{\"count\":", CountOrders(data, query), "}")));
+    return with_limit(
+        JsonResponse(200, absl::StrCat("{\"count\":", CountOrders(data, query), "}")));
   }
 
   OrdersPage page = RunOrdersQuery(data, query, limit, have_cursor ? &cursor : nullptr);
@@ -396,25 +413,32 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
     if (page.has_previous) {
       PageCursor prev{query, /*backward=*/true,
                       KeyOf(data.orders()[page.positions.front()], query.sort)};
-      links.push_back(absl::StrCat("<", base, "&page_info=",
-                                   EncodePageInfo(prev, cursor_secret_, data.spec().id),
-                                   ">; rel=\"previous\""));
+      links.push_back(absl::StrCat(
+          "<", base, "&page_info=", EncodePageInfo(prev, cursor_secret_, data.spec().id),
+          ">; rel=\"previous\""));
     }
     if (page.has_next) {
       PageCursor next{query, /*backward=*/false,
                       KeyOf(data.orders()[page.positions.back()], query.sort)};
-      links.push_back(absl::StrCat("<", base, "&page_info=",
-                                   EncodePageInfo(next, cursor_secret_, data.spec().id),
-                                   ">; rel=\"next\""));
+      links.push_back(absl::StrCat(
+          "<", base, "&page_info=", EncodePageInfo(next, cursor_secret_, data.spec().id),
+          ">; rel=\"next\""));
     }
     r.SetHeader("Link", absl::StrJoin(links, ", "));
   }
 
   switch (faults_.NextPage()) {
-    case PageFault::kNone: break;
-    case PageFault::kDrop: r.drop_connection = true; break;
-    case PageFault::kTruncate: r.body.resize(r.body.size() / 2); break;
-    case PageFault::kMalformed: r.body = "{\"orders\":[{\"id\":,\"name\":\"#\x01\"}]]garbage"; break;
+    case PageFault::kNone:
+      break;
+    case PageFault::kDrop:
+      r.drop_connection = true;
+      break;
+    case PageFault::kTruncate:
+      r.body.resize(r.body.size() / 2);
+      break;
+    case PageFault::kMalformed:
+      r.body = "{\"orders\":[{\"id\":,\"name\":\"#\x01\"}]]garbage";
+      break;
   }
   return r;
 }
@@ -426,7 +450,8 @@ Response Simulator::OrderEvents(const Request& request, const ParsedTarget& targ
   int limit = kDefaultOrdersLimit;
   if (auto v = target.Get("limit")) {
     if (!absl::SimpleAtoi(*v, &limit) || limit < 1 || limit > kMaxOrdersLimit) {
-      return JsonResponse(400, ShopifyParamError("limit", "limit must be an integer between 1 and 250"));
+      return JsonResponse(400,
+                          ShopifyParamError("limit", "limit must be an integer between 1 and 250"));
     }
   }
   const std::string cursor_scope = absl::StrCat("events:", data.spec().id);
@@ -436,11 +461,14 @@ Response Simulator::OrderEvents(const Request& request, const ParsedTarget& targ
   if (auto page_info = target.Get("page_info")) {
     for (const QueryParam& p : target.params) {
       if (p.key != "page_info" && p.key != "limit" && p.key != "fields") {
-        return JsonResponse(400, ShopifyParamError("page_info", absl::StrCat("page_info cannot be combined with '", p.key, "'")));
+        return JsonResponse(
+            400, ShopifyParamError(
+                     "page_info", absl::StrCat("page_info cannot be combined with '", p.key, "'")));
       }
     }
     auto decoded = DecodePageInfo(*page_info, cursor_secret_, cursor_scope);
-    if (!decoded.ok()) return JsonResponse(400, ShopifyParamError("page_info", decoded.status().message()));
+    if (!decoded.ok())
+      return JsonResponse(400, ShopifyParamError("page_info", decoded.status().message()));
     query = decoded->query;
     after_id = decoded->key.id;
   } else {
@@ -494,10 +522,11 @@ Response Simulator::OrderEvents(const Request& request, const ParsedTarget& targ
   Response r = JsonResponse(200, std::move(body));
   if (more) {
     PageCursor next{query, /*backward=*/false, SortKey{page.back()->id, page.back()->id}};
-    r.SetHeader("Link", absl::StrCat("<http://", HostOf(request), "/shops/", data.spec().id,
-                                     "/admin/api/", version, "/events.json?limit=", limit,
-                                     "&page_info=", EncodePageInfo(next, cursor_secret_, cursor_scope),
-                                     ">; rel=\"next\""));
+    r.SetHeader("Link",
+                absl::StrCat("<http://", HostOf(request), "/shops/", data.spec().id, "/admin/api/",
+                             version, "/events.json?limit=", limit,
+                             "&page_info=", EncodePageInfo(next, cursor_secret_, cursor_scope),
+                             ">; rel=\"next\""));
   }
   return r;
 }
@@ -534,7 +563,8 @@ absl::StatusOr<uint64_t> DecodeInsightsCursor(absl::string_view text, uint64_t f
     return absl::InvalidArgumentError("bad cursor");
   }
   uint64_t position = 0;
-  for (int i = 0; i < 8; ++i) position |= uint64_t{static_cast<uint8_t>(raw[static_cast<size_t>(i)])} << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    position |= uint64_t{static_cast<uint8_t>(raw[static_cast<size_t>(i)])} << (8 * i);
   uint64_t tag = MixKeys(fingerprint, position);
   for (int i = 0; i < 4; ++i) {
     if (static_cast<uint8_t>(raw[static_cast<size_t>(8 + i)]) != ((tag >> (8 * i)) & 0xff)) {
@@ -546,7 +576,7 @@ absl::StatusOr<uint64_t> DecodeInsightsCursor(absl::string_view text, uint64_t f
 
 const std::vector<std::string>& KnownInsightsFields() {
   static const auto* fields = new std::vector<std::string>{
-      "account_id", "account_currency", "campaign_id", "campaign_name", "date_start", "date_stop",
+      "account_id", "account_currency", "campaign_id", "campaign_name", "date_start",   "date_stop",
       "spend",      "impressions",      "clicks",      "actions",       "action_values"};
   return *fields;
 }
@@ -571,11 +601,11 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
       pct = store->ads_usage_pct;
     }
     int call_count = throttled ? 100 : static_cast<int>(std::lround(pct));
-    r.SetHeader("x-business-use-case-usage",
-                absl::StrCat("{\"", account, "\":[{\"type\":\"ads_insights\",\"call_count\":",
-                             call_count, ",\"total_cputime\":", call_count / 2,
-                             ",\"total_time\":", call_count / 2,
-                             ",\"estimated_time_to_regain_access\":", throttled ? 5 : 0, "}]}"));
+    r.SetHeader(
+        "x-business-use-case-usage",
+        absl::StrCat("{\"", account, "\":[{\"type\":\"ads_insights\",\"call_count\":", call_count,
+                     ",\"total_cputime\":", call_count / 2, ",\"total_time\":", call_count / 2,
+                     ",\"estimated_time_to_regain_access\":", throttled ? 5 : 0, "}]}"));
     r.SetHeader("x-fb-ads-insights-throttle",
                 absl::StrCat("{\"app_id_util_pct\":", throttled ? 100 : call_count / 2,
                              ",\"acc_id_util_pct\":", call_count,
@@ -592,7 +622,8 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
                  "OAuthException", 100, 0);
   }
   if (!IsGraphVersion(version)) {
-    return error(400, absl::StrCat("Unknown path components: /", version), "OAuthException", 2500, 0);
+    return error(400, absl::StrCat("Unknown path components: /", version), "OAuthException", 2500,
+                 0);
   }
   std::optional<std::string> token = target.Get("access_token");
   if (!token) {
@@ -601,10 +632,12 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
     }
   }
   if (!token) {
-    return error(400, "An access token is required to request this resource.", "OAuthException", 104, 0);
+    return error(400, "An access token is required to request this resource.", "OAuthException",
+                 104, 0);
   }
   if (*token != config_.access_token) {
-    return error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException", 190, 0);
+    return error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException",
+                 190, 0);
   }
   if (store == nullptr) {
     return error(400,
@@ -633,7 +666,8 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
   // level
   std::string level = target.Get("level").value_or("account");
   if (level != "campaign" && level != "account") {
-    return error(400, "(#100) store-sim serves level=campaign or level=account", "OAuthException", 100, 0);
+    return error(400, "(#100) store-sim serves level=campaign or level=account", "OAuthException",
+                 100, 0);
   }
   // time_range (default: Meta's last_30d preset, yesterday and the 29 days before)
   int64_t since = today - 30;
@@ -650,13 +684,15 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
     auto ds = ParseDay(absl::string_view(s.data(), s.size()));
     auto du = ParseDay(absl::string_view(u.data(), u.size()));
     if (!ds.ok() || !du.ok()) {
-      return error(400, "(#100) time_range: dates must be YYYY-MM-DD", "OAuthException", 100, 1487534);
+      return error(400, "(#100) time_range: dates must be YYYY-MM-DD", "OAuthException", 100,
+                   1487534);
     }
     since = *ds;
     until = *du;
   }
   if (until < since) {
-    return error(400, "(#100) time_range: since must be on or before until", "OAuthException", 100, 1487534);
+    return error(400, "(#100) time_range: since must be on or before until", "OAuthException", 100,
+                 1487534);
   }
   {
     absl::CivilDay t = absl::CivilDay(1970, 1, 1) + today;
@@ -672,7 +708,8 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
   int64_t increment = 0;  // 0 = all_days
   if (auto ti = target.Get("time_increment"); ti && *ti != "all_days") {
     if (!absl::SimpleAtoi(*ti, &increment) || increment < 1 || increment > 90) {
-      return error(400, "(#100) time_increment must be an integer 1-90 or all_days", "OAuthException", 100, 0);
+      return error(400, "(#100) time_increment must be an integer 1-90 or all_days",
+                   "OAuthException", 100, 0);
     }
   }
   // fields
@@ -696,14 +733,16 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
       return error(400, "(#100) limit must be a positive integer", "OAuthException", 100, 0);
     }
     if (limit > kMaxInsightsLimit) {
-      return error(500, "Please reduce the amount of data you're asking for, then retry your request",
+      return error(500,
+                   "Please reduce the amount of data you're asking for, then retry your request",
                    "OAuthException", 1, 0);
     }
   }
   // Fingerprint of the query, so an `after` cursor only works with the query that made it.
   std::string normalized;
   for (const QueryParam& p : target.params) {
-    if (p.key == "after" || p.key == "before" || p.key == "access_token" || p.key == "limit") continue;
+    if (p.key == "after" || p.key == "before" || p.key == "access_token" || p.key == "limit")
+      continue;
     absl::StrAppend(&normalized, p.key, "=", p.value, "&");
   }
   const uint64_t fingerprint = MixKeys(cursor_secret_, Fnv1a64(normalized), Fnv1a64(account));
@@ -711,7 +750,8 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
   if (auto after = target.Get("after")) {
     auto pos = DecodeInsightsCursor(*after, fingerprint);
     if (!pos.ok()) {
-      return error(400, "(#100) Invalid cursor: 'after' does not belong to this query", "OAuthException", 100, 0);
+      return error(400, "(#100) Invalid cursor: 'after' does not belong to this query",
+                   "OAuthException", 100, 0);
     }
     offset = *pos + 1;
   }
@@ -748,7 +788,8 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
       if (level == "campaign") {
         m += store->ads.Metrics(c, d, today, call);
       } else {
-        for (size_t k = 0; k < store->ads.campaigns().size(); ++k) m += store->ads.Metrics(k, d, today, call);
+        for (size_t k = 0; k < store->ads.campaigns().size(); ++k)
+          m += store->ads.Metrics(k, d, today, call);
       }
     }
     if (pos > offset) body += ",";
@@ -763,7 +804,8 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
         body += ",";
       }
     }
-    if (want("spend")) absl::StrAppend(&body, "\"spend\":\"", FormatTrimmedCents(m.spend_cents), "\",");
+    if (want("spend"))
+      absl::StrAppend(&body, "\"spend\":\"", FormatTrimmedCents(m.spend_cents), "\",");
     if (want("impressions")) absl::StrAppend(&body, "\"impressions\":\"", m.impressions, "\",");
     if (want("clicks")) absl::StrAppend(&body, "\"clicks\":\"", m.clicks, "\",");
     if (want("actions")) {
@@ -788,8 +830,8 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
                     EncodeInsightsCursor(offset, fingerprint), "\",\"after\":\"",
                     EncodeInsightsCursor(end_pos - 1, fingerprint), "\"}");
     if (end_pos < total) {
-      std::string next = absl::StrCat("http://", HostOf(request), "/", version, "/act_", account,
-                                      "/insights?");
+      std::string next =
+          absl::StrCat("http://", HostOf(request), "/", version, "/act_", account, "/insights?");
       for (const QueryParam& p : target.params) {
         if (p.key == "after" || p.key == "before") continue;
         absl::StrAppend(&next, p.raw, "&");
@@ -803,10 +845,17 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
   body += "}";
   Response r = with_usage(JsonResponse(200, std::move(body)));
   switch (faults_.NextPage()) {
-    case PageFault::kNone: break;
-    case PageFault::kDrop: r.drop_connection = true; break;
-    case PageFault::kTruncate: r.body.resize(r.body.size() / 2); break;
-    case PageFault::kMalformed: r.body = "{\"data\":[{\"spend\":\"12.3\",}]]<html>garbage"; break;
+    case PageFault::kNone:
+      break;
+    case PageFault::kDrop:
+      r.drop_connection = true;
+      break;
+    case PageFault::kTruncate:
+      r.body.resize(r.body.size() / 2);
+      break;
+    case PageFault::kMalformed:
+      r.body = "{\"data\":[{\"spend\":\"12.3\",}]]<html>garbage";
+      break;
   }
   return r;
 }

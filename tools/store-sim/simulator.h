@@ -49,9 +49,9 @@ struct SimConfig {
   std::vector<StoreSpec> stores;
   std::string access_token = "sim-token";
   int64_t bucket_size = 40;
-  double leak_per_second = 2.0;  // 0 = unlimited
-  int64_t live_interval_ms = 2000;  // also the sim-clock advance per live step (min 1 s)
-  double live_delete_probability = 0.05;  // per store and step: delete one cancelled/test order
+  double leak_per_second = 2.0;        // 0 = unlimited
+  int64_t live_interval_ms = 2000;     // also the sim-clock advance per live step (min 1 s)
+  double live_delete_probability = 0;  // per store and step: delete one cancelled/test order
   // false: like an app without read_all_orders, only orders created in the last 60 days exist.
   bool read_all_orders = true;
   FaultSettings faults;

@@ -54,8 +54,8 @@ int64_t ClampedAfter(int64_t from, int64_t delay, int64_t horizon) {
 bool ValidStoreId(absl::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -64,8 +64,8 @@ absl::StatusOr<int> ParseOffset(absl::string_view s) {
   int hh = 0;
   int mm = 0;
   if (s.size() != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' ||
-      !absl::SimpleAtoi(s.substr(1, 2), &hh) || !absl::SimpleAtoi(s.substr(4, 2), &mm) ||
-      hh > 14 || mm > 59) {
+      !absl::SimpleAtoi(s.substr(1, 2), &hh) || !absl::SimpleAtoi(s.substr(4, 2), &mm) || hh > 14 ||
+      mm > 59) {
     return absl::InvalidArgumentError(absl::StrCat("bad UTC offset '", s, "' (want +hh:mm)"));
   }
   int minutes = hh * 60 + mm;
@@ -76,12 +76,18 @@ absl::StatusOr<int> ParseOffset(absl::string_view s) {
 
 absl::string_view FinancialStatusName(FinancialStatus s) {
   switch (s) {
-    case FinancialStatus::kPending: return "pending";
-    case FinancialStatus::kAuthorized: return "authorized";
-    case FinancialStatus::kPaid: return "paid";
-    case FinancialStatus::kPartiallyRefunded: return "partially_refunded";
-    case FinancialStatus::kRefunded: return "refunded";
-    case FinancialStatus::kVoided: return "voided";
+    case FinancialStatus::kPending:
+      return "pending";
+    case FinancialStatus::kAuthorized:
+      return "authorized";
+    case FinancialStatus::kPaid:
+      return "paid";
+    case FinancialStatus::kPartiallyRefunded:
+      return "partially_refunded";
+    case FinancialStatus::kRefunded:
+      return "refunded";
+    case FinancialStatus::kVoided:
+      return "voided";
   }
   return "paid";
 }
@@ -116,7 +122,8 @@ absl::StatusOr<std::vector<StoreSpec>> ParseStoreSpecs(absl::string_view text) {
     }
     for (const StoreSpec& other : specs) {
       if (other.id == spec.id) {
-        return absl::InvalidArgumentError(absl::StrCat("--stores: duplicate store '", spec.id, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--stores: duplicate store '", spec.id, "'"));
       }
     }
     specs.push_back(std::move(spec));
@@ -125,7 +132,9 @@ absl::StatusOr<std::vector<StoreSpec>> ParseStoreSpecs(absl::string_view text) {
   return specs;
 }
 
-int64_t StoreData::CustomerId(int32_t customer) { return kCustomerIdBase + int64_t{customer} * 8 + 3; }
+int64_t StoreData::CustomerId(int32_t customer) {
+  return kCustomerIdBase + int64_t{customer} * 8 + 3;
+}
 
 std::string StoreData::CustomerEmail(int32_t customer) const {
   return absl::StrCat("customer", customer, "@", spec_.id, ".example");
@@ -265,8 +274,8 @@ void StoreData::Touch(uint32_t pos, int64_t new_updated_at) {
                              std::make_pair(o.updated_at, o.id), less);
   if (it != by_updated_.end() && *it == pos) by_updated_.erase(it);
   o.updated_at = new_updated_at;
-  it = std::lower_bound(by_updated_.begin(), by_updated_.end(),
-                        std::make_pair(o.updated_at, o.id), less);
+  it = std::lower_bound(by_updated_.begin(), by_updated_.end(), std::make_pair(o.updated_at, o.id),
+                        less);
   by_updated_.insert(it, pos);
 }
 
@@ -296,7 +305,8 @@ StoreData::StepResult StoreData::Step(int64_t step_seconds, double delete_probab
     // New orders are just paid (no refund or cancellation yet); later steps may change them.
     Rng basket(MixKeys(store_seed_, 0x0bad, static_cast<uint64_t>(o.number)));
     int64_t items = 1500 + static_cast<int64_t>(basket.Exponential(6500.0));
-    o.discount_cents = basket.Chance(0.25) ? static_cast<int32_t>(items * basket.Between(5, 25) / 100) : 0;
+    o.discount_cents =
+        basket.Chance(0.25) ? static_cast<int32_t>(items * basket.Between(5, 25) / 100) : 0;
     o.subtotal_cents = static_cast<int32_t>(items - o.discount_cents);
     o.shipping_cents = o.subtotal_cents < 5000 ? 599 : 0;
     o.tax_cents = static_cast<int32_t>((int64_t{o.subtotal_cents} * 725 + 5000) / 10000);
@@ -380,7 +390,8 @@ StoreData::Summary StoreData::Summarize() const {
   for (const Order& o : orders_) {
     if (o.deleted) continue;
     line.clear();
-    absl::StrAppend(&line, o.id, ":", o.updated_at, ":", FormatMoney(o.current_total_cents()), "\n");
+    absl::StrAppend(&line, o.id, ":", o.updated_at, ":", FormatMoney(o.current_total_cents()),
+                    "\n");
     hash = Fnv1a64(line, hash);
     ++s.count;
   }

@@ -28,10 +28,10 @@ struct Order {
   int64_t id = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
-  int64_t cancelled_at = 0;  // 0: not cancelled
-  int64_t refund_at = 0;     // 0: no refund (at most one refund per order)
-  int32_t customer = -1;     // customer index; -1 = guest checkout (customer: null)
-  int32_t number = 0;        // name is "#<number>"
+  int64_t cancelled_at = 0;    // 0: not cancelled
+  int64_t refund_at = 0;       // 0: no refund (at most one refund per order)
+  int32_t customer = -1;       // customer index; -1 = guest checkout (customer: null)
+  int32_t number = 0;          // name is "#<number>"
   int32_t subtotal_cents = 0;  // line items after discounts (Shopify's subtotal_price)
   int32_t tax_cents = 0;
   int32_t discount_cents = 0;
