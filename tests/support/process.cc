@@ -37,7 +37,7 @@ int DecodeWaitStatus(int status) {
 
 std::string BinaryPath(const std::string& name) {
   const char* dir = std::getenv("AUTOSYNC_BIN_DIR");
-  return absl::StrCat(dir != nullptr ? dir : "build/debug/bin", "/", name);
+  return absl::StrCat(dir != nullptr ? dir : AUTOSYNC_DEFAULT_BIN_DIR, "/", name);
 }
 
 int FreePort() {

@@ -14,7 +14,7 @@
 
 namespace autosync::testing {
 
-// Path of a binary built into build/<preset>/bin (ctest passes AUTOSYNC_BIN_DIR).
+// Path of a binary built into build/<preset>/bin of this build (AUTOSYNC_BIN_DIR overrides).
 std::string BinaryPath(const std::string& name);
 
 // A port that was free on 127.0.0.1 a moment ago (bind :0, read it, close).
