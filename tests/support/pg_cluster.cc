@@ -1,6 +1,8 @@
 #include "tests/support/pg_cluster.h"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -48,7 +50,10 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto cluster = std::unique_ptr<PgCluster>(new PgCluster(dir, FreePort()));
     last = cluster->StartServer();
-    if (last.ok()) return cluster;
+    if (last.ok()) {
+      cluster->StartWatchdog();
+      return cluster;
+    }
     cluster->dir_.clear();  // keep the data dir for the next attempt
   }
   std::filesystem::remove_all(dir);
@@ -73,7 +78,45 @@ absl::Status PgCluster::StopServer() {
   return out.status();
 }
 
+// The watchdog is a child that waits for EOF on a pipe only this process writes to: when the
+// test process ends in any way (even a crash or SIGKILL), it stops the server and removes the
+// directory, so no test leaves a PostgreSQL running.
+void PgCluster::StartWatchdog() {
+  int fds[2];
+  if (pipe(fds) != 0) return;
+  // Everything is prepared before fork(): the child only calls async-signal-safe functions
+  // and then execs a shell that waits for EOF on the pipe.
+  std::string stop;
+  for (const std::string& part :
+       AsPostgres({Bin("pg_ctl"), "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"})) {
+    absl::StrAppend(&stop, "'", part, "' ");
+  }
+  const std::string script = absl::StrCat(
+      "cat >/dev/null; if [ -f '", dir_, "/data/postmaster.pid' ]; then ", stop,
+      ">/dev/null 2>&1; fi; rm -rf '", dir_, "'");
+  const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[0], 0);
+    close(fds[0]);
+    close(fds[1]);
+    setsid();  // survive signals sent to the test's process group
+    execv("/bin/sh", const_cast<char* const*>(argv));
+    _exit(127);
+  }
+  close(fds[0]);
+  watchdog_fd_ = fds[1];
+  fcntl(watchdog_fd_, F_SETFD, FD_CLOEXEC);
+}
+
 PgCluster::~PgCluster() {
+  // The watchdog wakes when the pipe closes and cleans up whatever is left.
+  struct CloseWatchdog {
+    int fd;
+    ~CloseWatchdog() {
+      if (fd >= 0) close(fd);
+    }
+  } close_watchdog{watchdog_fd_};
   if (dir_.empty()) return;
   if (running_) {
     (void)RunCommand(

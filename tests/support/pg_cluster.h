@@ -28,7 +28,9 @@ class PgCluster final {
 
  private:
   PgCluster(std::string dir, int port) : dir_(std::move(dir)), port_(port) {}
+  void StartWatchdog();
   std::string dir_;
+  int watchdog_fd_ = -1;
   int port_;
   int databases_ = 0;
   bool running_ = false;
