@@ -1,6 +1,8 @@
 // The scheduler-service's validated configuration (from flags / AUTOSYNC_* variables).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "absl/time/time.h"
@@ -17,6 +19,25 @@ struct SchedulerConfig {
   bool migrate_only = false;
   absl::Duration startup_timeout = absl::Seconds(30);
   absl::Duration shutdown_grace = absl::Seconds(3);
+
+  // Store defaults for fields an UpsertStore leaves empty / zero.
+  std::string default_schedule = "0 * * * *";
+  std::string default_timezone = "UTC";
+  int64_t default_staleness_seconds = 3600;
+
+  // Runs.
+  std::string replica_id;  // recorded as sync_runs.owner; unique per process
+  int max_concurrent_runs = 16;
+  absl::Duration run_timeout = absl::Minutes(30);  // whole-run budget, retries included
+  absl::Duration run_stale = absl::Seconds(60);    // heartbeat age after which a run is failed
+  absl::Duration catchup_window = absl::Hours(1);
+  absl::Duration schedule_refresh = absl::Seconds(60);  // full reload of other replicas' changes
+  int watcher_queue_limit = 256;  // events queued per WatchStore stream before it is dropped
+
+  // How often a replica heartbeats its runs and reaps stale ones: well inside run_stale.
+  absl::Duration heartbeat_interval() const {
+    return std::clamp(run_stale / 4, absl::Milliseconds(500), absl::Seconds(5));
+  }
 };
 
 }  // namespace autosync::scheduler

@@ -1,9 +1,16 @@
 // scheduler-service: parses configuration, applies migrations, serves the Scheduler API.
 // Wiring only; the logic lives in the autosync_scheduler library.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/grpc_server.h"
@@ -13,7 +20,10 @@
 #include "common/service_flags.h"
 #include "common/shutdown.h"
 #include "prometheus/registry.h"
+#include "scheduler-service/clock.h"
 #include "scheduler-service/config.h"
+#include "scheduler-service/core.h"
+#include "scheduler-service/cron.h"
 #include "scheduler-service/scheduler_service.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (host:port)");
@@ -28,6 +38,28 @@ ABSL_FLAG(bool, migrate_only, false,
           "Apply database migrations and exit (for a Kubernetes Job)");
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
           "How long to wait for PostgreSQL at start before giving up (1-600)");
+ABSL_FLAG(std::string, default_schedule, "0 * * * *",
+          "Cron expression of stores registered without one");
+ABSL_FLAG(std::string, default_timezone, "UTC",
+          "IANA time zone of stores registered without one");
+ABSL_FLAG(int64_t, default_staleness_seconds, 3600,
+          "Staleness threshold of stores registered without one (1-31536000): a scheduled fire "
+          "syncs only when the last success is older");
+ABSL_FLAG(std::string, replica_id, "",
+          "Name of this replica in sync_runs.owner (default: host name + pid); unique per process");
+ABSL_FLAG(int32_t, max_concurrent_runs, 16,
+          "Runs this replica streams from the workers at once (1-1024); more wait their turn");
+ABSL_FLAG(int32_t, run_timeout_seconds, 1800,
+          "Budget of one run, worker retries included (10-86400)");
+ABSL_FLAG(int32_t, run_stale_seconds, 60,
+          "A running run whose heartbeat is older than this is marked failed (2-3600)");
+ABSL_FLAG(int32_t, catchup_window_seconds, 3600,
+          "After a restart, a scheduled fire missed within this window runs once (0-86400)");
+ABSL_FLAG(int32_t, schedule_refresh_seconds, 60,
+          "Full reload of the schedule from the database, catching changes made through other "
+          "replicas if a notification was missed (1-3600)");
+ABSL_FLAG(int32_t, watcher_queue_limit, 256,
+          "Events queued for one WatchStore stream before it is dropped as too slow (8-100000)");
 
 namespace autosync::scheduler {
 namespace {
@@ -49,6 +81,47 @@ SchedulerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   errors.Require(startup >= 1 && startup <= 600, "startup_timeout_seconds",
                  "must be between 1 and 600");
   config.startup_timeout = absl::Seconds(startup);
+
+  config.default_schedule = absl::GetFlag(FLAGS_default_schedule);
+  if (auto cron = CronSchedule::Parse(config.default_schedule); !cron.ok()) {
+    errors.Require(false, "default_schedule", cron.status().message());
+  }
+  config.default_timezone = absl::GetFlag(FLAGS_default_timezone);
+  if (auto tz = LoadZone(config.default_timezone); !tz.ok()) {
+    errors.Require(false, "default_timezone", tz.status().message());
+  }
+  config.default_staleness_seconds = absl::GetFlag(FLAGS_default_staleness_seconds);
+  errors.Require(config.default_staleness_seconds >= 1 &&
+                     config.default_staleness_seconds <= 31'536'000,
+                 "default_staleness_seconds", "must be between 1 and 31536000");
+  config.replica_id = absl::GetFlag(FLAGS_replica_id);
+  if (config.replica_id.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    config.replica_id = absl::StrCat(host, "-", ::getpid());
+  }
+  errors.Require(config.replica_id.size() <= 128, "replica_id", "is longer than 128 characters");
+  config.max_concurrent_runs = absl::GetFlag(FLAGS_max_concurrent_runs);
+  errors.Require(config.max_concurrent_runs >= 1 && config.max_concurrent_runs <= 1024,
+                 "max_concurrent_runs", "must be between 1 and 1024");
+  const int run_timeout = absl::GetFlag(FLAGS_run_timeout_seconds);
+  errors.Require(run_timeout >= 10 && run_timeout <= 86400, "run_timeout_seconds",
+                 "must be between 10 and 86400");
+  config.run_timeout = absl::Seconds(run_timeout);
+  const int stale = absl::GetFlag(FLAGS_run_stale_seconds);
+  errors.Require(stale >= 2 && stale <= 3600, "run_stale_seconds", "must be between 2 and 3600");
+  config.run_stale = absl::Seconds(stale);
+  const int catchup = absl::GetFlag(FLAGS_catchup_window_seconds);
+  errors.Require(catchup >= 0 && catchup <= 86400, "catchup_window_seconds",
+                 "must be between 0 and 86400");
+  config.catchup_window = absl::Seconds(catchup);
+  const int refresh = absl::GetFlag(FLAGS_schedule_refresh_seconds);
+  errors.Require(refresh >= 1 && refresh <= 3600, "schedule_refresh_seconds",
+                 "must be between 1 and 3600");
+  config.schedule_refresh = absl::Seconds(refresh);
+  config.watcher_queue_limit = absl::GetFlag(FLAGS_watcher_queue_limit);
+  errors.Require(config.watcher_queue_limit >= 8 && config.watcher_queue_limit <= 100000,
+                 "watcher_queue_limit", "must be between 8 and 100000");
   return config;
 }
 
@@ -81,9 +154,23 @@ int Main(int argc, char** argv) {
   if (config.migrate_only) return 0;
 
   auto registry = std::make_shared<prometheus::Registry>();
-  SchedulerService service(config);
-  return common::ServeGrpcUntilSignal(config.listen, config.metrics_listen, {&service},
-                                      {"autosync.v1.Scheduler"}, registry, config.shutdown_grace);
+  grpc::ChannelArguments args;
+  // dns:/// targets resolve to every worker replica; spread runs across them.
+  args.SetLoadBalancingPolicyName("round_robin");
+  std::shared_ptr<grpc::Channel> worker = grpc::CreateCustomChannel(
+      config.worker_target, grpc::InsecureChannelCredentials(), args);
+  RealClock clock;
+  SchedulerCore core(config, **pool, *registry, clock, worker);
+  if (absl::Status s = core.Start(); !s.ok()) {
+    common::LogError("cannot load the schedule", {{"error", s.message()}});
+    return 1;
+  }
+  SchedulerService service(core);
+  const int code = common::ServeGrpcUntilSignal(config.listen, config.metrics_listen, {&service},
+                                                {"autosync.v1.Scheduler"}, registry,
+                                                config.shutdown_grace);
+  core.Stop();
+  return code;
 }
 
 }  // namespace

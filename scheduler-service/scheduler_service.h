@@ -1,18 +1,56 @@
-// The autosync.v1.Scheduler gRPC service. Issue #4 fills in the RPCs; until then every RPC
-// answers UNIMPLEMENTED (the generated CallbackService default), which is honest to callers.
+// The autosync.v1.Scheduler gRPC service: request plumbing over SchedulerCore. Unary RPCs run
+// their (blocking, database) work on the core's rpc pool and finish the call from there;
+// WatchStore is a write reactor per stream (new'ed in WatchStore, deleted in OnDone) fed by the
+// core's WatchHub, with one write in flight and a bounded queue behind it.
 #pragma once
 
 #include "autosync/v1/scheduler.grpc.pb.h"
-#include "scheduler-service/config.h"
+#include "scheduler-service/core.h"
 
 namespace autosync::scheduler {
 
 class SchedulerService final : public autosync::v1::Scheduler::CallbackService {
  public:
-  explicit SchedulerService(const SchedulerConfig& config) : config_(config) {}
+  // `core` must outlive the service (and the gRPC server it is registered with).
+  explicit SchedulerService(SchedulerCore& core) : core_(core) {}
+
+  grpc::ServerUnaryReactor* TriggerSync(grpc::CallbackServerContext* context,
+                                        const autosync::v1::TriggerSyncRequest* request,
+                                        autosync::v1::TriggerSyncResponse* response) override;
+  grpc::ServerUnaryReactor* GetSyncStatus(grpc::CallbackServerContext* context,
+                                          const autosync::v1::GetSyncStatusRequest* request,
+                                          autosync::v1::GetSyncStatusResponse* response) override;
+  grpc::ServerWriteReactor<autosync::v1::WatchEvent>* WatchStore(
+      grpc::CallbackServerContext* context,
+      const autosync::v1::WatchStoreRequest* request) override;
+  grpc::ServerUnaryReactor* UpsertStore(grpc::CallbackServerContext* context,
+                                        const autosync::v1::UpsertStoreRequest* request,
+                                        autosync::v1::UpsertStoreResponse* response) override;
+  grpc::ServerUnaryReactor* GetStore(grpc::CallbackServerContext* context,
+                                     const autosync::v1::GetStoreRequest* request,
+                                     autosync::v1::Store* response) override;
+  grpc::ServerUnaryReactor* ListStores(grpc::CallbackServerContext* context,
+                                       const autosync::v1::ListStoresRequest* request,
+                                       autosync::v1::ListStoresResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteStore(grpc::CallbackServerContext* context,
+                                        const autosync::v1::DeleteStoreRequest* request,
+                                        autosync::v1::DeleteStoreResponse* response) override;
+  grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* context,
+                                     const autosync::v1::ListRunsRequest* request,
+                                     autosync::v1::ListRunsResponse* response) override;
+  grpc::ServerUnaryReactor* GetLtvCohorts(grpc::CallbackServerContext* context,
+                                          const autosync::v1::GetLtvCohortsRequest* request,
+                                          autosync::v1::GetLtvCohortsResponse* response) override;
+  grpc::ServerUnaryReactor* PreviewSchedule(
+      grpc::CallbackServerContext* context, const autosync::v1::PreviewScheduleRequest* request,
+      autosync::v1::PreviewScheduleResponse* response) override;
+  grpc::ServerUnaryReactor* ReportConnections(
+      grpc::CallbackServerContext* context,
+      const autosync::v1::ReportConnectionsRequest* request,
+      autosync::v1::ReportConnectionsResponse* response) override;
 
  private:
-  const SchedulerConfig& config_;
+  SchedulerCore& core_;
 };
 
 }  // namespace autosync::scheduler

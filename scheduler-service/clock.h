@@ -1,0 +1,21 @@
+// The clock the schedule loop reads: an interface so unit tests drive time by hand, and the real
+// one (absl::Now()).
+#pragma once
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace autosync::scheduler {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+};
+
+class RealClock final : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+};
+
+}  // namespace autosync::scheduler

@@ -1,0 +1,591 @@
+#include "scheduler-service/core.h"
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/pg_pool.h"
+#include "common/status.h"
+#include "scheduler-service/run_stage.h"
+
+namespace autosync::scheduler {
+namespace {
+
+using autosync::v1::Stage;
+using autosync::v1::SyncProgress;
+using autosync::v1::WatchEvent;
+
+constexpr int kRpcThreads = 4;
+constexpr size_t kRpcQueue = 10000;
+constexpr int kClaimThreads = 2;
+// A minute boundary of 100k stores all lands here at once.
+constexpr size_t kClaimQueue = 1'000'000;
+
+std::string EncodeToken(absl::string_view text) { return absl::WebSafeBase64Escape(text); }
+
+absl::StatusOr<std::string> DecodeToken(absl::string_view token) {
+  std::string out;
+  if (token.size() > 512 || !absl::WebSafeBase64Unescape(token, &out)) {
+    return absl::InvalidArgumentError("page_token: is malformed (pass back next_page_token)");
+  }
+  return out;
+}
+
+bool Retryable(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
+}  // namespace
+
+SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool,
+                             prometheus::Registry& registry, const Clock& clock,
+                             std::shared_ptr<grpc::Channel> worker_channel)
+    : config_(config),
+      clock_(clock),
+      repo_(pool),
+      metrics_(registry),
+      worker_(autosync::v1::SyncWorker::NewStub(std::move(worker_channel))),
+      rpc_pool_(kRpcThreads, kRpcQueue),
+      claim_pool_(kClaimThreads, kClaimQueue),
+      run_pool_(config.max_concurrent_runs, 0),
+      loop_(clock, *this, {.catchup_window = config.catchup_window},
+            &metrics_.scheduled_stores),
+      listener_(
+          pool.options().url, {kEventsChannel, kStoresChannel},
+          [this](const std::string& channel, const std::string& payload) {
+            OnNotification(channel, payload);
+          },
+          [this] {
+            // Notifications were missed while disconnected: refresh every local watcher and
+            // the schedule.
+            for (const std::string& id : hub_.WatchedStores()) {
+              rpc_pool_.Submit([this, id] {
+                absl::StatusOr<autosync::v1::SyncStatus> st = Status(id);
+                if (!st.ok()) return;
+                WatchEvent event;
+                event.set_store_id(id);
+                *event.mutable_status() = *st;
+                hub_.Deliver(event);
+              });
+            }
+          }) {}
+
+SchedulerCore::~SchedulerCore() { Stop(); }
+
+absl::Status SchedulerCore::Start() {
+  absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
+  if (!schedules.ok()) return schedules.status();
+  const int unusable = loop_.Load(*schedules, /*catch_up=*/true);
+  if (unusable > 0) {
+    common::LogWarn("stores with an unusable schedule are not scheduled",
+                    {{"count", absl::StrCat(unusable)}});
+  }
+  listener_.Start();
+  listener_.WaitListening(absl::Seconds(5));
+  loop_.Start();
+  {
+    absl::MutexLock lock(&mu_);
+    started_ = true;
+  }
+  housekeeping_ = std::thread([this] { Housekeeping(); });
+  common::LogInfo("schedule loaded", {{"stores", absl::StrCat(loop_.size())},
+                                      {"replica", config_.replica_id}});
+  return absl::OkStatus();
+}
+
+void SchedulerCore::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [id, run] : active_) {
+      if (run.context != nullptr) run.context->TryCancel();
+    }
+  }
+  loop_.Stop();
+  claim_pool_.Stop();
+  run_pool_.Stop();
+  if (housekeeping_.joinable()) housekeeping_.join();
+  listener_.Stop();
+  rpc_pool_.Stop();
+}
+
+bool SchedulerCore::stopping() {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+bool SchedulerCore::SleepUnlessStopping(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  return !mu_.AwaitWithTimeout(absl::Condition(&stop), d);
+}
+
+// ---- Registry ----
+
+absl::StatusOr<autosync::v1::UpsertStoreResponse> SchedulerCore::UpsertStore(
+    const autosync::v1::Store& store) {
+  absl::StatusOr<autosync::v1::Store> normalized =
+      NormalizeStore(store, {.schedule = config_.default_schedule,
+                             .timezone = config_.default_timezone,
+                             .staleness_seconds = config_.default_staleness_seconds});
+  if (!normalized.ok()) return normalized.status();
+  auto stored = repo_.UpsertStore(*normalized);
+  if (!stored.ok()) return stored.status();
+  autosync::v1::UpsertStoreResponse response;
+  *response.mutable_store() = stored->first;
+  response.set_created(stored->second);
+  ReloadSchedule(normalized->store_id());
+  // Other replicas reload it too; their periodic refresh is the safety net if this is lost.
+  (void)repo_.Notify(kStoresChannel, normalized->store_id());
+  PublishStatus(normalized->store_id());
+  return response;
+}
+
+absl::StatusOr<autosync::v1::Store> SchedulerCore::GetStore(const std::string& store_id) {
+  if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
+  return repo_.GetStore(store_id);
+}
+
+absl::StatusOr<autosync::v1::ListStoresResponse> SchedulerCore::ListStores(
+    const autosync::v1::ListStoresRequest& request) {
+  if (request.page_size() < 0) {
+    return absl::InvalidArgumentError("page_size: must not be negative");
+  }
+  const int size = request.page_size() == 0 ? 100 : std::min(request.page_size(), 1000);
+  std::string after;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<std::string> decoded = DecodeToken(request.page_token());
+    if (!decoded.ok()) return decoded.status();
+    if (!common::ValidateStoreId(*decoded).ok()) {
+      return absl::InvalidArgumentError("page_token: is malformed (pass back next_page_token)");
+    }
+    after = *decoded;
+  }
+  auto stores = repo_.ListStores(after, size + 1);
+  if (!stores.ok()) return stores.status();
+  autosync::v1::ListStoresResponse response;
+  const bool more = static_cast<int>(stores->size()) > size;
+  if (more) stores->resize(static_cast<size_t>(size));
+  for (auto& s : *stores) *response.add_stores() = std::move(s);
+  if (more) response.set_next_page_token(EncodeToken(response.stores().rbegin()->store_id()));
+  return response;
+}
+
+absl::Status SchedulerCore::DeleteStore(const std::string& store_id) {
+  if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
+  if (absl::Status s = repo_.DeleteStore(store_id); !s.ok()) return s;
+  loop_.Remove(store_id);
+  {
+    // A run of this replica for the deleted store has nothing left to write to.
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, run] : active_) {
+      if (run.store_id == store_id && run.context != nullptr) run.context->TryCancel();
+    }
+  }
+  (void)repo_.Notify(kStoresChannel, store_id);
+  return absl::OkStatus();
+}
+
+void SchedulerCore::ReloadSchedule(const std::string& store_id) {
+  absl::StatusOr<std::optional<StoreSchedule>> schedule = repo_.LoadSchedule(store_id);
+  if (!schedule.ok()) return;  // the periodic refresh catches up
+  if (!schedule->has_value()) {
+    loop_.Remove(store_id);
+  } else {
+    loop_.Upsert(**schedule);
+  }
+}
+
+// ---- Status, runs, LTV, connections ----
+
+absl::StatusOr<autosync::v1::SyncStatus> SchedulerCore::Status(const std::string& store_id) {
+  if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
+  absl::StatusOr<StatusRow> row = repo_.LoadStatus(store_id, kConnectionsTtl);
+  if (!row.ok()) return row.status();
+  autosync::v1::SyncStatus status = std::move(row->status);
+  status.set_has_cron_job(status.enabled() && !status.schedule().empty());
+  if (status.has_cron_job()) {
+    absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(status.schedule());
+    absl::StatusOr<absl::TimeZone> tz = LoadZone(status.timezone());
+    if (schedule.ok() && tz.ok()) {
+      const absl::Duration jitter = JitterFor(store_id, row->jitter_seconds);
+      // The next fire still to come: a boundary that passed whose jitter has not is included.
+      absl::StatusOr<absl::Time> next = schedule->NextAfter(clock_.Now() - jitter, *tz);
+      if (next.ok()) ToProto(*next + jitter, status.mutable_next_fire_time());
+    } else {
+      status.set_has_cron_job(false);
+    }
+  }
+  return status;
+}
+
+absl::StatusOr<autosync::v1::ListRunsResponse> SchedulerCore::ListRuns(
+    const autosync::v1::ListRunsRequest& request) {
+  if (absl::Status s = common::ValidateStoreId(request.store_id()); !s.ok()) return s;
+  if (request.page_size() < 0) {
+    return absl::InvalidArgumentError("page_size: must not be negative");
+  }
+  const int size = request.page_size() == 0 ? 20 : std::min(request.page_size(), 200);
+  std::optional<std::pair<absl::Time, std::string>> before;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<std::string> decoded = DecodeToken(request.page_token());
+    if (!decoded.ok()) return decoded.status();
+    std::pair<std::string, std::string> parts = absl::StrSplit(*decoded, absl::MaxSplits('|', 1));
+    int64_t micros = 0;
+    if (!absl::SimpleAtoi(parts.first, &micros) || !common::ValidateRunId(parts.second).ok()) {
+      return absl::InvalidArgumentError("page_token: is malformed (pass back next_page_token)");
+    }
+    before = {absl::FromUnixMicros(micros), parts.second};
+  }
+  auto runs = repo_.ListRuns(request.store_id(), before, size + 1);
+  if (!runs.ok()) return runs.status();
+  autosync::v1::ListRunsResponse response;
+  const bool more = static_cast<int>(runs->size()) > size;
+  if (more) runs->resize(static_cast<size_t>(size));
+  for (auto& r : *runs) *response.add_runs() = std::move(r);
+  if (more) {
+    const autosync::v1::Run& last = *response.runs().rbegin();
+    response.set_next_page_token(EncodeToken(absl::StrCat(
+        absl::ToUnixMicros(FromProto(last.started_at())), "|", last.run_id())));
+  }
+  return response;
+}
+
+absl::StatusOr<autosync::v1::GetLtvCohortsResponse> SchedulerCore::LtvCohorts(
+    const std::string& store_id) {
+  if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
+  return repo_.LtvCohorts(store_id);
+}
+
+absl::Status SchedulerCore::ReportConnections(
+    const autosync::v1::ReportConnectionsRequest& request) {
+  const std::string& gateway = request.gateway_id();
+  if (gateway.empty() || gateway.size() > 128) {
+    return absl::InvalidArgumentError("gateway_id: must be 1-128 characters");
+  }
+  for (char c : gateway) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError("gateway_id: contains control characters");
+    }
+  }
+  if (request.stores_size() > 100000) {
+    return absl::InvalidArgumentError("stores: more than 100000 entries");
+  }
+  absl::flat_hash_map<std::string, int> merged;
+  for (const auto& s : request.stores()) {
+    if (absl::Status st = common::ValidateStoreId(s.store_id()); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("stores: ", st.message()));
+    }
+    if (s.connections() < 0) {
+      return absl::InvalidArgumentError("stores: connections must not be negative");
+    }
+    if (s.connections() > 0) merged[s.store_id()] += s.connections();
+  }
+  std::vector<std::pair<std::string, int>> rows(merged.begin(), merged.end());
+  return repo_.ReportConnections(gateway, rows, kConnectionsTtl);
+}
+
+// ---- Runs ----
+
+absl::StatusOr<autosync::v1::TriggerSyncResponse> SchedulerCore::TriggerSync(
+    const autosync::v1::TriggerSyncRequest& request) {
+  if (absl::Status s = common::ValidateStoreId(request.store_id()); !s.ok()) return s;
+  autosync::v1::Trigger trigger = request.trigger();
+  if (trigger == autosync::v1::TRIGGER_CRON) {
+    return absl::InvalidArgumentError("trigger: CRON is for the schedule; use MANUAL or API");
+  }
+  if (trigger != autosync::v1::TRIGGER_MANUAL) trigger = autosync::v1::TRIGGER_API;
+  if (stopping()) return absl::UnavailableError("this scheduler replica is shutting down");
+  const std::string run_id = common::NewRunId();
+  absl::StatusOr<ManualClaim> claim =
+      repo_.ClaimRun(request.store_id(), run_id, TriggerName(trigger), config_.replica_id);
+  if (!claim.ok()) return claim.status();
+  autosync::v1::TriggerSyncResponse response;
+  response.set_run_id(claim->run_id);
+  response.set_started(claim->started);
+  if (!claim->started) {
+    response.set_message(absl::StrCat("a sync of ", request.store_id(),
+                                      " is already running (run ", claim->run_id, ")"));
+    return response;
+  }
+  response.set_message(absl::StrCat("sync of ", request.store_id(), " started"));
+  StartRun({.store_id = request.store_id(),
+            .run_id = claim->run_id,
+            .trigger = trigger,
+            .force = request.force(),
+            .deadline = absl::Now() + config_.run_timeout});
+  return response;
+}
+
+void SchedulerCore::OnFire(const Fire& fire) {
+  if (!claim_pool_.Submit([this, fire] { ClaimTick(fire); })) {
+    metrics_.fires_error.Increment();
+    common::LogWarn("schedule fire dropped: the claim queue is full or stopping",
+                    {{"store", fire.store_id}});
+  }
+}
+
+void SchedulerCore::ClaimTick(const Fire& fire) {
+  const std::string run_id = common::NewRunId();
+  absl::StatusOr<TickClaim> claim =
+      repo_.ClaimTick(fire.store_id, run_id, fire.scheduled_for, config_.replica_id);
+  if (!claim.ok()) {
+    metrics_.fires_error.Increment();
+    common::LogWarn("cannot claim a scheduled tick",
+                    {{"store", fire.store_id}, {"error", claim.status().message()}});
+    return;
+  }
+  switch (claim->outcome) {
+    case TickOutcome::kLost:
+      metrics_.fires_lost.Increment();
+      return;
+    case TickOutcome::kNotScheduled:
+      loop_.Remove(fire.store_id);
+      return;
+    default:
+      break;
+  }
+  metrics_.fire_lateness.Observe(
+      std::max(0.0, absl::ToDoubleSeconds(clock_.Now() - fire.due)));
+  if (claim->outcome == TickOutcome::kStarted) {
+    metrics_.fires_started.Increment();
+    StartRun({.store_id = fire.store_id,
+              .run_id = run_id,
+              .trigger = autosync::v1::TRIGGER_CRON,
+              .force = false,
+              .deadline = absl::Now() + config_.run_timeout});
+    return;
+  }
+  metrics_.fires_skipped.Increment();
+  (claim->outcome == TickOutcome::kSkippedFresh ? metrics_.skips_fresh : metrics_.skips_overlap)
+      .Increment();
+  SyncProgress progress;
+  progress.set_store_id(fire.store_id);
+  progress.set_run_id(run_id);
+  progress.set_stage(autosync::v1::STAGE_SKIPPED);
+  progress.set_message(claim->detail);
+  progress.set_progress(100);
+  progress.set_trigger(autosync::v1::TRIGGER_CRON);
+  ToProto(absl::Now(), progress.mutable_time());
+  PublishProgress(progress);
+  PublishStatus(fire.store_id);
+}
+
+void SchedulerCore::StartRun(RunSpec spec) {
+  {
+    absl::MutexLock lock(&mu_);
+    active_[spec.run_id] = ActiveRun{spec.store_id, nullptr};
+    metrics_.runs_in_flight.Set(static_cast<double>(active_.size()));
+  }
+  common::LogInfo("run claimed", {{"store", spec.store_id},
+                                  {"run", spec.run_id},
+                                  {"trigger", TriggerName(spec.trigger)}});
+  RunSpec fallback = spec;
+  if (!run_pool_.Submit([this, spec = std::move(spec)] { ExecuteRun(spec); })) {
+    // Stopping: the row is failed at once rather than left for the reaper.
+    ExecuteRun(fallback);
+  }
+}
+
+void SchedulerCore::ExecuteRun(const RunSpec& spec) {
+  Stage stage = autosync::v1::STAGE_STARTING;
+  autosync::v1::StageCounts counts;
+  std::string error;
+  bool finished = false;  // the terminal event was recorded
+  bool completed = false;
+  absl::Duration backoff = absl::Milliseconds(250);
+  int attempts = 0;
+  while (!finished) {
+    if (stopping()) {
+      error = "the scheduler replica running this sync shut down; trigger it again";
+      break;
+    }
+    if (absl::Now() >= spec.deadline) {
+      error = absl::StrCat("the run exceeded its budget of ",
+                           absl::FormatDuration(config_.run_timeout), " (--run_timeout_seconds)");
+      break;
+    }
+    ++attempts;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(spec.deadline));
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = active_.find(spec.run_id);
+      if (it != active_.end()) it->second.context = &context;
+    }
+    autosync::v1::RunSyncRequest request;
+    request.set_store_id(spec.store_id);
+    request.set_run_id(spec.run_id);
+    request.set_trigger(spec.trigger);
+    request.set_force(spec.force);
+    std::unique_ptr<grpc::ClientReader<SyncProgress>> reader = worker_->RunSync(&context, request);
+    SyncProgress p;
+    absl::Time last_write = absl::InfinitePast();
+    while (reader->Read(&p)) {
+      // The scheduler is the authority on these, whatever the worker sent.
+      p.set_store_id(spec.store_id);
+      p.set_run_id(spec.run_id);
+      p.set_trigger(spec.trigger);
+      if (!p.has_time()) ToProto(absl::Now(), p.mutable_time());
+      const bool stage_changed = p.stage() != stage;
+      stage = p.stage();
+      counts = p.counts();
+      if (stage == autosync::v1::STAGE_COMPLETED || stage == autosync::v1::STAGE_FAILED) {
+        completed = stage == autosync::v1::STAGE_COMPLETED;
+        error = p.error();
+        // The row first, then the event: a watcher that reacts to it reads a finished run.
+        absl::Status s = repo_.FinishRun(spec.run_id, completed ? "completed" : "failed", stage,
+                                         counts, error);
+        if (!s.ok()) {
+          common::LogWarn("cannot record a run's outcome",
+                          {{"store", spec.store_id}, {"run", spec.run_id},
+                           {"error", s.message()}});
+        }
+        finished = true;
+        PublishProgress(p);
+        continue;
+      }
+      // Progress rows are throttled: the stage changes and at most one write a second.
+      if (stage_changed || absl::Now() - last_write >= absl::Seconds(1)) {
+        (void)repo_.UpdateRun(spec.run_id, stage, counts);
+        last_write = absl::Now();
+      }
+      PublishProgress(p);
+    }
+    const grpc::Status status = reader->Finish();
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = active_.find(spec.run_id);
+      if (it != active_.end()) it->second.context = nullptr;
+    }
+    if (finished) break;
+    if (Retryable(status.error_code()) && !stopping() &&
+        absl::Now() + backoff < spec.deadline) {
+      common::LogWarn("worker unavailable; retrying the run",
+                      {{"store", spec.store_id}, {"run", spec.run_id},
+                       {"attempt", absl::StrCat(attempts)},
+                       {"error", status.error_message()}});
+      if (!SleepUnlessStopping(backoff)) continue;  // stopping: the loop top records it
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+      continue;
+    }
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      error = absl::StrCat("the run exceeded its budget of ",
+                           absl::FormatDuration(config_.run_timeout), " (--run_timeout_seconds)");
+    } else if (status.error_code() == grpc::StatusCode::CANCELLED) {
+      error = stopping() ? "the scheduler replica running this sync shut down; trigger it again"
+                         : "the run was cancelled (its store was deleted)";
+    } else if (status.ok()) {
+      error = "the worker ended the run without an outcome";
+    } else {
+      error = absl::StrCat("sync-worker answered ",
+                           absl::StatusCodeToString(common::FromGrpcStatus(status).code()), ": ",
+                           status.error_message());
+    }
+    break;
+  }
+  if (!finished) {
+    (void)repo_.FinishRun(spec.run_id, "failed", autosync::v1::STAGE_FAILED, counts, error);
+    SyncProgress p;
+    p.set_store_id(spec.store_id);
+    p.set_run_id(spec.run_id);
+    p.set_stage(autosync::v1::STAGE_FAILED);
+    p.set_message("Sync failed");
+    p.set_error(error);
+    *p.mutable_counts() = counts;
+    p.set_trigger(spec.trigger);
+    ToProto(absl::Now(), p.mutable_time());
+    PublishProgress(p);
+  }
+  (completed ? metrics_.runs_completed : metrics_.runs_failed).Increment();
+  common::LogInfo(completed ? "run completed" : "run failed",
+                  {{"store", spec.store_id}, {"run", spec.run_id}, {"error", error}});
+  {
+    absl::MutexLock lock(&mu_);
+    active_.erase(spec.run_id);
+    metrics_.runs_in_flight.Set(static_cast<double>(active_.size()));
+  }
+  PublishStatus(spec.store_id);
+}
+
+// ---- Relay ----
+
+void SchedulerCore::Publish(const WatchEvent& event) {
+  std::optional<std::string> payload = EncodeEvent(event);
+  if (payload.has_value() && repo_.Notify(kEventsChannel, *payload).ok()) return;
+  // The database is unreachable (or the event cannot be encoded): this replica's watchers still
+  // get it.
+  hub_.Deliver(event);
+}
+
+void SchedulerCore::PublishProgress(const SyncProgress& progress) {
+  WatchEvent event;
+  event.set_store_id(progress.store_id());
+  *event.mutable_progress() = progress;
+  Publish(event);
+}
+
+void SchedulerCore::PublishStatus(const std::string& store_id) {
+  absl::StatusOr<autosync::v1::SyncStatus> status = Status(store_id);
+  if (!status.ok()) return;
+  WatchEvent event;
+  event.set_store_id(store_id);
+  *event.mutable_status() = *std::move(status);
+  Publish(event);
+}
+
+void SchedulerCore::OnNotification(const std::string& channel, const std::string& payload) {
+  if (channel == kEventsChannel) {
+    absl::StatusOr<WatchEvent> event = DecodeEvent(payload);
+    if (event.ok()) hub_.Deliver(*event);
+    return;
+  }
+  if (channel == kStoresChannel && common::ValidateStoreId(payload).ok()) {
+    rpc_pool_.Submit([this, payload] { ReloadSchedule(payload); });
+  }
+}
+
+// ---- Housekeeping: heartbeats, reaping, schedule refresh ----
+
+void SchedulerCore::Housekeeping() {
+  absl::Time next_refresh = absl::Now() + config_.schedule_refresh;
+  while (SleepUnlessStopping(config_.heartbeat_interval())) {
+    std::vector<std::string> mine;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [id, run] : active_) mine.push_back(id);
+    }
+    if (absl::Status s = repo_.Heartbeat(mine); !s.ok()) {
+      common::LogWarn("cannot heartbeat runs", {{"error", s.message()}});
+    }
+    absl::StatusOr<std::vector<ReapedRun>> reaped = repo_.ReapStale(config_.run_stale);
+    if (reaped.ok()) {
+      for (const ReapedRun& r : *reaped) {
+        metrics_.runs_reaped.Increment();
+        common::LogWarn("run reaped: its owner stopped heartbeating",
+                        {{"store", r.store_id}, {"run", r.run_id}});
+        SyncProgress p;
+        p.set_store_id(r.store_id);
+        p.set_run_id(r.run_id);
+        p.set_stage(autosync::v1::STAGE_FAILED);
+        p.set_message("Sync failed");
+        p.set_error(r.error);
+        ToProto(absl::Now(), p.mutable_time());
+        PublishProgress(p);
+        PublishStatus(r.store_id);
+      }
+    }
+    if (absl::Now() >= next_refresh) {
+      next_refresh = absl::Now() + config_.schedule_refresh;
+      absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
+      if (schedules.ok()) loop_.Load(*schedules, /*catch_up=*/false);
+    }
+  }
+}
+
+}  // namespace autosync::scheduler

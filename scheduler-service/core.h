@@ -1,0 +1,121 @@
+// SchedulerCore: everything the Scheduler API does, minus gRPC plumbing. It owns the registry
+// access, the schedule loop (it is the loop's FireSink: each fire claims its tick in
+// PostgreSQL), runs (claim, stream from the worker, heartbeat, reap), status, and the event
+// relay (progress and status published with NOTIFY, received by every replica's listener and
+// fanned out to local watchers). Blocking methods must run on a TaskPool thread (rpc_pool()).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "autosync/v1/scheduler.pb.h"
+#include "autosync/v1/sync_worker.grpc.pb.h"
+#include "scheduler-service/clock.h"
+#include "scheduler-service/config.h"
+#include "scheduler-service/metrics.h"
+#include "scheduler-service/pg_listener.h"
+#include "scheduler-service/repository.h"
+#include "scheduler-service/schedule_loop.h"
+#include "scheduler-service/store_validation.h"
+#include "scheduler-service/task_pool.h"
+#include "scheduler-service/watch_hub.h"
+
+namespace autosync::common {
+class PgPool;
+}
+
+namespace autosync::scheduler {
+
+// How long a gateway's ReportConnections table counts (gateways report at least every 15 s).
+inline constexpr absl::Duration kConnectionsTtl = absl::Seconds(45);
+
+class SchedulerCore final : public FireSink {
+ public:
+  // `pool`, `registry`, `clock` must outlive the core.
+  SchedulerCore(const SchedulerConfig& config, common::PgPool& pool,
+                prometheus::Registry& registry, const Clock& clock,
+                std::shared_ptr<grpc::Channel> worker_channel);
+  ~SchedulerCore() override;
+
+  // Loads the schedules (with catch-up), starts the loop, the listener and housekeeping.
+  absl::Status Start();
+  // Stops firing, cancels this replica's runs (recorded as failed) and joins every thread.
+  void Stop();
+
+  TaskPool& rpc_pool() { return rpc_pool_; }
+  WatchHub& hub() { return hub_; }
+  SchedulerMetrics& metrics() { return metrics_; }
+  const SchedulerConfig& config() const { return config_; }
+
+  // Blocking operations (rpc_pool threads).
+  absl::StatusOr<autosync::v1::UpsertStoreResponse> UpsertStore(const autosync::v1::Store& store);
+  absl::StatusOr<autosync::v1::Store> GetStore(const std::string& store_id);
+  absl::StatusOr<autosync::v1::ListStoresResponse> ListStores(
+      const autosync::v1::ListStoresRequest& request);
+  absl::Status DeleteStore(const std::string& store_id);
+  absl::StatusOr<autosync::v1::TriggerSyncResponse> TriggerSync(
+      const autosync::v1::TriggerSyncRequest& request);
+  absl::StatusOr<autosync::v1::SyncStatus> Status(const std::string& store_id);
+  absl::StatusOr<autosync::v1::ListRunsResponse> ListRuns(
+      const autosync::v1::ListRunsRequest& request);
+  absl::StatusOr<autosync::v1::GetLtvCohortsResponse> LtvCohorts(const std::string& store_id);
+  absl::Status ReportConnections(const autosync::v1::ReportConnectionsRequest& request);
+
+  // FireSink: queues the tick claim on the claim pool.
+  void OnFire(const Fire& fire) override;
+
+ private:
+  struct RunSpec {
+    std::string store_id;
+    std::string run_id;
+    autosync::v1::Trigger trigger;
+    bool force = false;
+    absl::Time deadline;
+  };
+  struct ActiveRun {
+    std::string store_id;
+    grpc::ClientContext* context = nullptr;  // while a RunSync call is open
+  };
+
+  void ClaimTick(const Fire& fire);
+  void StartRun(RunSpec spec);
+  void ExecuteRun(const RunSpec& spec);
+  // Publishes an event to every replica's watchers (NOTIFY; local delivery if that fails).
+  void Publish(const autosync::v1::WatchEvent& event);
+  void PublishProgress(const autosync::v1::SyncProgress& progress);
+  void PublishStatus(const std::string& store_id);
+  void OnNotification(const std::string& channel, const std::string& payload);
+  void ReloadSchedule(const std::string& store_id);
+  void Housekeeping();
+  bool SleepUnlessStopping(absl::Duration d);
+  bool stopping();
+
+  const SchedulerConfig& config_;
+  const Clock& clock_;
+  Repository repo_;
+  SchedulerMetrics metrics_;
+  WatchHub hub_;
+  std::unique_ptr<autosync::v1::SyncWorker::Stub> worker_;
+  TaskPool rpc_pool_;
+  TaskPool claim_pool_;
+  TaskPool run_pool_;
+  ScheduleLoop loop_;
+  PgListener listener_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, ActiveRun> active_ ABSL_GUARDED_BY(mu_);  // by run id
+  std::thread housekeeping_;
+};
+
+}  // namespace autosync::scheduler

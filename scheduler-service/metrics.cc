@@ -1,0 +1,72 @@
+#include "scheduler-service/metrics.h"
+
+namespace autosync::scheduler {
+namespace {
+
+using prometheus::Counter;
+using prometheus::Family;
+
+Family<Counter>& Fires(prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("autosync_scheduler_fires_total")
+      .Help("Schedule fires on this replica, by outcome of the tick claim "
+            "(started, skipped, lost to another replica, error)")
+      .Register(r);
+}
+Family<Counter>& Skips(prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("autosync_scheduler_skips_total")
+      .Help("Scheduled fires that did not sync, by reason (fresh data, overlap with a run)")
+      .Register(r);
+}
+Family<Counter>& Runs(prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("autosync_scheduler_runs_total")
+      .Help("Runs finished, by result (completed, failed by this replica, reaped after their "
+            "owner stopped heartbeating)")
+      .Register(r);
+}
+
+}  // namespace
+
+SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
+    : scheduled_stores(prometheus::BuildGauge()
+                           .Name("autosync_scheduler_scheduled_stores")
+                           .Help("Enabled stores in this replica's schedule")
+                           .Register(registry)
+                           .Add({})),
+      fires_started(Fires(registry).Add({{"outcome", "started"}})),
+      fires_skipped(Fires(registry).Add({{"outcome", "skipped"}})),
+      fires_lost(Fires(registry).Add({{"outcome", "lost"}})),
+      fires_error(Fires(registry).Add({{"outcome", "error"}})),
+      skips_fresh(Skips(registry).Add({{"reason", "fresh"}})),
+      skips_overlap(Skips(registry).Add({{"reason", "overlap"}})),
+      runs_completed(Runs(registry).Add({{"result", "completed"}})),
+      runs_failed(Runs(registry).Add({{"result", "failed"}})),
+      runs_reaped(Runs(registry).Add({{"result", "reaped"}})),
+      runs_in_flight(prometheus::BuildGauge()
+                         .Name("autosync_scheduler_runs_in_flight")
+                         .Help("Runs this replica owns right now (queued or streaming)")
+                         .Register(registry)
+                         .Add({})),
+      fire_lateness(prometheus::BuildHistogram()
+                        .Name("autosync_scheduler_fire_lateness_seconds")
+                        .Help("Tick claim time minus the instant the fire was due (cron boundary "
+                              "plus the store's jitter)")
+                        .Register(registry)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{
+                                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+                                     60})),
+      watchers(prometheus::BuildGauge()
+                   .Name("autosync_scheduler_watchers")
+                   .Help("WatchStore streams open on this replica")
+                   .Register(registry)
+                   .Add({})),
+      watchers_dropped(prometheus::BuildCounter()
+                           .Name("autosync_scheduler_watchers_dropped_total")
+                           .Help("WatchStore streams ended RESOURCE_EXHAUSTED for reading too "
+                                 "slowly")
+                           .Register(registry)
+                           .Add({})) {}
+
+}  // namespace autosync::scheduler

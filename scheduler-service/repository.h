@@ -1,0 +1,120 @@
+// The scheduler's view of PostgreSQL: the store registry, run rows (claims, progress, outcome,
+// heartbeats, reaping), status, gateway connection reports, LTV cohorts, and NOTIFY. All SQL
+// lives in pg_repository.cc; every method blocks (call it from a TaskPool thread, never from a
+// gRPC reaction). Thread-safe (each call takes a pooled connection).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "autosync/v1/scheduler.pb.h"
+#include "scheduler-service/schedule_loop.h"
+
+namespace autosync::common {
+class PgPool;
+}
+
+namespace autosync::scheduler {
+
+// Channels of LISTEN/NOTIFY.
+inline constexpr char kEventsChannel[] = "autosync_events";  // payload: base64 WatchEvent
+inline constexpr char kStoresChannel[] = "autosync_stores";  // payload: a store id
+
+enum class TickOutcome {
+  kStarted,         // the tick is ours and the run row is 'running'
+  kSkippedFresh,    // ours; recorded 'skipped': the last success is within the staleness
+  kSkippedOverlap,  // ours; recorded 'skipped': a run was in flight
+  kLost,            // another replica claimed this tick
+  kNotScheduled,    // the store was deleted or disabled meanwhile
+};
+
+struct TickClaim {
+  TickOutcome outcome = TickOutcome::kLost;
+  std::string detail;  // the skip reason recorded in the row
+};
+
+struct ManualClaim {
+  std::string run_id;
+  bool started = false;
+};
+
+// A run reaped because its owner stopped heartbeating.
+struct ReapedRun {
+  std::string run_id;
+  std::string store_id;
+  std::string error;
+};
+
+// The database part of a SyncStatus (next_fire_time and has_cron_job are derived by the caller).
+struct StatusRow {
+  autosync::v1::SyncStatus status;
+  int64_t jitter_seconds = 0;
+};
+
+class Repository final {
+ public:
+  explicit Repository(common::PgPool& pool) : pool_(pool) {}
+
+  // Registry. `store` must be normalized (NormalizeStore). Returns the stored row and whether it
+  // was created.
+  absl::StatusOr<std::pair<autosync::v1::Store, bool>> UpsertStore(
+      const autosync::v1::Store& store);
+  absl::StatusOr<autosync::v1::Store> GetStore(absl::string_view store_id);  // NOT_FOUND
+  // Stores with store_id > after, ordered by id.
+  absl::StatusOr<std::vector<autosync::v1::Store>> ListStores(absl::string_view after, int limit);
+  // Removes the store and its rows in every table in one transaction. NOT_FOUND when absent.
+  absl::Status DeleteStore(absl::string_view store_id);
+
+  // Every store as the schedule loop needs it (with its latest claimed cron tick).
+  absl::StatusOr<std::vector<StoreSchedule>> LoadSchedules();
+  // One store; nullopt when it does not exist.
+  absl::StatusOr<std::optional<StoreSchedule>> LoadSchedule(absl::string_view store_id);
+
+  // Runs.
+  // Inserts a 'running' row; when a run is in flight answers that run (started=false).
+  // NOT_FOUND when the store does not exist.
+  absl::StatusOr<ManualClaim> ClaimRun(absl::string_view store_id, absl::string_view run_id,
+                                       absl::string_view trigger, absl::string_view owner);
+  // Claims a cron tick (exactly one replica wins per store and boundary) and decides it.
+  absl::StatusOr<TickClaim> ClaimTick(absl::string_view store_id, absl::string_view run_id,
+                                      absl::Time scheduled_for, absl::string_view owner);
+  absl::Status UpdateRun(absl::string_view run_id, autosync::v1::Stage stage,
+                         const autosync::v1::StageCounts& counts);
+  // Terminal: status "completed" or "failed". Only a row still 'running' changes.
+  absl::Status FinishRun(absl::string_view run_id, absl::string_view status,
+                         autosync::v1::Stage stage, const autosync::v1::StageCounts& counts,
+                         absl::string_view error);
+  absl::Status Heartbeat(const std::vector<std::string>& run_ids);
+  // Marks failed every running run whose heartbeat is older than `stale`.
+  absl::StatusOr<std::vector<ReapedRun>> ReapStale(absl::Duration stale);
+  absl::StatusOr<autosync::v1::Run> GetRun(absl::string_view run_id);
+  // Newest first; strictly older than (before_started, before_run_id) when given.
+  absl::StatusOr<std::vector<autosync::v1::Run>> ListRuns(
+      absl::string_view store_id, std::optional<std::pair<absl::Time, std::string>> before,
+      int limit);
+
+  // Status. NOT_FOUND when the store does not exist.
+  absl::StatusOr<StatusRow> LoadStatus(absl::string_view store_id,
+                                       absl::Duration connections_ttl);
+
+  // Replaces a gateway's table of connections; drops every report older than `ttl`.
+  absl::Status ReportConnections(absl::string_view gateway_id,
+                                 const std::vector<std::pair<std::string, int>>& stores,
+                                 absl::Duration ttl);
+
+  absl::StatusOr<autosync::v1::GetLtvCohortsResponse> LtvCohorts(absl::string_view store_id);
+
+  // pg_notify(channel, payload), sent at once (no surrounding transaction).
+  absl::Status Notify(absl::string_view channel, absl::string_view payload);
+
+ private:
+  common::PgPool& pool_;
+};
+
+}  // namespace autosync::scheduler

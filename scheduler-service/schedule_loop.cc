@@ -1,0 +1,132 @@
+#include "scheduler-service/schedule_loop.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "prometheus/gauge.h"
+#include "scheduler-service/store_validation.h"
+
+namespace autosync::scheduler {
+
+ScheduleLoop::ScheduleLoop(const Clock& clock, FireSink& sink, Options options,
+                           prometheus::Gauge* scheduled_stores)
+    : clock_(clock), sink_(sink), options_(options), scheduled_stores_(scheduled_stores) {}
+
+ScheduleLoop::~ScheduleLoop() { Stop(); }
+
+void ScheduleLoop::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void ScheduleLoop::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void ScheduleLoop::UpdateGauge() {
+  if (scheduled_stores_ != nullptr) scheduled_stores_->Set(static_cast<double>(heap_.size()));
+}
+
+bool ScheduleLoop::UpsertLocked(const StoreSchedule& store, bool catch_up, absl::Time now) {
+  if (!store.enabled) {
+    heap_.Remove(store.store_id);
+    return true;
+  }
+  const absl::Duration jitter = JitterFor(store.store_id, store.jitter_seconds);
+  if (const ScheduleEntry* current = heap_.Find(store.store_id);
+      current != nullptr && current->schedule.expression() == store.schedule &&
+      current->tz.name() == (store.timezone.empty() ? "UTC" : store.timezone) &&
+      current->jitter == jitter) {
+    return true;
+  }
+  absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(store.schedule);
+  absl::StatusOr<absl::TimeZone> tz = LoadZone(store.timezone);
+  if (!schedule.ok() || !tz.ok()) {
+    heap_.Remove(store.store_id);
+    return false;
+  }
+  absl::Time from = now;
+  if (catch_up) {
+    absl::Time start = std::max(now - options_.catchup_window, store.created_at);
+    if (store.last_tick.has_value()) start = std::max(start, *store.last_tick);
+    absl::StatusOr<absl::Time> missed = schedule->NextAfter(start, *tz);
+    if (missed.ok() && *missed <= now) from = start;
+  }
+  changed_ = true;
+  return heap_.Upsert(ScheduleEntry{store.store_id, *std::move(schedule), *tz, jitter}, from);
+}
+
+int ScheduleLoop::Load(const std::vector<StoreSchedule>& stores, bool catch_up) {
+  const absl::Time now = clock_.Now();
+  int unusable = 0;
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_set<std::string> wanted;
+  for (const StoreSchedule& store : stores) {
+    if (store.enabled) wanted.insert(store.store_id);
+    if (!UpsertLocked(store, catch_up, now)) ++unusable;
+  }
+  // Stores deleted or disabled elsewhere.
+  std::vector<std::string> gone;
+  heap_.ForEachId([&](const std::string& id) {
+    if (!wanted.contains(id)) gone.push_back(id);
+  });
+  for (const std::string& id : gone) heap_.Remove(id);
+  changed_ = true;
+  UpdateGauge();
+  return unusable;
+}
+
+bool ScheduleLoop::Upsert(const StoreSchedule& store) {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  const bool ok = UpsertLocked(store, /*catch_up=*/false, now);
+  UpdateGauge();
+  return ok;
+}
+
+void ScheduleLoop::Remove(const std::string& store_id) {
+  absl::MutexLock lock(&mu_);
+  heap_.Remove(store_id);
+  UpdateGauge();
+}
+
+size_t ScheduleLoop::RunDue() {
+  std::vector<Fire> fires;
+  {
+    absl::MutexLock lock(&mu_);
+    fires = heap_.PopDue(clock_.Now(), options_.max_fires_per_pass);
+    UpdateGauge();
+  }
+  for (const Fire& fire : fires) sink_.OnFire(fire);
+  return fires.size();
+}
+
+std::optional<absl::Time> ScheduleLoop::NextBoundary(const std::string& store_id) const {
+  absl::MutexLock lock(&mu_);
+  return heap_.NextBoundary(store_id);
+}
+
+size_t ScheduleLoop::size() const {
+  absl::MutexLock lock(&mu_);
+  return heap_.size();
+}
+
+void ScheduleLoop::Loop() {
+  while (true) {
+    RunDue();
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    const std::optional<absl::Time> next = heap_.NextDue();
+    // Wake at least every second: a wall-clock step (NTP) is then noticed quickly.
+    absl::Duration wait = next.has_value() ? *next - clock_.Now() : absl::Seconds(1);
+    wait = std::min(wait, absl::Seconds(1));
+    if (wait <= absl::ZeroDuration()) continue;
+    changed_ = false;
+    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return changed_ || stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+    if (stopping_) return;
+  }
+}
+
+}  // namespace autosync::scheduler

@@ -1,0 +1,571 @@
+// scheduler-service end to end: the real binary (one or two replicas against one database), a
+// real sync-worker and store-sim. Registry CRUD and validation, manual triggers streamed through
+// WatchStore, coalescing, cron fires (run, skip when fresh), one claim per tick across replicas,
+// reaping a run whose owner was SIGKILLed, and progress relayed between replicas.
+#include <grpcpp/grpcpp.h>
+
+#include <csignal>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "autosync/v1/scheduler.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/grpc_probe.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/store_sim.h"
+
+namespace autosync::testing {
+namespace {
+
+namespace v1 = autosync::v1;
+using ::testing::HasSubstr;
+
+constexpr char kStore[] = "shop";
+
+std::chrono::system_clock::time_point In(absl::Duration d) {
+  return absl::ToChronoTime(absl::Now() + d);
+}
+
+// A running scheduler-service.
+struct Replica {
+  std::unique_ptr<ChildProcess> process;
+  std::string target;
+  std::unique_ptr<v1::Scheduler::Stub> stub;
+};
+
+// Reads a WatchStore stream on its own thread and keeps every event.
+class Watcher {
+ public:
+  Watcher(v1::Scheduler::Stub& stub, const std::string& store) {
+    v1::WatchStoreRequest request;
+    request.set_store_id(store);
+    request.set_watcher_id("test");
+    reader_ = stub.WatchStore(&context_, request);
+    thread_ = std::thread([this] {
+      v1::WatchEvent e;
+      while (reader_->Read(&e)) {
+        absl::MutexLock lock(&mu_);
+        events_.push_back(e);
+      }
+      grpc::Status status = reader_->Finish();
+      absl::MutexLock lock(&mu_);
+      status_ = status;
+      done_ = true;
+    });
+  }
+  ~Watcher() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  // Waits until an event satisfies `pred`; returns it (or nullopt at the deadline).
+  template <typename Pred>
+  std::optional<v1::WatchEvent> WaitFor(Pred pred, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    std::optional<v1::WatchEvent> found;
+    auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (size_t i = 0; i < events_.size(); ++i) {
+        if (pred(events_[i])) {
+          found = events_[i];
+          return true;
+        }
+      }
+      return done_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
+    return found;
+  }
+  std::vector<v1::WatchEvent> events() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  std::optional<grpc::Status> status() {
+    absl::MutexLock lock(&mu_);
+    if (!done_) return std::nullopt;
+    return status_;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<v1::WatchEvent> events_ ABSL_GUARDED_BY(mu_);
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+bool IsProgress(const v1::WatchEvent& e, v1::Stage stage) {
+  return e.has_progress() && e.progress().stage() == stage;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_url_ = FreshDatabaseUrl();
+    ASSERT_FALSE(db_url_.empty());
+    auto sim = StoreSim::Start({absl::StrCat("--stores=", kStore, ":3000,other:200,slow:3000"),
+                                "--leak_per_second=0", "--seed=7"});
+    ASSERT_TRUE(sim.ok()) << sim.status();
+    sim_ = std::move(*sim);
+    // The scheduler migrates the database; the worker needs the tables, so it starts after.
+    replicas_.push_back(StartScheduler("a"));
+    ASSERT_NE(replicas_[0].stub, nullptr);
+    const int port = worker_port_;
+    auto worker = ChildProcess::Start(
+        BinaryPath("sync-worker"),
+        {.args = {"--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", port),
+                  "--metrics_listen=127.0.0.1:0", "--max_concurrent_syncs=8"},
+         .env = {{"SIM_TOKEN", "sim-token"}}});
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    worker_ = std::move(*worker);
+    ASSERT_TRUE(WaitForServing(absl::StrCat("127.0.0.1:", port), absl::Seconds(20)).ok())
+        << worker_->Output();
+  }
+
+  Replica StartScheduler(const std::string& name, std::vector<std::string> extra = {}) {
+    if (worker_port_ == 0) worker_port_ = FreePort();
+    Replica r;
+    const int port = FreePort();
+    std::vector<std::string> args = {
+        "--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", port),
+        "--metrics_listen=127.0.0.1:0", "--replica_id=" + name,
+        absl::StrCat("--worker_target=127.0.0.1:", worker_port_), "--run_stale_seconds=3",
+        "--schedule_refresh_seconds=2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto p = ChildProcess::Start(BinaryPath("scheduler-service"), {.args = args});
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return r;
+    r.process = std::move(*p);
+    r.target = absl::StrCat("127.0.0.1:", port);
+    if (!WaitForServing(r.target, absl::Seconds(20)).ok()) {
+      ADD_FAILURE() << r.process->Output();
+      return r;
+    }
+    r.stub = v1::Scheduler::NewStub(grpc::CreateChannel(r.target, grpc::InsecureChannelCredentials()));
+    return r;
+  }
+
+  v1::Scheduler::Stub& A() { return *replicas_[0].stub; }
+
+  v1::Store StoreFor(const std::string& id, const std::string& schedule = "0 0 1 1 *") {
+    v1::Store s;
+    s.set_store_id(id);
+    s.set_display_name("Store " + id);
+    s.set_schedule(schedule);
+    s.set_timezone("America/New_York");
+    s.set_enabled(true);
+    s.set_orders_api_base(sim_->orders_base(id));
+    s.set_ads_api_base(sim_->base_url());
+    s.set_ad_account_id(id);
+    s.set_credentials_ref("env:SIM_TOKEN");
+    return s;
+  }
+
+  grpc::Status Upsert(v1::Scheduler::Stub& stub, const v1::Store& store,
+                      v1::UpsertStoreResponse* out = nullptr) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(10)));
+    v1::UpsertStoreRequest req;
+    *req.mutable_store() = store;
+    v1::UpsertStoreResponse resp;
+    grpc::Status s = stub.UpsertStore(&ctx, req, &resp);
+    if (out != nullptr) *out = resp;
+    return s;
+  }
+
+  grpc::Status Trigger(v1::Scheduler::Stub& stub, const std::string& id,
+                       v1::TriggerSyncResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(10)));
+    v1::TriggerSyncRequest req;
+    req.set_store_id(id);
+    req.set_trigger(v1::TRIGGER_MANUAL);
+    return stub.TriggerSync(&ctx, req, out);
+  }
+
+  absl::StatusOr<v1::SyncStatus> Status(v1::Scheduler::Stub& stub, const std::string& id) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(10)));
+    v1::GetSyncStatusRequest req;
+    req.set_store_id(id);
+    v1::GetSyncStatusResponse resp;
+    grpc::Status s = stub.GetSyncStatus(&ctx, req, &resp);
+    if (!s.ok()) return absl::UnknownError(s.error_message());
+    return resp.status();
+  }
+
+  int64_t Scalar(const std::string& sql) {
+    pqxx::connection conn(db_url_);
+    pqxx::read_transaction tx(conn);
+    return tx.exec(sql)[0][0].as<int64_t>();
+  }
+  void Exec(const std::string& sql) {
+    pqxx::connection conn(db_url_);
+    pqxx::work tx(conn);
+    tx.exec(sql);
+    tx.commit();
+  }
+
+  std::string db_url_;
+  std::unique_ptr<StoreSim> sim_;
+  std::unique_ptr<ChildProcess> worker_;
+  int worker_port_ = 0;
+  std::vector<Replica> replicas_;
+};
+
+TEST_F(SchedulerTest, ServesTheSchedulerApiWithReflection) {
+  auto services = ListServices(replicas_[0].target);
+  ASSERT_TRUE(services.ok());
+  EXPECT_THAT(*services, ::testing::Contains("autosync.v1.Scheduler"));
+}
+
+TEST_F(SchedulerTest, RegistryCrudAndValidation) {
+  v1::UpsertStoreResponse created;
+  v1::Store store = StoreFor(kStore);
+  store.set_schedule("");  // the default
+  ASSERT_TRUE(Upsert(A(), store, &created).ok());
+  EXPECT_TRUE(created.created());
+  EXPECT_EQ(created.store().schedule(), "0 * * * *");
+  EXPECT_EQ(created.store().staleness_seconds(), 3600);
+  EXPECT_TRUE(created.store().has_created_at());
+
+  store.set_display_name("Renamed");
+  v1::UpsertStoreResponse updated;
+  ASSERT_TRUE(Upsert(A(), store, &updated).ok());
+  EXPECT_FALSE(updated.created());
+  EXPECT_EQ(updated.store().display_name(), "Renamed");
+
+  // Bad cron: INVALID_ARGUMENT naming the field and the token; nothing written.
+  v1::Store bad = StoreFor(kStore, "0 25 * * *");
+  bad.set_display_name("Should not be written");
+  grpc::Status s = Upsert(A(), bad);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("schedule"));
+  EXPECT_THAT(s.error_message(), HasSubstr("\"25\""));
+  struct Case {
+    void (*mutate)(v1::Store&);
+    const char* field;
+  };
+  const Case cases[] = {
+      {[](v1::Store& x) { x.set_store_id("Bad/Id"); }, "store_id"},
+      {[](v1::Store& x) { x.set_timezone("Mars/Base"); }, "timezone"},
+      {[](v1::Store& x) { x.set_schedule("0 0 30 2 *"); }, "schedule"},
+      {[](v1::Store& x) { x.set_jitter_seconds(7200); }, "jitter_seconds"},
+      {[](v1::Store& x) { x.set_staleness_seconds(-5); }, "staleness_seconds"},
+      {[](v1::Store& x) { x.set_orders_api_base("file:///etc/passwd"); }, "orders_api_base"},
+      {[](v1::Store& x) { x.set_credentials_ref("supersecret-token"); }, "credentials_ref"},
+  };
+  for (const Case& c : cases) {
+    v1::Store x = StoreFor(kStore);
+    c.mutate(x);
+    s = Upsert(A(), x);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(s.error_message(), HasSubstr(c.field));
+    EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("supersecret")));
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::GetStoreRequest req;
+    req.set_store_id(kStore);
+    v1::Store got;
+    ASSERT_TRUE(A().GetStore(&ctx, req, &got).ok());
+    EXPECT_EQ(got.display_name(), "Renamed");
+    EXPECT_EQ(got.credentials_ref(), "env:SIM_TOKEN");
+  }
+  // Paging.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Upsert(A(), StoreFor("p" + std::to_string(i))).ok());
+  std::vector<std::string> ids;
+  std::string token;
+  for (int page = 0; page < 10; ++page) {
+    grpc::ClientContext ctx;
+    v1::ListStoresRequest req;
+    req.set_page_size(2);
+    req.set_page_token(token);
+    v1::ListStoresResponse resp;
+    ASSERT_TRUE(A().ListStores(&ctx, req, &resp).ok());
+    for (const auto& st : resp.stores()) ids.push_back(st.store_id());
+    token = resp.next_page_token();
+    if (token.empty()) break;
+  }
+  EXPECT_THAT(ids, ::testing::ElementsAre("p0", "p1", "p2", "p3", "p4", "shop"));
+  {
+    grpc::ClientContext ctx;
+    v1::ListStoresRequest req;
+    req.set_page_token("!!garbage!!");
+    v1::ListStoresResponse resp;
+    EXPECT_EQ(A().ListStores(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // Delete: every row of the store goes, once.
+  Exec("INSERT INTO orders (store_id, order_id, created_at, updated_at) VALUES ('p0', 1, now(), now())");
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteStoreRequest req;
+    req.set_store_id("p0");
+    v1::DeleteStoreResponse resp;
+    ASSERT_TRUE(A().DeleteStore(&ctx, req, &resp).ok());
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM orders WHERE store_id = 'p0'"), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM stores WHERE store_id = 'p0'"), 0);
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteStoreRequest req;
+    req.set_store_id("p0");
+    v1::DeleteStoreResponse resp;
+    EXPECT_EQ(A().DeleteStore(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  // Preview writes nothing and answers local times.
+  {
+    grpc::ClientContext ctx;
+    v1::PreviewScheduleRequest req;
+    req.set_schedule("*/15 * * * *");
+    req.set_timezone("Europe/London");
+    req.set_count(3);
+    v1::PreviewScheduleResponse resp;
+    ASSERT_TRUE(A().PreviewSchedule(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.fires_size(), 3);
+  }
+}
+
+TEST_F(SchedulerTest, ManualTriggerStreamsThroughWatchStoreAndCoalesces) {
+  ASSERT_TRUE(Upsert(A(), StoreFor(kStore)).ok());
+  ASSERT_TRUE(sim_->SetFaults(R"({"latency_ms":150})").ok());
+  Watcher watcher(A(), kStore);
+  ASSERT_TRUE(watcher.WaitFor([](const v1::WatchEvent& e) { return e.has_status(); },
+                              absl::Seconds(10)));
+  EXPECT_TRUE(watcher.events().front().has_status());
+
+  v1::TriggerSyncResponse first;
+  ASSERT_TRUE(Trigger(A(), kStore, &first).ok());
+  EXPECT_TRUE(first.started());
+  v1::TriggerSyncResponse second;
+  ASSERT_TRUE(Trigger(A(), kStore, &second).ok());
+  EXPECT_FALSE(second.started());
+  EXPECT_EQ(second.run_id(), first.run_id());
+  auto status = Status(A(), kStore);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->is_syncing());
+  EXPECT_EQ(status->current_run().run_id(), first.run_id());
+
+  auto done = watcher.WaitFor(
+      [&](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == first.run_id();
+      },
+      absl::Seconds(90));
+  ASSERT_TRUE(done.has_value()) << replicas_[0].process->Output();
+  // Stages in order, then a status that says the run is over.
+  std::vector<int> stages;
+  for (const auto& e : watcher.events()) {
+    if (e.has_progress() && e.progress().run_id() == first.run_id()) {
+      stages.push_back(e.progress().stage());
+    }
+  }
+  EXPECT_TRUE(std::is_sorted(stages.begin(), stages.end()));
+  EXPECT_EQ(stages.front(), v1::STAGE_STARTING);
+  EXPECT_TRUE(watcher.WaitFor(
+      [](const v1::WatchEvent& e) {
+        return e.has_status() && !e.status().is_syncing() && e.status().has_last_success_time();
+      },
+      absl::Seconds(10)));
+  status = Status(A(), kStore);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->is_syncing());
+  EXPECT_EQ(status->last_run().run_id(), first.run_id());
+  EXPECT_EQ(status->last_run().status(), "completed");
+  EXPECT_GT(status->last_run().counts().orders_written(), 0);
+  EXPECT_TRUE(status->has_next_fire_time());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE status = 'completed'"), 1);
+
+  // ListRuns and LTV answer from the same data.
+  grpc::ClientContext ctx;
+  v1::ListRunsRequest lr;
+  lr.set_store_id(kStore);
+  v1::ListRunsResponse runs;
+  ASSERT_TRUE(A().ListRuns(&ctx, lr, &runs).ok());
+  ASSERT_EQ(runs.runs_size(), 1);
+  EXPECT_EQ(runs.runs(0).trigger(), v1::TRIGGER_MANUAL);
+  grpc::ClientContext ctx2;
+  v1::GetLtvCohortsRequest ltv_req;
+  ltv_req.set_store_id(kStore);
+  v1::GetLtvCohortsResponse ltv;
+  ASSERT_TRUE(A().GetLtvCohorts(&ctx2, ltv_req, &ltv).ok());
+  EXPECT_GT(ltv.cohorts_size(), 0);
+  EXPECT_FALSE(ltv.currency().empty());
+
+  // Bad requests.
+  v1::TriggerSyncResponse r;
+  EXPECT_EQ(Trigger(A(), "nope", &r).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Trigger(A(), "Bad Id", &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SchedulerTest, PerMinuteStoreSyncsOnItsOwnThenSkipsWhileFresh) {
+  ASSERT_TRUE(Upsert(A(), StoreFor(kStore, "* * * * *")).ok());
+  Watcher watcher(A(), kStore);
+  // The next minute boundary fires a cron run (the store has never synced)...
+  auto completed = watcher.WaitFor(
+      [](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().trigger() == v1::TRIGGER_CRON;
+      },
+      absl::Seconds(100));
+  ASSERT_TRUE(completed.has_value()) << replicas_[0].process->Output();
+  // ...and the one after finds the data fresh (default staleness 1 h) and skips.
+  auto skipped = watcher.WaitFor(
+      [](const v1::WatchEvent& e) { return IsProgress(e, v1::STAGE_SKIPPED); },
+      absl::Seconds(100));
+  ASSERT_TRUE(skipped.has_value());
+  EXPECT_THAT(skipped->progress().message(), HasSubstr("fresh"));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND status = "
+                   "'skipped'"),
+            1);
+}
+
+TEST_F(SchedulerTest, TwoReplicasFireEachTickOnceFor50Stores) {
+  replicas_.push_back(StartScheduler("b"));
+  ASSERT_NE(replicas_[1].stub, nullptr);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(Upsert(i % 2 ? A() : *replicas_[1].stub,
+                       StoreFor(absl::StrCat("s", i), "* * * * *"))
+                    .ok());
+  }
+  // Every store looks freshly synced, so ticks are claimed and skipped (no worker load).
+  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
+       "SELECT 'seed-' || store_id, store_id, 'api', 'completed', 'completed', now() "
+       "FROM stores");
+  // Wait for one whole tick of all 50 stores (the next minute boundary).
+  const std::string full_ticks =
+      "SELECT count(*) FROM (SELECT scheduled_for FROM sync_runs WHERE trigger = 'cron' "
+      "GROUP BY 1 HAVING count(*) >= 50) t";
+  const absl::Time deadline = absl::Now() + absl::Seconds(100);
+  while (absl::Now() < deadline && Scalar(full_ticks) < 1) {
+    absl::SleepFor(absl::Milliseconds(200));  // polling the database, bounded by the deadline
+  }
+  ASSERT_GE(Scalar(full_ticks), 1);
+  // Exactly once per store and tick: no tick has more than 50 claims, no store twice.
+  EXPECT_EQ(Scalar("SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM sync_runs WHERE "
+                   "trigger = 'cron' GROUP BY scheduled_for) t"),
+            50);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM (SELECT store_id, scheduled_for FROM sync_runs WHERE "
+                   "trigger = 'cron' GROUP BY 1, 2 HAVING count(*) > 1) t"),
+            0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND status <> "
+                   "'skipped'"),
+            0);
+  // Both replicas took part.
+  EXPECT_EQ(Scalar("SELECT count(DISTINCT owner) FROM sync_runs WHERE trigger = 'cron'"), 2);
+}
+
+TEST_F(SchedulerTest, KilledOwnerIsReapedAndTheStoreRunsAgain) {
+  replicas_.push_back(StartScheduler("b"));
+  ASSERT_NE(replicas_[1].stub, nullptr);
+  ASSERT_TRUE(Upsert(A(), StoreFor("slow")).ok());
+  ASSERT_TRUE(sim_->SetFaults(R"({"latency_ms":1500})").ok());
+  Watcher watcher(*replicas_[1].stub, "slow");
+  v1::TriggerSyncResponse run;
+  ASSERT_TRUE(Trigger(A(), "slow", &run).ok());
+  ASSERT_TRUE(run.started());
+  // Replica B sees A's progress (relayed through the database).
+  ASSERT_TRUE(watcher.WaitFor(
+      [&](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_STARTING) && e.progress().run_id() == run.run_id();
+      },
+      absl::Seconds(20)));
+  replicas_[0].process->Signal(SIGKILL);
+  ASSERT_TRUE(replicas_[0].process->Wait(absl::Seconds(5)).ok());
+  // B marks it failed once its heartbeat is older than 3 s, and tells its watchers.
+  auto failed = watcher.WaitFor(
+      [&](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_FAILED) && e.progress().run_id() == run.run_id();
+      },
+      absl::Seconds(30));
+  ASSERT_TRUE(failed.has_value()) << replicas_[1].process->Output();
+  EXPECT_THAT(failed->progress().error(), HasSubstr("heartbeat"));
+  auto status = Status(*replicas_[1].stub, "slow");
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->is_syncing());
+  EXPECT_THAT(status->last_error(), HasSubstr("heartbeat"));
+  // Schedulable again: a new run starts.
+  ASSERT_TRUE(sim_->ClearFaults().ok());
+  v1::TriggerSyncResponse again;
+  ASSERT_TRUE(Trigger(*replicas_[1].stub, "slow", &again).ok());
+  EXPECT_TRUE(again.started());
+  EXPECT_NE(again.run_id(), run.run_id());
+  EXPECT_TRUE(watcher.WaitFor(
+      [&](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == again.run_id();
+      },
+      absl::Seconds(90)));
+}
+
+TEST_F(SchedulerTest, WatcherOnReplicaBSeesARunDrivenByReplicaA) {
+  replicas_.push_back(StartScheduler("b"));
+  ASSERT_NE(replicas_[1].stub, nullptr);
+  ASSERT_TRUE(Upsert(A(), StoreFor("other")).ok());
+  Watcher on_b(*replicas_[1].stub, "other");
+  ASSERT_TRUE(on_b.WaitFor([](const v1::WatchEvent& e) { return e.has_status(); },
+                           absl::Seconds(10)));
+  v1::TriggerSyncResponse run;
+  ASSERT_TRUE(Trigger(A(), "other", &run).ok());
+  auto done = on_b.WaitFor(
+      [&](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == run.run_id();
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(done.has_value());
+  std::set<int> stages;
+  for (const auto& e : on_b.events()) {
+    if (e.has_progress()) stages.insert(e.progress().stage());
+  }
+  EXPECT_TRUE(stages.count(v1::STAGE_STARTING) && stages.count(v1::STAGE_ORDERS) &&
+              stages.count(v1::STAGE_LTV));
+}
+
+TEST_F(SchedulerTest, WatchStoreRefusesBadAndUnknownStores) {
+  Watcher bad(A(), "Bad Id");
+  Watcher unknown(A(), "nosuch");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && (!bad.status() || !unknown.status())) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(bad.status() && unknown.status());
+  EXPECT_EQ(bad.status()->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(unknown.status()->error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SchedulerTest, ReportConnectionsCountsInStatus) {
+  ASSERT_TRUE(Upsert(A(), StoreFor(kStore)).ok());
+  for (const char* gw : {"gw-1", "gw-2"}) {
+    grpc::ClientContext ctx;
+    v1::ReportConnectionsRequest req;
+    req.set_gateway_id(gw);
+    auto* s = req.add_stores();
+    s->set_store_id(kStore);
+    s->set_connections(2);
+    v1::ReportConnectionsResponse resp;
+    ASSERT_TRUE(A().ReportConnections(&ctx, req, &resp).ok());
+  }
+  auto status = Status(A(), kStore);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->active_connections(), 4);
+  grpc::ClientContext ctx;
+  v1::ReportConnectionsRequest bad;
+  bad.set_gateway_id("gw");
+  bad.add_stores()->set_store_id("Bad Id");
+  v1::ReportConnectionsResponse resp;
+  EXPECT_EQ(A().ReportConnections(&ctx, bad, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SchedulerTest, BadFlagStopsWithOneLineNamingIt) {
+  auto out = RunCommand({BinaryPath("scheduler-service"), "--database_url=" + db_url_,
+                         "--default_schedule=61 * * * *"});
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("default_schedule"));
+}
+
+}  // namespace
+}  // namespace autosync::testing

@@ -1,0 +1,177 @@
+// NormalizeStore, JitterFor and PreviewSchedule: every refusal names its field; defaults fill
+// empty fields; the credentials reference is never echoed back.
+#include "scheduler-service/store_validation.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace autosync::scheduler {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+autosync::v1::Store Valid() {
+  autosync::v1::Store s;
+  s.set_store_id("shop-1");
+  s.set_display_name("Shop One");
+  s.set_orders_api_base("http://127.0.0.1:8090/shops/shop-1");
+  s.set_ads_api_base("https://graph.example.com");
+  s.set_ad_account_id("act_123");
+  s.set_credentials_ref("env:SIM_TOKEN");
+  s.set_enabled(true);
+  return s;
+}
+
+absl::Status Check(const autosync::v1::Store& s) { return NormalizeStore(s, {}).status(); }
+
+TEST(StoreValidationTest, FillsDefaultsAndDropsReadOnlyFields) {
+  autosync::v1::Store in = Valid();
+  in.mutable_created_at()->set_seconds(5);
+  auto out = NormalizeStore(in, {.schedule = "*/5 * * * *", .timezone = "Europe/London",
+                                 .staleness_seconds = 600});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->schedule(), "*/5 * * * *");
+  EXPECT_EQ(out->timezone(), "Europe/London");
+  EXPECT_EQ(out->staleness_seconds(), 600);
+  EXPECT_EQ(out->orders_api_version(), "2024-01");
+  EXPECT_EQ(out->ads_api_version(), "v19.0");
+  EXPECT_EQ(out->ad_account_id(), "123");
+  EXPECT_FALSE(out->has_created_at());
+}
+
+TEST(StoreValidationTest, EachBadFieldIsNamed) {
+  struct Case {
+    void (*mutate)(autosync::v1::Store&);
+    const char* field;
+  };
+  const Case cases[] = {
+      {[](autosync::v1::Store& s) { s.set_store_id("Bad Id"); }, "store_id"},
+      {[](autosync::v1::Store& s) { s.set_store_id(""); }, "store_id"},
+      {[](autosync::v1::Store& s) { s.set_store_id(std::string(64, 'a')); }, "store_id"},
+      {[](autosync::v1::Store& s) { s.set_schedule("0 25 * * *"); }, "schedule"},
+      {[](autosync::v1::Store& s) { s.set_schedule("0 0 30 2 *"); }, "schedule"},
+      {[](autosync::v1::Store& s) { s.set_schedule(std::string(300, '*')); }, "schedule"},
+      {[](autosync::v1::Store& s) { s.set_timezone("Mars/Olympus"); }, "timezone"},
+      {[](autosync::v1::Store& s) { s.set_timezone("../../etc/passwd"); }, "timezone"},
+      {[](autosync::v1::Store& s) { s.set_staleness_seconds(-1); }, "staleness_seconds"},
+      {[](autosync::v1::Store& s) { s.set_jitter_seconds(-1); }, "jitter_seconds"},
+      {[](autosync::v1::Store& s) { s.set_jitter_seconds(3601); }, "jitter_seconds"},
+      {[](autosync::v1::Store& s) { s.set_orders_api_base("ftp://x"); }, "orders_api_base"},
+      {[](autosync::v1::Store& s) { s.set_orders_api_base("http://"); }, "orders_api_base"},
+      {[](autosync::v1::Store& s) { s.set_orders_api_base("https://u:p@h"); }, "orders_api_base"},
+      {[](autosync::v1::Store& s) { s.set_ads_api_base("http://a b"); }, "ads_api_base"},
+      {[](autosync::v1::Store& s) { s.set_ad_account_id("12/../x"); }, "ad_account_id"},
+      {[](autosync::v1::Store& s) { s.set_orders_api_version("2024/01"); }, "orders_api_version"},
+      {[](autosync::v1::Store& s) { s.set_credentials_ref("shpat_secret"); }, "credentials_ref"},
+      {[](autosync::v1::Store& s) { s.set_credentials_ref("env:"); }, "credentials_ref"},
+      {[](autosync::v1::Store& s) { s.set_credentials_ref("file:rel"); }, "credentials_ref"},
+      {[](autosync::v1::Store& s) { s.set_credentials_ref("file:/a/../b"); }, "credentials_ref"},
+      {[](autosync::v1::Store& s) { s.set_display_name("a\nb"); }, "display_name"},
+      {[](autosync::v1::Store& s) { s.set_pause_note(std::string(501, 'x')); }, "pause_note"},
+  };
+  for (const Case& c : cases) {
+    autosync::v1::Store s = Valid();
+    c.mutate(s);
+    const absl::Status status = Check(s);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_THAT(std::string(status.message()), StartsWith(c.field)) << status;
+  }
+}
+
+TEST(StoreValidationTest, BadCronNamesFieldAndToken) {
+  autosync::v1::Store s = Valid();
+  s.set_schedule("0 25 * * *");
+  const absl::Status status = Check(s);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("schedule"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("hour"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("\"25\""));
+}
+
+TEST(StoreValidationTest, CredentialsErrorNeverEchoesTheValue) {
+  autosync::v1::Store s = Valid();
+  s.set_credentials_ref("shpat_0123456789abcdef");
+  const absl::Status status = Check(s);
+  EXPECT_THAT(std::string(status.message()), Not(HasSubstr("shpat_0123")));
+}
+
+TEST(StoreValidationTest, AcceptsFileReferenceAndEmptyOptionalFields) {
+  autosync::v1::Store s = Valid();
+  s.set_credentials_ref("file:/var/run/secrets/shop/token");
+  s.set_ads_api_base("");
+  s.set_ad_account_id("");
+  EXPECT_TRUE(Check(s).ok());
+}
+
+TEST(JitterTest, DeterministicBoundedAndSpread) {
+  EXPECT_EQ(JitterFor("shop", 0), absl::ZeroDuration());
+  EXPECT_EQ(JitterFor("shop", 600), JitterFor("shop", 600));
+  std::set<int64_t> seen;
+  for (int i = 0; i < 200; ++i) {
+    const absl::Duration j = JitterFor("store-" + std::to_string(i), 60);
+    EXPECT_GE(j, absl::ZeroDuration());
+    EXPECT_LT(j, absl::Seconds(60));
+    seen.insert(absl::ToInt64Seconds(j));
+  }
+  EXPECT_GT(seen.size(), 40u);  // spread, not clumped
+}
+
+absl::Time Utc(int y, int mo, int d, int h, int mi) {
+  return absl::FromCivil(absl::CivilMinute(y, mo, d, h, mi), absl::UTCTimeZone());
+}
+
+TEST(PreviewScheduleTest, UtcAndLocalAcrossSpringForward) {
+  autosync::v1::PreviewScheduleRequest req;
+  req.set_schedule("30 2 * * *");
+  req.set_timezone("America/New_York");
+  ToProto(Utc(2024, 3, 9, 12, 0), req.mutable_from());
+  req.set_count(2);
+  auto r = PreviewSchedule(req, absl::Now());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fires_size(), 2);
+  EXPECT_EQ(FromProto(r->fires(0).utc()), Utc(2024, 3, 10, 7, 0));  // the gap: 03:00 EDT
+  EXPECT_EQ(r->fires(0).local(), "2024-03-10T03:00:00-04:00");
+  EXPECT_EQ(r->fires(1).local(), "2024-03-11T02:30:00-04:00");
+}
+
+TEST(PreviewScheduleTest, DefaultsToFiveFromNowInUtc) {
+  autosync::v1::PreviewScheduleRequest req;
+  req.set_schedule("@hourly");
+  const absl::Time now = Utc(2024, 1, 1, 10, 15);
+  auto r = PreviewSchedule(req, now);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fires_size(), 5);
+  EXPECT_EQ(FromProto(r->fires(0).utc()), Utc(2024, 1, 1, 11, 0));
+  EXPECT_EQ(r->fires(0).local(), "2024-01-01T11:00:00+00:00");
+}
+
+TEST(PreviewScheduleTest, RefusesBadInputNamingTheField) {
+  auto field_of = [](autosync::v1::PreviewScheduleRequest req) {
+    auto r = PreviewSchedule(req, absl::Now());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(r.status().message());
+  };
+  autosync::v1::PreviewScheduleRequest req;
+  req.set_schedule("* * * * *");
+  req.set_count(101);
+  EXPECT_THAT(field_of(req), StartsWith("count"));
+  req.set_count(-1);
+  EXPECT_THAT(field_of(req), StartsWith("count"));
+  req.set_count(1);
+  req.set_timezone("Nowhere/Land");
+  EXPECT_THAT(field_of(req), StartsWith("timezone"));
+  req.set_timezone("");
+  req.set_schedule("0 0 31 2 *");
+  EXPECT_THAT(field_of(req), StartsWith("schedule"));
+  req.set_schedule("");
+  EXPECT_THAT(field_of(req), StartsWith("schedule"));
+  req.set_schedule("61 * * * *");
+  EXPECT_THAT(field_of(req), HasSubstr("\"61\""));
+  req.set_schedule("* * * * *");
+  req.mutable_from()->set_seconds(int64_t{1} << 50);
+  EXPECT_THAT(field_of(req), StartsWith("from"));
+}
+
+}  // namespace
+}  // namespace autosync::scheduler
