@@ -1,0 +1,180 @@
+// node --test: renders deploy/k8s with `kubectl kustomize` and validates every object offline
+// (lib/validate.mjs), proves the validation bites on fixtures/broken/*, checks the properties
+// issue #7 asks of the manifests, keeps the PrometheusRule equal to the plain rules file, and
+// lints the Dockerfiles with dockerfile-utils.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import { validate as lintDockerfile } from 'dockerfile-utils';
+import { validateStream } from './lib/validate.mjs';
+import { renderPrometheusRule, prometheusRuleFile, rulesFile } from './sync-rules.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const k8s = path.join(root, 'deploy', 'k8s');
+const kubectl = process.env.KUBECTL ?? 'kubectl';
+// Secrets that production creates by hand (documented in overlays/prod/kustomization.yaml).
+const prodExternalSecrets = ['autosync-database', 'autosync-gateway-jwt', 'autosync-store-tokens', 'autosync-tls'];
+
+const rendered = new Map();
+function render(dir) {
+  if (!rendered.has(dir)) {
+    rendered.set(dir, execFileSync(kubectl, ['kustomize', path.join(k8s, dir)], { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  }
+  return rendered.get(dir);
+}
+const objects = (dir) => yaml.loadAll(render(dir)).filter(Boolean);
+const find = (objs, kind, name) => objs.find((o) => o.kind === kind && o.metadata.name === name);
+const baseName = (name) => name.replace(/-[a-z0-9]{10}$/, '');  // kustomize's generator hash
+
+for (const [overlay, externalSecrets] of [['overlays/dev', []], ['overlays/prod', prodExternalSecrets]]) {
+  test(`${overlay} renders and every object validates against the API schemas`, async () => {
+    const problems = await validateStream(render(overlay), { hardening: true, externalSecrets });
+    assert.deepEqual(problems, []);
+    assert.ok(objects(overlay).length > 0);
+  });
+}
+
+// dev leaves the Operator objects out (a dev cluster may lack the CRDs); applied next to it
+// they must still find their Services.
+test('overlays/dev + monitoring validates together', async () => {
+  const problems = await validateStream(`${render('overlays/dev')}\n---\n${render('monitoring')}`, { hardening: true });
+  assert.deepEqual(problems, []);
+});
+
+const brokenDir = path.join(here, 'fixtures', 'broken');
+for (const file of fs.readdirSync(brokenDir).filter((f) => f.endsWith('.yaml')).sort()) {
+  test(`broken manifest ${file} is refused`, async () => {
+    const text = fs.readFileSync(path.join(brokenDir, file), 'utf8');
+    const expected = text.match(/^# expect: (.*)$/m)?.[1];
+    assert.ok(expected, `${file} needs an "# expect: <problem>" line`);
+    const problems = await validateStream(text, { hardening: true });
+    assert.ok(problems.some((p) => p.includes(expected)), `expected "${expected}" among ${JSON.stringify(problems, null, 1)}`);
+  });
+}
+
+test('a real overlay with one typo injected is refused (the check bites on rendered output too)', async () => {
+  const broken = render('overlays/prod').replace('terminationGracePeriodSeconds:', 'terminationGracePeriodSecond:');
+  const problems = await validateStream(broken, { hardening: true, externalSecrets: prodExternalSecrets });
+  assert.ok(problems.some((p) => p.includes('unknown field "terminationGracePeriodSecond"')), JSON.stringify(problems));
+});
+
+test('dev: one replica each, in-cluster PostgreSQL and store-sim, no autoscaler', () => {
+  const objs = objects('overlays/dev');
+  for (const name of ['scheduler-service', 'sync-worker', 'ws-gateway', 'store-sim']) {
+    assert.equal(find(objs, 'Deployment', name)?.spec.replicas, 1, name);
+  }
+  assert.equal(find(objs, 'StatefulSet', 'postgres')?.spec.replicas, 1);
+  assert.equal(objs.filter((o) => o.kind === 'HorizontalPodAutoscaler').length, 0);
+  const secrets = objs.filter((o) => o.kind === 'Secret').map((o) => baseName(o.metadata.name)).sort();
+  assert.deepEqual(secrets, ['autosync-database', 'autosync-gateway-jwt', 'autosync-store-tokens', 'postgres-credentials']);
+});
+
+test('prod: 2+ schedulers and gateways, autoscaled workers, external database, WebSocket Ingress', () => {
+  const objs = objects('overlays/prod');
+  assert.ok(find(objs, 'Deployment', 'scheduler-service').spec.replicas >= 2);
+  assert.ok(find(objs, 'Deployment', 'ws-gateway').spec.replicas >= 2);
+  const hpa = find(objs, 'HorizontalPodAutoscaler', 'sync-worker');
+  assert.ok(hpa.spec.minReplicas >= 2 && hpa.spec.maxReplicas > hpa.spec.minReplicas);
+  assert.equal(objs.filter((o) => o.kind === 'Secret' || o.kind === 'StatefulSet').length, 0, 'no database or secrets in prod');
+  const ingress = find(objs, 'Ingress', 'ws-gateway');
+  const a = ingress.metadata.annotations;
+  assert.ok(Number(a['nginx.ingress.kubernetes.io/proxy-read-timeout']) >= 3600);
+  assert.ok(Number(a['nginx.ingress.kubernetes.io/proxy-send-timeout']) >= 3600);
+  assert.equal(a['nginx.ingress.kubernetes.io/affinity'], 'cookie');
+  assert.equal(ingress.spec.rules[0].http.paths[0].backend.service.name, 'ws-gateway');
+  for (const kind of ['ServiceMonitor']) {
+    assert.deepEqual(objs.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort(), ['scheduler-service', 'sync-worker', 'ws-gateway']);
+  }
+  assert.ok(find(objs, 'PrometheusRule', 'autosync'));
+});
+
+test('gRPC services: headless Services, native grpc probes, graceful termination', () => {
+  for (const overlay of ['overlays/dev', 'overlays/prod']) {
+    const objs = objects(overlay);
+    for (const [name, port] of [['scheduler-service', 50051], ['sync-worker', 50052]]) {
+      assert.equal(find(objs, 'Service', name).spec.clusterIP, 'None', `${overlay} ${name}`);
+      const pod = find(objs, 'Deployment', name).spec.template.spec;
+      const c = pod.containers[0];
+      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.equal(c[probe].grpc.port, port, `${name} ${probe}`);
+      assert.ok(pod.terminationGracePeriodSeconds >= 10, 'room for preStop + the 3 s gRPC grace');
+      assert.ok(c.lifecycle.preStop.exec.command.includes('/bin/sleep'));
+    }
+    const gw = find(objs, 'Deployment', 'ws-gateway').spec.template.spec.containers[0];
+    assert.equal(gw.readinessProbe.httpGet.path, '/health');
+    assert.notEqual(gw.livenessProbe.httpGet.path, '/health', 'a scheduler outage must not restart the gateways');
+    const target = find(objs, 'ConfigMap', 'scheduler-config').data.AUTOSYNC_WORKER_TARGET;
+    assert.match(target, /^dns:\/\/\/sync-worker\.autosync\.svc(\.cluster\.local)?:50052$/);
+    const job = find(objs, 'Job', 'autosync-migrate');
+    assert.deepEqual(job.spec.template.spec.containers[0].args, ['--migrate_only']);
+  }
+});
+
+test('network policies: default deny, only the scheduler reaches the worker, only the gateway is public', () => {
+  const objs = objects('overlays/prod');
+  const policies = objs.filter((o) => o.kind === 'NetworkPolicy');
+  const deny = policies.find((p) => Object.keys(p.spec.podSelector).length === 0 || Object.keys(p.spec.podSelector.matchLabels ?? {}).length === 0);
+  assert.ok(deny && !deny.spec.ingress, 'a default-deny ingress policy');
+  const forPod = (name) => policies.filter((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === name);
+  const worker = forPod('sync-worker').flatMap((p) => p.spec.ingress);
+  const grpcRules = worker.filter((r) => r.ports.some((x) => x.port === 50052));
+  assert.deepEqual(grpcRules.flatMap((r) => r.from.map((f) => f.podSelector?.matchLabels)), [{ 'app.kubernetes.io/name': 'scheduler-service' }]);
+  // Rules without "from" admit everyone: only the gateway may have one.
+  for (const p of policies) {
+    for (const r of p.spec.ingress ?? []) {
+      if (!r.from) assert.equal(p.spec.podSelector.matchLabels['app.kubernetes.io/name'], 'ws-gateway', p.metadata.name);
+    }
+  }
+  // Every metrics port admits the monitoring namespace.
+  for (const [name, port] of [['scheduler-service', 9101], ['sync-worker', 9102]]) {
+    const rules = forPod(name).flatMap((p) => p.spec.ingress).filter((r) => r.ports.some((x) => x.port === port));
+    assert.ok(rules.some((r) => r.from.some((f) => f.namespaceSelector)), name);
+  }
+});
+
+test('store tokens are mounted into the worker only, the JWT key into the gateway only', () => {
+  const objs = objects('overlays/dev');
+  const mounts = (name) => find(objs, 'Deployment', name).spec.template.spec.containers[0].volumeMounts.map((m) => m.mountPath);
+  assert.ok(mounts('sync-worker').includes('/var/run/secrets/autosync/stores'));
+  assert.ok(mounts('ws-gateway').includes('/var/run/secrets/autosync/jwt'));
+  assert.ok(!mounts('scheduler-service').some((m) => m.startsWith('/var/run/secrets')));
+  assert.ok(!mounts('ws-gateway').includes('/var/run/secrets/autosync/stores'));
+});
+
+test('the PrometheusRule carries exactly the rules of deploy/prometheus/autosync-rules.yml', () => {
+  const plain = yaml.load(fs.readFileSync(rulesFile, 'utf8'));
+  const operator = yaml.load(fs.readFileSync(prometheusRuleFile, 'utf8'));
+  assert.deepEqual(operator.spec.groups, plain.groups, 'run: node tests/deploy/sync-rules.mjs');
+  assert.equal(fs.readFileSync(prometheusRuleFile, 'utf8'), renderPrometheusRule());
+  const alerts = plain.groups.flatMap((g) => g.rules).filter((r) => r.alert);
+  for (const a of alerts) assert.ok(a.annotations?.runbook && a.annotations?.summary, `${a.alert} needs summary and runbook`);
+  for (const name of ['AutosyncSyncFailuresRising', 'AutosyncStoreDataStale', 'AutosyncWorkerUnavailable', 'AutosyncNoSchedulerReplica', 'AutosyncGatewaySlowConsumerDisconnectsSpiking']) {
+    assert.ok(alerts.some((a) => a.alert === name), name);
+  }
+});
+
+const dockerDir = path.join(root, 'deploy', 'docker');
+for (const file of fs.readdirSync(dockerDir).filter((f) => f.endsWith('.Dockerfile')).sort()) {
+  test(`Dockerfile lint: ${file}`, () => {
+    const text = fs.readFileSync(path.join(dockerDir, file), 'utf8');
+    const diagnostics = lintDockerfile(text, {});
+    assert.deepEqual(diagnostics.map((d) => `line ${d.range.start.line + 1}: ${d.message}`), []);
+    const stages = text.split(/^FROM /m).slice(1);
+    assert.equal(stages.length, 2, 'build stage + runtime stage');
+    assert.match(stages[0], /^debian:bookworm-slim AS build/);
+    assert.match(stages[0], /install-deps/, 'the build stage installs what deploy/local/install-deps installs');
+    assert.match(stages[1], /^debian:bookworm-slim\n/);
+    assert.match(stages[1], /^USER 10001:10001$/m);
+    assert.doesNotMatch(stages[1], /-dev\b/);
+  });
+}
+
+test('the Dockerfile linter bites', () => {
+  const messages = lintDockerfile('FROM debian:bookworm-slim\nRUNN echo hi\nUSER\n', {}).map((d) => d.message);
+  assert.ok(messages.includes('Unknown instruction: RUNN'), JSON.stringify(messages));
+  assert.ok(messages.includes('Instruction has no arguments'), JSON.stringify(messages));
+});
