@@ -1,5 +1,7 @@
 #include "scheduler-service/core.h"
 
+#include <set>
+
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
@@ -552,8 +554,29 @@ void SchedulerCore::OnNotification(const std::string& channel, const std::string
 
 // ---- Housekeeping: heartbeats, reaping, schedule refresh ----
 
+void SchedulerCore::ExportFreshness() {
+  absl::StatusOr<std::vector<Repository::Freshness>> stores = repo_.LoadFreshness();
+  if (!stores.ok()) return;  // keep the last values; the next refresh tries again
+  std::set<std::string> exported;
+  for (const Repository::Freshness& f : *stores) {
+    metrics_.store_last_success.Add({{"store", f.store_id}}).Set(f.last_success_unix);
+    metrics_.store_staleness_threshold.Add({{"store", f.store_id}})
+        .Set(static_cast<double>(f.staleness_seconds));
+    exported.insert(f.store_id);
+  }
+  // Deleted or paused stores stop being exported, so they never alert.
+  for (const std::string& gone : exported_freshness_) {
+    if (exported.count(gone) > 0) continue;
+    metrics_.store_last_success.Remove(&metrics_.store_last_success.Add({{"store", gone}}));
+    metrics_.store_staleness_threshold.Remove(
+        &metrics_.store_staleness_threshold.Add({{"store", gone}}));
+  }
+  exported_freshness_ = std::move(exported);
+}
+
 void SchedulerCore::Housekeeping() {
   absl::Time next_refresh = absl::Now() + config_.schedule_refresh;
+  ExportFreshness();
   while (SleepUnlessStopping(config_.heartbeat_interval())) {
     std::vector<std::string> mine;
     {
@@ -584,6 +607,7 @@ void SchedulerCore::Housekeeping() {
       next_refresh = absl::Now() + config_.schedule_refresh;
       absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
       if (schedules.ok()) loop_.Load(*schedules, /*catch_up=*/false);
+      ExportFreshness();
     }
   }
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,6 +96,8 @@ class SchedulerCore final : public FireSink {
   void PublishStatus(const std::string& store_id);
   void OnNotification(const std::string& channel, const std::string& payload);
   void ReloadSchedule(const std::string& store_id);
+  // Sets the per-store freshness gauges from the database (housekeeping thread only).
+  void ExportFreshness();
   void Housekeeping();
   bool SleepUnlessStopping(absl::Duration d);
   bool stopping();
@@ -103,6 +106,7 @@ class SchedulerCore final : public FireSink {
   const Clock& clock_;
   Repository repo_;
   SchedulerMetrics metrics_;
+  std::set<std::string> exported_freshness_;  // housekeeping thread only
   WatchHub hub_;
   std::unique_ptr<autosync::v1::SyncWorker::Stub> worker_;
   TaskPool rpc_pool_;

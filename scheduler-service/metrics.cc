@@ -62,6 +62,15 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                    .Help("WatchStore streams open on this replica")
                    .Register(registry)
                    .Add({})),
+      store_last_success(prometheus::BuildGauge()
+                             .Name("autosync_scheduler_store_last_success_timestamp_seconds")
+                             .Help("Unix time of the store's last successful sync (0 = never); "
+                                   "enabled stores only")
+                             .Register(registry)),
+      store_staleness_threshold(prometheus::BuildGauge()
+                                    .Name("autosync_scheduler_store_staleness_threshold_seconds")
+                                    .Help("The store's staleness threshold; enabled stores only")
+                                    .Register(registry)),
       watchers_dropped(prometheus::BuildCounter()
                            .Name("autosync_scheduler_watchers_dropped_total")
                            .Help("WatchStore streams ended RESOURCE_EXHAUSTED for reading too "

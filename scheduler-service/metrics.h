@@ -28,6 +28,11 @@ struct SchedulerMetrics {
   // Claim time minus the instant the fire was due (its cron boundary plus the store's jitter).
   prometheus::Histogram& fire_lateness;
   prometheus::Gauge& watchers;
+  // Per-store (the one documented per-store label, for AutosyncStoreDataStale): the last
+  // successful sync (unix seconds, 0 = never) and the store's staleness threshold. Enabled
+  // stores only; every replica exports them, so alerts take max by (store).
+  prometheus::Family<prometheus::Gauge>& store_last_success;
+  prometheus::Family<prometheus::Gauge>& store_staleness_threshold;
   prometheus::Counter& watchers_dropped;  // finished RESOURCE_EXHAUSTED for reading too slowly
 };
 

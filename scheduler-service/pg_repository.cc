@@ -205,6 +205,23 @@ absl::StatusOr<std::vector<StoreSchedule>> Repository::LoadSchedules() {
   return out;
 }
 
+absl::StatusOr<std::vector<Repository::Freshness>> Repository::LoadFreshness() {
+  std::vector<Freshness> out;
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    for (const auto& row : tx.exec(
+             "SELECT s.store_id, s.staleness_seconds, "
+             "coalesce(extract(epoch FROM (SELECT max(r.finished_at) FROM sync_runs r "
+             "WHERE r.store_id = s.store_id AND r.status = 'completed')), 0)::float8 "
+             "FROM stores s WHERE s.enabled")) {
+      out.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<double>()});
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<std::optional<StoreSchedule>> Repository::LoadSchedule(absl::string_view store_id) {
   std::optional<StoreSchedule> out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {

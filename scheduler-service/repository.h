@@ -73,6 +73,14 @@ class Repository final {
 
   // Every store as the schedule loop needs it (with its latest claimed cron tick).
   absl::StatusOr<std::vector<StoreSchedule>> LoadSchedules();
+  // Enabled stores with their staleness threshold and last successful run (0 when never), for
+  // the per-store freshness gauges behind the staleness alert.
+  struct Freshness {
+    std::string store_id;
+    int64_t staleness_seconds = 0;
+    double last_success_unix = 0;
+  };
+  absl::StatusOr<std::vector<Freshness>> LoadFreshness();
   // One store; nullopt when it does not exist.
   absl::StatusOr<std::optional<StoreSchedule>> LoadSchedule(absl::string_view store_id);
 

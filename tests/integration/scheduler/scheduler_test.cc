@@ -35,6 +35,7 @@ std::chrono::system_clock::time_point In(absl::Duration d) {
 struct Replica {
   std::unique_ptr<ChildProcess> process;
   std::string target;
+  int metrics_port = 0;
   std::unique_ptr<v1::Scheduler::Stub> stub;
 };
 
@@ -132,9 +133,10 @@ class SchedulerTest : public ::testing::Test {
     if (worker_port_ == 0) worker_port_ = FreePort();
     Replica r;
     const int port = FreePort();
+    r.metrics_port = FreePort();
     std::vector<std::string> args = {
         "--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", port),
-        "--metrics_listen=127.0.0.1:0", "--replica_id=" + name,
+        absl::StrCat("--metrics_listen=127.0.0.1:", r.metrics_port), "--replica_id=" + name,
         absl::StrCat("--worker_target=127.0.0.1:", worker_port_), "--run_stale_seconds=3",
         "--schedule_refresh_seconds=2"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -396,6 +398,27 @@ TEST_F(SchedulerTest, ManualTriggerStreamsThroughWatchStoreAndCoalesces) {
   ASSERT_TRUE(A().GetLtvCohorts(&ctx2, ltv_req, &ltv).ok());
   EXPECT_GT(ltv.cohorts_size(), 0);
   EXPECT_FALSE(ltv.currency().empty());
+
+  // The per-store freshness gauges (behind the staleness alert) follow within a refresh.
+  const std::string metrics_url =
+      absl::StrCat("http://127.0.0.1:", replicas_[0].metrics_port, "/metrics");
+  const std::string threshold_line = absl::StrCat(
+      "autosync_scheduler_store_staleness_threshold_seconds{store=\"", kStore, "\"} 3600");
+  const std::string never_line = absl::StrCat(
+      "autosync_scheduler_store_last_success_timestamp_seconds{store=\"", kStore, "\"} 0");
+  absl::StatusOr<HttpResult> metrics = HttpGet(metrics_url);
+  const absl::Time metrics_deadline = absl::Now() + absl::Seconds(15);
+  while (metrics.ok() && (metrics->body.find(threshold_line) == std::string::npos ||
+                          metrics->body.find(never_line) != std::string::npos) &&
+         absl::Now() < metrics_deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+    metrics = HttpGet(metrics_url);
+  }
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr(threshold_line));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(absl::StrCat("autosync_scheduler_store_last_success_timestamp_seconds{store=\"",
+                                     kStore, "\"} 1")));  // a unix time: 1.7e9…
 
   // Bad requests.
   v1::TriggerSyncResponse r;
