@@ -1,0 +1,163 @@
+// Scheduler benchmark (issue #4 / #9): N stores with hourly schedules, F of which share the next
+// minute boundary. Prints the scheduler's start-up time with N schedules, its RSS, its idle CPU
+// between boundaries, and the fire lateness at the boundary: the time each tick was claimed in
+// PostgreSQL minus the boundary (sync_runs.started_at - scheduled_for), as percentiles. Every
+// store's data is fresh, so fires are claimed and recorded as skipped: no worker is involved.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "common/migrations.h"
+#include "common/pg_pool.h"
+#include "tests/support/grpc_probe.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/process.h"
+
+ABSL_FLAG(int64_t, stores, 100000, "stores with an hourly schedule");
+ABSL_FLAG(int64_t, firing, 10000, "of which fire at the next minute boundary");
+ABSL_FLAG(int32_t, margin_seconds, 100,
+          "the boundary is the first minute at least this far away (start-up + idle fit before)");
+ABSL_FLAG(int32_t, idle_seconds, 10, "how long idle CPU is measured");
+
+namespace autosync::bench {
+namespace {
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "scheduler_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+struct ProcStat {
+  double cpu_seconds = 0;
+  double rss_mb = 0;
+};
+
+ProcStat Stat(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string content = text.str();
+  const size_t close = content.rfind(')');
+  if (close == std::string::npos) Die("cannot read /proc stat");
+  std::vector<std::string> f = absl::StrSplit(content.substr(close + 2), ' ');
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return {(std::stod(f[11]) + std::stod(f[12])) / ticks,
+          std::stod(f[21]) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0)};
+}
+
+int Main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const int64_t stores = absl::GetFlag(FLAGS_stores);
+  const int64_t firing = std::min(absl::GetFlag(FLAGS_firing), stores);
+
+  auto cluster = autosync::testing::PgCluster::Start();
+  if (!cluster.ok()) Die(cluster.status().ToString());
+  auto url = (*cluster)->CreateDatabase();
+  if (!url.ok()) Die(url.status().ToString());
+  {
+    auto pool = common::PgPool::Create({.url = *url, .size = 1});
+    if (!pool.ok() || !common::ApplyMigrations(**pool, common::EmbeddedMigrations()).ok()) {
+      Die("migration failed");
+    }
+  }
+  // The boundary: the first minute far enough away that start-up and idle measurement fit.
+  const absl::Time boundary = absl::FromCivil(
+      absl::CivilMinute(absl::ToCivilMinute(
+          absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_margin_seconds)), absl::UTCTimeZone())) +
+          1,
+      absl::UTCTimeZone());
+  const int boundary_minute = absl::ToCivilMinute(boundary, absl::UTCTimeZone()).minute();
+  {
+    pqxx::connection conn(*url);
+    pqxx::work tx(conn);
+    // Firing stores use the boundary's minute; the rest spread over the other 59 minutes.
+    tx.exec_params(
+        "INSERT INTO stores (store_id, schedule, staleness_seconds, enabled) "
+        "SELECT 's' || i, CASE WHEN i <= $2 THEN $3::int "
+        "ELSE (($3::int + 1 + (i % 59)) % 60) END || ' * * * *', 86400, true "
+        "FROM generate_series(1, $1::bigint) i",
+        stores, firing, boundary_minute);
+    // Every store synced a moment ago: fires are claimed and skipped as fresh.
+    tx.exec(
+        "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
+        "finished_at) SELECT 'seed-' || store_id, store_id, 'manual', 'completed', 'completed', "
+        "now(), now() FROM stores");
+    tx.commit();
+  }
+
+  const int port = autosync::testing::FreePort();
+  const absl::Time start = absl::Now();
+  auto scheduler = autosync::testing::ChildProcess::Start(
+      autosync::testing::BinaryPath("scheduler-service"),
+      {.args = {"--database_url=" + *url, absl::StrCat("--listen=127.0.0.1:", port),
+                "--metrics_listen=127.0.0.1:0", "--log_level=warn",
+                "--worker_target=127.0.0.1:1", "--database_pool_size=8"}});
+  if (!scheduler.ok()) Die(scheduler.status().ToString());
+  const std::string target = absl::StrCat("127.0.0.1:", port);
+  if (!autosync::testing::WaitForServing(target, absl::Seconds(60)).ok()) {
+    Die(absl::StrCat("scheduler not serving: ", (*scheduler)->Output()));
+  }
+  const double startup_s = absl::ToDoubleSeconds(absl::Now() - start);
+
+  // Idle: 10 s well before the boundary.
+  absl::SleepFor(absl::Seconds(2));
+  const ProcStat idle_a = Stat((*scheduler)->pid());
+  const absl::Time idle_start = absl::Now();
+  absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_idle_seconds)));
+  const ProcStat idle_b = Stat((*scheduler)->pid());
+  const double idle_cores =
+      (idle_b.cpu_seconds - idle_a.cpu_seconds) / absl::ToDoubleSeconds(absl::Now() - idle_start);
+  if (absl::Now() >= boundary) Die("start-up took past the boundary; rerun");
+
+  // Wait for every firing store's claim (bounded), then read the lateness from the database.
+  pqxx::connection conn(*url);
+  const absl::Time deadline = boundary + absl::Seconds(120);
+  int64_t claimed = 0;
+  while (absl::Now() < deadline) {
+    pqxx::nontransaction tx(conn);
+    claimed = tx.exec_params("SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND "
+                             "scheduled_for = to_timestamp($1)",
+                             absl::ToUnixSeconds(boundary))[0][0]
+                  .as<int64_t>();
+    if (claimed >= firing) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  const ProcStat after = Stat((*scheduler)->pid());
+  pqxx::nontransaction tx(conn);
+  const pqxx::result p = tx.exec_params(
+      "SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99, 1.0]) WITHIN GROUP (ORDER BY "
+      "extract(epoch FROM started_at - scheduled_for) * 1000) FROM sync_runs "
+      "WHERE trigger = 'cron' AND scheduled_for = to_timestamp($1)",
+      absl::ToUnixSeconds(boundary));
+  std::vector<std::string> q = absl::StrSplit(
+      std::string(p[0][0].c_str()).substr(1, std::string(p[0][0].c_str()).size() - 2), ',');
+  if (q.size() != 4) Die("no fires were claimed");
+
+  std::printf("scheduler benchmark: %lld stores, %lld firing at %s, %s\n",
+              static_cast<long long>(stores), static_cast<long long>(firing),
+              absl::FormatTime("%H:%M UTC", boundary, absl::UTCTimeZone()).c_str(),
+              absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()).c_str());
+  std::printf("| measurement | value |\n| --- | ---: |\n");
+  std::printf("| start-up to SERVING with all schedules loaded | %.2f s |\n", startup_s);
+  std::printf("| RSS idle / after the boundary | %.1f MB / %.1f MB |\n", idle_b.rss_mb, after.rss_mb);
+  std::printf("| idle CPU between boundaries | %.4f cores |\n", idle_cores);
+  std::printf("| ticks claimed at the boundary | %lld of %lld |\n", static_cast<long long>(claimed),
+              static_cast<long long>(firing));
+  std::printf("| fire lateness p50 / p90 / p99 / max (claim - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
+              std::stod(q[0]), std::stod(q[1]), std::stod(q[2]), std::stod(q[3]));
+  return claimed >= firing ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace autosync::bench
+
+int main(int argc, char** argv) { return autosync::bench::Main(argc, argv); }
