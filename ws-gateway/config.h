@@ -2,9 +2,11 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "ws-gateway/client_context.h"
 
 namespace autosync::gateway {
 
@@ -13,8 +15,16 @@ struct GatewayConfig {
   std::string scheduler_target;  // gRPC name syntax: "dns:///scheduler-service:50051"
   std::string web_root;          // dashboard static files; empty = none
   int threads = 1;               // io_context threads
+  int blocking_threads = 4;      // upstream calls of routes and triggers
   absl::Duration upstream_timeout = absl::Seconds(2);
   absl::Duration shutdown_grace = absl::Seconds(3);
+  std::string jwt_secret;        // empty = dev mode (no auth)
+  std::vector<std::string> allowed_origins;  // empty = any
+  SessionLimits limits;
+  int store_triggers_per_minute = 6;
+  int client_triggers_per_minute = 12;
+  bool bench_endpoints = false;
+  std::string gateway_id;
 };
 
 }  // namespace autosync::gateway

@@ -3,10 +3,10 @@
 #pragma once
 
 #include <string>
-
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace autosync::gateway {
 
@@ -15,6 +15,7 @@ struct HttpRequest {
   std::string target;  // path and query, as received
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
+  std::string remote_address;  // peer IP, for per-client limits and loopback-only routes
 };
 
 struct HttpResponse {

@@ -1,41 +1,141 @@
-// ws-gateway: parses configuration and serves HTTP (+ WebSocket, issue #5) for browsers.
-// Wiring only; the logic lives in the autosync_gateway library.
+// ws-gateway: parses configuration and serves HTTP, WebSocket (/ws) and Socket.IO (/socket.io/)
+// for browsers in front of the scheduler-service. Wiring only; the logic lives in the
+// autosync_gateway libraries.
+#include <unistd.h>
+
 #include <csignal>
+#include <filesystem>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/service_flags.h"
 #include "common/shutdown.h"
 #include "prometheus/registry.h"
+#include "ws-gateway/bench.h"
+#include "ws-gateway/blocking_pool.h"
 #include "ws-gateway/config.h"
+#include "ws-gateway/eio_session.h"
+#include "ws-gateway/hub.h"
+#include "ws-gateway/jwt.h"
 #include "ws-gateway/routes.h"
 #include "ws-gateway/scheduler_client.h"
 #include "ws-gateway/server.h"
+#include "ws-gateway/timers.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "HTTP + WebSocket listen address (host:port)");
 ABSL_FLAG(std::string, scheduler_target, "dns:///127.0.0.1:50051",
           "gRPC target of the scheduler-service; dns:/// names round-robin across replicas");
 ABSL_FLAG(int32_t, threads, 1, "io threads (1-64)");
+ABSL_FLAG(int32_t, blocking_threads, 4, "threads for upstream calls of routes/triggers (1-64)");
 ABSL_FLAG(int32_t, upstream_timeout_ms, 2000, "Deadline of each call to the scheduler (1-60000)");
+ABSL_FLAG(std::string, web_root, "",
+          "Directory of the dashboard's static files. Empty: ws-gateway/web of the source tree "
+          "this binary was built from, else <binary dir>/web, else no static files");
+ABSL_FLAG(std::string, jwt_secret_file, "",
+          "File holding the HS256 key clients' JWTs are signed with. Empty: dev mode, no auth");
+ABSL_FLAG(std::string, allowed_origins, "",
+          "Comma-separated Origins allowed for WebSocket upgrades and CORS; empty or * = any");
+ABSL_FLAG(int32_t, ping_interval_ms, 25000, "Engine.IO pingInterval (10-600000)");
+ABSL_FLAG(int32_t, ping_timeout_ms, 20000, "Engine.IO pingTimeout (10-600000)");
+ABSL_FLAG(int64_t, max_payload_bytes, 1000000,
+          "Engine.IO maxPayload and the largest WebSocket message accepted (1024-100000000)");
+ABSL_FLAG(int32_t, connect_timeout_ms, 45000,
+          "Socket.IO: close sessions that send no CONNECT within this (100-600000)");
+ABSL_FLAG(int32_t, send_queue_max, 512,
+          "Messages queued per client before it is disconnected as too slow (8-100000)");
+ABSL_FLAG(int32_t, store_triggers_per_minute, 6, "Manual triggers allowed per store (1-6000)");
+ABSL_FLAG(int32_t, client_triggers_per_minute, 12, "Manual triggers allowed per client (1-6000)");
+ABSL_FLAG(bool, bench_endpoints, false,
+          "Enable POST /bench/broadcast (refused unless --listen is a loopback address)");
+ABSL_FLAG(std::string, gateway_id, "",
+          "Name reported to the scheduler with client counts; empty = hostname-pid");
 
 namespace autosync::gateway {
 namespace {
+
+std::string DefaultWebRoot() {
+  std::error_code ec;
+#ifdef AUTOSYNC_GATEWAY_WEB_DIR
+  if (std::filesystem::is_directory(AUTOSYNC_GATEWAY_WEB_DIR, ec)) return AUTOSYNC_GATEWAY_WEB_DIR;
+#endif
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto web = exe.parent_path() / "web";
+    if (std::filesystem::is_directory(web, ec)) return web.string();
+  }
+  return "";
+}
 
 GatewayConfig ConfigFromFlags(common::ConfigErrors& errors) {
   GatewayConfig config;
   config.listen = common::ListenFromFlag(absl::GetFlag(FLAGS_listen), "listen", errors);
   config.scheduler_target = absl::GetFlag(FLAGS_scheduler_target);
   errors.Require(!config.scheduler_target.empty(), "scheduler_target", "is empty");
-  config.threads = absl::GetFlag(FLAGS_threads);
-  errors.Require(config.threads >= 1 && config.threads <= 64, "threads",
-                 "must be between 1 and 64");
-  const int timeout_ms = absl::GetFlag(FLAGS_upstream_timeout_ms);
-  errors.Require(timeout_ms >= 1 && timeout_ms <= 60000, "upstream_timeout_ms",
-                 "must be between 1 and 60000");
-  config.upstream_timeout = absl::Milliseconds(timeout_ms);
+  auto range = [&](int64_t value, int64_t lo, int64_t hi, const char* name) {
+    errors.Require(value >= lo && value <= hi, name,
+                   absl::StrCat("must be between ", lo, " and ", hi));
+    return value;
+  };
+  config.threads = static_cast<int>(range(absl::GetFlag(FLAGS_threads), 1, 64, "threads"));
+  config.blocking_threads =
+      static_cast<int>(range(absl::GetFlag(FLAGS_blocking_threads), 1, 64, "blocking_threads"));
+  config.upstream_timeout = absl::Milliseconds(
+      range(absl::GetFlag(FLAGS_upstream_timeout_ms), 1, 60000, "upstream_timeout_ms"));
+  config.web_root = absl::GetFlag(FLAGS_web_root);
+  if (config.web_root.empty()) {
+    config.web_root = DefaultWebRoot();
+  } else {
+    std::error_code ec;
+    errors.Require(std::filesystem::is_directory(config.web_root, ec), "web_root",
+                   "is not a directory");
+  }
+  const std::string secret_file = absl::GetFlag(FLAGS_jwt_secret_file);
+  if (!secret_file.empty()) {
+    absl::StatusOr<std::string> secret = ReadSecretFile(secret_file);
+    errors.Check(secret.status(), "jwt_secret_file");
+    if (secret.ok()) config.jwt_secret = *secret;
+  }
+  for (absl::string_view origin :
+       absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
+    origin = absl::StripAsciiWhitespace(origin);
+    errors.Require(origin == "*" || absl::StartsWith(origin, "http://") ||
+                       absl::StartsWith(origin, "https://"),
+                   "allowed_origins",
+                   absl::StrCat("entry \"", origin, "\" is not * or an http(s):// origin"));
+    config.allowed_origins.emplace_back(origin);
+  }
+  config.limits.ping_interval = absl::Milliseconds(
+      range(absl::GetFlag(FLAGS_ping_interval_ms), 10, 600000, "ping_interval_ms"));
+  config.limits.ping_timeout = absl::Milliseconds(
+      range(absl::GetFlag(FLAGS_ping_timeout_ms), 10, 600000, "ping_timeout_ms"));
+  config.limits.max_payload = static_cast<size_t>(
+      range(absl::GetFlag(FLAGS_max_payload_bytes), 1024, 100000000, "max_payload_bytes"));
+  config.limits.connect_timeout = absl::Milliseconds(
+      range(absl::GetFlag(FLAGS_connect_timeout_ms), 100, 600000, "connect_timeout_ms"));
+  config.limits.send_queue_max =
+      static_cast<size_t>(range(absl::GetFlag(FLAGS_send_queue_max), 8, 100000, "send_queue_max"));
+  config.store_triggers_per_minute = static_cast<int>(
+      range(absl::GetFlag(FLAGS_store_triggers_per_minute), 1, 6000, "store_triggers_per_minute"));
+  config.client_triggers_per_minute = static_cast<int>(range(
+      absl::GetFlag(FLAGS_client_triggers_per_minute), 1, 6000, "client_triggers_per_minute"));
+  config.bench_endpoints = absl::GetFlag(FLAGS_bench_endpoints);
+  if (config.bench_endpoints) {
+    errors.Require(common::IsLoopbackHost(config.listen.host), "bench_endpoints",
+                   "needs --listen on a loopback address");
+  }
+  config.gateway_id = absl::GetFlag(FLAGS_gateway_id);
+  if (config.gateway_id.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    config.gateway_id = absl::StrCat(host, "-", getpid());
+  }
   return config;
 }
 
@@ -50,19 +150,58 @@ int Main(int argc, char** argv) {
   if (!errors.ok()) common::ExitWithConfigError(argv[0], errors.Summary());
 
   auto registry = std::make_shared<prometheus::Registry>();
+  GatewayMetrics metrics(*registry);
   std::unique_ptr<SchedulerClient> scheduler =
       MakeGrpcSchedulerClient(config.scheduler_target, config.upstream_timeout);
-  Router router(*scheduler, registry);
-  auto server = GatewayServer::Start(config.listen, config.threads, router);
+  const Authenticator auth =
+      config.jwt_secret.empty() ? Authenticator() : Authenticator(JwtVerifier(config.jwt_secret));
+  if (auth.dev_mode()) {
+    common::LogWarn("DEV MODE: no --jwt_secret_file, every client may watch and trigger every "
+                    "store");
+  }
+  const OriginPolicy origins(config.allowed_origins);
+  TriggerLimiter limiter(config.store_triggers_per_minute,
+                         absl::Minutes(1) / config.store_triggers_per_minute,
+                         config.client_triggers_per_minute,
+                         absl::Minutes(1) / config.client_triggers_per_minute);
+  Router router(*scheduler, registry, metrics, auth, origins, limiter,
+                {.web_root = config.web_root, .bench_endpoints = config.bench_endpoints});
+  BlockingPool pool(config.blocking_threads);
+  auto timers = std::make_unique<ThreadTimers>();
+  Hub hub(*scheduler, *timers, &metrics, {.gateway_id = config.gateway_id});
+  if (config.bench_endpoints) {
+    router.set_bench_handler([&hub](const HttpRequest& r) { return BenchBroadcast(hub, r); });
+  }
+  ClientContext clients{.hub = hub,
+                        .router = router,
+                        .auth = auth,
+                        .metrics = metrics,
+                        .timers = *timers,
+                        .run_blocking = [&pool](std::function<void()> f) { pool.Post(std::move(f)); },
+                        .limits = config.limits};
+  EioServer eio(clients);
+  hub.Start();
+  auto server = GatewayServer::Start(
+      config.listen, config.threads,
+      {.router = router, .clients = clients, .eio = eio, .origins = origins, .pool = pool});
   if (!server.ok()) {
     common::LogError("cannot start HTTP server (--listen)", {{"error", server.status().message()}});
     return 1;
   }
-  common::LogInfo("serving", {{"http", absl::StrCat(config.listen.host, ":", (*server)->port())},
-                              {"scheduler", config.scheduler_target}});
+  common::LogInfo("serving",
+                  {{"http", absl::StrCat(config.listen.host, ":", (*server)->port())},
+                   {"scheduler", config.scheduler_target},
+                   {"auth", auth.dev_mode() ? "dev" : "jwt"},
+                   {"origins", origins.allows_all() ? "*" : absl::StrJoin(config.allowed_origins, ",")},
+                   {"web_root", config.web_root.empty() ? "(none)" : config.web_root},
+                   {"bench_endpoints", config.bench_endpoints ? "on" : "off"}});
   const int sig = common::WaitForShutdownSignal();
   common::LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown(config.shutdown_grace);
+  pool.Join();
+  hub.Shutdown();
+  timers.reset();  // no timer callback may run once the hub and sessions go
+  eio.CloseAll("server stopped");
   common::LogInfo("stopped");
   return 0;
 }

@@ -1,21 +1,63 @@
 #include "ws-gateway/routes.h"
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "ws-gateway/event_json.h"
+#include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
+namespace v1 = autosync::v1;
+
 namespace {
 
-std::string NowIso() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+HttpResponse JsonOk(std::string body) {
+  HttpResponse res;
+  res.body = std::move(body);
+  return res;
 }
 
-absl::string_view PathOf(absl::string_view target) {
-  const size_t q = target.find('?');
-  return q == absl::string_view::npos ? target : target.substr(0, q);
+HttpResponse ErrorFor(const absl::Status& status) {
+  return JsonError(HttpStatusFor(status), status.message());
+}
+
+std::string TimestampMember() { return absl::StrCat("\"timestamp\":\"", NowIso8601(), "\""); }
+
+absl::string_view ContentTypeFor(absl::string_view path) {
+  const size_t dot = path.rfind('.');
+  const absl::string_view ext = dot == absl::string_view::npos ? "" : path.substr(dot + 1);
+  if (ext == "html") return "text/html; charset=utf-8";
+  if (ext == "js" || ext == "mjs") return "text/javascript; charset=utf-8";
+  if (ext == "css") return "text/css; charset=utf-8";
+  if (ext == "json" || ext == "map") return "application/json";
+  if (ext == "svg") return "image/svg+xml";
+  if (ext == "png") return "image/png";
+  if (ext == "ico") return "image/x-icon";
+  if (ext == "woff2") return "font/woff2";
+  if (ext == "txt") return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+// Page sizes from the query: absent -> 0 (the scheduler's default); a bad one is refused.
+absl::StatusOr<int> PageSize(absl::string_view query) {
+  const std::optional<std::string> raw = QueryParam(query, "pageSize");
+  if (!raw.has_value()) return 0;
+  int value = 0;
+  if (!absl::SimpleAtoi(*raw, &value) || value < 0 || value > 1000) {
+    return absl::InvalidArgumentError("pageSize must be an integer between 0 and 1000");
+  }
+  return value;
 }
 
 }  // namespace
@@ -29,39 +71,253 @@ HttpResponse JsonError(int status, absl::string_view message) {
   return res;
 }
 
-Router::Router(SchedulerClient& scheduler, std::shared_ptr<prometheus::Registry> registry)
-    : scheduler_(scheduler), registry_(std::move(registry)) {}
+int HttpStatusFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange: return 400;
+    case absl::StatusCode::kUnauthenticated: return 401;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kFailedPrecondition: return 409;
+    case absl::StatusCode::kResourceExhausted: return 429;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kCancelled: return 503;
+    default: return 502;
+  }
+}
+
+Router::Router(SchedulerClient& scheduler, std::shared_ptr<prometheus::Registry> registry,
+               GatewayMetrics& metrics, const Authenticator& auth, const OriginPolicy& origins,
+               TriggerLimiter& limiter, RouterOptions options)
+    : scheduler_(scheduler),
+      registry_(std::move(registry)),
+      metrics_(metrics),
+      auth_(auth),
+      origins_(origins),
+      limiter_(limiter),
+      options_(std::move(options)) {}
 
 HttpResponse Router::Handle(const HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
   const absl::string_view path = PathOf(request.target);
-  const bool read = request.method == "GET" || request.method == "HEAD";
-  if (path == "/health") {
-    if (!read) return JsonError(405, "use GET /health");
-    return Health();
+  const RouteMatch match = MatchRoute(request.method, path);
+  HttpResponse res = Route(request, match);
+  // CORS: answer browsers of allowed origins (Vary so caches keep per-origin answers apart).
+  const std::optional<absl::string_view> origin = HeaderValue(request.headers, "origin");
+  if (origin.has_value() && origins_.Allowed(origin)) {
+    res.headers.emplace_back("Access-Control-Allow-Origin",
+                             origins_.allows_all() ? std::string("*") : std::string(*origin));
+    res.headers.emplace_back("Vary", "Origin");
   }
-  if (path == "/metrics") {
-    if (!read) return JsonError(405, "use GET /metrics");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_.ObserveHttp(match.label, res.status, seconds);
+  return res;
+}
+
+HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) {
+  const absl::string_view path = PathOf(request.target);
+  const absl::string_view query = QueryOf(request.target);
+  if (match.id == RouteId::kNotFound) {
+    return JsonError(404, absl::StrCat("no route for ", request.method, " ", path));
+  }
+  const std::optional<absl::string_view> origin = HeaderValue(request.headers, "origin");
+  if (request.method == "OPTIONS") {
+    if (!origins_.Allowed(origin)) return JsonError(403, "origin not allowed");
     HttpResponse res;
-    res.content_type = std::string(common::kMetricsContentType);
-    res.body = common::SerializeMetrics(*registry_);
+    res.status = 204;
+    res.content_type = "text/plain";
+    res.headers = {{"Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS"},
+                   {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
+                   {"Access-Control-Max-Age", "600"}};
     return res;
   }
+  if (!match.allowed_methods.empty()) {
+    HttpResponse res = JsonError(
+        405, absl::StrCat("use ", match.allowed_methods, " ", match.label));
+    res.headers.emplace_back("Allow", match.allowed_methods);
+    return res;
+  }
+  switch (match.id) {
+    case RouteId::kHealth: return Health();
+    case RouteId::kMetrics: {
+      HttpResponse res;
+      res.content_type = std::string(common::kMetricsContentType);
+      res.body = common::SerializeMetrics(*registry_);
+      return res;
+    }
+    case RouteId::kStatic: return Static(path);
+    case RouteId::kBenchBroadcast:
+      if (!options_.bench_endpoints || !bench_handler_) {
+        return JsonError(404, "bench endpoints are off (--bench_endpoints)");
+      }
+      if (request.remote_address != "127.0.0.1" && request.remote_address != "::1") {
+        return JsonError(403, "bench endpoints answer loopback callers only");
+      }
+      return bench_handler_(request);
+    default: break;
+  }
+
+  // /api/: origin, then authentication, then the store id and the claims.
+  if (!origins_.Allowed(origin)) return JsonError(403, "origin not allowed");
+  absl::StatusOr<JwtClaims> claims =
+      auth_.Authenticate(TokenFromRequest(request.headers, request.target), absl::Now());
+  if (!claims.ok()) {
+    HttpResponse res = ErrorFor(claims.status());
+    res.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return res;
+  }
+  if (!match.store_id.empty()) {
+    if (absl::Status s = common::ValidateStoreId(match.store_id); !s.ok()) return ErrorFor(s);
+    if (!claims->AllowsStore(match.store_id)) {
+      return JsonError(403, absl::StrCat("token does not grant store ", match.store_id));
+    }
+  }
+  const std::string& store = match.store_id;
+  switch (match.id) {
+    case RouteId::kSyncStatus: {
+      auto status = scheduler_.GetSyncStatus(store);
+      if (!status.ok()) return ErrorFor(status.status());
+      std::string body = "{\"success\":true,\"storeId\":";
+      AppendJsonString(&body, store);
+      absl::StrAppend(&body, ",\"status\":", ProtoToJson(status->status()), ",",
+                      TimestampMember(), "}");
+      return JsonOk(std::move(body));
+    }
+    case RouteId::kTriggerSync: {
+      const std::string client = claims->subject.empty() || auth_.dev_mode()
+                                     ? absl::StrCat("ip:", request.remote_address)
+                                     : absl::StrCat("sub:", claims->subject);
+      auto result = Trigger(store, client, *claims, v1::TRIGGER_MANUAL);
+      if (!result.ok()) return ErrorFor(result.status());
+      std::string body;
+      if (result->started()) {
+        body = "{\"success\":true,\"message\":";
+        AppendJsonString(&body, absl::StrCat("Manual sync triggered for store: ", store));
+      } else {
+        body = "{\"success\":false,\"error\":";
+        AppendJsonString(&body, absl::StrCat("A sync is already running for store: ", store));
+      }
+      body += ",\"runId\":";
+      AppendJsonString(&body, result->run_id());
+      absl::StrAppend(&body, ",\"started\":", result->started() ? "true" : "false", ",",
+                      TimestampMember(), "}");
+      HttpResponse res = JsonOk(std::move(body));
+      if (!result->started()) res.status = 409;
+      return res;
+    }
+    case RouteId::kStores: {
+      auto page_size = PageSize(query);
+      if (!page_size.ok()) return ErrorFor(page_size.status());
+      v1::ListStoresRequest req;
+      req.set_page_size(*page_size);
+      req.set_page_token(QueryParam(query, "pageToken").value_or(""));
+      auto stores = scheduler_.ListStores(req);
+      if (!stores.ok()) return ErrorFor(stores.status());
+      if (!claims->AllowsAllStores()) {
+        // A token limited to some stores sees only those.
+        auto* list = stores->mutable_stores();
+        for (int i = list->size() - 1; i >= 0; --i) {
+          if (!claims->AllowsStore(list->Get(i).store_id())) list->DeleteSubrange(i, 1);
+        }
+      }
+      return JsonOk(SuccessJson(*stores, TimestampMember()));
+    }
+    case RouteId::kStoreLtv: {
+      auto ltv = scheduler_.GetLtvCohorts(store);
+      if (!ltv.ok()) return ErrorFor(ltv.status());
+      if (ltv->store_id().empty()) ltv->set_store_id(store);
+      return JsonOk(SuccessJson(*ltv, TimestampMember()));
+    }
+    case RouteId::kStoreRuns: {
+      auto page_size = PageSize(query);
+      if (!page_size.ok()) return ErrorFor(page_size.status());
+      v1::ListRunsRequest req;
+      req.set_store_id(store);
+      req.set_page_size(*page_size);
+      req.set_page_token(QueryParam(query, "pageToken").value_or(""));
+      auto runs = scheduler_.ListRuns(req);
+      if (!runs.ok()) return ErrorFor(runs.status());
+      std::string extra = "\"storeId\":";
+      AppendJsonString(&extra, store);
+      absl::StrAppend(&extra, ",", TimestampMember());
+      return JsonOk(SuccessJson(*runs, extra));
+    }
+    default: break;
+  }
   return JsonError(404, absl::StrCat("no route for ", request.method, " ", path));
+}
+
+absl::StatusOr<v1::TriggerSyncResponse> Router::Trigger(const std::string& store_id,
+                                                        absl::string_view client_key,
+                                                        const JwtClaims& claims,
+                                                        v1::Trigger trigger) {
+  if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
+  if (!claims.AllowsStore(store_id)) {
+    return absl::PermissionDeniedError(absl::StrCat("token does not grant store ", store_id));
+  }
+  if (absl::Status s = limiter_.Check(store_id, client_key, absl::Now()); !s.ok()) return s;
+  v1::TriggerSyncRequest request;
+  request.set_store_id(store_id);
+  request.set_trigger(trigger);
+  auto response = scheduler_.TriggerSync(request);
+  if (response.ok()) {
+    common::LogInfo("manual trigger", {{"store", store_id},
+                                       {"run", response->run_id()},
+                                       {"started", response->started() ? "true" : "false"}});
+  }
+  return response;
 }
 
 HttpResponse Router::Health() {
   HttpResponse res;
   const absl::Status upstream = scheduler_.CheckHealth();
+  const std::string auth = absl::StrCat("\"auth\":\"", auth_.dev_mode() ? "dev" : "jwt",
+                                        "\",\"devMode\":", auth_.dev_mode() ? "true" : "false");
   if (upstream.ok()) {
     res.status = 200;
-    res.body = absl::StrCat("{\"status\":\"ok\",\"scheduler\":\"SERVING\",\"timestamp\":\"",
-                            NowIso(), "\"}");
+    res.body = absl::StrCat("{\"status\":\"ok\",\"scheduler\":\"SERVING\",", auth, ",",
+                            TimestampMember(), "}");
   } else {
     res.status = 503;
     res.body = "{\"status\":\"unavailable\",\"reason\":\"";
     common::AppendJsonEscaped(res.body, upstream.message());
-    absl::StrAppend(&res.body, "\",\"timestamp\":\"", NowIso(), "\"}");
+    absl::StrAppend(&res.body, "\",", auth, ",", TimestampMember(), "}");
   }
+  return res;
+}
+
+HttpResponse Router::Static(absl::string_view path) {
+  if (options_.web_root.empty()) return JsonError(404, "no web root configured (--web_root)");
+  std::string rel(path.substr(1));
+  if (rel.empty() || absl::EndsWith(rel, "/")) rel += "index.html";
+  // Only plain relative names: no parent segments, hidden files, escapes or control bytes.
+  for (absl::string_view segment : absl::StrSplit(rel, '/')) {
+    if (segment.empty() || segment[0] == '.') return JsonError(404, "not found");
+  }
+  for (char c : rel) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '\\' || c == '%') {
+      return JsonError(404, "not found");
+    }
+  }
+  const std::string file = absl::StrCat(options_.web_root, "/", rel);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    return JsonError(404, absl::StrCat("no file ", path));
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return JsonError(404, absl::StrCat("no file ", path));
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) return JsonError(404, absl::StrCat("no file ", path));
+  HttpResponse res;
+  res.content_type = std::string(ContentTypeFor(rel));
+  res.body = content.str();
+  res.headers.emplace_back("Cache-Control", "no-cache");
   return res;
 }
 

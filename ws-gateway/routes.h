@@ -1,27 +1,67 @@
-// The gateway's HTTP routes as a pure function of the request and the gateway's collaborators
-// (scheduler client, metrics registry). Unknown routes answer a JSON 404.
+// The gateway's HTTP routes as a function of the request and the gateway's collaborators
+// (scheduler client, auth, limits, metrics): /health, /metrics, the /api/ routes of DESIGN.md,
+// static files under --web_root. Also the manual-trigger path the WebSocket sessions share.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
+#include "absl/status/statusor.h"
 #include "prometheus/registry.h"
+#include "ws-gateway/auth.h"
+#include "ws-gateway/gateway_metrics.h"
 #include "ws-gateway/http_types.h"
+#include "ws-gateway/rate_limit.h"
+#include "ws-gateway/route_match.h"
 #include "ws-gateway/scheduler_client.h"
 
 namespace autosync::gateway {
 
+struct RouterOptions {
+  std::string web_root;          // static files; empty = none served
+  bool bench_endpoints = false;  // POST /bench/broadcast (loopback callers only)
+};
+
+// HTTP status for an upstream / validation error: 400 bad argument, 401, 403, 404, 409 run in
+// flight, 429 limited, 503 upstream down or slow, 502 otherwise.
+int HttpStatusFor(const absl::Status& status);
+
 class Router final {
  public:
-  Router(SchedulerClient& scheduler, std::shared_ptr<prometheus::Registry> registry);
+  // Every reference must outlive the router.
+  Router(SchedulerClient& scheduler, std::shared_ptr<prometheus::Registry> registry,
+         GatewayMetrics& metrics, const Authenticator& auth, const OriginPolicy& origins,
+         TriggerLimiter& limiter, RouterOptions options);
 
   // Thread-safe; may block on an upstream call bounded by its deadline.
   HttpResponse Handle(const HttpRequest& request);
 
+  // A manual trigger on behalf of an authenticated client (HTTP or WebSocket): validates the
+  // store id, checks the claims and the rate limits, calls TriggerSync. Blocking.
+  absl::StatusOr<autosync::v1::TriggerSyncResponse> Trigger(const std::string& store_id,
+                                                            absl::string_view client_key,
+                                                            const JwtClaims& claims,
+                                                            autosync::v1::Trigger trigger);
+
+  // POST /bench/broadcast body -> response body (set by the server when --bench_endpoints).
+  void set_bench_handler(std::function<HttpResponse(const HttpRequest&)> handler) {
+    bench_handler_ = std::move(handler);
+  }
+
  private:
+  HttpResponse Route(const HttpRequest& request, const RouteMatch& match);
   HttpResponse Health();
+  HttpResponse Static(absl::string_view path);
 
   SchedulerClient& scheduler_;
   std::shared_ptr<prometheus::Registry> registry_;
+  GatewayMetrics& metrics_;
+  const Authenticator& auth_;
+  const OriginPolicy& origins_;
+  TriggerLimiter& limiter_;
+  RouterOptions options_;
+  std::function<HttpResponse(const HttpRequest&)> bench_handler_;
 };
 
 }  // namespace autosync::gateway

@@ -2,23 +2,87 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "autosync/v1/scheduler.grpc.pb.h"
+#include "common/status.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace autosync::gateway {
 namespace {
+
+namespace v1 = autosync::v1;
+
+// Deleted in OnDone. The handle given to the caller outlives it and forgets it there, so a late
+// Cancel() is harmless.
+class WatchReactor final : public grpc::ClientReadReactor<v1::WatchEvent> {
+ public:
+  struct Handle final : WatchStream {
+    void Cancel() override {
+      absl::MutexLock lock(&mu);
+      cancelled = true;
+      if (reactor != nullptr) reactor->context_.TryCancel();
+    }
+    absl::Mutex mu;
+    WatchReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+    bool cancelled ABSL_GUARDED_BY(mu) = false;
+  };
+
+  static std::shared_ptr<WatchStream> Start(v1::Scheduler::Stub& stub, const std::string& store,
+                                            const std::string& watcher, WatchCallbacks callbacks) {
+    auto handle = std::make_shared<Handle>();
+    auto* reactor = new WatchReactor(handle, std::move(callbacks));
+    reactor->request_.set_store_id(store);
+    reactor->request_.set_watcher_id(watcher);
+    {
+      absl::MutexLock lock(&handle->mu);
+      handle->reactor = reactor;
+    }
+    stub.async()->WatchStore(&reactor->context_, &reactor->request_, reactor);
+    reactor->StartRead(&reactor->event_);
+    reactor->StartCall();
+    return handle;
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows with the status
+    if (callbacks_.on_event) callbacks_.on_event(event_);
+    StartRead(&event_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    {
+      absl::MutexLock lock(&handle_->mu);
+      handle_->reactor = nullptr;
+    }
+    if (callbacks_.on_done) callbacks_.on_done(common::FromGrpcStatus(status));
+    delete this;
+  }
+
+ private:
+  WatchReactor(std::shared_ptr<Handle> handle, WatchCallbacks callbacks)
+      : handle_(std::move(handle)), callbacks_(std::move(callbacks)) {}
+
+  std::shared_ptr<Handle> handle_;
+  WatchCallbacks callbacks_;
+  grpc::ClientContext context_;
+  v1::WatchStoreRequest request_;
+  v1::WatchEvent event_;
+};
 
 class GrpcSchedulerClient final : public SchedulerClient {
  public:
   GrpcSchedulerClient(const std::string& target, absl::Duration timeout)
       : channel_(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
         health_(grpc::health::v1::Health::NewStub(channel_)),
+        scheduler_(v1::Scheduler::NewStub(channel_)),
         timeout_(timeout) {}
 
   absl::Status CheckHealth() override {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    SetDeadline(context);
     grpc::health::v1::HealthCheckRequest request;
     grpc::health::v1::HealthCheckResponse response;
     const grpc::Status status = health_->Check(&context, request, &response);
@@ -34,9 +98,68 @@ class GrpcSchedulerClient final : public SchedulerClient {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<v1::TriggerSyncResponse> TriggerSync(
+      const v1::TriggerSyncRequest& request) override {
+    return Unary<v1::TriggerSyncResponse>(request, &v1::Scheduler::Stub::TriggerSync);
+  }
+  absl::StatusOr<v1::GetSyncStatusResponse> GetSyncStatus(const std::string& store_id) override {
+    v1::GetSyncStatusRequest request;
+    request.set_store_id(store_id);
+    return Unary<v1::GetSyncStatusResponse>(request, &v1::Scheduler::Stub::GetSyncStatus);
+  }
+  absl::StatusOr<v1::ListStoresResponse> ListStores(
+      const v1::ListStoresRequest& request) override {
+    return Unary<v1::ListStoresResponse>(request, &v1::Scheduler::Stub::ListStores);
+  }
+  absl::StatusOr<v1::GetLtvCohortsResponse> GetLtvCohorts(const std::string& store_id) override {
+    v1::GetLtvCohortsRequest request;
+    request.set_store_id(store_id);
+    return Unary<v1::GetLtvCohortsResponse>(request, &v1::Scheduler::Stub::GetLtvCohorts);
+  }
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
+    return Unary<v1::ListRunsResponse>(request, &v1::Scheduler::Stub::ListRuns);
+  }
+
+  void ReportConnections(const v1::ReportConnectionsRequest& request,
+                         std::function<void(absl::Status)> done) override {
+    struct Call {
+      grpc::ClientContext context;
+      v1::ReportConnectionsRequest request;
+      v1::ReportConnectionsResponse response;
+    };
+    auto call = std::make_shared<Call>();
+    call->request = request;
+    SetDeadline(call->context);
+    scheduler_->async()->ReportConnections(
+        &call->context, &call->request, &call->response,
+        [call, done = std::move(done)](grpc::Status status) {
+          if (done) done(common::FromGrpcStatus(status));
+        });
+  }
+
+  std::shared_ptr<WatchStream> Watch(const std::string& store_id, const std::string& watcher_id,
+                                     WatchCallbacks callbacks) override {
+    return WatchReactor::Start(*scheduler_, store_id, watcher_id, std::move(callbacks));
+  }
+
  private:
+  void SetDeadline(grpc::ClientContext& context) const {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  }
+
+  template <typename Response, typename Request, typename Method>
+  absl::StatusOr<Response> Unary(const Request& request, Method method) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    Response response;
+    const grpc::Status status = ((*scheduler_).*method)(&context, request, &response);
+    if (!status.ok()) return common::FromGrpcStatus(status);
+    return response;
+  }
+
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::unique_ptr<v1::Scheduler::Stub> scheduler_;
   const absl::Duration timeout_;
 };
 

@@ -1,24 +1,59 @@
-// The gateway's connection to the scheduler-service: one channel, reused stubs, deadlines on
-// every call. Thread-safe.
+// The gateway's connection to the scheduler-service: one channel, reused stubs, a deadline on
+// every unary call, and WatchStore streams as callback reactors. An interface so tests and the
+// hub can use a fake. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
-
-namespace grpc {
-class Channel;
-}
+#include "autosync/v1/scheduler.pb.h"
 
 namespace autosync::gateway {
+
+// One open WatchStore stream. Cancel() asks it to end; its `on_done` still runs exactly once.
+class WatchStream {
+ public:
+  virtual ~WatchStream() = default;
+  virtual void Cancel() = 0;
+};
+
+struct WatchCallbacks {
+  // Called for every event, in order, on a gRPC thread; must not block.
+  std::function<void(const autosync::v1::WatchEvent&)> on_event;
+  // Called once when the stream has ended (OK, cancelled or broken), after the last on_event.
+  std::function<void(const absl::Status&)> on_done;
+};
 
 class SchedulerClient {
  public:
   virtual ~SchedulerClient() = default;
   // grpc.health.v1 Check of the scheduler; OK when SERVING, UNAVAILABLE with the reason otherwise.
   virtual absl::Status CheckHealth() = 0;
+
+  // Blocking unary calls, each bounded by the client's deadline. Errors keep the gRPC code.
+  virtual absl::StatusOr<autosync::v1::TriggerSyncResponse> TriggerSync(
+      const autosync::v1::TriggerSyncRequest& request) = 0;
+  virtual absl::StatusOr<autosync::v1::GetSyncStatusResponse> GetSyncStatus(
+      const std::string& store_id) = 0;
+  virtual absl::StatusOr<autosync::v1::ListStoresResponse> ListStores(
+      const autosync::v1::ListStoresRequest& request) = 0;
+  virtual absl::StatusOr<autosync::v1::GetLtvCohortsResponse> GetLtvCohorts(
+      const std::string& store_id) = 0;
+  virtual absl::StatusOr<autosync::v1::ListRunsResponse> ListRuns(
+      const autosync::v1::ListRunsRequest& request) = 0;
+
+  // Non-blocking; `done` runs on a gRPC thread when the call ends (deadline bounded).
+  virtual void ReportConnections(const autosync::v1::ReportConnectionsRequest& request,
+                                 std::function<void(absl::Status)> done) = 0;
+
+  // Opens a WatchStore stream (no deadline: it lives as long as local clients watch).
+  virtual std::shared_ptr<WatchStream> Watch(const std::string& store_id,
+                                             const std::string& watcher_id,
+                                             WatchCallbacks callbacks) = 0;
 };
 
 std::unique_ptr<SchedulerClient> MakeGrpcSchedulerClient(const std::string& target,

@@ -1,16 +1,25 @@
 #include "ws-gateway/server.h"
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "boost/beast/websocket.hpp"
 #include "common/log.h"
+#include "ws-gateway/route_match.h"
+#include "ws-gateway/ws_client.h"
 
 namespace autosync::gateway {
 namespace {
@@ -18,23 +27,232 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
-constexpr size_t kMaxRequestBodyBytes = 64 * 1024;
+constexpr size_t kMinRequestBodyBytes = 64 * 1024;
 constexpr auto kReadTimeout = std::chrono::seconds(30);
+constexpr auto kCloseGrace = std::chrono::seconds(5);
 
-// Live sessions, so Shutdown can wait for them to drain.
-struct SessionCount {
-  std::atomic<int> live{0};
+// Live sessions and WebSockets, so Shutdown can close and wait for them.
+struct Live {
+  std::atomic<int> count{0};
+  absl::Mutex mu;
+  uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
+  absl::flat_hash_map<uint64_t, std::weak_ptr<WsSink>> sockets ABSL_GUARDED_BY(mu);
+};
+
+// Answers a refused upgrade after the handshake: browsers cannot read an HTTP status of a
+// failed upgrade, but they do see a close code and reason.
+class RefuseHandler final : public WsHandler {
+ public:
+  explicit RefuseHandler(std::string reason) : reason_(std::move(reason)) {}
+  void OnOpen(std::weak_ptr<WsSink> sink) override {
+    if (auto s = sink.lock()) s->Close(kClosePolicy, reason_);
+  }
+  void OnText(absl::string_view) override {}
+  void OnBinary(absl::string_view) override {}
+  void OnClosed() override {}
+
+ private:
+  std::string reason_;
+};
+
+class WsConnection final : public WsSink, public std::enable_shared_from_this<WsConnection> {
+ public:
+  WsConnection(tcp::socket&& socket, std::shared_ptr<WsHandler> handler, ClientContext& clients,
+               Framing framing, Live& live)
+      : ws_(std::move(socket)),
+        timer_(ws_.get_executor()),
+        handler_(std::move(handler)),
+        clients_(clients),
+        framing_(framing),
+        live_(live) {
+    ++live_.count;
+    if (framing_ == Framing::kPlainWs) clients_.metrics.connections(framing_).Increment();
+  }
+  ~WsConnection() override {
+    if (framing_ == Framing::kPlainWs) clients_.metrics.connections(framing_).Decrement();
+    --live_.count;
+  }
+
+  void Run(http::request<http::string_body> req) {
+    {
+      absl::MutexLock lock(&live_.mu);
+      id_ = live_.next_id++;
+      live_.sockets[id_] = weak_from_this();
+    }
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::server, "autosync-ws-gateway");
+    }));
+    ws_.read_message_max(clients_.limits.max_payload);
+    ws_.async_accept(req, beast::bind_front_handler(&WsConnection::OnAccept, shared_from_this()));
+  }
+
+  void Send(std::shared_ptr<const std::string> frame, bool binary) override {
+    // Frames wait in an inbox and one posted drain moves them all onto the strand: a broadcast
+    // burst costs one post (and one wake-up) per connection, not one per frame.
+    bool schedule = false;
+    {
+      absl::MutexLock lock(&inbox_mu_);
+      inbox_.push_back({std::move(frame), binary});
+      schedule = !drain_scheduled_;
+      drain_scheduled_ = true;
+    }
+    if (schedule) {
+      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->Drain(); });
+    }
+  }
+
+  void Close(uint16_t code, std::string reason) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), code,
+                                    reason = std::move(reason)]() mutable {
+      self->StartClose(code, std::move(reason));
+    });
+  }
+
+ private:
+  struct Outgoing {
+    std::shared_ptr<const std::string> frame;
+    bool binary;
+  };
+
+  void OnAccept(beast::error_code ec) {
+    if (ec) return Finish();
+    opened_ = true;
+    handler_->OnOpen(weak_from_this());
+    Read();
+  }
+
+  void Read() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&WsConnection::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec) {
+      if (ec == websocket::error::message_too_big) clients_.metrics.protocol_errors().Increment();
+      return Finish();
+    }
+    const auto data = buffer_.cdata();
+    const absl::string_view text(static_cast<const char*>(data.data()), data.size());
+    if (!closing_) {
+      if (ws_.got_text()) {
+        handler_->OnText(text);
+      } else {
+        handler_->OnBinary(text);
+      }
+    }
+    buffer_.consume(buffer_.size());
+    Read();
+  }
+
+  void Drain() {
+    std::vector<Outgoing> batch;
+    {
+      absl::MutexLock lock(&inbox_mu_);
+      batch.swap(inbox_);
+      drain_scheduled_ = false;
+    }
+    for (Outgoing& out : batch) DoSend(std::move(out.frame), out.binary);
+  }
+
+  void DoSend(std::shared_ptr<const std::string> frame, bool binary) {
+    if (closing_ || finished_) return;
+    if (queue_.size() >= clients_.limits.send_queue_max) {
+      clients_.metrics.slow_consumer_disconnects().Increment();
+      common::LogInfo("disconnecting slow consumer",
+                      {{"queued", absl::StrCat(queue_.size())}});
+      return StartClose(kClosePolicy, absl::StrCat("slow consumer: more than ",
+                                                   clients_.limits.send_queue_max,
+                                                   " messages queued"));
+    }
+    queue_.push_back({std::move(frame), binary});
+    if (!writing_ && opened_) WriteNext();
+  }
+
+  void WriteNext() {
+    writing_ = true;
+    ws_.text(!queue_.front().binary);
+    ws_.async_write(asio::buffer(*queue_.front().frame),
+                    beast::bind_front_handler(&WsConnection::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t bytes) {
+    writing_ = false;
+    if (ec) {
+      queue_.clear();
+      return;  // the read side ends the connection
+    }
+    clients_.metrics.bytes_sent(framing_).Increment(static_cast<double>(bytes));
+    if (!queue_.empty()) queue_.pop_front();
+    if (closing_) return DoClose();
+    if (!queue_.empty()) WriteNext();
+  }
+
+  void StartClose(uint16_t code, std::string reason) {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    // Keep only the frame being written: Beast allows one write at a time.
+    if (writing_) {
+      while (queue_.size() > 1) queue_.pop_back();
+    } else {
+      queue_.clear();
+    }
+    // A peer that reads nothing never lets the write or the close handshake finish.
+    timer_.expires_after(kCloseGrace);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
+    if (!opened_) return;
+    if (!writing_) DoClose();
+  }
+
+  void DoClose() {
+    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    timer_.cancel();
+    {
+      absl::MutexLock lock(&live_.mu);
+      live_.sockets.erase(id_);
+    }
+    handler_->OnClosed();
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  asio::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<WsHandler> handler_;
+  ClientContext& clients_;
+  const Framing framing_;
+  Live& live_;
+  uint64_t id_ = 0;
+  std::deque<Outgoing> queue_;
+  bool opened_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  websocket::close_reason close_reason_;
+  absl::Mutex inbox_mu_;
+  std::vector<Outgoing> inbox_ ABSL_GUARDED_BY(inbox_mu_);
+  bool drain_scheduled_ ABSL_GUARDED_BY(inbox_mu_) = false;
 };
 
 class HttpSession final : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, Router& router, asio::thread_pool& pool, SessionCount& count)
-      : stream_(std::move(socket)), router_(router), pool_(pool), count_(count) {
-    ++count_.live;
+  HttpSession(tcp::socket socket, ServerDeps& deps, Live& live)
+      : stream_(std::move(socket)), deps_(deps), live_(live) {
+    ++live_.count;
   }
-  ~HttpSession() { --count_.live; }
+  ~HttpSession() { --live_.count; }
 
   void Start() {
     asio::dispatch(stream_.get_executor(),
@@ -44,7 +262,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
  private:
   void Read() {
     parser_.emplace();
-    parser_->body_limit(kMaxRequestBodyBytes);
+    parser_->body_limit(std::max(kMinRequestBodyBytes, deps_.clients.limits.max_payload));
     stream_.expires_after(kReadTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
@@ -53,8 +271,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
   void OnRead(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) return Close();
     if (ec == http::error::body_limit) {
-      HttpResponse res = JsonError(413, "request body too large");
-      return Write(std::move(res), false, 11);
+      return Write(JsonError(413, "request body too large"), false, 11);
     }
     if (ec) return;  // timeout, reset, garbage: drop the connection
     http::request<http::string_body> req = parser_->release();
@@ -65,20 +282,107 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
       request.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())),
                                    std::string(field.value()));
     }
-    request.body = std::move(req.body());
+    beast::error_code peer_ec;
+    const auto peer = stream_.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) request.remote_address = peer.address().to_string();
+    const absl::string_view path = PathOf(request.target);
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
+
+    if (websocket::is_upgrade(req)) return Upgrade(std::move(req), std::move(request));
+
+    if (absl::StartsWith(path, "/socket.io/") || path == "/socket.io") {
+      request.body = std::move(req.body());
+      return Polling(std::move(request), keep_alive, version);
+    }
+
+    request.body = std::move(req.body());
     const bool head = req.method() == http::verb::head;
     // Route handlers may block on the scheduler: run them off the io threads.
-    asio::post(pool_, [self = shared_from_this(), request = std::move(request), keep_alive,
-                       version, head]() mutable {
-      HttpResponse res = self->router_.Handle(request);
+    deps_.pool.Post([self = shared_from_this(), request = std::move(request), keep_alive,
+                     version, head]() mutable {
+      HttpResponse res = self->deps_.router.Handle(request);
       if (head) res.body.clear();
       asio::post(self->stream_.get_executor(),
                  [self, res = std::move(res), keep_alive, version]() mutable {
                    self->Write(std::move(res), keep_alive, version);
                  });
     });
+  }
+
+  void AddCors(const HttpRequest& request, HttpResponse& res) {
+    const auto origin = HeaderValue(request.headers, "origin");
+    if (origin.has_value() && deps_.origins.Allowed(origin)) {
+      res.headers.emplace_back("Access-Control-Allow-Origin", std::string(*origin));
+      res.headers.emplace_back("Access-Control-Allow-Credentials", "true");
+      res.headers.emplace_back("Vary", "Origin");
+    }
+  }
+
+  void Polling(HttpRequest request, bool keep_alive, unsigned version) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto origin = HeaderValue(request.headers, "origin");
+    if (!deps_.origins.Allowed(origin)) {
+      return Write(EngineIoError(4, "Forbidden: origin not allowed", 403), keep_alive, version);
+    }
+    if (request.method == "OPTIONS") {
+      HttpResponse res;
+      res.status = 204;
+      res.content_type = "text/plain";
+      res.headers = {{"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+                     {"Access-Control-Allow-Headers", "Content-Type, Authorization"}};
+      AddCors(request, res);
+      return Write(std::move(res), keep_alive, version);
+    }
+    auto self = shared_from_this();
+    auto shared_request = std::make_shared<HttpRequest>(std::move(request));
+    deps_.eio.HandleHttp(*shared_request, [self, shared_request, keep_alive, version,
+                                           start](HttpResponse res) {
+      self->AddCors(*shared_request, res);
+      self->deps_.clients.metrics.ObserveHttp(
+          "/socket.io/", res.status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      asio::post(self->stream_.get_executor(),
+                 [self, res = std::move(res), keep_alive, version]() mutable {
+                   self->Write(std::move(res), keep_alive, version);
+                 });
+    });
+  }
+
+  void Upgrade(http::request<http::string_body> req, HttpRequest request) {
+    const absl::string_view path = PathOf(request.target);
+    const auto origin = HeaderValue(request.headers, "origin");
+    if (!deps_.origins.Allowed(origin)) {
+      return Write(JsonError(403, "origin not allowed"), false, req.version());
+    }
+    std::shared_ptr<WsHandler> handler;
+    Framing framing = Framing::kPlainWs;
+    if (path == "/ws") {
+      absl::StatusOr<JwtClaims> claims = deps_.clients.auth.Authenticate(
+          TokenFromRequest(request.headers, request.target), absl::Now());
+      if (!claims.ok()) {
+        handler = std::make_shared<RefuseHandler>(
+            std::string(claims.status().message().substr(0, 120)));
+      } else {
+        std::string key = deps_.clients.auth.dev_mode() || claims->subject.empty()
+                              ? absl::StrCat("ws:", request.remote_address)
+                              : absl::StrCat("sub:", claims->subject);
+        handler = std::make_shared<PlainWsClient>(deps_.clients, *std::move(claims),
+                                                  std::move(key));
+      }
+    } else if (absl::StartsWith(path, "/socket.io/") || path == "/socket.io") {
+      framing = Framing::kSocketIo;
+      HttpResponse refusal;
+      auto eio_handler = deps_.eio.HandleUpgrade(request, &refusal);
+      if (!eio_handler.ok()) return Write(std::move(refusal), false, req.version());
+      handler = *std::move(eio_handler);
+    } else {
+      return Write(JsonError(404, absl::StrCat("no WebSocket endpoint at ", path)), false,
+                   req.version());
+    }
+    std::make_shared<WsConnection>(stream_.release_socket(), std::move(handler), deps_.clients,
+                                   framing, live_)
+        ->Run(std::move(req));
   }
 
   void Write(HttpResponse res, bool keep_alive, unsigned version) {
@@ -106,28 +410,31 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  Router& router_;
-  asio::thread_pool& pool_;
-  SessionCount& count_;
+  ServerDeps& deps_;
+  Live& live_;
 };
 
 }  // namespace
 
 struct GatewayServer::Impl {
-  explicit Impl(int thread_count) : ioc(thread_count), pool(2) {}
+  Impl(int thread_count, ServerDeps d) : ioc(thread_count), deps(d) {}
+  // Declared first so it is destroyed last: handlers still queued in `ioc` refer to it.
+  Live live;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
-  asio::thread_pool pool;
   std::vector<std::thread> threads;
-  SessionCount sessions;
-  Router* router = nullptr;
+  ServerDeps deps;
   bool stopped = false;
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<HttpSession>(std::move(s), *router, pool, sessions)->Start();
-      Accept();
+      if (!ec) {
+        beast::error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<HttpSession>(std::move(s), deps, live)->Start();
+      }
+      if (acceptor.is_open()) Accept();
     });
   }
 };
@@ -135,9 +442,8 @@ struct GatewayServer::Impl {
 GatewayServer::GatewayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
-    const common::HostPort& listen, int threads, Router& router) {
-  auto impl = std::make_unique<Impl>(threads);
-  impl->router = &router;
+    const common::HostPort& listen, int threads, ServerDeps deps) {
+  auto impl = std::make_unique<Impl>(threads, deps);
   beast::error_code ec;
   const auto address =
       asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
@@ -166,11 +472,21 @@ void GatewayServer::Shutdown(absl::Duration grace) {
     beast::error_code ec;
     impl_->acceptor.close(ec);
   });
+  impl_->deps.eio.CloseAll("server shutting down");
+  std::vector<std::shared_ptr<WsSink>> sockets;
+  {
+    absl::MutexLock lock(&impl_->live.mu);
+    for (auto& [id, weak] : impl_->live.sockets) {
+      if (auto s = weak.lock()) sockets.push_back(std::move(s));
+    }
+  }
+  for (auto& s : sockets) s->Close(kCloseGoingAway, "server shutting down");
+  sockets.clear();
   // Sessions in flight get up to `grace` to finish; idle keep-alive ones are cut at the end.
   const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(grace);
   asio::steady_timer timer(impl_->ioc);
   std::function<void()> check = [&] {
-    if (impl_->sessions.live.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (impl_->live.count.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
       impl_->ioc.stop();
       return;
     }
@@ -178,7 +494,6 @@ void GatewayServer::Shutdown(absl::Duration grace) {
     timer.async_wait([&](beast::error_code) { check(); });
   };
   asio::post(impl_->ioc, check);
-  impl_->pool.join();
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();
 }

@@ -1,6 +1,7 @@
-// The gateway's network side: a Beast listener and HTTP sessions (WebSocket sessions join in
-// issue #5). Route handlers may block on upstream calls, so they run on a small blocking pool
-// and responses are posted back to the session's strand.
+// The gateway's network side: a Beast listener, HTTP sessions (routes on the blocking pool,
+// responses posted back), WebSocket connections for `/ws` and `/socket.io/` (strand per
+// connection, one write in flight, bounded queue, timeouts, message size limit) and
+// Engine.IO long-polling. Beast stays inside server.cc.
 #pragma once
 
 #include <memory>
@@ -8,21 +9,34 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "ws-gateway/blocking_pool.h"
+#include "ws-gateway/client_context.h"
+#include "ws-gateway/eio_session.h"
 #include "ws-gateway/routes.h"
 
 namespace autosync::gateway {
 
+// Everything must outlive the server.
+struct ServerDeps {
+  Router& router;
+  ClientContext& clients;
+  EioServer& eio;
+  const OriginPolicy& origins;
+  BlockingPool& pool;
+};
+
 class GatewayServer final {
  public:
-  // Binds and starts serving on `threads` io threads. `router` must outlive the server.
+  // Binds and starts serving on `threads` io threads.
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const common::HostPort& listen,
-                                                              int threads, Router& router);
+                                                              int threads, ServerDeps deps);
   ~GatewayServer();
   GatewayServer(const GatewayServer&) = delete;
   GatewayServer& operator=(const GatewayServer&) = delete;
 
   uint16_t port() const;
-  // Stops accepting, lets requests in flight finish for up to `grace`, then stops.
+  // Stops accepting, closes WebSockets with 1001, lets requests in flight finish for up to
+  // `grace`, then stops.
   void Shutdown(absl::Duration grace);
 
  private:

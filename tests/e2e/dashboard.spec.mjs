@@ -33,7 +33,15 @@ const kToken = process.env.AUTOSYNC_E2E_TOKEN || '';
 // How long one page condition may take. A real run of a demo store takes seconds; a scheduled run
 // already in flight when the test starts has to finish first.
 const kWaitMs = Number(process.env.AUTOSYNC_E2E_TIMEOUT_MS || 60000);
+// store-sim's admin URL (real system only): the restart test slows the source down so the run
+// is still in its orders/ads stages when the gateway is killed.
+const kSimUrl = process.env.AUTOSYNC_E2E_SIM_URL || '';
 const kGatewayArgv = process.env.AUTOSYNC_E2E_GATEWAY_ARGV ? JSON.parse(process.env.AUTOSYNC_E2E_GATEWAY_ARGV) : null;
+
+async function simFaults(faults) {
+  const res = await fetch(`${kSimUrl}/_sim/faults`, { method: 'POST', body: JSON.stringify(faults) });
+  assert.equal(res.status, 200, `store-sim faults: ${await res.text()}`);
+}
 const kViewport = { width: 1440, height: 1000 };
 const tid = (id) => `[data-testid="${id}"]`;
 
@@ -262,6 +270,9 @@ describe('dashboard', () => {
       await openAndPick(page, url, store);
       await page.waitForSelector(`${tid('sync-status')}[data-state="idle"]`);
       const versionBefore = Number(await attr(page, 'cohort-table', 'data-version'));
+      // An incremental real run can pass its orders/ads stages in milliseconds: slow each
+      // store-API answer down for this run so the kill lands mid-run.
+      if (real && kSimUrl) await simFaults({ latency_ms: 1000 });
       await page.click(`${tid('sync-button')}:not([disabled])`);
       await page.waitForSelector(`${tid('progress-bar')}[data-live="true"]:is([data-stage="orders"], [data-stage="ads"])`);
       const runId = await attr(page, 'progress-bar', 'data-run-id');
@@ -283,6 +294,7 @@ describe('dashboard', () => {
         ([sel, v]) => Number(document.querySelector(sel).dataset.version) > v, [tid('cohort-table'), versionBefore]);
       await page.waitForSelector(`[data-testid="run-item"][data-run-id="${runId}"][data-status="completed"]`);
     } finally {
+      if (real && kSimUrl) await simFaults({ latency_ms: 0 }).catch(() => {});
       await context.close();
       await gw?.close({ stopRuns: true });
     }

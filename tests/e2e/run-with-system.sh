@@ -93,6 +93,7 @@ SQL
 done
 
 export AUTOSYNC_E2E_URL="http://127.0.0.1:$GATEWAY_PORT/"
+export AUTOSYNC_E2E_SIM_URL="http://127.0.0.1:$SIM_PORT"
 AUTOSYNC_E2E_GATEWAY_ARGV=$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' \
   "$BIN/ws-gateway" "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
   "--web_root=$ROOT/ws-gateway/web")

@@ -1,0 +1,67 @@
+// A fake SchedulerClient for the gateway's unit tests: WatchStore streams the test feeds and
+// ends by hand, recorded ReportConnections, fixed answers for the unary calls.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ws-gateway/scheduler_client.h"
+
+namespace autosync::gateway {
+
+namespace v1 = autosync::v1;
+
+struct FakeStream final : WatchStream {
+  void Cancel() override { cancelled = true; }
+  std::string store;
+  WatchCallbacks callbacks;
+  bool cancelled = false;
+  bool done = false;
+  void Event(const v1::WatchEvent& e) { callbacks.on_event(e); }
+  void End(absl::Status s) {
+    done = true;
+    callbacks.on_done(s);
+  }
+};
+
+class FakeScheduler final : public SchedulerClient {
+ public:
+  absl::Status CheckHealth() override { return absl::OkStatus(); }
+  absl::StatusOr<v1::TriggerSyncResponse> TriggerSync(const v1::TriggerSyncRequest&) override {
+    v1::TriggerSyncResponse response;
+    response.set_run_id("run_fake");
+    response.set_started(true);
+    return response;
+  }
+  absl::StatusOr<v1::GetSyncStatusResponse> GetSyncStatus(const std::string&) override {
+    return v1::GetSyncStatusResponse();
+  }
+  absl::StatusOr<v1::ListStoresResponse> ListStores(const v1::ListStoresRequest&) override {
+    return v1::ListStoresResponse();
+  }
+  absl::StatusOr<v1::GetLtvCohortsResponse> GetLtvCohorts(const std::string&) override {
+    return v1::GetLtvCohortsResponse();
+  }
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest&) override {
+    return v1::ListRunsResponse();
+  }
+  void ReportConnections(const v1::ReportConnectionsRequest& request,
+                         std::function<void(absl::Status)> done) override {
+    reports.push_back(request);
+    done(absl::OkStatus());
+  }
+  std::shared_ptr<WatchStream> Watch(const std::string& store_id, const std::string&,
+                                     WatchCallbacks callbacks) override {
+    auto stream = std::make_shared<FakeStream>();
+    stream->store = store_id;
+    stream->callbacks = std::move(callbacks);
+    streams.push_back(stream);
+    return stream;
+  }
+
+  std::vector<std::shared_ptr<FakeStream>> streams;
+  std::vector<v1::ReportConnectionsRequest> reports;
+};
+
+}  // namespace autosync::gateway

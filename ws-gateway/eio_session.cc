@@ -1,0 +1,646 @@
+#include "ws-gateway/eio_session.h"
+
+#include <array>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "simdjson.h"
+#include "ws-gateway/jwt.h"
+#include "ws-gateway/route_match.h"
+#include "ws-gateway/sv.h"
+#include "ws-gateway/ws_message.h"
+
+namespace autosync::gateway {
+namespace {
+
+std::string RandomId() {
+  thread_local absl::BitGen gen;
+  std::array<char, 15> bytes;
+  for (char& b : bytes) b = static_cast<char>(absl::Uniform<uint8_t>(gen));
+  return Base64UrlEncode(absl::string_view(bytes.data(), bytes.size()));
+}
+
+constexpr absl::string_view kClientClosed = "client closed";
+
+HttpResponse PollingBody(std::string body) {
+  HttpResponse res;
+  res.content_type = "text/plain; charset=UTF-8";
+  res.body = std::move(body);
+  return res;
+}
+
+// The answer to an accepted polling POST, as the reference server sends it.
+HttpResponse PostAccepted() {
+  static const HttpResponse* const kOk = [] {
+    auto* res = new HttpResponse;
+    res->content_type = "text/html";
+    res->body = std::string(2, 'o');
+    res->body[1] = 'k';
+    return res;
+  }();
+  return *kOk;
+}
+
+// The `token` member of a CONNECT auth payload, if any.
+std::string TokenFromAuth(absl::string_view json) {
+  if (json.empty()) return "";
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return "";
+  std::string_view token;
+  if (doc["token"].get_string().get(token) != simdjson::SUCCESS) return "";
+  return std::string(token);
+}
+
+}  // namespace
+
+HttpResponse EngineIoError(int code, absl::string_view message, int status) {
+  HttpResponse res;
+  res.status = status;
+  res.body = absl::StrCat("{\"code\":", code, ",\"message\":", JsonQuote(Sv(message)), "}");
+  return res;
+}
+
+// The WebSocket side of a session: the probe sequence on an upgrade, then packets in.
+class EioWsHandler final : public WsHandler {
+ public:
+  EioWsHandler(std::shared_ptr<EioSession> session, bool upgrade)
+      : session_(std::move(session)), upgrade_(upgrade) {}
+
+  void OnOpen(std::weak_ptr<WsSink> sink) override {
+    sink_ = sink;
+    if (!upgrade_) {
+      attached_ = true;
+      if (auto s = sink.lock()) {
+        s->Send(std::make_shared<const std::string>(session_->OpenPacket(false)));
+      }
+      session_->AttachWebSocket(sink, true);
+    }
+  }
+
+  void OnText(absl::string_view text) override {
+    absl::StatusOr<engineio::Packet> packet =
+        engineio::DecodePacket(Sv(text), session_->context_.limits.max_payload);
+    if (!packet.ok()) return Fail(packet.status().message());
+    Handle(*packet);
+  }
+
+  void OnBinary(absl::string_view bytes) override { Handle(engineio::BinaryMessage(Sv(bytes))); }
+
+  void OnClosed() override {
+    if (attached_) session_->Close("transport close");
+  }
+
+ private:
+  void Handle(const engineio::Packet& packet) {
+    if (attached_) {
+      session_->OnPacket(packet);
+      return;
+    }
+    absl::StatusOr<std::string_view> reply = probe_.OnPacket(packet);
+    if (!reply.ok()) return Fail(reply.status().message());
+    auto sink = sink_.lock();
+    if (!reply->empty() && sink) sink->Send(std::make_shared<const std::string>(*reply));
+    if (probe_.state() == engineio::UpgradeProbe::State::kAwaitingUpgrade) {
+      session_->BeginUpgrade();
+    } else if (probe_.state() == engineio::UpgradeProbe::State::kUpgraded) {
+      attached_ = true;
+      session_->AttachWebSocket(sink_, true);
+    }
+  }
+
+  void Fail(absl::string_view message) {
+    session_->context_.metrics.protocol_errors().Increment();
+    if (auto sink = sink_.lock()) sink->Close(kClosePolicy, std::string(message.substr(0, 120)));
+    if (attached_) session_->Close(message);
+  }
+
+  std::shared_ptr<EioSession> session_;
+  const bool upgrade_;
+  bool attached_ = false;
+  std::weak_ptr<WsSink> sink_;
+  engineio::UpgradeProbe probe_;
+};
+
+EioSession::EioSession(ClientContext& context, std::string sid, std::string handshake_token,
+                       std::string remote, std::function<void(const std::string&)> on_closed)
+    : context_(context),
+      sid_(std::move(sid)),
+      handshake_token_(std::move(handshake_token)),
+      remote_(std::move(remote)),
+      on_closed_(std::move(on_closed)),
+      hub_id_(context.hub.NewClientId()) {
+  context_.metrics.connections(Framing::kSocketIo).Increment();
+}
+
+EioSession::~EioSession() { context_.metrics.connections(Framing::kSocketIo).Decrement(); }
+
+std::string EioSession::OpenPacket(bool offer_upgrade) const {
+  std::vector<std::string_view> upgrades;
+  if (offer_upgrade) upgrades.push_back("websocket");
+  return engineio::EncodeOpen(sid_, context_.limits.ping_interval, context_.limits.ping_timeout,
+                              context_.limits.max_payload, upgrades);
+}
+
+void EioSession::Start() {
+  SchedulePing();
+  std::weak_ptr<EioSession> weak = weak_from_this();
+  context_.timers.After(context_.limits.connect_timeout, [weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    bool timed_out = false;
+    {
+      absl::MutexLock lock(&self->mu_);
+      timed_out = !self->ever_connected_;
+    }
+    if (timed_out) self->Close("no Socket.IO CONNECT within the connect timeout");
+  });
+}
+
+void EioSession::SchedulePing() {
+  std::weak_ptr<EioSession> weak = weak_from_this();
+  context_.timers.After(context_.limits.ping_interval, [weak] {
+    if (auto self = weak.lock()) self->SendPing();
+  });
+}
+
+void EioSession::SendPing() {
+  uint64_t seq = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    awaiting_pong_ = true;
+    seq = ++ping_seq_;
+  }
+  SendText(std::string(engineio::kPingPacket));
+  std::weak_ptr<EioSession> weak = weak_from_this();
+  context_.timers.After(context_.limits.ping_timeout, [weak, seq] {
+    if (auto self = weak.lock()) self->CheckPong(seq);
+  });
+}
+
+void EioSession::CheckPong(uint64_t seq) {
+  bool timed_out = false;
+  {
+    absl::MutexLock lock(&mu_);
+    timed_out = awaiting_pong_ && ping_seq_ == seq && !closed_;
+  }
+  if (timed_out) Close("ping timeout");
+}
+
+void EioSession::Send(std::shared_ptr<const std::string> packet) {
+  Responder respond;
+  std::string body;
+  bool overflow = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    if (transport_ == Transport::kWebSocket) {
+      if (auto sink = ws_.lock()) sink->Send(std::move(packet));
+      return;
+    }
+    if (queue_.size() >= context_.limits.send_queue_max) {
+      overflow = true;
+    } else {
+      queue_.push_back(std::move(packet));
+      if (pending_get_ && transport_ == Transport::kPolling) {
+        std::vector<std::string_view> views;
+        views.reserve(queue_.size());
+        for (const auto& p : queue_) views.emplace_back(*p);
+        body = engineio::JoinEncodedPackets(views);
+        queue_.clear();
+        respond = std::move(pending_get_);
+        pending_get_ = nullptr;
+      }
+    }
+  }
+  if (overflow) {
+    context_.metrics.slow_consumer_disconnects().Increment();
+    Close("slow consumer: send queue full");
+    return;
+  }
+  if (respond) respond(PollingBody(std::move(body)));
+}
+
+void EioSession::HandleGet(Responder respond) {
+  std::string body;
+  bool answer_now = false;
+  bool overlap = false;
+  bool upgraded = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) {
+      answer_now = true;
+      body = std::string(engineio::kClosePacket);
+    } else if (transport_ == Transport::kWebSocket) {
+      upgraded = true;  // the session lives on the websocket now, as the reference server says
+    } else if (pending_get_) {
+      overlap = true;
+    } else if (!queue_.empty()) {
+      std::vector<std::string_view> views;
+      views.reserve(queue_.size());
+      for (const auto& p : queue_) views.emplace_back(*p);
+      body = engineio::JoinEncodedPackets(views);
+      queue_.clear();
+      answer_now = true;
+    } else if (transport_ == Transport::kUpgrading) {
+      answer_now = true;
+      body = std::string(engineio::kNoopPacket);
+    } else {
+      pending_get_ = std::move(respond);
+    }
+  }
+  if (upgraded) return respond(EngineIoError(3, "Bad request: session was upgraded"));
+  if (overlap) {
+    respond(EngineIoError(3, "Bad request: overlapping polls"));
+    Close("overlapping polls");
+    return;
+  }
+  if (answer_now) respond(PollingBody(std::move(body)));
+}
+
+HttpResponse EioSession::HandlePost(absl::string_view body) {
+  absl::StatusOr<std::vector<engineio::Packet>> packets =
+      engineio::DecodePayload(Sv(body), context_.limits.max_payload);
+  if (!packets.ok()) {
+    context_.metrics.protocol_errors().Increment();
+    const bool too_big = packets.status().code() == absl::StatusCode::kResourceExhausted;
+    Close(packets.status().message());
+    return too_big ? EngineIoError(3, "payload too large", 413)
+                   : EngineIoError(3, packets.status().message());
+  }
+  for (const engineio::Packet& packet : *packets) {
+    if (!OnPacket(packet)) break;
+  }
+  return PostAccepted();
+}
+
+std::shared_ptr<WsHandler> EioSession::MakeWsHandler(bool upgrade) {
+  return std::make_shared<EioWsHandler>(shared_from_this(), upgrade);
+}
+
+void EioSession::BeginUpgrade() {
+  Responder respond;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_ || transport_ != Transport::kPolling) return;
+    transport_ = Transport::kUpgrading;
+    // The held poll ends with a noop so the client can pause polling and finish the upgrade.
+    respond = std::move(pending_get_);
+    pending_get_ = nullptr;
+  }
+  if (respond) respond(PollingBody(std::string(engineio::kNoopPacket)));
+}
+
+void EioSession::AttachWebSocket(std::weak_ptr<WsSink> sink, bool flush_queue) {
+  Responder respond;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    transport_ = Transport::kWebSocket;
+    ws_ = sink;
+    auto s = sink.lock();
+    if (flush_queue && s) {
+      for (auto& p : queue_) s->Send(std::move(p));
+    }
+    queue_.clear();
+    respond = std::move(pending_get_);
+    pending_get_ = nullptr;
+  }
+  if (respond) respond(PollingBody(std::string(engineio::kNoopPacket)));
+}
+
+void EioSession::Close(absl::string_view reason) {
+  Responder respond;
+  std::shared_ptr<WsSink> sink;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    connected_ = false;
+    queue_.clear();
+    respond = std::move(pending_get_);
+    pending_get_ = nullptr;
+    sink = ws_.lock();
+  }
+  common::LogDebug("socket.io session closed", {{"sid", sid_}, {"reason", reason}});
+  context_.hub.Remove(hub_id_);
+  // A poll held when the client itself closes ends with a noop (it already knows); any other
+  // close tells the client with a close packet.
+  const bool by_client = reason == kClientClosed;
+  if (respond) {
+    respond(PollingBody(std::string(by_client ? engineio::kNoopPacket : engineio::kClosePacket)));
+  }
+  if (sink) sink->Close(kCloseNormal, std::string(reason.substr(0, 120)));
+  if (on_closed_) on_closed_(sid_);
+}
+
+void EioSession::Deliver(const EncodedEvent& event) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!connected_) return;
+  }
+  context_.metrics.messages_sent(Framing::kSocketIo).Increment();
+  Send(event.sio);
+}
+
+bool EioSession::OnPacket(const engineio::Packet& packet) {
+  using engineio::PacketType;
+  switch (packet.type) {
+    case PacketType::kPong: {
+      bool schedule = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (awaiting_pong_) {
+          awaiting_pong_ = false;
+          schedule = true;
+        }
+      }
+      if (schedule) SchedulePing();
+      return true;
+    }
+    case PacketType::kPing:
+      SendText(absl::StrCat(Av(engineio::kPongPacket), packet.data));
+      return true;
+    case PacketType::kClose:
+      Close(kClientClosed);
+      return false;
+    case PacketType::kNoop:
+    case PacketType::kUpgrade:
+      return true;
+    case PacketType::kOpen:
+      Close("unexpected open packet from client");
+      return false;
+    case PacketType::kMessage:
+      break;
+  }
+  absl::StatusOr<std::optional<socketio::Packet>> decoded;
+  {
+    absl::MutexLock lock(&mu_);
+    decoded = packet.binary ? reassembler_.AddBinary(packet.data)
+                            : reassembler_.AddText(packet.data);
+  }
+  if (!decoded.ok()) {
+    context_.metrics.protocol_errors().Increment();
+    bool too_many = false;
+    {
+      absl::MutexLock lock(&mu_);
+      reassembler_.Reset();
+      too_many = ++errors_ > context_.limits.max_protocol_errors;
+    }
+    if (too_many) {
+      Close("too many bad packets");
+      return false;
+    }
+    EmitError(decoded.status().message());
+    return true;
+  }
+  if (decoded->has_value()) OnSocketIo(**decoded);
+  return true;
+}
+
+void EioSession::OnSocketIo(const socketio::Packet& packet) {
+  using socketio::PacketType;
+  switch (packet.type) {
+    case PacketType::kConnect: {
+      if (packet.nsp != socketio::kMainNamespace) {
+        SendText(engineio::EncodeMessage(
+            socketio::EncodeConnectError(packet.nsp, "Invalid namespace")));
+        return;
+      }
+      std::string token = TokenFromAuth(packet.data);
+      if (token.empty()) token = handshake_token_;
+      absl::StatusOr<JwtClaims> claims = context_.auth.Authenticate(token, absl::Now());
+      if (!claims.ok()) {
+        SendText(engineio::EncodeMessage(socketio::EncodeConnectError(
+            socketio::kMainNamespace, Sv(claims.status().message()))));
+        return;
+      }
+      const std::string socket_sid = RandomId();
+      {
+        absl::MutexLock lock(&mu_);
+        connected_ = true;
+        ever_connected_ = true;
+        client_key_ = context_.auth.dev_mode() || claims->subject.empty()
+                          ? absl::StrCat("sio:", sid_)
+                          : absl::StrCat("sub:", claims->subject);
+        claims_ = *std::move(claims);
+      }
+      SendText(engineio::EncodeMessage(
+          socketio::EncodeConnect(socketio::kMainNamespace, socket_sid)));
+      return;
+    }
+    case PacketType::kDisconnect: {
+      {
+        absl::MutexLock lock(&mu_);
+        connected_ = false;
+        store_.clear();
+      }
+      context_.hub.Remove(hub_id_);
+      return;
+    }
+    case PacketType::kEvent:
+    case PacketType::kBinaryEvent:
+      return OnEvent(packet);
+    case PacketType::kAck:
+    case PacketType::kBinaryAck:
+      return;  // we never ask clients for acks
+    default:
+      EmitError(absl::StrCat("unexpected ", Av(socketio::PacketTypeName(packet.type)), " packet"));
+  }
+}
+
+void EioSession::Ack(std::optional<uint64_t> ack_id, absl::string_view json) {
+  if (!ack_id.has_value()) return;
+  SendText(engineio::EncodeMessage(socketio::EncodeAck(socketio::kMainNamespace, *ack_id, Sv(json))));
+}
+
+void EioSession::EmitError(absl::string_view message) {
+  std::string data = "{\"message\":";
+  AppendJsonString(&data, Sv(message));
+  data += "}";
+  SendText(socketio::EncodeEventFrame(socketio::kMainNamespace, "error", data));
+}
+
+void EioSession::OnEvent(const socketio::Packet& packet) {
+  JwtClaims claims;
+  std::string current_store;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!connected_ || packet.nsp != socketio::kMainNamespace) return;
+    claims = claims_;
+    current_store = store_;
+  }
+  auto refuse = [&](absl::string_view message) {
+    context_.metrics.protocol_errors().Increment();
+    if (packet.ack_id.has_value()) {
+      Ack(packet.ack_id,
+          absl::StrCat("{\"success\":false,\"error\":", JsonQuote(Sv(message)), "}"));
+    } else {
+      EmitError(message);
+    }
+  };
+  const std::string arg = packet.args.empty() ? "null" : packet.args[0];
+  if (packet.event == "selectStore") {
+    absl::StatusOr<std::string> store = ParseStoreArgument(arg);
+    if (!store.ok()) return refuse(absl::StrCat("selectStore: ", store.status().message()));
+    if (!claims.AllowsStore(*store)) {
+      return refuse(absl::StrCat("selectStore: token does not grant store ", *store));
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      store_ = *store;
+    }
+    context_.hub.Select(hub_id_, weak_from_this(), *store);
+    Ack(packet.ack_id, absl::StrCat("{\"success\":true,\"storeId\":", JsonQuote(*store), "}"));
+    return;
+  }
+  if (packet.event == "triggerManualSync") {
+    std::string store_id = current_store;
+    if (arg != "null") {
+      absl::StatusOr<std::string> store = ParseStoreArgument(arg);
+      if (!store.ok()) {
+        return refuse(absl::StrCat("triggerManualSync: ", store.status().message()));
+      }
+      store_id = *store;
+    }
+    if (store_id.empty()) return refuse("triggerManualSync: no store given or selected");
+    return Trigger(store_id, packet.ack_id);
+  }
+  refuse(absl::StrCat("unknown event ", JsonQuote(packet.event),
+                      " (expected selectStore or triggerManualSync)"));
+}
+
+void EioSession::Trigger(const std::string& store_id, std::optional<uint64_t> ack_id) {
+  context_.run_blocking([self = shared_from_this(), store_id, ack_id] {
+    JwtClaims claims;
+    std::string client_key;
+    {
+      absl::MutexLock lock(&self->mu_);
+      claims = self->claims_;
+      client_key = self->client_key_;
+    }
+    auto result = self->context_.router.Trigger(store_id, client_key, claims,
+                                                autosync::v1::TRIGGER_MANUAL);
+    std::string data;
+    if (result.ok()) {
+      data = absl::StrCat(
+          "{\"success\":", result->started() ? "true" : "false",
+          ",\"storeId\":", JsonQuote(store_id), ",\"runId\":", JsonQuote(result->run_id()),
+          ",\"started\":", result->started() ? "true" : "false", ",\"message\":",
+          JsonQuote(result->started()
+                        ? absl::StrCat("Manual sync triggered for store: ", store_id)
+                        : absl::StrCat("A sync is already running for store: ", store_id)),
+          "}");
+    } else {
+      data = absl::StrCat("{\"success\":false,\"storeId\":", JsonQuote(store_id),
+                          ",\"code\":", HttpStatusFor(result.status()),
+                          ",\"error\":", JsonQuote(Sv(result.status().message())), "}");
+    }
+    if (ack_id.has_value()) {
+      self->Ack(ack_id, data);
+    } else if (!result.ok()) {
+      self->EmitError(result.status().message());
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+EioServer::EioServer(ClientContext& context, size_t max_sessions)
+    : context_(context), max_sessions_(max_sessions) {}
+
+std::shared_ptr<EioSession> EioServer::NewSession(const HttpRequest& request) {
+  std::string sid;
+  std::shared_ptr<EioSession> session;
+  absl::MutexLock lock(&mu_);
+  if (sessions_.size() >= max_sessions_) return nullptr;
+  do {
+    sid = RandomId();
+  } while (sessions_.contains(sid));
+  session = std::make_shared<EioSession>(
+      context_, sid, TokenFromRequest(request.headers, request.target), request.remote_address,
+      [this](const std::string& closed_sid) {
+        absl::MutexLock l(&mu_);
+        sessions_.erase(closed_sid);
+      });
+  sessions_[sid] = session;
+  return session;
+}
+
+std::shared_ptr<EioSession> EioServer::Find(const std::string& sid) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(sid);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+void EioServer::HandleHttp(const HttpRequest& request, Responder respond) {
+  const absl::string_view query = QueryOf(request.target);
+  if (QueryParam(query, "EIO").value_or("") != "4") {
+    return respond(EngineIoError(5, "Unsupported protocol version"));
+  }
+  const std::string transport = QueryParam(query, "transport").value_or("");
+  if (transport != "polling") return respond(EngineIoError(0, "Transport unknown"));
+  const std::optional<std::string> sid = QueryParam(query, "sid");
+  if (!sid.has_value()) {
+    if (request.method != "GET") return respond(EngineIoError(2, "Bad handshake method"));
+    std::shared_ptr<EioSession> session = NewSession(request);
+    if (!session) return respond(EngineIoError(4, "Too many sessions", 503));
+    session->Start();
+    return respond(PollingBody(session->OpenPacket(true)));
+  }
+  std::shared_ptr<EioSession> session = Find(*sid);
+  if (!session) return respond(EngineIoError(1, "Session ID unknown"));
+  if (request.method == "GET") return session->HandleGet(std::move(respond));
+  if (request.method == "POST") return respond(session->HandlePost(request.body));
+  respond(EngineIoError(2, "Bad request method", 405));
+}
+
+absl::StatusOr<std::shared_ptr<WsHandler>> EioServer::HandleUpgrade(const HttpRequest& request,
+                                                                    HttpResponse* refusal) {
+  const absl::string_view query = QueryOf(request.target);
+  if (QueryParam(query, "EIO").value_or("") != "4") {
+    *refusal = EngineIoError(5, "Unsupported protocol version");
+    return absl::InvalidArgumentError("EIO");
+  }
+  if (QueryParam(query, "transport").value_or("") != "websocket") {
+    *refusal = EngineIoError(0, "Transport unknown");
+    return absl::InvalidArgumentError("transport");
+  }
+  const std::optional<std::string> sid = QueryParam(query, "sid");
+  if (!sid.has_value()) {
+    std::shared_ptr<EioSession> session = NewSession(request);
+    if (!session) {
+      *refusal = EngineIoError(4, "Too many sessions", 503);
+      return absl::ResourceExhaustedError("sessions");
+    }
+    // Timers start now, so a connection that never completes its handshake is still reaped.
+    session->Start();
+    return session->MakeWsHandler(false);
+  }
+  std::shared_ptr<EioSession> session = Find(*sid);
+  if (!session) {
+    *refusal = EngineIoError(1, "Session ID unknown");
+    return absl::NotFoundError("sid");
+  }
+  return session->MakeWsHandler(true);
+}
+
+size_t EioServer::session_count() {
+  absl::MutexLock lock(&mu_);
+  return sessions_.size();
+}
+
+void EioServer::CloseAll(absl::string_view reason) {
+  std::vector<std::shared_ptr<EioSession>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [sid, session] : sessions_) all.push_back(session);
+  }
+  for (auto& session : all) session->Close(reason);
+}
+
+}  // namespace autosync::gateway

@@ -1,0 +1,132 @@
+#include "ws-gateway/route_match.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+
+namespace autosync::gateway {
+namespace {
+
+constexpr absl::string_view kRead = "GET, HEAD";
+constexpr absl::string_view kWrite = "POST";
+
+bool IsRead(absl::string_view method) { return method == "GET" || method == "HEAD"; }
+
+RouteMatch Make(RouteId id, absl::string_view label, absl::string_view method,
+                absl::string_view allowed, std::string store_id = "") {
+  RouteMatch match;
+  match.id = id;
+  match.label = label;
+  match.store_id = std::move(store_id);
+  const bool ok = method == "OPTIONS" || (allowed == kRead ? IsRead(method) : method == allowed);
+  if (!ok) match.allowed_methods = std::string(allowed);
+  return match;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+RouteMatch MatchRoute(absl::string_view method, absl::string_view path) {
+  if (path == "/health") return Make(RouteId::kHealth, "/health", method, kRead);
+  if (path == "/metrics") return Make(RouteId::kMetrics, "/metrics", method, kRead);
+  if (path == "/bench/broadcast") {
+    return Make(RouteId::kBenchBroadcast, "/bench/broadcast", method, kWrite);
+  }
+  if (absl::StartsWith(path, "/api/") || path == "/api") {
+    const std::vector<absl::string_view> parts =
+        absl::StrSplit(path.substr(1), '/');  // "api", ...
+    if (parts.size() == 4 && parts[1] == "sync" && parts[2] == "status" && !parts[3].empty()) {
+      return Make(RouteId::kSyncStatus, "/api/sync/status/:storeId", method, kRead,
+                  std::string(parts[3]));
+    }
+    if (parts.size() == 4 && parts[1] == "test" && parts[2] == "trigger-sync" &&
+        !parts[3].empty()) {
+      return Make(RouteId::kTriggerSync, "/api/test/trigger-sync/:storeId", method, kWrite,
+                  std::string(parts[3]));
+    }
+    if (parts.size() == 2 && parts[1] == "stores") {
+      return Make(RouteId::kStores, "/api/stores", method, kRead);
+    }
+    if (parts.size() == 4 && parts[1] == "stores" && !parts[2].empty()) {
+      if (parts[3] == "ltv") {
+        return Make(RouteId::kStoreLtv, "/api/stores/:storeId/ltv", method, kRead,
+                    std::string(parts[2]));
+      }
+      if (parts[3] == "runs") {
+        return Make(RouteId::kStoreRuns, "/api/stores/:storeId/runs", method, kRead,
+                    std::string(parts[2]));
+      }
+    }
+    return RouteMatch{};
+  }
+  if (IsRead(method) && absl::StartsWith(path, "/")) {
+    RouteMatch match;
+    match.id = RouteId::kStatic;
+    match.label = "static";
+    return match;
+  }
+  return RouteMatch{};
+}
+
+absl::string_view PathOf(absl::string_view target) {
+  const size_t q = target.find('?');
+  return q == absl::string_view::npos ? target : target.substr(0, q);
+}
+
+absl::string_view QueryOf(absl::string_view target) {
+  const size_t q = target.find('?');
+  return q == absl::string_view::npos ? absl::string_view() : target.substr(q + 1);
+}
+
+std::optional<std::string> QueryParam(absl::string_view query, absl::string_view name) {
+  for (absl::string_view pair : absl::StrSplit(query, '&')) {
+    const size_t eq = pair.find('=');
+    const absl::string_view key = pair.substr(0, eq);
+    if (key != name) continue;
+    const absl::string_view raw = eq == absl::string_view::npos ? "" : pair.substr(eq + 1);
+    std::string value;
+    value.reserve(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        value.push_back(' ');
+      } else if (raw[i] == '%') {
+        if (i + 2 >= raw.size()) return std::nullopt;
+        const int hi = HexValue(raw[i + 1]);
+        const int lo = HexValue(raw[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        value.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+      } else {
+        value.push_back(raw[i]);
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
+}
+
+std::optional<absl::string_view> HeaderValue(
+    const std::vector<std::pair<std::string, std::string>>& headers, absl::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return absl::string_view(value);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> BearerToken(absl::string_view authorization) {
+  authorization = absl::StripAsciiWhitespace(authorization);
+  if (authorization.size() < 7 || !absl::EqualsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
+    return std::nullopt;
+  }
+  const absl::string_view token = absl::StripAsciiWhitespace(authorization.substr(7));
+  if (token.empty()) return std::nullopt;
+  return std::string(token);
+}
+
+}  // namespace autosync::gateway

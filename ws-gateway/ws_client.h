@@ -1,0 +1,44 @@
+// A plain `/ws` client session: text frames {"event":…,"data":…} in and out. Client events
+// selectStore and triggerManualSync; server events autoSyncProgress, syncStatus, plus
+// `triggerResult` (the answer to a trigger) and `error` (what was wrong with a frame).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "ws-gateway/client_context.h"
+
+namespace autosync::gateway {
+
+// Lifetime: owned by its connection (shared_ptr), referenced weakly by the hub.
+class PlainWsClient final : public WsHandler,
+                            public HubClient,
+                            public std::enable_shared_from_this<PlainWsClient> {
+ public:
+  // `claims` were checked at the upgrade; `client_key` identifies the client for rate limits.
+  PlainWsClient(ClientContext& context, JwtClaims claims, std::string client_key);
+
+  void OnOpen(std::weak_ptr<WsSink> sink) override;
+  void OnText(absl::string_view text) override;
+  void OnBinary(absl::string_view bytes) override;
+  void OnClosed() override;
+  void Deliver(const EncodedEvent& event) override;
+
+ private:
+  void SendEvent(absl::string_view name, absl::string_view data_json);
+  void ProtocolError(absl::string_view message);
+  void Trigger(const std::string& store_id);
+
+  ClientContext& context_;
+  const JwtClaims claims_;
+  const std::string client_key_;
+  const uint64_t hub_id_;
+  absl::Mutex mu_;
+  std::weak_ptr<WsSink> sink_ ABSL_GUARDED_BY(mu_);
+  std::string store_ ABSL_GUARDED_BY(mu_);
+  int errors_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace autosync::gateway
