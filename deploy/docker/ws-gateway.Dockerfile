@@ -18,10 +18,14 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libabsl20220623 libfmt9 libgrpc++1.51 libgrpc29 libpq5 libpqxx-6.4 \
-      libprometheus-cpp-core1.0 libprotobuf32 libspdlog1.10 libstdc++6 \
+      libprometheus-cpp-core1.0 libprotobuf32 libsimdjson14 libspdlog1.10 libstdc++6 \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin autosync
 COPY --from=build /src/build/release/bin/ws-gateway /usr/local/bin/ws-gateway
+# The dashboard's static files: --web_root points at them (the built-in default is the source
+# tree's path, which does not exist in the image).
+COPY --from=build /src/ws-gateway/web /usr/local/share/autosync/web
+ENV AUTOSYNC_WEB_ROOT=/usr/local/share/autosync/web
 USER 10001:10001
 EXPOSE 8080
 STOPSIGNAL SIGTERM
