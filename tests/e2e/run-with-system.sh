@@ -102,6 +102,7 @@ export AUTOSYNC_E2E_SCHEDULER_TARGET="127.0.0.1:$SCHEDULER_PORT"
 # For checks that scrape the services (tests/deploy/prometheus-scrape.sh).
 export AUTOSYNC_E2E_SCHEDULER_METRICS="127.0.0.1:$SCHEDULER_METRICS_PORT"
 export AUTOSYNC_E2E_WORKER_METRICS="127.0.0.1:$WORKER_METRICS_PORT"
+export AUTOSYNC_E2E_WORKER_TARGET="127.0.0.1:$WORKER_PORT"
 export AUTOSYNC_E2E_GATEWAY="127.0.0.1:$GATEWAY_PORT"
 if (($# > 0)); then
   start ws-gateway "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
