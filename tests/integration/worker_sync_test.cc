@@ -3,7 +3,9 @@
 // source's orders, re-syncs are incremental, faults end as documented and lose nothing.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <csignal>
+#include <thread>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -302,6 +304,47 @@ TEST_F(WorkerSyncTest, CancelMidOrdersKeepsACursorThatTheNextRunResumesFrom) {
   ASSERT_TRUE(source.ok() && stored.ok());
   EXPECT_EQ(stored->count, source->count);
   EXPECT_EQ(stored->checksum, source->checksum);
+}
+
+TEST_F(WorkerSyncTest, RunsBeyondMaxConcurrentSyncsAreRefusedNotQueued) {
+  // The worker runs with --max_concurrent_syncs=2: two slow runs fill it, a third is refused at
+  // once with RESOURCE_EXHAUSTED (the scheduler retries elsewhere), and the two complete.
+  RegisterStore("other");
+  ASSERT_TRUE(sim_->SetFaults(R"({"latency_ms":200})").ok());
+  std::vector<RunResult> results(2);
+  std::vector<std::thread> runs;
+  std::atomic<int> started{0};
+  for (int i = 0; i < 2; ++i) {
+    runs.emplace_back([&, i] {
+      RunSyncRequest request;
+      request.set_store_id(i == 0 ? kStore : "other");
+      request.set_run_id(absl::StrCat("concurrent-", i));
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+      auto reader = stub_->RunSync(&context, request);
+      SyncProgress p;
+      while (reader->Read(&p)) {
+        if (results[i].events.empty()) started.fetch_add(1);
+        results[i].events.push_back(p);
+      }
+      results[i].status = reader->Finish();
+    });
+  }
+  // Both runs have streamed their first event, so both hold a slot.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (started.load() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_EQ(started.load(), 2);
+  const RunResult third = Sync(kStore);
+  EXPECT_EQ(third.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << third.status.error_message();
+  EXPECT_THAT(third.status.error_message(), HasSubstr("--max_concurrent_syncs"));
+  EXPECT_TRUE(third.events.empty());
+  ASSERT_TRUE(sim_->ClearFaults().ok());
+  for (auto& t : runs) t.join();
+  for (const RunResult& r : results) {
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    ExpectWellFormedStream(r, autosync::v1::STAGE_COMPLETED);
+  }
 }
 
 TEST_F(WorkerSyncTest, BadInputGetsClearStatusCodes) {
