@@ -99,19 +99,10 @@ absl::StatusOr<InsightsPage> AdsClient::FirstPage(absl::CivilDay since, absl::Ci
 
 absl::StatusOr<InsightsPage> AdsClient::NextPage(absl::string_view next_url) {
   if (!config_status_.ok()) return config_status_;
-  std::string url;
-  if (absl::StartsWith(next_url, "/")) {
-    url = absl::StrCat(origin_, next_url);
-  } else {
-    const std::optional<std::string> origin = UrlOrigin(next_url);
-    if (origin != origin_) {
-      return Error(absl::StatusCode::kFailedPrecondition,
-                   absl::StrCat("ads API paging.next points to ",
-                                origin ? *origin : std::string("a non-http(s) URL"), ", not ",
-                                origin_, "; refusing to send the access token there"));
-    }
-    url = std::string(next_url);
-  }
+  absl::StatusOr<std::string> resolved =
+      ResolveSameOriginUrl(origin_, next_url, "ads API paging.next");
+  if (!resolved.ok()) return Error(resolved.status().code(), resolved.status().message());
+  std::string url = *std::move(resolved);
   if (!QueryParam(url, "access_token")) {
     absl::StrAppend(&url, url.find('?') == std::string::npos ? "?" : "&",
                     "access_token=", UrlEncode(config_.access_token));

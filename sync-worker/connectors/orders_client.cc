@@ -100,19 +100,10 @@ absl::StatusOr<OrdersPage> OrdersClient::FirstPage(absl::Time updated_at_min, in
 
 absl::StatusOr<OrdersPage> OrdersClient::NextPage(absl::string_view next_url) {
   if (!config_status_.ok()) return config_status_;
-  std::string url;
-  if (absl::StartsWith(next_url, "/")) {
-    url = absl::StrCat(origin_, next_url);
-  } else {
-    const std::optional<std::string> origin = UrlOrigin(next_url);
-    if (origin != origin_) {
-      return Error(absl::StatusCode::kFailedPrecondition,
-                   absl::StrCat("orders API next-page link points to ",
-                                origin ? *origin : std::string("a non-http(s) URL"), ", not ",
-                                origin_, "; refusing to send the access token there"));
-    }
-    url = std::string(next_url);
-  }
+  absl::StatusOr<std::string> resolved =
+      ResolveSameOriginUrl(origin_, next_url, "orders API next-page link");
+  if (!resolved.ok()) return Error(resolved.status().code(), resolved.status().message());
+  std::string url = *std::move(resolved);
   const std::optional<std::string> page_info = PageInfoFromUrl(url);
   return Fetch(url, absl::StrCat("page ", pages_fetched_ + 1, " (page_info=",
                                  page_info ? page_info->substr(0, 60) : "none", ")"));

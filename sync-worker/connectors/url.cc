@@ -129,4 +129,17 @@ std::string RedactSecret(absl::string_view text, absl::string_view secret) {
   return absl::StrReplaceAll(text, {{secret, "[REDACTED]"}});
 }
 
+absl::StatusOr<std::string> ResolveSameOriginUrl(absl::string_view origin,
+                                                 absl::string_view next_url,
+                                                 absl::string_view what) {
+  if (absl::StartsWith(next_url, "/")) return absl::StrCat(origin, next_url);
+  const std::optional<std::string> next_origin = UrlOrigin(next_url);
+  if (next_origin != origin) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " points to ", next_origin ? *next_origin : std::string("a non-http(s) URL"),
+        ", not ", origin, "; refusing to send the access token there"));
+  }
+  return std::string(next_url);
+}
+
 }  // namespace autosync::worker

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace autosync::worker {
@@ -27,6 +28,13 @@ std::optional<std::string> QueryParam(absl::string_view url, absl::string_view n
 std::optional<std::string> UrlOrigin(absl::string_view url);
 
 // `url` with the value of every query parameter named `name` replaced by "REDACTED".
+// Resolves a next-page link against the API's origin ("https://host:port"): a path is joined
+// to it; an absolute URL must have that same origin, else FAILED_PRECONDITION naming `what`
+// (so a token is never sent to another host).
+absl::StatusOr<std::string> ResolveSameOriginUrl(absl::string_view origin,
+                                                 absl::string_view next_url,
+                                                 absl::string_view what);
+
 std::string RedactQueryParam(absl::string_view url, absl::string_view name);
 
 // `url` without its query and fragment: what a transport may safely put in an error message.

@@ -38,6 +38,24 @@ namespace {
 
 constexpr absl::string_view kJson = "application/json; charset=utf-8";
 constexpr int kDefaultOrdersLimit = 50;
+
+// What a data-page fault does to an answer (orders and insights alike); `garbage` is the
+// API-shaped body that is not JSON.
+void ApplyPageFault(PageFault fault, absl::string_view garbage, Response& r) {
+  switch (fault) {
+    case PageFault::kNone:
+      break;
+    case PageFault::kDrop:
+      r.drop_connection = true;
+      break;
+    case PageFault::kTruncate:
+      r.body.resize(r.body.size() / 2);
+      break;
+    case PageFault::kMalformed:
+      r.body = std::string(garbage);
+      break;
+  }
+}
 constexpr int kMaxOrdersLimit = 250;
 constexpr int kDefaultInsightsLimit = 25;
 constexpr int kMaxInsightsLimit = 500;
@@ -427,19 +445,7 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
     r.SetHeader("Link", absl::StrJoin(links, ", "));
   }
 
-  switch (faults_.NextPage()) {
-    case PageFault::kNone:
-      break;
-    case PageFault::kDrop:
-      r.drop_connection = true;
-      break;
-    case PageFault::kTruncate:
-      r.body.resize(r.body.size() / 2);
-      break;
-    case PageFault::kMalformed:
-      r.body = "{\"orders\":[{\"id\":,\"name\":\"#\x01\"}]]garbage";
-      break;
-  }
+  ApplyPageFault(faults_.NextPage(), "{\"orders\":[{\"id\":,\"name\":\"#\x01\"}]]garbage", r);
   return r;
 }
 
@@ -844,19 +850,7 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
   }
   body += "}";
   Response r = with_usage(JsonResponse(200, std::move(body)));
-  switch (faults_.NextPage()) {
-    case PageFault::kNone:
-      break;
-    case PageFault::kDrop:
-      r.drop_connection = true;
-      break;
-    case PageFault::kTruncate:
-      r.body.resize(r.body.size() / 2);
-      break;
-    case PageFault::kMalformed:
-      r.body = "{\"data\":[{\"spend\":\"12.3\",}]]<html>garbage";
-      break;
-  }
+  ApplyPageFault(faults_.NextPage(), "{\"data\":[{\"spend\":\"12.3\",}]]<html>garbage", r);
   return r;
 }
 
