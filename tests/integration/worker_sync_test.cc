@@ -99,6 +99,20 @@ class WorkerSyncTest : public ::testing::Test {
     return result;
   }
 
+  // The store's orders in PostgreSQL are exactly store-sim's own (count and checksum).
+  // Returns the source's summary.
+  SimSummary ExpectDatabaseEqualsSource() {
+    auto source = sim_->Summary(kStore);
+    auto stored = DatabaseSummary(db_url_, kStore);
+    if (!source.ok() || !stored.ok()) {
+      ADD_FAILURE() << "summaries: " << source.status() << " / " << stored.status();
+      return {};
+    }
+    EXPECT_EQ(stored->count, source->count);
+    EXPECT_EQ(stored->checksum, source->checksum);
+    return *source;
+  }
+
   int64_t Scalar(const std::string& sql) {
     pqxx::connection conn(db_url_);
     pqxx::read_transaction tx(conn);
@@ -145,12 +159,8 @@ TEST_F(WorkerSyncTest, FullSyncStreamsEveryStageAndEqualsTheSource) {
   EXPECT_EQ(run.last().progress(), 100);
   EXPECT_EQ(run.last().run_id(), "run-1");
 
-  auto source = sim_->Summary(kStore);
-  auto stored = DatabaseSummary(db_url_, kStore);
-  ASSERT_TRUE(source.ok() && stored.ok());
-  EXPECT_EQ(stored->count, source->count);
-  EXPECT_EQ(stored->checksum, source->checksum);
-  EXPECT_EQ(run.last().counts().orders_written(), source->count);
+  const SimSummary source = ExpectDatabaseEqualsSource();
+  EXPECT_EQ(run.last().counts().orders_written(), source.count);
   EXPECT_GT(Scalar("SELECT count(*) FROM ads WHERE store_id = 'shop'"), 0);
   EXPECT_GT(Scalar("SELECT count(*) FROM customer_ltv_cohorts WHERE store_id = 'shop'"), 0);
   EXPECT_EQ(run.last().counts().cohort_rows(),
@@ -166,10 +176,7 @@ TEST_F(WorkerSyncTest, SecondSyncWithNothingNewWritesNoOrders) {
   EXPECT_EQ(again.last().counts().orders_written(), 0);
   // Incremental: only the lookback window is re-read, not the whole store.
   EXPECT_LT(again.last().counts().orders_fetched(), kOrders / 10);
-  auto source = sim_->Summary(kStore);
-  auto stored = DatabaseSummary(db_url_, kStore);
-  ASSERT_TRUE(source.ok() && stored.ok());
-  EXPECT_EQ(stored->checksum, source->checksum);
+  ExpectDatabaseEqualsSource();
 }
 
 TEST_F(WorkerSyncTest, LiveChangesArriveOnTheNextSync) {
@@ -212,10 +219,7 @@ TEST_F(WorkerSyncTest, GarbagePageFailsWithPageAndReasonAndChangesNothing) {
   // With the source healthy again, the next run catches up completely.
   ASSERT_TRUE(sim_->ClearFaults().ok());
   ASSERT_EQ(Sync(kStore).last().stage(), autosync::v1::STAGE_COMPLETED);
-  auto source = sim_->Summary(kStore);
-  auto stored = DatabaseSummary(db_url_, kStore);
-  ASSERT_TRUE(source.ok() && stored.ok());
-  EXPECT_EQ(stored->checksum, source->checksum);
+  ExpectDatabaseEqualsSource();
 }
 
 TEST_F(WorkerSyncTest, TruncatedPageFailsTheRun) {
@@ -228,31 +232,21 @@ TEST_F(WorkerSyncTest, TruncatedPageFailsTheRun) {
   ASSERT_TRUE(sim_->ClearFaults().ok());
   const RunResult resumed = Sync(kStore);
   ASSERT_EQ(resumed.last().stage(), autosync::v1::STAGE_COMPLETED);
-  auto source = sim_->Summary(kStore);
-  auto stored = DatabaseSummary(db_url_, kStore);
-  ASSERT_TRUE(source.ok() && stored.ok());
-  EXPECT_EQ(stored->count, source->count);
-  EXPECT_EQ(stored->checksum, source->checksum);
+  ExpectDatabaseEqualsSource();
 }
 
 TEST_F(WorkerSyncTest, ServerErrorsAndRateLimitsAreRetriedToCompletion) {
   ASSERT_TRUE(sim_->SetFaults(R"({"fail_5xx_every":4,"burst_429":2})").ok());
   const RunResult run = Sync(kStore);
   ExpectWellFormedStream(run, autosync::v1::STAGE_COMPLETED);
-  auto source = sim_->Summary(kStore);
-  auto stored = DatabaseSummary(db_url_, kStore);
-  ASSERT_TRUE(source.ok() && stored.ok());
-  EXPECT_EQ(stored->checksum, source->checksum);
+  ExpectDatabaseEqualsSource();
 }
 
 TEST_F(WorkerSyncTest, DroppedConnectionIsRetriedToCompletion) {
   ASSERT_TRUE(sim_->SetFaults(R"({"drop_connection_on_page":3})").ok());
   const RunResult run = Sync(kStore);
   ExpectWellFormedStream(run, autosync::v1::STAGE_COMPLETED);
-  auto source = sim_->Summary(kStore);
-  auto stored = DatabaseSummary(db_url_, kStore);
-  ASSERT_TRUE(source.ok() && stored.ok());
-  EXPECT_EQ(stored->checksum, source->checksum);
+  ExpectDatabaseEqualsSource();
 }
 
 TEST_F(WorkerSyncTest, AdsThrottleIsWaitedOutAndTheRunCompletes) {
@@ -299,11 +293,7 @@ TEST_F(WorkerSyncTest, CancelMidOrdersKeepsACursorThatTheNextRunResumesFrom) {
   const RunResult resumed = Sync(kStore);
   ASSERT_EQ(resumed.last().stage(), autosync::v1::STAGE_COMPLETED);
   EXPECT_LT(resumed.last().counts().orders_fetched(), kOrders);  // resumed, not restarted
-  auto source = sim_->Summary(kStore);
-  auto stored = DatabaseSummary(db_url_, kStore);
-  ASSERT_TRUE(source.ok() && stored.ok());
-  EXPECT_EQ(stored->count, source->count);
-  EXPECT_EQ(stored->checksum, source->checksum);
+  ExpectDatabaseEqualsSource();
 }
 
 TEST_F(WorkerSyncTest, RunsBeyondMaxConcurrentSyncsAreRefusedNotQueued) {
