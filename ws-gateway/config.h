@@ -24,6 +24,7 @@ struct GatewayConfig {
   int store_triggers_per_minute = 6;
   int client_triggers_per_minute = 12;
   bool bench_endpoints = false;
+  bool protocol_conformance = false;  // see --protocol_conformance
   std::string gateway_id;
 };
 

@@ -54,6 +54,11 @@ ABSL_FLAG(int32_t, store_triggers_per_minute, 6, "Manual triggers allowed per st
 ABSL_FLAG(int32_t, client_triggers_per_minute, 12, "Manual triggers allowed per client (1-6000)");
 ABSL_FLAG(bool, bench_endpoints, false,
           "Enable POST /bench/broadcast (refused unless --listen is a loopback address)");
+ABSL_FLAG(bool, protocol_conformance, false,
+          "Serve what the official engine.io-protocol / socket.io-protocol test suites expect: a "
+          "raw Engine.IO echo at /engine.io/, and at /socket.io/ a Socket.IO echo on namespaces / "
+          "and /custom instead of the store events (refused unless --listen is a loopback "
+          "address)");
 ABSL_FLAG(std::string, gateway_id, "",
           "Name reported to the scheduler with client counts; empty = hostname-pid");
 
@@ -130,6 +135,11 @@ GatewayConfig ConfigFromFlags(common::ConfigErrors& errors) {
     errors.Require(common::IsLoopbackHost(config.listen.host), "bench_endpoints",
                    "needs --listen on a loopback address");
   }
+  config.protocol_conformance = absl::GetFlag(FLAGS_protocol_conformance);
+  if (config.protocol_conformance) {
+    errors.Require(common::IsLoopbackHost(config.listen.host), "protocol_conformance",
+                   "needs --listen on a loopback address");
+  }
   config.gateway_id = absl::GetFlag(FLAGS_gateway_id);
   if (config.gateway_id.empty()) {
     char host[256] = {0};
@@ -179,11 +189,22 @@ int Main(int argc, char** argv) {
                         .timers = *timers,
                         .run_blocking = [&pool](std::function<void()> f) { pool.Post(std::move(f)); },
                         .limits = config.limits};
-  EioServer eio(clients);
+  EioServer eio(clients, config.protocol_conformance ? EioProfile::kSocketIoConformance
+                                                     : EioProfile::kGateway);
+  std::unique_ptr<EioServer> raw_eio;
+  if (config.protocol_conformance) {
+    raw_eio = std::make_unique<EioServer>(clients, EioProfile::kRawEcho);
+    common::LogWarn("PROTOCOL CONFORMANCE MODE: /socket.io/ echoes for the protocol test suites "
+                    "and serves no store events; /engine.io/ is a raw Engine.IO echo");
+  }
   hub.Start();
-  auto server = GatewayServer::Start(
-      config.listen, config.threads,
-      {.router = router, .clients = clients, .eio = eio, .origins = origins, .pool = pool});
+  auto server = GatewayServer::Start(config.listen, config.threads,
+                                     {.router = router,
+                                      .clients = clients,
+                                      .eio = eio,
+                                      .origins = origins,
+                                      .pool = pool,
+                                      .raw_eio = raw_eio.get()});
   if (!server.ok()) {
     common::LogError("cannot start HTTP server (--listen)", {{"error", server.status().message()}});
     return 1;
@@ -194,7 +215,8 @@ int Main(int argc, char** argv) {
                    {"auth", auth.dev_mode() ? "dev" : "jwt"},
                    {"origins", origins.allows_all() ? "*" : absl::StrJoin(config.allowed_origins, ",")},
                    {"web_root", config.web_root.empty() ? "(none)" : config.web_root},
-                   {"bench_endpoints", config.bench_endpoints ? "on" : "off"}});
+                   {"bench_endpoints", config.bench_endpoints ? "on" : "off"},
+                   {"protocol_conformance", config.protocol_conformance ? "on" : "off"}});
   const int sig = common::WaitForShutdownSignal();
   common::LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown(config.shutdown_grace);
@@ -202,6 +224,7 @@ int Main(int argc, char** argv) {
   hub.Shutdown();
   timers.reset();  // no timer callback may run once the hub and sessions go
   eio.CloseAll("server stopped");
+  if (raw_eio) raw_eio->CloseAll("server stopped");
   common::LogInfo("stopped");
   return 0;
 }

@@ -291,9 +291,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
 
     if (websocket::is_upgrade(req)) return Upgrade(std::move(req), std::move(request));
 
-    if (absl::StartsWith(path, "/socket.io/") || path == "/socket.io") {
+    if (EioEndpoint endpoint = EioFor(path); endpoint.server != nullptr) {
       request.body = std::move(req.body());
-      return Polling(std::move(request), keep_alive, version);
+      return Polling(endpoint, std::move(request), keep_alive, version);
     }
 
     request.body = std::move(req.body());
@@ -319,7 +319,23 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     }
   }
 
-  void Polling(HttpRequest request, bool keep_alive, unsigned version) {
+  // The Engine.IO server behind a path: Socket.IO at /socket.io/, and with
+  // --protocol_conformance the raw Engine.IO echo at /engine.io/.
+  struct EioEndpoint {
+    EioServer* server = nullptr;
+    absl::string_view label;  // the route label of HTTP metrics
+  };
+  EioEndpoint EioFor(absl::string_view path) {
+    if (absl::StartsWith(path, "/socket.io/") || path == "/socket.io") {
+      return {&deps_.eio, "/socket.io/"};
+    }
+    if (deps_.raw_eio != nullptr && (absl::StartsWith(path, "/engine.io/") || path == "/engine.io")) {
+      return {deps_.raw_eio, "/engine.io/"};
+    }
+    return {};
+  }
+
+  void Polling(EioEndpoint endpoint, HttpRequest request, bool keep_alive, unsigned version) {
     const auto start = std::chrono::steady_clock::now();
     const auto origin = HeaderValue(request.headers, "origin");
     if (!deps_.origins.Allowed(origin)) {
@@ -336,17 +352,39 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     }
     auto self = shared_from_this();
     auto shared_request = std::make_shared<HttpRequest>(std::move(request));
-    deps_.eio.HandleHttp(*shared_request, [self, shared_request, keep_alive, version,
-                                           start](HttpResponse res) {
-      self->AddCors(*shared_request, res);
-      self->deps_.clients.metrics.ObserveHttp(
-          "/socket.io/", res.status,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      asio::post(self->stream_.get_executor(),
-                 [self, res = std::move(res), keep_alive, version]() mutable {
-                   self->Write(std::move(res), keep_alive, version);
-                 });
-    });
+    const uint64_t held = endpoint.server->HandleHttp(
+        *shared_request,
+        [self, shared_request, keep_alive, version, start, label = endpoint.label](
+            HttpResponse res) {
+          self->AddCors(*shared_request, res);
+          self->deps_.clients.metrics.ObserveHttp(
+              label, res.status,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+          asio::post(self->stream_.get_executor(),
+                     [self, res = std::move(res), keep_alive, version]() mutable {
+                       self->Write(std::move(res), keep_alive, version);
+                     });
+        });
+    if (held != 0) {
+      WatchHeldPoll(endpoint.server,
+                    QueryParam(QueryOf(shared_request->target), "sid").value_or(""), held);
+    }
+  }
+
+  // While a poll is held nothing is read from the connection (clients do not pipeline), so
+  // the socket turning readable with nothing to read means the client closed it: the session
+  // is told at once instead of living on until its ping timeout. Write() cancels the watch.
+  void WatchHeldPoll(EioServer* server, std::string sid, uint64_t poll_id) {
+    watching_poll_ = true;
+    stream_.socket().async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this(), server, sid = std::move(sid), poll_id](beast::error_code ec) {
+          if (ec == asio::error::operation_aborted || !self->watching_poll_) return;
+          self->watching_poll_ = false;
+          beast::error_code avail_ec;
+          const size_t available = self->stream_.socket().available(avail_ec);
+          if (ec || avail_ec || available == 0) server->AbortPoll(sid, poll_id);
+        });
   }
 
   void Upgrade(http::request<http::string_body> req, HttpRequest request) {
@@ -370,10 +408,10 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
         handler = std::make_shared<PlainWsClient>(deps_.clients, *std::move(claims),
                                                   std::move(key));
       }
-    } else if (absl::StartsWith(path, "/socket.io/") || path == "/socket.io") {
+    } else if (EioEndpoint endpoint = EioFor(path); endpoint.server != nullptr) {
       framing = Framing::kSocketIo;
       HttpResponse refusal;
-      auto eio_handler = deps_.eio.HandleUpgrade(request, &refusal);
+      auto eio_handler = endpoint.server->HandleUpgrade(request, &refusal);
       if (!eio_handler.ok()) return Write(std::move(refusal), false, req.version());
       handler = *std::move(eio_handler);
     } else {
@@ -386,6 +424,11 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
   }
 
   void Write(HttpResponse res, bool keep_alive, unsigned version) {
+    if (watching_poll_) {
+      watching_poll_ = false;
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);
+    }
     auto msg = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(res.status), version);
     msg->set(http::field::server, "autosync-ws-gateway");
@@ -410,6 +453,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  bool watching_poll_ = false;  // a held poll's connection is being watched (WatchHeldPoll)
   ServerDeps& deps_;
   Live& live_;
 };
@@ -473,6 +517,7 @@ void GatewayServer::Shutdown(absl::Duration grace) {
     impl_->acceptor.close(ec);
   });
   impl_->deps.eio.CloseAll("server shutting down");
+  if (impl_->deps.raw_eio != nullptr) impl_->deps.raw_eio->CloseAll("server shutting down");
   std::vector<std::shared_ptr<WsSink>> sockets;
   {
     absl::MutexLock lock(&impl_->live.mu);

@@ -23,6 +23,8 @@ struct ServerDeps {
   EioServer& eio;
   const OriginPolicy& origins;
   BlockingPool& pool;
+  // --protocol_conformance only: the raw Engine.IO echo served at /engine.io/.
+  EioServer* raw_eio = nullptr;
 };
 
 class GatewayServer final {

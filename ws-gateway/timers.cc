@@ -86,6 +86,11 @@ void ManualTimers::Advance(absl::Duration by) {
   }
 }
 
+absl::Time ManualTimers::Now() {
+  absl::MutexLock lock(&mu_);
+  return absl::UnixEpoch() + now_;
+}
+
 size_t ManualTimers::pending() {
   absl::MutexLock lock(&mu_);
   return queue_.size();

@@ -20,6 +20,9 @@ class Timers {
   virtual ~Timers() = default;
   // Runs `fn` once after `delay` (on some other thread). Thread-safe.
   virtual void After(absl::Duration delay, std::function<void()> fn) = 0;
+  // The clock the delays run on, for deadlines that are checked when a request arrives rather
+  // than waited for (a late timer thread must not keep a dead session alive).
+  virtual absl::Time Now() = 0;
 };
 
 // Runs callbacks on one thread of its own, in deadline order. The destructor drops the callbacks
@@ -29,6 +32,7 @@ class ThreadTimers final : public Timers {
   ThreadTimers();
   ~ThreadTimers() override;
   void After(absl::Duration delay, std::function<void()> fn) override;
+  absl::Time Now() override { return absl::Now(); }
 
  private:
   void Run();
@@ -42,6 +46,7 @@ class ThreadTimers final : public Timers {
 class ManualTimers final : public Timers {
  public:
   void After(absl::Duration delay, std::function<void()> fn) override;
+  absl::Time Now() override;  // the Unix epoch plus the time advanced so far
   // Runs (on the calling thread) every callback due within `by`, in deadline order.
   void Advance(absl::Duration by);
   size_t pending();

@@ -1,6 +1,8 @@
 // Engine.IO / Socket.IO sessions without sockets: polling requests are HttpRequest values, the
 // websocket is a recording WsSink, time is ManualTimers. Handshake, held polls, close, overlapping
-// polls, the upgrade sequence, heartbeats, connect timeout, CONNECT auth and namespaces.
+// polls, the upgrade sequence, heartbeats, connect timeout, CONNECT auth and namespaces; and the
+// --protocol_conformance profiles (raw Engine.IO echo, Socket.IO echo on / and /custom) with the
+// cases of the official protocol test suites.
 #include "ws-gateway/eio_session.h"
 
 #include <optional>
@@ -21,9 +23,13 @@ constexpr char kSecret[] = "0123456789abcdef-unit";
 
 class RecordingSink final : public WsSink {
  public:
-  void Send(std::shared_ptr<const std::string> frame, bool) override { sent.push_back(*frame); }
+  void Send(std::shared_ptr<const std::string> frame, bool binary) override {
+    sent.push_back(*frame);
+    binary_flags.push_back(binary);
+  }
   void Close(uint16_t code, std::string reason) override { closed = {code, reason}; }
   std::vector<std::string> sent;
+  std::vector<bool> binary_flags;
   std::optional<std::pair<uint16_t, std::string>> closed;
 };
 
@@ -39,6 +45,8 @@ class EioSessionTest : public ::testing::Test {
 
   void TearDown() override {
     server_.CloseAll("test over");
+    conformance_.CloseAll("test over");
+    raw_.CloseAll("test over");
     for (auto& s : scheduler_.streams) {
       if (!s->done) s->End(absl::CancelledError());
     }
@@ -46,13 +54,20 @@ class EioSessionTest : public ::testing::Test {
   }
 
   // A request whose answer is captured; nullopt while it is held.
+  // The EioServer behind a target's path, as server.cc routes them.
+  EioServer& ServerFor(const std::string& target) {
+    if (target.starts_with("/engine.io/")) return raw_;
+    if (target.find("conformance") != std::string::npos) return conformance_;
+    return server_;
+  }
   std::shared_ptr<std::optional<HttpResponse>> Request(const std::string& method,
                                                        const std::string& target,
                                                        const std::string& body = "") {
     auto result = std::make_shared<std::optional<HttpResponse>>();
     HttpRequest request{.method = method, .target = target, .headers = {}, .body = body,
                         .remote_address = "127.0.0.1"};
-    server_.HandleHttp(request, [result](HttpResponse res) { *result = std::move(res); });
+    last_poll_id_ =
+        ServerFor(target).HandleHttp(request, [result](HttpResponse res) { *result = std::move(res); });
     return result;
   }
   HttpResponse Now(const std::string& method, const std::string& target,
@@ -62,12 +77,28 @@ class EioSessionTest : public ::testing::Test {
     return result->value_or(HttpResponse{});
   }
 
-  // Opens a polling session; returns its polling URL.
-  std::string Open() {
-    HttpResponse open = Now("GET", "/socket.io/?EIO=4&transport=polling");
+  // Opens a polling session; returns its polling URL. `base` picks the server (see ServerFor).
+  std::string Open(const std::string& base = "/socket.io/?EIO=4&transport=polling") {
+    HttpResponse open = Now("GET", base);
     EXPECT_THAT(open.body, StartsWith(R"(0{"sid":")"));
     sid_ = open.body.substr(9, open.body.find('"', 9) - 9);
-    return "/socket.io/?EIO=4&transport=polling&sid=" + sid_;
+    return base + "&sid=" + sid_;
+  }
+
+  // A websocket-only session on `target`'s server, opened; the OPEN packet is dropped.
+  std::pair<std::shared_ptr<WsHandler>, std::shared_ptr<RecordingSink>> OpenWebSocket(
+      const std::string& target) {
+    HttpResponse refusal;
+    auto handler = ServerFor(target).HandleUpgrade(
+        {.method = "GET", .target = target, .headers = {}, .body = "", .remote_address = "127.0.0.1"},
+        &refusal);
+    EXPECT_TRUE(handler.ok()) << refusal.body;
+    auto sink = std::make_shared<RecordingSink>();
+    if (!handler.ok()) return {nullptr, sink};
+    (*handler)->OnOpen(sink);
+    sink->sent.clear();
+    sink->binary_flags.clear();
+    return {*handler, sink};
   }
 
   static std::string Token(const std::string& stores) {
@@ -95,7 +126,10 @@ class EioSessionTest : public ::testing::Test {
                          .run_blocking = [](std::function<void()> f) { f(); },
                          .limits = Limits()};
   EioServer server_{context_};
+  EioServer conformance_{context_, EioProfile::kSocketIoConformance};
+  EioServer raw_{context_, EioProfile::kRawEcho};
   std::string sid_;
+  uint64_t last_poll_id_ = 0;
 };
 
 TEST_F(EioSessionTest, HandshakeThenAHeldPollIsAnsweredByTheNextPacket) {
@@ -269,6 +303,200 @@ TEST_F(EioSessionTest, WebSocketOnlySessionSendsOpenFirst) {
   (*handler)->OnText("not a packet");
   ASSERT_TRUE(sink->closed.has_value());
   EXPECT_EQ(server_.session_count(), 0u);
+}
+
+// A malformed Socket.IO packet is not a Socket.IO client: the connection closes (as the
+// reference server does) with the reason in the close frame.
+TEST_F(EioSessionTest, MalformedSocketIoPacketsCloseTheConnection) {
+  for (const std::string bad : {"4abc", "42{}", R"(42abc["selectStore","a"])", "45"}) {
+    auto [handler, sink] = OpenWebSocket("/socket.io/?EIO=4&transport=websocket");
+    handler->OnText(Connect());
+    handler->OnText(bad);
+    ASSERT_TRUE(sink->closed.has_value()) << bad;
+    EXPECT_THAT(sink->closed->second, HasSubstr("invalid Socket.IO packet")) << bad;
+  }
+  EXPECT_EQ(server_.session_count(), 0u);
+  // A well-formed event we do not serve only gets an error event.
+  auto [handler, sink] = OpenWebSocket("/socket.io/?EIO=4&transport=websocket");
+  handler->OnText(Connect());
+  handler->OnText(R"(42["nope"])");
+  EXPECT_FALSE(sink->closed.has_value());
+  EXPECT_THAT(sink->sent.back(), StartsWith(R"(42["error",{"message":"unknown event)"));
+}
+
+// The session dies pingInterval + pingTimeout after the ping was due even when the timer
+// thread never gets round to it: the deadline is checked when the client next shows up.
+class StalledTimers final : public Timers {
+ public:
+  void After(absl::Duration, std::function<void()>) override {}
+  absl::Time Now() override { return now; }
+  absl::Time now = absl::UnixEpoch();
+};
+
+TEST_F(EioSessionTest, PongDeadlineHoldsWithoutTheTimerThread) {
+  StalledTimers stalled;
+  ClientContext context{.hub = hub_,
+                        .router = router_,
+                        .auth = auth_,
+                        .metrics = metrics_,
+                        .timers = stalled,
+                        .run_blocking = [](std::function<void()> f) { f(); },
+                        .limits = Limits()};
+  EioServer server(context, EioProfile::kRawEcho);
+  auto open = std::make_shared<std::optional<HttpResponse>>();
+  server.HandleHttp({.method = "GET", .target = "/engine.io/?EIO=4&transport=polling",
+                     .headers = {}, .body = "", .remote_address = "127.0.0.1"},
+                    [open](HttpResponse r) { *open = std::move(r); });
+  ASSERT_TRUE(open->has_value());
+  const std::string sid = (*open)->body.substr(9, (*open)->body.find('"', 9) - 9);
+  auto post = [&](const std::string& body) {
+    HttpResponse out;
+    server.HandleHttp({.method = "POST", .target = "/engine.io/?EIO=4&transport=polling&sid=" + sid,
+                       .headers = {}, .body = body, .remote_address = "127.0.0.1"},
+                      [&out](HttpResponse r) { out = std::move(r); });
+    return out;
+  };
+  stalled.now += absl::Seconds(44);  // 25 s interval + 20 s timeout not yet over
+  EXPECT_EQ(post("4still here").status, 200);
+  stalled.now += absl::Seconds(1);
+  EXPECT_EQ(post("4too late").status, 400);
+  EXPECT_EQ(server.session_count(), 0u);
+}
+
+TEST_F(EioSessionTest, RawEchoReturnsTextAndBinaryTogetherInOnePoll) {
+  const std::string url = Open("/engine.io/?EIO=4&transport=polling");
+  EXPECT_EQ(Now("POST", url, "4hello\x1e" "bAQIDBA==").body, "ok");
+  EXPECT_EQ(Now("GET", url).body, "4hello\x1e" "bAQIDBA==");
+  EXPECT_EQ(Now("POST", url, "4test1\x1e" "4test2\x1e" "4test3").body, "ok");
+  EXPECT_EQ(Now("GET", url).body, "4test1\x1e" "4test2\x1e" "4test3");
+  // No Socket.IO here, so no connect timeout: only missed pongs end a raw session.
+  for (int i = 0; i < 3; ++i) {
+    timers_.Advance(absl::Seconds(25));
+    EXPECT_EQ(Now("GET", url).body, "2");
+    EXPECT_EQ(Now("POST", url, "3").body, "ok");
+  }
+  EXPECT_EQ(raw_.session_count(), 1u);
+  EXPECT_EQ(Now("POST", url, "abc").status, 400);
+  EXPECT_EQ(Now("GET", url).status, 400);
+}
+
+TEST_F(EioSessionTest, RawEchoOverWebSocketKeepsBinaryFramesBinary) {
+  auto [handler, sink] = OpenWebSocket("/engine.io/?EIO=4&transport=websocket");
+  handler->OnText("4hello");
+  handler->OnBinary(std::string("\x01\x02\x03\x04", 4));
+  ASSERT_EQ(sink->sent.size(), 2u);
+  EXPECT_EQ(sink->sent[0], "4hello");
+  EXPECT_FALSE(sink->binary_flags[0]);
+  EXPECT_EQ(sink->sent[1], std::string("\x01\x02\x03\x04", 4));
+  EXPECT_TRUE(sink->binary_flags[1]);
+}
+
+TEST_F(EioSessionTest, AnAbortedHeldPollClosesTheSessionButAnAnsweredOneDoesNot) {
+  const std::string url = Open("/engine.io/?EIO=4&transport=polling");
+  auto answered = Request("GET", url);
+  const uint64_t answered_id = last_poll_id_;
+  ASSERT_NE(answered_id, 0u);
+  Now("POST", url, "4x");
+  ASSERT_TRUE(answered->has_value());
+  raw_.AbortPoll(sid_, answered_id);  // too late to matter: it was answered
+  EXPECT_EQ(raw_.session_count(), 1u);
+  auto held = Request("GET", url);
+  raw_.AbortPoll(sid_, last_poll_id_);
+  EXPECT_EQ(raw_.session_count(), 0u);
+  EXPECT_EQ(Now("GET", url).status, 400);
+}
+
+TEST_F(EioSessionTest, ASessionTakesOneWebSocketOnly) {
+  const std::string url = Open("/engine.io/?EIO=4&transport=polling");
+  const std::string ws = "/engine.io/?EIO=4&transport=websocket&sid=" + sid_;
+  HttpResponse refusal;
+  auto first = raw_.HandleUpgrade({.method = "GET", .target = ws, .headers = {}, .body = "",
+                                   .remote_address = "127.0.0.1"},
+                                  &refusal);
+  ASSERT_TRUE(first.ok());
+  auto sink = std::make_shared<RecordingSink>();
+  (*first)->OnOpen(sink);
+  (*first)->OnText("2probe");
+  (*first)->OnText("5");
+  EXPECT_EQ(Now("GET", url).status, 400);
+  auto second = raw_.HandleUpgrade({.method = "GET", .target = ws, .headers = {}, .body = "",
+                                    .remote_address = "127.0.0.1"},
+                                   &refusal);
+  ASSERT_TRUE(second.ok());
+  auto second_sink = std::make_shared<RecordingSink>();
+  (*second)->OnOpen(second_sink);
+  ASSERT_TRUE(second_sink->closed.has_value());
+  EXPECT_THAT(second_sink->closed->second, HasSubstr("already has a websocket"));
+  (*first)->OnText("4hello");
+  EXPECT_EQ(sink->sent.back(), "4hello");
+}
+
+TEST_F(EioSessionTest, ConformanceNamespacesAnswerConnectThenAuth) {
+  const std::string ws = "/socket.io/?EIO=4&transport=websocket&conformance";
+  auto [handler, sink] = OpenWebSocket(ws);
+  handler->OnText("40");
+  ASSERT_EQ(sink->sent.size(), 1u);  // the auth event follows a moment later (see the profile)
+  timers_.Advance(absl::Milliseconds(20));
+  ASSERT_EQ(sink->sent.size(), 2u);
+  EXPECT_THAT(sink->sent[0], StartsWith(R"(40{"sid":")"));
+  EXPECT_EQ(sink->sent[1], R"(42["auth",{}])");
+  handler->OnText(R"(40/custom,{"token":"abc"})");
+  timers_.Advance(absl::Milliseconds(20));
+  ASSERT_EQ(sink->sent.size(), 4u);
+  EXPECT_THAT(sink->sent[2], StartsWith(R"(40/custom,{"sid":")"));
+  EXPECT_EQ(sink->sent[3], R"(42/custom,["auth",{"token":"abc"}])");
+  handler->OnText("40/random");
+  EXPECT_EQ(sink->sent.back(), R"(44/random,{"message":"Invalid namespace"})");
+  // Leaving /custom stops its echo; the main namespace goes on.
+  handler->OnText("41/custom");
+  handler->OnText(R"(42/custom,["message","x"])");
+  handler->OnText(R"(42["message","to main"])");
+  EXPECT_EQ(sink->sent.back(), R"(42["message-back","to main"])");
+  EXPECT_EQ(sink->sent.size(), 6u);
+  EXPECT_FALSE(sink->closed.has_value());
+}
+
+TEST_F(EioSessionTest, ConformanceEchoesMessagesAndAcksWithBinaryAttachments) {
+  const std::string ws = "/socket.io/?EIO=4&transport=websocket&conformance";
+  auto [handler, sink] = OpenWebSocket(ws);
+  handler->OnText("40");
+  timers_.Advance(absl::Milliseconds(20));
+  sink->sent.clear();
+  sink->binary_flags.clear();
+  handler->OnText(R"(42["message",1,"2",{"3":[true]}])");
+  EXPECT_EQ(sink->sent.back(), R"(42["message-back",1,"2",{"3":[true]}])");
+  handler->OnText(R"(42456["message-with-ack",1,"2",{"3":[false]}])");
+  EXPECT_EQ(sink->sent.back(), R"(43456[1,"2",{"3":[false]}])");
+  const std::string a("\x01\x02\x03", 3), b("\x04\x05\x06", 3);
+  sink->sent.clear();
+  sink->binary_flags.clear();
+  handler->OnText(R"(452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  handler->OnBinary(a);
+  handler->OnBinary(b);
+  ASSERT_EQ(sink->sent.size(), 3u);
+  EXPECT_EQ(sink->sent[0],
+            R"(452-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  EXPECT_EQ(sink->sent[1], a);
+  EXPECT_EQ(sink->sent[2], b);
+  EXPECT_EQ(sink->binary_flags, (std::vector<bool>{false, true, true}));
+  handler->OnText(
+      R"(452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  handler->OnBinary(a);
+  handler->OnBinary(b);
+  ASSERT_EQ(sink->sent.size(), 6u);
+  EXPECT_EQ(sink->sent[3], R"(462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  EXPECT_EQ(sink->sent[4], a);
+  EXPECT_EQ(sink->sent[5], b);
+}
+
+TEST_F(EioSessionTest, ConformanceBinaryEchoOverPollingIsBase64) {
+  const std::string url = Open("/socket.io/?EIO=4&transport=polling&conformance");
+  Now("POST", url, "40");
+  timers_.Advance(absl::Milliseconds(20));
+  EXPECT_THAT(Now("GET", url).body, HasSubstr("\x1e" R"(42["auth",{}])"));
+  Now("POST", url, "451-[\"message\",{\"_placeholder\":true,\"num\":0}]\x1e" "bAQID");
+  EXPECT_EQ(Now("GET", url).body,
+            "451-[\"message-back\",{\"_placeholder\":true,\"num\":0}]\x1e" "bAQID");
 }
 
 }  // namespace
