@@ -25,6 +25,8 @@ std::string RandomId() {
 }
 
 constexpr absl::string_view kClientClosed = "client closed";
+// How long a poll that arrives during an upgrade is held before it gets a noop.
+constexpr absl::Duration kUpgradingPollHold = absl::Milliseconds(100);
 // kSocketIoConformance: the gap between a CONNECT answer and the `auth` event after it.
 constexpr absl::Duration kConformanceAuthDelay = absl::Milliseconds(20);
 
@@ -296,6 +298,7 @@ uint64_t EioSession::HandleGet(Responder respond) {
   bool answer_now = false;
   bool overlap = false;
   bool upgraded = false;
+  bool upgrading = false;
   uint64_t held = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -309,14 +312,13 @@ uint64_t EioSession::HandleGet(Responder respond) {
     } else if (!queue_.empty()) {
       body = TakePayloadLocked();
       answer_now = true;
-    } else if (transport_ == Transport::kUpgrading) {
-      answer_now = true;
-      body = std::string(engineio::kNoopPacket);
     } else {
       pending_get_ = std::move(respond);
       held = pending_get_id_ = ++last_get_id_;
+      upgrading = transport_ == Transport::kUpgrading;
     }
   }
+  if (upgrading) EndPollIfStillUpgrading(held);
   if (upgraded) {
     respond(EngineIoError(3, "Bad request: session was upgraded"));
     return 0;
@@ -328,6 +330,28 @@ uint64_t EioSession::HandleGet(Responder respond) {
   }
   if (answer_now) respond(PollingBody(std::move(body)));
   return held;
+}
+
+void EioSession::EndPollIfStillUpgrading(uint64_t poll_id) {
+  // During an upgrade a held poll ends with a noop (so the client can pause polling and send
+  // `5`) only after kUpgradingPollHold, as the reference server's upgrade check does; if the
+  // websocket takes over first, the poll is refused instead. A poll racing the client's `5`
+  // is so answered for the transport the session ends up on.
+  context_.timers.After(kUpgradingPollHold, [weak = weak_from_this(), poll_id] {
+    auto self = weak.lock();
+    if (!self) return;
+    Responder respond;
+    {
+      absl::MutexLock lock(&self->mu_);
+      if (self->pending_get_id_ != poll_id || !self->pending_get_ ||
+          self->transport_ != Transport::kUpgrading) {
+        return;
+      }
+      respond = std::move(self->pending_get_);
+      self->pending_get_ = nullptr;
+    }
+    respond(PollingBody(std::string(engineio::kNoopPacket)));
+  });
 }
 
 void EioSession::AbortPoll(uint64_t poll_id) {
@@ -369,16 +393,14 @@ std::shared_ptr<WsHandler> EioSession::MakeWsHandler(bool upgrade) {
 }
 
 void EioSession::BeginUpgrade() {
-  Responder respond;
+  uint64_t held = 0;
   {
     absl::MutexLock lock(&mu_);
     if (closed_ || transport_ != Transport::kPolling) return;
     transport_ = Transport::kUpgrading;
-    // The held poll ends with a noop so the client can pause polling and finish the upgrade.
-    respond = std::move(pending_get_);
-    pending_get_ = nullptr;
+    if (pending_get_) held = pending_get_id_;
   }
-  if (respond) respond(PollingBody(std::string(engineio::kNoopPacket)));
+  if (held != 0) EndPollIfStillUpgrading(held);
 }
 
 void EioSession::AttachWebSocket(std::weak_ptr<WsSink> sink, bool flush_queue) {
@@ -396,7 +418,8 @@ void EioSession::AttachWebSocket(std::weak_ptr<WsSink> sink, bool flush_queue) {
     respond = std::move(pending_get_);
     pending_get_ = nullptr;
   }
-  if (respond) respond(PollingBody(std::string(engineio::kNoopPacket)));
+  // A poll still held here lost the race with the client's `5` (EndPollIfStillUpgrading).
+  if (respond) respond(EngineIoError(3, "Bad request: session was upgraded"));
 }
 
 void EioSession::Close(absl::string_view reason) {

@@ -108,6 +108,7 @@ class EioSession final : public HubClient, public std::enable_shared_from_this<E
   bool CloseIfDead();
 
   void BeginUpgrade();
+  void EndPollIfStillUpgrading(uint64_t poll_id);
   void AttachWebSocket(std::weak_ptr<WsSink> sink, bool flush_queue);
   void SchedulePing();
   void SendPing();

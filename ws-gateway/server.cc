@@ -33,6 +33,11 @@ using tcp = asio::ip::tcp;
 constexpr size_t kMinRequestBodyBytes = 64 * 1024;
 constexpr auto kReadTimeout = std::chrono::seconds(30);
 constexpr auto kCloseGrace = std::chrono::seconds(5);
+// The kernel's send buffer per client socket. Left to autotuning, a client that stops reading
+// can park up to tcp_wmem's maximum (4 MiB by default) in the kernel before our own queue limit
+// (--send_queue_max) even starts counting: 10k such clients would pin gigabytes, and a slow
+// consumer would be noticed late. Events are small, so 256 KiB costs no throughput.
+constexpr int kSocketSendBufferBytes = 256 * 1024;
 
 // Live sessions and WebSockets, so Shutdown can close and wait for them.
 struct Live {
@@ -476,6 +481,7 @@ struct GatewayServer::Impl {
       if (!ec) {
         beast::error_code ignored;
         s.set_option(tcp::no_delay(true), ignored);
+        s.set_option(asio::socket_base::send_buffer_size(kSocketSendBufferBytes), ignored);
         std::make_shared<HttpSession>(std::move(s), deps, live)->Start();
       }
       if (acceptor.is_open()) Accept();

@@ -1,9 +1,16 @@
 // ws-gateway end to end: the real binary in front of an in-process fake scheduler. HTTP routes
 // and their errors, the plain /ws protocol, store isolation, slow consumers, auth refusals.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -426,11 +433,67 @@ TEST_F(GatewayTest, RefusesBadFlagsWithOneLineNamingTheOption) {
     const std::string option = bad.substr(2, bad.find('=') - 2);
     EXPECT_THAT((*gateway)->Output(), HasSubstr(option)) << bad;
   }
-  auto bench = ChildProcess::Start(BinaryPath("ws-gateway"),
-                                   {.args = {"--listen=0.0.0.0:0", "--bench_endpoints"}});
-  ASSERT_TRUE(bench.ok());
-  EXPECT_EQ(*(*bench)->Wait(absl::Seconds(10)), 2);
-  EXPECT_THAT((*bench)->Output(), HasSubstr("bench_endpoints"));
+  for (const std::string flag : {"--bench_endpoints", "--protocol_conformance"}) {
+    auto loopback_only =
+        ChildProcess::Start(BinaryPath("ws-gateway"), {.args = {"--listen=0.0.0.0:0", flag}});
+    ASSERT_TRUE(loopback_only.ok());
+    EXPECT_EQ(*(*loopback_only)->Wait(absl::Seconds(10)), 2) << flag;
+    EXPECT_THAT((*loopback_only)->Output(), HasSubstr(flag.substr(2))) << flag;
+  }
+}
+
+// The raw Engine.IO echo of --protocol_conformance over a real websocket: text and binary frames
+// come back as they went, binary staying binary.
+TEST_F(GatewayTest, ConformanceModeEchoesRawEngineIo) {
+  StartGateway({"--protocol_conformance"});
+  auto c = WsConnect("/engine.io/?EIO=4&transport=websocket");
+  ASSERT_TRUE(c);
+  auto open = c->Read();
+  ASSERT_TRUE(open.ok());
+  EXPECT_THAT(*open, HasSubstr(R"("upgrades":[])"));
+  ASSERT_TRUE(c->SendText("4hello").ok());
+  EXPECT_EQ(*c->Read(), "4hello");
+  const std::string bytes("\x00\x01\xff", 3);
+  ASSERT_TRUE(c->SendBinary(bytes).ok());
+  EXPECT_EQ(*c->Read(), bytes);
+  // Long-polling answers on the same path.
+  EXPECT_EQ(HttpGet(Url("/engine.io/?EIO=4&transport=polling"))->status, 200);
+}
+
+// A client that drops its held poll's connection is gone: the session ends at once rather than
+// at its ping timeout (25 s here), as the reference server does.
+TEST_F(GatewayTest, AnAbortedHeldPollEndsTheSession) {
+  StartGateway();
+  auto sessions = [&]() -> std::string {
+    auto metrics = HttpGet(Url("/metrics"));
+    if (!metrics.ok()) return "";
+    const size_t at = metrics->body.find("autosync_gateway_connections{protocol=\"socketio\"}");
+    return at == std::string::npos ? "" : metrics->body.substr(at, metrics->body.find('\n', at) - at);
+  };
+  auto open = HttpGet(Url("/socket.io/?EIO=4&transport=polling"));
+  ASSERT_TRUE(open.ok());
+  const std::string sid = open->body.substr(9, open->body.find('"', 9) - 9);
+  EXPECT_THAT(sessions(), ::testing::EndsWith(" 1"));
+  // A poll on a raw socket, closed while the gateway holds it.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string poll = absl::StrCat("GET /socket.io/?EIO=4&transport=polling&sid=", sid,
+                                        " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  ASSERT_EQ(write(fd, poll.data(), poll.size()), static_cast<ssize_t>(poll.size()));
+  // Held: nothing comes back while the session lives.
+  pollfd pfd{.fd = fd, .events = POLLIN, .revents = 0};
+  EXPECT_EQ(::poll(&pfd, 1, 200), 0);
+  close(fd);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!absl::EndsWith(sessions(), " 0") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(sessions(), ::testing::EndsWith(" 0"));
+  EXPECT_EQ(HttpGet(Url(absl::StrCat("/socket.io/?EIO=4&transport=polling&sid=", sid)))->status, 400);
 }
 
 }  // namespace

@@ -198,6 +198,8 @@ TEST_F(EioSessionTest, UpgradeProbeNoopThenTheWebSocketCarriesTheSession) {
   (*handler)->OnText("2probe");
   ASSERT_EQ(sink->sent.size(), 1u);
   EXPECT_EQ(sink->sent[0], "3probe");
+  EXPECT_FALSE(held->has_value());
+  timers_.Advance(absl::Milliseconds(100));
   ASSERT_TRUE(held->has_value());
   EXPECT_EQ((*held)->body, "6");  // the paused poll ends
   // An event while upgrading waits, then goes out on the websocket once it is complete.
@@ -428,6 +430,32 @@ TEST_F(EioSessionTest, ASessionTakesOneWebSocketOnly) {
   ASSERT_TRUE(second_sink->closed.has_value());
   EXPECT_THAT(second_sink->closed->second, HasSubstr("already has a websocket"));
   (*first)->OnText("4hello");
+  EXPECT_EQ(sink->sent.back(), "4hello");
+}
+
+TEST_F(EioSessionTest, APollDuringAnUpgradeIsHeldThenAnsweredForTheWinningTransport) {
+  const std::string url = Open("/engine.io/?EIO=4&transport=polling");
+  HttpResponse refusal;
+  auto ws = raw_.HandleUpgrade({.method = "GET", .target = "/engine.io/?EIO=4&transport=websocket&sid=" + sid_,
+                                .headers = {}, .body = "", .remote_address = "127.0.0.1"},
+                               &refusal);
+  ASSERT_TRUE(ws.ok());
+  auto sink = std::make_shared<RecordingSink>();
+  (*ws)->OnOpen(sink);
+  (*ws)->OnText("2probe");
+  // Still upgrading 100 ms later: a noop, so the client can pause polling.
+  auto paused = Request("GET", url);
+  EXPECT_FALSE(paused->has_value());
+  timers_.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(paused->has_value());
+  EXPECT_EQ((*paused)->body, "6");
+  // A poll racing the client's `5`: refused once the websocket has taken over.
+  auto racing = Request("GET", url);
+  EXPECT_FALSE(racing->has_value());
+  (*ws)->OnText("5");
+  ASSERT_TRUE(racing->has_value());
+  EXPECT_EQ((*racing)->status, 400);
+  (*ws)->OnText("4hello");
   EXPECT_EQ(sink->sent.back(), "4hello");
 }
 
