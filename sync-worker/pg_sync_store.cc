@@ -13,7 +13,9 @@ namespace autosync::worker {
 namespace {
 
 std::string Timestamp(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+  // %E4Y: PostgreSQL reads "24-01-01" as a two-digit year and refuses it; years 1-999 need
+  // their leading zeros (the parsers accept years 0001-9999, see tests/fuzz).
+  return absl::FormatTime("%E4Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
 }
 
 std::string Money(int64_t cents) {
@@ -22,7 +24,9 @@ std::string Money(int64_t cents) {
   return absl::StrFormat("%s%d.%02d", negative ? "-" : "", abs / 100, abs % 100);
 }
 
-std::string Day(absl::CivilDay d) { return absl::FormatCivilTime(d); }
+std::string Day(absl::CivilDay d) {
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());  // see Timestamp
+}
 
 constexpr char kOrderColumns[] =
     "store_id, order_id, name, email, customer_id, created_at, updated_at, processed_at, "

@@ -27,8 +27,14 @@ absl::StatusOr<int64_t> OptionalCount(object obj, absl::string_view key, absl::s
 
 absl::StatusOr<absl::CivilDay> Day(object obj, absl::string_view key, absl::string_view path) {
   AUTOSYNC_ASSIGN_OR_RETURN(std::string text, json::String(obj, key, path));
+  // Exactly YYYY-MM-DD with a year from 0001: absl::ParseCivilTime alone also reads
+  // "20204-1-01" (found by tests/fuzz/insights_page_fuzz), a day the writer cannot store.
+  bool shape = text.size() == 10 && text[4] == '-' && text[7] == '-';
+  for (const size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    shape = shape && text[i] >= '0' && text[i] <= '9';
+  }
   absl::CivilDay day;
-  if (text.size() != 10 || !absl::ParseCivilTime(text, &day)) {
+  if (!shape || !absl::ParseCivilTime(text, &day) || day.year() < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         json::Path(path, key), ": expected YYYY-MM-DD, got \"", text.substr(0, 40), "\""));
   }
@@ -62,7 +68,12 @@ absl::StatusOr<int64_t> PurchaseValue(object row, absl::string_view key, absl::s
                                 json::MoneyCents(*value, json::Path(entry_path, "value")));
       if (as_money) return cents;
       // Counts are whole in practice; round a fractional one (attribution models) half up.
-      return (cents + 50) / 100;
+      // A negative count is refused like every other count, and the rounding is done without
+      // `cents + 50`, which overflowed on "92233720368547758.07" (tests/fuzz/insights_page_fuzz).
+      if (cents < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(entry_path, ".value: negative count"));
+      }
+      return cents / 100 + (cents % 100 >= 50 ? 1 : 0);
     }
   }
   return 0;

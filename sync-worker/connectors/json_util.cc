@@ -144,6 +144,24 @@ absl::StatusOr<absl::Time> Timestamp(simdjson::dom::element value, absl::string_
     return absl::InvalidArgumentError(absl::StrCat(field_path, ": not an RFC 3339 timestamp: \"",
                                                    text.substr(0, 40), "\" (", error, ")"));
   }
+  // absl::ParseTime reads %Y and %m as "any number of digits", so it takes "20204-1-01T..." or a
+  // year so large the instant is infinite (found by tests/fuzz/orders_page_fuzz). RFC 3339
+  // wants exactly YYYY-MM-DDTHH:MM:SS, and the writer can only store years 0001-9999 in UTC.
+  const auto digits = [&](size_t from, size_t count) {
+    for (size_t i = from; i < from + count; ++i) {
+      if (i >= text.size() || text[i] < '0' || text[i] > '9') return false;
+    }
+    return true;
+  };
+  const bool shape = text.size() >= 19 && digits(0, 4) && text[4] == '-' && digits(5, 2) &&
+                     text[7] == '-' && digits(8, 2) && digits(11, 2) && text[13] == ':' &&
+                     digits(14, 2) && text[16] == ':' && digits(17, 2);
+  const int64_t year = absl::ToCivilSecond(time, absl::UTCTimeZone()).year();
+  if (!shape || year < 1 || year > 9999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field_path, ": not an RFC 3339 timestamp in years 0001-9999: \"",
+                     text.substr(0, 40), "\""));
+  }
   return time;
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace autosync::worker {
 namespace {
 
@@ -51,6 +53,45 @@ TEST(InsightsPageTest, OmniPurchaseWinsWhenPresent) {
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_EQ(page->rows[0].purchases, 6);
   EXPECT_EQ(page->rows[0].purchase_value_cents, 6050);
+}
+
+// Found by tests/fuzz/insights_page_fuzz: a purchase count was rounded with `cents + 50`,
+// which overflowed (UB) near INT64_MAX, and a negative count was accepted as a negative number
+// of purchases.
+TEST(InsightsPageTest, PurchaseCountsAreNeverNegativeAndRoundWithoutOverflow) {
+  const auto negative = ParseInsightsPage(R"({"data":[{"campaign_id":"1","date_start":"2024-01-01",
+    "actions":[{"action_type":"purchase","value":"-7"}]}]})");
+  EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument) << negative.status();
+  EXPECT_NE(negative.status().message().find("data[0].actions[0].value: negative count"),
+            absl::string_view::npos)
+      << negative.status();
+
+  const auto huge = ParseInsightsPage(R"({"data":[{"campaign_id":"1","date_start":"2024-01-01",
+    "actions":[{"action_type":"purchase","value":"92233720368547758.07"}]}]})");
+  ASSERT_TRUE(huge.ok()) << huge.status();
+  EXPECT_EQ(huge->rows[0].purchases, 92233720368547758);
+
+  const auto half = ParseInsightsPage(R"({"data":[{"campaign_id":"1","date_start":"2024-01-01",
+    "actions":[{"action_type":"purchase","value":"2.5"},
+               {"action_type":"omni_purchase","value":"3.49"}]}]})");
+  ASSERT_TRUE(half.ok()) << half.status();
+  EXPECT_EQ(half->rows[0].purchases, 3);  // omni_purchase 3.49 rounds down
+}
+
+// Found by tests/fuzz/insights_page_fuzz: absl::ParseCivilTime alone accepts these 10-byte
+// strings, which are not YYYY-MM-DD days the writer can store.
+TEST(InsightsPageTest, DatesMustBeFourDigitYearsFromOne) {
+  for (const char* date : {"20204-1-01", "2024-1-001", "-999-01-01", "+999-01-01", "0000-01-01"}) {
+    const auto page = ParseInsightsPage(
+        absl::StrCat(R"({"data":[{"campaign_id":"1","date_start":")", date, R"("}]})"));
+    EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument) << date;
+    EXPECT_NE(page.status().message().find("data[0].date_start"), absl::string_view::npos)
+        << page.status();
+  }
+  const auto early =
+      ParseInsightsPage(R"({"data":[{"campaign_id":"1","date_start":"0930-01-15"}]})");
+  ASSERT_TRUE(early.ok()) << early.status();
+  EXPECT_EQ(early->rows[0].date, absl::CivilDay(930, 1, 15));
 }
 
 TEST(InsightsPageTest, LastPageHasNoNext) {

@@ -173,6 +173,16 @@ INSTANTIATE_TEST_SUITE_P(
                  "orders[1].created_at"},
         BadField{R"("updated_at": "2024-01-16T08:00:00.123Z")",
                  R"("updated_at": "2024-01-16 08:00:00")", "orders[1].updated_at"},
+        // Found by tests/fuzz/orders_page_fuzz: absl::ParseTime alone accepts these, and the
+        // writer cannot store them (a 5-digit year, an infinite instant, year 10000 in UTC).
+        BadField{R"("created_at": "2024-01-15T10:30:00-05:00")",
+                 R"("created_at": "20204-1-01T00:00:00Z")", "orders[1].created_at"},
+        BadField{R"("created_at": "2024-01-15T10:30:00-05:00")",
+                 R"("created_at": "999999999999-01-01T00:00:00Z")", "orders[1].created_at"},
+        BadField{R"("updated_at": "2024-01-16T08:00:00.123Z")",
+                 R"("updated_at": "9999-12-31T23:00:00-05:00")", "orders[1].updated_at"},
+        BadField{R"("updated_at": "2024-01-16T08:00:00.123Z")",
+                 R"("updated_at": "0001-01-01T00:00:00+01:00")", "orders[1].updated_at"},
         BadField{R"("test": false)", R"("test": "no")", "orders[1].test"},
         BadField{R"("currency": "USD")", R"("currency": 840)", "orders[1].currency"},
         BadField{R"("customer": {"id": 207119551,)", R"("customer": {"idx": 207119551,)",
