@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -115,10 +116,23 @@ absl::Status ValidateDatabaseUrl(absl::string_view url) {
     std::string message = error != nullptr ? error : "cannot parse";
     if (error != nullptr) PQfreemem(error);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    // libpq quotes the offending text; it may include a password, so keep only the reason.
+    // libpq quotes the offending text (`missing "=" after "…"`, `invalid percent-encoded token:
+    // "…"`), which may be part of a password or a password pasted into the wrong place: keep
+    // only the reason, with every quoted word longer than one character replaced.
     if (absl::StrContains(message, "@") || absl::StrContains(message, "password")) {
       message = "is not a valid PostgreSQL connection string";
     }
+    std::string reason;
+    for (size_t i = 0; i < message.size();) {
+      const size_t close = message[i] == '"' ? message.find('"', i + 1) : std::string::npos;
+      if (close == std::string::npos) {
+        reason += message[i++];
+        continue;
+      }
+      reason += close - i > 2 ? std::string("\"***\"") : message.substr(i, close - i + 1);
+      i = close + 1;
+    }
+    message = std::move(reason);
     return absl::InvalidArgumentError(message);
   }
   // libpq checks ports only when connecting; a typo should stop the process at start instead.
@@ -139,23 +153,49 @@ absl::Status ValidateDatabaseUrl(absl::string_view url) {
 
 std::string RedactDatabaseUrl(absl::string_view url) {
   std::string out(url);
-  // URI form: scheme://user:password@host → scheme://user:***@host
+  // URI form: scheme://user:password@host → scheme://user:***@host. The user info ends at the
+  // last '@' before the path or query, so a raw '@' inside the password is hidden too
+  // (tests/integration/security/redaction_test.cc).
   const size_t scheme = out.find("://");
   if (scheme != std::string::npos) {
-    const size_t at = out.find('@', scheme + 3);
-    const size_t colon = out.find(':', scheme + 3);
-    if (at != std::string::npos && colon != std::string::npos && colon < at) {
-      out.replace(colon + 1, at - colon - 1, "***");
+    const size_t start = scheme + 3;
+    size_t end = out.find_first_of("/?", start);
+    if (end == std::string::npos) end = out.size();
+    const size_t at = end > start ? out.rfind('@', end - 1) : std::string::npos;
+    if (at != std::string::npos && at >= start) {
+      const size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
     }
   }
-  // Key/value form and URI query: password=secret → password=***
+  // Key/value form and URI query: password=secret → password=***. libpq allows blanks around
+  // '=' and single-quoted values with backslash escapes; the key is matched in any case.
+  auto blank = [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); };
   size_t pos = 0;
-  while ((pos = out.find("password=", pos)) != std::string::npos) {
-    const size_t start = pos + 9;
-    size_t end = out.find_first_of(" &", start);
-    if (end == std::string::npos) end = out.size();
-    out.replace(start, end - start, "***");
-    pos = start + 3;
+  while ((pos = absl::AsciiStrToLower(out).find("password", pos)) != std::string::npos) {
+    const bool boundary = pos == 0 || blank(out[pos - 1]) || out[pos - 1] == '?' ||
+                          out[pos - 1] == '&';
+    size_t i = pos + 8;
+    while (i < out.size() && blank(out[i])) ++i;
+    if (!boundary || i >= out.size() || out[i] != '=') {
+      pos += 8;
+      continue;
+    }
+    ++i;
+    while (i < out.size() && blank(out[i])) ++i;
+    size_t value_end = i;
+    if (value_end < out.size() && out[value_end] == '\'') {
+      ++value_end;
+      while (value_end < out.size() && out[value_end] != '\'') {
+        value_end += out[value_end] == '\\' && value_end + 1 < out.size() ? 2 : 1;
+      }
+      value_end = std::min(value_end + 1, out.size());  // the closing quote
+    } else {
+      while (value_end < out.size() && !blank(out[value_end]) && out[value_end] != '&') {
+        ++value_end;
+      }
+    }
+    out.replace(i, value_end - i, "***");
+    pos = i + 3;
   }
   return out;
 }

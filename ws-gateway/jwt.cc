@@ -4,11 +4,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "simdjson.h"
@@ -52,6 +54,14 @@ std::string HmacSha256(absl::string_view key, absl::string_view data) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
   return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+// A NumericDate (RFC 7519 §2) as a time. JSON allows numbers far outside int64 seconds
+// ("exp":1e300); casting those to int64 is undefined behaviour, so they saturate instead.
+absl::Time FromNumericDate(double seconds) {
+  if (seconds >= 9.2e18) return absl::InfiniteFuture();
+  if (seconds <= -9.2e18) return absl::InfinitePast();
+  return absl::FromUnixSeconds(static_cast<int64_t>(seconds));
 }
 
 absl::Status Refused(absl::string_view why) {
@@ -120,7 +130,12 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, absl::Tim
   }
   // Only the algorithm we configured: refusing everything else closes the "alg":"none" and
   // algorithm-confusion holes.
-  if (alg != "HS256") return Refused(absl::StrCat("alg ", std::string(alg), " is not HS256"));
+  // The refusal names the alg, escaped and cut short: it is caller-controlled text that ends up
+  // in responses, close reasons and logs.
+  if (alg != "HS256") {
+    const absl::string_view shown(alg.data(), std::min<size_t>(alg.size(), 32));
+    return Refused(absl::StrCat("alg ", absl::CHexEscape(shown), " is not HS256"));
+  }
 
   const std::string signing_input = absl::StrCat(parts[0], ".", parts[1]);
   const std::string expected = HmacSha256(secret_, signing_input);
@@ -142,12 +157,12 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, absl::Tim
     return Refused("no numeric exp claim");
   }
   exp = exp_el.get_double().value_unsafe();
-  claims.expires = absl::FromUnixSeconds(static_cast<int64_t>(exp));
+  claims.expires = FromNumericDate(exp);
   if (now >= claims.expires) return Refused("expired");
   simdjson::dom::element nbf_el;
   if (claims_doc["nbf"].get(nbf_el) == simdjson::SUCCESS) {
     if (!nbf_el.is_number()) return Refused("nbf is not a number");
-    if (now < absl::FromUnixSeconds(static_cast<int64_t>(nbf_el.get_double().value_unsafe()))) {
+    if (now < FromNumericDate(nbf_el.get_double().value_unsafe())) {
       return Refused("not valid yet (nbf)");
     }
   }

@@ -278,6 +278,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     if (ec == http::error::body_limit) {
       return Write(JsonError(413, "request body too large"), false, 11);
     }
+    if (ec == http::error::header_limit) {  // e.g. a many-kilobyte token: say so, then close
+      return Write(JsonError(431, "request header fields too large"), false, 11);
+    }
     if (ec) return;  // timeout, reset, garbage: drop the connection
     http::request<http::string_body> req = parser_->release();
     HttpRequest request;

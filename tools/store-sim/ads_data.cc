@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "tools/store-sim/hostile.h"
 #include "tools/store-sim/rng.h"
 
 namespace autosync::storesim {
@@ -17,7 +18,7 @@ constexpr double kPi = 3.14159265358979323846;
 
 }  // namespace
 
-AdsModel::AdsModel(uint64_t store_seed, int64_t first_day, int64_t customers)
+AdsModel::AdsModel(uint64_t store_seed, int64_t first_day, int64_t customers, bool hostile)
     : seed_(MixKeys(store_seed, 0xad5)), first_day_(first_day) {
   Rng r(seed_);
   size_t count = 3 + static_cast<size_t>(r.Below(4));
@@ -34,6 +35,7 @@ AdsModel::AdsModel(uint64_t store_seed, int64_t first_day, int64_t customers)
     c.id = absl::StrCat(23850000000000 + static_cast<int64_t>(r.Below(1'000'000'000)) * 10 +
                         static_cast<int64_t>(i));
     c.name = kCampaignNames[i];
+    if (hostile) absl::StrAppend(&c.name, " ", HostileText(static_cast<int64_t>(i) * 3 + 1));
     c.daily_spend_cents = std::max<int64_t>(100, std::llround(total * weights[i] / sum));
     campaigns_.push_back(std::move(c));
   }

@@ -37,7 +37,8 @@ inline constexpr int64_t kRestatementDays = 28;
 class AdsModel final {
  public:
   // `customers` scales spend so CAC comes out around $30–50.
-  AdsModel(uint64_t store_seed, int64_t first_day, int64_t customers);
+  // `hostile`: campaign names carry hostile text (hostile.h) after the usual name.
+  AdsModel(uint64_t store_seed, int64_t first_day, int64_t customers, bool hostile = false);
 
   const std::vector<Campaign>& campaigns() const { return campaigns_; }
   int64_t first_day() const { return first_day_; }

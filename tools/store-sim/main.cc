@@ -24,8 +24,11 @@ ABSL_FLAG(bool, allow_non_loopback, false, "allow --listen on a non-loopback add
 ABSL_FLAG(int, threads, 2, "I/O threads");
 ABSL_FLAG(uint64_t, seed, 42, "data seed: same seed and stores, same data");
 ABSL_FLAG(std::string, stores, "buycosari:200000,acme:5000",
-          "stores as id:order_count[:+hh:mm], comma-separated; the optional offset is the store's "
-          "UTC offset for printed timestamps and ad days (default +00:00)");
+          "stores as id:order_count[:+hh:mm][:hostile], comma-separated; the optional offset is "
+          "the store's UTC offset for printed timestamps and ad days (default +00:00); "
+          "\"hostile\" fills its order names, emails and campaign names with text that breaks "
+          "naive SQL/COPY/JSON handling (quotes, backslashes, \\N, tabs, newlines, emoji, RTL, "
+          "~1 MiB names)");
 ABSL_FLAG(std::string, end, "",
           "RFC 3339 instant where the ~24 months of history end and the live clock starts "
           "(default: start of the current UTC day)");

@@ -374,7 +374,7 @@ void AppendOrderJson(std::string& out, const StoreData& data, const Order& o,
   };
   out.push_back('{');
   if (key("id")) absl::StrAppend(&out, o.id);
-  if (key("name")) absl::StrAppend(&out, "\"#", o.number, "\"");
+  if (key("name")) AppendJsonString(out, data.OrderName(o));
   if (key("order_number")) absl::StrAppend(&out, o.number);
   if (key("email")) {
     AppendJsonString(out, o.customer >= 0 ? data.CustomerEmail(o.customer) : data.GuestEmail(o));

@@ -136,7 +136,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& co
     StoreData data = StoreData::Generate(config.seed, spec, end);
     int64_t first_day =
         FloorDiv(data.window_start() + int64_t{spec.utc_offset_minutes} * 60, 86400);
-    AdsModel ads(data.store_seed(), first_day, data.customer_count());
+    AdsModel ads(data.store_seed(), first_day, data.customer_count(), spec.hostile);
     sim->stores_.push_back(std::make_unique<StoreState>(std::move(data), std::move(ads)));
   }
   return sim;

@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "tools/store-sim/format.h"
+#include "tools/store-sim/hostile.h"
 #include "tools/store-sim/rng.h"
 
 namespace autosync::storesim {
@@ -96,12 +98,14 @@ absl::StatusOr<std::vector<StoreSpec>> ParseStoreSpecs(absl::string_view text) {
   std::vector<StoreSpec> specs;
   for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     item = absl::StripAsciiWhitespace(item);
+    StoreSpec spec;
+    // A trailing ":hostile" asks for hostile text fields (hostile.h).
+    spec.hostile = absl::ConsumeSuffix(&item, ":hostile");
     std::vector<absl::string_view> parts = absl::StrSplit(item, absl::MaxSplits(':', 2));
     if (parts.size() < 2) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--stores: '", item, "' is not <id>:<order_count>[:+hh:mm]"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--stores: '", item, "' is not <id>:<order_count>[:+hh:mm][:hostile]"));
     }
-    StoreSpec spec;
     spec.id = std::string(parts[0]);
     if (!ValidStoreId(spec.id)) {
       return absl::InvalidArgumentError(
@@ -137,11 +141,27 @@ int64_t StoreData::CustomerId(int32_t customer) {
 }
 
 std::string StoreData::CustomerEmail(int32_t customer) const {
+  if (spec_.hostile) {
+    return absl::StrCat(HostileText(customer), " customer", customer, "@", spec_.id, ".example");
+  }
   return absl::StrCat("customer", customer, "@", spec_.id, ".example");
 }
 
 std::string StoreData::GuestEmail(const Order& o) const {
+  if (spec_.hostile) {
+    return absl::StrCat("guest", o.number, "@", spec_.id, ".example ", HostileText(o.number + 5));
+  }
   return absl::StrCat("guest", o.number, "@", spec_.id, ".example");
+}
+
+std::string StoreData::OrderName(const Order& o) const {
+  if (!spec_.hostile) return absl::StrCat("#", o.number);
+  // The first order and one in the middle carry ~1 MiB names.
+  if (o.number == kFirstOrderNumber) return absl::StrCat("#", o.number, " ", HugeHostileText(0));
+  if (o.number == kFirstOrderNumber + spec_.order_count / 2) {
+    return absl::StrCat("#", o.number, " ", HugeHostileText(7));
+  }
+  return absl::StrCat("#", o.number, " ", HostileText(o.number));
 }
 
 void StoreData::FillOrderDetails(Order& o, uint64_t key, int64_t horizon) {

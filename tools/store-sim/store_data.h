@@ -52,10 +52,12 @@ struct StoreSpec {
   std::string id;
   int64_t order_count = 0;
   int utc_offset_minutes = 0;  // how timestamps are printed and days cut (ads)
+  // Text fields (order names, emails, campaign names) hold hostile text (hostile.h).
+  bool hostile = false;
 };
 
 // Parses "--stores": "buycosari:200000,acme:5000" with an optional per-store UTC offset
-// "acme:5000:-05:00". Store ids are 1–64 of [A-Za-z0-9_-] (they appear in URL paths).
+// "acme:5000:-05:00" and an optional ":hostile" last ("evil:500:hostile", "evil:500:+02:00:hostile"). Store ids are 1–64 of [A-Za-z0-9_-] (they appear in URL paths).
 absl::StatusOr<std::vector<StoreSpec>> ParseStoreSpecs(absl::string_view text);
 
 // Everything about one store's orders. Not thread-safe; the Simulator serializes access.
@@ -82,6 +84,9 @@ class StoreData final {
   static int64_t CustomerId(int32_t customer);
   std::string CustomerEmail(int32_t customer) const;
   std::string GuestEmail(const Order& o) const;
+  // The order's name: "#<number>", with hostile text after it for a hostile store (and ~1 MiB
+  // of it for the first order and the one numbered first + order_count / 2).
+  std::string OrderName(const Order& o) const;
 
   // One live-mode step: advances the clock by step_seconds, adds a few orders (some from
   // existing customers), refunds and cancels a few recent ones (updated_at = new now).
