@@ -53,21 +53,84 @@ void ShutdownGrpcServer(grpc::Server& server, const std::vector<std::string>& se
 
 }  // namespace autosync::common
 
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/shutdown.h"
+#include "prometheus/gauge.h"
 
 namespace autosync::common {
+namespace {
+
+// Runs the readiness check on its own thread and mirrors it into health and `autosync_ready`.
+class ReadinessLoop final {
+ public:
+  ReadinessLoop(grpc::Server& server, std::vector<std::string> service_names,
+                prometheus::Registry& registry, ReadinessCheck readiness)
+      : server_(server),
+        names_(std::move(service_names)),
+        readiness_(std::move(readiness)),
+        gauge_(prometheus::BuildGauge()
+                   .Name("autosync_ready")
+                   .Help("1 while the service's dependencies (PostgreSQL) answer and its gRPC "
+                         "service reports SERVING; 0 while it reports NOT_SERVING")
+                   .Register(registry)
+                   .Add({})) {
+    gauge_.Set(1);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~ReadinessLoop() {
+    stop_.Notify();
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    bool ready = true;
+    while (!stop_.WaitForNotificationWithTimeout(readiness_.interval)) {
+      const absl::Status s = readiness_.check();
+      bool now_ready = ready;
+      if (s.ok()) now_ready = true;
+      if (s.code() == absl::StatusCode::kUnavailable) now_ready = false;
+      if (now_ready == ready) continue;
+      ready = now_ready;
+      gauge_.Set(ready ? 1 : 0);
+      for (const std::string& name : names_) {
+        if (grpc::HealthCheckServiceInterface* health = server_.GetHealthCheckService()) {
+          health->SetServingStatus(name, ready);
+        }
+      }
+      if (ready) {
+        LogInfo("ready again: the database answers");
+      } else {
+        LogWarn("not ready: the database is unreachable", {{"error", s.message()}});
+      }
+    }
+  }
+
+  grpc::Server& server_;
+  const std::vector<std::string> names_;
+  const ReadinessCheck readiness_;
+  prometheus::Gauge& gauge_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace
 
 int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
                          const std::vector<grpc::Service*>& services,
                          const std::vector<std::string>& service_names,
-                         std::shared_ptr<prometheus::Registry> registry, absl::Duration grace) {
+                         std::shared_ptr<prometheus::Registry> registry, absl::Duration grace,
+                         ReadinessCheck readiness) {
   auto grpc_server = StartGrpcServer(listen, services);
   if (!grpc_server.ok()) {
     LogError("cannot start gRPC server (--listen)", {{"error", grpc_server.status().message()}});
     return 1;
   }
+  std::shared_ptr<prometheus::Registry> registry_for_readiness = registry;
   auto metrics = MetricsServer::Start(metrics_listen, std::move(registry));
   if (!metrics.ok()) {
     LogError("cannot start metrics server (--metrics_listen)",
@@ -78,8 +141,14 @@ int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
   SetServing(*grpc_server->server, service_names, true);
   LogInfo("serving", {{"grpc", absl::StrCat(listen.host, ":", grpc_server->port)},
                       {"metrics", absl::StrCat(metrics_listen.host, ":", (*metrics)->port())}});
+  std::unique_ptr<ReadinessLoop> readiness_loop;
+  if (readiness.check) {
+    readiness_loop = std::make_unique<ReadinessLoop>(*grpc_server->server, service_names,
+                                                     *registry_for_readiness, readiness);
+  }
   const int sig = WaitForShutdownSignal();
   LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  readiness_loop.reset();  // before shutdown sets everything NOT_SERVING for good
   ShutdownGrpcServer(*grpc_server->server, service_names, grace);
   (*metrics)->Stop();
   LogInfo("stopped");

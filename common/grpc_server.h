@@ -4,10 +4,12 @@
 
 #include <grpcpp/server.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/config.h"
 
 namespace autosync::common {
@@ -39,12 +41,25 @@ class Registry;
 
 namespace autosync::common {
 
+// A check of what the service needs to do its work (PostgreSQL), run every `interval` while
+// serving. UNAVAILABLE means "not ready"; any other error (a busy pool) leaves the state as is.
+struct ReadinessCheck {
+  std::function<absl::Status()> check = {};
+  absl::Duration interval = absl::Seconds(1);
+};
+
 // The serve loop shared by scheduler-service and sync-worker: starts the gRPC server and the
 // /metrics server, reports SERVING, waits for SIGTERM/SIGINT, then shuts both down. Returns the
 // process exit code (0 after a clean stop, 1 when a listener cannot start).
+//
+// With a `readiness` check, the named services (`service_names`) report NOT_SERVING while it
+// answers UNAVAILABLE and SERVING again once it passes, and the gauge `autosync_ready` says the
+// same (1/0). The whole server ("") stays SERVING while the process runs: it is the liveness
+// answer, and a process waiting for its database must not be restarted for it.
 int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
                          const std::vector<grpc::Service*>& services,
                          const std::vector<std::string>& service_names,
-                         std::shared_ptr<prometheus::Registry> registry, absl::Duration grace);
+                         std::shared_ptr<prometheus::Registry> registry, absl::Duration grace,
+                         ReadinessCheck readiness = {});
 
 }  // namespace autosync::common

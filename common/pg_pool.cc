@@ -1,5 +1,7 @@
 #include "common/pg_pool.h"
 
+#include <poll.h>
+
 #include <pqxx/pqxx>
 
 #include "absl/strings/match.h"
@@ -41,6 +43,19 @@ std::string OneLine(absl::string_view text) {
     if (c == '\n') c = ' ';
   }
   return out;
+}
+
+// An idle pooled connection has nothing to read: the server sends nothing unasked on it (no
+// LISTEN). Readable, hung up or in error means the server closed it -- a restart or an
+// administrator's termination sends a FATAL message and closes -- so it must not be handed out:
+// the caller's query would fail on it although the database answers again.
+bool ClosedByServer(const pqxx::connection_base& conn) {
+  const int fd = conn.sock();
+  if (fd < 0) return true;
+  pollfd p{};
+  p.fd = fd;
+  p.events = POLLIN;
+  return ::poll(&p, 1, 0) != 0;
 }
 
 }  // namespace
@@ -93,6 +108,7 @@ absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
 }
 
 absl::StatusOr<PgConnectionPtr> PgPool::Acquire() {
+  std::vector<PgConnectionPtr> closed;  // closed outside the lock
   {
     absl::MutexLock lock(&mu_);
     auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -104,10 +120,11 @@ absl::StatusOr<PgConnectionPtr> PgPool::Acquire() {
           absl::FormatDuration(options_.acquire_timeout)));
     }
     ++in_use_;
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
-      return conn;
+      if (!ClosedByServer(*conn)) return conn;
+      closed.push_back(std::move(conn));
     }
   }
   try {
@@ -121,9 +138,17 @@ absl::StatusOr<PgConnectionPtr> PgPool::Acquire() {
 }
 
 void PgPool::Release(PgConnectionPtr conn, bool broken) {
+  std::vector<PgConnectionPtr> dropped;  // closed outside the lock
   absl::MutexLock lock(&mu_);
   --in_use_;
-  if (!broken && conn != nullptr && conn->is_open()) idle_.push_back(std::move(conn));
+  if (!broken && conn != nullptr && conn->is_open()) {
+    idle_.push_back(std::move(conn));
+    return;
+  }
+  // What broke this connection (a server restart, a network cut) most likely broke the idle
+  // ones too: drop them all, so the next callers connect afresh instead of each failing once.
+  if (broken) dropped.swap(idle_);
+  dropped.push_back(std::move(conn));
 }
 
 absl::Status PgPool::Run(absl::FunctionRef<absl::Status(pqxx::connection_base&)> fn) {

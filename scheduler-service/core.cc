@@ -41,6 +41,10 @@ bool Retryable(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED;
 }
 
+// A worker that keeps dying under a store (a crash on its data, an OOM) must not be fed that
+// store forever: after this many interrupted runs in a row the next tick or trigger decides.
+constexpr int kMaxInterruptedFollowUps = 3;
+
 }  // namespace
 
 SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool,
@@ -400,6 +404,7 @@ void SchedulerCore::ExecuteRun(const RunSpec& spec) {
   std::string error;
   bool finished = false;  // the terminal event was recorded
   bool completed = false;
+  bool interrupted = false;  // the worker went away after it had started the run
   absl::Duration backoff = absl::Milliseconds(250);
   int attempts = 0;
   while (!finished) {
@@ -428,7 +433,9 @@ void SchedulerCore::ExecuteRun(const RunSpec& spec) {
     std::unique_ptr<grpc::ClientReader<SyncProgress>> reader = worker_->RunSync(&context, request);
     SyncProgress p;
     absl::Time last_write = absl::InfinitePast();
+    bool accepted = false;  // the worker sent something: it has started writing this run
     while (reader->Read(&p)) {
+      accepted = true;
       // The scheduler is the authority on these, whatever the worker sent.
       p.set_store_id(spec.store_id);
       p.set_run_id(spec.run_id);
@@ -440,16 +447,8 @@ void SchedulerCore::ExecuteRun(const RunSpec& spec) {
       if (stage == autosync::v1::STAGE_COMPLETED || stage == autosync::v1::STAGE_FAILED) {
         completed = stage == autosync::v1::STAGE_COMPLETED;
         error = p.error();
-        // The row first, then the event: a watcher that reacts to it reads a finished run.
-        absl::Status s = repo_.FinishRun(spec.run_id, completed ? "completed" : "failed", stage,
-                                         counts, error);
-        if (!s.ok()) {
-          common::LogWarn("cannot record a run's outcome",
-                          {{"store", spec.store_id}, {"run", spec.run_id},
-                           {"error", s.message()}});
-        }
+        FinishAndAnnounce(spec, completed ? "completed" : "failed", p);
         finished = true;
-        PublishProgress(p);
         continue;
       }
       // Progress rows are throttled: the stage changes and at most one write a second.
@@ -466,6 +465,21 @@ void SchedulerCore::ExecuteRun(const RunSpec& spec) {
       if (it != active_.end()) it->second.context = nullptr;
     }
     if (finished) break;
+    // The stream broke after the worker had started (it was killed, its pod went away): the run
+    // is over as far as its row goes -- recorded failed with the reason -- and a new run
+    // follows (FollowUpInterruptedRun). Re-sending RunSync under the same run id would hide the
+    // interruption from the history. Pages committed so far stay (each commits with its
+    // cursor), so the new run resumes where this one stopped.
+    if (accepted && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED &&
+        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED && !stopping()) {
+      interrupted = true;
+      error = absl::StrCat(
+          "the sync-worker stopped in the middle of the run (",
+          absl::StatusCodeToString(common::FromGrpcStatus(status).code()), ": ",
+          status.error_message(),
+          "); pages committed so far are kept and a new run resumes from the stored cursor");
+      break;
+    }
     if (Retryable(status.error_code()) && !stopping() &&
         absl::Now() + backoff < spec.deadline) {
       common::LogWarn("worker unavailable; retrying the run",
@@ -492,7 +506,6 @@ void SchedulerCore::ExecuteRun(const RunSpec& spec) {
     break;
   }
   if (!finished) {
-    (void)repo_.FinishRun(spec.run_id, "failed", autosync::v1::STAGE_FAILED, counts, error);
     SyncProgress p;
     p.set_store_id(spec.store_id);
     p.set_run_id(spec.run_id);
@@ -502,7 +515,7 @@ void SchedulerCore::ExecuteRun(const RunSpec& spec) {
     *p.mutable_counts() = counts;
     p.set_trigger(spec.trigger);
     ToProto(absl::Now(), p.mutable_time());
-    PublishProgress(p);
+    FinishAndAnnounce(spec, "failed", p);
   }
   (completed ? metrics_.runs_completed : metrics_.runs_failed).Increment();
   common::LogInfo(completed ? "run completed" : "run failed",
@@ -513,6 +526,75 @@ void SchedulerCore::ExecuteRun(const RunSpec& spec) {
     metrics_.runs_in_flight.Set(static_cast<double>(active_.size()));
   }
   PublishStatus(spec.store_id);
+  if (interrupted) FollowUpInterruptedRun(spec);
+}
+
+void SchedulerCore::FinishAndAnnounce(const RunSpec& spec, absl::string_view status,
+                                      const SyncProgress& terminal) {
+  // The row first, then the event: a watcher that reacts to it reads a finished run.
+  // While the database is away the row cannot change. Left 'running', it would make every
+  // trigger answer "already running" until the reaper noticed (--run_stale_seconds), so the
+  // outcome is written as soon as the database is back; the watchers of this replica are told
+  // at once meanwhile (they could not read the row anyway). The run stays in active_ until
+  // then, and this replica's heartbeat keeps other replicas from reaping it.
+  absl::Duration backoff = absl::Milliseconds(200);
+  bool announced = false;
+  absl::Status s;
+  while (true) {
+    s = repo_.FinishRun(spec.run_id, status, terminal.stage(), terminal.counts(),
+                        terminal.error());
+    const bool unreachable = s.code() == absl::StatusCode::kUnavailable ||
+                             s.code() == absl::StatusCode::kResourceExhausted;
+    if (!unreachable) break;
+    if (!announced) {
+      PublishProgress(terminal);
+      announced = true;
+    }
+    if (absl::Now() + backoff > spec.deadline + config_.run_stale) break;
+    if (!SleepUnlessStopping(backoff)) break;
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+  }
+  if (!s.ok()) {
+    common::LogWarn("cannot record a run's outcome",
+                    {{"store", spec.store_id}, {"run", spec.run_id}, {"error", s.message()}});
+  }
+  // Announced early, it is not sent twice: other replicas' watchers missed it with the relay
+  // down, and they get the store's status (no longer syncing, the last error) from the
+  // PublishStatus that follows the run and from their listener's refresh on reconnect.
+  if (!announced) PublishProgress(terminal);
+}
+
+void SchedulerCore::FollowUpInterruptedRun(const RunSpec& interrupted) {
+  if (stopping()) return;
+  if (interrupted.interrupted_before + 1 > kMaxInterruptedFollowUps) {
+    common::LogWarn("run interrupted again; not retried until the next tick or trigger",
+                    {{"store", interrupted.store_id},
+                     {"interrupted_runs_in_a_row",
+                      absl::StrCat(interrupted.interrupted_before + 1)}});
+    return;
+  }
+  if (absl::Now() >= interrupted.deadline) return;
+  absl::StatusOr<ManualClaim> claim =
+      repo_.ClaimRun(interrupted.store_id, common::NewRunId(), TriggerName(interrupted.trigger),
+                     config_.replica_id);
+  if (!claim.ok() || !claim->started) {
+    // Another run is in flight (it covers the store) or the database is away (the next tick
+    // or trigger does it).
+    common::LogWarn("no follow-up for an interrupted run",
+                    {{"store", interrupted.store_id},
+                     {"reason", claim.ok() ? "a run is in flight" : claim.status().message()}});
+    return;
+  }
+  common::LogInfo("interrupted run followed by a new run",
+                  {{"store", interrupted.store_id},
+                   {"interrupted", interrupted.run_id},
+                   {"run", claim->run_id}});
+  StartRun({.store_id = interrupted.store_id,
+            .run_id = claim->run_id,
+            .trigger = interrupted.trigger,
+            .force = interrupted.force,
+            .deadline = interrupted.deadline,
+            .interrupted_before = interrupted.interrupted_before + 1});
 }
 
 // ---- Relay ----

@@ -81,6 +81,9 @@ class SchedulerCore final : public FireSink {
     autosync::v1::Trigger trigger;
     bool force = false;
     absl::Time deadline;
+    // How many runs before this one, in a row, were interrupted by a worker that went away
+    // mid-stream (each is recorded failed and followed by a new run; see ExecuteRun).
+    int interrupted_before = 0;
   };
   struct ActiveRun {
     std::string store_id;
@@ -90,6 +93,14 @@ class SchedulerCore final : public FireSink {
   void ClaimTick(const Fire& fire);
   void StartRun(RunSpec spec);
   void ExecuteRun(const RunSpec& spec);
+  // After a run was interrupted mid-stream: claims a new run of the same store (unless one is
+  // in flight already, or the budget or the follow-up limit is spent) and starts it.
+  void FollowUpInterruptedRun(const RunSpec& interrupted);
+  // Records the run's outcome (status "completed"/"failed", from `terminal`), repeated while the
+  // database is unreachable (up to the run's budget or until the replica stops), and publishes
+  // `terminal` to watchers.
+  void FinishAndAnnounce(const RunSpec& spec, absl::string_view status,
+                         const autosync::v1::SyncProgress& terminal);
   // Publishes an event to every replica's watchers (NOTIFY; local delivery if that fails).
   void Publish(const autosync::v1::WatchEvent& event);
   void PublishProgress(const autosync::v1::SyncProgress& progress);

@@ -166,9 +166,11 @@ int Main(int argc, char** argv) {
     return 1;
   }
   SchedulerService service(core);
-  const int code = common::ServeGrpcUntilSignal(config.listen, config.metrics_listen, {&service},
-                                                {"autosync.v1.Scheduler"}, registry,
-                                                config.shutdown_grace);
+  // Readiness follows the database: every Scheduler RPC and claim needs it.
+  common::PgPool& db = **pool;
+  const int code = common::ServeGrpcUntilSignal(
+      config.listen, config.metrics_listen, {&service}, {"autosync.v1.Scheduler"}, registry,
+      config.shutdown_grace, {.check = [&db] { return db.Ping(); }});
   core.Stop();
   return code;
 }

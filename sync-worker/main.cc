@@ -33,6 +33,9 @@ ABSL_FLAG(int32_t, ads_window_days, 28,
 ABSL_FLAG(int32_t, ads_initial_days, 730, "Days of ad history read by a store's first sync");
 ABSL_FLAG(int32_t, ads_max_throttle_wait_seconds, 300,
           "Longest single wait when the ads API says it is throttling us (1-3600)");
+ABSL_FLAG(int32_t, source_request_timeout_seconds, 0,
+          "Longest wait for one store-API answer before it counts as failed and is retried "
+          "(1-300; 0 = the defaults: 30 s for orders, 60 s for ad insights)");
 ABSL_FLAG(bool, verify_tls, true,
           "Verify store-API TLS certificates (never turn off in production)");
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
@@ -75,6 +78,13 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   config.pipeline.ads_client.max_throttle_wait = absl::Seconds(throttle);
   config.pipeline.ads_client.default_throttle_wait =
       std::min(config.pipeline.ads_client.default_throttle_wait, absl::Seconds(throttle));
+  const int request_timeout = absl::GetFlag(FLAGS_source_request_timeout_seconds);
+  errors.Require(request_timeout >= 0 && request_timeout <= 300, "source_request_timeout_seconds",
+                 "must be between 0 and 300");
+  if (request_timeout > 0) {
+    config.pipeline.orders_client.request_timeout = absl::Seconds(request_timeout);
+    config.pipeline.ads_client.request_timeout = absl::Seconds(request_timeout);
+  }
   config.verify_tls = absl::GetFlag(FLAGS_verify_tls);
   return config;
 }
@@ -111,8 +121,11 @@ int Main(int argc, char** argv) {
     return std::unique_ptr<HttpTransport>(std::move(*transport));
   };
   SyncWorkerService service(config, *store, transports, metrics);
+  // Readiness follows the database: without it no run can write anything.
+  common::PgPool& db = **pool;
   return common::ServeGrpcUntilSignal(config.listen, config.metrics_listen, {&service},
-                                      {"autosync.v1.SyncWorker"}, registry, config.shutdown_grace);
+                                      {"autosync.v1.SyncWorker"}, registry, config.shutdown_grace,
+                                      {.check = [&db] { return db.Ping(); }});
 }
 
 }  // namespace

@@ -59,7 +59,11 @@ absl::Status StoreSim::SetFaults(const std::string& json) const {
 
 absl::Status StoreSim::ClearFaults() const {
   // POST of an all-zero switch set clears them as DELETE does (curl helper only GETs/POSTs).
-  return SetFaults("{}");
+  // Every switch is named: store-sim keeps the value of a switch the body leaves out, so "{}"
+  // would clear nothing (a latency set earlier slowed every later request of the test).
+  return SetFaults(
+      R"({"latency_ms":0,"fail_5xx_every":0,"burst_429":0,"drop_connection_on_page":0,)"
+      R"("truncate_page":0,"malformed_page":0,"ads_throttle":0})");
 }
 
 absl::Status StoreSim::Tick(const std::string& store) const {

@@ -1,0 +1,149 @@
+// Fault: the sync-worker is SIGKILLed at random points of a large store's runs (issue #8).
+// Each killed run must be recorded failed with the reason, the scheduler must follow it with a
+// new run once a worker answers again, and after that the store's orders must equal the source
+// exactly (count and checksum), with no duplicates and no store left "syncing".
+#include <csignal>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/faults/fault_system.h"
+#include "tests/support/pg_cluster.h"
+
+namespace autosync::testing {
+namespace {
+
+namespace v1 = autosync::v1;
+using ::testing::HasSubstr;
+
+constexpr char kStore[] = "big";
+// Large enough for ~100 pages of 250 orders, so kills land on every stage, and small enough
+// that 21 full syncs fit the test's budget under ASan on 2 cores.
+constexpr int kOrders = 25000;
+constexpr int kKills = 20;
+
+bool IsRunEvent(const v1::WatchEvent& e, const std::string& run_id) {
+  return e.has_progress() && e.progress().run_id() == run_id;
+}
+
+TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
+  std::mt19937_64 rng(FaultSeed());
+  FaultSystem sys(FreshDatabaseUrl());
+  ASSERT_FALSE(sys.db_url().empty());
+  ASSERT_TRUE(sys.StartSim({absl::StrCat("--stores=", kStore, ":", kOrders),
+                            "--leak_per_second=0", "--seed=11"})
+                  .ok());
+  // The scheduler migrates the database; the worker needs the tables, so it starts second.
+  ASSERT_TRUE(sys.StartScheduler("a", {"--run_stale_seconds=5"}).ok());
+  ASSERT_TRUE(sys.StartWorker(0, {"--max_concurrent_syncs=2"}).ok());
+  ASSERT_TRUE(sys.Upsert(sys.StoreFor(kStore)).ok());
+  Watcher watcher(sys.stub(), kStore);
+
+  // A clean first run: how many events a full sync sends, so kill points spread over all of it.
+  v1::TriggerSyncResponse first;
+  ASSERT_TRUE(sys.Trigger(kStore, &first).ok());
+  ASSERT_TRUE(watcher.WaitFor(
+      [&](const v1::WatchEvent& e) {
+        return IsRunEvent(e, first.run_id()) && IsProgress(e, v1::STAGE_COMPLETED);
+      },
+      absl::Seconds(120)))
+      << sys.scheduler(0).process->Output();
+  int full_run_events = 0;
+  for (const v1::WatchEvent& e : watcher.events()) full_run_events += IsRunEvent(e, first.run_id());
+  ASSERT_GT(full_run_events, 20);
+  EXPECT_EQ(sys.CompareWithSource(kStore), "");
+
+  int interrupted = 0;
+  std::string all_followups;
+  for (int kill = 0; kill < kKills; ++kill) {
+    // Make the run write: forget the cursor (the run re-reads the whole store) and remove a
+    // random share of the stored orders (all, half, a third or a quarter of them).
+    const int modulus = std::uniform_int_distribution<int>(1, 4)(rng);
+    const int residue = std::uniform_int_distribution<int>(0, modulus - 1)(rng);
+    ASSERT_TRUE(sys.Exec(absl::StrCat("DELETE FROM orders WHERE store_id = '", kStore,
+                                      "' AND order_id % ", modulus, " = ", residue,
+                                      "; DELETE FROM sync_tracking WHERE store_id = '", kStore,
+                                      "'"))
+                    .ok());
+    const int kill_after = std::uniform_int_distribution<int>(1, full_run_events - 1)(rng);
+    const int extra_ms = std::uniform_int_distribution<int>(0, 30)(rng);
+
+    v1::TriggerSyncResponse run;
+    ASSERT_TRUE(sys.Trigger(kStore, &run).ok());
+    ASSERT_TRUE(run.started()) << run.message();
+    ASSERT_TRUE(watcher.WaitForCount(
+        [&](const v1::WatchEvent& e) { return IsRunEvent(e, run.run_id()); }, kill_after,
+        absl::Seconds(120)))
+        << "kill " << kill << ": the run sent fewer than " << kill_after << " events";
+    absl::SleepFor(absl::Milliseconds(extra_ms));  // a random point between two events
+    ASSERT_TRUE(sys.KillWorker(0).ok());
+
+    // The killed run ends: failed with the reason, unless it had completed before the kill.
+    std::string status;
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          auto s = sys.Text(absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '",
+                                         run.run_id(), "'"));
+          status = s.ok() ? *s : "";
+          return status != "running" && !status.empty();
+        },
+        absl::Seconds(20)))
+        << "kill " << kill << ": run " << run.run_id() << " still " << status;
+    if (status == "failed") {
+      ++interrupted;
+      auto error = sys.Text(absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '",
+                                         run.run_id(), "'"));
+      ASSERT_TRUE(error.ok());
+      EXPECT_THAT(*error, HasSubstr("sync-worker stopped in the middle of the run"))
+          << "kill " << kill;
+    } else {
+      EXPECT_EQ(status, "completed") << "kill " << kill;
+    }
+
+    // A worker comes back; the scheduler's follow-up run (or nothing, if the run had
+    // completed) brings the store level with the source.
+    ASSERT_TRUE(sys.RestartWorker(0).ok());
+    if (status == "failed") {
+      std::string followup;
+      ASSERT_TRUE(WaitUntil(
+          [&] {
+            auto s = sys.Text(absl::StrCat(
+                "SELECT run_id || ' ' || status FROM sync_runs WHERE store_id = '", kStore,
+                "' AND started_at > (SELECT started_at FROM sync_runs WHERE run_id = '",
+                run.run_id(), "') ORDER BY started_at DESC LIMIT 1"));
+            followup = s.ok() ? *s : "";
+            return absl::EndsWith(followup, " completed") || absl::EndsWith(followup, " failed");
+          },
+          absl::Seconds(120)))
+          << "kill " << kill << ": no finished follow-up run; last: " << followup << "\n"
+          << sys.scheduler(0).process->Output();
+      EXPECT_TRUE(absl::EndsWith(followup, " completed")) << "kill " << kill << ": " << followup;
+      absl::StrAppend(&all_followups, followup, "\n");
+    }
+    EXPECT_EQ(sys.CompareWithSource(kStore), "") << "after kill " << kill;
+  }
+  std::cout << interrupted << " of " << kKills << " kills interrupted a run" << std::endl;
+  // Kill points are drawn before the last event, so nearly all of them interrupt.
+  EXPECT_GE(interrupted, kKills * 3 / 4);
+
+  // The end state: exact, no duplicates, nothing running, every failure explained.
+  EXPECT_EQ(sys.CompareWithSource(kStore), "");
+  EXPECT_EQ(sys.ScalarOrDie(absl::StrCat("SELECT count(*) - count(DISTINCT order_id) FROM orders "
+                                         "WHERE store_id = '", kStore, "'")),
+            0);
+  EXPECT_EQ(sys.ScalarOrDie("SELECT count(*) FROM sync_runs WHERE status = 'running'"), 0);
+  EXPECT_EQ(sys.ScalarOrDie("SELECT count(*) FROM sync_runs WHERE status = 'failed'"), interrupted);
+  EXPECT_EQ(
+      sys.ScalarOrDie("SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error = ''"),
+      0);
+  v1::SyncStatus st;
+  ASSERT_TRUE(sys.Status(kStore, &st).ok());
+  EXPECT_FALSE(st.is_syncing());
+  EXPECT_EQ(st.last_run().status(), "completed");
+}
+
+}  // namespace
+}  // namespace autosync::testing
