@@ -22,5 +22,11 @@ function(autosync_test name)
   endif()
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+  # gtest_discover_tests (CMake 3.25) flattens a list-valued property, so LABELS "a;b" would keep
+  # only "a": set every label from a file ctest includes after the discovered tests.
+  file(WRITE "${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake"
+       "if(${name}_TESTS)\n  set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${ARG_LABELS}\")\nendif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES
+               "${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake")
 endfunction()
