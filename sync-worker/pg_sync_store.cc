@@ -33,32 +33,129 @@ constexpr char kOrderColumns[] =
     "cancelled_at, currency, total_price, subtotal_price, total_tax, total_discounts, "
     "current_total_price, refunded_amount, financial_status, test";
 
-// Cohorts in one pass: orders are first reduced to one row per (customer, local month), each
-// customer's first month is a window minimum over those rows, and the grid of every cohort ×
-// month offset up to the store's latest month is filled so curves have no holes.
-constexpr char kRecomputeLtvSql[] = R"sql(
-WITH counted AS (
-  SELECT customer_id,
-         date_trunc('month', created_at AT TIME ZONE $2)::date AS month,
-         total_price - refunded_amount AS net
+// LTV cohorts (migration 0003 describes the tables). A recompute holds the store's LTV lock
+// exclusively; writers of orders hold it shared (the orders triggers take it), so each statement
+// below sees the orders and the change log as of one moment.
+constexpr char kLtvLockSql[] =
+    "SELECT pg_advisory_xact_lock(hashtext('autosync.ltv'), hashtext($1))";
+
+// Orders that count: a customer's, not test, not cancelled, not voided (the predicate of the
+// orders_ltv index, so the planner can read the store from that index alone).
+#define AUTOSYNC_LTV_COUNTED(o)                                                   \
+  o "customer_id IS NOT NULL AND NOT " o "test AND " o "cancelled_at IS NULL AND " o \
+    "financial_status <> 'voided'"
+
+// Months are numbered year * 12 + month - 1 in the store's time zone ($2).
+#define AUTOSYNC_LTV_EXACT_MONTH(t)                                                     \
+  "(extract(year FROM " t " AT TIME ZONE $2) * 12 + extract(month FROM " t             \
+  " AT TIME ZONE $2) - 1)::int"
+#define AUTOSYNC_LTV_MONTH_DATE(m) "make_date(" m " / 12, " m " % 12 + 1, 1)"
+
+// From scratch, in one pass over the orders_ltv index: the store's counted orders customer by
+// customer in created_at order, so a customer's cohort is the month of their first row and a row
+// opens a customer-month when the customer's previous row is in another month (local months never
+// run backwards in time: checked for every zone in PostgreSQL's tzdata, 1990-2100).
+// Converting every created_at to local time costs as much as reading the row, so `edges` holds,
+// for each local month 1990-01 … 2100-01, the instants 24 hours before and after PostgreSQL's
+// start of that month, and one binary search (width_bucket) places an order: between two edge
+// pairs `months` gives its month; within 24 hours of a month start (where a DST rule can put the
+// true start an hour off, as in Havana) or out of range, `months` holds 0 and the exact conversion
+// decides. Both ways give the same month for every instant.
+constexpr char kRebuildLtvCellsSql[] = R"sql(
+WITH bounds AS (
+  SELECT array_agg(edge ORDER BY i, k) AS edges,
+         array_agg(CASE WHEN k = 1 AND i < 1320 THEN 23880 + i ELSE 0 END ORDER BY i, k) AS months
+  FROM (SELECT i, make_date(1990 + i / 12, i % 12 + 1, 1)::timestamp AT TIME ZONE $2 AS start
+        FROM generate_series(0, 1320) i) s,
+       LATERAL (VALUES (0, start - interval '24 hours'), (1, start + interval '24 hours')) e(k, edge)
+), monthly AS (
+  SELECT customer_id, created_at, total_price - refunded_amount AS net,
+         coalesce(nullif(((SELECT months FROM bounds))[
+                             width_bucket(created_at, (SELECT edges FROM bounds))], 0),
+                  )sql" AUTOSYNC_LTV_EXACT_MONTH("created_at") R"sql() AS month
   FROM orders
-  WHERE store_id = $1 AND customer_id IS NOT NULL AND NOT test
-    AND cancelled_at IS NULL AND financial_status <> 'voided'
-), per_customer_month AS (
-  SELECT customer_id, month, count(*) AS orders, sum(net) AS net
-  FROM counted GROUP BY customer_id, month
-), with_cohort AS (
-  SELECT *, min(month) OVER (PARTITION BY customer_id) AS cohort FROM per_customer_month
-), activity AS (
-  SELECT cohort,
-         ((extract(year FROM month) - extract(year FROM cohort)) * 12
-           + extract(month FROM month) - extract(month FROM cohort))::int AS month_offset,
-         count(*) AS active, sum(orders) AS orders, sum(net) AS net
-  FROM with_cohort GROUP BY 1, 2
+  WHERE store_id = $1 AND customer_id IS NOT NULL AND NOT test AND cancelled_at IS NULL
+    AND financial_status <> 'voided'
+  ORDER BY customer_id, created_at
+  OFFSET 0  -- computes month once per row; the ORDER BY is the index's, so nothing sorts
+), walked AS (
+  SELECT month, net,
+         first_value(month) OVER w AS cohort,
+         month IS DISTINCT FROM lag(month) OVER w AS opens_month
+  FROM monthly
+  WINDOW w AS (PARTITION BY customer_id ORDER BY created_at ROWS UNBOUNDED PRECEDING)
+)
+INSERT INTO ltv_cells (store_id, cohort_month, month_offset, active_customers, orders,
+                       net_revenue)
+SELECT $1, )sql" AUTOSYNC_LTV_MONTH_DATE("cohort") R"sql(, month - cohort,
+       count(*) FILTER (WHERE opens_month), count(*), sum(net)
+FROM walked
+GROUP BY cohort, month
+)sql";
+
+// Incremental: claims the change log, finds the customers whose counted orders changed (the
+// logged version's customer and the current one's), and adds to the cells the difference between
+// what those customers contribute now and what they contributed in the version the cells count
+// (their current orders with each logged order put back as it was). One statement, one snapshot.
+constexpr char kApplyLtvChangesSql[] = R"sql(
+WITH claimed AS (
+  DELETE FROM ltv_order_changes WHERE store_id = $1
+  RETURNING order_id, existed, counted, customer_id, created_at, net
+), dirty AS (
+  SELECT customer_id FROM claimed WHERE existed AND counted
+  UNION
+  SELECT o.customer_id FROM claimed c
+  JOIN orders o ON o.store_id = $1 AND o.order_id = c.order_id
+  WHERE )sql" AUTOSYNC_LTV_COUNTED("o.") R"sql(
+), now_counted AS (
+  SELECT o.order_id, o.customer_id, o.created_at, o.total_price - o.refunded_amount AS net
+  FROM dirty d
+  JOIN orders o ON o.store_id = $1 AND o.customer_id = d.customer_id
+  WHERE )sql" AUTOSYNC_LTV_COUNTED("o.") R"sql(
+), versions AS (
+  SELECT 1 AS sign, customer_id, created_at, net FROM now_counted
+  UNION ALL
+  SELECT -1, customer_id, created_at, net FROM now_counted
+  WHERE order_id NOT IN (SELECT order_id FROM claimed)
+  UNION ALL
+  SELECT -1, customer_id, created_at, net FROM claimed WHERE existed AND counted
+), monthly AS (
+  SELECT sign, customer_id, )sql" AUTOSYNC_LTV_EXACT_MONTH("created_at") R"sql( AS month,
+         count(*) AS orders, sum(net) AS net
+  FROM versions GROUP BY 1, 2, 3
+), delta AS (
+  SELECT cohort, month - cohort AS month_offset, sum(sign) AS active, sum(sign * orders) AS orders,
+         sum(sign * net) AS net
+  FROM (SELECT *, min(month) OVER (PARTITION BY sign, customer_id) AS cohort FROM monthly) m
+  GROUP BY 1, 2
+)
+INSERT INTO ltv_cells AS c (store_id, cohort_month, month_offset, active_customers, orders,
+                            net_revenue)
+SELECT $1, )sql" AUTOSYNC_LTV_MONTH_DATE("cohort") R"sql(, month_offset, active, orders, net
+FROM delta
+WHERE active <> 0 OR orders <> 0 OR net <> 0
+ON CONFLICT (store_id, cohort_month, month_offset) DO UPDATE SET
+  active_customers = c.active_customers + excluded.active_customers,
+  orders = c.orders + excluded.orders,
+  net_revenue = c.net_revenue + excluded.net_revenue
+)sql";
+
+#undef AUTOSYNC_LTV_COUNTED
+#undef AUTOSYNC_LTV_EXACT_MONTH
+#undef AUTOSYNC_LTV_MONTH_DATE
+
+// The cohort table from the cells: every cohort × month offset up to the store's latest month
+// (so curves have no holes), cumulative revenue per customer, retention, CAC from the cohort
+// month's ad spend.
+constexpr char kWriteCohortsSql[] = R"sql(
+WITH cells AS (
+  SELECT cohort_month AS cohort, month_offset, active_customers AS active, orders,
+         net_revenue AS net
+  FROM ltv_cells WHERE store_id = $1
 ), sizes AS (
-  SELECT cohort, active AS customers FROM activity WHERE month_offset = 0
+  SELECT cohort, active AS customers FROM cells WHERE month_offset = 0
 ), horizon AS (
-  SELECT max(month) AS last_month FROM per_customer_month
+  SELECT max((cohort + make_interval(months => month_offset))::date) AS last_month FROM cells
 ), grid AS (
   SELECT s.cohort, s.customers, k AS month_offset
   FROM sizes s CROSS JOIN horizon h,
@@ -67,14 +164,14 @@ WITH counted AS (
 ), spend AS (
   SELECT date_trunc('month', date)::date AS month, sum(spend) AS spend
   FROM ads WHERE store_id = $1 GROUP BY 1
-), cells AS (
+), filled AS (
   SELECT g.cohort, g.month_offset, g.customers,
          coalesce(a.active, 0) AS active, coalesce(a.orders, 0) AS orders,
          coalesce(a.net, 0) AS net,
          sum(coalesce(a.net, 0)) OVER (PARTITION BY g.cohort ORDER BY g.month_offset) AS cumulative,
          coalesce(sp.spend, 0) AS spend
   FROM grid g
-  LEFT JOIN activity a ON a.cohort = g.cohort AND a.month_offset = g.month_offset
+  LEFT JOIN cells a ON a.cohort = g.cohort AND a.month_offset = g.month_offset
   LEFT JOIN spend sp ON sp.month = g.cohort
 )
 INSERT INTO customer_ltv_cohorts (
@@ -88,8 +185,12 @@ SELECT $1, cohort, month_offset, customers, active, orders, net, cumulative,
        CASE WHEN spend > 0 THEN round(spend / customers, 4) END,
        CASE WHEN spend > 0 THEN (cumulative / customers)::float8 / (spend / customers)::float8 END,
        now()
-FROM cells
+FROM filled
 )sql";
+
+// Past this many logged changes a rebuild is cheaper than replaying them (a rebuild of 1M orders
+// costs about as much as replaying ~50k).
+constexpr int64_t kMaxIncrementalChanges = 50000;
 
 class PgSyncStore final : public SyncStore {
  public:
@@ -311,14 +412,64 @@ class PgSyncStore final : public SyncStore {
 
   absl::StatusOr<int64_t> RecomputeLtv(absl::string_view store_id,
                                        absl::string_view timezone) override {
+    return Ltv(store_id, timezone, /*rebuild=*/false);
+  }
+
+  absl::StatusOr<int64_t> RebuildLtv(absl::string_view store_id,
+                                     absl::string_view timezone) override {
+    return Ltv(store_id, timezone, /*rebuild=*/true);
+  }
+
+ private:
+  absl::StatusOr<int64_t> Ltv(absl::string_view store_id, absl::string_view timezone,
+                              bool rebuild) {
     int64_t rows = 0;
+    const std::string store(store_id);
+    const std::string tz(timezone);
     absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
       pqxx::work tx(c, "ltv");
-      tx.exec_params("DELETE FROM customer_ltv_cohorts WHERE store_id = $1",
-                     std::string(store_id));
-      const pqxx::result r =
-          tx.exec_params(kRecomputeLtvSql, std::string(store_id), std::string(timezone));
-      rows = static_cast<int64_t>(r.affected_rows());
+      tx.exec_params(kLtvLockSql, store);
+      // The rebuild sorts when the orders_ltv index cannot be read alone; JIT compiling these
+      // statements costs more than it saves.
+      tx.exec("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off");
+      if (!rebuild) {
+        const pqxx::result state =
+            tx.exec_params("SELECT timezone FROM ltv_state WHERE store_id = $1", store);
+        const pqxx::result changes = tx.exec_params(
+            "SELECT count(*) FROM (SELECT FROM ltv_order_changes WHERE store_id = $1 LIMIT $2) x",
+            store, kMaxIncrementalChanges + 1);
+        rebuild = state.empty() || state[0][0].as<std::string>() != tz ||
+                  changes[0][0].as<int64_t>() > kMaxIncrementalChanges;
+      }
+      if (!rebuild) {
+        tx.exec_params(kApplyLtvChangesSql, store, tz);
+        // Cells nobody is active in any more must be empty; anything else means the cells and
+        // the orders disagree (which the tests look for), and a rebuild puts that right.
+        const pqxx::result bad = tx.exec_params(
+            "DELETE FROM ltv_cells WHERE store_id = $1 AND active_customers <= 0 "
+            "RETURNING active_customers < 0 OR orders <> 0 OR net_revenue <> 0",
+            store);
+        for (const auto& row : bad) rebuild = rebuild || row[0].as<bool>();
+      }
+      if (rebuild) {
+        tx.exec_params("DELETE FROM ltv_state WHERE store_id = $1", store);  // cascades
+        tx.exec_params("INSERT INTO ltv_state (store_id, timezone) VALUES ($1, $2)", store, tz);
+        // Reading the orders_ltv index in order needs a heap visit per row where the table is not
+        // yet vacuumed (right after a first full sync): one random read each, several times
+        // slower than reading the table and sorting. The planner, without statistics then, does
+        // not know; tell it.
+        const bool vacuumed =
+            tx.exec("SELECT relpages > 0 AND relallvisible >= 0.9 * relpages FROM pg_class "
+                    "WHERE oid = 'orders'::regclass")[0][0]
+                .as<bool>();
+        if (!vacuumed) {
+          tx.exec("SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; "
+                  "SET LOCAL enable_bitmapscan = off");
+        }
+        tx.exec_params(kRebuildLtvCellsSql, store, tz);
+      }
+      tx.exec_params("DELETE FROM customer_ltv_cohorts WHERE store_id = $1", store);
+      rows = static_cast<int64_t>(tx.exec_params(kWriteCohortsSql, store).affected_rows());
       tx.commit();
       return absl::OkStatus();
     });
@@ -326,7 +477,6 @@ class PgSyncStore final : public SyncStore {
     return rows;
   }
 
- private:
   common::PgPool& pool_;
 };
 

@@ -57,6 +57,10 @@ class SyncStore {
   // Replaces the store's customer_ltv_cohorts rows atomically; returns how many it wrote.
   virtual absl::StatusOr<int64_t> RecomputeLtv(absl::string_view store_id,
                                                absl::string_view timezone) = 0;
+
+  // RecomputeLtv from every order of the store, discarding whatever it keeps between runs.
+  virtual absl::StatusOr<int64_t> RebuildLtv(absl::string_view store_id,
+                                             absl::string_view timezone) = 0;
 };
 
 std::unique_ptr<SyncStore> MakePgSyncStore(common::PgPool& pool);

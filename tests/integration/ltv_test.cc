@@ -1,8 +1,19 @@
 // LTV cohort math in PostgreSQL against a hand-computed fixture: cohort months in the store's
 // time zone, test / cancelled / voided orders excluded, refunds subtracted, guests in no cohort,
-// gaps filled, CAC from the cohort month's ad spend.
+// gaps filled, CAC from the cohort month's ad spend. Then the incremental recompute against a
+// from-scratch one and against a straightforward query, after mixed changes written the way a
+// sync writes them (and by plain SQL).
 #include <pqxx/pqxx>
 
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "common/migrations.h"
 #include "common/pg_pool.h"
 #include "gtest/gtest.h"
@@ -45,6 +56,7 @@ class LtvTest : public ::testing::Test {
     tx.commit();
   }
 
+  // Inserts an order with plain SQL (no sync involved).
   void Order(int64_t id, std::optional<int64_t> customer, const std::string& created,
              const std::string& total, const std::string& refunded = "0", bool test = false,
              bool cancelled = false, const std::string& status = "paid") {
@@ -77,9 +89,105 @@ class LtvTest : public ::testing::Test {
     return out;
   }
 
+  // Everything stored per cohort cell but computed_at.
+  std::string Digest() {
+    pqxx::connection conn(url_);
+    pqxx::read_transaction tx(conn);
+    return tx.exec(
+        "SELECT count(*) || ':' || coalesce(md5(string_agg(concat_ws('|', cohort_month, "
+        "month_offset, cohort_customers, active_customers, orders, net_revenue, "
+        "cumulative_revenue, cumulative_revenue_per_customer, retention, ad_spend, cac, "
+        "ltv_to_cac), ',' ORDER BY cohort_month, month_offset)), '') "
+        "FROM customer_ltv_cohorts WHERE store_id = 'fx'")[0][0].as<std::string>();
+  }
+
+  // The non-empty cells as stored, and as the query one would write first computes them.
+  std::pair<std::string, std::string> StoredAndStraightforwardCells(const std::string& tz) {
+    pqxx::connection conn(url_);
+    pqxx::read_transaction tx(conn);
+    auto text = [](const pqxx::result& r) {
+      std::string out;
+      for (const auto& row : r) {
+        for (const auto& f : row) absl::StrAppend(&out, f.c_str(), "|");
+        out += "\n";
+      }
+      return out;
+    };
+    const std::string stored = text(tx.exec(
+        "SELECT cohort_month, month_offset, active_customers, orders, net_revenue "
+        "FROM customer_ltv_cohorts WHERE store_id = 'fx' AND active_customers > 0 ORDER BY 1, 2"));
+    const std::string straightforward = text(tx.exec_params(
+        "SELECT cohort::date, ((extract(year FROM month) - extract(year FROM cohort)) * 12 "
+        "  + extract(month FROM month) - extract(month FROM cohort))::int, "
+        "  count(DISTINCT customer_id), count(*), sum(net)::numeric(18, 2) "
+        "FROM (SELECT customer_id, date_trunc('month', created_at AT TIME ZONE $1) AS month, "
+        "        min(date_trunc('month', created_at AT TIME ZONE $1)) "
+        "          OVER (PARTITION BY customer_id) AS cohort, "
+        "        total_price - refunded_amount AS net FROM orders "
+        "      WHERE store_id = 'fx' AND customer_id IS NOT NULL AND NOT test "
+        "        AND cancelled_at IS NULL AND financial_status <> 'voided') o "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+        tz));
+    return {stored, straightforward};
+  }
+
+  std::string RebuiltAt() {
+    pqxx::connection conn(url_);
+    pqxx::read_transaction tx(conn);
+    const pqxx::result r =
+        tx.exec("SELECT rebuilt_at::text FROM ltv_state WHERE store_id = 'fx'");
+    return r.empty() ? "" : r[0][0].as<std::string>();
+  }
+
+  // Recomputes incrementally (checking that no rebuild happened when `expect_incremental`), and
+  // checks the result against the straightforward query and against a from-scratch recompute.
+  void ExpectIncrementalEqualsRebuild(const std::string& tz, bool expect_incremental = true) {
+    const std::string rebuilt_at = RebuiltAt();
+    absl::StatusOr<int64_t> rows = store_->RecomputeLtv("fx", tz);
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    if (expect_incremental) {
+      EXPECT_EQ(RebuiltAt(), rebuilt_at) << "the recompute rebuilt instead of applying changes";
+    }
+    const auto [stored, straightforward] = StoredAndStraightforwardCells(tz);
+    EXPECT_EQ(stored, straightforward);
+    const std::string incremental = Digest();
+    absl::StatusOr<int64_t> rebuilt = store_->RebuildLtv("fx", tz);
+    ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+    EXPECT_EQ(*rebuilt, *rows);
+    EXPECT_EQ(Digest(), incremental);
+  }
+
+  // Writes orders as a sync does: a page through WriteOrdersPage, newest version wins.
+  void WritePage(std::vector<worker::Order> page) {
+    absl::Time cursor = absl::UnixEpoch();
+    for (worker::Order& o : page) {
+      o.updated_at = clock_ += absl::Seconds(1);
+      cursor = std::max(cursor, o.updated_at);
+    }
+    absl::StatusOr<int64_t> written = store_->WriteOrdersPage("fx", "run", page, cursor);
+    ASSERT_TRUE(written.ok()) << written.status();
+    ASSERT_EQ(*written, static_cast<int64_t>(page.size()));
+  }
+
+  static worker::Order NewOrder(int64_t id, std::optional<int64_t> customer,
+                                const std::string& created, int64_t cents) {
+    worker::Order o;
+    o.id = id;
+    o.name = absl::StrCat("#", id);
+    o.customer_id = customer;
+    std::string err;
+    EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, created, &o.created_at, &err)) << err;
+    o.currency = "USD";
+    o.total_price_cents = cents;
+    o.subtotal_price_cents = cents;
+    o.financial_status = "paid";
+    return o;
+  }
+
   std::string url_;
   std::unique_ptr<common::PgPool> pool_;
   std::unique_ptr<SyncStore> store_;
+  absl::Time clock_ = absl::FromUnixSeconds(1800000000);  // updated_at of the next write
 };
 
 TEST_F(LtvTest, MatchesTheHandComputedCohortTable) {
@@ -168,6 +276,179 @@ TEST_F(LtvTest, AStoreWithoutOrdersHasNoCohorts) {
   absl::StatusOr<int64_t> rows = store_->RecomputeLtv("fx", "UTC");
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(*rows, 0);
+}
+
+TEST_F(LtvTest, IncrementalRecomputeFollowsEveryKindOfChange) {
+  // 2024-01: customers 1 and 2; 2024-02: customer 3; one guest.
+  WritePage({NewOrder(1, 1, "2024-01-05T12:00:00-05:00", 10000),
+             NewOrder(2, 1, "2024-02-10T12:00:00-05:00", 5000),
+             NewOrder(3, 2, "2024-01-20T12:00:00-05:00", 8000),
+             NewOrder(4, 3, "2024-02-03T12:00:00-05:00", 20000),
+             NewOrder(5, std::nullopt, "2024-01-10T12:00:00-05:00", 30000)});
+  ASSERT_TRUE(store_->RebuildLtv("fx", "America/New_York").ok());
+  const std::string tz = "America/New_York";
+
+  // New orders: a repeat purchase, a new customer, a guest, a test order.
+  WritePage({NewOrder(6, 2, "2024-03-02T12:00:00-05:00", 4000),
+             NewOrder(7, 4, "2024-03-04T12:00:00-05:00", 1500),
+             NewOrder(8, std::nullopt, "2024-03-05T12:00:00-05:00", 900)});
+  worker::Order test_order = NewOrder(9, 1, "2024-03-06T12:00:00-05:00", 99900);
+  test_order.test = true;
+  WritePage({test_order});
+  ExpectIncrementalEqualsRebuild(tz);
+
+  // A refund, a cancellation, a voided order.
+  worker::Order refunded = NewOrder(2, 1, "2024-02-10T12:00:00-05:00", 5000);
+  refunded.refunded_cents = 1250;
+  worker::Order cancelled = NewOrder(7, 4, "2024-03-04T12:00:00-05:00", 1500);
+  cancelled.cancelled_at = clock_;
+  worker::Order voided = NewOrder(6, 2, "2024-03-02T12:00:00-05:00", 4000);
+  voided.financial_status = "voided";
+  WritePage({refunded, cancelled, voided});
+  ExpectIncrementalEqualsRebuild(tz);
+
+  // Customer 3's only order moves to customer 1 (customer 3 leaves the February cohort), and
+  // customer 2's January order moves to March, so customer 2 changes cohort.
+  WritePage({NewOrder(4, 1, "2024-02-03T12:00:00-05:00", 20000),
+             NewOrder(3, 2, "2024-03-20T12:00:00-04:00", 8000)});
+  ExpectIncrementalEqualsRebuild(tz);
+
+  // An earlier first order moves customer 1 into a new cohort; a guest order gets a customer;
+  // the test order stops being one; an order is edited twice before the next recompute.
+  WritePage({NewOrder(10, 1, "2023-12-31T23:30:00-05:00", 700),
+             NewOrder(5, 5, "2024-01-10T12:00:00-05:00", 30000),
+             NewOrder(9, 1, "2024-03-06T12:00:00-05:00", 99900)});
+  WritePage({NewOrder(10, 1, "2023-12-31T23:30:00-05:00", 800)});
+  WritePage({NewOrder(10, 2, "2023-11-30T23:30:00-05:00", 900)});
+  ExpectIncrementalEqualsRebuild(tz);
+
+  // Plain SQL writers count too: an update, a delete, an insert.
+  Exec("UPDATE orders SET refunded_amount = 3 WHERE store_id = 'fx' AND order_id = 1");
+  Exec("DELETE FROM orders WHERE store_id = 'fx' AND order_id = 4");
+  Order(11, 6, "2024-04-01T00:30:00-04:00", "12.00");
+  ExpectIncrementalEqualsRebuild(tz);
+
+  // Every order of a customer gone: the cohort empties and disappears.
+  Exec("DELETE FROM orders WHERE store_id = 'fx' AND customer_id = 6");
+  ExpectIncrementalEqualsRebuild(tz);
+
+  // Nothing new: the recompute writes the same table.
+  const std::string before = Digest();
+  ASSERT_TRUE(store_->RecomputeLtv("fx", tz).ok());
+  EXPECT_EQ(Digest(), before);
+}
+
+TEST_F(LtvTest, RandomChangesKeepIncrementalEqualToFromScratch) {
+  // Orders around month starts in a zone with DST, including Havana's late month start.
+  for (const std::string tz : {"America/New_York", "America/Havana", "Australia/Lord_Howe"}) {
+    SCOPED_TRACE(tz);
+    Exec("DELETE FROM orders WHERE store_id = 'fx'");
+    ASSERT_TRUE(store_->RebuildLtv("fx", tz).ok());
+    std::mt19937_64 rng(7);
+    std::map<int64_t, worker::Order> orders;
+    auto random_order = [&](int64_t id) {
+      // Days within ±3 days of a month start of 2020, at any minute.
+      const absl::CivilMinute start(2020, 1 + static_cast<int>(rng() % 12), 1);
+      const absl::Time created =
+          absl::FromCivil(start, absl::UTCTimeZone()) +
+          absl::Minutes(static_cast<int64_t>(rng() % (6 * 24 * 60)) - 3 * 24 * 60);
+      const int kind = static_cast<int>(rng() % 20);
+      std::optional<int64_t> customer;
+      if (kind > 1) customer = 1 + static_cast<int64_t>(rng() % 40);
+      worker::Order o = NewOrder(id, customer, "2020-01-01T00:00:00Z", 100 + rng() % 10000);
+      o.created_at = created;
+      o.test = kind == 2;
+      if (kind == 3) o.cancelled_at = created;
+      if (kind == 4) o.financial_status = "voided";
+      if (kind == 5) o.refunded_cents = o.total_price_cents / 2;
+      return o;
+    };
+    for (int round = 0; round < 6; ++round) {
+      std::vector<worker::Order> page;
+      for (int i = 0; i < 60; ++i) {
+        // Half new orders, half new versions of existing ones (any field may change).
+        const int64_t id = orders.empty() || rng() % 2 == 0
+                               ? static_cast<int64_t>(orders.size()) + 1000
+                               : 1000 + static_cast<int64_t>(rng() % orders.size());
+        bool seen = false;
+        for (const worker::Order& p : page) seen = seen || p.id == id;
+        if (seen) continue;
+        orders[id] = random_order(id);
+        page.push_back(orders[id]);
+      }
+      WritePage(page);
+      if (round == 0) {
+        ASSERT_TRUE(store_->RebuildLtv("fx", tz).ok());
+        continue;
+      }
+      ExpectIncrementalEqualsRebuild(tz);
+    }
+  }
+}
+
+TEST_F(LtvTest, AChangedTimeZoneRebuilds) {
+  Order(1, 1, "2024-01-31T23:30:00-05:00", "10.00");  // Feb 1 04:30 UTC
+  ASSERT_TRUE(store_->RecomputeLtv("fx", "UTC").ok());
+  Order(2, 2, "2024-02-29T23:30:00-05:00", "20.00");  // Mar 1 04:30 UTC
+  ASSERT_TRUE(store_->RecomputeLtv("fx", "America/New_York").ok());
+  const auto [stored, straightforward] = StoredAndStraightforwardCells("America/New_York");
+  EXPECT_EQ(stored, straightforward);
+  ASSERT_EQ(Cells().size(), 3u);  // Jan +0, Jan +1, Feb +0
+  EXPECT_EQ(Cells()[0].cohort, "2024-01");
+  EXPECT_EQ(Cells()[2].cohort, "2024-02");
+}
+
+TEST_F(LtvTest, TruncatingOrdersAndDeletingTheStoreForgetTheCells) {
+  Order(1, 1, "2024-05-05T12:00:00Z", "10.00");
+  ASSERT_TRUE(store_->RecomputeLtv("fx", "UTC").ok());
+  EXPECT_NE(RebuiltAt(), "");
+  Exec("TRUNCATE orders");
+  EXPECT_EQ(RebuiltAt(), "");
+  Order(2, 2, "2024-06-05T12:00:00Z", "25.00");
+  ASSERT_TRUE(store_->RecomputeLtv("fx", "UTC").ok());
+  ASSERT_EQ(Cells().size(), 1u);
+  EXPECT_EQ(Cells()[0].cohort, "2024-06");
+  Exec("DELETE FROM stores WHERE store_id = 'fx'");
+  pqxx::connection conn(url_);
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT (SELECT count(*) FROM ltv_cells) + "
+                    "(SELECT count(*) FROM ltv_order_changes) + (SELECT count(*) FROM ltv_state)")
+                [0][0]
+                    .as<int64_t>(),
+            0);
+}
+
+TEST_F(LtvTest, AWriterWaitsForARecomputeAndIsCountedNextTime) {
+  Order(1, 1, "2024-05-05T12:00:00Z", "10.00");
+  ASSERT_TRUE(store_->RecomputeLtv("fx", "UTC").ok());
+  // Hold the store's LTV lock as a recompute does; a page write must wait for it.
+  pqxx::connection holder(url_);
+  pqxx::work hold(holder);
+  hold.exec("SELECT pg_advisory_xact_lock(hashtext('autosync.ltv'), hashtext('fx'))");
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    WritePage({NewOrder(2, 2, "2024-06-05T12:00:00Z", 2500)});
+    written = true;
+  });
+  // The writer's insert is done and it now waits in the orders trigger for the lock.
+  {
+    pqxx::connection watch(url_);
+    bool waiting = false;
+    for (int i = 0; i < 500 && !waiting; ++i) {
+      pqxx::nontransaction tx(watch);
+      waiting = tx.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND NOT granted")[0][0]
+                    .as<int64_t>() > 0;
+      if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(waiting) << "the writer never waited for the LTV lock";
+  }
+  EXPECT_FALSE(written);
+  hold.abort();
+  writer.join();
+  EXPECT_TRUE(written);
+  ExpectIncrementalEqualsRebuild("UTC");
+  ASSERT_EQ(Cells().size(), 3u);  // May +0, May +1, Jun +0
 }
 
 }  // namespace
