@@ -1,11 +1,16 @@
-// Fan-out benchmark client (not a test): N Socket.IO clients over the websocket transport (raw
-// Engine.IO v4 / Socket.IO v5 frames, the same bytes socket.io-client sends) join one store,
-// then the server under test broadcasts M events via POST /bench/broadcast. Prints delivered/s,
-// server CPU µs per delivered message, latency p50/p99 (server steady clock at send -> client
-// steady clock at receipt; same machine, same CLOCK_MONOTONIC) and server RSS per connection.
+// Fan-out benchmark client (not a test): N clients join one store, then the server under test
+// broadcasts M events via POST /bench/broadcast. Clients speak Socket.IO over the websocket
+// transport (--protocol=sio: raw Engine.IO v4 / Socket.IO v5 frames, the same bytes
+// socket.io-client sends; joined = selectStore acked) or the plain /ws protocol (--protocol=ws:
+// `{"event":…,"data":…}` text frames; there is no ack, so joined = has received a `benchProbe`
+// event, which the bench broadcasts until every client has seen one). Prints one Markdown row:
+// delivered, lost, delivered/s, server CPU µs per delivered message, latency p50/p99 (server
+// steady clock at send -> client steady clock at receipt; same machine, same CLOCK_MONOTONIC)
+// and server RSS per idle connection. Connects at most 256 clients at a time (listen backlog).
 //
-//   fanout_bench --port=8080 --server_pid=PID [--clients=1000] [--events=100]
-//                [--payload=200] [--interval_ms=0] [--store=bench] [--label=NAME]
+//   fanout_bench --port=8080 --server_pid=PID [--protocol=sio|ws] [--clients=1000]
+//                [--events=100] [--payload=200] [--interval_ms=0] [--store=bench] [--label=NAME]
+//                [--timeout_s=120]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -76,29 +81,45 @@ int64_t RssKb(int pid) {
   return -1;
 }
 
+class Client;
+
 struct Shared {
   asio::io_context ioc;
   int port = 0;
+  bool plain_ws = false;  // --protocol=ws
   std::string store;
   int events = 0;
+  std::vector<std::shared_ptr<Client>> pending;  // not yet connecting (io thread only)
+  int connecting = 0;                                   // io thread only
   std::atomic<int> joined{0}, done{0}, failures{0};
   std::atomic<int64_t> last_receive_us{0};
   std::vector<int64_t> latencies_us;  // only touched on the io thread
 };
 
+constexpr int kMaxConnecting = 256;
+
+// Starts queued clients while fewer than kMaxConnecting handshakes are in flight (io thread).
+void StartMore(Shared& s);
+
 class Client : public std::enable_shared_from_this<Client> {
  public:
   explicit Client(Shared& s) : s_(s), ws_(s.ioc) {}
   void Start() {
+    ++s_.connecting;
     ws_.next_layer().async_connect(
         tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(s_.port)),
         [self = shared_from_this()](beast::error_code ec) {
-          if (ec) return self->Fail();
-          self->ws_.async_handshake("127.0.0.1", "/socket.io/?EIO=4&transport=websocket",
-                                    [self](beast::error_code ec2) {
-                                      if (ec2) return self->Fail();
-                                      self->Read();
-                                    });
+          if (ec) return self->Connected(false);
+          self->ws_.async_handshake(
+              "127.0.0.1", self->s_.plain_ws ? "/ws" : "/socket.io/?EIO=4&transport=websocket",
+              [self](beast::error_code ec2) {
+                if (ec2) return self->Connected(false);
+                self->Connected(true);
+                if (self->s_.plain_ws) {
+                  self->Send("{\"event\":\"selectStore\",\"data\":\"" + self->s_.store + "\"}");
+                }
+                self->Read();
+              });
         });
   }
 
@@ -123,8 +144,22 @@ class Client : public std::enable_shared_from_this<Client> {
       self->Read();
     });
   }
+  void Connected(bool ok) {
+    --s_.connecting;
+    if (!ok) Fail();
+    StartMore(s_);
+  }
   void OnMessage(const std::string& m) {
     if (m.empty()) return;
+    if (s_.plain_ws) {
+      if (m.rfind("{\"event\":\"benchProbe\"", 0) == 0) {
+        if (!joined_) ++s_.joined;
+        joined_ = true;
+      } else if (m.rfind("{\"event\":\"autoSyncProgress\"", 0) == 0) {
+        Received(m);
+      }
+      return;
+    }
     if (m[0] == '0') return Send("40");                 // OPEN -> CONNECT
     if (m == "2") return Send("3");                     // ping -> pong
     if (m.rfind("40", 0) == 0 && !joined_) {            // CONNECT ok -> join the store
@@ -135,13 +170,14 @@ class Client : public std::enable_shared_from_this<Client> {
       ++s_.joined;
       return;
     }
-    if (m.rfind("42[\"autoSyncProgress\"", 0) == 0) {
-      const int64_t now = NowUs();
-      const size_t at = m.find("\"sentAtUs\":");
-      if (at != std::string::npos) s_.latencies_us.push_back(now - std::stoll(m.substr(at + 11)));
-      s_.last_receive_us = now;
-      if (++received_ == s_.events) ++s_.done;
-    }
+    if (m.rfind("42[\"autoSyncProgress\"", 0) == 0) Received(m);
+  }
+  void Received(const std::string& m) {
+    const int64_t now = NowUs();
+    const size_t at = m.find("\"sentAtUs\":");
+    if (at != std::string::npos) s_.latencies_us.push_back(now - std::stoll(m.substr(at + 11)));
+    s_.last_receive_us = now;
+    if (++received_ == s_.events) ++s_.done;
   }
   void Fail() {
     if (!failed_) ++s_.failures;
@@ -157,19 +193,33 @@ class Client : public std::enable_shared_from_this<Client> {
   int received_ = 0;
 };
 
+void StartMore(Shared& s) {
+  while (s.connecting < kMaxConnecting && !s.pending.empty()) {
+    std::shared_ptr<Client> next = std::move(s.pending.back());
+    s.pending.pop_back();
+    next->Start();
+  }
+}
+
+// POST to the server under test; "" if it cannot be reached (the caller reports what is missing).
 std::string Post(int port, const std::string& target, const std::string& body) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
-  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)));
+  beast::error_code ec;
+  stream.socket().connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)), ec);
+  if (ec) return "";
   http::request<http::string_body> req{http::verb::post, target, 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, "application/json");
   req.body() = body;
   req.prepare_payload();
-  http::write(stream, req);
+  http::write(stream, req, ec);
+  if (ec) return "";
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
-  http::read(stream, buffer, res);
+  http::read(stream, buffer, res, ec);
+  if (ec) return "";
   return res.body();
 }
 
@@ -192,12 +242,17 @@ int main(int argc, char** argv) {
   const int payload = args.count("payload") ? std::atoi(args["payload"].c_str()) : 200;
   const int interval_ms = args.count("interval_ms") ? std::atoi(args["interval_ms"].c_str()) : 0;
   const std::string label = args.count("label") ? args["label"] : "server";
-  if (port <= 0 || pid <= 0) {
-    std::cerr << "usage: fanout_bench --port=P --server_pid=PID [--clients=N] [--events=M]\n";
+  const std::string protocol = args.count("protocol") ? args["protocol"] : "sio";
+  const int timeout_s = args.count("timeout_s") ? std::atoi(args["timeout_s"].c_str()) : 120;
+  if (port <= 0 || pid <= 0 || (protocol != "sio" && protocol != "ws") || clients < 1 ||
+      events < 1 || timeout_s < 1) {
+    std::cerr << "usage: fanout_bench --port=P --server_pid=PID [--protocol=sio|ws] "
+                 "[--clients=N] [--events=M] [--timeout_s=S]\n";
     return 2;
   }
   Shared s;
   s.port = port;
+  s.plain_ws = protocol == "ws";
   s.store = args.count("store") ? args["store"] : "bench";
   s.events = events;
   s.latencies_us.reserve(static_cast<size_t>(clients) * events);
@@ -205,11 +260,25 @@ int main(int argc, char** argv) {
   const int64_t rss_before = RssKb(pid);
   std::vector<std::shared_ptr<Client>> all;
   for (int i = 0; i < clients; ++i) all.push_back(std::make_shared<Client>(s));
-  for (auto& c : all) c->Start();
+  s.pending = all;
+  asio::post(s.ioc, [&s] { StartMore(s); });
+  auto work = asio::make_work_guard(s.ioc);
   std::thread io([&] { s.ioc.run(); });
-  if (!WaitFor(s.joined, clients, 120)) {
+  if (s.plain_ws) {
+    // No ack on /ws: broadcast probes until every client has received one (bounded).
+    const std::string probe =
+        "{\"store\":\"" + s.store + "\",\"event\":\"benchProbe\",\"count\":1,\"runId\":\"probe\"}";
+    const int64_t deadline = NowUs() + int64_t{timeout_s} * 1'000'000;
+    while (s.joined.load() < clients && NowUs() < deadline &&
+           s.joined.load() + s.failures.load() < clients) {
+      Post(port, "/bench/broadcast", probe);
+      WaitFor(s.joined, clients, 1);
+    }
+  }
+  if (!WaitFor(s.joined, clients, timeout_s)) {
     std::cerr << "only " << s.joined << " of " << clients << " joined, " << s.failures
               << " failures\n";
+    work.reset();
     s.ioc.stop();
     io.join();
     return 1;
@@ -222,7 +291,7 @@ int main(int argc, char** argv) {
                            ",\"intervalMs\":" + std::to_string(interval_ms) +
                            ",\"runId\":\"bench\"}";
   const std::string answer = Post(port, "/bench/broadcast", body);
-  const bool complete = WaitFor(s.done, clients, 120);
+  const bool complete = WaitFor(s.done, clients, timeout_s);
   const int64_t cpu_after = CpuUs(pid);
   s.ioc.stop();
   io.join();
@@ -236,13 +305,16 @@ int main(int argc, char** argv) {
     return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))] / 1000.0;
   };
   const double delivered = static_cast<double>(lat.size());
+  const double lost = static_cast<double>(clients) * events - delivered;
   const double seconds = (s.last_receive_us.load() - start_us) / 1e6;
+  // server | protocol | clients | events | payload B | interval ms | delivered | lost |
+  // delivered/s | server CPU µs/msg | p50 ms | p99 ms | RSS KiB/idle conn
   std::printf(
-      "| %s | %d | %d | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f |%s\n", label.c_str(), clients,
-      events, payload, delivered, seconds > 0 ? delivered / seconds : 0.0,
+      "| %s | %s | %d | %d | %d | %d | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f |%s\n",
+      label.c_str(), protocol.c_str(), clients, events, payload, interval_ms, delivered, lost,
+      seconds > 0 ? delivered / seconds : 0.0,
       delivered > 0 ? (cpu_after - cpu_before) / delivered : 0.0, pct(0.50), pct(0.99),
-      clients > 0 ? (rss_after - rss_before) / static_cast<double>(clients) : 0.0,
-      complete ? "" : "(INCOMPLETE)");
+      (rss_after - rss_before) / static_cast<double>(clients), complete ? "" : " INCOMPLETE");
   std::fflush(stdout);
   return complete ? 0 : 1;
 }

@@ -2,12 +2,13 @@
 // POST /bench/broadcast does (same request and answer, same event data, `sentAtUs` on the same
 // monotonic clock), with clients joining a store's room via `selectStore`.
 //   node node_server.js PORT
-// socket.io comes from tests/integration/gateway/js (npm ci there).
+// socket.io comes from tests/bench/node (4.8, installed by tests/bench/run), else from
+// tests/integration/gateway/js (npm ci there).
 'use strict';
 const http = require('http');
 const path = require('path');
 const { Server } = require(require.resolve('socket.io', {
-  paths: [path.join(__dirname, '../../integration/gateway/js')],
+  paths: [path.join(__dirname, '../node'), path.join(__dirname, '../../integration/gateway/js')],
 }));
 
 const port = Number(process.argv[2] || 8081);

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Fan-out benchmark: the ws-gateway (--bench_endpoints) versus a stock Socket.IO 4 server doing
-# the same broadcast, N clients x M events, on this machine. Not a test; prints a Markdown table.
+# Fan-out benchmark: the ws-gateway (--bench_endpoints) versus a stock Socket.IO 4 server (for
+# Socket.IO clients) and a stock `ws` server (for plain-WebSocket /ws clients) doing the same
+# broadcast, N clients x M events, on this machine. Not a test; prints a Markdown table.
+# tests/bench/run runs this comparison at the issue's sizes as part of the whole suite.
 #   tests/bench/fanout/run.sh BUILD_DIR [CLIENTS] [EVENTS] [PAYLOAD_BYTES] [INTERVAL_MS]
 # INTERVAL_MS 0 = every event at once (throughput, latency = queueing of the whole burst);
 # > 0 paces the events (latency under a steady rate).
-# BUILD_DIR holds bin/ws-gateway (a release build is what the figures mean); the client is
-# compiled into BUILD_DIR/fanout_bench if missing. Needs node and `npm ci` in
-# tests/integration/gateway/js.
+# BUILD_DIR holds bin/ws-gateway and bin/fanout_bench (a release build is what the figures mean);
+# the client is compiled into BUILD_DIR/fanout_bench if missing. Needs node and `npm ci` in
+# tests/bench/node.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:?usage: run.sh BUILD_DIR [CLIENTS] [EVENTS] [PAYLOAD_BYTES] [INTERVAL_MS]}"
@@ -15,7 +17,8 @@ events="${3:-100}"
 payload="${4:-200}"
 interval="${5:-0}"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-bench="$build/fanout_bench"
+bench="$build/bin/fanout_bench"
+[[ -x "$bench" ]] || bench="$build/fanout_bench"
 if [[ ! -x "$bench" ]]; then
   g++ -O2 -std=c++20 -o "$bench" "$here/fanout_bench.cc" -pthread
 fi
@@ -23,24 +26,32 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 echo "$clients clients x $events events, ${payload} B pad, interval ${interval} ms, $(nproc) cores"
-echo "| server | clients | events | payload B | delivered | delivered/s | server CPU µs/msg | p50 ms | p99 ms | RSS KiB/conn |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| server | protocol | clients | events | payload B | interval ms | delivered | lost | delivered/s | server CPU µs/msg | p50 ms | p99 ms | RSS KiB/idle conn |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 
-port=$(free_port)
-"$build/bin/ws-gateway" --listen="127.0.0.1:$port" --bench_endpoints --scheduler_target=127.0.0.1:1 \
-  --send_queue_max=100000 --log_level=warn 2>/dev/null &
-gw=$!
-trap 'kill $gw 2>/dev/null || true' EXIT
-wait_port "$port"
-"$bench" --port="$port" --server_pid=$gw --clients="$clients" --events="$events" \
-  --payload="$payload" --interval_ms="$interval" --label=ws-gateway || true
-kill $gw; wait $gw 2>/dev/null || true
-
-port=$(free_port)
-node "$here/node_server.js" "$port" >/dev/null &
-nd=$!
-trap 'kill $nd 2>/dev/null || true' EXIT
-wait_port "$port"
-"$bench" --port="$port" --server_pid=$nd --clients="$clients" --events="$events" \
-  --payload="$payload" --interval_ms="$interval" --label="socket.io $(node -p "require(require.resolve('socket.io/package.json',{paths:['$here/../../integration/gateway/js']})).version") (node $(node --version))" || true
-kill $nd; wait $nd 2>/dev/null || true
+gateway() {  # gateway PROTOCOL
+  local port gw
+  port=$(free_port)
+  "$build/bin/ws-gateway" --listen="127.0.0.1:$port" --bench_endpoints --scheduler_target=127.0.0.1:1 \
+    --send_queue_max=100000 --log_level=warn 2>/dev/null &
+  gw=$!
+  wait_port "$port"
+  "$bench" --port="$port" --server_pid=$gw --protocol="$1" --clients="$clients" --events="$events" \
+    --payload="$payload" --interval_ms="$interval" --label=ws-gateway || true
+  kill $gw; wait $gw 2>/dev/null || true
+}
+anchor() {  # anchor SCRIPT PROTOCOL LABEL
+  local port nd
+  port=$(free_port)
+  node "$here/$1" "$port" >/dev/null &
+  nd=$!
+  wait_port "$port"
+  "$bench" --port="$port" --server_pid=$nd --protocol="$2" --clients="$clients" --events="$events" \
+    --payload="$payload" --interval_ms="$interval" --label="$3" || true
+  kill $nd; wait $nd 2>/dev/null || true
+}
+version() { node -p "require(require.resolve('$1/package.json',{paths:['$here/../node']})).version"; }
+gateway sio
+anchor node_server.js sio "socket.io $(version socket.io) (node $(node --version))"
+gateway ws
+anchor node_ws_server.js ws "ws $(version ws) (node $(node --version))"
