@@ -35,6 +35,15 @@ using tcp = asio::ip::tcp;
 using ::testing::HasSubstr;
 namespace v1 = autosync::v1;
 
+// Under AddressSanitizer the gateway's RSS holds ASan's quarantine of freed memory and its
+// shadow, and everything runs a few times slower: RSS bounds are printed but not asserted, and
+// events are paced further apart.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 // A field of /proc/<pid>/status in kB (VmRSS: now, VmHWM: peak).
 int64_t ProcStatusKb(pid_t pid, const std::string& field) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
@@ -254,7 +263,9 @@ TEST_F(GatewayStressTest, TenThousandConnectionsInChurnLeaveNothingBehind) {
             << absl::FormatDuration(took) << "; gateway RSS " << rss_before << " kB -> "
             << rss_after << " kB (peak " << PeakRssKb() << " kB)\n";
   // Allocator caches may keep some, but 10k connections must not have left 10k states behind.
-  EXPECT_LT(rss_after - rss_before, 64 * 1024);
+  if (!kSanitized) {
+    EXPECT_LT(rss_after - rss_before, 64 * 1024);
+  }
   fake_->PublishProgress("other", "run_1", v1::STAGE_ORDERS, 10, "still here");
   EXPECT_TRUE((*healthy)->ReadUntil("still here").ok());
 }
@@ -263,8 +274,8 @@ TEST_F(GatewayStressTest, ThousandSlowConsumersAreDroppedWhileHealthyClientsGetE
   StartGateway({"--send_queue_max=64", "--bench_endpoints"});
   constexpr int kSlow = 1000;
   constexpr int kHealthy = 5;
-  // Paced 50 ms apart: 20k deliveries/s at first, which the gateway sustains on one io thread
-  // even in sanitizer builds. A slow consumer is cut off after ~80 events: 256 KiB of kernel
+  // Paced 50 ms apart (200 ms in sanitizer builds): 20k deliveries/s at first, which the
+  // gateway sustains on one io thread next to other tests. A slow consumer is cut off after ~80 events: 256 KiB of kernel
   // send buffer, then the --send_queue_max of 64; the rest go to the healthy clients only.
   constexpr int kEvents = 120;
   constexpr int kPayload = 16384;
@@ -277,7 +288,8 @@ TEST_F(GatewayStressTest, ThousandSlowConsumersAreDroppedWhileHealthyClientsGetE
   auto sent = HttpPost(Url("/bench/broadcast"),
                        absl::StrCat(R"({"store":"buycosari","count":)", kEvents,
                                     R"(,"payloadBytes":)", kPayload,
-                                    R"(,"intervalMs":50,"runId":"slow"})"),
+                                    R"(,"intervalMs":)", kSanitized ? 200 : 50,
+                                    R"(,"runId":"slow"})"),
                        absl::Seconds(120));
   ASSERT_TRUE(sent.ok());
   ASSERT_EQ(sent->status, 200) << sent->body;
@@ -296,7 +308,9 @@ TEST_F(GatewayStressTest, ThousandSlowConsumersAreDroppedWhileHealthyClientsGetE
             << " kB, now " << RssKb() << " kB\n";
   // Bounded by the queue limit: frames are shared, so 1000 clients x 64 queued frames cost
   // pointers, not copies. Unbounded per-client copies would hold 1000 x 120 x 16 KiB = 1.9 GB.
-  EXPECT_LT(peak - rss_before, 256 * 1024);
+  if (!kSanitized) {
+    EXPECT_LT(peak - rss_before, 256 * 1024);
+  }
 }
 
 TEST_F(GatewayStressTest, FramesAtTheSizeLimitPassAndOverItClose) {
