@@ -60,12 +60,32 @@ class WsHandler {
   virtual void OnClosed() = 0;  // once, when the connection is gone
 };
 
+// A WebSocket accepted only to be closed at once (kClosePolicy) with a reason: a refused `/ws`
+// upgrade (browsers cannot read the HTTP status of a failed upgrade, but they do see a close
+// code and reason), or a second websocket for an Engine.IO session that has one (the reference
+// server completes that handshake and then closes).
+class RefusingWsHandler final : public WsHandler {
+ public:
+  explicit RefusingWsHandler(std::string reason) : reason_(std::move(reason)) {}
+  void OnOpen(std::weak_ptr<WsSink> sink) override;
+  void OnText(absl::string_view) override {}
+  void OnBinary(absl::string_view) override {}
+  void OnClosed() override {}
+
+ private:
+  const std::string reason_;
+};
+
 // WebSocket close codes we use.
 inline constexpr uint16_t kCloseNormal = 1000;
 inline constexpr uint16_t kCloseGoingAway = 1001;
 inline constexpr uint16_t kCloseUnsupported = 1003;
 inline constexpr uint16_t kClosePolicy = 1008;
 inline constexpr uint16_t kCloseTooBig = 1009;
+
+inline void RefusingWsHandler::OnOpen(std::weak_ptr<WsSink> sink) {
+  if (auto s = sink.lock()) s->Close(kClosePolicy, reason_);
+}
 
 // The store id of a `selectStore` / `triggerManualSync` argument: a JSON string, or an object
 // with a string `storeId`. InvalidArgument otherwise, or when the id is malformed.

@@ -130,22 +130,6 @@ class EioWsHandler final : public WsHandler {
   engineio::UpgradeProbe probe_;
 };
 
-// A websocket that is accepted only to be closed with a reason: a second websocket for a session
-// that already has one. (The reference server completes that handshake and then closes.)
-class ClosingWsHandler final : public WsHandler {
- public:
-  explicit ClosingWsHandler(std::string reason) : reason_(std::move(reason)) {}
-  void OnOpen(std::weak_ptr<WsSink> sink) override {
-    if (auto s = sink.lock()) s->Close(kClosePolicy, reason_);
-  }
-  void OnText(absl::string_view) override {}
-  void OnBinary(absl::string_view) override {}
-  void OnClosed() override {}
-
- private:
-  const std::string reason_;
-};
-
 EioSession::EioSession(ClientContext& context, EioProfile profile, std::string sid,
                        std::string handshake_token, std::string remote,
                        std::function<void(const std::string&)> on_closed)
@@ -829,7 +813,7 @@ absl::StatusOr<std::shared_ptr<WsHandler>> EioServer::HandleUpgrade(const HttpRe
     return absl::NotFoundError("sid");
   }
   std::shared_ptr<WsHandler> handler = session->MakeWsHandler(true);
-  if (!handler) return std::make_shared<ClosingWsHandler>("the session already has a websocket");
+  if (!handler) return std::make_shared<RefusingWsHandler>("the session already has a websocket");
   return handler;
 }
 

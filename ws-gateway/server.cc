@@ -47,22 +47,6 @@ struct Live {
   absl::flat_hash_map<uint64_t, std::weak_ptr<WsSink>> sockets ABSL_GUARDED_BY(mu);
 };
 
-// Answers a refused upgrade after the handshake: browsers cannot read an HTTP status of a
-// failed upgrade, but they do see a close code and reason.
-class RefuseHandler final : public WsHandler {
- public:
-  explicit RefuseHandler(std::string reason) : reason_(std::move(reason)) {}
-  void OnOpen(std::weak_ptr<WsSink> sink) override {
-    if (auto s = sink.lock()) s->Close(kClosePolicy, reason_);
-  }
-  void OnText(absl::string_view) override {}
-  void OnBinary(absl::string_view) override {}
-  void OnClosed() override {}
-
- private:
-  std::string reason_;
-};
-
 class WsConnection final : public WsSink, public std::enable_shared_from_this<WsConnection> {
  public:
   WsConnection(tcp::socket&& socket, std::shared_ptr<WsHandler> handler, ClientContext& clients,
@@ -407,7 +391,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
       absl::StatusOr<JwtClaims> claims = deps_.clients.auth.Authenticate(
           TokenFromRequest(request.headers, request.target), absl::Now());
       if (!claims.ok()) {
-        handler = std::make_shared<RefuseHandler>(
+        handler = std::make_shared<RefusingWsHandler>(
             std::string(claims.status().message().substr(0, 120)));
       } else {
         std::string key = deps_.clients.auth.dev_mode() || claims->subject.empty()
