@@ -181,21 +181,20 @@ void EioSession::SchedulePing() {
 }
 
 void EioSession::SendPing() {
-  uint64_t seq = 0;
   absl::Duration wait;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     awaiting_pong_ = true;
-    seq = ++ping_seq_;
     // Counted from when the ping was due, so a late timer thread does not extend the deadline.
     wait = std::max(absl::ZeroDuration(),
                     ping_due_ + context_.limits.ping_timeout - context_.timers.Now());
   }
   SendText(std::string(engineio::kPingPacket));
+  // A pong meanwhile moves ping_due_ on, so the deadline check finds nothing overdue.
   std::weak_ptr<EioSession> weak = weak_from_this();
-  context_.timers.After(wait, [weak, seq] {
-    if (auto self = weak.lock()) self->CheckPong(seq);
+  context_.timers.After(wait, [weak] {
+    if (auto self = weak.lock()) self->CloseIfDead();
   });
 }
 
@@ -214,29 +213,19 @@ bool EioSession::CloseIfDead() {
   return true;
 }
 
-void EioSession::CheckPong(uint64_t seq) {
-  bool timed_out = false;
-  {
-    absl::MutexLock lock(&mu_);
-    timed_out = awaiting_pong_ && ping_seq_ == seq && !closed_;
-  }
-  if (timed_out) Close("ping timeout");
-}
-
 std::string EioSession::TakePayloadLocked() {
-  std::vector<std::string> encoded;  // only for binary messages, which need base64
+  std::vector<std::string> encoded;  // binary messages as `b<base64>`
+  encoded.reserve(queue_.size());    // never reallocates: the views below stay valid
   std::vector<std::string_view> views;
   views.reserve(queue_.size());
   for (const Outgoing& p : queue_) {
-    if (p.binary) {
-      encoded.push_back(engineio::EncodePacket({.data = *p.bytes, .binary = true},
-                                               engineio::BinaryEncoding::kBase64));
+    if (!p.binary) {
+      views.emplace_back(*p.bytes);
+      continue;
     }
-  }
-  size_t next_encoded = 0;
-  for (const Outgoing& p : queue_) {
-    views.emplace_back(p.binary ? std::string_view(encoded[next_encoded++])
-                                : std::string_view(*p.bytes));
+    encoded.push_back(engineio::EncodePacket({.data = *p.bytes, .binary = true},
+                                             engineio::BinaryEncoding::kBase64));
+    views.emplace_back(encoded.back());
   }
   std::string body = engineio::JoinEncodedPackets(views);
   queue_.clear();

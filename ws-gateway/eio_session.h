@@ -112,7 +112,6 @@ class EioSession final : public HubClient, public std::enable_shared_from_this<E
   void AttachWebSocket(std::weak_ptr<WsSink> sink, bool flush_queue);
   void SchedulePing();
   void SendPing();
-  void CheckPong(uint64_t seq);
 
   ClientContext& context_;
   const EioProfile profile_;
@@ -130,7 +129,6 @@ class EioSession final : public HubClient, public std::enable_shared_from_this<E
   uint64_t pending_get_id_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t last_get_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::weak_ptr<WsSink> ws_ ABSL_GUARDED_BY(mu_);
-  uint64_t ping_seq_ ABSL_GUARDED_BY(mu_) = 0;
   bool awaiting_pong_ ABSL_GUARDED_BY(mu_) = false;
   // When the next ping is due (set each time one is scheduled): a client that has not ponged by
   // ping_due_ + pingTimeout is gone. Deadlines count from when the ping was due, not from when
