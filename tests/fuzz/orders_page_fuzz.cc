@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "sync-worker/connectors/money.h"
+#include "ws-gateway/ws_message.h"
 #include "sync-worker/connectors/orders_page.h"
 
 namespace {
@@ -24,23 +25,8 @@ void Fail(const char* what, absl::string_view input) {
   std::abort();
 }
 
-void AppendJsonString(std::string* out, absl::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (u < 0x20) {
-      absl::StrAppend(out, "\\u00", absl::string_view(&kHex[u >> 4], 1),
-                      absl::string_view(&kHex[u & 0xF], 1));
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
+// Written back with the project's own JSON string escaping (ws-gateway/ws_message.h).
+using autosync::gateway::AppendJsonString;
 
 bool InRange(absl::Time t) {
   const absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
