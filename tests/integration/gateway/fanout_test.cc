@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/gateway/fake_scheduler.h"
+#include "tests/integration/gateway/gateway_fixture.h"
 #include "tests/integration/gateway/ws_test_client.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/process.h"
@@ -29,42 +30,10 @@ using tcp = asio::ip::tcp;
 using ::testing::HasSubstr;
 namespace v1 = autosync::v1;
 
-class FanoutTest : public ::testing::Test {
+class FanoutTest : public GatewayFixture {
  protected:
-  static void SetUpTestSuite() {
-    // 1000 clients here and 1000 sockets in the gateway (which inherits the limit).
-    rlimit limit;
-    getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 65536);
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-  void SetUp() override {
-    fake_ = std::make_unique<FakeScheduler>(std::set<std::string>{"buycosari", "other"});
-  }
-  void TearDown() override {
-    if (gateway_) {
-      gateway_->Signal(SIGTERM);
-      auto code = gateway_->Wait(absl::Seconds(15));
-      EXPECT_TRUE(code.ok() && *code == 0) << gateway_->Output();
-    }
-  }
-  void StartGateway(std::vector<std::string> extra = {}) {
-    port_ = FreePort();
-    std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", port_),
-                                     "--scheduler_target=" + fake_->target()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto gateway = ChildProcess::Start(BinaryPath("ws-gateway"), {.args = args});
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = std::move(*gateway);
-    ASSERT_TRUE(WaitForHttp(Url("/health"), absl::Seconds(20)).ok());
-  }
-  std::string Url(const std::string& path) {
-    return absl::StrCat("http://127.0.0.1:", port_, path);
-  }
-
-  std::unique_ptr<FakeScheduler> fake_;
-  std::unique_ptr<ChildProcess> gateway_;
-  int port_ = 0;
+  // 1000 clients here and 1000 sockets in the gateway.
+  static void SetUpTestSuite() { RaiseFileLimit(); }
 };
 
 // Many /ws clients on one thread, counting what they receive.

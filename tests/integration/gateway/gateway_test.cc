@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/gateway/fake_scheduler.h"
+#include "tests/integration/gateway/gateway_fixture.h"
 #include "tests/integration/gateway/ws_test_client.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/process.h"
@@ -30,35 +31,13 @@ namespace v1 = autosync::v1;
 
 constexpr char kSecret[] = "test-secret-0123456789";
 
-class GatewayTest : public ::testing::Test {
+class GatewayTest : public GatewayFixture {
  protected:
-  void SetUp() override {
-    fake_ = std::make_unique<FakeScheduler>(std::set<std::string>{"buycosari", "other", "a", "b"});
+  GatewayTest() {
+    base_args_ = {"--upstream_timeout_ms=2000"};
+    stop_timeout_ = absl::Seconds(10);
   }
-  void TearDown() override {
-    if (gateway_) {
-      gateway_->Signal(SIGTERM);
-      auto code = gateway_->Wait(absl::Seconds(10));
-      EXPECT_TRUE(code.ok() && *code == 0) << gateway_->Output();
-    }
-  }
-
-  void StartGateway(std::vector<std::string> extra = {}) {
-    port_ = FreePort();
-    std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", port_),
-                                     "--scheduler_target=" + fake_->target(),
-                                     "--upstream_timeout_ms=2000"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto gateway = ChildProcess::Start(BinaryPath("ws-gateway"), {.args = args});
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = std::move(*gateway);
-    auto health = WaitForHttp(Url("/health"), absl::Seconds(20));
-    ASSERT_TRUE(health.ok()) << gateway_->Output();
-  }
-
-  std::string Url(const std::string& path) {
-    return absl::StrCat("http://127.0.0.1:", port_, path);
-  }
+  std::set<std::string> Stores() const override { return {"buycosari", "other", "a", "b"}; }
 
   std::string SecretFile() {
     const std::string path = absl::StrCat(::testing::TempDir(), "/jwt-secret-", getpid());
@@ -92,9 +71,6 @@ class GatewayTest : public ::testing::Test {
     return client;
   }
 
-  std::unique_ptr<FakeScheduler> fake_;
-  std::unique_ptr<ChildProcess> gateway_;
-  int port_ = 0;
 };
 
 TEST_F(GatewayTest, HealthSaysDevModeAndServing) {

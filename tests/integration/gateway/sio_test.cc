@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/gateway/fake_scheduler.h"
+#include "tests/integration/gateway/gateway_fixture.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/process.h"
 #include "ws-gateway/jwt.h"
@@ -32,34 +33,15 @@ std::string JsDir() {
   return AUTOSYNC_GATEWAY_JS_DIR;
 }
 
-class SocketIoTest : public ::testing::Test {
+class SocketIoTest : public GatewayFixture {
  protected:
+  SocketIoTest() { stop_timeout_ = absl::Seconds(10); }
   void SetUp() override {
+    GatewayFixture::SetUp();
     ASSERT_TRUE(RunCommand({"node", "--version"}).ok())
         << "node is required for the Socket.IO tests (apt-get install nodejs npm)";
     ASSERT_TRUE(std::filesystem::exists(JsDir() + "/node_modules/socket.io-client/package.json"))
         << "run: npm ci --prefix " << JsDir();
-    fake_ = std::make_unique<FakeScheduler>(std::set<std::string>{"buycosari", "other"});
-  }
-  void TearDown() override {
-    if (gateway_) {
-      gateway_->Signal(SIGTERM);
-      auto code = gateway_->Wait(absl::Seconds(10));
-      EXPECT_TRUE(code.ok() && *code == 0) << gateway_->Output();
-    }
-  }
-
-  void StartGateway(std::vector<std::string> extra = {}) {
-    port_ = FreePort();
-    std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", port_),
-                                     "--scheduler_target=" + fake_->target()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto gateway = ChildProcess::Start(BinaryPath("ws-gateway"), {.args = args});
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = std::move(*gateway);
-    ASSERT_TRUE(WaitForHttp(absl::StrCat("http://127.0.0.1:", port_, "/health"),
-                            absl::Seconds(20))
-                    .ok());
   }
 
   absl::StatusOr<std::string> Client(std::vector<std::string> extra) {
@@ -68,10 +50,6 @@ class SocketIoTest : public ::testing::Test {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return RunCommand(argv);
   }
-
-  std::unique_ptr<FakeScheduler> fake_;
-  std::unique_ptr<ChildProcess> gateway_;
-  int port_ = 0;
 };
 
 TEST_F(SocketIoTest, DefaultOptionsClientReceivesATriggeredRunAfterUpgrading) {

@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/gateway/fake_scheduler.h"
+#include "tests/integration/gateway/gateway_fixture.h"
 #include "tests/integration/gateway/ws_test_client.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/process.h"
@@ -175,36 +176,12 @@ class Swarm {
   std::thread thread_;
 };
 
-class GatewayStressTest : public ::testing::Test {
+class GatewayStressTest : public GatewayFixture {
  protected:
-  static void SetUpTestSuite() {
-    rlimit limit;
-    getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 65536);
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-  void SetUp() override {
-    fake_ = std::make_unique<FakeScheduler>(std::set<std::string>{"buycosari", "other"});
-  }
-  void TearDown() override {
-    if (gateway_) {
-      gateway_->Signal(SIGTERM);
-      auto code = gateway_->Wait(absl::Seconds(30));
-      EXPECT_TRUE(code.ok() && *code == 0) << gateway_->Output().substr(0, 4000);
-    }
-  }
-  void StartGateway(std::vector<std::string> extra) {
-    port_ = FreePort();
-    std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", port_),
-                                     "--scheduler_target=" + fake_->target(), "--log_level=warn"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto gateway = ChildProcess::Start(BinaryPath("ws-gateway"), {.args = args});
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = std::move(*gateway);
-    ASSERT_TRUE(WaitForHttp(Url("/health"), absl::Seconds(20)).ok());
-  }
-  std::string Url(const std::string& path) {
-    return absl::StrCat("http://127.0.0.1:", port_, path);
+  static void SetUpTestSuite() { RaiseFileLimit(); }
+  GatewayStressTest() {
+    base_args_ = {"--log_level=warn"};
+    stop_timeout_ = absl::Seconds(30);
   }
   // The value of one metric line (`name{labels}`), or -1.
   double Metric(const std::string& series) {
@@ -228,10 +205,6 @@ class GatewayStressTest : public ::testing::Test {
   }
   int64_t RssKb() { return ProcStatusKb(gateway_->pid(), "VmRSS"); }
   int64_t PeakRssKb() { return ProcStatusKb(gateway_->pid(), "VmHWM"); }
-
-  std::unique_ptr<FakeScheduler> fake_;
-  std::unique_ptr<ChildProcess> gateway_;
-  int port_ = 0;
 };
 
 TEST_F(GatewayStressTest, TenThousandConnectionsInChurnLeaveNothingBehind) {
