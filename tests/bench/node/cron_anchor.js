@@ -1,6 +1,9 @@
 // The scheduler's anchor: node-cron 3 holding one job per store, as the prototype did. STORES
 // hourly jobs, FIRING of which share the next minute boundary far enough away (the others spread
-// over the other 59 minutes, as scheduler_bench spreads them). Prints one JSON line: the time to
+// over the other 59 minutes, as scheduler_bench spreads them). The firing stores are spread evenly
+// through the creation order, as a real store list would have them: node-cron polls each job once
+// a second on its own timer, so jobs created together are polled together, and a block of firing
+// jobs would be all polled in, or all miss, the boundary's second. Prints one JSON line: the time to
 // create every job, RSS, idle CPU over a window before the boundary, and the fire lateness of
 // each due job (time its callback ran minus the boundary) as percentiles.
 //   node --max-old-space-size=8192 cron_anchor.js [--stores=100000] [--firing=10000]
@@ -32,8 +35,12 @@ const boundaryMinute = new Date(boundaryMs).getUTCMinutes();
 async function main() {
   const lateness = [];
   const loadStart = wallMs();
+  const every = firing > 0 ? stores / firing : Infinity;
+  let fires = 0;
   for (let i = 1; i <= stores; i++) {
-    const minute = i <= firing ? boundaryMinute : (boundaryMinute + 1 + (i % 59)) % 60;
+    const fires_here = fires < firing && i >= (fires + 1) * every;
+    if (fires_here) fires++;
+    const minute = fires_here ? boundaryMinute : (boundaryMinute + 1 + (i % 59)) % 60;
     const store = 's' + i;
     cron.schedule(`${minute} * * * *`, () => {
       const now = wallMs();
