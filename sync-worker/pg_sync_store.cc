@@ -1,11 +1,19 @@
-// PgSyncStore: the worker's SQL. Orders pages go through COPY into a per-connection temporary
-// staging table, then one INSERT … ON CONFLICT moves them into `orders`; the cursor is advanced
-// in the same transaction. All values are parameters or COPY data, never spliced into SQL.
+// PgSyncStore: the worker's SQL. A page of orders is COPYed straight into `orders` on a store's
+// first sync, else (or when that meets a stored order) into a per-connection temporary staging
+// table from which one INSERT … ON CONFLICT merges it; the cursor is advanced in the same
+// transaction. LTV cohorts are kept incrementally and rebuilt on two connections. All values are
+// parameters or COPY data, never spliced into SQL.
+#include <algorithm>
+#include <optional>
 #include <pqxx/pqxx>
+#include <pqxx/tablewriter>
+#include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "common/pg_pool.h"
 #include "sync-worker/sync_store.h"
 
@@ -28,10 +36,182 @@ std::string Day(absl::CivilDay d) {
   return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());  // see Timestamp
 }
 
+// COPY text format (PostgreSQL docs, COPY "File Formats"): backslash, tab, newline and carriage
+// return escaped, fields split by tabs, \N for NULL. Written by hand rather than through
+// pqxx::stream_to, whose per-field escaping and formatting was the worker's largest cost while
+// ingesting (issue #9 profile).
+void AppendCopyEscaped(std::string& out, absl::string_view text) {
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '\\' && c != '\t' && c != '\n' && c != '\r') continue;
+    out.append(text.data() + start, i - start);
+    out.push_back('\\');
+    out.push_back(c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : 'r');
+    start = i + 1;
+  }
+  out.append(text.data() + start, text.size() - start);
+}
+
+void AppendDigits(std::string& out, int64_t value, int width) {
+  char buf[20];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(buf, static_cast<size_t>(width));
+}
+
+// The same text as Timestamp() (years 0001-9999, which the parsers guarantee), without a time
+// zone lookup: days to civil date after H. Hinnant's "chrono-compatible low-level date
+// algorithms" (public domain description of the proleptic Gregorian calendar arithmetic).
+void AppendTimestamp(std::string& out, absl::Time t) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  int64_t seconds = micros / 1000000;
+  int64_t fraction = micros % 1000000;
+  if (fraction < 0) {
+    fraction += 1000000;
+    --seconds;
+  }
+  int64_t days = seconds / 86400;
+  int64_t of_day = seconds % 86400;
+  if (of_day < 0) {
+    of_day += 86400;
+    --days;
+  }
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  AppendDigits(out, year, 4);
+  out.push_back('-');
+  AppendDigits(out, month, 2);
+  out.push_back('-');
+  AppendDigits(out, day, 2);
+  out.push_back(' ');
+  AppendDigits(out, of_day / 3600, 2);
+  out.push_back(':');
+  AppendDigits(out, of_day / 60 % 60, 2);
+  out.push_back(':');
+  AppendDigits(out, of_day % 60, 2);
+  out.push_back('.');
+  AppendDigits(out, fraction, 6);
+  out.append("+00");
+}
+
+void AppendMoney(std::string& out, int64_t cents) {
+  const bool negative = cents < 0;
+  const uint64_t abs = negative ? -static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
+  if (negative) out.push_back('-');
+  absl::StrAppend(&out, abs / 100);
+  out.push_back('.');
+  AppendDigits(out, static_cast<int64_t>(abs % 100), 2);
+}
+
+// One page of orders as COPY text for kOrderColumns, rows separated by newlines (no final one).
+std::string OrdersCopyText(const std::string& store, const std::vector<Order>& orders) {
+  std::string out;
+  out.reserve(orders.size() * 320);
+  std::string escaped_store;
+  AppendCopyEscaped(escaped_store, store);
+  for (const Order& o : orders) {
+    if (&o != &orders.front()) out.push_back('\n');
+    out.append(escaped_store);
+    out.push_back('\t');
+    absl::StrAppend(&out, o.id);
+    out.push_back('\t');
+    AppendCopyEscaped(out, o.name);
+    out.push_back('\t');
+    AppendCopyEscaped(out, o.email);
+    out.push_back('\t');
+    if (o.customer_id) {
+      absl::StrAppend(&out, *o.customer_id);
+    } else {
+      out.append("\\N");
+    }
+    out.push_back('\t');
+    AppendTimestamp(out, o.created_at);
+    out.push_back('\t');
+    AppendTimestamp(out, o.updated_at);
+    out.push_back('\t');
+    if (o.processed_at) {
+      AppendTimestamp(out, *o.processed_at);
+    } else {
+      out.append("\\N");
+    }
+    out.push_back('\t');
+    if (o.cancelled_at) {
+      AppendTimestamp(out, *o.cancelled_at);
+    } else {
+      out.append("\\N");
+    }
+    out.push_back('\t');
+    AppendCopyEscaped(out, o.currency);
+    out.push_back('\t');
+    AppendMoney(out, o.total_price_cents);
+    out.push_back('\t');
+    AppendMoney(out, o.subtotal_price_cents);
+    out.push_back('\t');
+    AppendMoney(out, o.total_tax_cents);
+    out.push_back('\t');
+    AppendMoney(out, o.total_discounts_cents);
+    out.push_back('\t');
+    if (o.current_total_price_cents) {
+      AppendMoney(out, *o.current_total_price_cents);
+    } else {
+      out.append("\\N");
+    }
+    out.push_back('\t');
+    AppendMoney(out, o.refunded_cents);
+    out.push_back('\t');
+    AppendCopyEscaped(out, o.financial_status);
+    out.push_back('\t');
+    out.push_back(o.test ? 't' : 'f');
+  }
+  return out;
+}
+
 constexpr char kOrderColumns[] =
     "store_id, order_id, name, email, customer_id, created_at, updated_at, processed_at, "
     "cancelled_at, currency, total_price, subtotal_price, total_tax, total_discounts, "
     "current_total_price, refunded_amount, financial_status, test";
+
+// COPYs `text` (OrdersCopyText) into `table` in one write. tablewriter is libpqxx 6.4's only
+// public way to send preformatted COPY data (stream_to's raw write is private).
+void CopyRows(pqxx::transaction_base& tx, const std::string& table, const std::string& text) {
+  static const std::vector<std::string> kColumns = {
+      "store_id", "order_id", "name", "email", "customer_id", "created_at", "updated_at",
+      "processed_at", "cancelled_at", "currency", "total_price", "subtotal_price", "total_tax",
+      "total_discounts", "current_total_price", "refunded_amount", "financial_status", "test"};
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  pqxx::tablewriter copy(tx, table, kColumns.begin(), kColumns.end());
+#pragma GCC diagnostic pop
+  copy.write_raw_line(text);
+  copy.complete();
+}
+
+// The pool's database URL with the pool's connect timeout (as PgPool opens its own) and an
+// application name of its own, for the LTV rebuild's helper connection.
+std::string HelperUrl(const common::PgPoolOptions& options) {
+  const bool uri = absl::StartsWith(options.url, "postgres://") ||
+                   absl::StartsWith(options.url, "postgresql://");
+  std::string url = options.url;
+  const auto add = [&](absl::string_view key, absl::string_view value) {
+    if (absl::StrContains(url, absl::StrCat(key, "="))) return;
+    const char* sep = !uri ? " " : absl::StrContains(url, "?") ? "&" : "?";
+    absl::StrAppend(&url, sep, key, "=", value);
+  };
+  add("connect_timeout",
+      absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options.connect_timeout))));
+  add("application_name", absl::StrCat(options.application_name, "-ltv"));
+  return url;
+}
 
 // LTV cohorts (migration 0003 describes the tables). A recompute holds the store's LTV lock
 // exclusively; writers of orders hold it shared (the orders triggers take it), so each statement
@@ -75,7 +255,7 @@ WITH bounds AS (
                   )sql" AUTOSYNC_LTV_EXACT_MONTH("created_at") R"sql() AS month
   FROM orders
   WHERE store_id = $1 AND customer_id IS NOT NULL AND NOT test AND cancelled_at IS NULL
-    AND financial_status <> 'voided'
+    AND financial_status <> 'voided' AND customer_id BETWEEN $3 AND $4
   ORDER BY customer_id, created_at
   OFFSET 0  -- computes month once per row; the ORDER BY is the index's, so nothing sorts
 ), walked AS (
@@ -85,12 +265,31 @@ WITH bounds AS (
   FROM monthly
   WINDOW w AS (PARTITION BY customer_id ORDER BY created_at ROWS UNBOUNDED PRECEDING)
 )
-INSERT INTO ltv_cells (store_id, cohort_month, month_offset, active_customers, orders,
-                       net_revenue)
 SELECT $1, )sql" AUTOSYNC_LTV_MONTH_DATE("cohort") R"sql(, month - cohort,
        count(*) FILTER (WHERE opens_month), count(*), sum(net)
 FROM walked
 GROUP BY cohort, month
+)sql";
+constexpr char kInsertLtvCells[] =
+    "INSERT INTO ltv_cells (store_id, cohort_month, month_offset, active_customers, orders, "
+    "net_revenue) ";
+
+// Cells computed on the helper connection (arrays of one column each), added to the ones there.
+constexpr char kAddLtvCellsSql[] = R"sql(
+INSERT INTO ltv_cells AS c (store_id, cohort_month, month_offset, active_customers, orders,
+                            net_revenue)
+SELECT $1, * FROM unnest($2::date[], $3::int[], $4::bigint[], $5::bigint[], $6::numeric[])
+ON CONFLICT (store_id, cohort_month, month_offset) DO UPDATE SET
+  active_customers = c.active_customers + excluded.active_customers,
+  orders = c.orders + excluded.orders,
+  net_revenue = c.net_revenue + excluded.net_revenue
+)sql";
+
+// The range of customer ids with counted orders, read from both ends of the orders_ltv index.
+constexpr char kLtvCustomerRangeSql[] = R"sql(
+SELECT min(customer_id), max(customer_id) FROM orders
+WHERE store_id = $1 AND customer_id IS NOT NULL AND NOT test AND cancelled_at IS NULL
+  AND financial_status <> 'voided'
 )sql";
 
 // Incremental: claims the change log, finds the customers whose counted orders changed (the
@@ -238,62 +437,34 @@ class PgSyncStore final : public SyncStore {
   }
 
   absl::StatusOr<int64_t> WriteOrdersPage(absl::string_view store_id, absl::string_view run_id,
-                                          const std::vector<Order>& orders,
-                                          absl::Time cursor) override {
+                                          const std::vector<Order>& orders, absl::Time cursor,
+                                          bool likely_new) override {
     int64_t written = 0;
     const std::string store(store_id);
+    std::string copy_text;
+    if (!orders.empty()) copy_text = OrdersCopyText(store, orders);
     absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+      written = 0;
       pqxx::work tx(c, "orders_page");
-      tx.exec(
-          "CREATE TEMP TABLE IF NOT EXISTS orders_stage "
-          "(LIKE orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS");
-      if (!orders.empty()) {
-        {
-          pqxx::stream_to copy(tx, "orders_stage",
-                               std::vector<std::string>{
-                                   "store_id", "order_id", "name", "email", "customer_id",
-                                   "created_at", "updated_at", "processed_at", "cancelled_at",
-                                   "currency", "total_price", "subtotal_price", "total_tax",
-                                   "total_discounts", "current_total_price", "refunded_amount",
-                                   "financial_status", "test"});
-          for (const Order& o : orders) {
-            const std::string id = absl::StrCat(o.id);
-            const std::string customer = o.customer_id ? absl::StrCat(*o.customer_id) : "";
-            const std::string created = Timestamp(o.created_at);
-            const std::string updated = Timestamp(o.updated_at);
-            const std::string processed = o.processed_at ? Timestamp(*o.processed_at) : "";
-            const std::string cancelled = o.cancelled_at ? Timestamp(*o.cancelled_at) : "";
-            const std::string total = Money(o.total_price_cents);
-            const std::string subtotal = Money(o.subtotal_price_cents);
-            const std::string tax = Money(o.total_tax_cents);
-            const std::string discounts = Money(o.total_discounts_cents);
-            const std::string current =
-                o.current_total_price_cents ? Money(*o.current_total_price_cents) : "";
-            const std::string refunded = Money(o.refunded_cents);
-            // nullptr fields are written as SQL NULL.
-            const auto row = std::make_tuple(
-                store.c_str(),
-                id.c_str(),
-                o.name.c_str(),
-                o.email.c_str(),
-                o.customer_id ? customer.c_str() : nullptr,
-                created.c_str(),
-                updated.c_str(),
-                o.processed_at ? processed.c_str() : nullptr,
-                o.cancelled_at ? cancelled.c_str() : nullptr,
-                o.currency.c_str(),
-                total.c_str(),
-                subtotal.c_str(),
-                tax.c_str(),
-                discounts.c_str(),
-                o.current_total_price_cents ? current.c_str() : nullptr,
-                refunded.c_str(),
-                o.financial_status.c_str(),
-                o.test ? "t" : "f");
-            copy << row;
-          }
-          copy.complete();
+      bool inserted = false;
+      if (likely_new && !orders.empty()) {
+        // Straight into `orders`, as a plain COPY would (no staging, no sort, no conflict
+        // checks). An order stored already (it changed while we paged, or the hint was wrong)
+        // makes the COPY fail; the savepoint takes it back and the page is merged below.
+        try {
+          pqxx::subtransaction direct(tx, "orders_direct");
+          CopyRows(direct, "orders", copy_text);
+          direct.commit();
+          written = static_cast<int64_t>(orders.size());
+          inserted = true;
+        } catch (const pqxx::unique_violation&) {
         }
+      }
+      if (!inserted && !orders.empty()) {
+        tx.exec(
+            "CREATE TEMP TABLE IF NOT EXISTS orders_stage "
+            "(LIKE orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS");
+        CopyRows(tx, "orders_stage", copy_text);
         // An order can appear twice when it changes while we page: keep its newest version.
         const pqxx::result r = tx.exec(absl::StrCat(
             "INSERT INTO orders (", kOrderColumns, ") ",
@@ -454,19 +625,12 @@ class PgSyncStore final : public SyncStore {
       if (rebuild) {
         tx.exec_params("DELETE FROM ltv_state WHERE store_id = $1", store);  // cascades
         tx.exec_params("INSERT INTO ltv_state (store_id, timezone) VALUES ($1, $2)", store, tz);
-        // Reading the orders_ltv index in order needs a heap visit per row where the table is not
-        // yet vacuumed (right after a first full sync): one random read each, several times
-        // slower than reading the table and sorting. The planner, without statistics then, does
-        // not know; tell it.
+        // See ScanSettings.
         const bool vacuumed =
             tx.exec("SELECT relpages > 0 AND relallvisible >= 0.9 * relpages FROM pg_class "
                     "WHERE oid = 'orders'::regclass")[0][0]
                 .as<bool>();
-        if (!vacuumed) {
-          tx.exec("SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; "
-                  "SET LOCAL enable_bitmapscan = off");
-        }
-        tx.exec_params(kRebuildLtvCellsSql, store, tz);
+        RebuildCells(tx, store, tz, vacuumed);
       }
       tx.exec_params("DELETE FROM customer_ltv_cohorts WHERE store_id = $1", store);
       rows = static_cast<int64_t>(tx.exec_params(kWriteCohortsSql, store).affected_rows());
@@ -475,6 +639,91 @@ class PgSyncStore final : public SyncStore {
     });
     if (!s.ok()) return s;
     return rows;
+  }
+
+  // Fills ltv_cells for the store from every counted order. The customers are split in two
+  // id ranges: this connection walks the lower one while a helper connection, in the same
+  // snapshot, walks the upper one; cells are sums over customers, so the two halves add up. On
+  // two cores this about halves the rebuild (issue #9). If the helper cannot connect or fails,
+  // this connection walks the upper range too.
+  void RebuildCells(pqxx::transaction_base& tx, const std::string& store, const std::string& tz,
+                    bool vacuumed) {
+    const pqxx::result range = tx.exec_params(kLtvCustomerRangeSql, store);
+    if (range[0][0].is_null()) return;  // no counted orders: no cells
+    const int64_t lo = range[0][0].as<int64_t>();
+    const int64_t hi = range[0][1].as<int64_t>();
+    const int64_t mid = lo + static_cast<int64_t>((static_cast<uint64_t>(hi) -
+                                                   static_cast<uint64_t>(lo)) / 2);
+    ScanSettings(tx, vacuumed);
+    const std::string insert = absl::StrCat(kInsertLtvCells, kRebuildLtvCellsSql);
+    if (lo == hi) {
+      tx.exec_params(insert, store, tz, lo, hi);
+      return;
+    }
+    // The helper reads in this snapshot. This transaction holds the store's LTV lock, so no write
+    // to the store's orders can commit until it ends: its own statements, each with a newer
+    // snapshot, see the same orders. (Its own uncommitted writes are to other tables.)
+    const std::string snapshot = tx.exec("SELECT pg_export_snapshot()")[0][0].as<std::string>();
+    std::optional<pqxx::result> upper;
+    std::string helper_error;
+    std::thread helper([&] {
+      try {
+        pqxx::connection conn(HelperUrl(pool_.options()));
+        pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> htx(conn, "ltv_helper");
+        htx.exec(absl::StrCat("SET TRANSACTION SNAPSHOT ", htx.quote(snapshot)));
+        ScanSettings(htx, vacuumed);
+        upper = htx.exec_params(kRebuildLtvCellsSql, store, tz, mid + 1, hi);
+        htx.commit();
+      } catch (const std::exception& e) {
+        upper.reset();
+        helper_error = e.what();
+      }
+    });
+    try {
+      tx.exec_params(insert, store, tz, lo, mid);
+    } catch (...) {
+      helper.join();
+      throw;
+    }
+    helper.join();
+    if (!upper.has_value()) {
+      // Only the exception's class of failure is worth a line; libpq's text names the server.
+      common::LogWarn("LTV rebuild: helper connection failed, walking every customer here",
+                      {{"store_id", store}, {"error", helper_error.substr(0, 200)}});
+      tx.exec_params(absl::StrCat(kInsertLtvCells, kRebuildLtvCellsSql,
+                                  " ON CONFLICT (store_id, cohort_month, month_offset) DO UPDATE SET "
+                                  "active_customers = ltv_cells.active_customers + "
+                                  "excluded.active_customers, orders = ltv_cells.orders + "
+                                  "excluded.orders, net_revenue = ltv_cells.net_revenue + "
+                                  "excluded.net_revenue"),
+                     store, tz, mid + 1, hi);
+      return;
+    }
+    if (upper->empty()) return;
+    std::string months = "{", offsets = "{", active = "{", orders = "{", net = "{";
+    for (pqxx::result::size_type i = 0; i < upper->size(); ++i) {
+      const pqxx::row row = (*upper)[i];
+      const char* sep = i == 0 ? "" : ",";
+      absl::StrAppend(&months, sep, row[1].c_str());
+      absl::StrAppend(&offsets, sep, row[2].c_str());
+      absl::StrAppend(&active, sep, row[3].c_str());
+      absl::StrAppend(&orders, sep, row[4].c_str());
+      absl::StrAppend(&net, sep, row[5].c_str());
+    }
+    for (std::string* a : {&months, &offsets, &active, &orders, &net}) a->push_back('}');
+    tx.exec_params(kAddLtvCellsSql, store, months, offsets, active, orders, net);
+  }
+
+  // Reading the orders_ltv index in order needs a heap visit per row where the table is not yet
+  // vacuumed (right after a first full sync): one random read each, several times slower than
+  // reading the table and sorting. The planner, without statistics then, does not know; tell it.
+  // The rebuild sorts when the index cannot be read alone; JIT compiling costs more than it saves.
+  static void ScanSettings(pqxx::transaction_base& tx, bool vacuumed) {
+    tx.exec("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off");
+    if (!vacuumed) {
+      tx.exec("SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; "
+              "SET LOCAL enable_bitmapscan = off");
+    }
   }
 
   common::PgPool& pool_;

@@ -36,11 +36,13 @@ class SyncStore {
 
   // Upserts `orders` (a row changes only when the incoming updated_at is newer) and advances
   // the orders cursor to `cursor` (never backwards), in one transaction. Returns the number of
-  // rows inserted or changed.
+  // rows inserted or changed. `likely_new`: the caller expects none of these orders to be stored
+  // yet (a store's first sync), so the store may try a plain insert first; the result is the
+  // same either way.
   virtual absl::StatusOr<int64_t> WriteOrdersPage(absl::string_view store_id,
                                                   absl::string_view run_id,
                                                   const std::vector<Order>& orders,
-                                                  absl::Time cursor) = 0;
+                                                  absl::Time cursor, bool likely_new) = 0;
 
   // The last ad day fetched, if any.
   virtual absl::StatusOr<std::optional<absl::CivilDay>> AdsCursor(absl::string_view store_id) = 0;

@@ -164,7 +164,8 @@ class LtvTest : public ::testing::Test {
       o.updated_at = clock_ += absl::Seconds(1);
       cursor = std::max(cursor, o.updated_at);
     }
-    absl::StatusOr<int64_t> written = store_->WriteOrdersPage("fx", "run", page, cursor);
+    absl::StatusOr<int64_t> written = store_->WriteOrdersPage("fx", "run", page, cursor,
+                                                               /*likely_new=*/false);
     ASSERT_TRUE(written.ok()) << written.status();
     ASSERT_EQ(*written, static_cast<int64_t>(page.size()));
   }
