@@ -9,7 +9,6 @@
 #include <pqxx/tablewriter>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -194,23 +193,6 @@ void CopyRows(pqxx::transaction_base& tx, const std::string& table, const std::s
 #pragma GCC diagnostic pop
   copy.write_raw_line(text);
   copy.complete();
-}
-
-// The pool's database URL with the pool's connect timeout (as PgPool opens its own) and an
-// application name of its own, for the LTV rebuild's helper connection.
-std::string HelperUrl(const common::PgPoolOptions& options) {
-  const bool uri = absl::StartsWith(options.url, "postgres://") ||
-                   absl::StartsWith(options.url, "postgresql://");
-  std::string url = options.url;
-  const auto add = [&](absl::string_view key, absl::string_view value) {
-    if (absl::StrContains(url, absl::StrCat(key, "="))) return;
-    const char* sep = !uri ? " " : absl::StrContains(url, "?") ? "&" : "?";
-    absl::StrAppend(&url, sep, key, "=", value);
-  };
-  add("connect_timeout",
-      absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options.connect_timeout))));
-  add("application_name", absl::StrCat(options.application_name, "-ltv"));
-  return url;
 }
 
 // LTV cohorts (migration 0003 describes the tables). A recompute holds the store's LTV lock
@@ -668,7 +650,8 @@ class PgSyncStore final : public SyncStore {
     std::string helper_error;
     std::thread helper([&] {
       try {
-        pqxx::connection conn(HelperUrl(pool_.options()));
+        // The pool's URL already carries its connect timeout and application name (PgPool::Create).
+        pqxx::connection conn(pool_.options().url);
         pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> htx(conn, "ltv_helper");
         htx.exec(absl::StrCat("SET TRANSACTION SNAPSHOT ", htx.quote(snapshot)));
         ScanSettings(htx, vacuumed);
