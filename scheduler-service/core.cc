@@ -1,9 +1,12 @@
 #include "scheduler-service/core.h"
 
+#include <malloc.h>
+
 #include <set>
 
 #include <algorithm>
 
+#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,9 +26,21 @@ using autosync::v1::WatchEvent;
 
 constexpr int kRpcThreads = 4;
 constexpr size_t kRpcQueue = 10000;
-constexpr int kClaimThreads = 2;
+constexpr int kClaimThreads = 4;
 // A minute boundary of 100k stores all lands here at once.
 constexpr size_t kClaimQueue = 1'000'000;
+// Ticks claimed by one statement: large enough that a boundary of 10k stores is a handful of
+// statements, small enough that the chunks spread over the claim threads and a rare rollback
+// (a manual run started concurrently) re-claims few rows one by one.
+constexpr size_t kClaimChunk = 500;
+// Skip events and status publishes after a boundary (each a few queries).
+constexpr int kAnnounceThreads = 2;
+
+// A full load or refresh allocates and frees a row per store (the query result, the rows, the
+// new freshness table): ~300 B a store for a moment. glibc keeps freed memory below the top of
+// each arena, so without this the RSS after a load stays at its peak (measured at 1M stores:
+// see BENCHMARKS.md). Returning it costs a few ms per minute.
+void ReleaseFreedMemory() { malloc_trim(0); }
 
 std::string EncodeToken(absl::string_view text) { return absl::WebSafeBase64Escape(text); }
 
@@ -48,7 +63,7 @@ constexpr int kMaxInterruptedFollowUps = 3;
 }  // namespace
 
 SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool,
-                             prometheus::Registry& registry, const Clock& clock,
+                             SchedulerRegistry& registry, const Clock& clock,
                              std::shared_ptr<grpc::Channel> worker_channel)
     : config_(config),
       clock_(clock),
@@ -57,6 +72,7 @@ SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool
       worker_(autosync::v1::SyncWorker::NewStub(std::move(worker_channel))),
       rpc_pool_(kRpcThreads, kRpcQueue),
       claim_pool_(kClaimThreads, kClaimQueue),
+      announce_pool_(kAnnounceThreads, 0),
       run_pool_(config.max_concurrent_runs, 0),
       loop_(clock, *this, {.catchup_window = config.catchup_window},
             &metrics_.scheduled_stores),
@@ -86,6 +102,9 @@ absl::Status SchedulerCore::Start() {
   absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
   if (!schedules.ok()) return schedules.status();
   const int unusable = loop_.Load(*schedules, /*catch_up=*/true);
+  schedules->clear();
+  schedules->shrink_to_fit();
+  ReleaseFreedMemory();
   if (unusable > 0) {
     common::LogWarn("stores with an unusable schedule are not scheduled",
                     {{"count", absl::StrCat(unusable)}});
@@ -114,6 +133,7 @@ void SchedulerCore::Stop() {
   }
   loop_.Stop();
   claim_pool_.Stop();
+  announce_pool_.Stop();
   run_pool_.Stop();
   if (housekeeping_.joinable()) housekeeping_.join();
   listener_.Stop();
@@ -336,7 +356,78 @@ void SchedulerCore::OnFire(const Fire& fire) {
   }
 }
 
-void SchedulerCore::ClaimTick(const Fire& fire) {
+void SchedulerCore::OnFires(std::vector<Fire> fires) {
+  std::sort(fires.begin(), fires.end(),
+            [](const Fire& a, const Fire& b) { return a.store_id < b.store_id; });
+  // Contiguous ranges of store ids: every claim (ours and other replicas') inserts its rows in
+  // ascending store order, so concurrent claims cannot deadlock. At least two chunks per claim
+  // thread, started from a random chunk: replicas that pop the same boundary begin at different
+  // places and share it (the loser of a chunk waits for the winner's commit and finds every
+  // tick taken, so starting in the same place would let the quicker replica take everything).
+  const size_t per_chunk = (fires.size() + 2 * kClaimThreads - 1) / (2 * kClaimThreads);
+  const size_t chunk = std::clamp<size_t>(per_chunk, 1, kClaimChunk);
+  const size_t chunks = (fires.size() + chunk - 1) / chunk;
+  auto batch = std::make_shared<FireBatch>();
+  {
+    absl::MutexLock lock(&batch->mu);
+    batch->pending_chunks = chunks;
+  }
+  absl::BitGen gen;
+  const size_t first = absl::Uniform<size_t>(gen, 0, chunks);
+  for (size_t k = 0; k < chunks; ++k) {
+    const size_t begin = ((first + k) % chunks) * chunk;
+    const size_t end = std::min(fires.size(), begin + chunk);
+    std::vector<Fire> part(std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(begin)),
+                           std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(end)));
+    const size_t count = part.size();
+    if (!claim_pool_.Submit([this, part = std::move(part), batch] { ClaimChunk(part, batch); })) {
+      metrics_.fires_error.Increment(static_cast<double>(count));
+      common::LogWarn("schedule fires dropped: the claim queue is full or stopping",
+                      {{"count", absl::StrCat(count)}});
+      ClaimChunk({}, batch);  // still counts the chunk as done
+    }
+  }
+}
+
+void SchedulerCore::ClaimChunk(const std::vector<Fire>& fires,
+                               const std::shared_ptr<FireBatch>& batch) {
+  if (!fires.empty()) {
+    std::vector<TickRequest> requests;
+    requests.reserve(fires.size());
+    for (const Fire& fire : fires) {
+      requests.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for});
+    }
+    absl::StatusOr<std::vector<TickClaim>> claims =
+        repo_.ClaimTicks(requests, config_.replica_id);
+    if (!claims.ok() && (claims.status().code() == absl::StatusCode::kAlreadyExists ||
+                         claims.status().code() == absl::StatusCode::kAborted)) {
+      // Rolled back as a whole: a run of one of these stores started after the statement's
+      // snapshot, a store was deleted, or a deadlock. Rare; row by row decides each (nothing
+      // was claimed).
+      common::LogInfo("batch claim rolled back; claiming one by one",
+                      {{"count", absl::StrCat(fires.size())},
+                       {"reason", claims.status().message()}});
+      for (const Fire& fire : fires) ClaimTick(fire, batch.get());
+    } else if (!claims.ok()) {
+      metrics_.fires_error.Increment(static_cast<double>(fires.size()));
+      common::LogWarn("cannot claim scheduled ticks", {{"count", absl::StrCat(fires.size())},
+                                                       {"error", claims.status().message()}});
+    } else {
+      for (size_t i = 0; i < fires.size(); ++i) {
+        AfterClaim(fires[i], requests[i].run_id, (*claims)[i], batch.get());
+      }
+    }
+  }
+  std::vector<SyncProgress> skips;
+  {
+    absl::MutexLock lock(&batch->mu);
+    if (--batch->pending_chunks > 0) return;
+    skips = std::move(batch->skips);
+  }
+  AnnounceSkips(std::move(skips));
+}
+
+void SchedulerCore::ClaimTick(const Fire& fire, FireBatch* batch) {
   const std::string run_id = common::NewRunId();
   absl::StatusOr<TickClaim> claim =
       repo_.ClaimTick(fire.store_id, run_id, fire.scheduled_for, config_.replica_id);
@@ -346,7 +437,12 @@ void SchedulerCore::ClaimTick(const Fire& fire) {
                     {{"store", fire.store_id}, {"error", claim.status().message()}});
     return;
   }
-  switch (claim->outcome) {
+  AfterClaim(fire, run_id, *claim, batch);
+}
+
+void SchedulerCore::AfterClaim(const Fire& fire, const std::string& run_id,
+                               const TickClaim& claim, FireBatch* batch) {
+  switch (claim.outcome) {
     case TickOutcome::kLost:
       metrics_.fires_lost.Increment();
       return;
@@ -358,7 +454,7 @@ void SchedulerCore::ClaimTick(const Fire& fire) {
   }
   metrics_.fire_lateness.Observe(
       std::max(0.0, absl::ToDoubleSeconds(clock_.Now() - fire.due)));
-  if (claim->outcome == TickOutcome::kStarted) {
+  if (claim.outcome == TickOutcome::kStarted) {
     metrics_.fires_started.Increment();
     StartRun({.store_id = fire.store_id,
               .run_id = run_id,
@@ -368,18 +464,43 @@ void SchedulerCore::ClaimTick(const Fire& fire) {
     return;
   }
   metrics_.fires_skipped.Increment();
-  (claim->outcome == TickOutcome::kSkippedFresh ? metrics_.skips_fresh : metrics_.skips_overlap)
+  (claim.outcome == TickOutcome::kSkippedFresh ? metrics_.skips_fresh : metrics_.skips_overlap)
       .Increment();
   SyncProgress progress;
   progress.set_store_id(fire.store_id);
   progress.set_run_id(run_id);
   progress.set_stage(autosync::v1::STAGE_SKIPPED);
-  progress.set_message(claim->detail);
+  progress.set_message(claim.detail);
   progress.set_progress(100);
   progress.set_trigger(autosync::v1::TRIGGER_CRON);
   ToProto(absl::Now(), progress.mutable_time());
-  PublishProgress(progress);
-  PublishStatus(fire.store_id);
+  if (batch != nullptr) {
+    absl::MutexLock lock(&batch->mu);
+    batch->skips.push_back(std::move(progress));
+    return;
+  }
+  std::vector<SyncProgress> one;
+  one.push_back(std::move(progress));
+  AnnounceSkips(std::move(one));
+}
+
+void SchedulerCore::AnnounceSkips(std::vector<SyncProgress> skips) {
+  // A few hundred stores a task: the two announce threads share a large boundary.
+  constexpr size_t kPerTask = 256;
+  for (size_t begin = 0; begin < skips.size(); begin += kPerTask) {
+    const size_t end = std::min(skips.size(), begin + kPerTask);
+    std::vector<SyncProgress> part(
+        std::make_move_iterator(skips.begin() + static_cast<ptrdiff_t>(begin)),
+        std::make_move_iterator(skips.begin() + static_cast<ptrdiff_t>(end)));
+    auto announce = [this, part = std::move(part)] {
+      for (const SyncProgress& progress : part) {
+        PublishProgress(progress);
+        PublishStatus(progress.store_id());
+      }
+    };
+    // Stopping: announced here (the pool no longer takes work).
+    if (!announce_pool_.Submit(announce)) announce();
+  }
 }
 
 void SchedulerCore::StartRun(RunSpec spec) {
@@ -637,23 +758,10 @@ void SchedulerCore::OnNotification(const std::string& channel, const std::string
 // ---- Housekeeping: heartbeats, reaping, schedule refresh ----
 
 void SchedulerCore::ExportFreshness() {
-  absl::StatusOr<std::vector<Repository::Freshness>> stores = repo_.LoadFreshness();
+  absl::StatusOr<std::vector<StoreFreshness>> stores = repo_.LoadFreshness();
   if (!stores.ok()) return;  // keep the last values; the next refresh tries again
-  std::set<std::string> exported;
-  for (const Repository::Freshness& f : *stores) {
-    metrics_.store_last_success.Add({{"store", f.store_id}}).Set(f.last_success_unix);
-    metrics_.store_staleness_threshold.Add({{"store", f.store_id}})
-        .Set(static_cast<double>(f.staleness_seconds));
-    exported.insert(f.store_id);
-  }
-  // Deleted or paused stores stop being exported, so they never alert.
-  for (const std::string& gone : exported_freshness_) {
-    if (exported.count(gone) > 0) continue;
-    metrics_.store_last_success.Remove(&metrics_.store_last_success.Add({{"store", gone}}));
-    metrics_.store_staleness_threshold.Remove(
-        &metrics_.store_staleness_threshold.Add({{"store", gone}}));
-  }
-  exported_freshness_ = std::move(exported);
+  // Deleted or paused stores are not in the new set, so they stop being exported (never alert).
+  metrics_.store_freshness->Replace(*std::move(stores));
 }
 
 void SchedulerCore::Housekeeping() {
@@ -689,7 +797,9 @@ void SchedulerCore::Housekeeping() {
       next_refresh = absl::Now() + config_.schedule_refresh;
       absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
       if (schedules.ok()) loop_.Load(*schedules, /*catch_up=*/false);
+      schedules = std::vector<StoreSchedule>();
       ExportFreshness();
+      ReleaseFreedMemory();
     }
   }
 }

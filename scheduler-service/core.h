@@ -1,8 +1,9 @@
 // SchedulerCore: everything the Scheduler API does, minus gRPC plumbing. It owns the registry
-// access, the schedule loop (it is the loop's FireSink: each fire claims its tick in
-// PostgreSQL), runs (claim, stream from the worker, heartbeat, reap), status, and the event
-// relay (progress and status published with NOTIFY, received by every replica's listener and
-// fanned out to local watchers). Blocking methods must run on a TaskPool thread (rpc_pool()).
+// access, the schedule loop (it is the loop's FireSink: the fires of one instant claim their
+// ticks in PostgreSQL a few hundred per statement), runs (claim, stream from the worker,
+// heartbeat, reap), status, and the event relay (progress and status published with NOTIFY,
+// received by every replica's listener and fanned out to local watchers). Blocking methods
+// must run on a TaskPool thread (rpc_pool()).
 #pragma once
 
 #include <memory>
@@ -43,7 +44,7 @@ class SchedulerCore final : public FireSink {
  public:
   // `pool`, `registry`, `clock` must outlive the core.
   SchedulerCore(const SchedulerConfig& config, common::PgPool& pool,
-                prometheus::Registry& registry, const Clock& clock,
+                SchedulerRegistry& registry, const Clock& clock,
                 std::shared_ptr<grpc::Channel> worker_channel);
   ~SchedulerCore() override;
 
@@ -73,6 +74,9 @@ class SchedulerCore final : public FireSink {
 
   // FireSink: queues the tick claim on the claim pool.
   void OnFire(const Fire& fire) override;
+  // FireSink: the fires of one instant, sorted by store and claimed in chunks (one statement
+  // each, ClaimTicks) on the claim pool's threads in parallel.
+  void OnFires(std::vector<Fire> fires) override;
 
  private:
   struct RunSpec {
@@ -90,7 +94,25 @@ class SchedulerCore final : public FireSink {
     grpc::ClientContext* context = nullptr;  // while a RunSync call is open
   };
 
-  void ClaimTick(const Fire& fire);
+  // The fires of one pass being claimed in chunks. Their skip events and status publishes (a
+  // few queries each) wait until every chunk is claimed, so that they never compete with the
+  // claims of the same boundary for the database.
+  struct FireBatch {
+    absl::Mutex mu;
+    size_t pending_chunks ABSL_GUARDED_BY(mu) = 0;
+    std::vector<autosync::v1::SyncProgress> skips ABSL_GUARDED_BY(mu);
+  };
+  // `batch` is null for a single fire (its skip is announced at once).
+  void ClaimTick(const Fire& fire, FireBatch* batch = nullptr);
+  // Claims a chunk of fires (sorted by store id) in one statement; falls back to ClaimTick row
+  // by row when the batch was rolled back (a concurrent run start, a deleted store, a
+  // deadlock). The last chunk of `batch` to finish sends its skip announcements.
+  void ClaimChunk(const std::vector<Fire>& fires, const std::shared_ptr<FireBatch>& batch);
+  // What follows a decided claim, the same for single and batched claims: metrics, the run
+  // start, or the skip event and status (on the announce pool).
+  void AfterClaim(const Fire& fire, const std::string& run_id, const TickClaim& claim,
+                  FireBatch* batch);
+  void AnnounceSkips(std::vector<autosync::v1::SyncProgress> skips);
   void StartRun(RunSpec spec);
   void ExecuteRun(const RunSpec& spec);
   // After a run was interrupted mid-stream: claims a new run of the same store (unless one is
@@ -117,11 +139,11 @@ class SchedulerCore final : public FireSink {
   const Clock& clock_;
   Repository repo_;
   SchedulerMetrics metrics_;
-  std::set<std::string> exported_freshness_;  // housekeeping thread only
   WatchHub hub_;
   std::unique_ptr<autosync::v1::SyncWorker::Stub> worker_;
   TaskPool rpc_pool_;
   TaskPool claim_pool_;
+  TaskPool announce_pool_;
   TaskPool run_pool_;
   ScheduleLoop loop_;
   PgListener listener_;

@@ -1,8 +1,49 @@
 #include "scheduler-service/fire_heap.h"
 
 #include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
 
 namespace autosync::scheduler {
+
+FireHeap::FireHeap() : index_(0, IdHash{&slots_}, IdEq{&slots_}) {}
+
+uint32_t FireHeap::InternSpec(const CronSchedule& schedule, const absl::TimeZone& tz) {
+  std::string key = absl::StrCat(schedule.expression(), "\n", tz.name());
+  auto it = spec_index_.find(key);
+  if (it != spec_index_.end()) {
+    ++specs_[it->second].users;
+    return it->second;
+  }
+  uint32_t spec;
+  if (!free_specs_.empty()) {
+    spec = free_specs_.back();
+    free_specs_.pop_back();
+  } else {
+    spec = static_cast<uint32_t>(specs_.size());
+    specs_.emplace_back();
+  }
+  specs_[spec] = Spec{schedule, tz, 1};
+  spec_index_.emplace(std::move(key), spec);
+  return spec;
+}
+
+// Schedules nobody uses any more are dropped, so changing expressions cannot grow the table.
+void FireHeap::ReleaseSpec(uint32_t spec) {
+  Spec& s = specs_[spec];
+  if (--s.users > 0) return;
+  spec_index_.erase(absl::StrCat(s.schedule->expression(), "\n", s.tz.name()));
+  s.schedule.reset();
+  free_specs_.push_back(spec);
+}
+
+void FireHeap::Reserve(size_t stores) {
+  if (stores <= slots_.size()) return;
+  slots_.reserve(stores);
+  index_.reserve(stores);
+  heap_.reserve(stores);
+}
 
 bool FireHeap::Upsert(ScheduleEntry entry, absl::Time from) {
   absl::StatusOr<absl::Time> boundary = entry.schedule.NextAfter(from, entry.tz);
@@ -10,37 +51,77 @@ bool FireHeap::Upsert(ScheduleEntry entry, absl::Time from) {
     Remove(entry.store_id);
     return false;
   }
-  const std::string id = entry.store_id;
-  auto [it, inserted] =
-      slots_.insert_or_assign(id, Slot{std::move(entry), *boundary, next_version_++});
-  (void)inserted;
-  Push(id, it->second);
+  const uint32_t spec = InternSpec(entry.schedule, entry.tz);
+  uint32_t slot;
+  if (auto it = index_.find(absl::string_view(entry.store_id)); it != index_.end()) {
+    slot = *it;
+    ReleaseSpec(slots_[slot].spec);
+  } else {
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    // The id goes in before the index entry: the index hashes it from the slot.
+    slots_[slot].store_id = std::move(entry.store_id);
+    index_.insert(slot);
+    ++live_;
+  }
+  Slot& s = slots_[slot];
+  s.boundary = *boundary;
+  s.jitter_us = absl::ToInt64Microseconds(entry.jitter);
+  s.spec = spec;
+  Push(slot);
   CompactIfNeeded();
   return true;
 }
 
-bool FireHeap::Remove(const std::string& store_id) {
-  // The heap item stays behind and is dropped when it surfaces (its slot is gone).
-  const bool removed = slots_.erase(store_id) > 0;
-  if (removed) CompactIfNeeded();
-  return removed;
+void FireHeap::RemoveSlot(uint32_t slot) {
+  // Its heap item stays behind and is dropped when it surfaces (the slot is free or reused with
+  // a newer version).
+  Slot& s = slots_[slot];
+  index_.erase(slot);
+  ReleaseSpec(s.spec);
+  s.spec = kFree;
+  std::string().swap(s.store_id);
+  free_slots_.push_back(slot);
+  --live_;
 }
 
-const ScheduleEntry* FireHeap::Find(const std::string& store_id) const {
-  auto it = slots_.find(store_id);
-  return it == slots_.end() ? nullptr : &it->second.entry;
+bool FireHeap::Remove(absl::string_view store_id) {
+  auto it = index_.find(store_id);
+  if (it == index_.end()) return false;
+  RemoveSlot(*it);
+  CompactIfNeeded();
+  return true;
 }
 
-void FireHeap::Push(const std::string& store_id, Slot& slot) {
-  heap_.push_back(Item{slot.boundary + slot.entry.jitter, slot.version, store_id});
+bool FireHeap::SameSchedule(absl::string_view store_id, absl::string_view expression,
+                            absl::string_view zone, absl::Duration jitter) const {
+  auto it = index_.find(store_id);
+  if (it == index_.end()) return false;
+  const Slot& s = slots_[*it];
+  const Spec& spec = specs_[s.spec];
+  return spec.schedule->expression() == expression && spec.tz.name() == zone &&
+         s.jitter_us == absl::ToInt64Microseconds(jitter);
+}
+
+void FireHeap::Push(uint32_t slot) {
+  Slot& s = slots_[slot];
+  ++s.version;
+  heap_.push_back(Item{absl::ToUnixMicros(s.boundary) + s.jitter_us, slot, s.version});
   std::push_heap(heap_.begin(), heap_.end(), Later{});
 }
 
+bool FireHeap::Current(const Item& item) const {
+  const Slot& s = slots_[item.slot];
+  return s.spec != kFree && s.version == item.version;
+}
+
 void FireHeap::DropStaleTop() {
-  while (!heap_.empty()) {
-    const Item& top = heap_.front();
-    auto it = slots_.find(top.store_id);
-    if (it != slots_.end() && it->second.version == top.version) return;
+  while (!heap_.empty() && !Current(heap_.front())) {
     std::pop_heap(heap_.begin(), heap_.end(), Later{});
     heap_.pop_back();
   }
@@ -49,38 +130,35 @@ void FireHeap::DropStaleTop() {
 // Replaced and removed stores leave stale items; rebuild once they outnumber the live ones so
 // the heap stays O(stores) however often schedules change.
 void FireHeap::CompactIfNeeded() {
-  if (heap_.size() < 64 || heap_.size() < 2 * slots_.size()) return;
-  std::vector<Item> live;
-  live.reserve(slots_.size());
-  for (Item& item : heap_) {
-    auto it = slots_.find(item.store_id);
-    if (it != slots_.end() && it->second.version == item.version) live.push_back(std::move(item));
-  }
-  heap_ = std::move(live);
+  if (heap_.size() < 64 || heap_.size() < 2 * live_) return;
+  auto stale = [this](const Item& item) { return !Current(item); };
+  heap_.erase(std::remove_if(heap_.begin(), heap_.end(), stale), heap_.end());
   std::make_heap(heap_.begin(), heap_.end(), Later{});
 }
 
 std::vector<Fire> FireHeap::PopDue(absl::Time now, size_t max) {
   std::vector<Fire> fires;
+  const int64_t now_us = absl::ToUnixMicros(now);
   while (fires.size() < max) {
     DropStaleTop();
-    if (heap_.empty() || heap_.front().due > now) break;
+    if (heap_.empty() || heap_.front().due_us > now_us) break;
     std::pop_heap(heap_.begin(), heap_.end(), Later{});
-    Item item = std::move(heap_.back());
+    const Item item = heap_.back();
     heap_.pop_back();
-    Slot& slot = slots_.find(item.store_id)->second;
-    fires.push_back(Fire{item.store_id, slot.boundary, item.due});
-    absl::StatusOr<absl::Time> next = slot.entry.schedule.NextAfter(slot.boundary, slot.entry.tz);
-    if (next.ok() && *next + slot.entry.jitter <= now) {
-      next = slot.entry.schedule.NextAfter(now - slot.entry.jitter, slot.entry.tz);
+    Slot& slot = slots_[item.slot];
+    fires.push_back(Fire{slot.store_id, slot.boundary, absl::FromUnixMicros(item.due_us)});
+    const Spec& spec = specs_[slot.spec];
+    const absl::Duration jitter = absl::Microseconds(slot.jitter_us);
+    absl::StatusOr<absl::Time> next = spec.schedule->NextAfter(slot.boundary, spec.tz);
+    if (next.ok() && *next + jitter <= now) {
+      next = spec.schedule->NextAfter(now - jitter, spec.tz);
     }
     if (!next.ok()) {
-      slots_.erase(item.store_id);
+      RemoveSlot(item.slot);
       continue;
     }
     slot.boundary = *next;
-    slot.version = next_version_++;
-    Push(item.store_id, slot);
+    Push(item.slot);
   }
   return fires;
 }
@@ -88,13 +166,13 @@ std::vector<Fire> FireHeap::PopDue(absl::Time now, size_t max) {
 std::optional<absl::Time> FireHeap::NextDue() {
   DropStaleTop();
   if (heap_.empty()) return std::nullopt;
-  return heap_.front().due;
+  return absl::FromUnixMicros(heap_.front().due_us);
 }
 
-std::optional<absl::Time> FireHeap::NextBoundary(const std::string& store_id) const {
-  auto it = slots_.find(store_id);
-  if (it == slots_.end()) return std::nullopt;
-  return it->second.boundary;
+std::optional<absl::Time> FireHeap::NextBoundary(absl::string_view store_id) const {
+  auto it = index_.find(store_id);
+  if (it == index_.end()) return std::nullopt;
+  return slots_[*it].boundary;
 }
 
 }  // namespace autosync::scheduler

@@ -1,7 +1,8 @@
 // The timer structure behind the schedule: every enabled store's next fire in one min-heap keyed
 // by the instant it is due (boundary + the store's jitter). One entry per store, not a thread or
-// timer object each, so 100k+ stores cost a few tens of MB and O(log n) per fire. Pure logic:
-// time is always passed in.
+// timer object each, and compact: a store costs ~100 B (its slot, a 16-byte heap item, a 4-byte
+// index entry; parsed schedules and zones are shared by every store that uses them), so 1M
+// stores fit in ~100 MB. Pure logic: time is always passed in.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "scheduler-service/cron.h"
 
@@ -31,16 +35,25 @@ struct Fire {
   absl::Time due;
 };
 
-// Not thread-safe (ScheduleLoop guards it).
+// Not thread-safe (ScheduleLoop guards it). Not copyable (the index refers to the slots).
 class FireHeap final {
  public:
+  FireHeap();
+  FireHeap(const FireHeap&) = delete;
+  FireHeap& operator=(const FireHeap&) = delete;
+
   // Adds or replaces a store. Its first boundary is the first one strictly after `from`: pass the
   // present for a normal start, or an earlier instant to let a missed fire run (catch-up; it is
   // then due at once). False when the schedule never fires (the store is not scheduled).
   bool Upsert(ScheduleEntry entry, absl::Time from);
-  bool Remove(const std::string& store_id);
-  bool Contains(const std::string& store_id) const { return slots_.contains(store_id); }
-  const ScheduleEntry* Find(const std::string& store_id) const;
+  bool Remove(absl::string_view store_id);
+  bool Contains(absl::string_view store_id) const { return index_.contains(store_id); }
+  // Whether the store is scheduled with exactly this expression, zone and jitter (a refresh
+  // leaves such a store in place).
+  bool SameSchedule(absl::string_view store_id, absl::string_view expression,
+                    absl::string_view zone, absl::Duration jitter) const;
+  // Room for this many stores without growing (a full load knows its size).
+  void Reserve(size_t stores);
 
   // Removes and returns up to `max` fires due at or before `now`, in due order, and schedules
   // each store's next boundary. Boundaries whose due time already passed (a loop that was
@@ -50,36 +63,77 @@ class FireHeap final {
 
   std::optional<absl::Time> NextDue();
   // Next boundary (without jitter) of a store, if scheduled.
-  std::optional<absl::Time> NextBoundary(const std::string& store_id) const;
-  size_t size() const { return slots_.size(); }
+  std::optional<absl::Time> NextBoundary(absl::string_view store_id) const;
+  size_t size() const { return live_; }
+  // Distinct (schedule, zone) pairs in use.
+  size_t specs() const { return spec_index_.size(); }
 
   template <typename Fn>
   void ForEachId(Fn fn) const {
-    for (const auto& [id, slot] : slots_) fn(id);
+    for (const Slot& slot : slots_) {
+      if (slot.spec != kFree) fn(slot.store_id);
+    }
   }
 
  private:
+  static constexpr uint32_t kFree = ~uint32_t{0};
+
+  // A parsed schedule and zone, shared by every store that uses the same pair.
+  struct Spec {
+    std::optional<CronSchedule> schedule;
+    absl::TimeZone tz;
+    uint32_t users = 0;
+  };
   struct Slot {
-    ScheduleEntry entry;
+    std::string store_id;
     absl::Time boundary;
-    uint64_t version;
+    int64_t jitter_us = 0;
+    uint32_t spec = kFree;  // kFree: the slot is unused
+    // Bumped at every push; a heap item is current only while it carries the slot's version.
+    uint32_t version = 0;
   };
   struct Item {
-    absl::Time due;
-    uint64_t version;
-    std::string store_id;
+    int64_t due_us;  // unix microseconds
+    uint32_t slot;
+    uint32_t version;
   };
   struct Later {
-    bool operator()(const Item& a, const Item& b) const { return a.due > b.due; }
+    bool operator()(const Item& a, const Item& b) const { return a.due_us > b.due_us; }
+  };
+  // The index holds slot numbers and is searched by store id (heterogeneous lookup), so the id
+  // is stored once, in its slot.
+  struct IdHash {
+    using is_transparent = void;
+    const std::vector<Slot>* slots;
+    size_t operator()(uint32_t slot) const {
+      return absl::Hash<absl::string_view>{}((*slots)[slot].store_id);
+    }
+    size_t operator()(absl::string_view id) const { return absl::Hash<absl::string_view>{}(id); }
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const std::vector<Slot>* slots;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t a, absl::string_view b) const { return (*slots)[a].store_id == b; }
+    bool operator()(absl::string_view a, uint32_t b) const { return a == (*slots)[b].store_id; }
   };
 
-  void Push(const std::string& store_id, Slot& slot);
+  uint32_t InternSpec(const CronSchedule& schedule, const absl::TimeZone& tz);
+  void ReleaseSpec(uint32_t spec);
+  void Push(uint32_t slot);
+  bool Current(const Item& item) const;
   void DropStaleTop();
   void CompactIfNeeded();
+  void RemoveSlot(uint32_t slot);
 
-  absl::flat_hash_map<std::string, Slot> slots_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  absl::flat_hash_set<uint32_t, IdHash, IdEq> index_;
+  std::vector<Spec> specs_;
+  std::vector<uint32_t> free_specs_;
+  absl::flat_hash_map<std::string, uint32_t> spec_index_;  // "expression\nzone" -> spec
   std::vector<Item> heap_;  // std::push_heap / pop_heap with Later: a min-heap on due
-  uint64_t next_version_ = 1;
+  size_t live_ = 0;
 };
 
 }  // namespace autosync::scheduler

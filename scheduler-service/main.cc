@@ -153,7 +153,7 @@ int Main(int argc, char** argv) {
   common::LogInfo("database schema up to date", {{"applied", absl::StrCat(*applied)}});
   if (config.migrate_only) return 0;
 
-  auto registry = std::make_shared<prometheus::Registry>();
+  auto registry = std::make_shared<SchedulerRegistry>();
   grpc::ChannelArguments args;
   // dns:/// targets resolve to every worker replica; spread runs across them.
   args.SetLoadBalancingPolicyName("round_robin");

@@ -1,5 +1,9 @@
 #include "scheduler-service/metrics.h"
 
+#include <utility>
+
+#include "prometheus/metric_type.h"
+
 namespace autosync::scheduler {
 namespace {
 
@@ -29,7 +33,54 @@ Family<Counter>& Runs(prometheus::Registry& r) {
 
 }  // namespace
 
-SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
+void StoreFreshnessGauges::Replace(std::vector<StoreFreshness> rows) {
+  absl::MutexLock lock(&mu_);
+  rows_ = std::move(rows);
+  rows_.shrink_to_fit();
+}
+
+size_t StoreFreshnessGauges::size() const {
+  absl::MutexLock lock(&mu_);
+  return rows_.size();
+}
+
+std::vector<prometheus::MetricFamily> StoreFreshnessGauges::Collect() const {
+  std::vector<prometheus::MetricFamily> out(2);
+  prometheus::MetricFamily& success = out[0];
+  success.name = "autosync_scheduler_store_last_success_timestamp_seconds";
+  success.help = "Unix time of the store's last successful sync (0 = never); enabled stores only";
+  success.type = prometheus::MetricType::Gauge;
+  prometheus::MetricFamily& threshold = out[1];
+  threshold.name = "autosync_scheduler_store_staleness_threshold_seconds";
+  threshold.help = "The store's staleness threshold; enabled stores only";
+  threshold.type = prometheus::MetricType::Gauge;
+  absl::MutexLock lock(&mu_);
+  success.metric.resize(rows_.size());
+  threshold.metric.resize(rows_.size());
+  for (size_t i = 0; i < rows_.size(); ++i) {
+    success.metric[i].label.push_back({"store", rows_[i].store_id});
+    success.metric[i].gauge.value = rows_[i].last_success_unix;
+    threshold.metric[i].label.push_back({"store", rows_[i].store_id});
+    threshold.metric[i].gauge.value = static_cast<double>(rows_[i].staleness_seconds);
+  }
+  return out;
+}
+
+void SchedulerRegistry::AddCollectable(std::shared_ptr<const prometheus::Collectable> collectable) {
+  absl::MutexLock lock(&mu_);
+  extra_.push_back(std::move(collectable));
+}
+
+std::vector<prometheus::MetricFamily> SchedulerRegistry::Collect() const {
+  std::vector<prometheus::MetricFamily> out = prometheus::Registry::Collect();
+  absl::MutexLock lock(&mu_);
+  for (const auto& c : extra_) {
+    for (prometheus::MetricFamily& f : c->Collect()) out.push_back(std::move(f));
+  }
+  return out;
+}
+
+SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
     : scheduled_stores(prometheus::BuildGauge()
                            .Name("autosync_scheduler_scheduled_stores")
                            .Help("Enabled stores in this replica's schedule")
@@ -62,20 +113,14 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                    .Help("WatchStore streams open on this replica")
                    .Register(registry)
                    .Add({})),
-      store_last_success(prometheus::BuildGauge()
-                             .Name("autosync_scheduler_store_last_success_timestamp_seconds")
-                             .Help("Unix time of the store's last successful sync (0 = never); "
-                                   "enabled stores only")
-                             .Register(registry)),
-      store_staleness_threshold(prometheus::BuildGauge()
-                                    .Name("autosync_scheduler_store_staleness_threshold_seconds")
-                                    .Help("The store's staleness threshold; enabled stores only")
-                                    .Register(registry)),
+      store_freshness(std::make_shared<StoreFreshnessGauges>()),
       watchers_dropped(prometheus::BuildCounter()
                            .Name("autosync_scheduler_watchers_dropped_total")
                            .Help("WatchStore streams ended RESOURCE_EXHAUSTED for reading too "
                                  "slowly")
                            .Register(registry)
-                           .Add({})) {}
+                           .Add({})) {
+  registry.AddCollectable(store_freshness);
+}
 
 }  // namespace autosync::scheduler

@@ -3,6 +3,7 @@
 // boundary as integer microseconds since the epoch, so nothing is lost to float rounding.
 #include <pqxx/pqxx>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/pg_pool.h"
@@ -205,8 +206,8 @@ absl::StatusOr<std::vector<StoreSchedule>> Repository::LoadSchedules() {
   return out;
 }
 
-absl::StatusOr<std::vector<Repository::Freshness>> Repository::LoadFreshness() {
-  std::vector<Freshness> out;
+absl::StatusOr<std::vector<StoreFreshness>> Repository::LoadFreshness() {
+  std::vector<StoreFreshness> out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::read_transaction tx(c);
     for (const auto& row : tx.exec(
@@ -336,6 +337,118 @@ absl::StatusOr<TickClaim> Repository::ClaimTick(absl::string_view store_id,
     if (out.outcome != TickOutcome::kStarted) {
       tx.exec_params("UPDATE sync_runs SET error = $2 WHERE run_id = $1", std::string(run_id),
                      out.detail);
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<TickClaim>> Repository::ClaimTicks(
+    const std::vector<TickRequest>& ticks, absl::string_view owner) {
+  std::vector<TickClaim> out(ticks.size());
+  for (TickClaim& claim : out) claim.outcome = TickOutcome::kNotScheduled;
+  if (ticks.empty()) return out;
+  std::vector<std::string> store_ids;
+  std::vector<std::string> run_ids;
+  std::vector<std::string> micros;
+  absl::flat_hash_map<std::string, size_t> index;  // run id -> position in `ticks`
+  store_ids.reserve(ticks.size());
+  run_ids.reserve(ticks.size());
+  micros.reserve(ticks.size());
+  index.reserve(ticks.size());
+  for (size_t i = 0; i < ticks.size(); ++i) {
+    store_ids.push_back(ticks[i].store_id);
+    run_ids.push_back(ticks[i].run_id);
+    micros.push_back(absl::StrCat(absl::ToUnixMicros(ticks[i].scheduled_for)));
+    index.emplace(ticks[i].run_id, i);
+  }
+  // One statement decides the whole batch, as ClaimTick does row by row:
+  //  - enabled: the enabled stores. Not locked here: the foreign key check of each inserted row
+  //    takes the same KEY SHARE lock ClaimTick takes (a concurrent DeleteStore waits for the
+  //    claim), and locking every row twice cost a quarter of the statement. A store deleted
+  //    after the snapshot fails the foreign key: the batch is rolled back (ABORTED) and claimed
+  //    row by row, where that store is not scheduled;
+  //  - decided: per tick, fresh (a completed run within the staleness; its age in the detail),
+  //    else overlap (a run in flight), else start -- looked up with the statement's snapshot,
+  //    which cannot see this statement's own inserts;
+  //  - ins: the claim. sync_runs_one_per_tick lets one replica insert (store, boundary); the
+  //    loser's row is skipped by ON CONFLICT. A started tick is inserted 'running' directly;
+  //    if a run of that store committed after our snapshot, sync_runs_one_running raises a
+  //    unique violation for the whole statement (ALREADY_EXISTS; the caller retries row by
+  //    row). Rows go in in store_id order, so two replicas claiming overlapping batches take
+  //    the tick index entries in the same order and cannot deadlock.
+  // started_at is clock_timestamp(): the moment each row is written, not the transaction start.
+  constexpr char kClaim[] =
+      "WITH req AS ("
+      "  SELECT t.store_id, t.run_id, t.at_us "
+      "  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(store_id, run_id, at_us)), "
+      "enabled AS ("
+      "  SELECT s.store_id, s.staleness_seconds FROM stores s "
+      "  WHERE s.store_id = ANY($1::text[]) AND s.enabled), "
+      "decided AS ("
+      "  SELECT r.run_id, r.store_id, r.at_us, "
+      "    CASE WHEN f.age IS NOT NULL THEN 1 WHEN x.running_id IS NOT NULL THEN 2 ELSE 0 END "
+      "      AS kind, "
+      "    CASE WHEN f.age IS NOT NULL THEN 'skipped: data is fresh (last success ' || f.age || "
+      "      ' s ago, staleness threshold ' || l.staleness_seconds || ' s)' "
+      "    WHEN x.running_id IS NOT NULL THEN 'skipped: run ' || x.running_id || "
+      "      ' was still in flight' ELSE '' END AS detail "
+      "  FROM req r JOIN enabled l ON l.store_id = r.store_id "
+      "  LEFT JOIN LATERAL ("
+      "    SELECT floor(extract(epoch FROM now() - p.finished_at))::bigint AS age "
+      "    FROM sync_runs p WHERE p.store_id = r.store_id AND p.status = 'completed' "
+      "    AND p.finished_at > now() - l.staleness_seconds * interval '1 second' "
+      "    ORDER BY p.finished_at DESC LIMIT 1) f ON true "
+      "  LEFT JOIN LATERAL ("
+      "    SELECT q.run_id AS running_id FROM sync_runs q "
+      "    WHERE q.store_id = r.store_id AND q.status = 'running' LIMIT 1) x ON true), "
+      "ins AS ("
+      "  INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, scheduled_for, owner, "
+      "    started_at, finished_at, heartbeat_at, error) "
+      "  SELECT d.run_id, d.store_id, 'cron', "
+      "    CASE WHEN d.kind = 0 THEN 'running' ELSE 'skipped' END, "
+      "    CASE WHEN d.kind = 0 THEN 'starting' ELSE 'skipped' END, "
+      "    'epoch'::timestamptz + d.at_us * interval '1 microsecond', $4, clock_timestamp(), "
+      "    CASE WHEN d.kind = 0 THEN NULL ELSE clock_timestamp() END, clock_timestamp(), "
+      "    d.detail "
+      "  FROM decided d ORDER BY d.store_id "
+      "  ON CONFLICT (store_id, scheduled_for) WHERE trigger = 'cron' DO NOTHING "
+      "  RETURNING run_id) "
+      "SELECT d.run_id, d.kind, d.detail, i.run_id IS NOT NULL "
+      "FROM decided d LEFT JOIN ins i ON i.run_id = d.run_id";
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
+    pqxx::work tx(c);
+    pqxx::result r;
+    try {
+      r = tx.exec_params(kClaim, TextArray(store_ids), TextArray(run_ids),
+                         absl::StrCat("{", absl::StrJoin(micros, ","), "}"),
+                         std::string(owner));
+    } catch (const pqxx::foreign_key_violation& e) {
+      return absl::AbortedError(absl::StrCat("a store was deleted during the claim: ", e.what()));
+    }
+    for (const auto& row : r) {
+      auto it = index.find(row[0].as<std::string>());
+      if (it == index.end()) continue;
+      TickClaim& claim = out[it->second];
+      if (!row[3].as<bool>()) {
+        claim.outcome = TickOutcome::kLost;
+        continue;
+      }
+      switch (row[1].as<int>()) {
+        case 0:
+          claim.outcome = TickOutcome::kStarted;
+          break;
+        case 1:
+          claim.outcome = TickOutcome::kSkippedFresh;
+          claim.detail = row[2].as<std::string>();
+          break;
+        default:
+          claim.outcome = TickOutcome::kSkippedOverlap;
+          claim.detail = row[2].as<std::string>();
+          break;
+      }
     }
     tx.commit();
     return absl::OkStatus();

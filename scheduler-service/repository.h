@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "autosync/v1/scheduler.pb.h"
+#include "scheduler-service/metrics.h"
 #include "scheduler-service/schedule_loop.h"
 
 namespace autosync::common {
@@ -37,6 +38,13 @@ enum class TickOutcome {
 struct TickClaim {
   TickOutcome outcome = TickOutcome::kLost;
   std::string detail;  // the skip reason recorded in the row
+};
+
+// One tick to claim in a batch (ClaimTicks).
+struct TickRequest {
+  std::string store_id;
+  std::string run_id;  // the row's id if this replica wins the tick
+  absl::Time scheduled_for;
 };
 
 struct ManualClaim {
@@ -75,12 +83,7 @@ class Repository final {
   absl::StatusOr<std::vector<StoreSchedule>> LoadSchedules();
   // Enabled stores with their staleness threshold and last successful run (0 when never), for
   // the per-store freshness gauges behind the staleness alert.
-  struct Freshness {
-    std::string store_id;
-    int64_t staleness_seconds = 0;
-    double last_success_unix = 0;
-  };
-  absl::StatusOr<std::vector<Freshness>> LoadFreshness();
+  absl::StatusOr<std::vector<StoreFreshness>> LoadFreshness();
   // One store; nullopt when it does not exist.
   absl::StatusOr<std::optional<StoreSchedule>> LoadSchedule(absl::string_view store_id);
 
@@ -92,6 +95,16 @@ class Repository final {
   // Claims a cron tick (exactly one replica wins per store and boundary) and decides it.
   absl::StatusOr<TickClaim> ClaimTick(absl::string_view store_id, absl::string_view run_id,
                                       absl::Time scheduled_for, absl::string_view owner);
+  // Claims many ticks in one transaction of one statement and decides each as ClaimTick does
+  // (same outcomes, details and row contents). Returns one TickClaim per request, in order.
+  // started_at of each row is the clock when that row was written (clock_timestamp()), not the
+  // transaction start. ALREADY_EXISTS: a run of one of the stores started concurrently (e.g. a
+  // manual trigger) and the whole batch was rolled back; ABORTED: a store was deleted
+  // meanwhile, or a deadlock or serialization failure, also rolled back. Either way nothing
+  // was claimed: claim the ticks again one by one.
+  // Requests are inserted in store_id order so concurrent batches cannot deadlock.
+  absl::StatusOr<std::vector<TickClaim>> ClaimTicks(const std::vector<TickRequest>& ticks,
+                                                    absl::string_view owner);
   absl::Status UpdateRun(absl::string_view run_id, autosync::v1::Stage stage,
                          const autosync::v1::StageCounts& counts);
   // Terminal: status "completed" or "failed". Only a row still 'running' changes.

@@ -1,8 +1,9 @@
 #include "scheduler-service/schedule_loop.h"
 
 #include <algorithm>
+#include <utility>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 #include "prometheus/gauge.h"
 #include "scheduler-service/store_validation.h"
 
@@ -34,10 +35,8 @@ bool ScheduleLoop::UpsertLocked(const StoreSchedule& store, bool catch_up, absl:
     return true;
   }
   const absl::Duration jitter = JitterFor(store.store_id, store.jitter_seconds);
-  if (const ScheduleEntry* current = heap_.Find(store.store_id);
-      current != nullptr && current->schedule.expression() == store.schedule &&
-      current->tz.name() == (store.timezone.empty() ? "UTC" : store.timezone) &&
-      current->jitter == jitter) {
+  if (heap_.SameSchedule(store.store_id, store.schedule,
+                         store.timezone.empty() ? "UTC" : store.timezone, jitter)) {
     return true;
   }
   absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(store.schedule);
@@ -60,16 +59,24 @@ bool ScheduleLoop::UpsertLocked(const StoreSchedule& store, bool catch_up, absl:
 int ScheduleLoop::Load(const std::vector<StoreSchedule>& stores, bool catch_up) {
   const absl::Time now = clock_.Now();
   int unusable = 0;
-  absl::MutexLock lock(&mu_);
-  absl::flat_hash_set<std::string> wanted;
+  // The enabled ids, sorted: 16 bytes a store (a hash set of strings would be ~4x that at 1M).
+  std::vector<absl::string_view> wanted;
+  wanted.reserve(stores.size());
   for (const StoreSchedule& store : stores) {
-    if (store.enabled) wanted.insert(store.store_id);
+    if (store.enabled) wanted.push_back(store.store_id);
+  }
+  std::sort(wanted.begin(), wanted.end());
+  absl::MutexLock lock(&mu_);
+  heap_.Reserve(wanted.size());
+  for (const StoreSchedule& store : stores) {
     if (!UpsertLocked(store, catch_up, now)) ++unusable;
   }
   // Stores deleted or disabled elsewhere.
   std::vector<std::string> gone;
   heap_.ForEachId([&](const std::string& id) {
-    if (!wanted.contains(id)) gone.push_back(id);
+    if (!std::binary_search(wanted.begin(), wanted.end(), absl::string_view(id))) {
+      gone.push_back(id);
+    }
   });
   for (const std::string& id : gone) heap_.Remove(id);
   changed_ = true;
@@ -98,8 +105,9 @@ size_t ScheduleLoop::RunDue() {
     fires = heap_.PopDue(clock_.Now(), options_.max_fires_per_pass);
     UpdateGauge();
   }
-  for (const Fire& fire : fires) sink_.OnFire(fire);
-  return fires.size();
+  const size_t fired = fires.size();
+  if (fired > 0) sink_.OnFires(std::move(fires));
+  return fired;
 }
 
 std::optional<absl::Time> ScheduleLoop::NextBoundary(const std::string& store_id) const {

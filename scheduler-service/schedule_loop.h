@@ -40,6 +40,11 @@ class FireSink {
  public:
   virtual ~FireSink() = default;
   virtual void OnFire(const Fire& fire) = 0;
+  // Every fire of one pass of the loop (all that were due at once), in due order. A sink that
+  // claims ticks in bulk overrides this; by default each goes to OnFire.
+  virtual void OnFires(std::vector<Fire> fires) {
+    for (const Fire& fire : fires) OnFire(fire);
+  }
 };
 
 // Thread-safe.

@@ -95,3 +95,44 @@ TEST(FireHeapTest, NeverFiringScheduleIsNotKept) {
 
 }  // namespace
 }  // namespace autosync::scheduler
+
+namespace autosync::scheduler {
+namespace {
+
+// Parsed schedules are shared by the stores that use them and dropped with their last user, so
+// changing expressions never grows the table; freed slots are reused without firing the old
+// occupant's stale items.
+TEST(FireHeapTest, SharedSchedulesAndReusedSlotsStayConsistent) {
+  FireHeap heap;
+  const absl::Time t0 = Utc(2024, 1, 1, 10, 0, 30);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(heap.Upsert(Entry("s" + std::to_string(i), "0 * * * *"), t0));
+  }
+  EXPECT_EQ(heap.specs(), 1u);
+  for (int m = 0; m < 60; ++m) {
+    ASSERT_TRUE(heap.Upsert(Entry("s0", std::to_string(m) + " * * * *"), t0));
+  }
+  EXPECT_EQ(heap.specs(), 2u);  // "0 * * * *" and s0's latest
+  for (int i = 0; i < 50; ++i) EXPECT_TRUE(heap.Remove("s" + std::to_string(i)));
+  EXPECT_EQ(heap.size(), 50u);
+  EXPECT_EQ(heap.specs(), 1u);
+  EXPECT_FALSE(heap.Contains("s0"));
+  // New stores take the freed slots; the removed ones never fire.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(heap.Upsert(Entry("n" + std::to_string(i), "30 * * * *"), t0));
+  }
+  EXPECT_EQ(heap.size(), 100u);
+  EXPECT_TRUE(heap.SameSchedule("n7", "30 * * * *", "UTC", absl::ZeroDuration()));
+  EXPECT_FALSE(heap.SameSchedule("n7", "31 * * * *", "UTC", absl::ZeroDuration()));
+  EXPECT_FALSE(heap.SameSchedule("n7", "30 * * * *", "UTC", absl::Seconds(1)));
+  auto fires = heap.PopDue(Utc(2024, 1, 1, 10, 30), 1000);
+  EXPECT_EQ(fires.size(), 50u);
+  for (const Fire& f : fires) EXPECT_EQ(f.store_id.substr(0, 1), "n");
+  fires = heap.PopDue(Utc(2024, 1, 1, 11, 0), 1000);
+  ASSERT_EQ(fires.size(), 50u);  // s50..s99 only: s0..s49 were removed
+  for (const Fire& f : fires) EXPECT_GE(std::stoi(f.store_id.substr(1)), 50) << f.store_id;
+  EXPECT_EQ(heap.NextDue(), Utc(2024, 1, 1, 11, 30));
+}
+
+}  // namespace
+}  // namespace autosync::scheduler

@@ -2,6 +2,7 @@
 // firing, refresh keeps unchanged stores in place, catch-up runs a missed fire once.
 #include "scheduler-service/schedule_loop.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -104,6 +105,43 @@ TEST_F(ScheduleLoopTest, CatchUpIgnoresFiresOlderThanTheWindow) {
 TEST_F(ScheduleLoopTest, UnusableSchedulesAreCountedNotScheduled) {
   EXPECT_EQ(loop_.Load({Store("bad", "nope"), Store("ok", "* * * * *")}, false), 1);
   EXPECT_EQ(loop_.size(), 1u);
+}
+
+// A sink that claims in bulk gets every fire of one instant in a single OnFires call.
+TEST_F(ScheduleLoopTest, OnePassHandsEveryDueFireToTheSinkAtOnce) {
+  class Batching final : public FireSink {
+   public:
+    void OnFire(const Fire&) override { ++singles; }
+    void OnFires(std::vector<Fire> fires) override { batches.push_back(std::move(fires)); }
+    int singles = 0;
+    std::vector<std::vector<Fire>> batches;
+  } batching;
+  ScheduleLoop loop(clock_, batching, {});
+  std::vector<StoreSchedule> stores;
+  for (int i = 0; i < 2500; ++i) stores.push_back(Store(absl::StrCat("s", i), "* * * * *"));
+  stores.push_back(Store("hourly", "0 * * * *"));
+  ASSERT_EQ(loop.Load(stores, false), 0);
+  EXPECT_EQ(loop.RunDue(), 0u);
+  EXPECT_TRUE(batching.batches.empty());  // nothing due: the sink is not called
+  clock_.Set(Utc(2024, 1, 1, 10, 1));
+  EXPECT_EQ(loop.RunDue(), 2500u);
+  ASSERT_EQ(batching.batches.size(), 1u);
+  EXPECT_EQ(batching.batches[0].size(), 2500u);
+  EXPECT_EQ(batching.singles, 0);
+  for (const Fire& f : batching.batches[0]) {
+    EXPECT_EQ(f.scheduled_for, Utc(2024, 1, 1, 10, 1));
+    EXPECT_NE(f.store_id, "hourly");
+  }
+}
+
+// The default OnFires forwards each fire to OnFire (single-fire sinks keep working).
+TEST_F(ScheduleLoopTest, DefaultBatchGoesToOnFireOneByOne) {
+  ASSERT_EQ(loop_.Load({Store("a", "* * * * *"), Store("b", "* * * * *")}, false), 0);
+  clock_.Set(Utc(2024, 1, 1, 10, 1));
+  sink_.OnFires({});
+  EXPECT_TRUE(sink_.fires.empty());
+  EXPECT_EQ(loop_.RunDue(), 2u);
+  ASSERT_EQ(sink_.fires.size(), 2u);
 }
 
 TEST_F(ScheduleLoopTest, ThreadFiresOnTheRealClock) {

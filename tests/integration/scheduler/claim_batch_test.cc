@@ -1,0 +1,386 @@
+// Repository::ClaimTicks (the set-based cron claim of issue #9) against real PostgreSQL: a batch
+// that mixes every outcome decides each tick exactly as the row-by-row ClaimTick does (outcome,
+// detail, row contents); started_at is the clock at the claim; two replicas claiming the same
+// batch at once claim every tick exactly once without deadlocks; a run committed after the
+// statement's snapshot rolls the whole batch back (ALREADY_EXISTS) without claiming anything.
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/migrations.h"
+#include "common/pg_pool.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "scheduler-service/repository.h"
+#include "tests/support/pg_cluster.h"
+
+namespace autosync::scheduler {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class ClaimBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    url_ = autosync::testing::FreshDatabaseUrl();
+    auto pool = common::PgPool::Create({.url = url_, .size = 4});
+    ASSERT_TRUE(pool.ok());
+    pool_ = std::move(*pool);
+    ASSERT_TRUE(common::ApplyMigrations(*pool_, common::EmbeddedMigrations()).ok());
+    repo_ = std::make_unique<Repository>(*pool_);
+  }
+
+  void Exec(const std::string& sql) {
+    pqxx::connection conn(url_);
+    pqxx::work tx(conn);
+    tx.exec(sql);
+    tx.commit();
+  }
+
+  int64_t Scalar(const std::string& sql) {
+    pqxx::connection conn(url_);
+    pqxx::nontransaction tx(conn);
+    return tx.exec(sql)[0][0].as<int64_t>();
+  }
+
+  // One store per outcome, ids prefixed so that two identical sets can be decided by the batch
+  // and by the per-row path.
+  void MakeMixedStores(const std::string& p, absl::Time tick) {
+    Exec(absl::StrCat(
+        "INSERT INTO stores (store_id, staleness_seconds, enabled) VALUES ",
+        "('", p, "fresh', 3600, true), ('", p, "overlap', 3600, true), ('", p,
+        "start', 3600, true), ('", p, "stale', 3600, true), ('", p, "disabled', 3600, false), ('",
+        p, "lost', 3600, true), ('", p, "zero', 0, true)"));
+    // Fresh: a success 20 minutes ago. Stale: a success 2 hours ago. Zero staleness: a success
+    // a second ago still does not count as fresh. Overlap: a run in flight (and an older
+    // success outside the window).
+    Exec(absl::StrCat(
+        "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
+        "finished_at) VALUES "
+        "('", p, "r1', '", p, "fresh', 'manual', 'completed', 'completed', "
+        "now() - interval '21 minutes', now() - interval '20 minutes'), "
+        "('", p, "r2', '", p, "stale', 'manual', 'completed', 'completed', "
+        "now() - interval '3 hours', now() - interval '2 hours'), "
+        "('", p, "r3', '", p, "zero', 'manual', 'completed', 'completed', "
+        "now() - interval '2 seconds', now() - interval '1 second'), "
+        "('", p, "r4', '", p, "overlap', 'api', 'running', 'orders', now(), NULL)"));
+    // Lost: another replica already claimed this tick.
+    Exec(absl::StrCat("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, "
+                      "scheduled_for, owner, finished_at) VALUES ('",
+                      p, "other', '", p, "lost', 'cron', 'skipped', 'skipped', to_timestamp(",
+                      absl::ToUnixSeconds(tick), "), 'replica-b', now())"));
+  }
+
+  static std::vector<std::string> MixedNames() {
+    return {"fresh", "overlap", "start", "stale", "disabled", "missing", "lost", "zero"};
+  }
+
+  // The row of a run as a comparable string (prefix stripped from ids).
+  std::string RowOf(const std::string& run_id, const std::string& p) {
+    pqxx::connection conn(url_);
+    pqxx::nontransaction tx(conn);
+    const pqxx::result r = tx.exec_params(
+        "SELECT trigger, status, stage, owner, replace(error, $2, ''), finished_at IS NULL, "
+        "extract(epoch FROM scheduled_for)::bigint, heartbeat_at IS NOT NULL "
+        "FROM sync_runs WHERE run_id = $1",
+        run_id, p);
+    if (r.empty()) return "(none)";
+    std::string out;
+    for (const auto& f : r[0]) absl::StrAppend(&out, f.c_str(), "|");
+    return out;
+  }
+
+  std::string url_;
+  std::unique_ptr<common::PgPool> pool_;
+  std::unique_ptr<Repository> repo_;
+};
+
+const char* Name(TickOutcome o) {
+  switch (o) {
+    case TickOutcome::kStarted:
+      return "started";
+    case TickOutcome::kSkippedFresh:
+      return "fresh";
+    case TickOutcome::kSkippedOverlap:
+      return "overlap";
+    case TickOutcome::kLost:
+      return "lost";
+    case TickOutcome::kNotScheduled:
+      return "not-scheduled";
+  }
+  return "?";
+}
+
+TEST_F(ClaimBatchTest, EmptyBatchClaimsNothing) {
+  auto claims = repo_->ClaimTicks({}, "replica-a");
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_TRUE(claims->empty());
+}
+
+TEST_F(ClaimBatchTest, MixedBatchDecidesEachTickAsTheRowByRowClaim) {
+  const absl::Time tick = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 60 * 60);
+  MakeMixedStores("a-", tick);
+  MakeMixedStores("b-", tick);
+  std::vector<TickRequest> batch;
+  for (const std::string& n : MixedNames()) {
+    batch.push_back({"a-" + n, "a-run-" + n, tick});
+  }
+  // Not in store order: the repository orders the inserts itself.
+  std::shuffle(batch.begin(), batch.end(), std::mt19937(7));
+  const absl::Time before = absl::Now();
+  auto claims = repo_->ClaimTicks(batch, "replica-a");
+  const absl::Time after = absl::Now();
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  ASSERT_EQ(claims->size(), batch.size());
+
+  std::map<std::string, TickClaim> by_name;
+  for (size_t i = 0; i < batch.size(); ++i) by_name[batch[i].store_id.substr(2)] = (*claims)[i];
+  EXPECT_STREQ(Name(by_name["fresh"].outcome), "fresh");
+  EXPECT_STREQ(Name(by_name["overlap"].outcome), "overlap");
+  EXPECT_STREQ(Name(by_name["start"].outcome), "started");
+  EXPECT_STREQ(Name(by_name["stale"].outcome), "started");
+  EXPECT_STREQ(Name(by_name["disabled"].outcome), "not-scheduled");
+  EXPECT_STREQ(Name(by_name["missing"].outcome), "not-scheduled");
+  EXPECT_STREQ(Name(by_name["lost"].outcome), "lost");
+  EXPECT_STREQ(Name(by_name["zero"].outcome), "started");
+  EXPECT_THAT(by_name["fresh"].detail,
+              ::testing::MatchesRegex("skipped: data is fresh \\(last success 1[12][0-9][0-9] s "
+                                      "ago, staleness threshold 3600 s\\)"));
+  EXPECT_EQ(by_name["overlap"].detail, "skipped: run a-r4 was still in flight");
+
+  // The same ticks decided one by one: identical outcomes, details and rows.
+  for (const std::string& n : MixedNames()) {
+    SCOPED_TRACE(n);
+    auto single = repo_->ClaimTick("b-" + n, "b-run-" + n, tick, "replica-a");
+    ASSERT_TRUE(single.ok()) << single.status();
+    const TickClaim& batched = by_name[n];
+    EXPECT_STREQ(Name(single->outcome), Name(batched.outcome));
+    std::string single_detail = single->detail;
+    const std::string batched_detail = batched.detail;
+    if (n == "fresh") {
+      // The age may tick over by a second between the two claims.
+      EXPECT_THAT(single_detail, StartsWith("skipped: data is fresh (last success 1"));
+    } else if (n == "overlap") {
+      EXPECT_EQ(single->detail, "skipped: run b-r4 was still in flight");
+      EXPECT_EQ(batched_detail, "skipped: run a-r4 was still in flight");
+    } else {
+      EXPECT_EQ(single_detail, batched_detail);
+    }
+    if (n != "fresh") {
+      EXPECT_EQ(RowOf("b-run-" + n, "b-"), RowOf("a-run-" + n, "a-"));
+    }
+  }
+  // Every claimed row's started_at is the clock at the claim (within the call), not earlier.
+  pqxx::connection conn(url_);
+  pqxx::nontransaction tx(conn);
+  const pqxx::result r = tx.exec(
+      "SELECT (extract(epoch FROM min(started_at)) * 1000000)::bigint, "
+      "(extract(epoch FROM max(started_at)) * 1000000)::bigint, count(*) FROM sync_runs "
+      "WHERE run_id LIKE 'a-run-%'");
+  EXPECT_EQ(r[0][2].as<int64_t>(), 5);  // all but disabled, missing and lost
+  // lost wrote no row of ours: a-other stays the only claim of that tick.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE store_id = 'a-lost'"), 1);
+  EXPECT_GE(absl::FromUnixMicros(r[0][0].as<int64_t>()), before - absl::Milliseconds(5));
+  EXPECT_LE(absl::FromUnixMicros(r[0][1].as<int64_t>()), after + absl::Milliseconds(5));
+  // A second claim of the same ticks loses every one of them (or finds them unscheduled).
+  std::vector<TickRequest> again = batch;
+  for (TickRequest& t : again) t.run_id += "-again";
+  auto second = repo_->ClaimTicks(again, "replica-b");
+  ASSERT_TRUE(second.ok()) << second.status();
+  for (size_t i = 0; i < again.size(); ++i) {
+    const std::string n = again[i].store_id.substr(2);
+    EXPECT_STREQ(Name((*second)[i].outcome),
+                 n == "disabled" || n == "missing" ? "not-scheduled" : "lost")
+        << n;
+  }
+}
+
+TEST_F(ClaimBatchTest, DuplicateAndOddRequestsInOneBatch) {
+  const absl::Time tick = absl::FromUnixSeconds(1700000040);
+  Exec("INSERT INTO stores (store_id) VALUES ('dup')");
+  // The same store twice for one tick: one claim, the other lost.
+  auto claims = repo_->ClaimTicks({{"dup", "run-1", tick}, {"dup", "run-2", tick}}, "r");
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  ASSERT_EQ(claims->size(), 2u);
+  EXPECT_EQ(((*claims)[0].outcome == TickOutcome::kLost) +
+                ((*claims)[1].outcome == TickOutcome::kLost),
+            1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE store_id = 'dup'"), 1);
+  // The same store for two ticks, both would start: one running run per store is the rule,
+  // so the batch is refused as a whole and nothing is claimed.
+  Exec("UPDATE sync_runs SET status = 'failed', finished_at = now() WHERE store_id = 'dup'");
+  auto both = repo_->ClaimTicks(
+      {{"dup", "run-3", tick + absl::Minutes(1)}, {"dup", "run-4", tick + absl::Minutes(2)}},
+      "r");
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kAlreadyExists) << both.status();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE store_id = 'dup'"), 1);
+  // Store ids that are not registered (or could never be): not scheduled, nothing written.
+  auto odd = repo_->ClaimTicks({{"no-such-store", "run-5", tick},
+                                {std::string(63, 'z'), "run-6", tick}},
+                               "r");
+  ASSERT_TRUE(odd.ok()) << odd.status();
+  for (const TickClaim& c : *odd) EXPECT_EQ(c.outcome, TickOutcome::kNotScheduled);
+}
+
+TEST_F(ClaimBatchTest, LargeBatchInOneStatement) {
+  Exec("INSERT INTO stores (store_id) SELECT 'big' || i FROM generate_series(1, 5000) i");
+  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
+       "SELECT 'seed-' || store_id, store_id, 'api', 'completed', 'completed', now() "
+       "FROM stores WHERE store_id LIKE 'big%' AND right(store_id, 1) <> '7'");
+  const absl::Time tick = absl::FromUnixSeconds(1700000100);
+  std::vector<TickRequest> batch;
+  for (int i = 1; i <= 5000; ++i) {
+    batch.push_back({absl::StrCat("big", i), absl::StrCat("run-", i), tick});
+  }
+  auto claims = repo_->ClaimTicks(batch, "r");
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  int started = 0;
+  int fresh = 0;
+  for (const TickClaim& c : *claims) {
+    started += c.outcome == TickOutcome::kStarted;
+    fresh += c.outcome == TickOutcome::kSkippedFresh;
+  }
+  EXPECT_EQ(started, 500);
+  EXPECT_EQ(fresh, 4500);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND status = "
+                   "'running' AND right(store_id, 1) = '7'"),
+            500);
+}
+
+// Two replicas pop the same boundary and claim it at the same moment, each in its own chunks
+// (different sizes, so chunks overlap partially). Every tick is claimed exactly once, every
+// claim of the loser is kLost, and no batch fails (no deadlock: inserts are store-ordered).
+TEST_F(ClaimBatchTest, TwoReplicasClaimTheSameBatchConcurrently) {
+  constexpr int kStores = 3000;
+  Exec(absl::StrCat("INSERT INTO stores (store_id) SELECT 'c' || lpad(i::text, 5, '0') "
+                    "FROM generate_series(1, ",
+                    kStores, ") i"));
+  // Two thirds fresh (skipped), one third never synced (started on the first tick, overlap
+  // on the next).
+  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
+       "SELECT 'seed-' || store_id, store_id, 'api', 'completed', 'completed', now() "
+       "FROM stores WHERE substr(store_id, 2)::int % 3 <> 0");
+  auto other_pool = common::PgPool::Create({.url = url_, .size = 4});
+  ASSERT_TRUE(other_pool.ok());
+  Repository other(**other_pool);
+  std::vector<std::string> ids;
+  for (int i = 1; i <= kStores; ++i) {
+    ids.push_back(absl::StrCat("c", absl::Dec(i, absl::kZeroPad5)));
+  }
+  std::sort(ids.begin(), ids.end());
+
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE(round);
+    const absl::Time tick = absl::FromUnixSeconds(1700000000 + 60 * round);
+    std::atomic<int> ready{0};
+    std::atomic<int> errors{0};
+    std::vector<std::vector<TickClaim>> results(2);
+    std::vector<std::vector<TickRequest>> asked(2);
+    auto replica = [&](int r, Repository& repo, size_t chunk) {
+      std::vector<std::thread> threads;
+      std::vector<std::vector<TickRequest>> parts;
+      for (size_t b = 0; b < ids.size(); b += chunk) {
+        std::vector<TickRequest> part;
+        for (size_t i = b; i < std::min(ids.size(), b + chunk); ++i) {
+          part.push_back({ids[i], absl::StrCat("r", r, "-", round, "-", ids[i]), tick});
+        }
+        parts.push_back(std::move(part));
+      }
+      std::vector<std::vector<TickClaim>> out(parts.size());
+      ready.fetch_add(1);
+      while (ready.load() < 2) std::this_thread::yield();  // both start together
+      // Two connections per replica, each working through its share of the chunks.
+      for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+          for (size_t k = static_cast<size_t>(t); k < parts.size(); k += 2) {
+            auto c = repo.ClaimTicks(parts[k], absl::StrCat("replica-", r));
+            if (!c.ok()) {
+              ADD_FAILURE() << c.status();
+              errors.fetch_add(1);
+              continue;
+            }
+            out[k] = *std::move(c);
+          }
+        });
+      }
+      for (std::thread& th : threads) th.join();
+      for (size_t k = 0; k < parts.size(); ++k) {
+        for (size_t i = 0; i < parts[k].size(); ++i) {
+          asked[static_cast<size_t>(r)].push_back(parts[k][i]);
+          if (i < out[k].size()) results[static_cast<size_t>(r)].push_back(out[k][i]);
+        }
+      }
+    };
+    std::thread a([&] { replica(0, *repo_, 700); });
+    std::thread b([&] { replica(1, other, 450); });
+    a.join();
+    b.join();
+    ASSERT_EQ(errors.load(), 0);
+    ASSERT_EQ(results[0].size(), ids.size());
+    ASSERT_EQ(results[1].size(), ids.size());
+    std::map<std::string, int> wins;
+    for (int r = 0; r < 2; ++r) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        const TickOutcome o = results[static_cast<size_t>(r)][i].outcome;
+        EXPECT_NE(o, TickOutcome::kNotScheduled);
+        if (o != TickOutcome::kLost) ++wins[asked[static_cast<size_t>(r)][i].store_id];
+      }
+    }
+    EXPECT_EQ(wins.size(), ids.size());
+    for (const auto& [id, n] : wins) EXPECT_EQ(n, 1) << id;
+    EXPECT_EQ(Scalar(absl::StrCat("SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND "
+                                  "scheduled_for = to_timestamp(",
+                                  absl::ToUnixSeconds(tick), ")")),
+              kStores);
+    // One running run per store at most, and the never-synced third is running.
+    EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE status = 'running'"), kStores / 3);
+  }
+}
+
+// A manual run committed after the batch's snapshot but before its insert: the unique index
+// on running runs refuses the whole statement; nothing of the batch is claimed, and the
+// per-row claim that follows records the overlap.
+TEST_F(ClaimBatchTest, RunStartedConcurrentlyRollsTheBatchBack) {
+  Exec("INSERT INTO stores (store_id) VALUES ('m1'), ('m2'), ('m3')");
+  const absl::Time tick = absl::FromUnixSeconds(1700000400);
+  pqxx::connection manual(url_);
+  pqxx::work manual_tx(manual);
+  manual_tx.exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, owner) "
+      "VALUES ('manual-1', 'm2', 'manual', 'running', 'starting', 'x')");
+  absl::StatusOr<std::vector<TickClaim>> claims;
+  std::thread claimer([&] {
+    claims = repo_->ClaimTicks(
+        {{"m1", "t-1", tick}, {"m2", "t-2", tick}, {"m3", "t-3", tick}}, "replica-a");
+  });
+  // Wait (bounded) until the claim is blocked on the manual run's uncommitted row.
+  bool blocked = false;
+  for (int i = 0; i < 500 && !blocked; ++i) {
+    blocked = Scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                     "AND query LIKE '%unnest%'") > 0;
+    if (!blocked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(blocked);
+  manual_tx.commit();
+  claimer.join();
+  EXPECT_EQ(claims.status().code(), absl::StatusCode::kAlreadyExists) << claims.status();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron'"), 0);
+  // Row by row (what SchedulerCore does next): m2 overlaps the manual run, the others start.
+  auto m1 = repo_->ClaimTick("m1", "t-1", tick, "replica-a");
+  auto m2 = repo_->ClaimTick("m2", "t-2", tick, "replica-a");
+  ASSERT_TRUE(m1.ok() && m2.ok());
+  EXPECT_EQ(m1->outcome, TickOutcome::kStarted);
+  EXPECT_EQ(m2->outcome, TickOutcome::kSkippedOverlap);
+  EXPECT_THAT(m2->detail, HasSubstr("manual-1"));
+}
+
+}  // namespace
+}  // namespace autosync::scheduler
