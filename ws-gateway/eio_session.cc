@@ -470,8 +470,12 @@ bool EioSession::OnPacket(const engineio::Packet& packet) {
   absl::StatusOr<std::optional<socketio::Packet>> decoded;
   {
     absl::MutexLock lock(&mu_);
-    decoded = packet.binary ? reassembler_.AddBinary(packet.data)
-                            : reassembler_.AddText(packet.data);
+    // The reassembler exists only while a binary packet waits for its attachments: an idle
+    // session does not carry its ~200 bytes.
+    if (!reassembler_) reassembler_ = std::make_unique<socketio::BinaryReassembler>();
+    decoded = packet.binary ? reassembler_->AddBinary(packet.data)
+                            : reassembler_->AddText(packet.data);
+    if (!reassembler_->awaiting_attachments()) reassembler_.reset();
   }
   if (!decoded.ok()) {
     // A packet that is not Socket.IO at all means the peer is not a Socket.IO client (or is
@@ -481,7 +485,7 @@ bool EioSession::OnPacket(const engineio::Packet& packet) {
     context_.metrics.protocol_errors().Increment();
     {
       absl::MutexLock lock(&mu_);
-      reassembler_.Reset();
+      reassembler_.reset();
     }
     Close(absl::StrCat("invalid Socket.IO packet: ", decoded.status().message()));
     return false;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -150,6 +151,12 @@ GatewayConfig ConfigFromFlags(common::ConfigErrors& errors) {
 }
 
 int Main(int argc, char** argv) {
+#ifdef NDEBUG
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock also feeds the deadlock
+  // detector's lock graph (GraphCycles, 3.6% of the gateway's CPU in the paced fan-out
+  // profile). Release builds skip it; Debug and sanitizer builds keep the check.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   common::BlockShutdownSignals();
   common::ParseFlagsWithEnv(argc, argv,
                             "ws-gateway: HTTP routes, WebSocket/Socket.IO events and the "

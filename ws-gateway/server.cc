@@ -1,7 +1,11 @@
 #include "ws-gateway/server.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <atomic>
-#include <deque>
+#include <cerrno>
+#include <optional>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -20,6 +24,7 @@
 #include "common/log.h"
 #include "ws-gateway/route_match.h"
 #include "ws-gateway/ws_client.h"
+#include "ws-gateway/ws_frame.h"
 
 namespace autosync::gateway {
 namespace {
@@ -47,16 +52,24 @@ struct Live {
   absl::flat_hash_map<uint64_t, std::weak_ptr<WsSink>> sockets ABSL_GUARDED_BY(mu);
 };
 
+// One WebSocket after the upgrade. Beast answers the handshake; from then on the connection
+// speaks RFC 6455 itself (ws_frame.h), because Beast's stream writes one frame per operation
+// (one system call each) and its automatic pongs and close frames would interleave with ours.
+// Here every frame queued while the socket is busy goes out in one gather write (sendmsg of
+// header + shared payload pairs: server frames are unmasked, so a broadcast's payload bytes are
+// the same for every client and never copied). Nothing is read into a per-connection buffer:
+// the connection waits for readability and reads into one buffer per io thread. All state
+// below is touched on the connection's io thread only, except the inbox.
 class WsConnection final : public WsSink, public std::enable_shared_from_this<WsConnection> {
  public:
   WsConnection(tcp::socket&& socket, std::shared_ptr<WsHandler> handler, ClientContext& clients,
                Framing framing, Live& live)
-      : ws_(std::move(socket)),
-        timer_(ws_.get_executor()),
+      : socket_(std::move(socket)),
         handler_(std::move(handler)),
         clients_(clients),
         framing_(framing),
-        live_(live) {
+        live_(live),
+        reader_(clients.limits.max_payload) {
     ++live_.count;
     if (framing_ == Framing::kPlainWs) clients_.metrics.connections(framing_).Increment();
   }
@@ -71,17 +84,19 @@ class WsConnection final : public WsSink, public std::enable_shared_from_this<Ws
       id_ = live_.next_id++;
       live_.sockets[id_] = weak_from_this();
     }
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    // Beast validates the upgrade request and writes the 101 (or a 400); the stream only
+    // borrows the socket and is freed once the handshake is done.
+    auto handshake = std::make_shared<websocket::stream<tcp::socket&>>(socket_);
+    handshake->set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(http::field::server, "autosync-ws-gateway");
     }));
-    ws_.read_message_max(clients_.limits.max_payload);
-    ws_.async_accept(req, beast::bind_front_handler(&WsConnection::OnAccept, shared_from_this()));
+    handshake->async_accept(req, [self = shared_from_this(), handshake](beast::error_code ec) {
+      self->OnAccept(ec);
+    });
   }
 
   void Send(std::shared_ptr<const std::string> frame, bool binary) override {
-    // Frames wait in an inbox and one posted drain moves them all onto the strand: a broadcast
+    // Frames wait in an inbox and one posted drain moves them all onto the io thread: a broadcast
     // burst costs one post (and one wake-up) per connection, not one per frame.
     bool schedule = false;
     {
@@ -91,124 +106,257 @@ class WsConnection final : public WsSink, public std::enable_shared_from_this<Ws
       drain_scheduled_ = true;
     }
     if (schedule) {
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->Drain(); });
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Drain(); });
     }
   }
 
   void Close(uint16_t code, std::string reason) override {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code,
-                                    reason = std::move(reason)]() mutable {
-      self->StartClose(code, std::move(reason));
+    asio::post(socket_.get_executor(), [self = shared_from_this(), code,
+                                        reason = std::move(reason)]() mutable {
+      self->StartClose(code, reason);
     });
   }
 
  private:
-  struct Outgoing {
+  struct Inbound {
     std::shared_ptr<const std::string> frame;
     bool binary;
   };
+  // One frame waiting to be written: its header, here, and its payload, shared.
+  struct Outgoing {
+    std::shared_ptr<const std::string> payload;
+    uint8_t header[wsframe::kMaxHeaderSize];
+    uint8_t header_size;
+    bool close;
+    size_t size() const { return header_size + payload->size(); }
+  };
+  // Frames per sendmsg: 2 iovecs each, well under IOV_MAX.
+  static constexpr size_t kFramesPerWrite = 256;
+  static constexpr size_t kReadBufferBytes = 64 * 1024;
+  // Reads per readiness event before yielding to other connections.
+  static constexpr int kReadsPerWakeup = 8;
 
   void OnAccept(beast::error_code ec) {
     if (ec) return Finish();
+    beast::error_code nb_ec;
+    socket_.non_blocking(true, nb_ec);
+    if (nb_ec) return Finish();
     opened_ = true;
     handler_->OnOpen(weak_from_this());
-    Read();
+    WaitReadable();
+    Flush();
   }
 
-  void Read() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&WsConnection::OnRead, shared_from_this()));
+  void WaitReadable() {
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](beast::error_code ec) { self->OnReadable(ec); });
   }
 
-  void OnRead(beast::error_code ec, size_t) {
-    if (ec) {
-      if (ec == websocket::error::message_too_big) clients_.metrics.protocol_errors().Increment();
-      return Finish();
-    }
-    const auto data = buffer_.cdata();
-    const absl::string_view text(static_cast<const char*>(data.data()), data.size());
-    if (!closing_) {
-      if (ws_.got_text()) {
-        handler_->OnText(text);
-      } else {
-        handler_->OnBinary(text);
+  void OnReadable(beast::error_code ec) {
+    if (ec || finished_) return Finish();
+    // One buffer per io thread: idle connections hold no read buffer at all.
+    thread_local std::unique_ptr<char[]> buffer(new char[kReadBufferBytes]);
+    for (int i = 0; i < kReadsPerWakeup; ++i) {
+      beast::error_code read_ec;
+      const size_t n = socket_.read_some(asio::buffer(buffer.get(), kReadBufferBytes), read_ec);
+      if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) break;
+      if (read_ec) return Finish();  // EOF or reset: the peer is gone (or answered our close)
+      // After a protocol error the rest is drained unread until the client closes: closing a
+      // socket with unread input sends a reset, which could destroy our close frame in flight.
+      if (discarding_) continue;
+      const std::optional<wsframe::FrameError> error =
+          reader_.Feed(buffer.get(), n, [this](wsframe::Opcode opcode, absl::string_view payload) {
+            return OnFrame(opcode, payload);
+          });
+      if (error) {
+        if (error->code == kCloseTooBig) clients_.metrics.protocol_errors().Increment();
+        discarding_ = true;
+        StartClose(error->code, error->reason);  // no-op when our close is already queued
       }
+      if (finished_ || peer_closed_) return;
+      if (n < kReadBufferBytes) break;  // drained
     }
-    buffer_.consume(buffer_.size());
-    Read();
+    if (!finished_) WaitReadable();
+  }
+
+  // A whole message or control frame from the client. False stops reading.
+  bool OnFrame(wsframe::Opcode opcode, absl::string_view payload) {
+    switch (opcode) {
+      case wsframe::kText:
+        if (!closing_) handler_->OnText(payload);
+        return true;
+      case wsframe::kBinary:
+        if (!closing_) handler_->OnBinary(payload);
+        return true;
+      case wsframe::kPing:
+        if (!closing_) {
+          Enqueue(std::make_shared<const std::string>(payload.data(), payload.size()),
+                  wsframe::kPong, false);
+          Flush();
+        }
+        return true;
+      case wsframe::kPong:
+        return true;
+      case wsframe::kClose: {
+        peer_closed_ = true;
+        if (closing_) {
+          // The answer to our close: the handshake is complete and the server ends TCP.
+          if (close_sent_) Finish();
+          return false;
+        }
+        uint16_t code = 0;
+        if (std::optional<wsframe::FrameError> bad = wsframe::ParseClose(payload, &code)) {
+          StartClose(bad->code, bad->reason);
+        } else {
+          // Echo the client's code (none if it sent none) after the frame being written.
+          StartClose(code == 1005 ? 0 : code, "");
+        }
+        return false;
+      }
+      case wsframe::kContinuation:
+        break;
+    }
+    return true;
   }
 
   void Drain() {
-    std::vector<Outgoing> batch;
+    std::vector<Inbound> batch;
     {
       absl::MutexLock lock(&inbox_mu_);
       batch.swap(inbox_);
       drain_scheduled_ = false;
     }
-    for (Outgoing& out : batch) DoSend(std::move(out.frame), out.binary);
-  }
-
-  void DoSend(std::shared_ptr<const std::string> frame, bool binary) {
-    if (closing_ || finished_) return;
-    if (queue_.size() >= clients_.limits.send_queue_max) {
-      clients_.metrics.slow_consumer_disconnects().Increment();
-      common::LogInfo("disconnecting slow consumer",
-                      {{"queued", absl::StrCat(queue_.size())}});
-      return StartClose(kClosePolicy, absl::StrCat("slow consumer: more than ",
-                                                   clients_.limits.send_queue_max,
-                                                   " messages queued"));
+    for (Inbound& in : batch) {
+      if (closing_ || finished_) return;
+      if (queued() >= clients_.limits.send_queue_max) {
+        clients_.metrics.slow_consumer_disconnects().Increment();
+        common::LogInfo("disconnecting slow consumer", {{"queued", absl::StrCat(queued())}});
+        return StartClose(kClosePolicy, absl::StrCat("slow consumer: more than ",
+                                                     clients_.limits.send_queue_max,
+                                                     " messages queued"));
+      }
+      Enqueue(std::move(in.frame), in.binary ? wsframe::kBinary : wsframe::kText, false);
     }
-    queue_.push_back({std::move(frame), binary});
-    if (!writing_ && opened_) WriteNext();
+    Flush();
   }
 
-  void WriteNext() {
-    writing_ = true;
-    ws_.text(!queue_.front().binary);
-    ws_.async_write(asio::buffer(*queue_.front().frame),
-                    beast::bind_front_handler(&WsConnection::OnWrite, shared_from_this()));
+  size_t queued() const { return queue_.size() - head_; }
+
+  void Enqueue(std::shared_ptr<const std::string> payload, wsframe::Opcode opcode, bool close) {
+    Outgoing& out = queue_.emplace_back();
+    out.header_size = static_cast<uint8_t>(wsframe::EncodeHeader(opcode, payload->size(), out.header));
+    out.payload = std::move(payload);
+    out.close = close;
   }
 
-  void OnWrite(beast::error_code ec, size_t bytes) {
-    writing_ = false;
-    if (ec) {
+  // Writes what is queued until the socket would block (then waits for it to drain).
+  void Flush() {
+    if (!opened_ || finished_ || waiting_writable_) return;
+    iovec iov[2 * kFramesPerWrite];
+    while (head_ < queue_.size()) {
+      size_t count = 0;
+      size_t skip = written_of_head_;
+      for (size_t i = head_; i < queue_.size() && count < 2 * kFramesPerWrite; ++i) {
+        const Outgoing& out = queue_[i];
+        const size_t header = out.header_size;
+        if (skip < header) {
+          iov[count++] = {const_cast<uint8_t*>(out.header) + skip, header - skip};
+          skip = 0;
+        } else {
+          skip -= header;
+        }
+        if (skip < out.payload->size()) {
+          iov[count++] = {const_cast<char*>(out.payload->data()) + skip,
+                          out.payload->size() - skip};
+        }
+        skip = 0;
+        if (out.close) break;  // nothing goes after a close frame
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = count;
+      const ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          waiting_writable_ = true;
+          socket_.async_wait(tcp::socket::wait_write,
+                             [self = shared_from_this()](beast::error_code ec) {
+                               self->waiting_writable_ = false;
+                               if (ec) return self->Finish();
+                               self->Flush();
+                             });
+          return;
+        }
+        return Finish();  // reset or broken pipe: the peer is gone
+      }
+      clients_.metrics.bytes_sent(framing_).Increment(static_cast<double>(sent));
+      Consume(static_cast<size_t>(sent));
+      if (close_sent_) break;
+    }
+    if (head_ == queue_.size()) {
       queue_.clear();
-      return;  // the read side ends the connection
+      head_ = 0;
+      // A burst may have grown the queue: give the memory back once it is written.
+      if (queue_.capacity() > 4) std::vector<Outgoing>().swap(queue_);
     }
-    clients_.metrics.bytes_sent(framing_).Increment(static_cast<double>(bytes));
-    if (!queue_.empty()) queue_.pop_front();
-    if (closing_) return DoClose();
-    if (!queue_.empty()) WriteNext();
+    if (close_sent_) AfterCloseSent();
   }
 
-  void StartClose(uint16_t code, std::string reason) {
+  // Drops the `n` bytes just written from the front of the queue.
+  void Consume(size_t n) {
+    while (n > 0 && head_ < queue_.size()) {
+      Outgoing& out = queue_[head_];
+      const size_t left = out.size() - written_of_head_;
+      if (n < left) {
+        written_of_head_ += n;
+        return;
+      }
+      n -= left;
+      if (out.close) close_sent_ = true;
+      out.payload.reset();
+      written_of_head_ = 0;
+      ++head_;
+    }
+  }
+
+  // Sends a close frame after the frame being written (dropping the rest) and waits, bounded,
+  // for the client's answer.
+  void StartClose(uint16_t code, absl::string_view reason) {
     if (closing_ || finished_) return;
     closing_ = true;
-    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
-    // Keep only the frame being written: Beast allows one write at a time.
-    if (writing_) {
-      while (queue_.size() > 1) queue_.pop_back();
-    } else {
-      queue_.clear();
-    }
+    // Keep only a frame already partly on the wire: frames cannot be cut.
+    const size_t keep = head_ + (written_of_head_ > 0 ? 1 : 0);
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
+    Enqueue(std::make_shared<const std::string>(
+                code == 0 ? std::string() : wsframe::ClosePayload(code, reason)),
+            wsframe::kClose, true);
     // A peer that reads nothing never lets the write or the close handshake finish.
-    timer_.expires_after(kCloseGrace);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec) return;
-      beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    close_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    close_timer_->expires_after(kCloseGrace);
+    close_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->Finish();
     });
-    if (!opened_) return;
-    if (!writing_) DoClose();
+    Flush();
   }
 
-  void DoClose() {
-    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
+  void AfterCloseSent() {
+    if (peer_closed_) return Finish();
+    // Our close is out: the client answers with its own, which the read side turns into
+    // Finish. Half-close so a client waiting for EOF sees one.
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   void Finish() {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
+    if (close_timer_) close_timer_->cancel();
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    queue_.clear();
+    head_ = 0;
     {
       absl::MutexLock lock(&live_.mu);
       live_.sockets.erase(id_);
@@ -216,22 +364,26 @@ class WsConnection final : public WsSink, public std::enable_shared_from_this<Ws
     handler_->OnClosed();
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
-  asio::steady_timer timer_;
-  beast::flat_buffer buffer_;
+  tcp::socket socket_;
   std::shared_ptr<WsHandler> handler_;
   ClientContext& clients_;
   const Framing framing_;
   Live& live_;
   uint64_t id_ = 0;
-  std::deque<Outgoing> queue_;
+  wsframe::Reader reader_;
+  std::vector<Outgoing> queue_;  // [head_, end) waits; the front may be partly written
+  size_t head_ = 0;
+  size_t written_of_head_ = 0;
+  std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
   bool opened_ = false;
-  bool writing_ = false;
+  bool waiting_writable_ = false;
   bool closing_ = false;
+  bool close_sent_ = false;
+  bool peer_closed_ = false;
+  bool discarding_ = false;  // after a protocol error: input is read and dropped
   bool finished_ = false;
-  websocket::close_reason close_reason_;
   absl::Mutex inbox_mu_;
-  std::vector<Outgoing> inbox_ ABSL_GUARDED_BY(inbox_mu_);
+  std::vector<Inbound> inbox_ ABSL_GUARDED_BY(inbox_mu_);
   bool drain_scheduled_ ABSL_GUARDED_BY(inbox_mu_) = false;
 };
 
@@ -452,18 +604,31 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
 
 }  // namespace
 
+// One io_context per io thread, each run by that thread alone: a connection lives on one
+// context for its whole life, so its handlers never run concurrently and need no strand (no
+// strand object per connection, no strand queue per handler), and the threads share no
+// scheduler queue or lock.
 struct GatewayServer::Impl {
-  Impl(int thread_count, ServerDeps d) : ioc(thread_count), deps(d) {}
-  // Declared first so it is destroyed last: handlers still queued in `ioc` refer to it.
+  Impl(int thread_count, ServerDeps d) : contexts(MakeContexts(thread_count)), deps(d) {}
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int count) {
+    std::vector<std::unique_ptr<asio::io_context>> made;
+    for (int i = 0; i < std::max(count, 1); ++i) made.push_back(std::make_unique<asio::io_context>(1));
+    return made;
+  }
+  // Declared first so it is destroyed last: handlers still queued in the contexts refer to it.
   Live live;
-  asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  tcp::acceptor acceptor{*contexts.front()};
   std::vector<std::thread> threads;
   ServerDeps deps;
+  size_t next_context = 0;  // round robin of accepted connections (acceptor's thread only)
   bool stopped = false;
 
+  asio::io_context& main() { return *contexts.front(); }
+
   void Accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+    asio::io_context& target = *contexts[next_context++ % contexts.size()];
+    acceptor.async_accept(target, [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
       if (!ec) {
         beast::error_code ignored;
@@ -496,7 +661,15 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   impl->Accept();
   Impl* raw = impl.get();
-  for (int i = 0; i < threads; ++i) raw->threads.emplace_back([raw] { raw->ioc.run(); });
+  for (int i = 0; i < threads; ++i) {
+    asio::io_context* context = raw->contexts[static_cast<size_t>(i)].get();
+    raw->threads.emplace_back([context] {
+      // A context starts with no work of its own (the acceptor lives on the first): keep run()
+      // from returning until Shutdown stops it.
+      auto keep = asio::make_work_guard(*context);
+      context->run();
+    });
+  }
   return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
 }
 
@@ -505,7 +678,7 @@ uint16_t GatewayServer::port() const { return impl_->acceptor.local_endpoint().p
 void GatewayServer::Shutdown(absl::Duration grace) {
   if (impl_->stopped) return;
   impl_->stopped = true;
-  asio::post(impl_->ioc, [this] {
+  asio::post(impl_->main(), [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
   });
@@ -522,16 +695,16 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   sockets.clear();
   // Sessions in flight get up to `grace` to finish; idle keep-alive ones are cut at the end.
   const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(grace);
-  asio::steady_timer timer(impl_->ioc);
+  asio::steady_timer timer(impl_->main());
   std::function<void()> check = [&] {
     if (impl_->live.count.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      impl_->ioc.stop();
+      for (auto& context : impl_->contexts) context->stop();
       return;
     }
     timer.expires_after(std::chrono::milliseconds(20));
     timer.async_wait([&](beast::error_code) { check(); });
   };
-  asio::post(impl_->ioc, check);
+  asio::post(impl_->main(), check);
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();
 }

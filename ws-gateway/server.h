@@ -1,7 +1,8 @@
 // The gateway's network side: a Beast listener, HTTP sessions (routes on the blocking pool,
-// responses posted back), WebSocket connections for `/ws` and `/socket.io/` (strand per
-// connection, one write in flight, bounded queue, timeouts, message size limit) and
-// Engine.IO long-polling. Beast stays inside server.cc.
+// responses posted back), WebSocket connections for `/ws` and `/socket.io/` (each on one io
+// thread for life, frames queued while a write is pending sent together in one gather write,
+// bounded queue, timeouts, message size limit) and Engine.IO long-polling. Beast stays inside
+// server.cc.
 #pragma once
 
 #include <memory>

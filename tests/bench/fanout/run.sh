@@ -26,8 +26,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 echo "$clients clients x $events events, ${payload} B pad, interval ${interval} ms, $(nproc) cores"
-echo "| server | protocol | clients | events | payload B | interval ms | delivered | lost | delivered/s | server CPU µs/msg | p50 ms | p99 ms | RSS KiB/idle conn |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| server | protocol | clients | events | payload B | interval ms | delivered | lost | delivered/s | server CPU µs/msg | p50 ms | p99 ms | RSS KiB/idle conn | client CPU µs/msg |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 
 gateway() {  # gateway PROTOCOL
   local port gw
