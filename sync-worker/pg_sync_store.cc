@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "common/pg_pool.h"
@@ -23,12 +24,6 @@ std::string Timestamp(absl::Time t) {
   // %E4Y: PostgreSQL reads "24-01-01" as a two-digit year and refuses it; years 1-999 need
   // their leading zeros (the parsers accept years 0001-9999, see tests/fuzz).
   return absl::FormatTime("%E4Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
-}
-
-std::string Money(int64_t cents) {
-  const bool negative = cents < 0;
-  const uint64_t abs = negative ? -static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
-  return absl::StrFormat("%s%d.%02d", negative ? "-" : "", abs / 100, abs % 100);
 }
 
 std::string Day(absl::CivilDay d) {
@@ -112,6 +107,22 @@ void AppendMoney(std::string& out, int64_t cents) {
   AppendDigits(out, static_cast<int64_t>(abs % 100), 2);
 }
 
+std::string Money(int64_t cents) {
+  std::string out;
+  AppendMoney(out, cents);
+  return out;
+}
+
+// `value`, or \N (COPY's NULL) when there is none.
+template <typename T, typename Append>
+void AppendOrNull(std::string& out, const std::optional<T>& value, Append append) {
+  if (value.has_value()) {
+    append(out, *value);
+  } else {
+    out.append("\\N");
+  }
+}
+
 // One page of orders as COPY text for kOrderColumns, rows separated by newlines (no final one).
 std::string OrdersCopyText(const std::string& store, const std::vector<Order>& orders) {
   std::string out;
@@ -128,27 +139,16 @@ std::string OrdersCopyText(const std::string& store, const std::vector<Order>& o
     out.push_back('\t');
     AppendCopyEscaped(out, o.email);
     out.push_back('\t');
-    if (o.customer_id) {
-      absl::StrAppend(&out, *o.customer_id);
-    } else {
-      out.append("\\N");
-    }
+    AppendOrNull(out, o.customer_id,
+                 [](std::string& to, int64_t id) { absl::StrAppend(&to, id); });
     out.push_back('\t');
     AppendTimestamp(out, o.created_at);
     out.push_back('\t');
     AppendTimestamp(out, o.updated_at);
     out.push_back('\t');
-    if (o.processed_at) {
-      AppendTimestamp(out, *o.processed_at);
-    } else {
-      out.append("\\N");
-    }
+    AppendOrNull(out, o.processed_at, AppendTimestamp);
     out.push_back('\t');
-    if (o.cancelled_at) {
-      AppendTimestamp(out, *o.cancelled_at);
-    } else {
-      out.append("\\N");
-    }
+    AppendOrNull(out, o.cancelled_at, AppendTimestamp);
     out.push_back('\t');
     AppendCopyEscaped(out, o.currency);
     out.push_back('\t');
@@ -160,11 +160,7 @@ std::string OrdersCopyText(const std::string& store, const std::vector<Order>& o
     out.push_back('\t');
     AppendMoney(out, o.total_discounts_cents);
     out.push_back('\t');
-    if (o.current_total_price_cents) {
-      AppendMoney(out, *o.current_total_price_cents);
-    } else {
-      out.append("\\N");
-    }
+    AppendOrNull(out, o.current_total_price_cents, AppendMoney);
     out.push_back('\t');
     AppendMoney(out, o.refunded_cents);
     out.push_back('\t');
@@ -183,10 +179,7 @@ constexpr char kOrderColumns[] =
 // COPYs `text` (OrdersCopyText) into `table` in one write. tablewriter is libpqxx 6.4's only
 // public way to send preformatted COPY data (stream_to's raw write is private).
 void CopyRows(pqxx::transaction_base& tx, const std::string& table, const std::string& text) {
-  static const std::vector<std::string> kColumns = {
-      "store_id", "order_id", "name", "email", "customer_id", "created_at", "updated_at",
-      "processed_at", "cancelled_at", "currency", "total_price", "subtotal_price", "total_tax",
-      "total_discounts", "current_total_price", "refunded_amount", "financial_status", "test"};
+  static const std::vector<std::string> kColumns = absl::StrSplit(kOrderColumns, ", ");
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   pqxx::tablewriter copy(tx, table, kColumns.begin(), kColumns.end());
