@@ -68,6 +68,18 @@ class OrdersWriteTest : public ::testing::Test {
     return out;
   }
 
+  // The store's cohort cells, one "month|offset|customers|active|orders|revenue" per cell.
+  std::string CohortCells(const std::string& store) {
+    pqxx::connection conn(url_);
+    pqxx::read_transaction tx(conn);
+    return tx.exec_params("SELECT string_agg(concat_ws('|', cohort_month, month_offset, "
+                          "cohort_customers, active_customers, orders, net_revenue), ',' ORDER BY "
+                          "cohort_month, month_offset) FROM customer_ltv_cohorts "
+                          "WHERE store_id = $1",
+                          store)[0][0]
+        .as<std::string>();
+  }
+
   std::string Cursor(const std::string& store) {
     pqxx::connection conn(url_);
     pqxx::read_transaction tx(conn);
@@ -258,19 +270,10 @@ TEST_F(OrdersWriteTest, ADirectPageFeedsTheLtvChangeLog) {
   std::vector<Order> page;
   for (int i = 2; i <= 40; ++i) page.push_back(Plain(i, t0 + absl::Hours(24 * i)));
   ASSERT_TRUE(store_->WriteOrdersPage("direct", "run", page, t0 + absl::Hours(24 * 40), true).ok());
-  pqxx::connection conn(url_);
-  auto digest = [&] {
-    pqxx::read_transaction tx(conn);
-    return tx.exec("SELECT string_agg(concat_ws('|', cohort_month, month_offset, "
-                   "cohort_customers, active_customers, orders, net_revenue), ',' ORDER BY "
-                   "cohort_month, month_offset) FROM customer_ltv_cohorts "
-                   "WHERE store_id = 'direct'")[0][0]
-        .as<std::string>();
-  };
   ASSERT_TRUE(store_->RecomputeLtv("direct", "UTC").ok());
-  const std::string incremental = digest();
+  const std::string incremental = CohortCells("direct");
   ASSERT_TRUE(store_->RebuildLtv("direct", "UTC").ok());
-  EXPECT_EQ(incremental, digest());
+  EXPECT_EQ(incremental, CohortCells("direct"));
 }
 
 TEST_F(OrdersWriteTest, AnLtvRebuildWithoutItsHelperConnectionGivesTheSameCells) {
@@ -281,17 +284,8 @@ TEST_F(OrdersWriteTest, AnLtvRebuildWithoutItsHelperConnectionGivesTheSameCells)
   std::vector<Order> page;
   for (int i = 1; i <= 200; ++i) page.push_back(Plain(i, t0 + absl::Hours(7 * i)));
   ASSERT_TRUE(store_->WriteOrdersPage("direct", "run", page, t0 + absl::Hours(1400), true).ok());
-  auto digest = [&] {
-    pqxx::connection conn(url_);
-    pqxx::read_transaction tx(conn);
-    return tx.exec("SELECT string_agg(concat_ws('|', cohort_month, month_offset, "
-                   "cohort_customers, active_customers, orders, net_revenue), ',' ORDER BY "
-                   "cohort_month, month_offset) FROM customer_ltv_cohorts "
-                   "WHERE store_id = 'direct'")[0][0]
-        .as<std::string>();
-  };
   ASSERT_TRUE(store_->RebuildLtv("direct", "UTC").ok());
-  const std::string with_helper = digest();
+  const std::string with_helper = CohortCells("direct");
   EXPECT_NE(with_helper.find("|7|"), std::string::npos) << with_helper;  // all 7 customers
 
   std::string database;
@@ -313,7 +307,7 @@ TEST_F(OrdersWriteTest, AnLtvRebuildWithoutItsHelperConnectionGivesTheSameCells)
   absl::StatusOr<int64_t> rows = store_->RebuildLtv("direct", "UTC");
   alter(true);
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_EQ(digest(), with_helper);
+  EXPECT_EQ(CohortCells("direct"), with_helper);
 }
 
 }  // namespace
