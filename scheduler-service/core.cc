@@ -2,8 +2,6 @@
 
 #include <malloc.h>
 
-#include <set>
-
 #include <algorithm>
 
 #include "absl/random/random.h"
