@@ -31,6 +31,13 @@ constexpr size_t kClaimQueue = 1'000'000;
 // statements, small enough that the chunks spread over the claim threads and a rare rollback
 // (a manual run started concurrently) re-claims few rows one by one.
 constexpr size_t kClaimChunk = 500;
+// A claimed tick is recorded within a second; one still without its run row after this was
+// claimed by a replica that stopped (or lost the database) in between. Looked for once per
+// schedule refresh, over claims of the last kRecoveryWindow (older ones are left: the next
+// boundary fires anyway), at most kRecoveryLimit at a time.
+constexpr absl::Duration kRecordGrace = absl::Minutes(1);
+constexpr absl::Duration kRecoveryWindow = absl::Minutes(15);
+constexpr int kRecoveryLimit = 20000;
 // Skip events and status publishes after a boundary (each a few queries).
 constexpr int kAnnounceThreads = 2;
 
@@ -357,7 +364,7 @@ void SchedulerCore::OnFire(const Fire& fire) {
 void SchedulerCore::OnFires(std::vector<Fire> fires) {
   std::sort(fires.begin(), fires.end(),
             [](const Fire& a, const Fire& b) { return a.store_id < b.store_id; });
-  // Contiguous ranges of store ids: every claim (ours and other replicas') inserts its rows in
+  // Contiguous ranges of store ids: every claim (ours and other replicas') writes its rows in
   // ascending store order, so concurrent claims cannot deadlock. At least two chunks per claim
   // thread, started from a random chunk: replicas that pop the same boundary begin at different
   // places and share it (the loser of a chunk waits for the winner's commit and finds every
@@ -368,78 +375,179 @@ void SchedulerCore::OnFires(std::vector<Fire> fires) {
   auto batch = std::make_shared<FireBatch>();
   {
     absl::MutexLock lock(&batch->mu);
-    batch->pending_chunks = chunks;
+    batch->pending_claims = chunks;
+    batch->claimed.resize(chunks);
   }
   absl::BitGen gen;
   const size_t first = absl::Uniform<size_t>(gen, 0, chunks);
   for (size_t k = 0; k < chunks; ++k) {
-    const size_t begin = ((first + k) % chunks) * chunk;
+    const size_t slot = (first + k) % chunks;
+    const size_t begin = slot * chunk;
     const size_t end = std::min(fires.size(), begin + chunk);
     std::vector<Fire> part(std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(begin)),
                            std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(end)));
     const size_t count = part.size();
-    if (!claim_pool_.Submit([this, part = std::move(part), batch] { ClaimChunk(part, batch); })) {
+    auto task = [this, part = std::move(part), slot, batch]() mutable {
+      ClaimChunk(std::move(part), slot, batch);
+    };
+    if (!claim_pool_.Submit(std::move(task))) {
       metrics_.fires_error.Increment(static_cast<double>(count));
       common::LogWarn("schedule fires dropped: the claim queue is full or stopping",
                       {{"count", absl::StrCat(count)}});
-      ClaimChunk({}, batch);  // still counts the chunk as done
+      ClaimChunk({}, slot, batch);  // still counts the chunk as done
     }
   }
 }
 
-void SchedulerCore::ClaimChunk(const std::vector<Fire>& fires,
+void SchedulerCore::ClaimChunk(std::vector<Fire> fires, size_t slot,
                                const std::shared_ptr<FireBatch>& batch) {
+  std::vector<ClaimedTick> won;
   if (!fires.empty()) {
     std::vector<TickRequest> requests;
     requests.reserve(fires.size());
     for (const Fire& fire : fires) {
       requests.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for});
     }
-    absl::StatusOr<std::vector<TickClaim>> claims =
-        repo_.ClaimTicks(requests, config_.replica_id);
-    if (!claims.ok() && (claims.status().code() == absl::StatusCode::kAlreadyExists ||
-                         claims.status().code() == absl::StatusCode::kAborted)) {
-      // Rolled back as a whole: a run of one of these stores started after the statement's
-      // snapshot, a store was deleted, or a deadlock. Rare; row by row decides each (nothing
-      // was claimed).
-      common::LogInfo("batch claim rolled back; claiming one by one",
-                      {{"count", absl::StrCat(fires.size())},
-                       {"reason", claims.status().message()}});
-      for (const Fire& fire : fires) ClaimTick(fire, batch.get());
-    } else if (!claims.ok()) {
+    absl::StatusOr<std::vector<bool>> claimed = repo_.ClaimTicks(requests, config_.replica_id);
+    if (!claimed.ok()) {
+      // Nothing of this chunk was claimed (one statement); another replica may take them.
       metrics_.fires_error.Increment(static_cast<double>(fires.size()));
       common::LogWarn("cannot claim scheduled ticks", {{"count", absl::StrCat(fires.size())},
-                                                       {"error", claims.status().message()}});
+                                                       {"error", claimed.status().message()}});
     } else {
+      const absl::Time now = clock_.Now();
       for (size_t i = 0; i < fires.size(); ++i) {
-        AfterClaim(fires[i], requests[i].run_id, (*claims)[i], batch.get());
+        if (!(*claimed)[i]) {
+          metrics_.fires_lost.Increment();
+          continue;
+        }
+        metrics_.fire_lateness.Observe(std::max(0.0, absl::ToDoubleSeconds(now - fires[i].due)));
+        won.push_back({std::move(fires[i]), std::move(requests[i].run_id)});
       }
     }
   }
+  std::vector<std::vector<ClaimedTick>> to_record;
+  {
+    absl::MutexLock lock(&batch->mu);
+    batch->claimed[slot] = std::move(won);
+    if (--batch->pending_claims > 0) return;
+    // The whole boundary is claimed: record it, in the same chunks.
+    for (std::vector<ClaimedTick>& part : batch->claimed) {
+      if (!part.empty()) to_record.push_back(std::move(part));
+    }
+    batch->claimed.clear();
+    batch->pending_records = to_record.size();
+  }
+  if (to_record.empty()) return;
+  for (std::vector<ClaimedTick>& part : to_record) {
+    auto task = [this, part = std::move(part), batch] { RecordChunk(part, batch); };
+    // Stopping: recorded here (the pool no longer takes work), as claimed ticks must be.
+    if (!claim_pool_.Submit(task)) task();
+  }
+}
+
+void SchedulerCore::RecordChunk(const std::vector<ClaimedTick>& ticks,
+                                const std::shared_ptr<FireBatch>& batch) {
+  RecordClaimed(ticks, batch.get());
   std::vector<SyncProgress> skips;
   {
     absl::MutexLock lock(&batch->mu);
-    if (--batch->pending_chunks > 0) return;
+    if (--batch->pending_records > 0) return;
     skips = std::move(batch->skips);
   }
   AnnounceSkips(std::move(skips));
 }
 
-void SchedulerCore::ClaimTick(const Fire& fire, FireBatch* batch) {
-  const std::string run_id = common::NewRunId();
-  absl::StatusOr<TickClaim> claim =
-      repo_.ClaimTick(fire.store_id, run_id, fire.scheduled_for, config_.replica_id);
-  if (!claim.ok()) {
-    metrics_.fires_error.Increment();
-    common::LogWarn("cannot claim a scheduled tick",
-                    {{"store", fire.store_id}, {"error", claim.status().message()}});
-    return;
+void SchedulerCore::RecordClaimed(const std::vector<ClaimedTick>& ticks, FireBatch* batch) {
+  if (ticks.empty()) return;
+  std::vector<TickRequest> requests;
+  requests.reserve(ticks.size());
+  for (const ClaimedTick& tick : ticks) {
+    requests.push_back({tick.fire.store_id, tick.run_id, tick.fire.scheduled_for});
   }
-  AfterClaim(fire, run_id, *claim, batch);
+  absl::StatusOr<std::vector<TickClaim>> records = repo_.RecordTicks(requests, config_.replica_id);
+  if (!records.ok() && (records.status().code() == absl::StatusCode::kAlreadyExists ||
+                        records.status().code() == absl::StatusCode::kAborted)) {
+    // Rolled back as a whole: a run of one of these stores started after the statement's
+    // snapshot, a store was deleted, or a deadlock. Rare; row by row decides each (nothing was
+    // recorded).
+    common::LogInfo("batch record rolled back; recording one by one",
+                    {{"count", absl::StrCat(ticks.size())},
+                     {"reason", records.status().message()}});
+    for (const ClaimedTick& tick : ticks) RecordOne(tick, batch);
+  } else if (!records.ok()) {
+    // Claimed but not recorded: the recovery pass records them (UnrecordedClaims).
+    metrics_.fires_error.Increment(static_cast<double>(ticks.size()));
+    common::LogWarn("cannot record claimed ticks; the recovery pass will",
+                    {{"count", absl::StrCat(ticks.size())},
+                     {"error", records.status().message()}});
+  } else {
+    for (size_t i = 0; i < ticks.size(); ++i) {
+      AfterRecord(ticks[i].fire, ticks[i].run_id, (*records)[i], batch);
+    }
+  }
 }
 
-void SchedulerCore::AfterClaim(const Fire& fire, const std::string& run_id,
-                               const TickClaim& claim, FireBatch* batch) {
+void SchedulerCore::RecordOne(const ClaimedTick& tick, FireBatch* batch) {
+  absl::StatusOr<TickClaim> record = repo_.RecordTick(tick.fire.store_id, tick.run_id,
+                                                      tick.fire.scheduled_for, config_.replica_id);
+  if (!record.ok()) {
+    metrics_.fires_error.Increment();
+    common::LogWarn("cannot record a claimed tick; the recovery pass will",
+                    {{"store", tick.fire.store_id}, {"error", record.status().message()}});
+    return;
+  }
+  AfterRecord(tick.fire, tick.run_id, *record, batch);
+}
+
+void SchedulerCore::ClaimTick(const Fire& fire) {
+  std::vector<TickRequest> request;
+  request.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for});
+  absl::StatusOr<std::vector<bool>> claimed = repo_.ClaimTicks(request, config_.replica_id);
+  if (!claimed.ok()) {
+    metrics_.fires_error.Increment();
+    common::LogWarn("cannot claim a scheduled tick",
+                    {{"store", fire.store_id}, {"error", claimed.status().message()}});
+    return;
+  }
+  if (!claimed->front()) {
+    metrics_.fires_lost.Increment();
+    return;
+  }
+  metrics_.fire_lateness.Observe(std::max(0.0, absl::ToDoubleSeconds(clock_.Now() - fire.due)));
+  RecordOne({fire, std::move(request.front().run_id)}, nullptr);
+}
+
+void SchedulerCore::RecoverUnrecordedClaims() {
+  absl::StatusOr<std::vector<TickRequest>> orphans =
+      repo_.UnrecordedClaims(kRecordGrace, kRecoveryWindow, kRecoveryLimit);
+  if (!orphans.ok()) {
+    common::LogWarn("cannot look for unrecorded tick claims", {{"error", orphans.status().message()}});
+    return;
+  }
+  if (orphans->empty()) return;
+  common::LogWarn("recording tick claims whose replica did not record them",
+                  {{"count", absl::StrCat(orphans->size())}});
+  metrics_.fires_recovered.Increment(static_cast<double>(orphans->size()));
+  FireBatch batch;
+  for (size_t begin = 0; begin < orphans->size(); begin += kClaimChunk) {
+    std::vector<ClaimedTick> part;
+    for (size_t i = begin; i < std::min(orphans->size(), begin + kClaimChunk); ++i) {
+      TickRequest& t = (*orphans)[i];
+      part.push_back({Fire{t.store_id, t.scheduled_for, t.scheduled_for}, std::move(t.run_id)});
+    }
+    RecordClaimed(part, &batch);
+  }
+  std::vector<SyncProgress> skips;
+  {
+    absl::MutexLock lock(&batch.mu);
+    skips = std::move(batch.skips);
+  }
+  AnnounceSkips(std::move(skips));
+}
+
+void SchedulerCore::AfterRecord(const Fire& fire, const std::string& run_id,
+                                const TickClaim& claim, FireBatch* batch) {
   switch (claim.outcome) {
     case TickOutcome::kLost:
       metrics_.fires_lost.Increment();
@@ -450,8 +558,6 @@ void SchedulerCore::AfterClaim(const Fire& fire, const std::string& run_id,
     default:
       break;
   }
-  metrics_.fire_lateness.Observe(
-      std::max(0.0, absl::ToDoubleSeconds(clock_.Now() - fire.due)));
   if (claim.outcome == TickOutcome::kStarted) {
     metrics_.fires_started.Increment();
     StartRun({.store_id = fire.store_id,
@@ -795,6 +901,7 @@ void SchedulerCore::Housekeeping() {
       next_refresh = absl::Now() + config_.schedule_refresh;
       absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
       if (schedules.ok()) loop_.Load(*schedules, /*catch_up=*/false);
+      RecoverUnrecordedClaims();
       schedules = std::vector<StoreSchedule>();
       ExportFreshness();
       ReleaseFreedMemory();

@@ -94,24 +94,42 @@ class SchedulerCore final : public FireSink {
     grpc::ClientContext* context = nullptr;  // while a RunSync call is open
   };
 
-  // The fires of one pass being claimed in chunks. Their skip events and status publishes (a
-  // few queries each) wait until every chunk is claimed, so that they never compete with the
-  // claims of the same boundary for the database.
+  // A tick this replica claimed, to be recorded under run_id.
+  struct ClaimedTick {
+    Fire fire;
+    std::string run_id;
+  };
+  // The fires of one pass: claimed in chunks on the claim threads in parallel, then, once every
+  // chunk is claimed, recorded in the same chunks. Recording (the decision and the run row)
+  // costs several times a claim, so it never competes with the claims of the same boundary for
+  // the database; the skip events and status publishes (a few queries each) wait in turn until
+  // every chunk is recorded.
   struct FireBatch {
     absl::Mutex mu;
-    size_t pending_chunks ABSL_GUARDED_BY(mu) = 0;
+    size_t pending_claims ABSL_GUARDED_BY(mu) = 0;
+    size_t pending_records ABSL_GUARDED_BY(mu) = 0;
+    std::vector<std::vector<ClaimedTick>> claimed ABSL_GUARDED_BY(mu);  // by chunk
     std::vector<autosync::v1::SyncProgress> skips ABSL_GUARDED_BY(mu);
   };
-  // `batch` is null for a single fire (its skip is announced at once).
-  void ClaimTick(const Fire& fire, FireBatch* batch = nullptr);
-  // Claims a chunk of fires (sorted by store id) in one statement; falls back to ClaimTick row
-  // by row when the batch was rolled back (a concurrent run start, a deleted store, a
-  // deadlock). The last chunk of `batch` to finish sends its skip announcements.
-  void ClaimChunk(const std::vector<Fire>& fires, const std::shared_ptr<FireBatch>& batch);
-  // What follows a decided claim, the same for single and batched claims: metrics, the run
-  // start, or the skip event and status (on the announce pool).
-  void AfterClaim(const Fire& fire, const std::string& run_id, const TickClaim& claim,
-                  FireBatch* batch);
+  // A single fire: claim, record, and its skip announced at once.
+  void ClaimTick(const Fire& fire);
+  // Claims chunk `slot` of `batch` (fires sorted by store id) in one statement; the last chunk
+  // to finish queues the records of every won tick.
+  void ClaimChunk(std::vector<Fire> fires, size_t slot, const std::shared_ptr<FireBatch>& batch);
+  // Records a chunk of claimed ticks; the last chunk of `batch` sends its skip announcements.
+  void RecordChunk(const std::vector<ClaimedTick>& ticks, const std::shared_ptr<FireBatch>& batch);
+  // Records claimed ticks in one statement, row by row when that was rolled back (a concurrent
+  // run start, a deleted store, a deadlock). Skips are collected in `batch` (null: announced at
+  // once).
+  void RecordClaimed(const std::vector<ClaimedTick>& ticks, FireBatch* batch);
+  void RecordOne(const ClaimedTick& tick, FireBatch* batch);
+  // Records the claims (any replica's) that were never recorded: their replica stopped between
+  // claim and record.
+  void RecoverUnrecordedClaims();
+  // What follows a recorded tick, the same for every path: metrics, the run start, or the skip
+  // event and status (on the announce pool).
+  void AfterRecord(const Fire& fire, const std::string& run_id, const TickClaim& claim,
+                   FireBatch* batch);
   void AnnounceSkips(std::vector<autosync::v1::SyncProgress> skips);
   void StartRun(RunSpec spec);
   void ExecuteRun(const RunSpec& spec);

@@ -14,7 +14,8 @@ Family<Counter>& Fires(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("autosync_scheduler_fires_total")
       .Help("Schedule fires on this replica, by outcome of the tick claim "
-            "(started, skipped, lost to another replica, error)")
+            "(started, skipped, lost to another replica, error; recovered: a claim another "
+            "replica made but never recorded, recorded here)")
       .Register(r);
 }
 Family<Counter>& Skips(prometheus::Registry& r) {
@@ -90,6 +91,7 @@ SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
       fires_skipped(Fires(registry).Add({{"outcome", "skipped"}})),
       fires_lost(Fires(registry).Add({{"outcome", "lost"}})),
       fires_error(Fires(registry).Add({{"outcome", "error"}})),
+      fires_recovered(Fires(registry).Add({{"outcome", "recovered"}})),
       skips_fresh(Skips(registry).Add({{"reason", "fresh"}})),
       skips_overlap(Skips(registry).Add({{"reason", "overlap"}})),
       runs_completed(Runs(registry).Add({{"result", "completed"}})),

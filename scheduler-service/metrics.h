@@ -65,6 +65,7 @@ struct SchedulerMetrics {
   prometheus::Counter& fires_skipped;
   prometheus::Counter& fires_lost;  // another replica claimed the tick
   prometheus::Counter& fires_error;
+  prometheus::Counter& fires_recovered;  // claimed by a replica that stopped before recording
   prometheus::Counter& skips_fresh;
   prometheus::Counter& skips_overlap;
   prometheus::Counter& runs_completed;

@@ -105,8 +105,8 @@ StoreSchedule ScheduleFromRow(const pqxx::row& r) {
 
 constexpr char kScheduleSelect[] =
     "SELECT s.store_id, s.schedule, s.timezone, s.jitter_seconds, s.enabled, " MICROS(
-        "s.created_at") ", (SELECT " MICROS("max(r.scheduled_for)") " FROM sync_runs r WHERE "
-                        "r.store_id = s.store_id AND r.trigger = 'cron') FROM stores s";
+        "s.created_at") ", (SELECT " MICROS("c.boundary") " FROM tick_claims c WHERE "
+                        "c.store_id = s.store_id) FROM stores s";
 
 }  // namespace
 
@@ -187,6 +187,10 @@ absl::Status Repository::DeleteStore(absl::string_view store_id) {
     tx.exec_params("DELETE FROM ads WHERE store_id = $1", id);
     tx.exec_params("DELETE FROM customer_ltv_cohorts WHERE store_id = $1", id);
     tx.exec_params("DELETE FROM gateway_connections WHERE store_id = $1", id);
+    // A claim of this store committing after this delete leaves one row behind; RecordTicks
+    // finds the store gone (not scheduled), and a store created again with this id claims
+    // only later boundaries, as the schedule would anyway.
+    tx.exec_params("DELETE FROM tick_claims WHERE store_id = $1", id);
     tx.commit();
     return absl::OkStatus();
   });
@@ -275,10 +279,10 @@ absl::StatusOr<ManualClaim> Repository::ClaimRun(absl::string_view store_id,
   return out;
 }
 
-absl::StatusOr<TickClaim> Repository::ClaimTick(absl::string_view store_id,
-                                                absl::string_view run_id,
-                                                absl::Time scheduled_for,
-                                                absl::string_view owner) {
+absl::StatusOr<TickClaim> Repository::RecordTick(absl::string_view store_id,
+                                                 absl::string_view run_id,
+                                                 absl::Time scheduled_for,
+                                                 absl::string_view owner) {
   TickClaim out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
     pqxx::work tx(c);
@@ -290,8 +294,10 @@ absl::StatusOr<TickClaim> Repository::ClaimTick(absl::string_view store_id,
       return absl::OkStatus();
     }
     const int64_t staleness = store[0][0].as<int64_t>();
-    // The claim: sync_runs_one_per_tick lets exactly one replica insert (store, boundary). The
-    // row starts as 'skipped' and becomes 'running' below when the run goes ahead.
+    // The record: sync_runs_one_per_tick lets one row in per (store, boundary), so a late
+    // original and a recovery pass cannot both record the tick (ON CONFLICT with no arbiter
+    // covers the run id too). The row starts as 'skipped' and becomes 'running' below when the
+    // run goes ahead.
     const pqxx::result claimed = tx.exec_params(
         absl::StrCat("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, "
                      "scheduled_for, owner, finished_at) VALUES ($1, $2, 'cron', 'skipped', "
@@ -345,7 +351,79 @@ absl::StatusOr<TickClaim> Repository::ClaimTick(absl::string_view store_id,
   return out;
 }
 
-absl::StatusOr<std::vector<TickClaim>> Repository::ClaimTicks(
+absl::StatusOr<std::vector<bool>> Repository::ClaimTicks(const std::vector<TickRequest>& ticks,
+                                                        absl::string_view owner) {
+  std::vector<bool> out(ticks.size(), false);
+  if (ticks.empty()) return out;
+  std::vector<std::string> store_ids;
+  std::vector<std::string> run_ids;
+  std::vector<std::string> micros;
+  absl::flat_hash_map<std::string, size_t> index;  // run id -> position in `ticks`
+  store_ids.reserve(ticks.size());
+  run_ids.reserve(ticks.size());
+  micros.reserve(ticks.size());
+  index.reserve(ticks.size());
+  for (size_t i = 0; i < ticks.size(); ++i) {
+    store_ids.push_back(ticks[i].store_id);
+    run_ids.push_back(ticks[i].run_id);
+    micros.push_back(absl::StrCat(absl::ToUnixMicros(ticks[i].scheduled_for)));
+    index.emplace(ticks[i].run_id, i);
+  }
+  // One upsert per tick, in store order (two replicas claiming overlapping sets lock the rows
+  // in the same order; a store twice in one batch is claimed once): a store's row changes only to a later boundary, so of two replicas
+  // claiming the same boundary the second waits for the first's commit, finds the boundary
+  // taken and gets no row back. claimed_at is the clock when the row was written.
+  constexpr char kClaim[] =
+      "INSERT INTO tick_claims AS c (store_id, boundary, run_id, owner, claimed_at) "
+      "SELECT t.store_id, 'epoch'::timestamptz + t.at_us * interval '1 microsecond', t.run_id, "
+      "  $4, clock_timestamp() "
+      "FROM (SELECT DISTINCT ON (u.store_id) u.* "
+      "  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(store_id, run_id, at_us) "
+      "  ORDER BY u.store_id) t "
+      "ON CONFLICT (store_id) DO UPDATE SET boundary = excluded.boundary, "
+      "  run_id = excluded.run_id, owner = excluded.owner, claimed_at = excluded.claimed_at "
+      "WHERE c.boundary < excluded.boundary "
+      "RETURNING c.run_id";
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
+    pqxx::work tx(c);
+    const pqxx::result r =
+        tx.exec_params(kClaim, TextArray(store_ids), TextArray(run_ids),
+                       absl::StrCat("{", absl::StrJoin(micros, ","), "}"), std::string(owner));
+    for (const auto& row : r) {
+      auto it = index.find(row[0].as<std::string>());
+      if (it != index.end()) out[it->second] = true;
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<TickRequest>> Repository::UnrecordedClaims(absl::Duration older_than,
+                                                                      absl::Duration within,
+                                                                      int limit) {
+  std::vector<TickRequest> out;
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    const pqxx::result r = tx.exec_params(
+        "SELECT c.store_id, c.run_id, " MICROS("c.boundary") " FROM tick_claims c "
+        "WHERE c.claimed_at < now() - $1 * interval '1 microsecond' "
+        "AND c.claimed_at > now() - $2 * interval '1 microsecond' "
+        "AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.run_id = c.run_id) "
+        "ORDER BY c.store_id LIMIT $3",
+        absl::ToInt64Microseconds(older_than), absl::ToInt64Microseconds(within), limit);
+    for (const auto& row : r) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), TimeFrom(row[2])});
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
     const std::vector<TickRequest>& ticks, absl::string_view owner) {
   std::vector<TickClaim> out(ticks.size());
   for (TickClaim& claim : out) claim.outcome = TickOutcome::kNotScheduled;
@@ -364,17 +442,18 @@ absl::StatusOr<std::vector<TickClaim>> Repository::ClaimTicks(
     micros.push_back(absl::StrCat(absl::ToUnixMicros(ticks[i].scheduled_for)));
     index.emplace(ticks[i].run_id, i);
   }
-  // One statement decides the whole batch, as ClaimTick does row by row:
+  // One statement decides the whole batch, as RecordTick does row by row:
   //  - enabled: the enabled stores. Not locked here: the foreign key check of each inserted row
-  //    takes the same KEY SHARE lock ClaimTick takes (a concurrent DeleteStore waits for the
+  //    takes the same KEY SHARE lock RecordTick takes (a concurrent DeleteStore waits for the
   //    claim), and locking every row twice cost a quarter of the statement. A store deleted
   //    after the snapshot fails the foreign key: the batch is rolled back (ABORTED) and claimed
   //    row by row, where that store is not scheduled;
   //  - decided: per tick, fresh (a completed run within the staleness; its age in the detail),
   //    else overlap (a run in flight), else start -- looked up with the statement's snapshot,
   //    which cannot see this statement's own inserts;
-  //  - ins: the claim. sync_runs_one_per_tick lets one replica insert (store, boundary); the
-  //    loser's row is skipped by ON CONFLICT. A started tick is inserted 'running' directly;
+  //  - ins: the record. sync_runs_one_per_tick lets one row in per (store, boundary) (a late
+  //    original and a recovery pass); the second is skipped by ON CONFLICT (kLost). A started
+  //    tick is inserted 'running' directly;
   //    if a run of that store committed after our snapshot, sync_runs_one_running raises a
   //    unique violation for the whole statement (ALREADY_EXISTS; the caller retries row by
   //    row). Rows go in in store_id order, so two replicas claiming overlapping batches take

@@ -31,7 +31,7 @@ enum class TickOutcome {
   kStarted,         // the tick is ours and the run row is 'running'
   kSkippedFresh,    // ours; recorded 'skipped': the last success is within the staleness
   kSkippedOverlap,  // ours; recorded 'skipped': a run was in flight
-  kLost,            // another replica claimed this tick
+  kLost,            // another replica claimed (or already recorded) this tick
   kNotScheduled,    // the store was deleted or disabled meanwhile
 };
 
@@ -40,10 +40,10 @@ struct TickClaim {
   std::string detail;  // the skip reason recorded in the row
 };
 
-// One tick to claim in a batch (ClaimTicks).
+// One cron tick to claim (ClaimTicks) or record (RecordTicks).
 struct TickRequest {
   std::string store_id;
-  std::string run_id;  // the row's id if this replica wins the tick
+  std::string run_id;  // the claim's run id: the run row's id once recorded
   absl::Time scheduled_for;
 };
 
@@ -92,19 +92,32 @@ class Repository final {
   // NOT_FOUND when the store does not exist.
   absl::StatusOr<ManualClaim> ClaimRun(absl::string_view store_id, absl::string_view run_id,
                                        absl::string_view trigger, absl::string_view owner);
-  // Claims a cron tick (exactly one replica wins per store and boundary) and decides it.
-  absl::StatusOr<TickClaim> ClaimTick(absl::string_view store_id, absl::string_view run_id,
-                                      absl::Time scheduled_for, absl::string_view owner);
-  // Claims many ticks in one transaction of one statement and decides each as ClaimTick does
-  // (same outcomes, details and row contents). Returns one TickClaim per request, in order.
-  // started_at of each row is the clock when that row was written (clock_timestamp()), not the
-  // transaction start. ALREADY_EXISTS: a run of one of the stores started concurrently (e.g. a
-  // manual trigger) and the whole batch was rolled back; ABORTED: a store was deleted
-  // meanwhile, or a deadlock or serialization failure, also rolled back. Either way nothing
-  // was claimed: claim the ticks again one by one.
-  // Requests are inserted in store_id order so concurrent batches cannot deadlock.
-  absl::StatusOr<std::vector<TickClaim>> ClaimTicks(const std::vector<TickRequest>& ticks,
-                                                    absl::string_view owner);
+  // Cron ticks, in two steps. ClaimTicks is the claim: exactly one replica wins each (store,
+  // boundary), in one upsert of a narrow row per tick (tick_claims), committed at once; returns
+  // per request whether this replica won it (a store's claim only moves to later boundaries, so
+  // an earlier or equal boundary is never won twice). claimed_at is the clock when each row was
+  // written. Then RecordTicks decides each won tick and writes its run row.
+  absl::StatusOr<std::vector<bool>> ClaimTicks(const std::vector<TickRequest>& ticks,
+                                               absl::string_view owner);
+  // Decides a claimed tick (fresh, overlap, or start) and records it in sync_runs under the
+  // claim's run id; kLost when the tick is already recorded (a recovery pass raced a slow
+  // original), kNotScheduled when the store was deleted or disabled since the claim.
+  absl::StatusOr<TickClaim> RecordTick(absl::string_view store_id, absl::string_view run_id,
+                                       absl::Time scheduled_for, absl::string_view owner);
+  // RecordTick for many ticks in one transaction of one statement (same outcomes, details and
+  // row contents). Returns one TickClaim per request, in order. started_at of each row is the
+  // clock when that row was written (clock_timestamp()), not the transaction start.
+  // ALREADY_EXISTS: a run of one of the stores started concurrently (e.g. a manual trigger) and
+  // the whole batch was rolled back; ABORTED: a store was deleted meanwhile, or a deadlock or
+  // serialization failure, also rolled back. Either way nothing was recorded: record the ticks
+  // again one by one. Rows are inserted in store_id order so concurrent batches cannot deadlock.
+  absl::StatusOr<std::vector<TickClaim>> RecordTicks(const std::vector<TickRequest>& ticks,
+                                                     absl::string_view owner);
+  // Claims made between `within` and `older_than` ago whose run row never appeared (the
+  // claiming replica stopped or lost the database between claim and record), store order, at
+  // most `limit`. Any replica records them (RecordTicks) under the claim's run id.
+  absl::StatusOr<std::vector<TickRequest>> UnrecordedClaims(absl::Duration older_than,
+                                                            absl::Duration within, int limit);
   absl::Status UpdateRun(absl::string_view run_id, autosync::v1::Stage stage,
                          const autosync::v1::StageCounts& counts);
   // Terminal: status "completed" or "failed". Only a row still 'running' changes.

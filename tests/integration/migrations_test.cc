@@ -116,6 +116,46 @@ TEST(MigrationsTest, StoreIdsAreValidatedByTheSchema) {
   EXPECT_THROW(tx.exec("INSERT INTO stores (store_id) VALUES ('Bad Id')"), pqxx::check_violation);
 }
 
+// Upgrading a database with cron history to 0004: each store's latest recorded tick becomes its
+// claim, so no boundary already run is claimed again and the schedule load still sees it.
+TEST(MigrationsTest, TickClaimsStartFromTheLatestRecordedCronTick) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PoolFor(url);
+  std::vector<Migration> before;
+  for (const Migration& m : EmbeddedMigrations()) {
+    if (m.version < 4) before.push_back(m);
+  }
+  ASSERT_EQ(before.size(), 3u);
+  ASSERT_TRUE(ApplyMigrations(*pool, before).ok());
+  {
+    pqxx::connection conn(url);
+    pqxx::work tx(conn);
+    tx.exec("INSERT INTO stores (store_id) VALUES ('h1'), ('h2'), ('h3')");
+    tx.exec(
+        "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, scheduled_for, owner, "
+        "started_at, finished_at) VALUES "
+        "('old', 'h1', 'cron', 'completed', 'completed', to_timestamp(1700000000), 'a', "
+        "to_timestamp(1700000001), to_timestamp(1700000002)), "
+        "('new', 'h1', 'cron', 'skipped', 'skipped', to_timestamp(1700003600), 'b', "
+        "to_timestamp(1700003601), to_timestamp(1700003601)), "
+        "('manual', 'h2', 'manual', 'completed', 'completed', NULL, 'a', now(), now())");
+    tx.commit();
+  }
+  absl::StatusOr<int> applied = ApplyMigrations(*pool, EmbeddedMigrations());
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  const pqxx::result r = tx.exec(
+      "SELECT store_id, extract(epoch FROM boundary)::bigint, run_id, owner, "
+      "extract(epoch FROM claimed_at)::bigint FROM tick_claims ORDER BY store_id");
+  ASSERT_EQ(r.size(), 1u);  // h2 has only a manual run, h3 none
+  EXPECT_EQ(r[0][0].as<std::string>(), "h1");
+  EXPECT_EQ(r[0][1].as<int64_t>(), 1700003600);
+  EXPECT_EQ(r[0][2].as<std::string>(), "new");
+  EXPECT_EQ(r[0][3].as<std::string>(), "b");
+  EXPECT_EQ(r[0][4].as<int64_t>(), 1700003601);
+}
+
 TEST(PgPoolTest, UnreachableDatabaseIsUnavailable) {
   auto pool = PgPool::Create({.url = "postgresql://postgres@127.0.0.1:1/none",
                               .size = 1,

@@ -1,8 +1,12 @@
-// Repository::ClaimTicks (the set-based cron claim of issue #9) against real PostgreSQL: a batch
-// that mixes every outcome decides each tick exactly as the row-by-row ClaimTick does (outcome,
-// detail, row contents); started_at is the clock at the claim; two replicas claiming the same
-// batch at once claim every tick exactly once without deadlocks; a run committed after the
-// statement's snapshot rolls the whole batch back (ALREADY_EXISTS) without claiming anything.
+// The cron tick path of issue #9 against real PostgreSQL, in its two steps.
+// Claim (Repository::ClaimTicks, tick_claims): each (store, boundary) is won by exactly one
+// replica, also when two claim the same boundary at once; a store's claim only moves forward;
+// claimed_at is the clock at the claim; claims never recorded are found (UnrecordedClaims) and
+// recorded once. Record (RecordTicks, sync_runs): a batch that mixes every outcome decides each
+// tick exactly as the row-by-row RecordTick does (outcome, detail, row contents); started_at is
+// the clock at the record; two replicas recording the same ticks at once (a recovery pass racing
+// a slow original) record each once without deadlocks; a run committed after the statement's
+// snapshot rolls the whole batch back (ALREADY_EXISTS) without recording anything.
 #include <pqxx/pqxx>
 
 #include <algorithm>
@@ -119,10 +123,13 @@ const char* Name(TickOutcome o) {
   return "?";
 }
 
-TEST_F(ClaimBatchTest, EmptyBatchClaimsNothing) {
+TEST_F(ClaimBatchTest, EmptyBatchClaimsAndRecordsNothing) {
   auto claims = repo_->ClaimTicks({}, "replica-a");
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_TRUE(claims->empty());
+  auto records = repo_->RecordTicks({}, "replica-a");
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_TRUE(records->empty());
 }
 
 TEST_F(ClaimBatchTest, MixedBatchDecidesEachTickAsTheRowByRowClaim) {
@@ -136,7 +143,7 @@ TEST_F(ClaimBatchTest, MixedBatchDecidesEachTickAsTheRowByRowClaim) {
   // Not in store order: the repository orders the inserts itself.
   std::shuffle(batch.begin(), batch.end(), std::mt19937(7));
   const absl::Time before = absl::Now();
-  auto claims = repo_->ClaimTicks(batch, "replica-a");
+  auto claims = repo_->RecordTicks(batch, "replica-a");
   const absl::Time after = absl::Now();
   ASSERT_TRUE(claims.ok()) << claims.status();
   ASSERT_EQ(claims->size(), batch.size());
@@ -159,7 +166,7 @@ TEST_F(ClaimBatchTest, MixedBatchDecidesEachTickAsTheRowByRowClaim) {
   // The same ticks decided one by one: identical outcomes, details and rows.
   for (const std::string& n : MixedNames()) {
     SCOPED_TRACE(n);
-    auto single = repo_->ClaimTick("b-" + n, "b-run-" + n, tick, "replica-a");
+    auto single = repo_->RecordTick("b-" + n, "b-run-" + n, tick, "replica-a");
     ASSERT_TRUE(single.ok()) << single.status();
     const TickClaim& batched = by_name[n];
     EXPECT_STREQ(Name(single->outcome), Name(batched.outcome));
@@ -193,7 +200,7 @@ TEST_F(ClaimBatchTest, MixedBatchDecidesEachTickAsTheRowByRowClaim) {
   // A second claim of the same ticks loses every one of them (or finds them unscheduled).
   std::vector<TickRequest> again = batch;
   for (TickRequest& t : again) t.run_id += "-again";
-  auto second = repo_->ClaimTicks(again, "replica-b");
+  auto second = repo_->RecordTicks(again, "replica-b");
   ASSERT_TRUE(second.ok()) << second.status();
   for (size_t i = 0; i < again.size(); ++i) {
     const std::string n = again[i].store_id.substr(2);
@@ -207,7 +214,7 @@ TEST_F(ClaimBatchTest, DuplicateAndOddRequestsInOneBatch) {
   const absl::Time tick = absl::FromUnixSeconds(1700000040);
   Exec("INSERT INTO stores (store_id) VALUES ('dup')");
   // The same store twice for one tick: one claim, the other lost.
-  auto claims = repo_->ClaimTicks({{"dup", "run-1", tick}, {"dup", "run-2", tick}}, "r");
+  auto claims = repo_->RecordTicks({{"dup", "run-1", tick}, {"dup", "run-2", tick}}, "r");
   ASSERT_TRUE(claims.ok()) << claims.status();
   ASSERT_EQ(claims->size(), 2u);
   EXPECT_EQ(((*claims)[0].outcome == TickOutcome::kLost) +
@@ -217,13 +224,13 @@ TEST_F(ClaimBatchTest, DuplicateAndOddRequestsInOneBatch) {
   // The same store for two ticks, both would start: one running run per store is the rule,
   // so the batch is refused as a whole and nothing is claimed.
   Exec("UPDATE sync_runs SET status = 'failed', finished_at = now() WHERE store_id = 'dup'");
-  auto both = repo_->ClaimTicks(
+  auto both = repo_->RecordTicks(
       {{"dup", "run-3", tick + absl::Minutes(1)}, {"dup", "run-4", tick + absl::Minutes(2)}},
       "r");
   EXPECT_EQ(both.status().code(), absl::StatusCode::kAlreadyExists) << both.status();
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE store_id = 'dup'"), 1);
   // Store ids that are not registered (or could never be): not scheduled, nothing written.
-  auto odd = repo_->ClaimTicks({{"no-such-store", "run-5", tick},
+  auto odd = repo_->RecordTicks({{"no-such-store", "run-5", tick},
                                 {std::string(63, 'z'), "run-6", tick}},
                                "r");
   ASSERT_TRUE(odd.ok()) << odd.status();
@@ -240,7 +247,7 @@ TEST_F(ClaimBatchTest, LargeBatchInOneStatement) {
   for (int i = 1; i <= 5000; ++i) {
     batch.push_back({absl::StrCat("big", i), absl::StrCat("run-", i), tick});
   }
-  auto claims = repo_->ClaimTicks(batch, "r");
+  auto claims = repo_->RecordTicks(batch, "r");
   ASSERT_TRUE(claims.ok()) << claims.status();
   int started = 0;
   int fresh = 0;
@@ -301,7 +308,7 @@ TEST_F(ClaimBatchTest, TwoReplicasClaimTheSameBatchConcurrently) {
       for (int t = 0; t < 2; ++t) {
         threads.emplace_back([&, t] {
           for (size_t k = static_cast<size_t>(t); k < parts.size(); k += 2) {
-            auto c = repo.ClaimTicks(parts[k], absl::StrCat("replica-", r));
+            auto c = repo.RecordTicks(parts[k], absl::StrCat("replica-", r));
             if (!c.ok()) {
               ADD_FAILURE() << c.status();
               errors.fetch_add(1);
@@ -358,7 +365,7 @@ TEST_F(ClaimBatchTest, RunStartedConcurrentlyRollsTheBatchBack) {
       "VALUES ('manual-1', 'm2', 'manual', 'running', 'starting', 'x')");
   absl::StatusOr<std::vector<TickClaim>> claims;
   std::thread claimer([&] {
-    claims = repo_->ClaimTicks(
+    claims = repo_->RecordTicks(
         {{"m1", "t-1", tick}, {"m2", "t-2", tick}, {"m3", "t-3", tick}}, "replica-a");
   });
   // Wait (bounded) until the claim is blocked on the manual run's uncommitted row.
@@ -374,12 +381,160 @@ TEST_F(ClaimBatchTest, RunStartedConcurrentlyRollsTheBatchBack) {
   EXPECT_EQ(claims.status().code(), absl::StatusCode::kAlreadyExists) << claims.status();
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron'"), 0);
   // Row by row (what SchedulerCore does next): m2 overlaps the manual run, the others start.
-  auto m1 = repo_->ClaimTick("m1", "t-1", tick, "replica-a");
-  auto m2 = repo_->ClaimTick("m2", "t-2", tick, "replica-a");
+  auto m1 = repo_->RecordTick("m1", "t-1", tick, "replica-a");
+  auto m2 = repo_->RecordTick("m2", "t-2", tick, "replica-a");
   ASSERT_TRUE(m1.ok() && m2.ok());
   EXPECT_EQ(m1->outcome, TickOutcome::kStarted);
   EXPECT_EQ(m2->outcome, TickOutcome::kSkippedOverlap);
   EXPECT_THAT(m2->detail, HasSubstr("manual-1"));
+}
+
+// ---- The claim ----
+
+TEST_F(ClaimBatchTest, EachBoundaryIsWonOnceAndClaimsOnlyMoveForward) {
+  const absl::Time tick = absl::FromUnixSeconds(1700003600);
+  const absl::Time before = absl::Now();
+  auto a = repo_->ClaimTicks({{"s1", "a-1", tick}, {"s2", "a-2", tick}}, "replica-a");
+  const absl::Time after = absl::Now();
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_THAT(*a, ::testing::ElementsAre(true, true));
+  // Another replica, the same boundary: nothing.
+  auto b = repo_->ClaimTicks({{"s2", "b-2", tick}, {"s1", "b-1", tick}}, "replica-b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(*b, ::testing::ElementsAre(false, false));
+  // An earlier boundary is never won after a later one (a replica with a slow clock, or a
+  // catch-up after the next boundary was claimed); a later one is.
+  auto earlier = repo_->ClaimTicks({{"s1", "b-3", tick - absl::Hours(1)}}, "replica-b");
+  auto later = repo_->ClaimTicks({{"s1", "b-4", tick + absl::Hours(1)}}, "replica-b");
+  ASSERT_TRUE(earlier.ok() && later.ok());
+  EXPECT_THAT(*earlier, ::testing::ElementsAre(false));
+  EXPECT_THAT(*later, ::testing::ElementsAre(true));
+  // The same store twice in one batch: won once.
+  auto dup = repo_->ClaimTicks({{"s3", "a-5", tick}, {"s3", "a-6", tick}}, "replica-a");
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  EXPECT_EQ((*dup)[0] + (*dup)[1], 1);
+  // The rows: the winner's run id and owner, the clock at the claim.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM tick_claims WHERE store_id = 's1' AND run_id = 'b-4' "
+                   "AND owner = 'replica-b' AND boundary = to_timestamp(1700007200)"),
+            1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM tick_claims WHERE store_id = 's2' AND run_id = 'a-2' "
+                   "AND owner = 'replica-a'"),
+            1);
+  const int64_t claimed_us = Scalar(
+      "SELECT (extract(epoch FROM claimed_at) * 1000000)::bigint FROM tick_claims "
+      "WHERE store_id = 's2'");
+  EXPECT_GE(absl::FromUnixMicros(claimed_us), before - absl::Milliseconds(5));
+  EXPECT_LE(absl::FromUnixMicros(claimed_us), after + absl::Milliseconds(5));
+  // Claiming writes no run row: that is RecordTicks' part.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs"), 0);
+}
+
+// Two replicas pop the same boundary and claim it at the same moment, two connections each,
+// chunks of different sizes: every tick is won exactly once, and no statement fails (rows are
+// locked in store order, so there is no deadlock).
+TEST_F(ClaimBatchTest, TwoReplicasClaimingTheSameBoundaryWinEachTickOnce) {
+  constexpr int kStores = 3000;
+  auto other_pool = common::PgPool::Create({.url = url_, .size = 4});
+  ASSERT_TRUE(other_pool.ok());
+  Repository other(**other_pool);
+  std::vector<std::string> ids;
+  for (int i = 1; i <= kStores; ++i) ids.push_back(absl::StrCat("k", i));
+  std::sort(ids.begin(), ids.end());
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    const absl::Time tick = absl::FromUnixSeconds(1700000000 + 3600 * round);
+    std::atomic<int> ready{0};
+    std::vector<std::map<std::string, int>> won(2);
+    auto replica = [&](int r, Repository& repo, size_t chunk) {
+      std::vector<std::vector<TickRequest>> parts;
+      for (size_t b = 0; b < ids.size(); b += chunk) {
+        std::vector<TickRequest> part;
+        for (size_t i = b; i < std::min(ids.size(), b + chunk); ++i) {
+          part.push_back({ids[i], absl::StrCat("r", r, "-", round, "-", ids[i]), tick});
+        }
+        parts.push_back(std::move(part));
+      }
+      std::vector<std::vector<bool>> out(parts.size());
+      ready.fetch_add(1);
+      while (ready.load() < 2) std::this_thread::yield();  // both start together
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+          for (size_t k = static_cast<size_t>(t); k < parts.size(); k += 2) {
+            auto c = repo.ClaimTicks(parts[k], absl::StrCat("replica-", r));
+            if (!c.ok()) {
+              ADD_FAILURE() << c.status();
+              continue;
+            }
+            out[k] = *std::move(c);
+          }
+        });
+      }
+      for (std::thread& th : threads) th.join();
+      for (size_t k = 0; k < parts.size(); ++k) {
+        ASSERT_EQ(out[k].size(), parts[k].size());
+        for (size_t i = 0; i < parts[k].size(); ++i) {
+          if (out[k][i]) ++won[static_cast<size_t>(r)][parts[k][i].store_id];
+        }
+      }
+    };
+    std::thread a([&] { replica(0, *repo_, 700); });
+    std::thread b([&] { replica(1, other, 450); });
+    a.join();
+    b.join();
+    for (const std::string& id : ids) {
+      EXPECT_EQ(won[0].count(id) + won[1].count(id), 1u) << id;
+    }
+    EXPECT_EQ(Scalar(absl::StrCat("SELECT count(*) FROM tick_claims WHERE boundary = "
+                                  "to_timestamp(",
+                                  absl::ToUnixSeconds(tick), ")")),
+              kStores);
+  }
+}
+
+// A replica that stops between claim and record leaves claims without run rows. Those older
+// than the grace and within the window are found with their run ids and boundaries, recorded
+// once (a second record of the same tick loses), and then no longer found.
+TEST_F(ClaimBatchTest, UnrecordedClaimsAreFoundAndRecordedOnce) {
+  Exec("INSERT INTO stores (store_id) VALUES ('u1'), ('u2'), ('u3')");
+  const absl::Time tick = absl::FromUnixSeconds(1700000600);
+  std::vector<TickRequest> ticks = {{"u1", "t-u1", tick}, {"u2", "t-u2", tick},
+                                    {"u3", "t-u3", tick}};
+  auto claimed = repo_->ClaimTicks(ticks, "replica-gone");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  auto recorded = repo_->RecordTicks({ticks[0]}, "replica-gone");
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  // Just claimed: the claiming replica is still recording them.
+  auto none = repo_->UnrecordedClaims(absl::Minutes(1), absl::Minutes(15), 100);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  // Two minutes later (u3's claim is older than the window).
+  Exec("UPDATE tick_claims SET claimed_at = now() - interval '2 minutes'");
+  Exec("UPDATE tick_claims SET claimed_at = now() - interval '20 minutes' WHERE store_id = 'u3'");
+  auto found = repo_->UnrecordedClaims(absl::Minutes(1), absl::Minutes(15), 100);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].store_id, "u2");
+  EXPECT_EQ((*found)[0].run_id, "t-u2");
+  EXPECT_EQ((*found)[0].scheduled_for, tick);
+  auto rec = repo_->RecordTicks(*found, "replica-b");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_EQ((*rec)[0].outcome, TickOutcome::kStarted);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 't-u2' AND owner = "
+                   "'replica-b' AND status = 'running'"),
+            1);
+  auto after = repo_->UnrecordedClaims(absl::Minutes(1), absl::Minutes(15), 100);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->empty());
+  // The original replica recording late (or a second recovery pass): lost, nothing doubled.
+  auto late = repo_->RecordTick("u2", "t-u2", tick, "replica-gone");
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(late->outcome, TickOutcome::kLost);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE store_id = 'u2'"), 1);
+  // Deleting a store removes its claim too.
+  ASSERT_TRUE(repo_->DeleteStore("u1").ok());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM tick_claims WHERE store_id = 'u1'"), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM tick_claims"), 2);
 }
 
 }  // namespace

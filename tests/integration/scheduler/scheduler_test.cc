@@ -447,6 +447,36 @@ TEST_F(SchedulerTest, PerMinuteStoreSyncsOnItsOwnThenSkipsWhileFresh) {
             1);
 }
 
+// A replica claimed a tick and stopped before recording it (no run row): another replica's
+// recovery pass (each schedule refresh, here 2 s) records the claim under its run id and runs
+// it, so the tick still happens once.
+TEST_F(SchedulerTest, ClaimedButUnrecordedTickIsRecordedAndRunByAnotherReplica) {
+  ASSERT_TRUE(Upsert(A(), StoreFor(kStore)).ok());
+  Watcher watcher(A(), kStore);
+  const int64_t boundary = absl::ToUnixSeconds(absl::Now()) / 60 * 60 - 120;
+  Exec(absl::StrCat("INSERT INTO tick_claims (store_id, boundary, run_id, owner, claimed_at) "
+                    "VALUES ('", kStore, "', to_timestamp(", boundary,
+                    "), 'run_orphaned_claim', 'replica-gone', now() - interval '2 minutes') "
+                    "ON CONFLICT (store_id) DO UPDATE SET boundary = excluded.boundary, "
+                    "run_id = excluded.run_id, owner = excluded.owner, "
+                    "claimed_at = excluded.claimed_at"));
+  auto completed = watcher.WaitFor(
+      [](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == "run_orphaned_claim";
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(completed.has_value()) << replicas_[0].process->Output();
+  EXPECT_EQ(completed->progress().trigger(), v1::TRIGGER_CRON);
+  EXPECT_EQ(Scalar(absl::StrCat("SELECT count(*) FROM sync_runs WHERE run_id = "
+                                "'run_orphaned_claim' AND trigger = 'cron' AND owner = 'a' AND "
+                                "status = 'completed' AND scheduled_for = to_timestamp(",
+                                boundary, ")")),
+            1);
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", replicas_[0].metrics_port, "/metrics"));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_scheduler_fires_total{outcome=\"recovered\"} 1"));
+}
+
 TEST_F(SchedulerTest, TwoReplicasFireEachTickOnceFor50Stores) {
   replicas_.push_back(StartScheduler("b"));
   ASSERT_NE(replicas_[1].stub, nullptr);
