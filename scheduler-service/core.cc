@@ -825,11 +825,17 @@ void SchedulerCore::FollowUpInterruptedRun(const RunSpec& interrupted) {
 // ---- Relay ----
 
 void SchedulerCore::Publish(const WatchEvent& event) {
-  std::optional<std::string> payload = EncodeEvent(event);
-  if (payload.has_value() && repo_.Notify(kEventsChannel, *payload).ok()) return;
-  // The database is unreachable (or the event cannot be encoded): this replica's watchers still
-  // get it.
+  // This replica's watchers get the event at once; other replicas' through NOTIFY, whose echo
+  // here is dropped by its origin. PostgreSQL stays off the local path: when it is busy (an
+  // ingest in flight) its two process hops made the tail of the end-to-end latency. While the
+  // database is unreachable other replicas miss the event; their watchers' status is refreshed
+  // when their listener reconnects.
   hub_.Deliver(event);
+  std::optional<std::string> payload = EncodeEvent(event, origin_);
+  if (!payload.has_value()) return;
+  if (absl::Status s = repo_.Notify(kEventsChannel, *payload); !s.ok()) {
+    common::LogDebug("event not relayed to other replicas", {{"error", s.message()}});
+  }
 }
 
 void SchedulerCore::PublishProgress(const SyncProgress& progress) {
@@ -850,8 +856,8 @@ void SchedulerCore::PublishStatus(const std::string& store_id) {
 
 void SchedulerCore::OnNotification(const std::string& channel, const std::string& payload) {
   if (channel == kEventsChannel) {
-    absl::StatusOr<WatchEvent> event = DecodeEvent(payload);
-    if (event.ok()) hub_.Deliver(*event);
+    absl::StatusOr<RelayedEvent> relayed = DecodeEvent(payload);
+    if (relayed.ok() && relayed->origin != origin_) hub_.Deliver(relayed->event);
     return;
   }
   if (channel == kStoresChannel && common::ValidateStoreId(payload).ok()) {

@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "autosync/v1/scheduler.pb.h"
 #include "autosync/v1/sync_worker.grpc.pb.h"
+#include "common/ids.h"
 #include "scheduler-service/clock.h"
 #include "scheduler-service/config.h"
 #include "scheduler-service/metrics.h"
@@ -157,6 +158,8 @@ class SchedulerCore final : public FireSink {
   const Clock& clock_;
   Repository repo_;
   SchedulerMetrics metrics_;
+  // This process's token on the events it NOTIFYs, so that their echo is not delivered twice.
+  const std::string origin_ = common::NewRunId();
   WatchHub hub_;
   std::unique_ptr<autosync::v1::SyncWorker::Stub> worker_;
   TaskPool rpc_pool_;

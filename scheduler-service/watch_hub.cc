@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace autosync::scheduler {
 namespace {
@@ -13,13 +14,27 @@ void Cut(std::string* s, size_t max) {
 
 void CutRun(autosync::v1::Run* run, size_t max) { Cut(run->mutable_error(), max); }
 
-}  // namespace
-
-std::optional<std::string> EncodeEvent(const autosync::v1::WatchEvent& event) {
+std::optional<std::string> EncodeUncut(const autosync::v1::WatchEvent& event,
+                                       absl::string_view origin) {
   std::string bytes;
   if (!event.SerializeToString(&bytes)) return std::nullopt;
-  std::string out = absl::Base64Escape(bytes);
-  if (out.size() <= kMaxNotifyPayload) return out;
+  if (!origin.empty()) {
+    // Appended after the event's own fields: a parser merges it as an unknown field.
+    google::protobuf::UnknownFieldSet extra;
+    extra.AddLengthDelimited(kOriginField, std::string(origin));
+    std::string tail;
+    if (!extra.SerializeToString(&tail)) return std::nullopt;
+    bytes += tail;
+  }
+  return absl::Base64Escape(bytes);
+}
+
+}  // namespace
+
+std::optional<std::string> EncodeEvent(const autosync::v1::WatchEvent& event,
+                                       absl::string_view origin) {
+  std::optional<std::string> out = EncodeUncut(event, origin);
+  if (!out.has_value() || out->size() <= kMaxNotifyPayload) return out;
   autosync::v1::WatchEvent cut = event;
   for (size_t max : {1000, 200, 0}) {
     if (cut.has_progress()) {
@@ -31,22 +46,30 @@ std::optional<std::string> EncodeEvent(const autosync::v1::WatchEvent& event) {
       CutRun(cut.mutable_status()->mutable_current_run(), max);
       CutRun(cut.mutable_status()->mutable_last_run(), max);
     }
-    bytes.clear();
-    cut.SerializeToString(&bytes);
-    out = absl::Base64Escape(bytes);
-    if (out.size() <= kMaxNotifyPayload) return out;
+    out = EncodeUncut(cut, origin);
+    if (!out.has_value() || out->size() <= kMaxNotifyPayload) return out;
   }
   return std::nullopt;
 }
 
-absl::StatusOr<autosync::v1::WatchEvent> DecodeEvent(absl::string_view payload) {
+absl::StatusOr<RelayedEvent> DecodeEvent(absl::string_view payload) {
   std::string bytes;
-  autosync::v1::WatchEvent event;
+  RelayedEvent out;
   if (payload.size() > 8000 || !absl::Base64Unescape(payload, &bytes) ||
-      !event.ParseFromString(bytes) || event.store_id().empty()) {
+      !out.event.ParseFromString(bytes) || out.event.store_id().empty()) {
     return absl::InvalidArgumentError("not a WatchEvent payload");
   }
-  return event;
+  const google::protobuf::UnknownFieldSet& unknown =
+      out.event.GetReflection()->GetUnknownFields(out.event);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    const google::protobuf::UnknownField& f = unknown.field(i);
+    if (f.number() == kOriginField && f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+      out.origin = f.length_delimited();
+    }
+  }
+  // Watchers get the event as the API defines it.
+  out.event.DiscardUnknownFields();
+  return out;
 }
 
 void WatchHub::Add(const std::string& store_id, const std::shared_ptr<Subscriber>& subscriber) {

@@ -21,11 +21,24 @@ namespace autosync::scheduler {
 // NOTIFY payloads must stay below 8000 bytes.
 inline constexpr size_t kMaxNotifyPayload = 7900;
 
-// base64(WatchEvent). A too-large event has its free-text fields (message, error, run errors)
-// cut until it fits; nullopt when even that is not enough.
-std::optional<std::string> EncodeEvent(const autosync::v1::WatchEvent& event);
-// INVALID_ARGUMENT for a payload that is not one (another program on our channel).
-absl::StatusOr<autosync::v1::WatchEvent> DecodeEvent(absl::string_view payload);
+// An event relayed between replicas, and the process that published it ("" when unknown).
+struct RelayedEvent {
+  autosync::v1::WatchEvent event;
+  std::string origin;
+};
+
+// The publisher's token travels in the payload as an unknown field of the WatchEvent (this
+// number is never used by the API): a replica that predates it parses the payload as before and
+// ignores the field, so mixed versions keep relaying during a rolling upgrade.
+inline constexpr int kOriginField = 9001;
+
+// base64(WatchEvent + origin). A too-large event has its free-text fields (message, error, run
+// errors) cut until it fits; nullopt when even that is not enough.
+std::optional<std::string> EncodeEvent(const autosync::v1::WatchEvent& event,
+                                       absl::string_view origin = "");
+// INVALID_ARGUMENT for a payload that is not one (another program on our channel). The event
+// comes back without the origin field.
+absl::StatusOr<RelayedEvent> DecodeEvent(absl::string_view payload);
 
 // One watcher of one store. Deliver must not block: it queues.
 class Subscriber {

@@ -577,6 +577,54 @@ TEST_F(SchedulerTest, WatcherOnReplicaBSeesARunDrivenByReplicaA) {
               stages.count(v1::STAGE_LTV));
 }
 
+// The replica driving a run delivers its events to its own watchers directly and to other
+// replicas' through NOTIFY; the echo of its own NOTIFY is dropped, so each watcher sees each
+// event once, in the same order. Barrier: a second run driven by B reaches A only through
+// NOTIFY, after every echo of the first run (the queue is in commit order).
+TEST_F(SchedulerTest, EachWatcherSeesEachEventOnceOnEitherReplica) {
+  replicas_.push_back(StartScheduler("b"));
+  ASSERT_NE(replicas_[1].stub, nullptr);
+  ASSERT_TRUE(Upsert(A(), StoreFor("other")).ok());
+  Watcher on_a(A(), "other");
+  Watcher on_b(*replicas_[1].stub, "other");
+  for (Watcher* w : {&on_a, &on_b}) {
+    ASSERT_TRUE(w->WaitFor([](const v1::WatchEvent& e) { return e.has_status(); },
+                           absl::Seconds(10)));
+  }
+  v1::TriggerSyncResponse first;
+  ASSERT_TRUE(Trigger(A(), "other", &first).ok());
+  ASSERT_TRUE(first.started());
+  auto completed = [](const std::string& run_id) {
+    return [run_id](const v1::WatchEvent& e) {
+      return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == run_id;
+    };
+  };
+  ASSERT_TRUE(on_a.WaitFor(completed(first.run_id()), absl::Seconds(60)));
+  v1::TriggerSyncResponse second;
+  ASSERT_TRUE(Trigger(*replicas_[1].stub, "other", &second).ok());
+  ASSERT_TRUE(second.started());
+  for (Watcher* w : {&on_a, &on_b}) {
+    ASSERT_TRUE(w->WaitFor(completed(second.run_id()), absl::Seconds(60)));
+  }
+  auto progress_of = [](Watcher& w, const std::string& run_id) {
+    std::vector<std::string> out;
+    for (const auto& e : w.events()) {
+      if (e.has_progress() && e.progress().run_id() == run_id) {
+        out.push_back(e.progress().SerializeAsString());
+      }
+    }
+    return out;
+  };
+  for (const std::string& run_id : {first.run_id(), second.run_id()}) {
+    SCOPED_TRACE(run_id);
+    const std::vector<std::string> a = progress_of(on_a, run_id);
+    const std::vector<std::string> b = progress_of(on_b, run_id);
+    EXPECT_GE(a.size(), 4u);  // starting, orders, ads, ltv, completed at least
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(std::set<std::string>(a.begin(), a.end()).size(), a.size());
+  }
+}
+
 TEST_F(SchedulerTest, WatchStoreRefusesBadAndUnknownStores) {
   Watcher bad(A(), "Bad Id");
   Watcher unknown(A(), "nosuch");

@@ -1,6 +1,7 @@
 // WatchHub fan-out and the NOTIFY payload codec.
 #include "scheduler-service/watch_hub.h"
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -48,7 +49,8 @@ TEST(EventCodecTest, RoundTripsAndFitsNotifyLimit) {
   ASSERT_TRUE(payload.has_value());
   auto back = DecodeEvent(*payload);
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->progress().message(), "Fetched 250 orders");
+  EXPECT_EQ(back->event.progress().message(), "Fetched 250 orders");
+  EXPECT_EQ(back->origin, "");
 
   auto big = Progress("shop", std::string(20000, 'm'));
   big.mutable_progress()->set_error(std::string(20000, 'e'));
@@ -57,7 +59,34 @@ TEST(EventCodecTest, RoundTripsAndFitsNotifyLimit) {
   EXPECT_LE(payload->size(), kMaxNotifyPayload);
   back = DecodeEvent(*payload);
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->progress().stage(), autosync::v1::STAGE_ORDERS);
+  EXPECT_EQ(back->event.progress().stage(), autosync::v1::STAGE_ORDERS);
+}
+
+// The publisher's origin rides along as an unknown field: it comes back from DecodeEvent and is
+// stripped from the event; a replica that predates it (a plain WatchEvent parse) still reads
+// the event; and a too-large event keeps its origin after being cut.
+TEST(EventCodecTest, CarriesTheOriginCompatibly) {
+  const auto e = Progress("shop", "Fetched 250 orders");
+  auto payload = EncodeEvent(e, "run_0123456789abcdef01234567");
+  ASSERT_TRUE(payload.has_value());
+  auto back = DecodeEvent(*payload);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->origin, "run_0123456789abcdef01234567");
+  EXPECT_EQ(back->event.SerializeAsString(), e.SerializeAsString());
+  std::string bytes;
+  ASSERT_TRUE(absl::Base64Unescape(*payload, &bytes));
+  autosync::v1::WatchEvent old_reader;
+  ASSERT_TRUE(old_reader.ParseFromString(bytes));
+  EXPECT_EQ(old_reader.store_id(), "shop");
+  EXPECT_EQ(old_reader.progress().message(), "Fetched 250 orders");
+
+  auto big = Progress("shop", std::string(20000, 'm'));
+  payload = EncodeEvent(big, "origin-b");
+  ASSERT_TRUE(payload.has_value());
+  EXPECT_LE(payload->size(), kMaxNotifyPayload);
+  back = DecodeEvent(*payload);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->origin, "origin-b");
 }
 
 TEST(EventCodecTest, RefusesForeignPayloads) {
