@@ -384,11 +384,15 @@ absl::StatusOr<std::vector<bool>> Repository::ClaimTicks(const std::vector<TickR
       "  run_id = excluded.run_id, owner = excluded.owner, claimed_at = excluded.claimed_at "
       "WHERE c.boundary < excluded.boundary "
       "RETURNING c.run_id";
+  // Prepared (on each connection when first used): parsing and planning it every time added
+  // about 8% to a 500-tick claim (psql, 60 statements: 0.13 s plain, 0.12 s prepared).
+  constexpr char kClaimName[] = "claim_ticks";
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
+    c.prepare(kClaimName, kClaim);
     pqxx::work tx(c);
     const pqxx::result r =
-        tx.exec_params(kClaim, TextArray(store_ids), TextArray(run_ids),
-                       absl::StrCat("{", absl::StrJoin(micros, ","), "}"), std::string(owner));
+        tx.exec_prepared(kClaimName, TextArray(store_ids), TextArray(run_ids),
+                         absl::StrCat("{", absl::StrJoin(micros, ","), "}"), std::string(owner));
     for (const auto& row : r) {
       auto it = index.find(row[0].as<std::string>());
       if (it != index.end()) out[it->second] = true;
