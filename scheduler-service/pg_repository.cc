@@ -283,72 +283,23 @@ absl::StatusOr<TickClaim> Repository::RecordTick(absl::string_view store_id,
                                                  absl::string_view run_id,
                                                  absl::Time scheduled_for,
                                                  absl::string_view owner) {
-  TickClaim out;
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
-    pqxx::work tx(c);
-    const std::string id(store_id);
-    const pqxx::result store = tx.exec_params(
-        "SELECT staleness_seconds, enabled FROM stores WHERE store_id = $1 FOR KEY SHARE", id);
-    if (store.empty() || !store[0][1].as<bool>()) {
-      out.outcome = TickOutcome::kNotScheduled;
-      return absl::OkStatus();
+  // The batch statement for one tick, so both paths decide alike. It is rolled back when a run
+  // of the store commits after its snapshot (ALREADY_EXISTS) or the store is deleted meanwhile
+  // (ABORTED); the next attempt sees that commit and decides overlap or not scheduled. Another
+  // rollback needs yet another concurrent commit for the same store, so a few attempts do.
+  const std::vector<TickRequest> one = {
+      {std::string(store_id), std::string(run_id), scheduled_for}};
+  absl::Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    absl::StatusOr<std::vector<TickClaim>> decided = RecordTicks(one, owner);
+    if (decided.ok()) return std::move(decided->front());
+    last = decided.status();
+    if (last.code() != absl::StatusCode::kAlreadyExists &&
+        last.code() != absl::StatusCode::kAborted) {
+      break;
     }
-    const int64_t staleness = store[0][0].as<int64_t>();
-    // The record: sync_runs_one_per_tick lets one row in per (store, boundary), so a late
-    // original and a recovery pass cannot both record the tick (ON CONFLICT with no arbiter
-    // covers the run id too). The row starts as 'skipped' and becomes 'running' below when the
-    // run goes ahead.
-    const pqxx::result claimed = tx.exec_params(
-        absl::StrCat("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, "
-                     "scheduled_for, owner, finished_at) VALUES ($1, $2, 'cron', 'skipped', "
-                     "'skipped', ",
-                     TimeParam(3), ", $4, now()) ON CONFLICT DO NOTHING RETURNING 1"),
-        std::string(run_id), id, absl::ToUnixMicros(scheduled_for), std::string(owner));
-    if (claimed.empty()) {
-      out.outcome = TickOutcome::kLost;
-      return absl::OkStatus();
-    }
-    const pqxx::result fresh = tx.exec_params(
-        "SELECT floor(extract(epoch FROM now() - finished_at))::bigint FROM sync_runs "
-        "WHERE store_id = $1 AND status = 'completed' AND finished_at > now() - $2 * interval "
-        "'1 second' ORDER BY finished_at DESC LIMIT 1",
-        id, staleness);
-    if (!fresh.empty()) {
-      out.outcome = TickOutcome::kSkippedFresh;
-      out.detail = absl::StrCat("skipped: data is fresh (last success ", fresh[0][0].as<int64_t>(),
-                                " s ago, staleness threshold ", staleness, " s)");
-    } else {
-      const pqxx::result running = tx.exec_params(
-          "SELECT run_id FROM sync_runs WHERE store_id = $1 AND status = 'running'", id);
-      if (!running.empty()) {
-        out.outcome = TickOutcome::kSkippedOverlap;
-        out.detail = absl::StrCat("skipped: run ", running[0][0].as<std::string>(),
-                                  " was still in flight");
-      } else {
-        try {
-          pqxx::subtransaction sub(tx, "start_run");
-          sub.exec_params(
-              "UPDATE sync_runs SET status = 'running', stage = 'starting', finished_at = NULL, "
-              "started_at = now(), heartbeat_at = now() WHERE run_id = $1",
-              std::string(run_id));
-          sub.commit();
-          out.outcome = TickOutcome::kStarted;
-        } catch (const pqxx::unique_violation&) {
-          // A manual run was claimed between the check and the update.
-          out.outcome = TickOutcome::kSkippedOverlap;
-          out.detail = "skipped: a run started at the same moment";
-        }
-      }
-    }
-    if (out.outcome != TickOutcome::kStarted) {
-      tx.exec_params("UPDATE sync_runs SET error = $2 WHERE run_id = $1", std::string(run_id),
-                     out.detail);
-    }
-    tx.commit();
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  }
+  return last;
 }
 
 absl::StatusOr<std::vector<bool>> Repository::ClaimTicks(const std::vector<TickRequest>& ticks,

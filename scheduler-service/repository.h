@@ -101,7 +101,8 @@ class Repository final {
                                                absl::string_view owner);
   // Decides a claimed tick (fresh, overlap, or start) and records it in sync_runs under the
   // claim's run id; kLost when the tick is already recorded (a recovery pass raced a slow
-  // original), kNotScheduled when the store was deleted or disabled since the claim.
+  // original), kNotScheduled when the store was deleted or disabled since the claim. The
+  // RecordTicks statement for one tick, attempted again when a concurrent commit rolled it back.
   absl::StatusOr<TickClaim> RecordTick(absl::string_view store_id, absl::string_view run_id,
                                        absl::Time scheduled_for, absl::string_view owner);
   // RecordTick for many ticks in one transaction of one statement (same outcomes, details and

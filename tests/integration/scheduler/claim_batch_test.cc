@@ -387,6 +387,30 @@ TEST_F(ClaimBatchTest, RunStartedConcurrentlyRollsTheBatchBack) {
   EXPECT_EQ(m1->outcome, TickOutcome::kStarted);
   EXPECT_EQ(m2->outcome, TickOutcome::kSkippedOverlap);
   EXPECT_THAT(m2->detail, HasSubstr("manual-1"));
+
+  // The same race on the row-by-row path: its statement is rolled back too, and the next
+  // attempt sees the committed manual run and records the overlap.
+  pqxx::connection manual3(url_);
+  pqxx::work manual3_tx(manual3);
+  manual3_tx.exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, owner) "
+      "VALUES ('manual-3', 'm3', 'manual', 'running', 'starting', 'x')");
+  absl::StatusOr<TickClaim> m3;
+  std::thread single([&] { m3 = repo_->RecordTick("m3", "t-3", tick, "replica-a"); });
+  blocked = false;
+  for (int i = 0; i < 500 && !blocked; ++i) {
+    blocked = Scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                     "AND query LIKE '%unnest%'") > 0;
+    if (!blocked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(blocked);
+  manual3_tx.commit();
+  single.join();
+  ASSERT_TRUE(m3.ok()) << m3.status();
+  EXPECT_EQ(m3->outcome, TickOutcome::kSkippedOverlap);
+  EXPECT_EQ(m3->detail, "skipped: run manual-3 was still in flight");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 't-3' AND status = 'skipped'"),
+            1);
 }
 
 // ---- The claim ----
