@@ -421,12 +421,27 @@ void EioSession::Close(absl::string_view reason) {
 }
 
 void EioSession::Deliver(const EncodedEvent& event) {
+  // Runs once per recipient of every broadcast event, so it takes the session lock once (not
+  // once for `connected_` and again in Send), and on the websocket transport hands the frame to
+  // the connection outside the lock. Order holds: AttachWebSocket moved the polling queue to the
+  // connection, under this lock, before `transport_` said kWebSocket. A frame that races a
+  // Close() on another thread may now reach the connection after its close and be dropped there
+  // (rather than go out just before the close frame): either is an outcome of that race.
+  std::shared_ptr<WsSink> sink;
   {
     absl::MutexLock lock(&mu_);
-    if (!connected_) return;
+    if (!connected_ || closed_) return;
+    if (transport_ == Transport::kWebSocket) {
+      sink = ws_.lock();
+      if (!sink) return;
+    }
   }
   context_.metrics.messages_sent(Framing::kSocketIo).Increment();
-  Send(event.sio);
+  if (sink) {
+    sink->Send(event.sio, false);
+    return;
+  }
+  Send(event.sio);  // polling: queued for the next GET
 }
 
 bool EioSession::OnPacket(const engineio::Packet& packet) {

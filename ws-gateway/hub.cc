@@ -9,6 +9,24 @@
 
 namespace autosync::gateway {
 namespace v1 = autosync::v1;
+namespace {
+
+// Hands `event` to the recipients collected under the hub's lock (Deliver runs outside it: a
+// client may call back into the hub). At 10k clients this loop is the fan-out's hot path and
+// every client is cache-cold by the time it comes round: the next few clients are prefetched
+// while one is delivered to, and each reference is dropped right after its delivery, while the
+// control block is still in cache, instead of in a third pass when the vector goes.
+void DeliverAll(std::vector<std::shared_ptr<HubClient>>& recipients, const EncodedEvent& event) {
+  constexpr size_t kPrefetchAhead = 4;
+  const size_t n = recipients.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) __builtin_prefetch(recipients[i + kPrefetchAhead].get());
+    recipients[i]->Deliver(event);
+    recipients[i].reset();
+  }
+}
+
+}  // namespace
 
 Hub::Hub(SchedulerClient& scheduler, Timers& timers, GatewayMetrics* metrics,
          HubOptions options)
@@ -142,7 +160,7 @@ void Hub::OnEvent(const std::string& store_id, uint64_t generation, const v1::Wa
       if (auto client = weak.lock()) recipients.push_back(std::move(client));
     }
   }
-  for (auto& client : recipients) client->Deliver(*encoded);
+  DeliverAll(recipients, *encoded);
 }
 
 void Hub::OnDone(const std::string& store_id, uint64_t generation, const absl::Status& status) {
@@ -223,8 +241,9 @@ size_t Hub::Broadcast(const std::string& store_id, const EncodedEvent& event) {
       if (auto client = weak.lock()) recipients.push_back(std::move(client));
     }
   }
-  for (auto& client : recipients) client->Deliver(event);
-  return recipients.size();
+  const size_t count = recipients.size();
+  DeliverAll(recipients, event);
+  return count;
 }
 
 std::map<std::string, int> Hub::ClientCounts() {

@@ -31,12 +31,14 @@ class PlainWsClient final : public WsHandler,
   void ProtocolError(absl::string_view message);
   void Trigger(const std::string& store_id);
 
+  // Deliver's fields first, next to the object's start: the broadcast loop reads them for every
+  // recipient, cache-cold at 10k clients.
+  absl::Mutex mu_;
+  std::weak_ptr<WsSink> sink_ ABSL_GUARDED_BY(mu_);
   ClientContext& context_;
   const JwtClaims claims_;
   const std::string client_key_;
   const uint64_t hub_id_;
-  absl::Mutex mu_;
-  std::weak_ptr<WsSink> sink_ ABSL_GUARDED_BY(mu_);
   std::string store_ ABSL_GUARDED_BY(mu_);
   int errors_ ABSL_GUARDED_BY(mu_) = 0;
 };

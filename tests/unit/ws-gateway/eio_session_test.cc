@@ -307,6 +307,35 @@ TEST_F(EioSessionTest, WebSocketOnlySessionSendsOpenFirst) {
   EXPECT_EQ(server_.session_count(), 0u);
 }
 
+// Hub events reach a session only between its CONNECT and its DISCONNECT; on the websocket
+// they go to the connection in the order broadcast, on polling they wait for the next GET; each
+// one handed on is counted once.
+TEST_F(EioSessionTest, BroadcastsReachConnectedSessionsInOrderAndAreCounted) {
+  auto [handler, sink] = OpenWebSocket("/socket.io/?EIO=4&transport=websocket");
+  ASSERT_NE(handler, nullptr);
+  const std::string url = Open();
+  Now("POST", url, Connect() + "\x1e" R"(42["selectStore","a"])");
+  EXPECT_THAT(Now("GET", url).body, StartsWith("40{"));
+  handler->OnText(R"(42["selectStore","a"])");  // before CONNECT: nobody to deliver to
+  EXPECT_EQ(hub_.Broadcast("a", EncodeForClients("e", "0")), 1u);  // the polling session only
+  handler->OnText(Connect());
+  handler->OnText(R"(42["selectStore","a"])");
+  sink->sent.clear();
+  const double counted = metrics_.messages_sent(Framing::kSocketIo).Value();
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(hub_.Broadcast("a", EncodeForClients("e", absl::StrCat(i))), 2u);
+  }
+  EXPECT_EQ(sink->sent, (std::vector<std::string>{R"(42["e",1])", R"(42["e",2])",
+                                                   R"(42["e",3])"}));
+  EXPECT_EQ(Now("GET", url).body,
+            "42[\"e\",0]\x1e" "42[\"e\",1]\x1e" "42[\"e\",2]\x1e" "42[\"e\",3]");
+  EXPECT_EQ(metrics_.messages_sent(Framing::kSocketIo).Value(), counted + 6);
+  handler->OnText("41");  // DISCONNECT: the websocket session leaves the store
+  EXPECT_EQ(hub_.Broadcast("a", EncodeForClients("e", "4")), 1u);
+  EXPECT_EQ(sink->sent.size(), 3u);
+  EXPECT_EQ(metrics_.messages_sent(Framing::kSocketIo).Value(), counted + 7);
+}
+
 // A malformed Socket.IO packet is not a Socket.IO client: the connection closes (as the
 // reference server does) with the reason in the close frame.
 TEST_F(EioSessionTest, MalformedSocketIoPacketsCloseTheConnection) {

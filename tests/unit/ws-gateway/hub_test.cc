@@ -199,5 +199,44 @@ TEST_F(HubTest, DeadClientsAreSkipped) {
   EXPECT_EQ(hub_.Broadcast("nobody", EncodeForClients("x", "1")), 0u);
 }
 
+// A client that leaves the hub from inside its delivery (as a session closing itself would).
+class LeavingClient final : public HubClient {
+ public:
+  LeavingClient(Hub& hub, uint64_t id) : hub_(hub), id_(id) {}
+  void Deliver(const EncodedEvent&) override {
+    ++delivered;
+    hub_.Remove(id_);
+  }
+  int delivered = 0;
+
+ private:
+  Hub& hub_;
+  const uint64_t id_;
+};
+
+// The broadcast loop delivers outside the hub's lock, once per client, and drops its reference
+// to each client as it goes: a client may call back into the hub, and none is kept alive.
+TEST_F(HubTest, ABroadcastReachesEveryClientOnceAndKeepsNoReference) {
+  constexpr int kClients = 100;
+  std::vector<std::shared_ptr<RecordingClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(Client());
+    hub_.Select(static_cast<uint64_t>(i + 1), clients.back(), "a");
+  }
+  auto leaving = std::make_shared<LeavingClient>(hub_, 1000);
+  hub_.Select(1000, leaving, "a");
+  EXPECT_EQ(hub_.Broadcast("a", EncodeForClients("x", "1")), static_cast<size_t>(kClients + 1));
+  EXPECT_EQ(leaving->delivered, 1);
+  EXPECT_EQ(leaving.use_count(), 1);
+  for (const auto& c : clients) {
+    ASSERT_EQ(c->sio.size(), 1u);
+    EXPECT_EQ(*c->sio[0], R"(42["x",1])");
+    EXPECT_EQ(c.use_count(), 1);
+  }
+  EXPECT_EQ(hub_.Broadcast("a", EncodeForClients("x", "2")), static_cast<size_t>(kClients));
+  EXPECT_EQ(leaving->delivered, 1);
+  EXPECT_EQ(hub_.ClientCounts()["a"], kClients);
+}
+
 }  // namespace
 }  // namespace autosync::gateway
