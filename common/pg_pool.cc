@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <pqxx/pqxx>
 
 #include "absl/strings/match.h"
@@ -164,6 +165,32 @@ absl::Status PgPool::Run(absl::FunctionRef<absl::Status(pqxx::connection_base&)>
   }
   Release(std::move(*conn), broken);
   return result;
+}
+
+absl::Status PgPool::Warm(int n, absl::FunctionRef<absl::Status(pqxx::connection_base&)> fn) {
+  std::vector<PgConnectionPtr> taken;
+  absl::Status first;
+  for (int i = 0; i < std::min(n, options_.size); ++i) {
+    absl::StatusOr<PgConnectionPtr> conn = Acquire();
+    if (!conn.ok()) {
+      first = conn.status();
+      break;
+    }
+    taken.push_back(*std::move(conn));
+  }
+  for (PgConnectionPtr& conn : taken) {
+    absl::Status result;
+    bool broken = false;
+    try {
+      result = fn(*conn);
+    } catch (const std::exception& e) {
+      result = StatusFromPgException(e);
+      broken = result.code() == absl::StatusCode::kUnavailable || !conn->is_open();
+    }
+    if (first.ok()) first = result;
+    Release(std::move(conn), broken);
+  }
+  return first;
 }
 
 absl::Status PgPool::Ping() {

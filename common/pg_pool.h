@@ -52,6 +52,13 @@ class PgPool final {
   // SELECT 1 on a pooled connection.
   absl::Status Ping();
 
+  // Takes `n` connections at once (opening what is missing, at most the pool's size), runs `fn`
+  // on each and returns them to the pool: for a burst that wants several connections ready at
+  // the same moment (opened, statements prepared, catalog caches loaded) rather than opening
+  // and warming them inside the burst. The first error of `fn` (or of connecting) is returned;
+  // the connections taken go back to the pool either way, unless broken.
+  absl::Status Warm(int n, absl::FunctionRef<absl::Status(pqxx::connection_base&)> fn);
+
   const PgPoolOptions& options() const { return options_; }
 
  private:

@@ -106,6 +106,10 @@ SchedulerCore::~SchedulerCore() { Stop(); }
 absl::Status SchedulerCore::Start() {
   absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
   if (!schedules.ok()) return schedules.status();
+  // Before the first boundary can fire: its claims find their connections ready.
+  if (absl::Status s = repo_.WarmClaimConnections(kClaimThreads); !s.ok()) {
+    common::LogWarn("cannot prepare the claim connections", {{"error", s.message()}});
+  }
   const int unusable = loop_.Load(*schedules, /*catch_up=*/true);
   schedules->clear();
   schedules->shrink_to_fit();

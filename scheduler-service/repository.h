@@ -99,6 +99,10 @@ class Repository final {
   // written. Then RecordTicks decides each won tick and writes its run row.
   absl::StatusOr<std::vector<bool>> ClaimTicks(const std::vector<TickRequest>& ticks,
                                                absl::string_view owner);
+  // Opens `n` pooled connections with the claim statement prepared and run once (no ticks), so
+  // a boundary's parallel claims do not connect or load catalog caches first: on a cold
+  // connection the first 500-tick claim took about twice as long as the next.
+  absl::Status WarmClaimConnections(int n);
   // Decides a claimed tick (fresh, overlap, or start) and records it in sync_runs under the
   // claim's run id; kLost when the tick is already recorded (a recovery pass raced a slow
   // original), kNotScheduled when the store was deleted or disabled since the claim. The

@@ -1,6 +1,7 @@
 // Migrations against a real PostgreSQL: idempotent, safe when several processes start at once,
 // and refusing a schema newer than the binary.
 #include <pqxx/pqxx>
+#include <set>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -187,6 +188,45 @@ TEST(PgPoolTest, ReconnectsAfterTheServerDroppedTheConnection) {
   const absl::Status first = pool->Ping();
   EXPECT_TRUE(first.ok()) << first;
   EXPECT_TRUE(pool->Ping().ok());
+}
+
+// Warm takes n connections at once (so n distinct backends), runs the function on each, and
+// leaves them pooled: later work runs on those same backends. An error of the function is
+// returned, and its connection still goes back to the pool.
+TEST(PgPoolTest, WarmPreparesSeveralConnectionsThatStayPooled) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PgPool::Create({.url = url, .size = 3});
+  ASSERT_TRUE(pool.ok());
+  std::set<int> warmed;
+  ASSERT_TRUE((*pool)
+                  ->Warm(5,  // more than the pool holds: takes 3
+                         [&](pqxx::connection_base& c) {
+                           warmed.insert(c.backendpid());
+                           return absl::OkStatus();
+                         })
+                  .ok());
+  EXPECT_EQ(warmed.size(), 3u);
+  for (int i = 0; i < 6; ++i) {
+    int pid = 0;
+    ASSERT_TRUE((*pool)
+                    ->Run([&](pqxx::connection_base& c) {
+                      pid = c.backendpid();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    EXPECT_TRUE(warmed.count(pid)) << pid;
+  }
+  int calls = 0;
+  const absl::Status failed = (*pool)->Warm(2, [&](pqxx::connection_base& c) {
+    ++calls;
+    pqxx::nontransaction tx(c);
+    tx.exec("SELECT * FROM no_such_table");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(calls, 2);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_THAT(std::string(failed.message()), ::testing::HasSubstr("no_such_table"));
+  EXPECT_TRUE((*pool)->Ping().ok());
 }
 
 }  // namespace

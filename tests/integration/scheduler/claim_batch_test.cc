@@ -130,6 +130,9 @@ TEST_F(ClaimBatchTest, EmptyBatchClaimsAndRecordsNothing) {
   auto records = repo_->RecordTicks({}, "replica-a");
   ASSERT_TRUE(records.ok()) << records.status();
   EXPECT_TRUE(records->empty());
+  // Warming runs the claim with no ticks on each connection: it succeeds and claims nothing.
+  EXPECT_TRUE(repo_->WarmClaimConnections(4).ok());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM tick_claims"), 0);
 }
 
 TEST_F(ClaimBatchTest, MixedBatchDecidesEachTickAsTheRowByRowClaim) {
