@@ -87,6 +87,37 @@ std::string TextArray(const std::vector<std::string>& ids) {
   return absl::StrCat("{", absl::StrJoin(quoted, ","), "}");
 }
 
+// Ticks as the claim and record statements take them ($1 store ids, $2 run ids, $3 boundaries
+// in microseconds, as array literals), and where each run id sits in the request (results come
+// back keyed by run id).
+struct TickArrays {
+  std::string store_ids;
+  std::string run_ids;
+  std::string micros;
+  absl::flat_hash_map<std::string, size_t> index;
+};
+
+TickArrays ToArrays(const std::vector<TickRequest>& ticks) {
+  std::vector<std::string> store_ids;
+  std::vector<std::string> run_ids;
+  std::vector<std::string> micros;
+  TickArrays out;
+  store_ids.reserve(ticks.size());
+  run_ids.reserve(ticks.size());
+  micros.reserve(ticks.size());
+  out.index.reserve(ticks.size());
+  for (size_t i = 0; i < ticks.size(); ++i) {
+    store_ids.push_back(ticks[i].store_id);
+    run_ids.push_back(ticks[i].run_id);
+    micros.push_back(absl::StrCat(absl::ToUnixMicros(ticks[i].scheduled_for)));
+    out.index.emplace(ticks[i].run_id, i);
+  }
+  out.store_ids = TextArray(store_ids);
+  out.run_ids = TextArray(run_ids);
+  out.micros = absl::StrCat("{", absl::StrJoin(micros, ","), "}");
+  return out;
+}
+
 absl::Status NoStore(absl::string_view store_id) {
   return absl::NotFoundError(absl::StrCat("store \"", store_id, "\" is not registered"));
 }
@@ -326,29 +357,16 @@ absl::StatusOr<std::vector<bool>> Repository::ClaimTicks(const std::vector<TickR
                                                         absl::string_view owner) {
   std::vector<bool> out(ticks.size(), false);
   if (ticks.empty()) return out;
-  std::vector<std::string> store_ids;
-  std::vector<std::string> run_ids;
-  std::vector<std::string> micros;
-  absl::flat_hash_map<std::string, size_t> index;  // run id -> position in `ticks`
-  store_ids.reserve(ticks.size());
-  run_ids.reserve(ticks.size());
-  micros.reserve(ticks.size());
-  index.reserve(ticks.size());
-  for (size_t i = 0; i < ticks.size(); ++i) {
-    store_ids.push_back(ticks[i].store_id);
-    run_ids.push_back(ticks[i].run_id);
-    micros.push_back(absl::StrCat(absl::ToUnixMicros(ticks[i].scheduled_for)));
-    index.emplace(ticks[i].run_id, i);
-  }
+  const TickArrays arrays = ToArrays(ticks);
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
     c.prepare(kClaimName, kClaim);
     pqxx::work tx(c);
     const pqxx::result r =
-        tx.exec_prepared(kClaimName, TextArray(store_ids), TextArray(run_ids),
-                         absl::StrCat("{", absl::StrJoin(micros, ","), "}"), std::string(owner));
+        tx.exec_prepared(kClaimName, arrays.store_ids, arrays.run_ids, arrays.micros,
+                         std::string(owner));
     for (const auto& row : r) {
-      auto it = index.find(row[0].as<std::string>());
-      if (it != index.end()) out[it->second] = true;
+      auto it = arrays.index.find(row[0].as<std::string>());
+      if (it != arrays.index.end()) out[it->second] = true;
     }
     tx.commit();
     return absl::OkStatus();
@@ -396,20 +414,7 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
   std::vector<TickClaim> out(ticks.size());
   for (TickClaim& claim : out) claim.outcome = TickOutcome::kNotScheduled;
   if (ticks.empty()) return out;
-  std::vector<std::string> store_ids;
-  std::vector<std::string> run_ids;
-  std::vector<std::string> micros;
-  absl::flat_hash_map<std::string, size_t> index;  // run id -> position in `ticks`
-  store_ids.reserve(ticks.size());
-  run_ids.reserve(ticks.size());
-  micros.reserve(ticks.size());
-  index.reserve(ticks.size());
-  for (size_t i = 0; i < ticks.size(); ++i) {
-    store_ids.push_back(ticks[i].store_id);
-    run_ids.push_back(ticks[i].run_id);
-    micros.push_back(absl::StrCat(absl::ToUnixMicros(ticks[i].scheduled_for)));
-    index.emplace(ticks[i].run_id, i);
-  }
+  const TickArrays arrays = ToArrays(ticks);
   // One statement decides the whole batch, as RecordTick does row by row:
   //  - enabled: the enabled stores. Not locked here: the foreign key check of each inserted row
   //    takes the same KEY SHARE lock RecordTick takes (a concurrent DeleteStore waits for the
@@ -427,7 +432,7 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
   //    row). Rows go in in store_id order, so two replicas claiming overlapping batches take
   //    the tick index entries in the same order and cannot deadlock.
   // started_at is clock_timestamp(): the moment each row is written, not the transaction start.
-  constexpr char kClaim[] =
+  constexpr char kRecord[] =
       "WITH req AS ("
       "  SELECT t.store_id, t.run_id, t.at_us "
       "  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(store_id, run_id, at_us)), "
@@ -469,15 +474,14 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
     pqxx::work tx(c);
     pqxx::result r;
     try {
-      r = tx.exec_params(kClaim, TextArray(store_ids), TextArray(run_ids),
-                         absl::StrCat("{", absl::StrJoin(micros, ","), "}"),
+      r = tx.exec_params(kRecord, arrays.store_ids, arrays.run_ids, arrays.micros,
                          std::string(owner));
     } catch (const pqxx::foreign_key_violation& e) {
       return absl::AbortedError(absl::StrCat("a store was deleted during the claim: ", e.what()));
     }
     for (const auto& row : r) {
-      auto it = index.find(row[0].as<std::string>());
-      if (it == index.end()) continue;
+      auto it = arrays.index.find(row[0].as<std::string>());
+      if (it == arrays.index.end()) continue;
       TickClaim& claim = out[it->second];
       if (!row[3].as<bool>()) {
         claim.outcome = TickOutcome::kLost;
