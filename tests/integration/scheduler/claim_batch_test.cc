@@ -102,6 +102,57 @@ class ClaimBatchTest : public ::testing::Test {
     return out;
   }
 
+  // Two replicas (this fixture's repository and `other`) work through the same ticks of `ids`
+  // at `tick` at the same moment, each in its own chunks (700 and 450, so chunks overlap
+  // partially) on two connections. `call(repo, part, owner)` claims or records one chunk and
+  // returns one result per tick. Returns, per replica, each tick asked with its result; a
+  // failed call is a test failure and its ticks have no result.
+  template <typename Result, typename Call>
+  std::vector<std::vector<std::pair<TickRequest, Result>>> TwoReplicasAtOnce(
+      Repository& other, const std::vector<std::string>& ids, absl::Time tick, int round,
+      Call call) {
+    std::atomic<int> ready{0};
+    std::vector<std::vector<std::pair<TickRequest, Result>>> results(2);
+    auto replica = [&](int r, Repository& repo, size_t chunk) {
+      std::vector<std::vector<TickRequest>> parts;
+      for (size_t b = 0; b < ids.size(); b += chunk) {
+        std::vector<TickRequest> part;
+        for (size_t i = b; i < std::min(ids.size(), b + chunk); ++i) {
+          part.push_back({ids[i], absl::StrCat("r", r, "-", round, "-", ids[i]), tick});
+        }
+        parts.push_back(std::move(part));
+      }
+      std::vector<std::vector<Result>> out(parts.size());
+      ready.fetch_add(1);
+      while (ready.load() < 2) std::this_thread::yield();  // both start together
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+          for (size_t k = static_cast<size_t>(t); k < parts.size(); k += 2) {
+            auto c = call(repo, parts[k], absl::StrCat("replica-", r));
+            if (!c.ok()) {
+              ADD_FAILURE() << c.status();
+              continue;
+            }
+            EXPECT_EQ(c->size(), parts[k].size());
+            out[k] = *std::move(c);
+          }
+        });
+      }
+      for (std::thread& th : threads) th.join();
+      for (size_t k = 0; k < parts.size(); ++k) {
+        for (size_t i = 0; i < parts[k].size() && i < out[k].size(); ++i) {
+          results[static_cast<size_t>(r)].emplace_back(parts[k][i], out[k][i]);
+        }
+      }
+    };
+    std::thread a([&] { replica(0, *repo_, 700); });
+    std::thread b([&] { replica(1, other, 450); });
+    a.join();
+    b.join();
+    return results;
+  }
+
   std::string url_;
   std::unique_ptr<common::PgPool> pool_;
   std::unique_ptr<Repository> repo_;
@@ -290,58 +341,18 @@ TEST_F(ClaimBatchTest, TwoReplicasClaimTheSameBatchConcurrently) {
   for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE(round);
     const absl::Time tick = absl::FromUnixSeconds(1700000000 + 60 * round);
-    std::atomic<int> ready{0};
-    std::atomic<int> errors{0};
-    std::vector<std::vector<TickClaim>> results(2);
-    std::vector<std::vector<TickRequest>> asked(2);
-    auto replica = [&](int r, Repository& repo, size_t chunk) {
-      std::vector<std::thread> threads;
-      std::vector<std::vector<TickRequest>> parts;
-      for (size_t b = 0; b < ids.size(); b += chunk) {
-        std::vector<TickRequest> part;
-        for (size_t i = b; i < std::min(ids.size(), b + chunk); ++i) {
-          part.push_back({ids[i], absl::StrCat("r", r, "-", round, "-", ids[i]), tick});
-        }
-        parts.push_back(std::move(part));
-      }
-      std::vector<std::vector<TickClaim>> out(parts.size());
-      ready.fetch_add(1);
-      while (ready.load() < 2) std::this_thread::yield();  // both start together
-      // Two connections per replica, each working through its share of the chunks.
-      for (int t = 0; t < 2; ++t) {
-        threads.emplace_back([&, t] {
-          for (size_t k = static_cast<size_t>(t); k < parts.size(); k += 2) {
-            auto c = repo.RecordTicks(parts[k], absl::StrCat("replica-", r));
-            if (!c.ok()) {
-              ADD_FAILURE() << c.status();
-              errors.fetch_add(1);
-              continue;
-            }
-            out[k] = *std::move(c);
-          }
+    const auto results = TwoReplicasAtOnce<TickClaim>(
+        other, ids, tick, round,
+        [](Repository& repo, const std::vector<TickRequest>& part, const std::string& owner) {
+          return repo.RecordTicks(part, owner);
         });
-      }
-      for (std::thread& th : threads) th.join();
-      for (size_t k = 0; k < parts.size(); ++k) {
-        for (size_t i = 0; i < parts[k].size(); ++i) {
-          asked[static_cast<size_t>(r)].push_back(parts[k][i]);
-          if (i < out[k].size()) results[static_cast<size_t>(r)].push_back(out[k][i]);
-        }
-      }
-    };
-    std::thread a([&] { replica(0, *repo_, 700); });
-    std::thread b([&] { replica(1, other, 450); });
-    a.join();
-    b.join();
-    ASSERT_EQ(errors.load(), 0);
     ASSERT_EQ(results[0].size(), ids.size());
     ASSERT_EQ(results[1].size(), ids.size());
     std::map<std::string, int> wins;
-    for (int r = 0; r < 2; ++r) {
-      for (size_t i = 0; i < ids.size(); ++i) {
-        const TickOutcome o = results[static_cast<size_t>(r)][i].outcome;
-        EXPECT_NE(o, TickOutcome::kNotScheduled);
-        if (o != TickOutcome::kLost) ++wins[asked[static_cast<size_t>(r)][i].store_id];
+    for (const auto& replica : results) {
+      for (const auto& [asked, result] : replica) {
+        EXPECT_NE(result.outcome, TickOutcome::kNotScheduled);
+        if (result.outcome != TickOutcome::kLost) ++wins[asked.store_id];
       }
     }
     EXPECT_EQ(wins.size(), ids.size());
@@ -470,45 +481,19 @@ TEST_F(ClaimBatchTest, TwoReplicasClaimingTheSameBoundaryWinEachTickOnce) {
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(round);
     const absl::Time tick = absl::FromUnixSeconds(1700000000 + 3600 * round);
-    std::atomic<int> ready{0};
-    std::vector<std::map<std::string, int>> won(2);
-    auto replica = [&](int r, Repository& repo, size_t chunk) {
-      std::vector<std::vector<TickRequest>> parts;
-      for (size_t b = 0; b < ids.size(); b += chunk) {
-        std::vector<TickRequest> part;
-        for (size_t i = b; i < std::min(ids.size(), b + chunk); ++i) {
-          part.push_back({ids[i], absl::StrCat("r", r, "-", round, "-", ids[i]), tick});
-        }
-        parts.push_back(std::move(part));
-      }
-      std::vector<std::vector<bool>> out(parts.size());
-      ready.fetch_add(1);
-      while (ready.load() < 2) std::this_thread::yield();  // both start together
-      std::vector<std::thread> threads;
-      for (int t = 0; t < 2; ++t) {
-        threads.emplace_back([&, t] {
-          for (size_t k = static_cast<size_t>(t); k < parts.size(); k += 2) {
-            auto c = repo.ClaimTicks(parts[k], absl::StrCat("replica-", r));
-            if (!c.ok()) {
-              ADD_FAILURE() << c.status();
-              continue;
-            }
-            out[k] = *std::move(c);
-          }
+    const auto results = TwoReplicasAtOnce<bool>(
+        other, ids, tick, round,
+        [](Repository& repo, const std::vector<TickRequest>& part, const std::string& owner) {
+          return repo.ClaimTicks(part, owner);
         });
+    ASSERT_EQ(results[0].size(), ids.size());
+    ASSERT_EQ(results[1].size(), ids.size());
+    std::vector<std::map<std::string, int>> won(2);
+    for (size_t r = 0; r < 2; ++r) {
+      for (const auto& [asked, claimed] : results[r]) {
+        if (claimed) ++won[r][asked.store_id];
       }
-      for (std::thread& th : threads) th.join();
-      for (size_t k = 0; k < parts.size(); ++k) {
-        ASSERT_EQ(out[k].size(), parts[k].size());
-        for (size_t i = 0; i < parts[k].size(); ++i) {
-          if (out[k][i]) ++won[static_cast<size_t>(r)][parts[k][i].store_id];
-        }
-      }
-    };
-    std::thread a([&] { replica(0, *repo_, 700); });
-    std::thread b([&] { replica(1, other, 450); });
-    a.join();
-    b.join();
+    }
     for (const std::string& id : ids) {
       EXPECT_EQ(won[0].count(id) + won[1].count(id), 1u) << id;
     }
