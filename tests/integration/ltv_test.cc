@@ -14,11 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "common/migrations.h"
 #include "common/pg_pool.h"
 #include "gtest/gtest.h"
 #include "sync-worker/sync_store.h"
-#include "tests/support/pg_cluster.h"
+#include "tests/support/migrated_db.h"
 
 namespace autosync::worker {
 namespace {
@@ -37,23 +36,13 @@ struct Cell {
   std::optional<double> ltv_to_cac;
 };
 
-class LtvTest : public ::testing::Test {
+class LtvTest : public autosync::testing::MigratedDatabaseTest {
  protected:
   void SetUp() override {
-    url_ = autosync::testing::FreshDatabaseUrl();
-    auto pool = common::PgPool::Create({.url = url_, .size = 2});
-    ASSERT_TRUE(pool.ok());
-    pool_ = std::move(*pool);
-    ASSERT_TRUE(common::ApplyMigrations(*pool_, common::EmbeddedMigrations()).ok());
+    MigratedDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     store_ = MakePgSyncStore(*pool_);
     Exec("INSERT INTO stores (store_id, timezone) VALUES ('fx', 'America/New_York')");
-  }
-
-  void Exec(const std::string& sql) {
-    pqxx::connection conn(url_);
-    pqxx::work tx(conn);
-    tx.exec(sql);
-    tx.commit();
   }
 
   // Inserts an order with plain SQL (no sync involved).
@@ -185,8 +174,6 @@ class LtvTest : public ::testing::Test {
     return o;
   }
 
-  std::string url_;
-  std::unique_ptr<common::PgPool> pool_;
   std::unique_ptr<SyncStore> store_;
   absl::Time clock_ = absl::FromUnixSeconds(1800000000);  // updated_at of the next write
 };

@@ -11,11 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "common/migrations.h"
 #include "common/pg_pool.h"
 #include "gtest/gtest.h"
 #include "sync-worker/sync_store.h"
-#include "tests/support/pg_cluster.h"
+#include "tests/support/migrated_db.h"
 
 namespace autosync::worker {
 namespace {
@@ -41,23 +40,13 @@ SELECT order_id || '|' || name || '|' || email || '|' || coalesce(customer_id::t
 FROM orders WHERE store_id = $1 ORDER BY order_id
 )sql";
 
-class OrdersWriteTest : public ::testing::Test {
+class OrdersWriteTest : public autosync::testing::MigratedDatabaseTest {
  protected:
   void SetUp() override {
-    url_ = autosync::testing::FreshDatabaseUrl();
-    auto pool = common::PgPool::Create({.url = url_, .size = 2});
-    ASSERT_TRUE(pool.ok());
-    pool_ = std::move(*pool);
-    ASSERT_TRUE(common::ApplyMigrations(*pool_, common::EmbeddedMigrations()).ok());
+    MigratedDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     store_ = MakePgSyncStore(*pool_);
     Exec("INSERT INTO stores (store_id) VALUES ('direct'), ('merged')");
-  }
-
-  void Exec(const std::string& sql) {
-    pqxx::connection conn(url_);
-    pqxx::work tx(conn);
-    tx.exec(sql);
-    tx.commit();
   }
 
   std::vector<std::string> Rows(const std::string& store) {
@@ -121,8 +110,6 @@ class OrdersWriteTest : public ::testing::Test {
     return o;
   }
 
-  std::string url_;
-  std::unique_ptr<common::PgPool> pool_;
   std::unique_ptr<SyncStore> store_;
 };
 

@@ -18,12 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/migrations.h"
 #include "common/pg_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scheduler-service/repository.h"
-#include "tests/support/pg_cluster.h"
+#include "tests/support/migrated_db.h"
 
 namespace autosync::scheduler {
 namespace {
@@ -31,28 +30,14 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-class ClaimBatchTest : public ::testing::Test {
+class ClaimBatchTest : public autosync::testing::MigratedDatabaseTest {
  protected:
+  ClaimBatchTest() : MigratedDatabaseTest(4) {}
+
   void SetUp() override {
-    url_ = autosync::testing::FreshDatabaseUrl();
-    auto pool = common::PgPool::Create({.url = url_, .size = 4});
-    ASSERT_TRUE(pool.ok());
-    pool_ = std::move(*pool);
-    ASSERT_TRUE(common::ApplyMigrations(*pool_, common::EmbeddedMigrations()).ok());
+    MigratedDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     repo_ = std::make_unique<Repository>(*pool_);
-  }
-
-  void Exec(const std::string& sql) {
-    pqxx::connection conn(url_);
-    pqxx::work tx(conn);
-    tx.exec(sql);
-    tx.commit();
-  }
-
-  int64_t Scalar(const std::string& sql) {
-    pqxx::connection conn(url_);
-    pqxx::nontransaction tx(conn);
-    return tx.exec(sql)[0][0].as<int64_t>();
   }
 
   // One store per outcome, ids prefixed so that two identical sets can be decided by the batch
@@ -153,8 +138,6 @@ class ClaimBatchTest : public ::testing::Test {
     return results;
   }
 
-  std::string url_;
-  std::unique_ptr<common::PgPool> pool_;
   std::unique_ptr<Repository> repo_;
 };
 
