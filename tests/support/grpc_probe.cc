@@ -3,7 +3,9 @@
 #include <curl/curl.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -119,6 +121,32 @@ absl::StatusOr<HttpResult> WaitForHttp(const std::string& url, absl::Duration ti
     last = HttpGet(url, absl::Seconds(2));
   }
   return last;
+}
+
+absl::StatusOr<MetricValues> ScrapeMetrics(int port, absl::Duration timeout) {
+  absl::StatusOr<HttpResult> m =
+      HttpGet(absl::StrCat("http://127.0.0.1:", port, "/metrics"), timeout);
+  if (!m.ok()) return m.status();
+  if (m->status != 200) {
+    return absl::UnavailableError(absl::StrCat("/metrics answered ", m->status));
+  }
+  MetricValues values;
+  for (absl::string_view line : absl::StrSplit(m->body, '\n', absl::SkipEmpty())) {
+    if (line.front() == '#') continue;
+    // The value follows the last space (label values may hold spaces).
+    const size_t space = line.rfind(' ');
+    double value = 0;
+    if (space == absl::string_view::npos || !absl::SimpleAtod(line.substr(space + 1), &value)) {
+      return absl::DataLossError(absl::StrCat("not a metric line: ", line));
+    }
+    values[std::string(line.substr(0, space))] = value;
+  }
+  return values;
+}
+
+double SeriesValue(const MetricValues& values, const std::string& series) {
+  auto it = values.find(series);
+  return it == values.end() ? 0 : it->second;
 }
 
 }  // namespace autosync::testing

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -34,5 +35,12 @@ absl::StatusOr<HttpResult> HttpPost(const std::string& url, const std::string& b
 
 // Repeats HttpGet until it answers (any status) or `timeout` passes.
 absl::StatusOr<HttpResult> WaitForHttp(const std::string& url, absl::Duration timeout);
+
+// One scrape of a Prometheus text endpoint (http://127.0.0.1:<port>/metrics): each series, as
+// exposed (`name` or `name{labels}`), to its value. Comment lines are left out.
+using MetricValues = absl::flat_hash_map<std::string, double>;
+absl::StatusOr<MetricValues> ScrapeMetrics(int port, absl::Duration timeout = absl::Seconds(5));
+// The value of one series in a scrape, 0 when it is absent (a counter not yet incremented).
+double SeriesValue(const MetricValues& values, const std::string& series);
 
 }  // namespace autosync::testing
