@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fan-out benchmark: the ws-gateway (--bench_endpoints) versus a stock Socket.IO 4 server (for
 # Socket.IO clients) and a stock `ws` server (for plain-WebSocket /ws clients) doing the same
-# broadcast, N clients x M events, on this machine. Not a test; prints a Markdown table.
+# broadcast, N clients x M events, on this machine; plain WS also against fanout_floor_server, the
+# least work any server can do (one send() per client per event), if BUILD_DIR has it. Not a
+# test; prints a Markdown table.
 # tests/bench/run runs this comparison at the sizes as part of the whole suite.
 #   tests/bench/fanout/run.sh BUILD_DIR [CLIENTS] [EVENTS] [PAYLOAD_BYTES] [INTERVAL_MS]
 # INTERVAL_MS 0 = every event at once (throughput, latency = queueing of the whole burst);
@@ -55,3 +57,14 @@ gateway sio
 anchor node_server.js sio "socket.io $(version socket.io) (node $(node --version))"
 gateway ws
 anchor node_ws_server.js ws "ws $(version ws) (node $(node --version))"
+if [[ -x "$build/bin/fanout_floor_server" ]]; then
+  for threads in 1 2; do
+    port=$(free_port)
+    "$build/bin/fanout_floor_server" --port="$port" --threads="$threads" >/dev/null 2>&1 &
+    fl=$!
+    wait_port "$port"
+    "$bench" --port="$port" --server_pid=$fl --protocol=ws --clients="$clients" --events="$events" \
+      --payload="$payload" --interval_ms="$interval" --label="bare send() floor, $threads thread(s)" || true
+    kill $fl; wait $fl 2>/dev/null || true
+  done
+fi
