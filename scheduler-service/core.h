@@ -114,9 +114,11 @@ class SchedulerCore final : public FireSink {
   };
   // A single fire: claim, record, and its skip announced at once.
   void ClaimTick(const Fire& fire);
-  // Claims chunk `slot` of `batch` (fires sorted by store id) in one statement; the last chunk
-  // to finish queues the records of every won tick.
-  void ClaimChunk(std::vector<Fire> fires, size_t slot, const std::shared_ptr<FireBatch>& batch);
+  // Claims chunk `slot` of `batch` (fires sorted by store id; `requests` their ticks, with run
+  // ids, in the same order) in one statement; the last chunk to finish queues the records of
+  // every won tick.
+  void ClaimChunk(std::vector<Fire> fires, std::vector<TickRequest> requests, size_t slot,
+                  const std::shared_ptr<FireBatch>& batch);
   // Records a chunk of claimed ticks; the last chunk of `batch` sends its skip announcements.
   void RecordChunk(const std::vector<ClaimedTick>& ticks, const std::shared_ptr<FireBatch>& batch);
   // Records claimed ticks in one statement, row by row when that was rolled back (a concurrent

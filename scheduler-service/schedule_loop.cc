@@ -102,7 +102,13 @@ size_t ScheduleLoop::RunDue() {
   std::vector<Fire> fires;
   {
     absl::MutexLock lock(&mu_);
-    fires = heap_.PopDue(clock_.Now(), options_.max_fires_per_pass);
+    const absl::Time now = clock_.Now();
+    // Fires already due go at once; otherwise those of the next due instant, if it is within the
+    // lead (only that instant's: a fire due later is not held back for an earlier one).
+    absl::Time until = now;
+    const std::optional<absl::Time> next = heap_.NextDue();
+    if (next.has_value() && *next > now && *next - now <= options_.lead) until = *next;
+    fires = heap_.PopDue(until, options_.max_fires_per_pass);
     UpdateGauge();
   }
   const size_t fired = fires.size();
@@ -127,7 +133,8 @@ void ScheduleLoop::Loop() {
     if (stopping_) return;
     const std::optional<absl::Time> next = heap_.NextDue();
     // Wake at least every second: a wall-clock step (NTP) is then noticed quickly.
-    absl::Duration wait = next.has_value() ? *next - clock_.Now() : absl::Seconds(1);
+    absl::Duration wait =
+        next.has_value() ? *next - options_.lead - clock_.Now() : absl::Seconds(1);
     wait = std::min(wait, absl::Seconds(1));
     if (wait <= absl::ZeroDuration()) continue;
     changed_ = false;

@@ -35,7 +35,8 @@ struct StoreSchedule {
   std::optional<absl::Time> last_tick = std::nullopt;
 };
 
-// Receives fires. Called on the loop's thread, outside its lock: must not block for long.
+// Receives fires. Called on the loop's thread, outside its lock: must not block for long (a
+// sink of a loop with a lead waits at most the lead, for the fires to be due).
 class FireSink {
  public:
   virtual ~FireSink() = default;
@@ -53,6 +54,10 @@ class ScheduleLoop final {
   struct Options {
     absl::Duration catchup_window = absl::Hours(1);
     size_t max_fires_per_pass = 10000;
+    // Fires are handed to the sink up to this long before they are due, all of one due instant
+    // at a time, so that the sink can prepare their claims ahead and act at the instant itself
+    // (it must not act on a fire before its `due`). Zero: each fire when it is due.
+    absl::Duration lead = absl::ZeroDuration();
   };
   // `scheduled_stores` (nullable) is kept equal to the number of scheduled stores.
   ScheduleLoop(const Clock& clock, FireSink& sink, Options options,
@@ -74,7 +79,8 @@ class ScheduleLoop final {
   bool Upsert(const StoreSchedule& store);
   void Remove(const std::string& store_id);
 
-  // Fires everything due at clock.Now(); returns how many fired.
+  // Fires everything due at clock.Now() or, when nothing is, the fires of the next due instant
+  // if it is within the lead; returns how many fired.
   size_t RunDue();
 
   std::optional<absl::Time> NextBoundary(const std::string& store_id) const;

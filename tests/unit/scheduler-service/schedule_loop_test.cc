@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scheduler-service/store_validation.h"
 
 namespace autosync::scheduler {
 namespace {
@@ -17,6 +18,7 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(absl::Time t) : now_(t) {}
   absl::Time Now() const override { return now_; }
+  void SleepUntil(absl::Time) const override {}  // the test moves the time
   void Set(absl::Time t) { now_ = t; }
 
  private:
@@ -132,6 +134,36 @@ TEST_F(ScheduleLoopTest, OnePassHandsEveryDueFireToTheSinkAtOnce) {
     EXPECT_EQ(f.scheduled_for, Utc(2024, 1, 1, 10, 1));
     EXPECT_NE(f.store_id, "hourly");
   }
+}
+
+// With a lead, the fires of the next due instant are handed over that long ahead (each still
+// carries its due time, for the sink to wait for), one instant at a time; nothing earlier.
+TEST_F(ScheduleLoopTest, ALeadHandsOverTheNextInstantsFiresAheadOneInstantAtATime) {
+  ScheduleLoop loop(clock_, sink_, {.lead = absl::Milliseconds(50)});
+  // A store whose jitter (whole seconds in [0, 59)) is not zero.
+  std::string j = "j0";
+  for (int i = 1; JitterFor(j, 59) == absl::ZeroDuration(); ++i) j = absl::StrCat("j", i);
+  StoreSchedule jittered = Store(j, "* * * * *");
+  jittered.jitter_seconds = 59;
+  ASSERT_EQ(loop.Load({Store("a", "* * * * *"), Store("b", "* * * * *"), jittered}, false), 0);
+  // Two instants: a and b at their boundary, j at its boundary plus its jitter.
+  const absl::Time ab_due = *loop.NextBoundary("a");
+  const absl::Time j_due = *loop.NextBoundary(j) + JitterFor(j, 59);
+  ASSERT_GT(absl::AbsDuration(j_due - ab_due), absl::Milliseconds(100));
+  const bool ab_first = ab_due < j_due;
+  const absl::Time first = std::min(ab_due, j_due), second = std::max(ab_due, j_due);
+  clock_.Set(first - absl::Milliseconds(51));
+  EXPECT_EQ(loop.RunDue(), 0u);  // not yet within the lead
+  clock_.Set(first - absl::Milliseconds(50));
+  EXPECT_EQ(loop.RunDue(), ab_first ? 2u : 1u);
+  ASSERT_EQ(sink_.fires.size(), ab_first ? 2u : 1u);
+  for (const Fire& f : sink_.fires) EXPECT_EQ(f.due, first);  // each carries its due time
+  EXPECT_EQ(loop.RunDue(), 0u);  // the other instant is not held back for this one's sake
+  clock_.Set(second - absl::Milliseconds(10));
+  EXPECT_EQ(loop.RunDue(), ab_first ? 1u : 2u);
+  ASSERT_EQ(sink_.fires.size(), 3u);
+  EXPECT_EQ(sink_.fires[2].due, second);
+  EXPECT_EQ(sink_.fires[ab_first ? 2 : 0].store_id, j);
 }
 
 // The default OnFires forwards each fire to OnFire (single-fire sinks keep working).
