@@ -143,8 +143,12 @@ constexpr char kScheduleSelect[] =
 // overlapping sets lock the rows in the same order; a store twice in one batch is claimed
 // once). A store's row changes only to a later boundary, so of two replicas claiming the same
 // boundary the second waits for the first's commit, finds the boundary taken and gets no row
-// back. claimed_at is the clock when the row was written.
+// back. claimed_at is the clock when the row was written. It answers how many ticks were won:
+// all of them, nearly always, and then nothing else needs to be sent or read (returning the
+// 500 run ids and matching them cost about a tenth of the claim, psql A/B); when another
+// replica took some, kWonTicks names them.
 constexpr char kClaim[] =
+    "WITH won AS ("
     "INSERT INTO tick_claims AS c (store_id, boundary, run_id, owner, claimed_at) "
     "SELECT t.store_id, 'epoch'::timestamptz + t.at_us * interval '1 microsecond', t.run_id, "
     "  $4, clock_timestamp() "
@@ -154,7 +158,10 @@ constexpr char kClaim[] =
     "ON CONFLICT (store_id) DO UPDATE SET boundary = excluded.boundary, "
     "  run_id = excluded.run_id, owner = excluded.owner, claimed_at = excluded.claimed_at "
     "WHERE c.boundary < excluded.boundary "
-    "RETURNING c.run_id";
+    "RETURNING 1) SELECT count(*) FROM won";
+// Which of a claim's run ids are now in their store's row (in the claim's transaction).
+constexpr char kWonTicks[] =
+    "SELECT run_id FROM tick_claims WHERE store_id = ANY($1::text[]) AND run_id = ANY($2::text[])";
 // Prepared (on each connection when first used): parsing and planning it every time added
 // about 8% to a 500-tick claim (psql, 60 statements: 0.13 s plain, 0.12 s prepared).
 constexpr char kClaimName[] = "claim_ticks";
@@ -361,12 +368,17 @@ absl::StatusOr<std::vector<bool>> Repository::ClaimTicks(const std::vector<TickR
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
     c.prepare(kClaimName, kClaim);
     pqxx::work tx(c);
-    const pqxx::result r =
-        tx.exec_prepared(kClaimName, arrays.store_ids, arrays.run_ids, arrays.micros,
-                         std::string(owner));
-    for (const auto& row : r) {
-      auto it = arrays.index.find(row[0].as<std::string>());
-      if (it != arrays.index.end()) out[it->second] = true;
+    const int64_t won =
+        tx.exec_prepared1(kClaimName, arrays.store_ids, arrays.run_ids, arrays.micros,
+                          std::string(owner))[0]
+            .as<int64_t>();
+    if (won == static_cast<int64_t>(arrays.index.size())) {
+      std::fill(out.begin(), out.end(), true);
+    } else if (won > 0) {
+      for (const auto& row : tx.exec_params(kWonTicks, arrays.store_ids, arrays.run_ids)) {
+        auto it = arrays.index.find(row[0].as<std::string>());
+        if (it != arrays.index.end()) out[it->second] = true;
+      }
     }
     tx.commit();
     return absl::OkStatus();
