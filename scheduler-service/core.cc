@@ -393,30 +393,31 @@ void SchedulerCore::OnFires(std::vector<Fire> fires) {
   for (const Fire& fire : fires) due = std::max(due, fire.due);
   absl::BitGen gen;
   const size_t first = absl::Uniform<size_t>(gen, 0, chunks);
-  std::vector<std::pair<size_t, std::vector<Fire>>> parts;
-  parts.reserve(chunks);
+  struct Prepared {
+    size_t slot = 0;
+    std::vector<Fire> fires;
+    std::vector<TickRequest> requests;  // the same ticks, with their run ids
+  };
+  std::vector<Prepared> prepared(chunks);
   for (size_t k = 0; k < chunks; ++k) {
-    const size_t slot = (first + k) % chunks;
-    const size_t begin = slot * chunk;
+    Prepared& part = prepared[k];
+    part.slot = (first + k) % chunks;
+    const size_t begin = part.slot * chunk;
     const size_t end = std::min(fires.size(), begin + chunk);
-    parts.emplace_back(
-        slot, std::vector<Fire>(
-                  std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(begin)),
-                  std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(end))));
-  }
-  std::vector<std::vector<TickRequest>> requests(chunks);
-  for (size_t k = 0; k < chunks; ++k) {
-    requests[k].reserve(parts[k].second.size());
-    for (const Fire& fire : parts[k].second) {
-      requests[k].push_back({fire.store_id, common::NewRunId(), fire.scheduled_for});
+    part.fires.assign(std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(begin)),
+                      std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(end)));
+    part.requests.reserve(part.fires.size());
+    for (const Fire& fire : part.fires) {
+      part.requests.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for});
     }
   }
   clock_.SleepUntil(due);
-  for (size_t k = 0; k < chunks; ++k) {
-    const size_t slot = parts[k].first;
-    const size_t count = parts[k].second.size();
-    auto task = [this, part = std::move(parts[k].second), ticks = std::move(requests[k]), slot,
-                 batch]() mutable { ClaimChunk(std::move(part), std::move(ticks), slot, batch); };
+  for (Prepared& part : prepared) {
+    const size_t slot = part.slot;
+    const size_t count = part.fires.size();
+    auto task = [this, part = std::move(part), batch]() mutable {
+      ClaimChunk(std::move(part.fires), std::move(part.requests), part.slot, batch);
+    };
     if (!claim_pool_.Submit(std::move(task))) {
       metrics_.fires_error.Increment(static_cast<double>(count));
       common::LogWarn("schedule fires dropped: the claim queue is full or stopping",

@@ -94,7 +94,6 @@ struct TickArrays {
   std::string store_ids;
   std::string run_ids;
   std::string micros;
-  absl::flat_hash_map<std::string, size_t> index;
 };
 
 TickArrays ToArrays(const std::vector<TickRequest>& ticks) {
@@ -105,17 +104,23 @@ TickArrays ToArrays(const std::vector<TickRequest>& ticks) {
   store_ids.reserve(ticks.size());
   run_ids.reserve(ticks.size());
   micros.reserve(ticks.size());
-  out.index.reserve(ticks.size());
   for (size_t i = 0; i < ticks.size(); ++i) {
     store_ids.push_back(ticks[i].store_id);
     run_ids.push_back(ticks[i].run_id);
     micros.push_back(absl::StrCat(absl::ToUnixMicros(ticks[i].scheduled_for)));
-    out.index.emplace(ticks[i].run_id, i);
   }
   out.store_ids = TextArray(store_ids);
   out.run_ids = TextArray(run_ids);
   out.micros = absl::StrCat("{", absl::StrJoin(micros, ","), "}");
   return out;
+}
+
+// Each tick's position by its run id, to place the rows a statement returns.
+absl::flat_hash_map<std::string, size_t> IndexByRunId(const std::vector<TickRequest>& ticks) {
+  absl::flat_hash_map<std::string, size_t> index;
+  index.reserve(ticks.size());
+  for (size_t i = 0; i < ticks.size(); ++i) index.emplace(ticks[i].run_id, i);
+  return index;
 }
 
 absl::Status NoStore(absl::string_view store_id) {
@@ -372,12 +377,15 @@ absl::StatusOr<std::vector<bool>> Repository::ClaimTicks(const std::vector<TickR
         tx.exec_prepared1(kClaimName, arrays.store_ids, arrays.run_ids, arrays.micros,
                           std::string(owner))[0]
             .as<int64_t>();
-    if (won == static_cast<int64_t>(arrays.index.size())) {
+    // Every tick won: nothing to look up (run ids are unique, so fewer means some were lost,
+    // or a store came twice and was claimed once).
+    if (won == static_cast<int64_t>(ticks.size())) {
       std::fill(out.begin(), out.end(), true);
     } else if (won > 0) {
+      const auto index = IndexByRunId(ticks);
       for (const auto& row : tx.exec_params(kWonTicks, arrays.store_ids, arrays.run_ids)) {
-        auto it = arrays.index.find(row[0].as<std::string>());
-        if (it != arrays.index.end()) out[it->second] = true;
+        auto it = index.find(row[0].as<std::string>());
+        if (it != index.end()) out[it->second] = true;
       }
     }
     tx.commit();
@@ -427,6 +435,7 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
   for (TickClaim& claim : out) claim.outcome = TickOutcome::kNotScheduled;
   if (ticks.empty()) return out;
   const TickArrays arrays = ToArrays(ticks);
+  const auto index = IndexByRunId(ticks);
   // One statement decides the whole batch, as RecordTick does row by row:
   //  - enabled: the enabled stores. Not locked here: the foreign key check of each inserted row
   //    takes the same KEY SHARE lock RecordTick takes (a concurrent DeleteStore waits for the
@@ -492,8 +501,8 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
       return absl::AbortedError(absl::StrCat("a store was deleted during the claim: ", e.what()));
     }
     for (const auto& row : r) {
-      auto it = arrays.index.find(row[0].as<std::string>());
-      if (it == arrays.index.end()) continue;
+      auto it = index.find(row[0].as<std::string>());
+      if (it == index.end()) continue;
       TickClaim& claim = out[it->second];
       if (!row[3].as<bool>()) {
         claim.outcome = TickOutcome::kLost;
