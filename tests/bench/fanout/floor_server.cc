@@ -10,8 +10,11 @@
 // --threads=N: N epoll threads; WebSocket clients are spread across them round-robin at the
 // upgrade, and a broadcast hands each thread its share (its mailbox + an eventfd wake-up).
 // Thread 0 also accepts, answers HTTP and paces broadcasts. Listens on 127.0.0.1 only; SIGTERM
-// or SIGINT stops it. A bench tool, not a service: a tiny HTTP parser and JSON field extractor
-// that accept the bench's own requests, with size limits so bad input is refused, not trusted.
+// or SIGINT stops it. A bench tool, not a service: a tiny HTTP parser for the bench's own
+// requests, with size limits so bad input is refused, not trusted. Client frames, the selectStore
+// message and JSON escaping are the gateway's own codec (ws-gateway/ws_frame.h, ws_message.h,
+// client_context.h), and request bodies are read with simdjson: none of it is on the path a
+// broadcast frame takes.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,7 +48,14 @@
 #include <utility>
 #include <vector>
 
+#include "simdjson.h"
+#include "ws-gateway/client_context.h"
+#include "ws-gateway/ws_frame.h"
+#include "ws-gateway/ws_message.h"
+
 namespace {
+
+namespace wsframe = autosync::gateway::wsframe;
 
 constexpr size_t kMaxHttpBytes = 64 * 1024;    // request head + body
 constexpr size_t kMaxWsMessage = 64 * 1024;    // client messages are tiny selectStore texts
@@ -80,190 +90,32 @@ std::string WebSocketAccept(std::string_view key) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A tiny JSON reader: the members of one object, strings decoded, numbers and nested values
-// kept as their text. Enough for the bench's request bodies and the clients' selectStore.
+// The broadcast request's members: absent or null take the default, as node's `b.x || d` does,
+// and so do "" for a string and false or 0 for a number; a value of another type is refused.
 
-struct JsonValue {
-  enum class Type { kString, kNumber, kOther };
-  Type type = Type::kOther;
-  std::string text;  // the decoded string, or the value's raw text
-};
-using JsonObject = std::map<std::string, JsonValue, std::less<>>;
-
-class JsonScanner {
- public:
-  explicit JsonScanner(std::string_view s) : s_(s) {}
-
-  std::optional<JsonObject> Object() {
-    JsonObject members;
-    Space();
-    if (!Eat('{')) return std::nullopt;
-    Space();
-    if (Eat('}')) return End(std::move(members));
-    for (;;) {
-      std::string key;
-      Space();
-      if (!String(&key)) return std::nullopt;
-      Space();
-      if (!Eat(':')) return std::nullopt;
-      Space();
-      JsonValue value;
-      const size_t begin = i_;
-      if (Peek() == '"') {
-        value.type = JsonValue::Type::kString;
-        if (!String(&value.text)) return std::nullopt;
-      } else {
-        if (!Skip()) return std::nullopt;
-        const char first = s_[begin];
-        value.type = (first == '-' || (first >= '0' && first <= '9')) ? JsonValue::Type::kNumber
-                                                                      : JsonValue::Type::kOther;
-        value.text = std::string(s_.substr(begin, i_ - begin));
-      }
-      members[std::move(key)] = std::move(value);
-      Space();
-      if (Eat(',')) continue;
-      if (Eat('}')) return End(std::move(members));
-      return std::nullopt;
-    }
-  }
-
- private:
-  std::optional<JsonObject> End(JsonObject members) {
-    Space();
-    if (i_ != s_.size()) return std::nullopt;
-    return members;
-  }
-  char Peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
-  bool Eat(char c) {
-    if (Peek() != c) return false;
-    ++i_;
-    return true;
-  }
-  void Space() {
-    while (i_ < s_.size() &&
-           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
-      ++i_;
-    }
-  }
-  bool String(std::string* out) {
-    if (!Eat('"')) return false;
-    while (i_ < s_.size()) {
-      const char c = s_[i_++];
-      if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c != '\\') {
-        out->push_back(c);
-        continue;
-      }
-      if (i_ >= s_.size()) return false;
-      const char e = s_[i_++];
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out->push_back(e);
-          break;
-        case 'b':
-          out->push_back('\b');
-          break;
-        case 'f':
-          out->push_back('\f');
-          break;
-        case 'n':
-          out->push_back('\n');
-          break;
-        case 'r':
-          out->push_back('\r');
-          break;
-        case 't':
-          out->push_back('\t');
-          break;
-        case 'u': {
-          if (s_.size() - i_ < 4) return false;
-          unsigned v = 0;
-          const auto [end, ec] = std::from_chars(s_.data() + i_, s_.data() + i_ + 4, v, 16);
-          if (ec != std::errc() || end != s_.data() + i_ + 4) return false;
-          i_ += 4;
-          // UTF-8 of the code unit (surrogate halves are encoded as they come: a bench tool).
-          if (v < 0x80) {
-            out->push_back(static_cast<char>(v));
-          } else if (v < 0x800) {
-            out->push_back(static_cast<char>(0xC0 | (v >> 6)));
-            out->push_back(static_cast<char>(0x80 | (v & 0x3F)));
-          } else {
-            out->push_back(static_cast<char>(0xE0 | (v >> 12)));
-            out->push_back(static_cast<char>(0x80 | ((v >> 6) & 0x3F)));
-            out->push_back(static_cast<char>(0x80 | (v & 0x3F)));
-          }
-          break;
-        }
-        default:
-          return false;
-      }
-    }
-    return false;
-  }
-  // Any non-string value: a scalar up to the next delimiter, or a balanced {…} / […].
-  bool Skip() {
-    const char first = Peek();
-    if (first == '{' || first == '[') {
-      int depth = 0;
-      std::string ignored;
-      while (i_ < s_.size()) {
-        const char c = s_[i_];
-        if (c == '"') {
-          if (!String(&ignored)) return false;
-          continue;
-        }
-        ++i_;
-        if (c == '{' || c == '[') ++depth;
-        if ((c == '}' || c == ']') && --depth == 0) return true;
-      }
-      return false;
-    }
-    const size_t begin = i_;
-    while (i_ < s_.size() &&
-           std::string_view(",}] \t\r\n").find(s_[i_]) == std::string_view::npos) {
-      ++i_;
-    }
-    return i_ > begin;
-  }
-
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
+// A string member, or `fallback`; nullopt when it is not a string.
+std::optional<std::string> TextField(simdjson::dom::object o, std::string_view key,
+                                     std::string_view fallback) {
+  simdjson::dom::element v;
+  if (o[key].get(v) != simdjson::SUCCESS || v.is_null()) return std::string(fallback);
+  std::string_view text;
+  if (v.get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+  return std::string(text.empty() ? fallback : text);
 }
 
-// An integer member in [min, max], or `fallback` if absent, null, false or 0 (node's `b.x || d`).
-std::optional<int64_t> IntField(const JsonObject& o, std::string_view key, int64_t fallback,
+// An integer member in [min, max], or `fallback`; nullopt when it is not such an integer.
+std::optional<int64_t> IntField(simdjson::dom::object o, std::string_view key, int64_t fallback,
                                 int64_t min, int64_t max) {
-  const auto it = o.find(key);
-  if (it == o.end() || it->second.text == "null" || it->second.text == "false") return fallback;
-  if (it->second.type != JsonValue::Type::kNumber) return std::nullopt;
-  int64_t v = 0;
-  const std::string& t = it->second.text;
-  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
-  if (v == 0) return fallback;
-  if (v < min || v > max) return std::nullopt;
-  return v;
+  simdjson::dom::element v;
+  if (o[key].get(v) != simdjson::SUCCESS || v.is_null() ||
+      (v.is_bool() && !v.get_bool().value_unsafe())) {
+    return fallback;
+  }
+  int64_t n = 0;
+  if (v.get_int64().get(n) != simdjson::SUCCESS) return std::nullopt;
+  if (n == 0) return fallback;
+  if (n < min || n > max) return std::nullopt;
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,22 +179,12 @@ std::string HttpResponse(std::string_view status, std::string_view body) {
 }
 
 // One unmasked server frame (RFC 6455 §5.2).
-std::string ServerFrame(uint8_t opcode, std::string_view payload) {
+std::string ServerFrame(wsframe::Opcode opcode, std::string_view payload) {
+  uint8_t header[wsframe::kMaxHeaderSize];
+  const size_t size = wsframe::EncodeHeader(opcode, payload.size(), header);
   std::string frame;
-  frame.reserve(payload.size() + 10);
-  frame.push_back(static_cast<char>(0x80 | opcode));
-  if (payload.size() < 126) {
-    frame.push_back(static_cast<char>(payload.size()));
-  } else if (payload.size() <= 0xFFFF) {
-    frame.push_back(static_cast<char>(126));
-    frame.push_back(static_cast<char>(payload.size() >> 8));
-    frame.push_back(static_cast<char>(payload.size() & 0xFF));
-  } else {
-    frame.push_back(static_cast<char>(127));
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      frame.push_back(static_cast<char>((uint64_t{payload.size()} >> shift) & 0xFF));
-    }
-  }
+  frame.reserve(size + payload.size());
+  frame.append(reinterpret_cast<const char*>(header), size);
   frame.append(payload);
   return frame;
 }
@@ -373,15 +215,13 @@ struct Conn : Watch {
   bool closed = false;
   bool close_when_sent = false;  // after the HTTP answer or our close frame
   bool want_out = false;         // EPOLLOUT registered
-  std::string in;                // HTTP: the request so far; WebSocket: an incomplete frame
+  std::string in;                // HTTP: the request so far
   std::deque<Chunk> out;         // bytes a send could not take yet, in order
   // WebSocket
   std::string store;
   bool in_room = false;
   size_t room_index = 0;
-  bool fragmented = false;  // a message's continuation frames are expected
-  bool fragmented_text = false;
-  std::string message;  // a fragmented message so far
+  std::optional<wsframe::Reader> reader;  // its client frames (incomplete ones held inside)
   // HTTP: the broadcast this POST waits for
   Broadcast* broadcast = nullptr;
 };
@@ -683,10 +523,12 @@ class Worker final {
       }
     }
     if (c->in.size() < head->size + length) return;  // the body is still coming
-    const std::optional<JsonObject> body =
-        JsonScanner(std::string_view(c->in).substr(head->size, length)).Object();
-    if (!body) return answer("400 Bad Request", "{\"error\":\"body is not a JSON object\"}");
-    StartBroadcast(c, *body);
+    simdjson::dom::parser parser;
+    simdjson::dom::object body;
+    if (parser.parse(c->in.data() + head->size, length).get(body) != simdjson::SUCCESS) {
+      return answer("400 Bad Request", "{\"error\":\"body is not a JSON object\"}");
+    }
+    StartBroadcast(c, body);
   }
 
   void Upgrade(Conn* c, const HttpHead& head) {
@@ -723,24 +565,15 @@ class Worker final {
 
   // ------------------------------------------------------------------ broadcast (thread 0)
 
-  void StartBroadcast(Conn* http, const JsonObject& body) {
-    const auto text = [&](std::string_view key,
-                          std::string_view fallback) -> std::optional<std::string> {
-      const auto it = body.find(key);
-      if (it == body.end() || it->second.text == "null" || it->second.text.empty()) {
-        return std::string(fallback);
-      }
-      if (it->second.type != JsonValue::Type::kString) return std::nullopt;
-      return it->second.text;
-    };
-    const auto store = body.find("store");
-    const std::optional<std::string> event = text("event", "autoSyncProgress");
-    const std::optional<std::string> run_id = text("runId", "bench");
+  void StartBroadcast(Conn* http, simdjson::dom::object body) {
+    std::string_view store;
+    const std::optional<std::string> event = TextField(body, "event", "autoSyncProgress");
+    const std::optional<std::string> run_id = TextField(body, "runId", "bench");
     const std::optional<int64_t> count = IntField(body, "count", 1, 1, kMaxCount);
     const std::optional<int64_t> pad = IntField(body, "payloadBytes", 0, 0, kMaxPayloadBytes);
     const std::optional<int64_t> interval = IntField(body, "intervalMs", 0, 0, kMaxIntervalMs);
-    if (store == body.end() || store->second.type != JsonValue::Type::kString || !event ||
-        !run_id || !count || !pad || !interval) {
+    if (body["store"].get_string().get(store) != simdjson::SUCCESS || !event || !run_id ||
+        !count || !pad || !interval) {
       return WriteLast(http, HttpResponse("400 Bad Request", "{\"error\":\"bad field\"}"));
     }
     auto owned = std::make_unique<Broadcast>();
@@ -748,7 +581,7 @@ class Worker final {
     b->id = ++last_broadcast_id_;
     b->http = http;
     http->broadcast = b;
-    b->store = store->second.text;
+    b->store = std::string(store);
     b->event = *event;
     b->run_id = *run_id;
     b->pad.assign(static_cast<size_t>(*pad), 'x');
@@ -784,16 +617,16 @@ class Worker final {
       std::string json;
       json.reserve(b->pad.size() + b->event.size() + b->store.size() + b->run_id.size() + 96);
       json += "{\"event\":";
-      AppendJsonString(json, b->event);
+      autosync::gateway::AppendJsonString(&json, b->event);
       json += ",\"data\":{\"storeId\":";
-      AppendJsonString(json, b->store);
+      autosync::gateway::AppendJsonString(&json, b->store);
       json += ",\"runId\":";
-      AppendJsonString(json, b->run_id);
+      autosync::gateway::AppendJsonString(&json, b->run_id);
       json += ",\"seq\":" + std::to_string(seq) + ",\"sentAtUs\":" + std::to_string(now) +
               ",\"pad\":\"";
       json += b->pad;
       json += "\"}}";
-      const Bytes frame = std::make_shared<const std::string>(ServerFrame(0x1, json));
+      const Bytes frame = std::make_shared<const std::string>(ServerFrame(wsframe::kText, json));
       for (size_t w = 1; w < shared_.workers.size(); ++w) {
         Message m;
         m.type = Message::Type::kSend;
@@ -893,10 +726,9 @@ class Worker final {
   void AdoptClient(Message m) {
     Conn* c = NewConn(Kind::kWs, m.fd);
     if (c == nullptr) return;
+    c->reader.emplace(kMaxWsMessage);
     WriteOrClose(c, std::move(m.first_out));
-    if (c->closed || m.leftover.empty()) return;
-    const size_t used = ParseFrames(c, m.leftover.data(), m.leftover.size());
-    if (!c->closed) c->in.assign(m.leftover, used);
+    if (!c->closed && !m.leftover.empty()) FeedFrames(c, m.leftover.data(), m.leftover.size());
   }
 
   void ReadWs(Conn* c) {
@@ -910,125 +742,49 @@ class Worker final {
       }
       const auto size = static_cast<size_t>(n);
       if (c->close_when_sent) continue;  // closing: input is dropped
-      if (c->in.empty()) {
-        const size_t used = ParseFrames(c, read_buffer_, size);
-        if (c->closed) return;
-        c->in.assign(read_buffer_ + used, size - used);
-      } else {
-        c->in.append(read_buffer_, size);
-        const size_t used = ParseFrames(c, c->in.data(), c->in.size());
-        if (c->closed) return;
-        c->in.erase(0, used);
-      }
+      FeedFrames(c, read_buffer_, size);
+      if (c->closed) return;
       if (size < sizeof read_buffer_) return;
     }
   }
 
   // Closes with a close frame carrying `code` (RFC 6455 §7.4).
   void CloseWith(Conn* c, uint16_t code) {
-    const char payload[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
-    WriteLast(c, ServerFrame(0x8, std::string_view(payload, 2)));
+    WriteLast(c, ServerFrame(wsframe::kClose, wsframe::ClosePayload(code, "")));
   }
 
-  // Whole client frames at the front of [data, data + size); returns the bytes used.
-  size_t ParseFrames(Conn* c, const char* data, size_t size) {
-    size_t at = 0;
-    while (size - at >= 2 && !c->closed && !c->close_when_sent) {
-      const auto* p = reinterpret_cast<const uint8_t*>(data + at);
-      const bool fin = (p[0] & 0x80) != 0;
-      const uint8_t opcode = p[0] & 0x0F;
-      if ((p[0] & 0x70) != 0 || (p[1] & 0x80) == 0) {  // no extensions; clients must mask
-        CloseWith(c, 1002);
-        return at;
-      }
-      uint64_t length = p[1] & 0x7F;
-      size_t header = 2;
-      if (length == 126) {
-        if (size - at < 4) break;
-        length = (uint64_t{p[2]} << 8) | p[3];
-        header = 4;
-      } else if (length == 127) {
-        if (size - at < 10) break;
-        length = 0;
-        for (int i = 0; i < 8; ++i) length = (length << 8) | p[2 + i];
-        header = 10;
-      }
-      if (length > kMaxWsMessage) {
-        CloseWith(c, 1009);
-        return at;
-      }
-      if (size - at < header + 4 + length) break;
-      const uint8_t* mask = p + header;
-      std::string payload(reinterpret_cast<const char*>(p + header + 4),
-                          static_cast<size_t>(length));
-      for (size_t i = 0; i < payload.size(); ++i)
-        payload[i] = static_cast<char>(payload[i] ^ mask[i % 4]);
-      at += header + 4 + static_cast<size_t>(length);
-      if (opcode >= 0x8) {  // control: short and unfragmented
-        if (!fin || length > 125) {
-          CloseWith(c, 1002);
-          return at;
-        }
-        if (opcode == 0x8) {
-          // Echo the status code, then close.
-          WriteLast(c, ServerFrame(0x8, std::string_view(payload).substr(0, 2)));
-          return at;
-        }
-        if (opcode == 0x9) {
-          WriteOrClose(c, ServerFrame(0xA, payload));
-        } else if (opcode != 0xA) {
-          CloseWith(c, 1002);
-          return at;
-        }
-        continue;
-      }
-      if (opcode == 0x0) {
-        if (!c->fragmented || c->message.size() + payload.size() > kMaxWsMessage) {
-          CloseWith(c, c->fragmented ? 1009 : 1002);
-          return at;
-        }
-        c->message += payload;
-        if (fin) {
-          c->fragmented = false;
-          if (c->fragmented_text) OnText(c, c->message);
-          std::string().swap(c->message);
-        }
-        continue;
-      }
-      if ((opcode != 0x1 && opcode != 0x2) || c->fragmented) {
-        CloseWith(c, 1002);
-        return at;
-      }
-      if (fin) {
-        if (opcode == 0x1) OnText(c, payload);
-        continue;
-      }
-      c->fragmented = true;
-      c->fragmented_text = opcode == 0x1;
-      c->message = std::move(payload);
-    }
-    return at;
+  // Client frames (the gateway's reader: masked, maybe fragmented, control frames between, the
+  // message size limit). Text messages go to OnText, pings are answered, a close is echoed.
+  void FeedFrames(Conn* c, char* data, size_t size) {
+    const std::optional<wsframe::FrameError> error = c->reader->Feed(
+        data, size, [&](wsframe::Opcode opcode, absl::string_view payload) {
+          const std::string_view bytes(payload.data(), payload.size());
+          switch (opcode) {
+            case wsframe::kText:
+              OnText(c, bytes);
+              break;
+            case wsframe::kPing:
+              WriteOrClose(c, ServerFrame(wsframe::kPong, bytes));
+              break;
+            case wsframe::kClose:  // echo the status code, then close
+              WriteLast(c, ServerFrame(wsframe::kClose, bytes.substr(0, 2)));
+              return false;
+            default:  // binary messages and pongs: ignored
+              break;
+          }
+          return !c->closed && !c->close_when_sent;
+        });
+    if (error.has_value() && !c->closed && !c->close_when_sent) CloseWith(c, error->code);
   }
 
   // `{"event":"selectStore","data":"<store>"}` (or data {storeId}), as node_ws_server.js; any
   // other message is ignored, as there.
   void OnText(Conn* c, std::string_view text) {
-    const std::optional<JsonObject> m = JsonScanner(text).Object();
-    if (!m) return;
-    const auto event = m->find("event");
-    if (event == m->end() || event->second.type != JsonValue::Type::kString ||
-        event->second.text != "selectStore") {
-      return;
-    }
-    const auto data = m->find("data");
-    if (data == m->end()) return;
-    if (data->second.type == JsonValue::Type::kString) return JoinRoom(c, data->second.text);
-    const std::optional<JsonObject> inner = JsonScanner(data->second.text).Object();
-    if (!inner) return;
-    const auto id = inner->find("storeId");
-    if (id != inner->end() && id->second.type == JsonValue::Type::kString) {
-      JoinRoom(c, id->second.text);
-    }
+    const absl::StatusOr<autosync::gateway::WsMessage> m =
+        autosync::gateway::ParseWsMessage(text, kMaxWsMessage);
+    if (!m.ok() || m->event != "selectStore") return;
+    absl::StatusOr<std::string> store = autosync::gateway::ParseStoreArgument(m->data);
+    if (store.ok()) JoinRoom(c, *store);
   }
 
   void JoinRoom(Conn* c, const std::string& store) {
