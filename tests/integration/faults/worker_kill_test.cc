@@ -32,6 +32,41 @@ bool IsRunEvent(const v1::WatchEvent& e, const std::string& run_id) {
   return e.has_progress() && e.progress().run_id() == run_id;
 }
 
+// Waits until run `run_id` is no longer running; returns its status, or "" when it still was
+// (or could not be read) after `timeout`.
+std::string WaitForRunEnd(FaultSystem& sys, const std::string& run_id, absl::Duration timeout) {
+  std::string status;
+  const bool ended = WaitUntil(
+      [&] {
+        auto s = sys.Text(
+            absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '", run_id, "'"));
+        status = s.ok() ? *s : "";
+        return status != "running" && !status.empty();
+      },
+      timeout);
+  return ended ? status : "";
+}
+
+// The newest run of kStore started after run `run_id`, as "<run id> <trigger> <status>".
+struct FollowUp {
+  bool finished = false;  // completed or failed within the timeout
+  std::string row;        // the last seen ("" when there was none)
+};
+FollowUp WaitForFollowUp(FaultSystem& sys, const std::string& run_id, absl::Duration timeout) {
+  FollowUp f;
+  f.finished = WaitUntil(
+      [&] {
+        auto s = sys.Text(absl::StrCat(
+            "SELECT run_id || ' ' || trigger || ' ' || status FROM sync_runs WHERE store_id = '",
+            kStore, "' AND started_at > (SELECT started_at FROM sync_runs WHERE run_id = '",
+            run_id, "') ORDER BY started_at DESC LIMIT 1"));
+        f.row = s.ok() ? *s : "";
+        return absl::EndsWith(f.row, " completed") || absl::EndsWith(f.row, " failed");
+      },
+      timeout);
+  return f;
+}
+
 TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
   std::mt19937_64 rng(FaultSeed());
   FaultSystem sys(FreshDatabaseUrl());
@@ -60,7 +95,6 @@ TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
   EXPECT_EQ(sys.CompareWithSource(kStore), "");
 
   int interrupted = 0;
-  std::string all_followups;
   for (int kill = 0; kill < kKills; ++kill) {
     // Make the run write: forget the cursor (the run re-reads the whole store) and remove a
     // random share of the stored orders (all, half, a third or a quarter of them).
@@ -85,16 +119,9 @@ TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
     ASSERT_TRUE(sys.KillWorker(0).ok());
 
     // The killed run ends: failed with the reason, unless it had completed before the kill.
-    std::string status;
-    ASSERT_TRUE(WaitUntil(
-        [&] {
-          auto s = sys.Text(absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '",
-                                         run.run_id(), "'"));
-          status = s.ok() ? *s : "";
-          return status != "running" && !status.empty();
-        },
-        absl::Seconds(20)))
-        << "kill " << kill << ": run " << run.run_id() << " still " << status;
+    const std::string status = WaitForRunEnd(sys, run.run_id(), absl::Seconds(20));
+    ASSERT_FALSE(status.empty()) << "kill " << kill << ": run " << run.run_id()
+                                 << " still running";
     if (status == "failed") {
       ++interrupted;
       auto error = sys.Text(absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '",
@@ -110,21 +137,12 @@ TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
     // completed) brings the store level with the source.
     ASSERT_TRUE(sys.RestartWorker(0).ok());
     if (status == "failed") {
-      std::string followup;
-      ASSERT_TRUE(WaitUntil(
-          [&] {
-            auto s = sys.Text(absl::StrCat(
-                "SELECT run_id || ' ' || status FROM sync_runs WHERE store_id = '", kStore,
-                "' AND started_at > (SELECT started_at FROM sync_runs WHERE run_id = '",
-                run.run_id(), "') ORDER BY started_at DESC LIMIT 1"));
-            followup = s.ok() ? *s : "";
-            return absl::EndsWith(followup, " completed") || absl::EndsWith(followup, " failed");
-          },
-          absl::Seconds(120)))
-          << "kill " << kill << ": no finished follow-up run; last: " << followup << "\n"
+      const FollowUp followup = WaitForFollowUp(sys, run.run_id(), absl::Seconds(120));
+      ASSERT_TRUE(followup.finished)
+          << "kill " << kill << ": no finished follow-up run; last: " << followup.row << "\n"
           << sys.scheduler(0).process->Output();
-      EXPECT_TRUE(absl::EndsWith(followup, " completed")) << "kill " << kill << ": " << followup;
-      absl::StrAppend(&all_followups, followup, "\n");
+      EXPECT_TRUE(absl::EndsWith(followup.row, " completed"))
+          << "kill " << kill << ": " << followup.row;
     }
     EXPECT_EQ(sys.CompareWithSource(kStore), "") << "after kill " << kill;
   }
@@ -196,16 +214,7 @@ TEST(WorkerKillTest, StoppedMidRunIsFollowedOnTheOtherWorkerAtOnce) {
   EXPECT_EQ(*exit_code, 0);  // a clean stop, not a crash
   ASSERT_TRUE(sys.sim().SetFaults("{}").ok());
 
-  std::string status;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto s = sys.Text(absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '",
-                                       run.run_id(), "'"));
-        status = s.ok() ? *s : "";
-        return status != "running" && !status.empty();
-      },
-      absl::Seconds(20)));
-  ASSERT_EQ(status, "failed");
+  ASSERT_EQ(WaitForRunEnd(sys, run.run_id(), absl::Seconds(20)), "failed");
   auto error = sys.Text(
       absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '", run.run_id(), "'"));
   ASSERT_TRUE(error.ok());
@@ -213,20 +222,10 @@ TEST(WorkerKillTest, StoppedMidRunIsFollowedOnTheOtherWorkerAtOnce) {
   std::cout << "the stopped run: " << *error << std::endl;
 
   // The follow-up: a new run, started after the stopped one, completed by the other worker.
-  std::string followup;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto s = sys.Text(absl::StrCat(
-            "SELECT trigger || ' ' || status FROM sync_runs WHERE store_id = '", kStore,
-            "' AND started_at > (SELECT started_at FROM sync_runs WHERE run_id = '",
-            run.run_id(), "') ORDER BY started_at DESC LIMIT 1"));
-        followup = s.ok() ? *s : "";
-        return absl::EndsWith(followup, " completed") || absl::EndsWith(followup, " failed");
-      },
-      absl::Seconds(120)))
-      << "no finished follow-up run; last: " << followup << "\n"
-      << sys.scheduler(0).process->Output();
-  EXPECT_EQ(followup, "manual completed");
+  const FollowUp followup = WaitForFollowUp(sys, run.run_id(), absl::Seconds(120));
+  ASSERT_TRUE(followup.finished) << "no finished follow-up run; last: " << followup.row << "\n"
+                                 << sys.scheduler(0).process->Output();
+  EXPECT_TRUE(absl::EndsWith(followup.row, " manual completed")) << followup.row;
   absl::StatusOr<MetricValues> m = ScrapeMetrics(sys.worker(other).metrics_port);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(SeriesValue(*m, "autosync_worker_runs_total{result=\"completed\"}"), 1);

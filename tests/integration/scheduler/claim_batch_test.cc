@@ -360,19 +360,23 @@ TEST_F(ClaimBatchTest, RunStartedConcurrentlyRollsTheBatchBack) {
   manual_tx.exec(
       "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, owner) "
       "VALUES ('manual-1', 'm2', 'manual', 'running', 'starting', 'x')");
+  // Waits (bounded) until a record statement is blocked on a manual run's uncommitted row.
+  const auto wait_until_record_is_blocked = [&] {
+    for (int i = 0; i < 500; ++i) {
+      if (Scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                 "AND query LIKE '%unnest%'") > 0) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
   absl::StatusOr<std::vector<TickClaim>> claims;
   std::thread claimer([&] {
     claims = repo_->RecordTicks(
         {{"m1", "t-1", tick}, {"m2", "t-2", tick}, {"m3", "t-3", tick}}, "replica-a");
   });
-  // Wait (bounded) until the claim is blocked on the manual run's uncommitted row.
-  bool blocked = false;
-  for (int i = 0; i < 500 && !blocked; ++i) {
-    blocked = Scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                     "AND query LIKE '%unnest%'") > 0;
-    if (!blocked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(blocked);
+  EXPECT_TRUE(wait_until_record_is_blocked());
   manual_tx.commit();
   claimer.join();
   EXPECT_EQ(claims.status().code(), absl::StatusCode::kAlreadyExists) << claims.status();
@@ -394,13 +398,7 @@ TEST_F(ClaimBatchTest, RunStartedConcurrentlyRollsTheBatchBack) {
       "VALUES ('manual-3', 'm3', 'manual', 'running', 'starting', 'x')");
   absl::StatusOr<TickClaim> m3;
   std::thread single([&] { m3 = repo_->RecordTick("m3", "t-3", tick, "replica-a"); });
-  blocked = false;
-  for (int i = 0; i < 500 && !blocked; ++i) {
-    blocked = Scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                     "AND query LIKE '%unnest%'") > 0;
-    if (!blocked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(blocked);
+  EXPECT_TRUE(wait_until_record_is_blocked());
   manual3_tx.commit();
   single.join();
   ASSERT_TRUE(m3.ok()) << m3.status();
