@@ -8,9 +8,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/pg_pool.h"
@@ -37,13 +35,10 @@ std::string Health(const std::string& target, const std::string& service) {
 }
 
 std::string ReadyGauge(int metrics_port) {
-  absl::StatusOr<HttpResult> m =
-      HttpGet(absl::StrCat("http://127.0.0.1:", metrics_port, "/metrics"), absl::Seconds(2));
+  absl::StatusOr<MetricValues> m = ScrapeMetrics(metrics_port, absl::Seconds(2));
   if (!m.ok()) return "unreachable";
-  for (absl::string_view line : absl::StrSplit(m->body, '\n')) {
-    if (absl::StartsWith(line, "autosync_ready ")) return std::string(line.substr(15));
-  }
-  return "absent";
+  auto it = m->find("autosync_ready");
+  return it == m->end() ? "absent" : absl::StrCat(it->second);
 }
 
 TEST(DatabaseRestartTest, ServicesStayUpReportNotServingAndRecoverWithin10s) {

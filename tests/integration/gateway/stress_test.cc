@@ -185,16 +185,10 @@ class GatewayStressTest : public GatewayFixture {
   }
   // The value of one metric line (`name{labels}`), or -1.
   double Metric(const std::string& series) {
-    auto metrics = HttpGet(Url("/metrics"));
+    absl::StatusOr<MetricValues> metrics = ScrapeMetrics(port_);
     if (!metrics.ok()) return -1;
-    // At a line start, so `# HELP <name> …` does not match.
-    const size_t at = metrics->body.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    double value = -1;
-    const size_t start = at + series.size() + 2;
-    (void)absl::SimpleAtod(metrics->body.substr(start, metrics->body.find('\n', start) - start),
-                           &value);
-    return value;
+    auto it = metrics->find(series);
+    return it == metrics->end() ? -1 : it->second;
   }
   bool WaitForMetric(const std::string& series, double value, absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
