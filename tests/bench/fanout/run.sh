@@ -31,26 +31,28 @@ echo "$clients clients x $events events, ${payload} B pad, interval ${interval} 
 echo "| server | protocol | clients | events | payload B | interval ms | delivered | lost | delivered/s | server CPU µs/msg | p50 ms | p99 ms | RSS KiB/idle conn | client CPU µs/msg |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 
-gateway() {  # gateway PROTOCOL
-  local port gw
-  port=$(free_port)
-  "$build/bin/ws-gateway" --listen="127.0.0.1:$port" --bench_endpoints --scheduler_target=127.0.0.1:1 \
-    --send_queue_max=100000 --log_level=warn 2>/dev/null &
-  gw=$!
+# measure PROTOCOL LABEL PORT SERVER-COMMAND...: starts the server (listening on PORT), runs the
+# client against it, stops it.
+measure() {
+  local protocol=$1 label=$2 port=$3 pid
+  shift 3
+  "$@" >/dev/null 2>&1 &
+  pid=$!
   wait_port "$port"
-  "$bench" --port="$port" --server_pid=$gw --protocol="$1" --clients="$clients" --events="$events" \
-    --payload="$payload" --interval_ms="$interval" --label=ws-gateway || true
-  kill $gw; wait $gw 2>/dev/null || true
+  "$bench" --port="$port" --server_pid=$pid --protocol="$protocol" --clients="$clients" \
+    --events="$events" --payload="$payload" --interval_ms="$interval" --label="$label" || true
+  kill $pid; wait $pid 2>/dev/null || true
+}
+gateway() {  # gateway PROTOCOL
+  local port
+  port=$(free_port)
+  measure "$1" ws-gateway "$port" "$build/bin/ws-gateway" --listen="127.0.0.1:$port" \
+    --bench_endpoints --scheduler_target=127.0.0.1:1 --send_queue_max=100000 --log_level=warn
 }
 anchor() {  # anchor SCRIPT PROTOCOL LABEL
-  local port nd
+  local port
   port=$(free_port)
-  node "$here/$1" "$port" >/dev/null &
-  nd=$!
-  wait_port "$port"
-  "$bench" --port="$port" --server_pid=$nd --protocol="$2" --clients="$clients" --events="$events" \
-    --payload="$payload" --interval_ms="$interval" --label="$3" || true
-  kill $nd; wait $nd 2>/dev/null || true
+  measure "$2" "$3" "$port" node "$here/$1" "$port"
 }
 version() { node -p "require(require.resolve('$1/package.json',{paths:['$here/../node']})).version"; }
 gateway sio
@@ -60,11 +62,7 @@ anchor node_ws_server.js ws "ws $(version ws) (node $(node --version))"
 if [[ -x "$build/bin/fanout_floor_server" ]]; then
   for threads in 1 2; do
     port=$(free_port)
-    "$build/bin/fanout_floor_server" --port="$port" --threads="$threads" >/dev/null 2>&1 &
-    fl=$!
-    wait_port "$port"
-    "$bench" --port="$port" --server_pid=$fl --protocol=ws --clients="$clients" --events="$events" \
-      --payload="$payload" --interval_ms="$interval" --label="bare send() floor, $threads thread(s)" || true
-    kill $fl; wait $fl 2>/dev/null || true
+    measure ws "bare send() floor, $threads thread(s)" "$port" \
+      "$build/bin/fanout_floor_server" --port="$port" --threads="$threads"
   done
 fi
