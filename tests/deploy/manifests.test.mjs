@@ -152,7 +152,8 @@ test('the PrometheusRule carries exactly the rules of deploy/prometheus/autosync
   assert.equal(fs.readFileSync(prometheusRuleFile, 'utf8'), renderPrometheusRule());
   const alerts = plain.groups.flatMap((g) => g.rules).filter((r) => r.alert);
   for (const a of alerts) assert.ok(a.annotations?.runbook && a.annotations?.summary, `${a.alert} needs summary and runbook`);
-  for (const name of ['AutosyncSyncFailuresRising', 'AutosyncStoreDataStale', 'AutosyncWorkerUnavailable', 'AutosyncNoSchedulerReplica', 'AutosyncGatewaySlowConsumerDisconnectsSpiking']) {
+  for (const name of ['AutosyncSyncFailuresRising', 'AutosyncStoreDataStale', 'AutosyncWorkerUnavailable', 'AutosyncNoSchedulerReplica', 'AutosyncGatewaySlowConsumerDisconnectsSpiking',
+    'AutosyncQueueBehindStaleness', 'AutosyncWorkerRefusals']) {
     assert.ok(alerts.some((a) => a.alert === name), name);
   }
 });
