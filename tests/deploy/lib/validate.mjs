@@ -1,5 +1,5 @@
 // Offline validation of a rendered Kubernetes manifest stream: each object against the API
-// schemas shipped by npm's kubernetes-models (+ the Prometheus Operator models), an
+// schemas shipped by npm's kubernetes-models (+ the Prometheus Operator and KEDA models), an
 // unknown-field check, references between the objects, and autosync's hardening rules.
 // validateStream(text, options) returns a list of "<Kind>/<name>: <path>: <problem>" strings.
 
@@ -18,6 +18,7 @@ function modelFile(apiVersion, kind) {
   const candidates = [
     path.join(modules, 'kubernetes-models', apiVersion, `${kind}.js`),
     path.join(modules, '@kubernetes-models', 'prometheus-operator', apiVersion, `${kind}.js`),
+    path.join(modules, '@kubernetes-models', 'keda', apiVersion, `${kind}.js`),
   ];
   return candidates.find((f) => fs.existsSync(f)) ?? null;
 }
@@ -271,12 +272,46 @@ export async function validateStream(text, options = {}) {
       problems.push(`PodDisruptionBudget/${pdb.metadata.name}: selector matches no pod template`);
     }
   }
-  for (const hpa of byKind('HorizontalPodAutoscaler')) {
-    const ref = hpa.spec?.scaleTargetRef ?? {};
+  // Autoscalers: an HPA, or a KEDA ScaledObject (which creates an HPA of its own). Each must
+  // scale a rendered workload that leaves spec.replicas to it, with min <= max, and no workload
+  // may have two of them (their HPAs would fight over the replica count).
+  const autoscalers = [
+    ...byKind('HorizontalPodAutoscaler').map((o) => ({ id: `HorizontalPodAutoscaler/${o.metadata.name}`, o,
+      ref: o.spec?.scaleTargetRef ?? {}, min: o.spec?.minReplicas ?? 1, max: o.spec?.maxReplicas })),
+    // KEDA's defaults: kind Deployment, minReplicaCount 0, maxReplicaCount 100.
+    ...byKind('ScaledObject').map((o) => ({ id: `ScaledObject/${o.metadata.name}`, o,
+      ref: { kind: 'Deployment', ...o.spec?.scaleTargetRef }, min: o.spec?.minReplicaCount ?? 0, max: o.spec?.maxReplicaCount ?? 100 })),
+  ];
+  const scaledBy = new Map();
+  for (const { id, ref, min, max } of autoscalers) {
     const target = byKind(ref.kind).find((o) => o.metadata?.name === ref.name);
-    if (!target) problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name}: scaleTargetRef ${ref.kind}/${ref.name} is not rendered`);
+    if (!target) problems.push(`${id}: scaleTargetRef ${ref.kind}/${ref.name} is not rendered`);
     else if (target.spec?.replicas !== undefined) {
-      problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name}: ${ref.kind}/${ref.name} also sets spec.replicas (each apply would fight the autoscaler)`);
+      problems.push(`${id}: ${ref.kind}/${ref.name} also sets spec.replicas (each apply would fight the autoscaler)`);
+    }
+    if (typeof min === 'number' && typeof max === 'number' && min > max) problems.push(`${id}: min replicas ${min} > max replicas ${max}`);
+    const key = `${ref.kind}/${ref.name}`;
+    if (scaledBy.has(key)) problems.push(`${id}: ${key} is also scaled by ${scaledBy.get(key)} (two HPAs fight over its replicas)`);
+    else scaledBy.set(key, id);
+  }
+  // The CRD types a trigger's metadata only as strings; what a scaler needs is KEDA's code.
+  // The prometheus scaler: https://keda.sh/docs/latest/scalers/prometheus/
+  const prometheusKeys = new Set(['serverAddress', 'query', 'threshold', 'activationThreshold', 'queryParameters',
+    'namespace', 'customHeaders', 'ignoreNullValues', 'unsafeSsl', 'timeout', 'authModes']);
+  const isNumber = (v) => typeof v === 'string' && /^[0-9]+(\.[0-9]+)?$/.test(v);
+  for (const so of byKind('ScaledObject')) {
+    for (const [i, t] of (so.spec?.triggers ?? []).entries()) {
+      if (t?.type !== 'prometheus') continue;
+      const where = `ScaledObject/${so.metadata.name}: /spec/triggers/${i}/metadata`;
+      const m = t.metadata ?? {};
+      for (const key of ['serverAddress', 'query', 'threshold']) if (!m[key]) problems.push(`${where}: prometheus trigger needs "${key}"`);
+      for (const key of Object.keys(m)) if (!prometheusKeys.has(key)) problems.push(`${where}: unknown prometheus trigger field "${key}"`);
+      if (m.serverAddress && !/^https?:\/\/[^/\s]+/.test(m.serverAddress)) problems.push(`${where}: serverAddress must be an http(s) URL`);
+      if (m.threshold && !(isNumber(m.threshold) && Number(m.threshold) > 0)) problems.push(`${where}: threshold must be a number above 0`);
+      if (m.activationThreshold !== undefined && !isNumber(m.activationThreshold)) problems.push(`${where}: activationThreshold must be a number`);
+      for (const key of ['ignoreNullValues', 'unsafeSsl']) {
+        if (m[key] !== undefined && m[key] !== 'true' && m[key] !== 'false') problems.push(`${where}: ${key} must be "true" or "false"`);
+      }
     }
   }
   for (const ing of byKind('Ingress')) {
