@@ -69,7 +69,7 @@ test('dev: one replica each, in-cluster PostgreSQL and store-sim, no autoscaler'
     assert.equal(find(objs, 'Deployment', name)?.spec.replicas, 1, name);
   }
   assert.equal(find(objs, 'StatefulSet', 'postgres')?.spec.replicas, 1);
-  assert.equal(objs.filter((o) => o.kind === 'HorizontalPodAutoscaler').length, 0);
+  assert.equal(objs.filter((o) => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject').length, 0);
   const secrets = objs.filter((o) => o.kind === 'Secret').map((o) => baseName(o.metadata.name)).sort();
   assert.deepEqual(secrets, ['autosync-database', 'autosync-gateway-jwt', 'autosync-store-tokens', 'postgres-credentials']);
 });
@@ -78,8 +78,7 @@ test('prod: 2+ schedulers and gateways, autoscaled workers, external database, W
   const objs = objects('overlays/prod');
   assert.ok(find(objs, 'Deployment', 'scheduler-service').spec.replicas >= 2);
   assert.ok(find(objs, 'Deployment', 'ws-gateway').spec.replicas >= 2);
-  const hpa = find(objs, 'HorizontalPodAutoscaler', 'sync-worker');
-  assert.ok(hpa.spec.minReplicas >= 2 && hpa.spec.maxReplicas > hpa.spec.minReplicas);
+  assert.equal(find(objs, 'ScaledObject', 'sync-worker')?.spec.scaleTargetRef.name, 'sync-worker');
   assert.equal(objs.filter((o) => o.kind === 'Secret' || o.kind === 'StatefulSet').length, 0, 'no database or secrets in prod');
   const ingress = find(objs, 'Ingress', 'ws-gateway');
   const a = ingress.metadata.annotations;
@@ -91,6 +90,46 @@ test('prod: 2+ schedulers and gateways, autoscaled workers, external database, W
     assert.deepEqual(objs.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort(), ['scheduler-service', 'sync-worker', 'ws-gateway']);
   }
   assert.ok(find(objs, 'PrometheusRule', 'autosync'));
+});
+
+// The workers scale on the run queue (issue 15) with KEDA, whose own HPA replaces the base's.
+test('prod: KEDA scales the workers on queued + running runs, one worker per AUTOSYNC_MAX_CONCURRENT_SYNCS', () => {
+  const objs = objects('overlays/prod');
+  const so = find(objs, 'ScaledObject', 'sync-worker');
+  assert.ok(so, 'ScaledObject sync-worker');
+  assert.equal(so.spec.scaleTargetRef.kind ?? 'Deployment', 'Deployment');
+  assert.ok(find(objs, 'Deployment', so.spec.scaleTargetRef.name));
+  assert.equal(so.spec.minReplicaCount, 1);
+  assert.equal(so.spec.maxReplicaCount, 20);
+  assert.deepEqual(objs.filter((o) => o.kind === 'HorizontalPodAutoscaler'), [], 'KEDA creates the HPA; a second one would fight it');
+  // A cluster still running the base's HPA: KEDA adopts it by name instead of refusing.
+  const baseHpa = find(objects('base'), 'HorizontalPodAutoscaler', 'sync-worker');
+  assert.equal(so.spec.advanced.horizontalPodAutoscalerConfig.name, baseHpa.metadata.name);
+  assert.equal(so.metadata.annotations['scaledobject.keda.sh/transfer-hpa-ownership'], 'true');
+  assert.ok(so.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds >= 300, 'scale in slowly');
+  assert.equal(so.spec.triggers.length, 1);
+  const [trigger] = so.spec.triggers;
+  assert.equal(trigger.type, 'prometheus');
+  assert.equal(trigger.metricType ?? 'AverageValue', 'AverageValue', 'replicas = ceil(query / threshold)');
+  const slots = find(objs, 'ConfigMap', 'worker-config').data.AUTOSYNC_MAX_CONCURRENT_SYNCS;
+  assert.equal(trigger.metadata.threshold, slots, "threshold = one worker's slots");
+  assert.equal(trigger.metadata.ignoreNullValues, 'false', 'no data must not read as an empty queue');
+  // The query is run against synthetic series by promtool (deploy/prometheus/tests).
+  const ruleTests = yaml.load(fs.readFileSync(path.join(root, 'deploy/prometheus/tests/autosync-rules.test.yml'), 'utf8'));
+  const exprs = ruleTests.tests.flatMap((t) => (t.promql_expr_test ?? []).map((e) => e.expr));
+  assert.ok(exprs.includes(trigger.metadata.query), 'the promtool tests must run the ScaledObject query verbatim');
+});
+
+test('a real prod overlay with a ScaledObject typo is refused', async () => {
+  const text = render('overlays/prod');
+  for (const [from, to, expected] of [
+    ['minReplicaCount:', 'minReplicas:', 'ScaledObject/sync-worker: /spec: unknown field "minReplicas"'],
+    ['threshold: "64"', 'threshold: 64', 'ScaledObject/sync-worker: /spec/triggers/0/metadata/threshold: must be string'],
+  ]) {
+    assert.ok(text.includes(from), from);
+    const problems = await validateStream(text.replace(from, to), { hardening: true, externalSecrets: prodExternalSecrets });
+    assert.ok(problems.some((p) => p.includes(expected)), JSON.stringify(problems));
+  }
 });
 
 test('gRPC services: headless Services, native grpc probes, graceful termination', () => {
