@@ -276,10 +276,10 @@ export async function validateStream(text, options = {}) {
   // scale a rendered workload that leaves spec.replicas to it, with min <= max, and no workload
   // may have two of them (their HPAs would fight over the replica count).
   const autoscalers = [
-    ...byKind('HorizontalPodAutoscaler').map((o) => ({ id: `HorizontalPodAutoscaler/${o.metadata.name}`, o,
+    ...byKind('HorizontalPodAutoscaler').map((o) => ({ id: `HorizontalPodAutoscaler/${o.metadata.name}`,
       ref: o.spec?.scaleTargetRef ?? {}, min: o.spec?.minReplicas ?? 1, max: o.spec?.maxReplicas })),
     // KEDA's defaults: kind Deployment, minReplicaCount 0, maxReplicaCount 100.
-    ...byKind('ScaledObject').map((o) => ({ id: `ScaledObject/${o.metadata.name}`, o,
+    ...byKind('ScaledObject').map((o) => ({ id: `ScaledObject/${o.metadata.name}`,
       ref: { kind: 'Deployment', ...o.spec?.scaleTargetRef }, min: o.spec?.minReplicaCount ?? 0, max: o.spec?.maxReplicaCount ?? 100 })),
   ];
   const scaledBy = new Map();
