@@ -29,6 +29,31 @@ void LowerEnum(std::string& json, absl::string_view key, absl::string_view prefi
   }
 }
 
+// Removes the member `"<key>":<value>` of compact JSON, and the comma joining it to a neighbour.
+// For top-level members whose value is a number, a bool or a string without escapes (an int64 as
+// the printer writes it). As in LowerEnum, the pattern only matches a real member: a quote inside
+// a string value is always escaped, so `<key>":` cannot occur inside one.
+void RemoveMember(std::string& json, absl::string_view key) {
+  const std::string pattern = absl::StrCat("\"", key, "\":");
+  const size_t pos = json.find(pattern);
+  if (pos == std::string::npos) return;
+  size_t end = pos + pattern.size();
+  if (end < json.size() && json[end] == '"') {
+    end = json.find('"', end + 1);
+    if (end == std::string::npos) return;
+    ++end;
+  } else {
+    while (end < json.size() && json[end] != ',' && json[end] != '}') ++end;
+  }
+  size_t begin = pos;
+  if (begin > 0 && json[begin - 1] == ',') {
+    --begin;
+  } else if (end < json.size() && json[end] == ',') {
+    ++end;
+  }
+  json.erase(begin, end - begin);
+}
+
 // The members of a JSON object's text, without the braces ("" for "{}").
 absl::string_view Members(absl::string_view object) {
   if (object.size() < 2) return "";
@@ -69,7 +94,16 @@ std::string StatusEventData(absl::string_view store_id, const autosync::v1::Sync
 }
 
 std::string ProgressEventData(const autosync::v1::SyncProgress& progress) {
-  return ProtoToJson(progress);
+  std::string json = ProtoToJson(progress);
+  // Every stage but QUEUED keeps the Node prototype's shape: where a run stands in the queue
+  // means nothing once it runs, and `retryable` (the scheduler's own retry decision) is not part
+  // of the browser events.
+  if (progress.stage() != autosync::v1::STAGE_QUEUED) {
+    RemoveMember(json, "queuePosition");
+    RemoveMember(json, "estimatedWaitSeconds");
+  }
+  RemoveMember(json, "retryable");
+  return json;
 }
 
 EncodedEvent EncodeForClients(absl::string_view name, absl::string_view data_json) {

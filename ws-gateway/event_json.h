@@ -24,7 +24,9 @@ inline constexpr absl::string_view kStatusEvent = "syncStatus";
 
 // syncStatus data: the status object plus `storeId`.
 std::string StatusEventData(absl::string_view store_id, const autosync::v1::SyncStatus& status);
-// autoSyncProgress data: {storeId, runId, stage, message, progress, counts, ...}.
+// autoSyncProgress data: {storeId, runId, stage, message, progress, counts, ...}; a QUEUED event
+// ("stage":"queued") also carries `queuePosition` (1 = next) and `estimatedWaitSeconds` (int64,
+// so a string), other stages never do. `retryable` is never sent.
 std::string ProgressEventData(const autosync::v1::SyncProgress& progress);
 
 // One event encoded once per framing; the bytes are shared by every recipient.

@@ -1,9 +1,8 @@
-// Route matching, query/header helpers, rate limits and the JSON of events.
+// Route matching, query/header helpers and rate limits.
 #include "ws-gateway/route_match.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ws-gateway/event_json.h"
 #include "ws-gateway/rate_limit.h"
 #include "ws-gateway/routes.h"
 
@@ -110,40 +109,6 @@ TEST(RateLimiterTest, TriggerLimiterNamesTheLimit) {
   TriggerLimiter per_client(100, absl::Minutes(1), 1, absl::Minutes(1));
   EXPECT_TRUE(per_client.Check("s1", "c", t0).ok());
   EXPECT_THAT(std::string(per_client.Check("s2", "c", t0).message()), HasSubstr("client"));
-}
-
-TEST(EventJsonTest, ProgressUsesCamelCaseAndLowerCaseStage) {
-  autosync::v1::SyncProgress p;
-  p.set_store_id("buycosari");
-  p.set_run_id("run_1");
-  p.set_stage(autosync::v1::STAGE_ORDERS);
-  p.set_message("Fetched \"1\" \"stage\":\"STAGE_X\"");
-  p.set_progress(40);
-  p.set_trigger(autosync::v1::TRIGGER_MANUAL);
-  p.mutable_counts()->set_orders_fetched(12);
-  const std::string json = ProgressEventData(p);
-  EXPECT_THAT(json, HasSubstr("\"storeId\":\"buycosari\""));
-  EXPECT_THAT(json, HasSubstr("\"runId\":\"run_1\""));
-  EXPECT_THAT(json, HasSubstr("\"stage\":\"orders\""));
-  EXPECT_THAT(json, HasSubstr("\"trigger\":\"manual\""));
-  EXPECT_THAT(json, HasSubstr("\"progress\":40"));
-  EXPECT_THAT(json, HasSubstr("\"ordersFetched\":\"12\""));
-  // A message that looks like an enum member is left alone.
-  EXPECT_THAT(json, HasSubstr("\\\"stage\\\":\\\"STAGE_X\\\""));
-}
-
-TEST(EventJsonTest, StatusDataCarriesStoreIdAndEveryField) {
-  autosync::v1::SyncStatus s;
-  s.set_active_connections(1);
-  s.set_has_cron_job(true);
-  const std::string json = StatusEventData("buycosari", s);
-  EXPECT_THAT(json, HasSubstr("{\"storeId\":\"buycosari\","));
-  EXPECT_THAT(json, HasSubstr("\"isSyncing\":false"));
-  EXPECT_THAT(json, HasSubstr("\"activeConnections\":1"));
-  EXPECT_THAT(json, HasSubstr("\"hasCronJob\":true"));
-  const EncodedEvent e = EncodeForClients(kStatusEvent, json);
-  EXPECT_EQ(*e.ws, "{\"event\":\"syncStatus\",\"data\":" + json + "}");
-  EXPECT_EQ(*e.sio, "42[\"syncStatus\"," + json + "]");
 }
 
 }  // namespace
