@@ -1,5 +1,5 @@
 // A fake SchedulerClient for the gateway's unit tests: WatchStore streams the test feeds and
-// ends by hand, recorded ReportConnections, fixed answers for the unary calls.
+// ends by hand, recorded ReportConnections, answers for the unary calls the test sets.
 #pragma once
 
 #include <memory>
@@ -35,7 +35,7 @@ class FakeScheduler final : public SchedulerClient {
     return response;
   }
   absl::StatusOr<v1::GetSyncStatusResponse> GetSyncStatus(const std::string&) override {
-    return v1::GetSyncStatusResponse();
+    return status_response;
   }
   absl::StatusOr<v1::ListStoresResponse> ListStores(const v1::ListStoresRequest&) override {
     return v1::ListStoresResponse();
@@ -44,7 +44,7 @@ class FakeScheduler final : public SchedulerClient {
     return v1::GetLtvCohortsResponse();
   }
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest&) override {
-    return v1::ListRunsResponse();
+    return runs_response;
   }
   void ReportConnections(const v1::ReportConnectionsRequest& request,
                          std::function<void(absl::Status)> done) override {
@@ -60,6 +60,8 @@ class FakeScheduler final : public SchedulerClient {
     return stream;
   }
 
+  v1::GetSyncStatusResponse status_response;  // what GetSyncStatus answers
+  v1::ListRunsResponse runs_response;         // what ListRuns answers
   std::vector<std::shared_ptr<FakeStream>> streams;
   std::vector<v1::ReportConnectionsRequest> reports;
 };
