@@ -3,6 +3,9 @@
 // was served from: Socket.IO at /socket.io/ (the stock socket.io-client bundle in vendor/) and the
 // JSON routes under /api/ (DESIGN.md, "HTTP on the gateway"). Payloads are protobuf JSON: int64
 // fields arrive as strings, unset timestamps and messages are missing, so every read is defensive.
+// A run first waits in the scheduler's run queue: a `queued` progress event (queuePosition,
+// estimatedWaitSeconds) and a status with `queued` say so, and STARTING follows when a worker
+// slot takes it; until then the page says "Queued (#3, about 2 min)", not "Syncing".
 //
 // Auth: a token from `?token=` (moved to localStorage and dropped from the address bar) or
 // localStorage, or typed into the test panel; sent as Socket.IO `auth: {token}` and as
@@ -14,16 +17,19 @@
 //   connection-label           "Connected", "Reconnecting (attempt 3)…", …
 //   connection-reason          why it is not connected (socket.io's reason / error message)
 //   banner                     page-level problem (no token, gateway unreachable, …); hidden when none
-//   sync-status                data-state = unknown | idle | syncing; data-enabled = true | false
+//   sync-status                data-state = unknown | idle | queued | syncing; data-enabled = true |
+//                              false; text "Idle", "Syncing" or "Queued (#3, about 2 min)"
 //   status-next-fire, status-last-success, status-schedule, status-active-connections,
-//   status-last-error          the status facts (times carry <time datetime>)
-//   sync-button                "Sync now" (disabled while a run is in flight or being requested)
+//   status-skipped-fires, status-last-error   the status facts (times carry <time datetime>)
+//   sync-button                "Sync now" (disabled while a run is queued, in flight or being
+//                              requested)
 //   sync-feedback              the answer to the last trigger (data-kind = info | ok | error)
 //   progress-card              the live progress panel
 //   progress-run               which run is shown ("Run run_… · manual") ; data-run-id
-//   progress-bar               role=progressbar; data-stage = idle | starting | orders | ads | ltv |
-//                              completed | failed | skipped; data-percent = 0..100;
-//                              data-run-id; data-live = true while the run is in flight
+//   progress-bar               role=progressbar; data-stage = idle | queued | starting | orders |
+//                              ads | ltv | completed | failed | skipped | cancelled;
+//                              data-percent = 0..100; data-run-id; data-live = true while the run
+//                              executes (false while it waits in the queue: the bar stands still)
 //   progress-stage, progress-percent   the text above the bar
 //   stage-list                 <ol> of stages; its items stage-starting, stage-orders, stage-ads,
 //                              stage-ltv have data-state = pending | active | done | failed | skipped
@@ -42,7 +48,8 @@
 //                              data-offset, data-value (raw value of the shown metric)
 //   cohort-empty               shown when the store has no cohorts yet
 //   run-list                   <table> of runs; data-count; rows run-item with data-run-id,
-//                              data-status = running | completed | failed | skipped
+//                              data-status = queued | running | completed | failed | skipped |
+//                              cancelled; data-attempt
 //   run-empty, runs-refresh
 //   test-panel, test-trigger-http, test-fetch-status, test-reconnect, test-output,
 //   test-connection-info (its <dd data-info = id | transport | url | auth | events>),
@@ -50,13 +57,20 @@
 
 const kStages = ['starting', 'orders', 'ads', 'ltv'];
 const kTerminal = new Set(['completed', 'failed', 'skipped']);
+// Run.status values of runs that ended (a queued run can be cancelled before it starts).
+const kEnded = new Set([...kTerminal, 'cancelled']);
 // Where a stage starts on the 0-100 scale (orders 0-60, ads 60-80, ltv 80-100), used when a run
 // is joined from a status snapshot rather than from its progress events.
 const kStageBase = { starting: 0, orders: 2, ads: 60, ltv: 80, completed: 100 };
 const kStageLabel = {
-  idle: 'Idle', starting: 'Starting', orders: 'Fetching orders', ads: 'Fetching ad spend',
-  ltv: 'Computing LTV cohorts', completed: 'Completed', failed: 'Failed',
-  skipped: 'Skipped (data is fresh)',
+  idle: 'Idle', queued: 'Queued', starting: 'Starting', orders: 'Fetching orders',
+  ads: 'Fetching ad spend', ltv: 'Computing LTV cohorts', completed: 'Completed', failed: 'Failed',
+  skipped: 'Skipped (data is fresh)', cancelled: 'Cancelled',
+};
+// SyncStatus.lastSkipReason words the scheduler uses; anything else is shown as it is.
+const kSkipReason = {
+  fresh: 'the data was fresh', overlap: 'a run was in flight', running: 'a run was in flight',
+  queued: 'a run was already queued',
 };
 const kTriggerLabel = { manual: 'Manual', cron: 'Scheduled', api: 'API', '': '—' };
 const kStorageToken = 'autosync.token';
@@ -155,6 +169,22 @@ function timeEl(date) {
     relTime(date));
 }
 
+// Seconds of expected wait -> "under a minute", "about 4 min", "about 2 h".
+function waitEstimate(seconds) {
+  const s = Math.max(0, num(seconds));
+  if (s < 60) return 'under a minute';
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `about ${minutes} min`;
+  return `about ${Math.round(s / 3600)} h`;
+}
+
+// "Queued (#3, about 2 min)"; just "Queued" until the scheduler has said where the run stands.
+function queuedLabel(queue) {
+  if (!queue) return 'Queued';
+  const position = Math.trunc(num(queue.position));
+  return `Queued (${position > 0 ? `#${position}, ` : ''}${waitEstimate(queue.waitSeconds)})`;
+}
+
 function duration(ms) {
   if (!(ms >= 0)) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -215,9 +245,10 @@ const state = {
 };
 let socket = null;
 
+// `queue` is {position, waitSeconds} while the run waits in the run queue (stage "queued").
 function emptyRun() {
   return { runId: '', storeId: '', stage: 'idle', progress: 0, counts: {}, messages: [], error: '',
-    trigger: '', live: false, source: '', workStage: '', startedAt: null };
+    trigger: '', live: false, source: '', workStage: '', startedAt: null, queue: null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,6 +301,7 @@ const el = {
   lastSuccess: byTestId('status-last-success'),
   schedule: byTestId('status-schedule'),
   active: byTestId('status-active-connections'),
+  skipped: byTestId('status-skipped-fires'),
   lastError: byTestId('status-last-error'),
   syncButton: byTestId('sync-button'),
   feedback: byTestId('sync-feedback'),
@@ -338,26 +370,45 @@ function setFeedback(kind, text) {
   el.feedback.textContent = text;
 }
 
-// Syncing per the status, unless the run it names already ended here (a snapshot taken before the
-// terminal event can arrive after it).
-function isSyncing() {
+// idle | queued | syncing. The run shown decides while it is in flight (a queued run joined from a
+// status is one too); otherwise syncing per the status, unless the run it names already ended here
+// (a snapshot taken before the terminal event can arrive after it).
+function syncMode() {
   const s = state.status;
-  if (state.run.live) return true;
-  if (!s?.isSyncing) return false;
+  if (state.run.live) return state.run.stage === 'queued' ? 'queued' : 'syncing';
+  if (!s?.isSyncing) return 'idle';
   const current = str(s.currentRun?.runId);
-  return !(current && current === state.run.runId && kTerminal.has(state.run.stage));
+  return current && current === state.run.runId && kTerminal.has(state.run.stage) ? 'idle' : 'syncing';
+}
+
+// "3 · last 5 min ago: the data was fresh", or "None".
+function renderSkips(s) {
+  const count = num(s.skippedFires);
+  if (count <= 0) {
+    el.skipped.replaceChildren(h('span', { class: 'muted' }, 'None'));
+    return;
+  }
+  const reason = str(s.lastSkipReason);
+  const when = time(s.lastSkipTime);
+  const sub = h('span', { class: 'fact-sub', dataset: { testid: 'status-last-skip' } });
+  if (when) sub.append('last ', timeEl(when));
+  if (reason) sub.append(`${when ? ': ' : 'last: '}${kSkipReason[reason] ?? reason}`);
+  el.skipped.replaceChildren(
+    h('span', { title: 'Scheduled fires skipped because the data was fresh or a run was already queued or in flight' },
+      `${fmtInt(count)} scheduled ${count === 1 ? 'fire' : 'fires'}`), sub);
 }
 
 function renderStatus() {
   const s = state.status;
-  const syncing = isSyncing();
-  el.syncStatus.dataset.state = s ? (syncing ? 'syncing' : 'idle') : 'unknown';
+  const mode = syncMode();
+  const syncing = mode !== 'idle';
+  el.syncStatus.dataset.state = s ? mode : 'unknown';
   el.syncStatus.dataset.enabled = String(s?.enabled !== false);
-  el.syncStatus.textContent = !s ? '—' : syncing ? 'Syncing' : 'Idle';
+  el.syncStatus.textContent = !s ? '—' : mode === 'queued' ? queuedLabel(state.run.queue) : syncing ? 'Syncing' : 'Idle';
 
   const setTime = (node, date, fallback) => node.replaceChildren(date ? timeEl(date) : fallback);
   if (!s) {
-    for (const node of [el.nextFire, el.lastSuccess, el.schedule, el.active, el.lastError]) {
+    for (const node of [el.nextFire, el.lastSuccess, el.schedule, el.active, el.skipped, el.lastError]) {
       node.textContent = '—';
     }
   } else {
@@ -372,6 +423,7 @@ function renderStatus() {
     if (s.enabled === false) el.schedule.append(h('span', { class: 'tag tag-warn' }, 'paused'));
     const watchers = num(s.activeConnections);
     el.active.textContent = `${fmtInt(watchers)} ${watchers === 1 ? 'dashboard' : 'dashboards'}`;
+    renderSkips(s);
     const lastError = str(s.lastError);
     el.lastError.replaceChildren(lastError ? h('span', { class: 'error-text' }, lastError)
       : h('span', { class: 'ok-text' }, 'None'));
@@ -381,7 +433,7 @@ function renderStatus() {
   el.syncButton.disabled = !state.storeId || busy;
   el.syncButton.setAttribute('aria-busy', String(busy));
   el.syncButton.querySelector('.btn-label').textContent =
-    state.triggerPending ? 'Starting…' : syncing ? 'Syncing…' : 'Sync now';
+    state.triggerPending ? 'Starting…' : mode === 'queued' ? 'Queued…' : syncing ? 'Syncing…' : 'Sync now';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,25 +454,31 @@ function stageStates(run) {
   return states;
 }
 
+function stageLabel(run) {
+  return run.stage === 'queued' ? queuedLabel(run.queue) : kStageLabel[run.stage] ?? run.stage;
+}
+
 function renderProgress() {
   const { run } = state;
+  const queued = run.stage === 'queued';
   const percent = Math.round(clamp(run.progress, 0, 100));
   const bar = el.progressBar;
   bar.dataset.stage = run.stage;
   bar.dataset.percent = String(percent);
   bar.dataset.runId = run.runId;
-  bar.dataset.live = String(run.live);
+  // A queued run is in flight but nothing moves until a worker slot takes it.
+  bar.dataset.live = String(run.live && !queued);
   bar.setAttribute('aria-valuenow', String(percent));
-  bar.setAttribute('aria-valuetext', `${kStageLabel[run.stage] ?? run.stage}, ${percent}%`);
+  bar.setAttribute('aria-valuetext', `${stageLabel(run)}, ${percent}%`);
   bar.style.setProperty('--percent', `${percent}%`);
-  el.progressStage.textContent = kStageLabel[run.stage] ?? run.stage;
-  el.progressPercent.textContent = `${percent}%`;
+  el.progressStage.textContent = stageLabel(run);
+  el.progressPercent.textContent = queued ? '' : `${percent}%`;
 
   el.progressRun.dataset.runId = run.runId;
-  if (!run.runId) el.progressRun.textContent = 'No run yet';
+  if (!run.runId) el.progressRun.textContent = run.live ? 'Waiting in the run queue' : 'No run yet';
   else {
     const who = kTriggerLabel[run.trigger] ?? run.trigger;
-    const prefix = run.live ? 'Running' : run.source === 'last' ? 'Last run' : 'Run';
+    const prefix = run.live ? (queued ? 'Queued' : 'Running') : run.source === 'last' ? 'Last run' : 'Run';
     el.progressRun.replaceChildren(`${prefix} `, h('code', { title: run.runId }, run.runId.slice(0, 16)),
       who && who !== '—' ? ` · ${who}` : '');
   }
@@ -475,13 +533,17 @@ function onProgress(data) {
   state.events += 1;
   if (!data || typeof data !== 'object') return;
   // The same event twice (a redelivery) changes nothing; do not log it twice either.
-  const key = JSON.stringify([data.storeId, data.runId, data.stage, data.progress, data.message, data.counts, data.error]);
+  const key = JSON.stringify([data.storeId, data.runId, data.stage, data.progress, data.message, data.counts, data.error,
+    data.queuePosition, data.estimatedWaitSeconds]);
   if (key === lastProgressKey) return;
   lastProgressKey = key;
   const storeId = str(data.storeId);
   if (storeId && storeId !== state.storeId) return;  // an event of a store we no longer show
   const runId = str(data.runId);
   const stage = str(data.stage) || state.run.stage;
+  // A queued event of a run seen executing (or ended) here is late news: the run left the queue.
+  const sameRun = runId && runId === state.run.runId;
+  if (stage === 'queued' && sameRun && (state.run.workStage || kTerminal.has(state.run.stage))) return;
   if (runId && runId !== state.run.runId) {
     resetRun(runId, { live: true, source: 'event', trigger: str(data.trigger) });
     scheduleRunsRefresh();
@@ -492,17 +554,23 @@ function onProgress(data) {
   run.trigger = str(data.trigger) || run.trigger;
   run.source = 'event';
   if (kStages.includes(stage)) run.workStage = stage;
-  if (stage === 'starting' || !run.startedAt) run.startedAt = time(data.time) ?? new Date();
+  if (stage === 'queued') {
+    run.queue = { position: num(data.queuePosition), waitSeconds: num(data.estimatedWaitSeconds) };
+  } else {
+    run.queue = null;
+    if (stage === 'starting' || !run.startedAt) run.startedAt = time(data.time) ?? new Date();
+  }
   run.stage = stage;
   run.progress = stage === 'completed' ? 100 : clamp(num(data.progress), 0, 100);
   if (data.counts && typeof data.counts === 'object') run.counts = { ...run.counts, ...data.counts };
   const error = str(data.error);
   run.error = error;
-  addMessage(stage, str(data.message) || (error ? '' : kStageLabel[stage]), false, time(data.time) ?? new Date());
+  addMessage(stage, str(data.message) || (error ? '' : stageLabel(run)), false, time(data.time) ?? new Date());
   if (error && error !== str(data.message)) addMessage(stage, error, true, time(data.time) ?? new Date());
 
-  if (stage !== previous) {
-    if (stage === 'completed') announce('Sync completed. Cohort table updated.');
+  if (stage !== previous || stage === 'queued') {
+    if (stage === 'queued') announce(`${queuedLabel(run.queue)}.`);
+    else if (stage === 'completed') announce('Sync completed. Cohort table updated.');
     else if (stage === 'failed') announce(`Sync failed: ${error || str(data.message)}`);
     else if (stage === 'skipped') announce('Sync skipped: the data is fresh.');
     else announce(`${kStageLabel[stage] ?? stage}…`);
@@ -531,9 +599,13 @@ function applyStatus(status) {
   state.status = status;
   const current = status.currentRun && typeof status.currentRun === 'object' ? status.currentRun : null;
   const last = status.lastRun && typeof status.lastRun === 'object' ? status.lastRun : null;
+  const queuedRun = status.queuedRun && typeof status.queuedRun === 'object' ? status.queuedRun : null;
   const run = state.run;
 
   const ended = current && str(current.runId) === run.runId && kTerminal.has(run.stage);
+  // The queued run already started or ended here: the snapshot is older than its events.
+  const queuedId = str(queuedRun?.runId);
+  const leftQueue = queuedId && queuedId === run.runId && (run.workStage || kTerminal.has(run.stage));
   if (status.isSyncing && current && str(current.runId) && !ended) {
     const stage = str(current.stage) || 'starting';
     if (str(current.runId) !== run.runId) {
@@ -555,6 +627,25 @@ function applyStatus(status) {
   } else if (!status.isSyncing && run.live && last && str(last.runId) === run.runId) {
     // The run ended while we were not listening (e.g. during a reconnect).
     finishFromRun(last);
+  } else if (!status.isSyncing && status.queued && !leftQueue) {
+    // Waiting in the run queue: join the queued run (or update where it stands). The status names
+    // the run in `queuedRun`; without it, a queued run shown here is taken to be that run.
+    if (!run.live || (queuedId ? queuedId !== run.runId : run.stage !== 'queued')) {
+      resetRun(queuedId, { live: true, source: 'status', trigger: str(queuedRun?.trigger) });
+      addMessage('queued', 'Waiting in the run queue for a worker slot');
+      scheduleRunsRefresh();
+    }
+    const r = state.run;
+    const before = r.stage;
+    r.stage = 'queued';
+    r.live = true;
+    r.queue = { position: num(status.queuePosition), waitSeconds: num(status.estimatedWaitSeconds) };
+    if (before !== 'queued') announce(`${queuedLabel(r.queue)}.`);
+  } else if (!status.isSyncing && !status.queued && run.live && run.stage === 'queued') {
+    // The queued run left the queue without starting here (cancelled, or we missed its events).
+    if (last) showLastRun(last);
+    else resetRun('', { live: false, source: '' });
+    scheduleRunsRefresh();
   } else if (!status.isSyncing && !run.runId && last && str(last.runId)) {
     showLastRun(last);
   }
@@ -564,7 +655,8 @@ function applyStatus(status) {
   if (successAfter && before && (!successBefore || successAfter > successBefore)) {
     loadLtv();
     scheduleRunsRefresh();
-  } else if (before && Boolean(before.isSyncing) !== Boolean(status.isSyncing)) {
+  } else if (before && (Boolean(before.isSyncing) !== Boolean(status.isSyncing)
+                        || Boolean(before.queued) !== Boolean(status.queued))) {
     scheduleRunsRefresh();
   }
   renderProgress();
@@ -574,7 +666,7 @@ function applyStatus(status) {
 function runOutcome(run) {
   const status = str(run.status);
   const stage = str(run.stage);
-  if (kTerminal.has(status)) return status;
+  if (kEnded.has(status)) return status;
   if (kTerminal.has(stage)) return stage;
   return 'completed';
 }
@@ -770,7 +862,8 @@ function renderLtv() {
 // ---------------------------------------------------------------------------------------------
 // Run history
 
-const kRunStatusLabel = { running: 'Running', completed: 'Completed', failed: 'Failed', skipped: 'Skipped' };
+const kRunStatusLabel = { queued: 'Queued', running: 'Running', completed: 'Completed', failed: 'Failed',
+  skipped: 'Skipped', cancelled: 'Cancelled' };
 
 function renderRuns() {
   const tbody = el.runList.tBodies[0];
@@ -778,17 +871,22 @@ function renderRuns() {
   el.runEmpty.hidden = state.runs.length > 0;
   tbody.replaceChildren(...state.runs.map((run) => {
     const status = str(run.status) || 'running';
-    const started = time(run.startedAt);
+    const started = time(run.startedAt);  // unset while queued
+    const queuedAt = time(run.queuedAt);
     const finished = time(run.finishedAt);
+    const attempt = Math.trunc(num(run.attempt));
     // The run shown live is fresher here than in the last fetched list.
     const live = state.run.live && str(run.runId) === state.run.runId;
     const c = live ? state.run.counts : run.counts && typeof run.counts === 'object' ? run.counts : {};
     const error = str(run.error);
-    const row = h('tr', { class: error ? 'has-error' : '', dataset: { testid: 'run-item', runId: str(run.runId), status } },
-      h('td', {}, h('span', { class: `badge badge-${status}` }, kRunStatusLabel[status] ?? status)),
+    const row = h('tr', { class: error ? 'has-error' : '', dataset: { testid: 'run-item', runId: str(run.runId), status, attempt: String(attempt || 1) } },
+      h('td', {}, h('span', { class: `badge badge-${status}` }, kRunStatusLabel[status] ?? status),
+        attempt > 1 ? h('span', { class: 'tag tag-warn', title: `Retry: attempt ${attempt}` }, `attempt ${attempt}`) : null),
       h('td', {}, kTriggerLabel[str(run.trigger)] ?? str(run.trigger)),
-      h('td', {}, started ? timeEl(started) : '—'),
-      h('td', {}, started && finished ? duration(finished - started) : status === 'running' ? 'running…' : '—'),
+      h('td', {}, started ? timeEl(started)
+        : queuedAt ? h('span', { class: 'muted', title: 'Not started yet' }, 'queued ', timeEl(queuedAt)) : '—'),
+      h('td', {}, started && finished ? duration(finished - started)
+        : status === 'running' ? 'running…' : status === 'queued' ? 'waiting…' : '—'),
       h('td', { class: 'num', title: `${fmtInt(c.ordersFetched)} fetched, ${fmtInt(c.ordersWritten)} written` }, fmtInt(c.ordersWritten)),
       h('td', { class: 'num' }, fmtInt(c.adsWritten)),
       h('td', { class: 'num' }, fmtInt(c.cohortRows)));
@@ -949,13 +1047,14 @@ function onTriggerResult(res) {
   if (res.success && res.started !== false) {
     setFeedback('ok', str(res.message) || 'Sync started.');
     if (runId && runId !== state.run.runId) {
+      // The scheduler queues the run; STARTING follows when a worker slot takes it.
       resetRun(runId, { live: true, source: 'trigger', trigger: 'manual' });
-      state.run.stage = 'starting';
-      state.run.startedAt = new Date();
-      addMessage('starting', 'Sync requested');
+      state.run.stage = 'queued';
+      addMessage('queued', 'Sync requested');
     }
   } else if (res.started === false && runId) {
-    setFeedback('info', 'A sync is already running for this store; showing it.');
+    setFeedback('info', syncMode() === 'queued' ? 'A sync is already queued for this store; showing it.'
+      : 'A sync is already running for this store; showing it.');
     if (runId !== state.run.runId) {
       resetRun(runId, { live: true, source: 'trigger' });
       state.run.stage = 'starting';
