@@ -21,7 +21,9 @@ import process from 'node:process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { createMockState, startMockGateway } from './mock-gateway.mjs';
+import {
+  createMockState, moveQueuedRun, queueRun, recordSkip, startMockGateway, startQueuedRun,
+} from './mock-gateway.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const kArtifacts = path.join(here, 'artifacts');
@@ -178,6 +180,24 @@ async function syncAndWaitForEnd(page, terminal = 'completed') {
   await page.waitForSelector(`${tid('progress-bar')}[data-run-id="${runId}"][data-stage="${terminal}"]`);
   const trail = await page.evaluate(() => window.__e2eTrail);
   return { runId, trail };
+}
+
+// Records every text the sync status pill shows (as recordProgressTrail does for the bar).
+async function recordStatusTrail(page) {
+  await page.evaluate((sel) => {
+    const pill = document.querySelector(sel);
+    const trail = [pill.textContent];
+    window.__e2eStatusTrail = trail;
+    new MutationObserver(() => {
+      if (trail[trail.length - 1] !== pill.textContent) trail.push(pill.textContent);
+    }).observe(pill, { childList: true, characterData: true, subtree: true });
+  }, tid('sync-status'));
+}
+
+async function waitForText(page, id, pattern) {
+  await page.waitForFunction(
+    ([sel, source]) => new RegExp(source).test(document.querySelector(sel).textContent),
+    [tid(id), pattern.source]);
 }
 
 // Stage values in order of first appearance, from `from` on.
@@ -361,6 +381,95 @@ describe('dashboard', () => {
       await waitConnected(page);
       await page.waitForSelector(`${tid('cohort-table')}[data-state="ready"]`);
       assert.equal(await page.inputValue(tid('store-picker')), 'northwind-outdoors');
+    } finally {
+      await context.close();
+      await gw.close({ stopRuns: true });
+    }
+  });
+
+  test('a run waiting in the run queue shows "Queued (#N, about …)", a still bar, then the syncing display once it starts', { skip: kExternalUrl ? 'needs the mock gateway\'s run queue' : false, timeout: 2 * kWaitMs }, async () => {
+    const state = createMockState({ stepMs: 200 });
+    const gw = await startMockGateway({ port: 0, state });
+    const { context, page, problems } = await openPage();
+    const late = await openPage();
+    try {
+      await openAndPick(page, gw.url, 'buycosari');
+      await page.waitForSelector(`${tid('sync-status')}[data-state="idle"]`);
+      assert.equal(await page.textContent(tid('status-skipped-fires')), 'None');
+      await recordStatusTrail(page);
+      await recordProgressTrail(page);
+
+      // A scheduled fire skipped: counted on the status, with its reason.
+      recordSkip(state, 'buycosari', 'fresh');
+      await waitForText(page, 'status-skipped-fires', /^1 scheduled fire/);
+      assert.match(await page.textContent(tid('status-last-skip')), /the data was fresh/);
+
+      // Queued third, about two minutes: the queued event says where the run stands.
+      const { runId } = queueRun(state, 'buycosari', 'cron', { position: 3, waitSeconds: 125 });
+      await page.waitForSelector(`${tid('sync-status')}[data-state="queued"]`);
+      await waitForText(page, 'sync-status', /^Queued \(#3, about 2 min\)$/);
+      await page.waitForSelector(`${tid('progress-bar')}[data-run-id="${runId}"][data-stage="queued"][data-live="false"]`);
+      assert.equal(await page.textContent(tid('progress-stage')), 'Queued (#3, about 2 min)');
+      assert.equal(await attr(page, 'progress-bar', 'data-percent'), '0');
+      assert.equal(await page.isDisabled(tid('sync-button')), true);
+      for (const s of ['starting', 'orders', 'ads', 'ltv']) {
+        assert.equal(await attr(page, `stage-${s}`, 'data-state'), 'pending', `stage ${s}`);
+      }
+      // The bar does not move while queued: no animation on its fill.
+      assert.equal(await page.$eval(`${tid('progress-bar')} .progress-fill`, (e) => getComputedStyle(e).animationName), 'none');
+      await page.waitForSelector(`[data-testid="run-item"][data-run-id="${runId}"][data-status="queued"]`);
+
+      // Moved up: the next one, with a short wait.
+      moveQueuedRun(state, 'buycosari', { position: 1, waitSeconds: 20 });
+      await waitForText(page, 'sync-status', /^Queued \(#1, under a minute\)$/);
+
+      // A page opened while the run waits learns it from the status snapshot alone.
+      await openAndPick(late.page, gw.url, 'buycosari');
+      await waitForText(late.page, 'sync-status', /^Queued \(#1, under a minute\)$/);
+      await late.page.waitForSelector(`${tid('progress-bar')}[data-run-id="${runId}"][data-stage="queued"]`);
+
+      // A worker slot takes it: STARTING switches both pages to the syncing display.
+      assert.equal(startQueuedRun(state, 'buycosari'), true);
+      for (const p of [page, late.page]) {
+        await p.waitForSelector(`${tid('progress-bar')}[data-run-id="${runId}"][data-stage="completed"]`);
+        await p.waitForSelector(`${tid('sync-status')}[data-state="idle"]`);
+      }
+      const texts = await page.evaluate(() => window.__e2eStatusTrail);
+      const at = (t) => texts.indexOf(t);
+      assert.ok(at('Queued (#3, about 2 min)') >= 0 && at('Queued (#1, under a minute)') > at('Queued (#3, about 2 min)')
+        && texts.lastIndexOf('Syncing') > at('Queued (#1, under a minute)')
+        && texts.lastIndexOf('Idle') > texts.lastIndexOf('Syncing'), `status texts: ${texts.join(' -> ')}`);
+      const stages = stagesInOrder(await page.evaluate(() => window.__e2eTrail));
+      assert.deepEqual(stages.filter((s) => ['queued', 'orders', 'ads', 'ltv', 'completed'].includes(s)),
+        ['queued', 'orders', 'ads', 'ltv', 'completed'], `stages seen: ${stages.join(' -> ')}`);
+      await page.waitForSelector(`[data-testid="run-item"][data-run-id="${runId}"][data-status="completed"]`);
+      assert.equal(await page.isDisabled(tid('sync-button')), false);
+      assert.deepEqual(problems, []);
+      assert.deepEqual(late.problems, []);
+    } finally {
+      await context.close();
+      await late.context.close();
+      await gw.close({ stopRuns: true });
+    }
+  });
+
+  test('Sync now with a run queue: the run shows as queued until a worker slot takes it', { skip: kExternalUrl ? 'needs the mock gateway\'s run queue' : false, timeout: 2 * kWaitMs }, async () => {
+    const gw = await startMockGateway({ port: 0, stepMs: 150, queueMs: 1500 });
+    const { context, page, problems } = await openPage();
+    try {
+      await openAndPick(page, gw.url, 'northwind-outdoors');
+      assert.match(await page.textContent(tid('status-skipped-fires')), /^2 scheduled fires/);
+      await recordStatusTrail(page);
+      const { runId, trail } = await syncAndWaitForEnd(page);
+      const texts = await page.evaluate(() => window.__e2eStatusTrail);
+      const queuedAt = texts.indexOf('Queued (#1, under a minute)');
+      assert.ok(queuedAt >= 0 && texts.lastIndexOf('Syncing') > queuedAt, `status texts: ${texts.join(' -> ')}`);
+      // From the trigger on (the bar showed the store's last run, completed, before it).
+      const fromQueued = { stage: trail.stage.slice(trail.stage.indexOf('queued')) };
+      assert.deepEqual(stagesInOrder(fromQueued).filter((s) => ['queued', 'orders', 'ads', 'ltv', 'completed'].includes(s)),
+        ['queued', 'orders', 'ads', 'ltv', 'completed'], `stages seen: ${trail.stage.join(' -> ')}`);
+      await page.waitForSelector(`[data-testid="run-item"][data-run-id="${runId}"][data-status="completed"]`);
+      assert.deepEqual(problems, []);
     } finally {
       await context.close();
       await gw.close({ stopRuns: true });

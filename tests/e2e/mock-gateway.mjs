@@ -4,8 +4,12 @@
 // unset timestamps left out. Runs are simulated: starting -> orders (pages) -> ads -> ltv ->
 // completed, after which the store's cohort table is recomputed.
 //
+// The run queue: with queueMs > 0 every run first waits that long as `queued` (a QUEUED progress
+// event with queuePosition / estimatedWaitSeconds, a status with `queued`); a test drives the queue
+// by hand instead with queueRun / moveQueuedRun / startQueuedRun. recordSkip counts a skipped fire.
+//
 // CLI:     node mock-gateway.mjs [--port 8080] [--host 127.0.0.1] [--step-ms 400] [--cron-seconds 60]
-//                                [--token SECRET]
+//                                [--queue-ms 0] [--token SECRET]
 // Module:  const gw = await startMockGateway({port: 0, stepMs: 100}); gw.url; await gw.close();
 //
 // Demo stores: `buycosari` (never synced: no cohorts until the first run), `northwind-outdoors`
@@ -99,11 +103,12 @@ const zeroCounts = () => ({
 
 // The simulated scheduler: stores, runs and the timers that advance them. `emit(room, event,
 // data)` is set by whichever server is currently attached (a no-op while none is).
-export function createMockState({ stepMs = 400, cronSeconds = 0 } = {}) {
+export function createMockState({ stepMs = 400, cronSeconds = 0, queueMs = 0 } = {}) {
   const now = Date.now();
   const state = {
     stepMs,
     cronSeconds,
+    queueMs,
     emit: () => {},
     connections: new Map(),  // storeId -> number of sockets that selected it
     stores: new Map(),
@@ -118,9 +123,15 @@ export function createMockState({ stepMs = 400, cronSeconds = 0 } = {}) {
       cohortVersion: 0,
       runs: [],
       current: undefined,  // the Run in flight
+      queued: undefined,   // the Run waiting in the run queue
+      queuePosition: 0,
+      estimatedWaitSeconds: 0,
       lastSuccessTime: undefined,
       lastSyncTime: undefined,
       lastError: '',
+      skippedFires: 0,
+      lastSkipTime: undefined,
+      lastSkipReason: '',
       ...extra,
     });
   };
@@ -136,15 +147,18 @@ export function createMockState({ stepMs = 400, cronSeconds = 0 } = {}) {
   nw.computedAt = iso(now - 47 * 60_000);
   nw.lastSuccessTime = nw.computedAt;
   nw.lastSyncTime = nw.computedAt;
+  nw.skippedFires = 2;
+  nw.lastSkipTime = iso(now - 12 * 60_000);
+  nw.lastSkipReason = 'fresh';
   nw.runs = [
     { runId: 'run_4f1c0a9e2b7d6c3a1e0f9b8d', storeId: 'northwind-outdoors', trigger: 'cron',
       status: 'completed', stage: 'completed', startedAt: iso(now - 47 * 60_000 - 9000),
-      finishedAt: iso(now - 47 * 60_000),
+      finishedAt: iso(now - 47 * 60_000), queuedAt: iso(now - 47 * 60_000 - 9200), attempt: 1,
       counts: { ordersFetched: '412', ordersWritten: '388', adsFetched: '56', adsWritten: '56',
                 cohortRows: '55', pages: '3' }, error: '', owner: 'mock' },
     { runId: 'run_9a8b7c6d5e4f3a2b1c0d9e8f', storeId: 'northwind-outdoors', trigger: 'cron',
       status: 'failed', stage: 'ads', startedAt: iso(now - 107 * 60_000 - 4000),
-      finishedAt: iso(now - 107 * 60_000),
+      finishedAt: iso(now - 107 * 60_000), queuedAt: iso(now - 107 * 60_000 - 4100), attempt: 1,
       counts: { ordersFetched: '120', ordersWritten: '120', adsFetched: '0', adsWritten: '0',
                 cohortRows: '0', pages: '1' },
       error: 'Ads API answered 503 three times; will retry at the next fire', owner: 'mock' },
@@ -166,6 +180,7 @@ function nextFireTime(state, entry) {
 
 export function statusOf(state, storeId) {
   const entry = state.stores.get(storeId);
+  // Members in the gateway's order (field numbers); unset timestamps and messages left out.
   const status = {
     isSyncing: Boolean(entry.current),
     activeConnections: state.connections.get(storeId) ?? 0,
@@ -174,14 +189,21 @@ export function statusOf(state, storeId) {
     timezone: entry.store.timezone,
     lastError: entry.lastError,
     enabled: entry.store.enabled,
+    queued: Boolean(entry.queued),
+    queuePosition: entry.queued ? entry.queuePosition : 0,
+    estimatedWaitSeconds: String(entry.queued ? entry.estimatedWaitSeconds : 0),
+    skippedFires: String(entry.skippedFires),
+    lastSkipReason: entry.lastSkipReason,
   };
   const next = nextFireTime(state, entry);
   if (next) status.nextFireTime = next;
   if (entry.lastSyncTime) status.lastSyncTime = entry.lastSyncTime;
   if (entry.lastSuccessTime) status.lastSuccessTime = entry.lastSuccessTime;
   if (entry.current) status.currentRun = { ...entry.current, counts: { ...entry.current.counts } };
-  const last = entry.runs.find((r) => r.status !== 'running');
+  const last = entry.runs.find((r) => r.status !== 'running' && r.status !== 'queued');
   if (last) status.lastRun = last;
+  if (entry.queued) status.queuedRun = { ...entry.queued };
+  if (entry.lastSkipTime) status.lastSkipTime = entry.lastSkipTime;
   return status;
 }
 
@@ -197,19 +219,92 @@ function later(state, ms, fn) {
   state.timers.add(t);
 }
 
-// Starts a run unless one is in flight: {runId, started}.
-export function startRun(state, storeId, trigger) {
-  const entry = state.stores.get(storeId);
-  if (entry.current) return { runId: entry.current.runId, started: false };
+// A new Run row at the head of the store's history (members in the gateway's order; no startedAt
+// while queued).
+function addRun(state, entry, trigger, status) {
   state.runSeq += 1;
-  const runId = `run_${crypto.randomBytes(12).toString('hex')}`;
-  const run = {
-    runId, storeId, trigger, status: 'running', stage: 'starting', startedAt: iso(Date.now()),
-    counts: zeroCounts(), error: '', owner: 'mock',
-  };
-  entry.current = run;
+  const at = iso(Date.now());
+  const run = { runId: `run_${crypto.randomBytes(12).toString('hex')}`, storeId: entry.store.storeId,
+                trigger, status, stage: status === 'queued' ? 'queued' : 'starting' };
+  if (status !== 'queued') run.startedAt = at;
+  Object.assign(run, { counts: zeroCounts(), error: '', owner: 'mock', queuedAt: at, attempt: 1 });
   entry.runs.unshift(run);
   if (entry.runs.length > 50) entry.runs.length = 50;
+  return run;
+}
+
+// Starts a run unless one is queued or in flight: {runId, started} (started = a new run, as
+// TriggerSync answers). With state.queueMs > 0 the run first waits that long in the queue.
+export function startRun(state, storeId, trigger) {
+  const entry = state.stores.get(storeId);
+  const pending = entry.current ?? entry.queued;
+  if (pending) return { runId: pending.runId, started: false };
+  if (state.queueMs > 0) {
+    const queued = queueRun(state, storeId, trigger,
+                            { position: 1, waitSeconds: Math.round(state.queueMs / 1000) });
+    later(state, state.queueMs, () => startQueuedRun(state, storeId));
+    return queued;
+  }
+  const run = addRun(state, entry, trigger, 'running');
+  execute(state, entry, run);
+  return { runId: run.runId, started: true };
+}
+
+// Queues a run that waits until startQueuedRun (nothing starts it by itself): a QUEUED event and a
+// status with the queue fields. {runId, started} like startRun.
+export function queueRun(state, storeId, trigger, { position = 1, waitSeconds = 0 } = {}) {
+  const entry = state.stores.get(storeId);
+  const pending = entry.current ?? entry.queued;
+  if (pending) return { runId: pending.runId, started: false };
+  entry.queued = addRun(state, entry, trigger, 'queued');
+  moveQueuedRun(state, storeId, { position, waitSeconds });
+  return { runId: entry.queued.runId, started: true };
+}
+
+// The store's queued run stands elsewhere in the queue (runs ahead of it started, or a trigger
+// moved it ahead): a new QUEUED event and status, as the scheduler sends them.
+export function moveQueuedRun(state, storeId, { position, waitSeconds }) {
+  const entry = state.stores.get(storeId);
+  const run = entry.queued;
+  if (!run) return;
+  entry.queuePosition = position;
+  entry.estimatedWaitSeconds = waitSeconds;
+  state.emit(`store:${storeId}`, 'autoSyncProgress', {
+    storeId, runId: run.runId, stage: 'queued',
+    message: `Waiting for a worker slot (#${position} in the queue)`, progress: 0, error: '',
+    time: iso(Date.now()), trigger: run.trigger, queuePosition: position,
+    estimatedWaitSeconds: String(waitSeconds),
+  });
+  broadcastStatus(state, storeId);
+}
+
+// A worker slot takes the store's queued run: STARTING and the other stages follow. False when
+// there is none (or a run is still in flight).
+export function startQueuedRun(state, storeId) {
+  const entry = state.stores.get(storeId);
+  const run = entry.queued;
+  if (!run || entry.current) return false;
+  entry.queued = undefined;
+  entry.queuePosition = 0;
+  entry.estimatedWaitSeconds = 0;
+  Object.assign(run, { status: 'running', stage: 'starting', startedAt: iso(Date.now()) });
+  execute(state, entry, run);
+  return true;
+}
+
+// A scheduled fire the scheduler skipped (it counts them on the status instead of as runs).
+export function recordSkip(state, storeId, reason = 'fresh') {
+  const entry = state.stores.get(storeId);
+  entry.skippedFires += 1;
+  entry.lastSkipTime = iso(Date.now());
+  entry.lastSkipReason = reason;
+  broadcastStatus(state, storeId);
+}
+
+// Runs `run` through its stages on the state's timers.
+function execute(state, entry, run) {
+  const { storeId, runId, trigger } = run;
+  entry.current = run;
 
   const fails = storeId === 'failing-store';
   const pages = 5;
@@ -285,7 +380,6 @@ export function startRun(state, storeId, trigger) {
   };
   later(state, Math.min(50, state.stepMs), tick);
   broadcastStatus(state, storeId);
-  return { runId, started: true };
 }
 
 function sendJson(res, status, body, extraHeaders = {}) {
@@ -447,7 +541,10 @@ export async function startMockGateway(options = {}) {
   if (state.cronSeconds > 0) {
     cron = setInterval(() => {
       for (const [id, entry] of state.stores) {
-        if (entry.store.enabled && entry.store.schedule) startRun(state, id, 'cron');
+        if (!entry.store.enabled || !entry.store.schedule) continue;
+        // A fire while a run is queued or in flight is counted as a skip, as the scheduler does.
+        if (entry.current || entry.queued) recordSkip(state, id, entry.queued ? 'queued' : 'overlap');
+        else startRun(state, id, 'cron');
       }
     }, state.cronSeconds * 1000);
   }
@@ -500,6 +597,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     host: args.host ?? '127.0.0.1',
     stepMs: Number(args.stepMs ?? 400),
     cronSeconds: Number(args.cronSeconds ?? 0),
+    queueMs: Number(args.queueMs ?? 0),
     token: args.token ?? '',
     webRoot: args.webRoot ?? kDefaultWebRoot,
     log: args.verbose ? (line) => console.log(line) : null,
