@@ -27,11 +27,12 @@ struct SchedulerConfig {
 
   // Runs.
   std::string replica_id;  // recorded as sync_runs.owner; unique per process
-  int max_concurrent_runs = 16;
+  int max_concurrent_runs = 256;
   absl::Duration run_timeout = absl::Minutes(30);  // whole-run budget, retries included
   absl::Duration run_stale = absl::Seconds(60);    // heartbeat age after which a run is failed
   absl::Duration catchup_window = absl::Hours(1);
   absl::Duration schedule_refresh = absl::Seconds(60);  // full reload of other replicas' changes
+  absl::Duration run_history = absl::Hours(24 * 30);  // runs older than this are pruned
   int watcher_queue_limit = 256;  // events queued per WatchStore stream before it is dropped
 
   // How often a replica heartbeats its runs and reaps stale ones: well inside run_stale.

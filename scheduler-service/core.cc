@@ -62,13 +62,10 @@ absl::StatusOr<std::string> DecodeToken(absl::string_view token) {
   return out;
 }
 
-bool Retryable(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED;
-}
-
-// A worker that keeps dying under a store (a crash on its data, an OOM) must not be fed that
-// store forever: after this many interrupted runs in a row the next tick or trigger decides.
-constexpr int kMaxInterruptedFollowUps = 3;
+// Run history pruned per housekeeping pass: small batches, so the deletes never hold many row
+// locks or bloat one transaction; a pass catches up with a day's history of a large fleet.
+constexpr int kPruneBatch = 1000;
+constexpr int kPruneBatches = 50;
 
 }  // namespace
 
@@ -79,11 +76,11 @@ SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool
       clock_(clock),
       repo_(pool),
       metrics_(registry),
-      worker_(autosync::v1::SyncWorker::NewStub(std::move(worker_channel))),
       rpc_pool_(kRpcThreads, kRpcQueue),
       claim_pool_(kClaimThreads, kClaimQueue),
       announce_pool_(kAnnounceThreads, 0),
-      run_pool_(config.max_concurrent_runs, 0),
+      queue_(pool),
+      executor_(config, clock, repo_, queue_, metrics_, *this, std::move(worker_channel)),
       loop_(clock, *this, {.catchup_window = config.catchup_window, .lead = kFireLead},
             &metrics_.scheduled_stores),
       listener_(
@@ -126,6 +123,7 @@ absl::Status SchedulerCore::Start() {
   listener_.Start();
   listener_.WaitListening(absl::Seconds(5));
   loop_.Start();
+  executor_.Start();
   {
     absl::MutexLock lock(&mu_);
     started_ = true;
@@ -141,14 +139,11 @@ void SchedulerCore::Stop() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
-    for (auto& [id, run] : active_) {
-      if (run.context != nullptr) run.context->TryCancel();
-    }
   }
   loop_.Stop();
   claim_pool_.Stop();
+  executor_.Stop();
   announce_pool_.Stop();
-  run_pool_.Stop();
   if (housekeeping_.joinable()) housekeeping_.join();
   listener_.Stop();
   rpc_pool_.Stop();
@@ -181,7 +176,10 @@ absl::StatusOr<autosync::v1::UpsertStoreResponse> SchedulerCore::UpsertStore(
   response.set_created(stored->second);
   ReloadSchedule(normalized->store_id());
   // Other replicas reload it too; their periodic refresh is the safety net if this is lost.
-  (void)repo_.Notify(kStoresChannel, normalized->store_id());
+  if (absl::Status s = repo_.Notify(kStoresChannel, normalized->store_id()); !s.ok()) {
+    common::LogWarn("other replicas not told of a changed store; their refresh will",
+                    {{"store", normalized->store_id()}, {"error", s.message()}});
+  }
   PublishStatus(normalized->store_id());
   return response;
 }
@@ -220,14 +218,13 @@ absl::Status SchedulerCore::DeleteStore(const std::string& store_id) {
   if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
   if (absl::Status s = repo_.DeleteStore(store_id); !s.ok()) return s;
   loop_.Remove(store_id);
-  {
-    // A run of this replica for the deleted store has nothing left to write to.
-    absl::MutexLock lock(&mu_);
-    for (auto& [id, run] : active_) {
-      if (run.store_id == store_id && run.context != nullptr) run.context->TryCancel();
-    }
+  // A run of this replica for the deleted store has nothing left to write to (its queued runs
+  // went with the store's rows).
+  executor_.CancelStore(store_id);
+  if (absl::Status s = repo_.Notify(kStoresChannel, store_id); !s.ok()) {
+    common::LogWarn("other replicas not told of a deleted store; their refresh will",
+                    {{"store", store_id}, {"error", s.message()}});
   }
-  (void)repo_.Notify(kStoresChannel, store_id);
   return absl::OkStatus();
 }
 
@@ -248,6 +245,10 @@ absl::StatusOr<autosync::v1::SyncStatus> SchedulerCore::Status(const std::string
   absl::StatusOr<StatusRow> row = repo_.LoadStatus(store_id, kConnectionsTtl);
   if (!row.ok()) return row.status();
   autosync::v1::SyncStatus status = std::move(row->status);
+  if (status.queued()) {
+    status.set_estimated_wait_seconds(
+        std::max<int64_t>(0, executor_.EstimateWait(status.queue_position())));
+  }
   status.set_has_cron_job(status.enabled() && !status.schedule().empty());
   if (status.has_cron_job()) {
     absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(status.schedule());
@@ -291,7 +292,7 @@ absl::StatusOr<autosync::v1::ListRunsResponse> SchedulerCore::ListRuns(
   if (more) {
     const autosync::v1::Run& last = *response.runs().rbegin();
     response.set_next_page_token(EncodeToken(absl::StrCat(
-        absl::ToUnixMicros(FromProto(last.started_at())), "|", last.run_id())));
+        absl::ToUnixMicros(FromProto(last.queued_at())), "|", last.run_id())));
   }
   return response;
 }
@@ -341,24 +342,28 @@ absl::StatusOr<autosync::v1::TriggerSyncResponse> SchedulerCore::TriggerSync(
   }
   if (trigger != autosync::v1::TRIGGER_MANUAL) trigger = autosync::v1::TRIGGER_API;
   if (stopping()) return absl::UnavailableError("this scheduler replica is shutting down");
-  const std::string run_id = common::NewRunId();
-  absl::StatusOr<ManualClaim> claim =
-      repo_.ClaimRun(request.store_id(), run_id, TriggerName(trigger), config_.replica_id);
-  if (!claim.ok()) return claim.status();
+  absl::StatusOr<EnqueueResult> queued =
+      executor_.Enqueue({.store_id = request.store_id(),
+                         .run_id = common::NewRunId(),
+                         .trigger = trigger,
+                         .priority = RunPriority::kPerson,
+                         .force = request.force(),
+                         .owner = config_.replica_id});
+  if (!queued.ok()) return queued.status();
   autosync::v1::TriggerSyncResponse response;
-  response.set_run_id(claim->run_id);
-  response.set_started(claim->started);
-  if (!claim->started) {
+  response.set_run_id(queued->run_id);
+  response.set_started(queued->queued);
+  if (queued->queued) {
+    response.set_message(absl::StrCat("sync of ", request.store_id(),
+                                      " queued ahead of scheduled runs"));
+  } else if (queued->promoted) {
+    response.set_message(absl::StrCat("a sync of ", request.store_id(), " was already queued (run ",
+                                      queued->run_id, "); moved ahead of scheduled runs"));
+  } else {
     response.set_message(absl::StrCat("a sync of ", request.store_id(),
-                                      " is already running (run ", claim->run_id, ")"));
-    return response;
+                                      " is already queued or running (run ", queued->run_id, ")"));
   }
-  response.set_message(absl::StrCat("sync of ", request.store_id(), " started"));
-  StartRun({.store_id = request.store_id(),
-            .run_id = claim->run_id,
-            .trigger = trigger,
-            .force = request.force(),
-            .deadline = absl::Now() + config_.run_timeout});
+  PublishStatus(request.store_id());
   return response;
 }
 
@@ -581,13 +586,12 @@ void SchedulerCore::AfterRecord(const Fire& fire, const std::string& run_id,
     default:
       break;
   }
-  if (claim.outcome == TickOutcome::kStarted) {
+  if (claim.outcome == TickOutcome::kQueued) {
+    // Queued in PostgreSQL: the dispatcher takes it when a worker slot is free. Watchers see
+    // its place from the executor's refresh (one query for every watched store, not one event
+    // per queued run of a boundary).
     metrics_.fires_started.Increment();
-    StartRun({.store_id = fire.store_id,
-              .run_id = run_id,
-              .trigger = autosync::v1::TRIGGER_CRON,
-              .force = false,
-              .deadline = absl::Now() + config_.run_timeout});
+    executor_.Wake();
     return;
   }
   metrics_.fires_skipped.Increment();
@@ -600,7 +604,7 @@ void SchedulerCore::AfterRecord(const Fire& fire, const std::string& run_id,
   progress.set_message(claim.detail);
   progress.set_progress(100);
   progress.set_trigger(autosync::v1::TRIGGER_CRON);
-  ToProto(absl::Now(), progress.mutable_time());
+  ToProto(clock_.Now(), progress.mutable_time());
   if (batch != nullptr) {
     absl::MutexLock lock(&batch->mu);
     batch->skips.push_back(std::move(progress));
@@ -630,221 +634,6 @@ void SchedulerCore::AnnounceSkips(std::vector<SyncProgress> skips) {
   }
 }
 
-void SchedulerCore::StartRun(RunSpec spec) {
-  {
-    absl::MutexLock lock(&mu_);
-    active_[spec.run_id] = ActiveRun{spec.store_id, nullptr};
-    metrics_.runs_in_flight.Set(static_cast<double>(active_.size()));
-  }
-  common::LogInfo("run claimed", {{"store", spec.store_id},
-                                  {"run", spec.run_id},
-                                  {"trigger", TriggerName(spec.trigger)}});
-  RunSpec fallback = spec;
-  if (!run_pool_.Submit([this, spec = std::move(spec)] { ExecuteRun(spec); })) {
-    // Stopping: the row is failed at once rather than left for the reaper.
-    ExecuteRun(fallback);
-  }
-}
-
-void SchedulerCore::ExecuteRun(const RunSpec& spec) {
-  Stage stage = autosync::v1::STAGE_STARTING;
-  autosync::v1::StageCounts counts;
-  std::string error;
-  bool finished = false;  // the terminal event was recorded
-  bool completed = false;
-  bool interrupted = false;  // the worker went away after it had started the run
-  absl::Duration backoff = absl::Milliseconds(250);
-  int attempts = 0;
-  while (!finished) {
-    if (stopping()) {
-      error = "the scheduler replica running this sync shut down; trigger it again";
-      break;
-    }
-    if (absl::Now() >= spec.deadline) {
-      error = absl::StrCat("the run exceeded its budget of ",
-                           absl::FormatDuration(config_.run_timeout), " (--run_timeout_seconds)");
-      break;
-    }
-    ++attempts;
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(spec.deadline));
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = active_.find(spec.run_id);
-      if (it != active_.end()) it->second.context = &context;
-    }
-    autosync::v1::RunSyncRequest request;
-    request.set_store_id(spec.store_id);
-    request.set_run_id(spec.run_id);
-    request.set_trigger(spec.trigger);
-    request.set_force(spec.force);
-    std::unique_ptr<grpc::ClientReader<SyncProgress>> reader = worker_->RunSync(&context, request);
-    SyncProgress p;
-    absl::Time last_write = absl::InfinitePast();
-    bool accepted = false;  // the worker sent something: it has started writing this run
-    while (reader->Read(&p)) {
-      accepted = true;
-      // The scheduler is the authority on these, whatever the worker sent.
-      p.set_store_id(spec.store_id);
-      p.set_run_id(spec.run_id);
-      p.set_trigger(spec.trigger);
-      if (!p.has_time()) ToProto(absl::Now(), p.mutable_time());
-      const bool stage_changed = p.stage() != stage;
-      stage = p.stage();
-      counts = p.counts();
-      if (stage == autosync::v1::STAGE_COMPLETED || stage == autosync::v1::STAGE_FAILED) {
-        completed = stage == autosync::v1::STAGE_COMPLETED;
-        error = p.error();
-        FinishAndAnnounce(spec, completed ? "completed" : "failed", p);
-        finished = true;
-        continue;
-      }
-      // Progress rows are throttled: the stage changes and at most one write a second.
-      if (stage_changed || absl::Now() - last_write >= absl::Seconds(1)) {
-        (void)repo_.UpdateRun(spec.run_id, stage, counts);
-        last_write = absl::Now();
-      }
-      PublishProgress(p);
-    }
-    const grpc::Status status = reader->Finish();
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = active_.find(spec.run_id);
-      if (it != active_.end()) it->second.context = nullptr;
-    }
-    if (finished) break;
-    // The stream broke after the worker had started (it was killed, its pod went away): the run
-    // is over as far as its row goes -- recorded failed with the reason -- and a new run
-    // follows (FollowUpInterruptedRun). Re-sending RunSync under the same run id would hide the
-    // interruption from the history. Pages committed so far stay (each commits with its
-    // cursor), so the new run resumes where this one stopped.
-    if (accepted && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED &&
-        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED && !stopping()) {
-      interrupted = true;
-      error = absl::StrCat(
-          "the sync-worker stopped in the middle of the run (",
-          absl::StatusCodeToString(common::FromGrpcStatus(status).code()), ": ",
-          status.error_message(),
-          "); pages committed so far are kept and a new run resumes from the stored cursor");
-      break;
-    }
-    if (Retryable(status.error_code()) && !stopping() &&
-        absl::Now() + backoff < spec.deadline) {
-      common::LogWarn("worker unavailable; retrying the run",
-                      {{"store", spec.store_id}, {"run", spec.run_id},
-                       {"attempt", absl::StrCat(attempts)},
-                       {"error", status.error_message()}});
-      if (!SleepUnlessStopping(backoff)) continue;  // stopping: the loop top records it
-      backoff = std::min(backoff * 2, absl::Seconds(5));
-      continue;
-    }
-    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      error = absl::StrCat("the run exceeded its budget of ",
-                           absl::FormatDuration(config_.run_timeout), " (--run_timeout_seconds)");
-    } else if (status.error_code() == grpc::StatusCode::CANCELLED) {
-      error = stopping() ? "the scheduler replica running this sync shut down; trigger it again"
-                         : "the run was cancelled (its store was deleted)";
-    } else if (status.ok()) {
-      error = "the worker ended the run without an outcome";
-    } else {
-      error = absl::StrCat("sync-worker answered ",
-                           absl::StatusCodeToString(common::FromGrpcStatus(status).code()), ": ",
-                           status.error_message());
-    }
-    break;
-  }
-  if (!finished) {
-    SyncProgress p;
-    p.set_store_id(spec.store_id);
-    p.set_run_id(spec.run_id);
-    p.set_stage(autosync::v1::STAGE_FAILED);
-    p.set_message("Sync failed");
-    p.set_error(error);
-    *p.mutable_counts() = counts;
-    p.set_trigger(spec.trigger);
-    ToProto(absl::Now(), p.mutable_time());
-    FinishAndAnnounce(spec, "failed", p);
-  }
-  (completed ? metrics_.runs_completed : metrics_.runs_failed).Increment();
-  common::LogInfo(completed ? "run completed" : "run failed",
-                  {{"store", spec.store_id}, {"run", spec.run_id}, {"error", error}});
-  {
-    absl::MutexLock lock(&mu_);
-    active_.erase(spec.run_id);
-    metrics_.runs_in_flight.Set(static_cast<double>(active_.size()));
-  }
-  PublishStatus(spec.store_id);
-  if (interrupted) FollowUpInterruptedRun(spec);
-}
-
-void SchedulerCore::FinishAndAnnounce(const RunSpec& spec, absl::string_view status,
-                                      const SyncProgress& terminal) {
-  // The row first, then the event: a watcher that reacts to it reads a finished run.
-  // While the database is away the row cannot change. Left 'running', it would make every
-  // trigger answer "already running" until the reaper noticed (--run_stale_seconds), so the
-  // outcome is written as soon as the database is back; the watchers of this replica are told
-  // at once meanwhile (they could not read the row anyway). The run stays in active_ until
-  // then, and this replica's heartbeat keeps other replicas from reaping it.
-  absl::Duration backoff = absl::Milliseconds(200);
-  bool announced = false;
-  absl::Status s;
-  while (true) {
-    s = repo_.FinishRun(spec.run_id, status, terminal.stage(), terminal.counts(),
-                        terminal.error());
-    const bool unreachable = s.code() == absl::StatusCode::kUnavailable ||
-                             s.code() == absl::StatusCode::kResourceExhausted;
-    if (!unreachable) break;
-    if (!announced) {
-      PublishProgress(terminal);
-      announced = true;
-    }
-    if (absl::Now() + backoff > spec.deadline + config_.run_stale) break;
-    if (!SleepUnlessStopping(backoff)) break;
-    backoff = std::min(backoff * 2, absl::Seconds(2));
-  }
-  if (!s.ok()) {
-    common::LogWarn("cannot record a run's outcome",
-                    {{"store", spec.store_id}, {"run", spec.run_id}, {"error", s.message()}});
-  }
-  // Announced early, it is not sent twice: other replicas' watchers missed it with the relay
-  // down, and they get the store's status (no longer syncing, the last error) from the
-  // PublishStatus that follows the run and from their listener's refresh on reconnect.
-  if (!announced) PublishProgress(terminal);
-}
-
-void SchedulerCore::FollowUpInterruptedRun(const RunSpec& interrupted) {
-  if (stopping()) return;
-  if (interrupted.interrupted_before + 1 > kMaxInterruptedFollowUps) {
-    common::LogWarn("run interrupted again; not retried until the next tick or trigger",
-                    {{"store", interrupted.store_id},
-                     {"interrupted_runs_in_a_row",
-                      absl::StrCat(interrupted.interrupted_before + 1)}});
-    return;
-  }
-  if (absl::Now() >= interrupted.deadline) return;
-  absl::StatusOr<ManualClaim> claim =
-      repo_.ClaimRun(interrupted.store_id, common::NewRunId(), TriggerName(interrupted.trigger),
-                     config_.replica_id);
-  if (!claim.ok() || !claim->started) {
-    // Another run is in flight (it covers the store) or the database is away (the next tick
-    // or trigger does it).
-    common::LogWarn("no follow-up for an interrupted run",
-                    {{"store", interrupted.store_id},
-                     {"reason", claim.ok() ? "a run is in flight" : claim.status().message()}});
-    return;
-  }
-  common::LogInfo("interrupted run followed by a new run",
-                  {{"store", interrupted.store_id},
-                   {"interrupted", interrupted.run_id},
-                   {"run", claim->run_id}});
-  StartRun({.store_id = interrupted.store_id,
-            .run_id = claim->run_id,
-            .trigger = interrupted.trigger,
-            .force = interrupted.force,
-            .deadline = interrupted.deadline,
-            .interrupted_before = interrupted.interrupted_before + 1});
-}
-
 // ---- Relay ----
 
 void SchedulerCore::Publish(const WatchEvent& event) {
@@ -867,6 +656,15 @@ void SchedulerCore::PublishProgress(const SyncProgress& progress) {
   *event.mutable_progress() = progress;
   Publish(event);
 }
+
+void SchedulerCore::DeliverLocal(const SyncProgress& progress) {
+  WatchEvent event;
+  event.set_store_id(progress.store_id());
+  *event.mutable_progress() = progress;
+  hub_.Deliver(event);
+}
+
+std::vector<std::string> SchedulerCore::WatchedStores() { return hub_.WatchedStores(); }
 
 void SchedulerCore::PublishStatus(const std::string& store_id) {
   absl::StatusOr<autosync::v1::SyncStatus> status = Status(store_id);
@@ -897,15 +695,23 @@ void SchedulerCore::ExportFreshness() {
   metrics_.store_freshness->Replace(*std::move(stores));
 }
 
+void SchedulerCore::ExportQueue() {
+  absl::StatusOr<QueueStats> stats = queue_.Stats();
+  if (!stats.ok()) return;  // keep the last values
+  metrics_.queue_depth_manual.Set(static_cast<double>(stats->depth[0]));
+  metrics_.queue_depth_cron.Set(static_cast<double>(stats->depth[1]));
+  metrics_.queue_depth_low.Set(static_cast<double>(stats->depth[2]));
+  metrics_.queue_oldest_seconds.Set(absl::ToDoubleSeconds(stats->oldest));
+  metrics_.queue_overdue_runs.Set(static_cast<double>(stats->overdue));
+  metrics_.worker_slots_total.Set(stats->slots);
+  metrics_.worker_slots_free.Set(std::max(0, stats->slots - stats->running));
+}
+
 void SchedulerCore::Housekeeping() {
-  absl::Time next_refresh = absl::Now() + config_.schedule_refresh;
+  absl::Time next_refresh = clock_.Now() + config_.schedule_refresh;
   ExportFreshness();
   while (SleepUnlessStopping(config_.heartbeat_interval())) {
-    std::vector<std::string> mine;
-    {
-      absl::MutexLock lock(&mu_);
-      for (const auto& [id, run] : active_) mine.push_back(id);
-    }
+    const std::vector<std::string> mine = executor_.ActiveRunIds();
     if (absl::Status s = repo_.Heartbeat(mine); !s.ok()) {
       common::LogWarn("cannot heartbeat runs", {{"error", s.message()}});
     }
@@ -921,13 +727,22 @@ void SchedulerCore::Housekeeping() {
         p.set_stage(autosync::v1::STAGE_FAILED);
         p.set_message("Sync failed");
         p.set_error(r.error);
-        ToProto(absl::Now(), p.mutable_time());
+        ToProto(clock_.Now(), p.mutable_time());
         PublishProgress(p);
         PublishStatus(r.store_id);
+        executor_.FollowUpReaped(r);
       }
     }
-    if (absl::Now() >= next_refresh) {
-      next_refresh = absl::Now() + config_.schedule_refresh;
+    ExportQueue();
+    if (clock_.Now() >= next_refresh) {
+      next_refresh = clock_.Now() + config_.schedule_refresh;
+      absl::StatusOr<int64_t> pruned =
+          queue_.PruneHistory(config_.run_history, kPruneBatch, kPruneBatches);
+      if (pruned.ok()) {
+        metrics_.runs_pruned.Increment(static_cast<double>(*pruned));
+      } else {
+        common::LogWarn("cannot prune run history", {{"error", pruned.status().message()}});
+      }
       absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
       if (schedules.ok()) loop_.Load(*schedules, /*catch_up=*/false);
       RecoverUnrecordedClaims();

@@ -1,9 +1,10 @@
 // SchedulerCore: everything the Scheduler API does, minus gRPC plumbing. It owns the registry
 // access, the schedule loop (it is the loop's FireSink: the fires of one instant claim their
-// ticks in PostgreSQL a few hundred per statement), runs (claim, stream from the worker,
-// heartbeat, reap), status, and the event relay (progress and status published with NOTIFY,
-// received by every replica's listener and fanned out to local watchers). Blocking methods
-// must run on a TaskPool thread (rpc_pool()).
+// ticks in PostgreSQL a few hundred per statement, and queue a run per tick that is due), the
+// run queue's executor (run_executor.h: dispatch to worker slots, streams, retries), heartbeat
+// and reaping, status, and the event relay (progress and status published with NOTIFY, received
+// by every replica's listener and fanned out to local watchers). Blocking methods must run on a
+// TaskPool thread (rpc_pool()).
 #pragma once
 
 #include <memory>
@@ -27,6 +28,8 @@
 #include "scheduler-service/metrics.h"
 #include "scheduler-service/pg_listener.h"
 #include "scheduler-service/repository.h"
+#include "scheduler-service/run_executor.h"
+#include "scheduler-service/run_queue.h"
 #include "scheduler-service/schedule_loop.h"
 #include "scheduler-service/store_validation.h"
 #include "scheduler-service/task_pool.h"
@@ -41,7 +44,7 @@ namespace autosync::scheduler {
 // How long a gateway's ReportConnections table counts (gateways report at least every 15 s).
 inline constexpr absl::Duration kConnectionsTtl = absl::Seconds(45);
 
-class SchedulerCore final : public FireSink {
+class SchedulerCore final : public FireSink, public RunEvents {
  public:
   // `pool`, `registry`, `clock` must outlive the core.
   SchedulerCore(const SchedulerConfig& config, common::PgPool& pool,
@@ -79,22 +82,14 @@ class SchedulerCore final : public FireSink {
   // each, ClaimTicks) on the claim pool's threads in parallel.
   void OnFires(std::vector<Fire> fires) override;
 
- private:
-  struct RunSpec {
-    std::string store_id;
-    std::string run_id;
-    autosync::v1::Trigger trigger;
-    bool force = false;
-    absl::Time deadline;
-    // How many runs before this one, in a row, were interrupted by a worker that went away
-    // mid-stream (each is recorded failed and followed by a new run; see ExecuteRun).
-    int interrupted_before = 0;
-  };
-  struct ActiveRun {
-    std::string store_id;
-    grpc::ClientContext* context = nullptr;  // while a RunSync call is open
-  };
+  // RunEvents (the executor's events), also used by the core itself.
+  // Publishes an event to every replica's watchers (NOTIFY; local delivery if that fails).
+  void PublishProgress(const autosync::v1::SyncProgress& progress) override;
+  void PublishStatus(const std::string& store_id) override;
+  void DeliverLocal(const autosync::v1::SyncProgress& progress) override;
+  std::vector<std::string> WatchedStores() override;
 
+ private:
   // A tick this replica claimed, to be recorded under run_id.
   struct ClaimedTick {
     Fire fire;
@@ -134,24 +129,13 @@ class SchedulerCore final : public FireSink {
   void AfterRecord(const Fire& fire, const std::string& run_id, const TickClaim& claim,
                    FireBatch* batch);
   void AnnounceSkips(std::vector<autosync::v1::SyncProgress> skips);
-  void StartRun(RunSpec spec);
-  void ExecuteRun(const RunSpec& spec);
-  // After a run was interrupted mid-stream: claims a new run of the same store (unless one is
-  // in flight already, or the budget or the follow-up limit is spent) and starts it.
-  void FollowUpInterruptedRun(const RunSpec& interrupted);
-  // Records the run's outcome (status "completed"/"failed", from `terminal`), repeated while the
-  // database is unreachable (up to the run's budget or until the replica stops), and publishes
-  // `terminal` to watchers.
-  void FinishAndAnnounce(const RunSpec& spec, absl::string_view status,
-                         const autosync::v1::SyncProgress& terminal);
-  // Publishes an event to every replica's watchers (NOTIFY; local delivery if that fails).
   void Publish(const autosync::v1::WatchEvent& event);
-  void PublishProgress(const autosync::v1::SyncProgress& progress);
-  void PublishStatus(const std::string& store_id);
   void OnNotification(const std::string& channel, const std::string& payload);
   void ReloadSchedule(const std::string& store_id);
   // Sets the per-store freshness gauges from the database (housekeeping thread only).
   void ExportFreshness();
+  // Queue gauges from the database (housekeeping thread only).
+  void ExportQueue();
   void Housekeeping();
   bool SleepUnlessStopping(absl::Duration d);
   bool stopping();
@@ -163,18 +147,17 @@ class SchedulerCore final : public FireSink {
   // This process's token on the events it NOTIFYs, so that their echo is not delivered twice.
   const std::string origin_ = common::NewRunId();
   WatchHub hub_;
-  std::unique_ptr<autosync::v1::SyncWorker::Stub> worker_;
   TaskPool rpc_pool_;
   TaskPool claim_pool_;
   TaskPool announce_pool_;
-  TaskPool run_pool_;
+  PgRunQueue queue_;
+  RunExecutor executor_;
   ScheduleLoop loop_;
   PgListener listener_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<std::string, ActiveRun> active_ ABSL_GUARDED_BY(mu_);  // by run id
   std::thread housekeeping_;
 };
 

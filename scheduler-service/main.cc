@@ -47,8 +47,10 @@ ABSL_FLAG(int64_t, default_staleness_seconds, 3600,
           "syncs only when the last success is older");
 ABSL_FLAG(std::string, replica_id, "",
           "Name of this replica in sync_runs.owner (default: host name + pid); unique per process");
-ABSL_FLAG(int32_t, max_concurrent_runs, 16,
-          "Runs this replica streams from the workers at once (1-1024); more wait their turn");
+ABSL_FLAG(int32_t, max_concurrent_runs, 256,
+          "Runs this replica streams from the workers at once (1-1024), a thread each while it "
+          "waits on its stream; the fleet's capacity is the workers' slots (worker_slots), so "
+          "this only bounds one replica's share");
 ABSL_FLAG(int32_t, run_timeout_seconds, 1800,
           "Budget of one run, worker retries included (10-86400)");
 ABSL_FLAG(int32_t, run_stale_seconds, 60,
@@ -58,6 +60,9 @@ ABSL_FLAG(int32_t, catchup_window_seconds, 3600,
 ABSL_FLAG(int32_t, schedule_refresh_seconds, 60,
           "Full reload of the schedule from the database, catching changes made through other "
           "replicas if a notification was missed (1-3600)");
+ABSL_FLAG(int32_t, run_history_days, 30,
+          "Runs older than this are pruned from sync_runs in small batches (1-3650); each "
+          "store's newest run is kept");
 ABSL_FLAG(int32_t, watcher_queue_limit, 256,
           "Events queued for one WatchStore stream before it is dropped as too slow (8-100000)");
 
@@ -119,6 +124,10 @@ SchedulerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   errors.Require(refresh >= 1 && refresh <= 3600, "schedule_refresh_seconds",
                  "must be between 1 and 3600");
   config.schedule_refresh = absl::Seconds(refresh);
+  const int history_days = absl::GetFlag(FLAGS_run_history_days);
+  errors.Require(history_days >= 1 && history_days <= 3650, "run_history_days",
+                 "must be between 1 and 3650");
+  config.run_history = absl::Hours(24) * history_days;
   config.watcher_queue_limit = absl::GetFlag(FLAGS_watcher_queue_limit);
   errors.Require(config.watcher_queue_limit >= 8 && config.watcher_queue_limit <= 100000,
                  "watcher_queue_limit", "must be between 8 and 100000");

@@ -14,7 +14,8 @@ Family<Counter>& Fires(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("autosync_scheduler_fires_total")
       .Help("Schedule fires on this replica, by outcome of the tick claim "
-            "(started, skipped, lost to another replica, error; recovered: a claim another "
+            "(started: a run was queued; skipped; lost to another replica; error; recovered: a "
+            "claim another "
             "replica made but never recorded, recorded here)")
       .Register(r);
 }
@@ -23,6 +24,27 @@ Family<Counter>& Skips(prometheus::Registry& r) {
       .Name("autosync_scheduler_skips_total")
       .Help("Scheduled fires that did not sync, by reason (fresh data, overlap with a run)")
       .Register(r);
+}
+prometheus::Family<prometheus::Gauge>& QueueDepth(prometheus::Registry& r) {
+  return prometheus::BuildGauge()
+      .Name("autosync_scheduler_queue_depth")
+      .Help("Runs waiting in the run queue, fleet-wide, by priority (manual: people and API "
+            "calls; cron; low: backfills). Every replica exports the same value: take max")
+      .Register(r);
+}
+prometheus::Family<prometheus::Gauge>& WorkerSlots(prometheus::Registry& r) {
+  return prometheus::BuildGauge()
+      .Name("autosync_scheduler_worker_slots")
+      .Help("Run slots of the live sync-workers (total) and those not running a run (free), "
+            "as of this replica's last dispatch")
+      .Register(r);
+}
+prometheus::Gauge& PlainGauge(prometheus::Registry& r, const std::string& name,
+                              const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+Counter& PlainCounter(prometheus::Registry& r, const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
 }
 Family<Counter>& Runs(prometheus::Registry& r) {
   return prometheus::BuildCounter()
@@ -99,7 +121,7 @@ SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
       runs_reaped(Runs(registry).Add({{"result", "reaped"}})),
       runs_in_flight(prometheus::BuildGauge()
                          .Name("autosync_scheduler_runs_in_flight")
-                         .Help("Runs this replica owns right now (queued or streaming)")
+                         .Help("Runs this replica is executing right now (taken from the queue, streaming)")
                          .Register(registry)
                          .Add({})),
       fire_lateness(prometheus::BuildHistogram()
@@ -121,7 +143,27 @@ SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
                            .Help("WatchStore streams ended RESOURCE_EXHAUSTED for reading too "
                                  "slowly")
                            .Register(registry)
-                           .Add({})) {
+                           .Add({})),
+      queue_depth_manual(QueueDepth(registry).Add({{"priority", "manual"}})),
+      queue_depth_cron(QueueDepth(registry).Add({{"priority", "cron"}})),
+      queue_depth_low(QueueDepth(registry).Add({{"priority", "low"}})),
+      queue_oldest_seconds(PlainGauge(registry, "autosync_scheduler_queue_oldest_seconds",
+                                      "Age of the oldest queued run (0 when the queue is empty)")),
+      queue_overdue_runs(PlainGauge(registry, "autosync_scheduler_queue_overdue_runs",
+                                    "Queued runs that have waited longer than their store's "
+                                    "staleness threshold")),
+      runs_queued(PlainCounter(registry, "autosync_scheduler_runs_queued_total",
+                               "Runs this replica put in the run queue (or moved ahead)")),
+      runs_dispatched(PlainCounter(registry, "autosync_scheduler_dispatched_total",
+                                   "Runs this replica took from the queue for a worker slot")),
+      worker_slots_total(WorkerSlots(registry).Add({{"state", "total"}})),
+      worker_slots_free(WorkerSlots(registry).Add({{"state", "free"}})),
+      worker_refusals(PlainCounter(registry, "autosync_scheduler_worker_refusals_total",
+                                   "RunSync calls a worker refused before starting the run "
+                                   "(the run went back to the queue)")),
+      runs_pruned(PlainCounter(registry, "autosync_scheduler_runs_pruned_total",
+                               "Run history rows deleted for being older than "
+                               "--run_history_days")) {
   registry.AddCollectable(store_freshness);
 }
 

@@ -80,6 +80,19 @@ struct SchedulerMetrics {
   // stores only; every replica exports them, so alerts take max by (store).
   std::shared_ptr<StoreFreshnessGauges> store_freshness;
   prometheus::Counter& watchers_dropped;  // finished RESOURCE_EXHAUSTED for reading too slowly
+  // The run queue (fleet-wide figures, read from PostgreSQL by every replica: aggregate with
+  // max). Depth by priority label ("manual", "cron", "low").
+  prometheus::Gauge& queue_depth_manual;
+  prometheus::Gauge& queue_depth_cron;
+  prometheus::Gauge& queue_depth_low;
+  prometheus::Gauge& queue_oldest_seconds;
+  prometheus::Gauge& queue_overdue_runs;  // queued longer than their store's staleness
+  prometheus::Counter& runs_queued;       // queued (or promoted) by this replica
+  prometheus::Counter& runs_dispatched;   // handed to a worker slot by this replica
+  prometheus::Gauge& worker_slots_total;  // slots of the live workers
+  prometheus::Gauge& worker_slots_free;
+  prometheus::Counter& worker_refusals;  // RunSync refused before it started (given back)
+  prometheus::Counter& runs_pruned;      // history rows older than --run_history_days
 };
 
 }  // namespace autosync::scheduler

@@ -28,16 +28,16 @@ inline constexpr char kEventsChannel[] = "autosync_events";  // payload: base64 
 inline constexpr char kStoresChannel[] = "autosync_stores";  // payload: a store id
 
 enum class TickOutcome {
-  kStarted,         // the tick is ours and the run row is 'running'
-  kSkippedFresh,    // ours; recorded 'skipped': the last success is within the staleness
-  kSkippedOverlap,  // ours; recorded 'skipped': a run was in flight
+  kQueued,          // the tick is ours and its run is queued (a 'queued' row of sync_runs)
+  kSkippedFresh,    // ours; counted as skipped: the last success is within the staleness
+  kSkippedOverlap,  // ours; counted as skipped: a run was queued or in flight
   kLost,            // another replica claimed (or already recorded) this tick
   kNotScheduled,    // the store was deleted or disabled meanwhile
 };
 
 struct TickClaim {
   TickOutcome outcome = TickOutcome::kLost;
-  std::string detail;  // the skip reason recorded in the row
+  std::string detail;  // the skip reason kept on the store (tick_claims.last_skip_reason)
 };
 
 // One cron tick to claim (ClaimTicks) or record (RecordTicks).
@@ -47,16 +47,13 @@ struct TickRequest {
   absl::Time scheduled_for;
 };
 
-struct ManualClaim {
-  std::string run_id;
-  bool started = false;
-};
-
 // A run reaped because its owner stopped heartbeating.
 struct ReapedRun {
   std::string run_id;
   std::string store_id;
   std::string error;
+  autosync::v1::Trigger trigger = autosync::v1::TRIGGER_CRON;
+  int attempt = 1;
 };
 
 // The database part of a SyncStatus (next_fire_time and has_cron_job are derived by the caller).
@@ -87,11 +84,7 @@ class Repository final {
   // One store; nullopt when it does not exist.
   absl::StatusOr<std::optional<StoreSchedule>> LoadSchedule(absl::string_view store_id);
 
-  // Runs.
-  // Inserts a 'running' row; when a run is in flight answers that run (started=false).
-  // NOT_FOUND when the store does not exist.
-  absl::StatusOr<ManualClaim> ClaimRun(absl::string_view store_id, absl::string_view run_id,
-                                       absl::string_view trigger, absl::string_view owner);
+  // Runs. They are queued and dispatched by the run queue (run_queue.h).
   // Cron ticks, in two steps. ClaimTicks is the claim: exactly one replica wins each (store,
   // boundary), in one upsert of a narrow row per tick (tick_claims), committed at once; returns
   // per request whether this replica won it (a store's claim only moves to later boundaries, so
@@ -103,22 +96,22 @@ class Repository final {
   // a boundary's parallel claims do not connect or load catalog caches first: on a cold
   // connection the first 500-tick claim took about twice as long as the next.
   absl::Status WarmClaimConnections(int n);
-  // Decides a claimed tick (fresh, overlap, or start) and records it in sync_runs under the
-  // claim's run id; kLost when the tick is already recorded (a recovery pass raced a slow
+  // Decides a claimed tick (fresh, overlap, or run) and records it: a skip is counted on the
+  // claim row, a run is queued in sync_runs under the claim's run id; kLost when the tick is already recorded (a recovery pass raced a slow
   // original), kNotScheduled when the store was deleted or disabled since the claim. The
   // RecordTicks statement for one tick, attempted again when a concurrent commit rolled it back.
   absl::StatusOr<TickClaim> RecordTick(absl::string_view store_id, absl::string_view run_id,
                                        absl::Time scheduled_for, absl::string_view owner);
   // RecordTick for many ticks in one transaction of one statement (same outcomes, details and
-  // row contents). Returns one TickClaim per request, in order. started_at of each row is the
+  // row contents). Returns one TickClaim per request, in order. queued_at of each row is the
   // clock when that row was written (clock_timestamp()), not the transaction start.
-  // ALREADY_EXISTS: a run of one of the stores started concurrently (e.g. a manual trigger) and
+  // ALREADY_EXISTS: a run of one of the stores was queued concurrently (a manual trigger) and
   // the whole batch was rolled back; ABORTED: a store was deleted meanwhile, or a deadlock or
   // serialization failure, also rolled back. Either way nothing was recorded: record the ticks
   // again one by one. Rows are inserted in store_id order so concurrent batches cannot deadlock.
   absl::StatusOr<std::vector<TickClaim>> RecordTicks(const std::vector<TickRequest>& ticks,
                                                      absl::string_view owner);
-  // Claims made between `within` and `older_than` ago whose run row never appeared (the
+  // Claims made between `within` and `older_than` ago that were never recorded (the
   // claiming replica stopped or lost the database between claim and record), store order, at
   // most `limit`. Any replica records them (RecordTicks) under the claim's run id.
   absl::StatusOr<std::vector<TickRequest>> UnrecordedClaims(absl::Duration older_than,

@@ -11,6 +11,7 @@ absl::string_view StageName(autosync::v1::Stage stage) {
     case autosync::v1::STAGE_COMPLETED: return "completed";
     case autosync::v1::STAGE_FAILED: return "failed";
     case autosync::v1::STAGE_SKIPPED: return "skipped";
+    case autosync::v1::STAGE_QUEUED: return "queued";
     default: return "starting";
   }
 }
@@ -23,6 +24,7 @@ autosync::v1::Stage StageFromName(absl::string_view name) {
   if (name == "failed") return autosync::v1::STAGE_FAILED;
   if (name == "skipped") return autosync::v1::STAGE_SKIPPED;
   if (name == "starting") return autosync::v1::STAGE_STARTING;
+  if (name == "queued") return autosync::v1::STAGE_QUEUED;
   return autosync::v1::STAGE_UNSPECIFIED;
 }
 

@@ -13,8 +13,11 @@ struct WorkerConfig {
   common::HostPort listen;          // gRPC
   common::HostPort metrics_listen;  // /metrics
   std::string database_url;
-  int database_pool_size = 8;
-  int max_concurrent_syncs = 4;
+  int database_pool_size = 16;
+  // Runs at once, a thread each (see README: "Runs are I/O-bound").
+  int max_concurrent_syncs = 64;
+  // Names this process in worker_slots (default: host name and process id).
+  std::string worker_id;
   absl::Duration startup_timeout = absl::Seconds(30);
   absl::Duration shutdown_grace = absl::Seconds(3);
   PipelineOptions pipeline;

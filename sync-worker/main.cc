@@ -4,7 +4,10 @@
 #include <cstdlib>
 #include <string>
 
+#include <unistd.h>
+
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/grpc_server.h"
 #include "common/log.h"
@@ -12,6 +15,7 @@
 #include "common/service_flags.h"
 #include "common/shutdown.h"
 #include "prometheus/registry.h"
+#include "sync-worker/capacity_reporter.h"
 #include "sync-worker/config.h"
 #include "sync-worker/connectors/curl_transport.h"
 #include "sync-worker/metrics.h"
@@ -23,9 +27,13 @@ ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9102", "Prometheus /metrics list
 ABSL_FLAG(std::string, database_url, "postgresql://autosync@127.0.0.1:5432/autosync",
           "PostgreSQL connection string (libpq URI or key=value); prefer AUTOSYNC_DATABASE_URL "
           "from a Secret, since it may hold a password");
-ABSL_FLAG(int32_t, database_pool_size, 8, "PostgreSQL connections kept by this process (1-100)");
-ABSL_FLAG(int32_t, max_concurrent_syncs, 4,
-          "Runs this replica executes at once (1-256); more answer RESOURCE_EXHAUSTED");
+ABSL_FLAG(int32_t, database_pool_size, 16, "PostgreSQL connections kept by this process (1-100)");
+ABSL_FLAG(int32_t, max_concurrent_syncs, 64,
+          "Runs this worker executes at once (1-256), a thread each: a run mostly waits on the "
+          "store APIs, so the pool is sized for waiting, not for cores. Published to the "
+          "schedulers (worker_slots), who dispatch only to free slots");
+ABSL_FLAG(std::string, worker_id, "",
+          "Name of this worker in worker_slots (default: host name + pid); unique per process");
 ABSL_FLAG(int32_t, orders_lookback_seconds, 300,
           "Orders are re-read from (stored cursor - this) so late source commits are not missed");
 ABSL_FLAG(int32_t, ads_window_days, 28,
@@ -86,6 +94,13 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
     config.pipeline.ads_client.request_timeout = absl::Seconds(request_timeout);
   }
   config.verify_tls = absl::GetFlag(FLAGS_verify_tls);
+  config.worker_id = absl::GetFlag(FLAGS_worker_id);
+  if (config.worker_id.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    config.worker_id = absl::StrCat(host, "-", ::getpid());
+  }
+  errors.Require(config.worker_id.size() <= 128, "worker_id", "is longer than 128 characters");
   return config;
 }
 
@@ -121,11 +136,16 @@ int Main(int argc, char** argv) {
     return std::unique_ptr<HttpTransport>(std::move(*transport));
   };
   SyncWorkerService service(config, *store, transports, metrics);
+  CapacityReporter capacity(**pool, config.worker_id, config.max_concurrent_syncs,
+                            [&service] { return service.in_flight(); });
+  capacity.Start();
   // Readiness follows the database: without it no run can write anything.
   common::PgPool& db = **pool;
-  return common::ServeGrpcUntilSignal(config.listen, config.metrics_listen, {&service},
-                                      {"autosync.v1.SyncWorker"}, registry, config.shutdown_grace,
-                                      {.check = [&db] { return db.Ping(); }});
+  const int rc = common::ServeGrpcUntilSignal(
+      config.listen, config.metrics_listen, {&service}, {"autosync.v1.SyncWorker"}, registry,
+      config.shutdown_grace, {.check = [&db] { return db.Ping(); }});
+  capacity.Stop();
+  return rc;
 }
 
 }  // namespace

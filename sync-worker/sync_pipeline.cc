@@ -29,6 +29,7 @@ absl::string_view StageName(Stage stage) {
     case autosync::v1::STAGE_COMPLETED: return "completed";
     case autosync::v1::STAGE_FAILED: return "failed";
     case autosync::v1::STAGE_SKIPPED: return "skipped";
+    case autosync::v1::STAGE_QUEUED: return "queued";
     default: return "unspecified";
   }
 }
@@ -108,7 +109,8 @@ struct SyncPipeline::RunState {
   const EmitFn* emit = nullptr;
   absl::Time started;
 
-  void Emit(Stage stage, int progress, std::string message, std::string error = "") {
+  void Emit(Stage stage, int progress, std::string message, std::string error = "",
+            bool retryable = false) {
     SyncProgress p;
     p.set_store_id(request.store_id());
     p.set_run_id(request.run_id());
@@ -116,6 +118,7 @@ struct SyncPipeline::RunState {
     p.set_progress(std::clamp(progress, 0, 100));
     p.set_message(std::move(message));
     p.set_error(std::move(error));
+    p.set_retryable(retryable);
     p.set_trigger(request.trigger());
     *p.mutable_counts() = counts;
     *p.mutable_time() =
@@ -182,9 +185,16 @@ absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, cons
     if (metrics_ != nullptr) metrics_->RunFinished("completed");
   } else {
     const bool cancelled = status.code() == absl::StatusCode::kCancelled;
+    // Causes that pass on their own (the source or the database was unavailable, timed out
+    // or throttled past its budget): the scheduler queues a retry with backoff. Bad
+    // credentials, unknown shops and pages that do not parse need a person instead.
+    const bool retryable = status.code() == absl::StatusCode::kUnavailable ||
+                           status.code() == absl::StatusCode::kDeadlineExceeded ||
+                           status.code() == absl::StatusCode::kResourceExhausted ||
+                           status.code() == absl::StatusCode::kAborted;
     run.Emit(autosync::v1::STAGE_FAILED, 100,
              cancelled ? "Sync cancelled" : "Sync failed",
-             std::string(status.message()));
+             std::string(status.message()), retryable && !cancelled);
     if (metrics_ != nullptr) metrics_->RunFinished(cancelled ? "cancelled" : "failed");
   }
   return absl::OkStatus();

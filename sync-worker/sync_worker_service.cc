@@ -161,4 +161,15 @@ grpc::ServerWriteReactor<SyncProgress>* SyncWorkerService::RunSync(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* SyncWorkerService::GetCapacity(
+    grpc::CallbackServerContext* context, const autosync::v1::GetCapacityRequest* /*request*/,
+    autosync::v1::GetCapacityResponse* response) {
+  response->set_worker_id(config_.worker_id);
+  response->set_slots(config_.max_concurrent_syncs);
+  response->set_in_flight(pool_.busy());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 }  // namespace autosync::worker

@@ -25,6 +25,11 @@ class SyncWorkerService final : public autosync::v1::SyncWorker::CallbackService
 
   grpc::ServerWriteReactor<autosync::v1::SyncProgress>* RunSync(
       grpc::CallbackServerContext* context, const autosync::v1::RunSyncRequest* request) override;
+  grpc::ServerUnaryReactor* GetCapacity(grpc::CallbackServerContext* context,
+                                        const autosync::v1::GetCapacityRequest* request,
+                                        autosync::v1::GetCapacityResponse* response) override;
+  // Runs executing now.
+  int in_flight() const { return pool_.busy(); }
 
  private:
   const WorkerConfig& config_;

@@ -1,0 +1,391 @@
+#include "scheduler-service/run_executor.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "scheduler-service/run_stage.h"
+#include "scheduler-service/store_validation.h"
+
+namespace autosync::scheduler {
+namespace {
+
+using autosync::v1::Stage;
+using autosync::v1::SyncProgress;
+
+// The dispatcher looks at the queue at least this often (other replicas' finished runs free
+// slots it is not told about; retries' backoff ends); a local enqueue or finish wakes it at once.
+constexpr absl::Duration kDispatchPoll = absl::Milliseconds(500);
+// Queue positions shown to this replica's watchers are refreshed this often.
+constexpr absl::Duration kPlacesRefresh = absl::Seconds(2);
+
+}  // namespace
+
+RunExecutor::RunExecutor(const SchedulerConfig& config, const Clock& clock, Repository& repo,
+                         RunQueueStore& queue, SchedulerMetrics& metrics, RunEvents& events,
+                         std::shared_ptr<grpc::Channel> worker_channel)
+    : config_(config),
+      clock_(clock),
+      repo_(repo),
+      queue_(queue),
+      metrics_(metrics),
+      events_(events),
+      worker_(autosync::v1::SyncWorker::NewStub(std::move(worker_channel))),
+      run_pool_(config.max_concurrent_runs, 0) {}
+
+RunExecutor::~RunExecutor() { Stop(); }
+
+void RunExecutor::Start() { dispatcher_ = std::thread([this] { DispatchLoop(); }); }
+
+void RunExecutor::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [id, run] : active_) {
+      if (run.context != nullptr) run.context->TryCancel();
+    }
+  }
+  if (dispatcher_.joinable()) dispatcher_.join();
+  run_pool_.Stop();
+}
+
+bool RunExecutor::stopping() {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+bool RunExecutor::SleepUnlessStopping(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  return !mu_.AwaitWithTimeout(absl::Condition(&stop), d);
+}
+
+void RunExecutor::Wake() {
+  absl::MutexLock lock(&mu_);
+  wake_ = true;
+}
+
+std::vector<std::string> RunExecutor::ActiveRunIds() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  ids.reserve(active_.size());
+  for (const auto& [id, run] : active_) ids.push_back(id);
+  return ids;
+}
+
+void RunExecutor::CancelStore(const std::string& store_id) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, run] : active_) {
+    if (run.store_id == store_id && run.context != nullptr) run.context->TryCancel();
+  }
+}
+
+int64_t RunExecutor::EstimateWait(int position) {
+  absl::MutexLock lock(&mu_);
+  return EstimateWaitSeconds(position, slots_, free_slots_, mean_run_);
+}
+
+void RunExecutor::ObserveRunTime(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  // A moving mean over roughly the last 20 runs.
+  mean_run_ = mean_run_ == absl::ZeroDuration() ? d : mean_run_ + (d - mean_run_) / 20;
+}
+
+absl::StatusOr<EnqueueResult> RunExecutor::Enqueue(EnqueueRequest request) {
+  if (request.owner.empty()) request.owner = config_.replica_id;
+  absl::StatusOr<EnqueueResult> result = queue_.Enqueue(request);
+  if (!result.ok()) return result;
+  if (result->queued || result->promoted) {
+    metrics_.runs_queued.Increment();
+    SyncProgress p;
+    p.set_store_id(request.store_id);
+    p.set_run_id(result->run_id);
+    p.set_stage(autosync::v1::STAGE_QUEUED);
+    p.set_trigger(request.trigger);
+    p.set_message(request.not_before > clock_.Now() ? "Queued for a retry" : "Queued");
+    absl::StatusOr<std::vector<QueuePlace>> places = queue_.Places({request.store_id});
+    if (places.ok() && !places->empty()) {
+      p.set_queue_position(places->front().position);
+      p.set_estimated_wait_seconds(EstimateWait(places->front().position));
+    }
+    ToProto(clock_.Now(), p.mutable_time());
+    events_.PublishProgress(p);
+    Wake();
+  }
+  return result;
+}
+
+void RunExecutor::DispatchLoop() {
+  absl::Time next_places = clock_.Now();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || wake_; };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), kDispatchPoll);
+      if (stopping_) return;
+      wake_ = false;
+    }
+    DispatchOnce();
+    if (clock_.Now() >= next_places) {
+      next_places = clock_.Now() + kPlacesRefresh;
+      RefreshQueuePlaces();
+    }
+  }
+}
+
+void RunExecutor::DispatchOnce() {
+  int local_free = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    local_free = config_.max_concurrent_runs - static_cast<int>(active_.size());
+  }
+  if (local_free <= 0) return;
+  absl::StatusOr<Dispatch> taken = queue_.Take(config_.replica_id, local_free);
+  if (!taken.ok()) {
+    common::LogDebug("cannot dispatch from the run queue", {{"error", taken.status().message()}});
+    return;
+  }
+  const int running = taken->running + static_cast<int>(taken->runs.size());
+  metrics_.worker_slots_total.Set(taken->slots);
+  metrics_.worker_slots_free.Set(std::max(0, taken->slots - running));
+  {
+    absl::MutexLock lock(&mu_);
+    slots_ = taken->slots;
+    free_slots_ = std::max(0, taken->slots - running);
+    for (const DispatchedRun& run : taken->runs) active_[run.run_id] = Active{run.store_id};
+    metrics_.runs_in_flight.Set(static_cast<double>(active_.size()));
+  }
+  const absl::Time deadline = clock_.Now() + config_.run_timeout;
+  for (DispatchedRun& run : taken->runs) {
+    metrics_.runs_dispatched.Increment();
+    common::LogInfo("run dispatched", {{"store", run.store_id},
+                                       {"run", run.run_id},
+                                       {"trigger", TriggerName(run.trigger)},
+                                       {"attempt", absl::StrCat(run.attempt)}});
+    auto task = [this, run, deadline] { ExecuteRun(run, deadline); };
+    // Stopping: executed here, where the stop is seen at once and the run handed back.
+    if (!run_pool_.Submit(task)) task();
+  }
+  // More may be dispatchable (the local limit was the bound): look again without waiting.
+  if (static_cast<int>(taken->runs.size()) == local_free) Wake();
+}
+
+void RunExecutor::RefreshQueuePlaces() {
+  const std::vector<std::string> watched = events_.WatchedStores();
+  if (watched.empty()) {
+    absl::MutexLock lock(&mu_);
+    shown_places_.clear();
+    return;
+  }
+  absl::StatusOr<std::vector<QueuePlace>> places = queue_.Places(watched);
+  if (!places.ok()) return;
+  std::vector<SyncProgress> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::flat_hash_map<std::string, int> shown;
+    for (const QueuePlace& place : *places) {
+      shown[place.store_id] = place.position;
+      auto it = shown_places_.find(place.store_id);
+      if (it != shown_places_.end() && it->second == place.position) continue;
+      SyncProgress p;
+      p.set_store_id(place.store_id);
+      p.set_run_id(place.run_id);
+      p.set_stage(autosync::v1::STAGE_QUEUED);
+      p.set_trigger(place.trigger);
+      p.set_message("Queued");
+      p.set_queue_position(place.position);
+      p.set_estimated_wait_seconds(
+          EstimateWaitSeconds(place.position, slots_, free_slots_, mean_run_));
+      ToProto(clock_.Now(), p.mutable_time());
+      changed.push_back(std::move(p));
+    }
+    shown_places_ = std::move(shown);
+  }
+  for (const SyncProgress& p : changed) events_.DeliverLocal(p);
+}
+
+void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
+  const absl::Time began = clock_.Now();
+  Stage stage = autosync::v1::STAGE_STARTING;
+  autosync::v1::StageCounts counts;
+  StreamEnd end;
+  end.attempt = run.attempt;
+  end.refusals = run.refusals;
+  end.run_timeout = config_.run_timeout;
+  SyncProgress terminal;
+  if (!stopping() && clock_.Now() < deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(deadline));
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = active_.find(run.run_id);
+      if (it != active_.end()) it->second.context = &context;
+      if (stopping_) context.TryCancel();
+    }
+    autosync::v1::RunSyncRequest request;
+    request.set_store_id(run.store_id);
+    request.set_run_id(run.run_id);
+    request.set_trigger(run.trigger);
+    request.set_force(run.force);
+    std::unique_ptr<grpc::ClientReader<SyncProgress>> reader = worker_->RunSync(&context, request);
+    SyncProgress p;
+    absl::Time last_write = absl::InfinitePast();
+    while (reader->Read(&p)) {
+      end.accepted = true;
+      // The scheduler is the authority on these, whatever the worker sent.
+      p.set_store_id(run.store_id);
+      p.set_run_id(run.run_id);
+      p.set_trigger(run.trigger);
+      if (!p.has_time()) ToProto(clock_.Now(), p.mutable_time());
+      const bool stage_changed = p.stage() != stage;
+      stage = p.stage();
+      counts = p.counts();
+      if (stage == autosync::v1::STAGE_COMPLETED || stage == autosync::v1::STAGE_FAILED) {
+        end.terminal = true;
+        end.completed = stage == autosync::v1::STAGE_COMPLETED;
+        end.retryable = p.retryable();
+        end.terminal_error = p.error();
+        terminal = p;
+        continue;
+      }
+      // Progress rows are throttled: the stage changes and at most one write a second.
+      if (stage_changed || clock_.Now() - last_write >= absl::Seconds(1)) {
+        if (absl::Status s = repo_.UpdateRun(run.run_id, stage, counts); !s.ok()) {
+          common::LogDebug("cannot record run progress",
+                           {{"run", run.run_id}, {"error", s.message()}});
+        }
+        last_write = clock_.Now();
+      }
+      events_.PublishProgress(p);
+    }
+    const grpc::Status status = reader->Finish();
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = active_.find(run.run_id);
+      if (it != active_.end()) it->second.context = nullptr;
+    }
+    end.code = static_cast<absl::StatusCode>(status.error_code());
+    end.message = status.error_message();
+  } else {
+    end.code = absl::StatusCode::kCancelled;
+  }
+  end.stopping = stopping();
+  end.deadline_passed = clock_.Now() >= deadline;
+  const RunEnd decided = DecideRunEnd(end);
+  if (decided.next == RunNext::kGiveBack) {
+    metrics_.worker_refusals.Increment();
+    if (absl::Status s = queue_.GiveBack(run.run_id, clock_.Now() + decided.delay); !s.ok()) {
+      // Left running: the reaper fails it after --run_stale_seconds and its follow-up is queued.
+      common::LogWarn("cannot give a refused run back to the queue",
+                      {{"store", run.store_id}, {"run", run.run_id}, {"error", s.message()}});
+    }
+  } else {
+    if (decided.synthesize_failure) {
+      terminal = SyncProgress();
+      terminal.set_store_id(run.store_id);
+      terminal.set_run_id(run.run_id);
+      terminal.set_stage(autosync::v1::STAGE_FAILED);
+      terminal.set_message("Sync failed");
+      terminal.set_error(decided.error);
+      *terminal.mutable_counts() = counts;
+      terminal.set_trigger(run.trigger);
+      ToProto(clock_.Now(), terminal.mutable_time());
+    }
+    FinishAndAnnounce(run, deadline, decided.status, terminal);
+    if (end.accepted) ObserveRunTime(clock_.Now() - began);
+    const bool completed = decided.status == "completed";
+    (completed ? metrics_.runs_completed : metrics_.runs_failed).Increment();
+    common::LogInfo(completed ? "run completed" : "run failed",
+                    {{"store", run.store_id}, {"run", run.run_id}, {"error", decided.error}});
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    active_.erase(run.run_id);
+    metrics_.runs_in_flight.Set(static_cast<double>(active_.size()));
+    wake_ = true;  // a slot is free
+  }
+  if (decided.next != RunNext::kGiveBack) events_.PublishStatus(run.store_id);
+  if (decided.next == RunNext::kFollowUp || decided.next == RunNext::kRetryLater) {
+    QueueNext(run.store_id, run.trigger, run.force, run.attempt + 1, decided.delay,
+              decided.next == RunNext::kFollowUp ? "interrupted" : "failed");
+  } else if (end.attempt >= kMaxAttempts && !end.completed &&
+             decided.next == RunNext::kNothing) {
+    common::LogWarn("run failed again; not retried until the next tick or trigger",
+                    {{"store", run.store_id}, {"attempts", absl::StrCat(end.attempt)}});
+  }
+}
+
+void RunExecutor::FinishAndAnnounce(const DispatchedRun& run, absl::Time deadline,
+                                    absl::string_view status, const SyncProgress& terminal) {
+  // The row first, then the event: a watcher that reacts to it reads a finished run.
+  // While the database is away the row cannot change. Left 'running', it would make every
+  // trigger answer "already running" until the reaper noticed (--run_stale_seconds), so the
+  // outcome is written as soon as the database is back; the watchers of this replica are told
+  // at once meanwhile (they could not read the row anyway). The run stays active until then,
+  // and this replica's heartbeat keeps other replicas from reaping it.
+  absl::Duration backoff = absl::Milliseconds(200);
+  bool announced = false;
+  absl::Status s;
+  while (true) {
+    s = repo_.FinishRun(run.run_id, status, terminal.stage(), terminal.counts(),
+                        terminal.error());
+    const bool unreachable = s.code() == absl::StatusCode::kUnavailable ||
+                             s.code() == absl::StatusCode::kResourceExhausted;
+    if (!unreachable) break;
+    if (!announced) {
+      events_.PublishProgress(terminal);
+      announced = true;
+    }
+    if (clock_.Now() + backoff > deadline + config_.run_stale) break;
+    if (!SleepUnlessStopping(backoff)) break;
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+  }
+  if (!s.ok()) {
+    common::LogWarn("cannot record a run's outcome",
+                    {{"store", run.store_id}, {"run", run.run_id}, {"error", s.message()}});
+  }
+  // Announced early, it is not sent twice: other replicas' watchers missed it with the relay
+  // down, and they get the store's status from the PublishStatus that follows the run and from
+  // their listener's refresh on reconnect.
+  if (!announced) events_.PublishProgress(terminal);
+}
+
+void RunExecutor::QueueNext(const std::string& store_id, autosync::v1::Trigger trigger,
+                            bool force, int attempt, absl::Duration delay, absl::string_view why) {
+  EnqueueRequest next{.store_id = store_id,
+                      .run_id = common::NewRunId(),
+                      .trigger = trigger,
+                      .priority = PriorityOf(trigger),
+                      .force = force,
+                      .attempt = attempt,
+                      .not_before = delay > absl::ZeroDuration() ? clock_.Now() + delay
+                                                                 : absl::InfinitePast(),
+                      .owner = config_.replica_id};
+  absl::StatusOr<EnqueueResult> queued = Enqueue(next);
+  if (!queued.ok() || !queued->queued) {
+    // Another run is queued or in flight (it covers the store), or the database is away (the
+    // next tick or trigger does it).
+    common::LogWarn("no new run after a failed run",
+                    {{"store", store_id},
+                     {"reason", queued.ok() ? "a run is queued or in flight"
+                                            : queued.status().message()}});
+    return;
+  }
+  common::LogInfo("new run queued after a failed run",
+                  {{"store", store_id},
+                   {"run", queued->run_id},
+                   {"why", why},
+                   {"attempt", absl::StrCat(attempt)},
+                   {"delay", absl::FormatDuration(delay)}});
+}
+
+void RunExecutor::FollowUpReaped(const ReapedRun& reaped) {
+  if (reaped.attempt >= kMaxAttempts) return;
+  QueueNext(reaped.store_id, reaped.trigger, false, reaped.attempt + 1, absl::ZeroDuration(),
+            "reaped");
+}
+
+}  // namespace autosync::scheduler

@@ -1,0 +1,116 @@
+// RunExecutor: takes runs from the run queue (run_queue.h) as worker slots free up and executes
+// them -- one RunSync stream per run, its progress relayed and throttled into sync_runs, its end
+// decided by DecideRunEnd (run_end.h): recorded, given back to the queue, or followed by a
+// retry. Also refreshes the queue positions shown to this replica's watchers.
+//
+// Threads: one dispatcher thread; each dispatched run holds a thread of a pool of
+// --max_concurrent_runs while its stream is open (a run mostly waits on the worker, which waits
+// on the store APIs: the pool is sized for waiting, and the fleet's capacity is the workers'
+// slots, not this pool). Thread-safe; Stop() before destruction.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "autosync/v1/scheduler.pb.h"
+#include "autosync/v1/sync_worker.grpc.pb.h"
+#include "scheduler-service/clock.h"
+#include "scheduler-service/config.h"
+#include "scheduler-service/metrics.h"
+#include "scheduler-service/repository.h"
+#include "scheduler-service/run_end.h"
+#include "scheduler-service/run_queue.h"
+#include "scheduler-service/task_pool.h"
+
+namespace autosync::scheduler {
+
+// Where the executor's events go (SchedulerCore: NOTIFY to every replica, and the local hub).
+class RunEvents {
+ public:
+  virtual ~RunEvents() = default;
+  virtual void PublishProgress(const autosync::v1::SyncProgress& progress) = 0;
+  virtual void PublishStatus(const std::string& store_id) = 0;
+  // This replica's watchers only (queue positions are refreshed by every replica for its own).
+  virtual void DeliverLocal(const autosync::v1::SyncProgress& progress) = 0;
+  virtual std::vector<std::string> WatchedStores() = 0;
+};
+
+class RunExecutor final {
+ public:
+  // Every reference must outlive the executor.
+  RunExecutor(const SchedulerConfig& config, const Clock& clock, Repository& repo,
+              RunQueueStore& queue, SchedulerMetrics& metrics, RunEvents& events,
+              std::shared_ptr<grpc::Channel> worker_channel);
+  ~RunExecutor();
+
+  void Start();
+  // Stops dispatching, cancels this replica's runs (each recorded failed and queued again for
+  // another replica) and joins every thread. Idempotent.
+  void Stop();
+
+  // Queues a run (see RunQueueStore::Enqueue), announces it to watchers, and wakes the
+  // dispatcher. Blocking.
+  absl::StatusOr<EnqueueResult> Enqueue(EnqueueRequest request);
+  // Something was queued or a slot may be free: dispatch now rather than at the next poll.
+  void Wake();
+  // A run of this store reaped by the housekeeping (its replica stopped): queue its follow-up.
+  void FollowUpReaped(const ReapedRun& reaped);
+  // Cancels this replica's runs of a deleted store.
+  void CancelStore(const std::string& store_id);
+  std::vector<std::string> ActiveRunIds();
+  // The estimated wait of a run at `position`, from the last dispatch's capacity and the recent
+  // mean run time (-1: unknown).
+  int64_t EstimateWait(int position);
+
+ private:
+  struct Active {
+    std::string store_id;
+    grpc::ClientContext* context = nullptr;  // while a RunSync call is open
+  };
+  void DispatchLoop();
+  // Takes what the workers' slots allow and starts each run on the run pool.
+  void DispatchOnce();
+  void ExecuteRun(const DispatchedRun& run, absl::Time deadline);
+  void RecordEnd(const DispatchedRun& run, const RunEnd& end, autosync::v1::SyncProgress terminal);
+  // Records the run's outcome, repeated while the database is unreachable (up to the run's
+  // budget or until the replica stops), and publishes `terminal` to watchers.
+  void FinishAndAnnounce(const DispatchedRun& run, absl::Time deadline, absl::string_view status,
+                         const autosync::v1::SyncProgress& terminal);
+  // Queues the run that follows `run` (attempt + 1) after `delay`.
+  void QueueNext(const std::string& store_id, autosync::v1::Trigger trigger, bool force,
+                 int attempt, absl::Duration delay, absl::string_view why);
+  void RefreshQueuePlaces();
+  void ObserveRunTime(absl::Duration d);
+  bool stopping();
+  bool SleepUnlessStopping(absl::Duration d);
+
+  const SchedulerConfig& config_;
+  const Clock& clock_;
+  Repository& repo_;
+  RunQueueStore& queue_;
+  SchedulerMetrics& metrics_;
+  RunEvents& events_;
+  std::unique_ptr<autosync::v1::SyncWorker::Stub> worker_;
+  TaskPool run_pool_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, Active> active_ ABSL_GUARDED_BY(mu_);  // by run id
+  int slots_ ABSL_GUARDED_BY(mu_) = 0;
+  int free_slots_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration mean_run_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  // The position last shown to local watchers, by store (to send only changes).
+  absl::flat_hash_map<std::string, int> shown_places_ ABSL_GUARDED_BY(mu_);
+  std::thread dispatcher_;
+};
+
+}  // namespace autosync::scheduler
