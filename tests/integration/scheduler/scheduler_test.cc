@@ -351,8 +351,11 @@ TEST_F(SchedulerTest, ManualTriggerStreamsThroughWatchStoreAndCoalesces) {
   EXPECT_EQ(second.run_id(), first.run_id());
   auto status = Status(A(), kStore);
   ASSERT_TRUE(status.ok());
-  EXPECT_TRUE(status->is_syncing());
-  EXPECT_EQ(status->current_run().run_id(), first.run_id());
+  // Queued until the dispatcher hands it to the worker's free slot, then syncing.
+  EXPECT_TRUE(status->is_syncing() || status->queued());
+  EXPECT_EQ(status->is_syncing() ? status->current_run().run_id()
+                                 : status->queued_run().run_id(),
+            first.run_id());
 
   auto done = watcher.WaitFor(
       [&](const v1::WatchEvent& e) {
@@ -360,15 +363,22 @@ TEST_F(SchedulerTest, ManualTriggerStreamsThroughWatchStoreAndCoalesces) {
       },
       absl::Seconds(90));
   ASSERT_TRUE(done.has_value()) << replicas_[0].process->Output();
-  // Stages in order, then a status that says the run is over.
+  // Queued first (position 1: nothing else waits), then the stages in order, then a status
+  // that says the run is over.
   std::vector<int> stages;
   for (const auto& e : watcher.events()) {
     if (e.has_progress() && e.progress().run_id() == first.run_id()) {
       stages.push_back(e.progress().stage());
+      if (e.progress().stage() == v1::STAGE_QUEUED) {
+        EXPECT_EQ(e.progress().queue_position(), 1);
+        EXPECT_EQ(e.progress().trigger(), v1::TRIGGER_MANUAL);
+      }
     }
   }
-  EXPECT_TRUE(std::is_sorted(stages.begin(), stages.end()));
-  EXPECT_EQ(stages.front(), v1::STAGE_STARTING);
+  ASSERT_GE(stages.size(), 3u);
+  EXPECT_EQ(stages.front(), v1::STAGE_QUEUED);
+  EXPECT_TRUE(std::is_sorted(stages.begin() + 1, stages.end()));
+  EXPECT_EQ(stages[1], v1::STAGE_STARTING);
   EXPECT_TRUE(watcher.WaitFor(
       [](const v1::WatchEvent& e) {
         return e.has_status() && !e.status().is_syncing() && e.status().has_last_success_time();
@@ -442,12 +452,19 @@ TEST_F(SchedulerTest, PerMinuteStoreSyncsOnItsOwnThenSkipsWhileFresh) {
       absl::Seconds(100));
   ASSERT_TRUE(skipped.has_value());
   EXPECT_THAT(skipped->progress().message(), HasSubstr("fresh"));
-  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND status = "
-                   "'skipped'"),
+  // A skip is counted on the store, not written as a run: history holds the one cron run.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron'"), 1);
+  EXPECT_EQ(Scalar(absl::StrCat("SELECT skipped_fires FROM tick_claims WHERE store_id = '",
+                                kStore, "'")),
             1);
+  auto status = Status(A(), kStore);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->skipped_fires(), 1);
+  EXPECT_THAT(status->last_skip_reason(), HasSubstr("fresh"));
+  EXPECT_TRUE(status->has_last_skip_time());
 }
 
-// A replica claimed a tick and stopped before recording it (no run row): another replica's
+// A replica claimed a tick and stopped before recording it (recorded_at NULL): another replica's
 // recovery pass (each schedule refresh, here 2 s) records the claim under its run id and runs
 // it, so the tick still happens once.
 TEST_F(SchedulerTest, ClaimedButUnrecordedTickIsRecordedAndRunByAnotherReplica) {
@@ -459,7 +476,7 @@ TEST_F(SchedulerTest, ClaimedButUnrecordedTickIsRecordedAndRunByAnotherReplica) 
                     "), 'run_orphaned_claim', 'replica-gone', now() - interval '2 minutes') "
                     "ON CONFLICT (store_id) DO UPDATE SET boundary = excluded.boundary, "
                     "run_id = excluded.run_id, owner = excluded.owner, "
-                    "claimed_at = excluded.claimed_at"));
+                    "claimed_at = excluded.claimed_at, recorded_at = NULL"));
   auto completed = watcher.WaitFor(
       [](const v1::WatchEvent& e) {
         return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == "run_orphaned_claim";
@@ -480,34 +497,34 @@ TEST_F(SchedulerTest, ClaimedButUnrecordedTickIsRecordedAndRunByAnotherReplica) 
 TEST_F(SchedulerTest, TwoReplicasFireEachTickOnceFor50Stores) {
   replicas_.push_back(StartScheduler("b"));
   ASSERT_NE(replicas_[1].stub, nullptr);
+  // Registered paused, made fresh, then enabled: every fire from then on is a skip (no worker
+  // load), counted once per store and tick on the store's claim row.
+  for (int i = 0; i < 50; ++i) {
+    v1::Store store = StoreFor(absl::StrCat("s", i), "* * * * *");
+    store.set_enabled(false);
+    ASSERT_TRUE(Upsert(i % 2 ? A() : *replicas_[1].stub, store).ok());
+  }
+  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
+       "SELECT 'seed-' || store_id, store_id, 'api', 'completed', 'completed', now() "
+       "FROM stores");
   for (int i = 0; i < 50; ++i) {
     ASSERT_TRUE(Upsert(i % 2 ? A() : *replicas_[1].stub,
                        StoreFor(absl::StrCat("s", i), "* * * * *"))
                     .ok());
   }
-  // Every store looks freshly synced, so ticks are claimed and skipped (no worker load).
-  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
-       "SELECT 'seed-' || store_id, store_id, 'api', 'completed', 'completed', now() "
-       "FROM stores");
-  // Wait for one whole tick of all 50 stores (the next minute boundary).
-  const std::string full_ticks =
-      "SELECT count(*) FROM (SELECT scheduled_for FROM sync_runs WHERE trigger = 'cron' "
-      "GROUP BY 1 HAVING count(*) >= 50) t";
+  // Wait for one whole tick of all 50 stores (the next minute boundary), then look at once:
+  // the tick after is a minute away.
+  const std::string full_tick =
+      "SELECT count(*) FROM tick_claims WHERE recorded_at IS NOT NULL AND skipped_fires >= 1";
   const absl::Time deadline = absl::Now() + absl::Seconds(100);
-  while (absl::Now() < deadline && Scalar(full_ticks) < 1) {
+  while (absl::Now() < deadline && Scalar(full_tick) < 50) {
     absl::SleepFor(absl::Milliseconds(200));  // polling the database, bounded by the deadline
   }
-  ASSERT_GE(Scalar(full_ticks), 1);
-  // Exactly once per store and tick: no tick has more than 50 claims, no store twice.
-  EXPECT_EQ(Scalar("SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM sync_runs WHERE "
-                   "trigger = 'cron' GROUP BY scheduled_for) t"),
-            50);
-  EXPECT_EQ(Scalar("SELECT count(*) FROM (SELECT store_id, scheduled_for FROM sync_runs WHERE "
-                   "trigger = 'cron' GROUP BY 1, 2 HAVING count(*) > 1) t"),
-            0);
-  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND status <> "
-                   "'skipped'"),
-            0);
+  ASSERT_EQ(Scalar(full_tick), 50);
+  // Exactly once per store and tick: one boundary, each store counted once for it.
+  EXPECT_EQ(Scalar("SELECT count(DISTINCT boundary) FROM tick_claims"), 1);
+  EXPECT_EQ(Scalar("SELECT max(skipped_fires) FROM tick_claims"), 1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron'"), 0);
   // Both replicas fired: each settled (won or lost) at least the 25 stores upserted through
   // it. Which one wins a tick is a race (ReplicasTest), so the split is not asserted.
   for (const Replica& r : replicas_) {
@@ -554,12 +571,15 @@ TEST_F(SchedulerTest, KilledOwnerIsReapedAndTheStoreRunsAgain) {
   ASSERT_TRUE(status.ok());
   EXPECT_FALSE(status->is_syncing());
   EXPECT_THAT(status->last_error(), HasSubstr("heartbeat"));
-  // Schedulable again: a new run starts.
+  // Nothing lost: B queued a new run (attempt 2) of the store right after reaping, so a
+  // trigger now coalesces with it, and it completes.
   ASSERT_TRUE(sim_->ClearFaults().ok());
   v1::TriggerSyncResponse again;
   ASSERT_TRUE(Trigger(*replicas_[1].stub, "slow", &again).ok());
-  EXPECT_TRUE(again.started());
   EXPECT_NE(again.run_id(), run.run_id());
+  EXPECT_EQ(Scalar(absl::StrCat("SELECT attempt FROM sync_runs WHERE run_id = '", again.run_id(),
+                                "'")),
+            2);
   EXPECT_TRUE(watcher.WaitFor(
       [&](const v1::WatchEvent& e) {
         return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == again.run_id();
