@@ -2,8 +2,9 @@
 // minute boundary. Prints the scheduler's start-up time with N schedules, its RSS, its idle CPU
 // between boundaries, and the fire lateness at the boundary: the time each tick was claimed in
 // PostgreSQL minus the boundary (tick_claims.claimed_at - boundary), as percentiles; and the
-// same for the run row recorded after the claim (sync_runs.started_at - scheduled_for). Every
-// store's data is fresh, so fires are claimed and recorded as skipped: no worker is involved.
+// same for the record after the claim (tick_claims.recorded_at - boundary: the moment the tick
+// was decided and its skip counted, or its run queued). Every store's data is fresh, so fires
+// are claimed and recorded as skipped (counted on the store): no worker is involved.
 #include <unistd.h>
 
 #include <cstdio>
@@ -143,9 +144,9 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
-  // Wait for every firing store's claim and run row (bounded), then read the lateness from the
-  // database: the claim (tick_claims.claimed_at, the measure) and, after it, the run row
-  // the API and dashboard show (sync_runs.started_at, written when the tick is recorded).
+  // Wait for every firing store's claim and record (bounded), then read the lateness from the
+  // database: the claim (tick_claims.claimed_at, the measure) and, after it, the record
+  // (tick_claims.recorded_at: the skip counted, which the API and dashboard show).
   pqxx::connection conn(*url);
   // No polling while the boundary is being claimed: each poll counts rows in two tables, work
   // PostgreSQL would do on the same 2 cores as the claims it measures.
@@ -157,8 +158,8 @@ int Main(int argc, char** argv) {
     pqxx::nontransaction tx(conn);
     const pqxx::row counts = tx.exec_params1(
         "SELECT (SELECT count(*) FROM tick_claims WHERE boundary = to_timestamp($1)), "
-        "(SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND "
-        "scheduled_for = to_timestamp($1))",
+        "(SELECT count(*) FROM tick_claims WHERE boundary = to_timestamp($1) AND "
+        "recorded_at IS NOT NULL)",
         absl::ToUnixSeconds(boundary));
     claimed = counts[0].as<int64_t>();
     recorded = counts[1].as<int64_t>();
@@ -181,8 +182,8 @@ int Main(int argc, char** argv) {
       "WHERE boundary = to_timestamp($1)");
   const std::vector<std::string> rec = percentiles(
       "SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99, 1.0]) WITHIN GROUP (ORDER BY "
-      "extract(epoch FROM started_at - scheduled_for) * 1000) FROM sync_runs "
-      "WHERE trigger = 'cron' AND scheduled_for = to_timestamp($1)");
+      "extract(epoch FROM recorded_at - boundary) * 1000) FROM tick_claims "
+      "WHERE boundary = to_timestamp($1) AND recorded_at IS NOT NULL");
 
   // The earliest claim: what the timer wake-up, popping the due fires and the first statement
   // cost before any tick is claimed (the rest of the lateness is the claims themselves).
@@ -202,12 +203,12 @@ int Main(int argc, char** argv) {
   std::printf("| idle CPU between boundaries | %.4f cores |\n", idle_cores);
   std::printf("| ticks claimed at the boundary | %lld of %lld |\n", static_cast<long long>(claimed),
               static_cast<long long>(firing));
-  std::printf("| ticks recorded (run rows) | %lld of %lld |\n", static_cast<long long>(recorded),
+  std::printf("| ticks recorded (skip counted or run queued) | %lld of %lld |\n", static_cast<long long>(recorded),
               static_cast<long long>(firing));
   std::printf("| fire lateness p50 / p90 / p99 / max (claim - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
               std::stod(q[0]), std::stod(q[1]), std::stod(q[2]), std::stod(q[3]));
   std::printf("| first claim (earliest claim - boundary) | %.1f ms |\n", first_ms);
-  std::printf("| run row p50 / p90 / p99 / max (run row written - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
+  std::printf("| run row p50 / p90 / p99 / max (tick recorded - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
               std::stod(rec[0]), std::stod(rec[1]), std::stod(rec[2]), std::stod(rec[3]));
   return claimed >= firing && recorded >= firing ? 0 : 1;
 }
