@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -24,25 +23,15 @@ using autosync::v1::WatchEvent;
 
 constexpr int kRpcThreads = 4;
 constexpr size_t kRpcQueue = 10000;
-constexpr int kClaimThreads = 4;
-// A minute boundary of 100k stores all lands here at once.
-constexpr size_t kClaimQueue = 1'000'000;
-// Ticks claimed by one statement: large enough that a boundary of 10k stores is a handful of
-// statements, small enough that the chunks spread over the claim threads and a rare rollback
-// (a manual run started concurrently) re-claims few rows one by one.
-constexpr size_t kClaimChunk = 500;
-// The schedule loop hands a boundary's fires over this long before it: they are sorted, chunked
-// and given their run ids ahead, so the claims start at the boundary itself. Popping 10k fires
-// from a 100k-store heap and sorting them took about 10 ms, all of it once added to every
-// tick's lateness (scheduler_bench: first claim 10.6 ms after the boundary).
-constexpr absl::Duration kFireLead = absl::Milliseconds(50);
-// A claimed tick is recorded within a second; one still without its run row after this was
-// claimed by a replica that stopped (or lost the database) in between. Looked for once per
-// schedule refresh, over claims of the last kRecoveryWindow (older ones are left: the next
-// boundary fires anyway), at most kRecoveryLimit at a time.
-constexpr absl::Duration kRecordGrace = absl::Minutes(1);
-constexpr absl::Duration kRecoveryWindow = absl::Minutes(15);
-constexpr int kRecoveryLimit = 20000;
+// The schedule loop hands a boundary's fires over this long before it, all in one pass: they
+// are sorted, grouped and given their run ids ahead, so the claim starts at the boundary itself.
+// Preparing 100k fires (popping them from the heap, sorting, run ids, groups) takes 100-200 ms
+// here; in several passes, a later pass would find its groups already claimed by an earlier
+// one and its preparation would add to its lateness.
+constexpr absl::Duration kFireLead = absl::Milliseconds(500);
+constexpr size_t kMaxFiresPerPass = 250'000;
+// Group claims are kept two days (catch-up reaches back one day at most).
+constexpr absl::Duration kGroupClaimsKept = absl::Hours(48);
 // Skip events and status publishes after a boundary (each a few queries).
 constexpr int kAnnounceThreads = 2;
 
@@ -77,11 +66,13 @@ SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool
       repo_(pool),
       metrics_(registry),
       rpc_pool_(kRpcThreads, kRpcQueue),
-      claim_pool_(kClaimThreads, kClaimQueue),
       announce_pool_(kAnnounceThreads, 0),
       queue_(pool),
       executor_(config, clock, repo_, queue_, metrics_, *this, std::move(worker_channel)),
-      loop_(clock, *this, {.catchup_window = config.catchup_window, .lead = kFireLead},
+      claimer_(config, clock, repo_, metrics_, *this),
+      loop_(clock, claimer_, {.catchup_window = config.catchup_window,
+                                 .max_fires_per_pass = kMaxFiresPerPass,
+                                 .lead = kFireLead},
             &metrics_.scheduled_stores),
       listener_(
           pool.options().url, {kEventsChannel, kStoresChannel},
@@ -108,10 +99,8 @@ SchedulerCore::~SchedulerCore() { Stop(); }
 absl::Status SchedulerCore::Start() {
   absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
   if (!schedules.ok()) return schedules.status();
-  // Before the first boundary can fire: its claims find their connections ready.
-  if (absl::Status s = repo_.WarmClaimConnections(kClaimThreads); !s.ok()) {
-    common::LogWarn("cannot prepare the claim connections", {{"error", s.message()}});
-  }
+  // Before the first boundary can fire: its claim finds its connections ready.
+  claimer_.Warm();
   const int unusable = loop_.Load(*schedules, /*catch_up=*/true);
   schedules->clear();
   schedules->shrink_to_fit();
@@ -141,7 +130,7 @@ void SchedulerCore::Stop() {
     stopping_ = true;
   }
   loop_.Stop();
-  claim_pool_.Stop();
+  claimer_.Stop();
   executor_.Stop();
   announce_pool_.Stop();
   if (housekeeping_.joinable()) housekeeping_.join();
@@ -367,253 +356,11 @@ absl::StatusOr<autosync::v1::TriggerSyncResponse> SchedulerCore::TriggerSync(
   return response;
 }
 
-void SchedulerCore::OnFire(const Fire& fire) {
-  if (!claim_pool_.Submit([this, fire] { ClaimTick(fire); })) {
-    metrics_.fires_error.Increment();
-    common::LogWarn("schedule fire dropped: the claim queue is full or stopping",
-                    {{"store", fire.store_id}});
-  }
-}
+void SchedulerCore::OnSkips(std::vector<SyncProgress> skips) { AnnounceSkips(std::move(skips)); }
 
-void SchedulerCore::OnFires(std::vector<Fire> fires) {
-  std::sort(fires.begin(), fires.end(),
-            [](const Fire& a, const Fire& b) { return a.store_id < b.store_id; });
-  // Contiguous ranges of store ids: every claim (ours and other replicas') writes its rows in
-  // ascending store order, so concurrent claims cannot deadlock. At least two chunks per claim
-  // thread, started from a random chunk: replicas that pop the same boundary begin at different
-  // places and share it (the loser of a chunk waits for the winner's commit and finds every
-  // tick taken, so starting in the same place would let the quicker replica take everything).
-  const size_t per_chunk = (fires.size() + 2 * kClaimThreads - 1) / (2 * kClaimThreads);
-  const size_t chunk = std::clamp<size_t>(per_chunk, 1, kClaimChunk);
-  const size_t chunks = (fires.size() + chunk - 1) / chunk;
-  auto batch = std::make_shared<FireBatch>();
-  {
-    absl::MutexLock lock(&batch->mu);
-    batch->pending_claims = chunks;
-    batch->claimed.resize(chunks);
-  }
-  // Prepared before the fires are due (the loop hands them over up to kFireLead early): the
-  // chunks and their run ids.
-  absl::Time due = absl::InfinitePast();
-  for (const Fire& fire : fires) due = std::max(due, fire.due);
-  absl::BitGen gen;
-  const size_t first = absl::Uniform<size_t>(gen, 0, chunks);
-  struct Prepared {
-    size_t slot = 0;
-    std::vector<Fire> fires;
-    std::vector<TickRequest> requests;  // the same ticks, with their run ids
-  };
-  std::vector<Prepared> prepared(chunks);
-  for (size_t k = 0; k < chunks; ++k) {
-    Prepared& part = prepared[k];
-    part.slot = (first + k) % chunks;
-    const size_t begin = part.slot * chunk;
-    const size_t end = std::min(fires.size(), begin + chunk);
-    part.fires.assign(std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(begin)),
-                      std::make_move_iterator(fires.begin() + static_cast<ptrdiff_t>(end)));
-    part.requests.reserve(part.fires.size());
-    for (const Fire& fire : part.fires) {
-      part.requests.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for});
-    }
-  }
-  clock_.SleepUntil(due);
-  for (Prepared& part : prepared) {
-    const size_t slot = part.slot;
-    const size_t count = part.fires.size();
-    auto task = [this, part = std::move(part), batch]() mutable {
-      ClaimChunk(std::move(part.fires), std::move(part.requests), part.slot, batch);
-    };
-    if (!claim_pool_.Submit(std::move(task))) {
-      metrics_.fires_error.Increment(static_cast<double>(count));
-      common::LogWarn("schedule fires dropped: the claim queue is full or stopping",
-                      {{"count", absl::StrCat(count)}});
-      ClaimChunk({}, {}, slot, batch);  // still counts the chunk as done
-    }
-  }
-}
+void SchedulerCore::OnQueued() { executor_.Wake(); }
 
-void SchedulerCore::ClaimChunk(std::vector<Fire> fires, std::vector<TickRequest> requests,
-                               size_t slot, const std::shared_ptr<FireBatch>& batch) {
-  std::vector<ClaimedTick> won;
-  if (!fires.empty()) {
-    absl::StatusOr<std::vector<bool>> claimed = repo_.ClaimTicks(requests, config_.replica_id);
-    if (!claimed.ok()) {
-      // Nothing of this chunk was claimed (one statement); another replica may take them.
-      metrics_.fires_error.Increment(static_cast<double>(fires.size()));
-      common::LogWarn("cannot claim scheduled ticks", {{"count", absl::StrCat(fires.size())},
-                                                       {"error", claimed.status().message()}});
-    } else {
-      const absl::Time now = clock_.Now();
-      for (size_t i = 0; i < fires.size(); ++i) {
-        if (!(*claimed)[i]) {
-          metrics_.fires_lost.Increment();
-          continue;
-        }
-        metrics_.fire_lateness.Observe(std::max(0.0, absl::ToDoubleSeconds(now - fires[i].due)));
-        won.push_back({std::move(fires[i]), std::move(requests[i].run_id)});
-      }
-    }
-  }
-  std::vector<std::vector<ClaimedTick>> to_record;
-  {
-    absl::MutexLock lock(&batch->mu);
-    batch->claimed[slot] = std::move(won);
-    if (--batch->pending_claims > 0) return;
-    // The whole boundary is claimed: record it, in the same chunks.
-    for (std::vector<ClaimedTick>& part : batch->claimed) {
-      if (!part.empty()) to_record.push_back(std::move(part));
-    }
-    batch->claimed.clear();
-    batch->pending_records = to_record.size();
-  }
-  if (to_record.empty()) return;
-  for (std::vector<ClaimedTick>& part : to_record) {
-    auto task = [this, part = std::move(part), batch] { RecordChunk(part, batch); };
-    // Stopping: recorded here (the pool no longer takes work), as claimed ticks must be.
-    if (!claim_pool_.Submit(task)) task();
-  }
-}
-
-void SchedulerCore::RecordChunk(const std::vector<ClaimedTick>& ticks,
-                                const std::shared_ptr<FireBatch>& batch) {
-  RecordClaimed(ticks, batch.get());
-  std::vector<SyncProgress> skips;
-  {
-    absl::MutexLock lock(&batch->mu);
-    if (--batch->pending_records > 0) return;
-    skips = std::move(batch->skips);
-  }
-  AnnounceSkips(std::move(skips));
-}
-
-void SchedulerCore::RecordClaimed(const std::vector<ClaimedTick>& ticks, FireBatch* batch) {
-  if (ticks.empty()) return;
-  std::vector<TickRequest> requests;
-  requests.reserve(ticks.size());
-  for (const ClaimedTick& tick : ticks) {
-    requests.push_back({tick.fire.store_id, tick.run_id, tick.fire.scheduled_for});
-  }
-  absl::StatusOr<std::vector<TickClaim>> records = repo_.RecordTicks(requests, config_.replica_id);
-  if (!records.ok() && (records.status().code() == absl::StatusCode::kAlreadyExists ||
-                        records.status().code() == absl::StatusCode::kAborted)) {
-    // Rolled back as a whole: a run of one of these stores started after the statement's
-    // snapshot, a store was deleted, or a deadlock. Rare; row by row decides each (nothing was
-    // recorded).
-    common::LogInfo("batch record rolled back; recording one by one",
-                    {{"count", absl::StrCat(ticks.size())},
-                     {"reason", records.status().message()}});
-    for (const ClaimedTick& tick : ticks) RecordOne(tick, batch);
-  } else if (!records.ok()) {
-    // Claimed but not recorded: the recovery pass records them (UnrecordedClaims).
-    metrics_.fires_error.Increment(static_cast<double>(ticks.size()));
-    common::LogWarn("cannot record claimed ticks; the recovery pass will",
-                    {{"count", absl::StrCat(ticks.size())},
-                     {"error", records.status().message()}});
-  } else {
-    for (size_t i = 0; i < ticks.size(); ++i) {
-      AfterRecord(ticks[i].fire, ticks[i].run_id, (*records)[i], batch);
-    }
-  }
-}
-
-void SchedulerCore::RecordOne(const ClaimedTick& tick, FireBatch* batch) {
-  absl::StatusOr<TickClaim> record = repo_.RecordTick(tick.fire.store_id, tick.run_id,
-                                                      tick.fire.scheduled_for, config_.replica_id);
-  if (!record.ok()) {
-    metrics_.fires_error.Increment();
-    common::LogWarn("cannot record a claimed tick; the recovery pass will",
-                    {{"store", tick.fire.store_id}, {"error", record.status().message()}});
-    return;
-  }
-  AfterRecord(tick.fire, tick.run_id, *record, batch);
-}
-
-void SchedulerCore::ClaimTick(const Fire& fire) {
-  std::vector<TickRequest> request;
-  request.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for});
-  absl::StatusOr<std::vector<bool>> claimed = repo_.ClaimTicks(request, config_.replica_id);
-  if (!claimed.ok()) {
-    metrics_.fires_error.Increment();
-    common::LogWarn("cannot claim a scheduled tick",
-                    {{"store", fire.store_id}, {"error", claimed.status().message()}});
-    return;
-  }
-  if (!claimed->front()) {
-    metrics_.fires_lost.Increment();
-    return;
-  }
-  metrics_.fire_lateness.Observe(std::max(0.0, absl::ToDoubleSeconds(clock_.Now() - fire.due)));
-  RecordOne({fire, std::move(request.front().run_id)}, nullptr);
-}
-
-void SchedulerCore::RecoverUnrecordedClaims() {
-  absl::StatusOr<std::vector<TickRequest>> orphans =
-      repo_.UnrecordedClaims(kRecordGrace, kRecoveryWindow, kRecoveryLimit);
-  if (!orphans.ok()) {
-    common::LogWarn("cannot look for unrecorded tick claims", {{"error", orphans.status().message()}});
-    return;
-  }
-  if (orphans->empty()) return;
-  common::LogWarn("recording tick claims whose replica did not record them",
-                  {{"count", absl::StrCat(orphans->size())}});
-  metrics_.fires_recovered.Increment(static_cast<double>(orphans->size()));
-  FireBatch batch;
-  for (size_t begin = 0; begin < orphans->size(); begin += kClaimChunk) {
-    std::vector<ClaimedTick> part;
-    for (size_t i = begin; i < std::min(orphans->size(), begin + kClaimChunk); ++i) {
-      TickRequest& t = (*orphans)[i];
-      part.push_back({Fire{t.store_id, t.scheduled_for, t.scheduled_for}, std::move(t.run_id)});
-    }
-    RecordClaimed(part, &batch);
-  }
-  std::vector<SyncProgress> skips;
-  {
-    absl::MutexLock lock(&batch.mu);
-    skips = std::move(batch.skips);
-  }
-  AnnounceSkips(std::move(skips));
-}
-
-void SchedulerCore::AfterRecord(const Fire& fire, const std::string& run_id,
-                                const TickClaim& claim, FireBatch* batch) {
-  switch (claim.outcome) {
-    case TickOutcome::kLost:
-      metrics_.fires_lost.Increment();
-      return;
-    case TickOutcome::kNotScheduled:
-      loop_.Remove(fire.store_id);
-      return;
-    default:
-      break;
-  }
-  if (claim.outcome == TickOutcome::kQueued) {
-    // Queued in PostgreSQL: the dispatcher takes it when a worker slot is free. Watchers see
-    // its place from the executor's refresh (one query for every watched store, not one event
-    // per queued run of a boundary).
-    metrics_.fires_started.Increment();
-    executor_.Wake();
-    return;
-  }
-  metrics_.fires_skipped.Increment();
-  (claim.outcome == TickOutcome::kSkippedFresh ? metrics_.skips_fresh : metrics_.skips_overlap)
-      .Increment();
-  SyncProgress progress;
-  progress.set_store_id(fire.store_id);
-  progress.set_run_id(run_id);
-  progress.set_stage(autosync::v1::STAGE_SKIPPED);
-  progress.set_message(claim.detail);
-  progress.set_progress(100);
-  progress.set_trigger(autosync::v1::TRIGGER_CRON);
-  ToProto(clock_.Now(), progress.mutable_time());
-  if (batch != nullptr) {
-    absl::MutexLock lock(&batch->mu);
-    batch->skips.push_back(std::move(progress));
-    return;
-  }
-  std::vector<SyncProgress> one;
-  one.push_back(std::move(progress));
-  AnnounceSkips(std::move(one));
-}
+void SchedulerCore::OnNotScheduled(const std::string& store_id) { loop_.Remove(store_id); }
 
 void SchedulerCore::AnnounceSkips(std::vector<SyncProgress> skips) {
   // A few hundred stores a task: the two announce threads share a large boundary.
@@ -715,7 +462,8 @@ void SchedulerCore::Housekeeping() {
     if (absl::Status s = repo_.Heartbeat(mine); !s.ok()) {
       common::LogWarn("cannot heartbeat runs", {{"error", s.message()}});
     }
-    absl::StatusOr<std::vector<ReapedRun>> reaped = repo_.ReapStale(config_.run_stale);
+    absl::StatusOr<std::vector<ReapedRun>> reaped =
+        repo_.ReapStale(config_.run_stale, kMaxAttempts, config_.replica_id);
     if (reaped.ok()) {
       for (const ReapedRun& r : *reaped) {
         metrics_.runs_reaped.Increment();
@@ -730,10 +478,17 @@ void SchedulerCore::Housekeeping() {
         ToProto(clock_.Now(), p.mutable_time());
         PublishProgress(p);
         PublishStatus(r.store_id);
-        executor_.FollowUpReaped(r);
+        if (!r.follow_up_run_id.empty()) {
+          metrics_.runs_queued.Increment();
+          common::LogInfo("new run queued after a reaped run",
+                          {{"store", r.store_id}, {"run", r.follow_up_run_id},
+                           {"attempt", absl::StrCat(r.attempt + 1)}});
+          executor_.Wake();
+        }
       }
     }
     ExportQueue();
+    claimer_.VerifyLost();
     if (clock_.Now() >= next_refresh) {
       next_refresh = clock_.Now() + config_.schedule_refresh;
       absl::StatusOr<int64_t> pruned =
@@ -745,7 +500,9 @@ void SchedulerCore::Housekeeping() {
       }
       absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
       if (schedules.ok()) loop_.Load(*schedules, /*catch_up=*/false);
-      RecoverUnrecordedClaims();
+      if (absl::StatusOr<int64_t> old = repo_.PruneGroupClaims(kGroupClaimsKept); !old.ok()) {
+        common::LogWarn("cannot prune old group claims", {{"error", old.status().message()}});
+      }
       schedules = std::vector<StoreSchedule>();
       ExportFreshness();
       ReleaseFreedMemory();

@@ -33,6 +33,7 @@
 #include "scheduler-service/schedule_loop.h"
 #include "scheduler-service/store_validation.h"
 #include "scheduler-service/task_pool.h"
+#include "scheduler-service/tick_claimer.h"
 #include "scheduler-service/watch_hub.h"
 
 namespace autosync::common {
@@ -44,7 +45,7 @@ namespace autosync::scheduler {
 // How long a gateway's ReportConnections table counts (gateways report at least every 15 s).
 inline constexpr absl::Duration kConnectionsTtl = absl::Seconds(45);
 
-class SchedulerCore final : public FireSink, public RunEvents {
+class SchedulerCore final : public RunEvents, public TickEvents {
  public:
   // `pool`, `registry`, `clock` must outlive the core.
   SchedulerCore(const SchedulerConfig& config, common::PgPool& pool,
@@ -76,11 +77,11 @@ class SchedulerCore final : public FireSink, public RunEvents {
   absl::StatusOr<autosync::v1::GetLtvCohortsResponse> LtvCohorts(const std::string& store_id);
   absl::Status ReportConnections(const autosync::v1::ReportConnectionsRequest& request);
 
-  // FireSink: queues the tick claim on the claim pool.
-  void OnFire(const Fire& fire) override;
-  // FireSink: the fires of one instant, sorted by store and claimed in chunks (one statement
-  // each, ClaimTicks) on the claim pool's threads in parallel.
-  void OnFires(std::vector<Fire> fires) override;
+  // TickEvents (the claimer's): skips announced, queued runs dispatched, unscheduled stores
+  // removed from the loop.
+  void OnSkips(std::vector<autosync::v1::SyncProgress> skips) override;
+  void OnQueued() override;
+  void OnNotScheduled(const std::string& store_id) override;
 
   // RunEvents (the executor's events), also used by the core itself.
   // Publishes an event to every replica's watchers (NOTIFY; local delivery if that fails).
@@ -90,44 +91,7 @@ class SchedulerCore final : public FireSink, public RunEvents {
   std::vector<std::string> WatchedStores() override;
 
  private:
-  // A tick this replica claimed, to be recorded under run_id.
-  struct ClaimedTick {
-    Fire fire;
-    std::string run_id;
-  };
-  // The fires of one pass: claimed in chunks on the claim threads in parallel, then, once every
-  // chunk is claimed, recorded in the same chunks. Recording (the decision and the run row)
-  // costs several times a claim, so it never competes with the claims of the same boundary for
-  // the database; the skip events and status publishes (a few queries each) wait in turn until
-  // every chunk is recorded.
-  struct FireBatch {
-    absl::Mutex mu;
-    size_t pending_claims ABSL_GUARDED_BY(mu) = 0;
-    size_t pending_records ABSL_GUARDED_BY(mu) = 0;
-    std::vector<std::vector<ClaimedTick>> claimed ABSL_GUARDED_BY(mu);  // by chunk
-    std::vector<autosync::v1::SyncProgress> skips ABSL_GUARDED_BY(mu);
-  };
-  // A single fire: claim, record, and its skip announced at once.
-  void ClaimTick(const Fire& fire);
-  // Claims chunk `slot` of `batch` (fires sorted by store id; `requests` their ticks, with run
-  // ids, in the same order) in one statement; the last chunk to finish queues the records of
-  // every won tick.
-  void ClaimChunk(std::vector<Fire> fires, std::vector<TickRequest> requests, size_t slot,
-                  const std::shared_ptr<FireBatch>& batch);
-  // Records a chunk of claimed ticks; the last chunk of `batch` sends its skip announcements.
-  void RecordChunk(const std::vector<ClaimedTick>& ticks, const std::shared_ptr<FireBatch>& batch);
-  // Records claimed ticks in one statement, row by row when that was rolled back (a concurrent
-  // run start, a deleted store, a deadlock). Skips are collected in `batch` (null: announced at
-  // once).
-  void RecordClaimed(const std::vector<ClaimedTick>& ticks, FireBatch* batch);
-  void RecordOne(const ClaimedTick& tick, FireBatch* batch);
-  // Records the claims (any replica's) that were never recorded: their replica stopped between
-  // claim and record.
-  void RecoverUnrecordedClaims();
-  // What follows a recorded tick, the same for every path: metrics, the run start, or the skip
-  // event and status (on the announce pool).
-  void AfterRecord(const Fire& fire, const std::string& run_id, const TickClaim& claim,
-                   FireBatch* batch);
+  // Each skip's event and the store's status, a few hundred stores per announce task.
   void AnnounceSkips(std::vector<autosync::v1::SyncProgress> skips);
   void Publish(const autosync::v1::WatchEvent& event);
   void OnNotification(const std::string& channel, const std::string& payload);
@@ -148,10 +112,10 @@ class SchedulerCore final : public FireSink, public RunEvents {
   const std::string origin_ = common::NewRunId();
   WatchHub hub_;
   TaskPool rpc_pool_;
-  TaskPool claim_pool_;
   TaskPool announce_pool_;
   PgRunQueue queue_;
   RunExecutor executor_;
+  TickClaimer claimer_;
   ScheduleLoop loop_;
   PgListener listener_;
 

@@ -81,42 +81,6 @@ Run RunFromRow(const pqxx::row& r) {
   return run;
 }
 
-// Ticks as the claim and record statements take them ($1 store ids, $2 run ids, $3 boundaries
-// in microseconds, as array literals), and where each run id sits in the request (results come
-// back keyed by run id).
-struct TickArrays {
-  std::string store_ids;
-  std::string run_ids;
-  std::string micros;
-};
-
-TickArrays ToArrays(const std::vector<TickRequest>& ticks) {
-  std::vector<std::string> store_ids;
-  std::vector<std::string> run_ids;
-  std::vector<std::string> micros;
-  TickArrays out;
-  store_ids.reserve(ticks.size());
-  run_ids.reserve(ticks.size());
-  micros.reserve(ticks.size());
-  for (size_t i = 0; i < ticks.size(); ++i) {
-    store_ids.push_back(ticks[i].store_id);
-    run_ids.push_back(ticks[i].run_id);
-    micros.push_back(absl::StrCat(absl::ToUnixMicros(ticks[i].scheduled_for)));
-  }
-  out.store_ids = TextArray(store_ids);
-  out.run_ids = TextArray(run_ids);
-  out.micros = absl::StrCat("{", absl::StrJoin(micros, ","), "}");
-  return out;
-}
-
-// Each tick's position by its run id, to place the rows a statement returns.
-absl::flat_hash_map<std::string, size_t> IndexByRunId(const std::vector<TickRequest>& ticks) {
-  absl::flat_hash_map<std::string, size_t> index;
-  index.reserve(ticks.size());
-  for (size_t i = 0; i < ticks.size(); ++i) index.emplace(ticks[i].run_id, i);
-  return index;
-}
-
 absl::Status NoStore(absl::string_view store_id) {
   return absl::NotFoundError(absl::StrCat("store \"", store_id, "\" is not registered"));
 }
@@ -137,34 +101,6 @@ constexpr char kScheduleSelect[] =
     "SELECT s.store_id, s.schedule, s.timezone, s.jitter_seconds, s.enabled, " MICROS(
         "s.created_at") ", (SELECT " MICROS("c.boundary") " FROM tick_claims c WHERE "
                         "c.store_id = s.store_id) FROM stores s";
-
-// The tick claim (ClaimTicks): one upsert per tick, in store order (two replicas claiming
-// overlapping sets lock the rows in the same order; a store twice in one batch is claimed
-// once). A store's row changes only to a later boundary, so of two replicas claiming the same
-// boundary the second waits for the first's commit, finds the boundary taken and gets no row
-// back. claimed_at is the clock when the row was written. It answers how many ticks were won:
-// all of them, nearly always, and then nothing else needs to be sent or read (returning the
-// 500 run ids and matching them cost about a tenth of the claim, psql A/B); when another
-// replica took some, kWonTicks names them.
-constexpr char kClaim[] =
-    "WITH won AS ("
-    "INSERT INTO tick_claims AS c (store_id, boundary, run_id, owner, claimed_at) "
-    "SELECT t.store_id, 'epoch'::timestamptz + t.at_us * interval '1 microsecond', t.run_id, "
-    "  $4, clock_timestamp() "
-    "FROM (SELECT DISTINCT ON (u.store_id) u.* "
-    "  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(store_id, run_id, at_us) "
-    "  ORDER BY u.store_id) t "
-    "ON CONFLICT (store_id) DO UPDATE SET boundary = excluded.boundary, "
-    "  run_id = excluded.run_id, owner = excluded.owner, claimed_at = excluded.claimed_at, "
-    "  recorded_at = NULL "
-    "WHERE c.boundary < excluded.boundary "
-    "RETURNING 1) SELECT count(*) FROM won";
-// Which of a claim's run ids are now in their store's row (in the claim's transaction).
-constexpr char kWonTicks[] =
-    "SELECT run_id FROM tick_claims WHERE store_id = ANY($1::text[]) AND run_id = ANY($2::text[])";
-// Prepared (on each connection when first used): parsing and planning it every time added
-// about 8% to a 500-tick claim (psql, 60 statements: 0.13 s plain, 0.12 s prepared).
-constexpr char kClaimName[] = "claim_ticks";
 
 }  // namespace
 
@@ -249,15 +185,18 @@ absl::Status Repository::DeleteStore(absl::string_view store_id) {
     const std::string id(store_id);
     // sync_tracking and sync_runs follow by ON DELETE CASCADE; the data tables have no foreign
     // key (bulk upserts stay fast) and are cleared here, in the same transaction.
+    // The store's tick row first, as a tick's record takes it (then the store's row, through
+    // the run row's foreign key): the same lock order, so a delete during the record waits for
+    // it instead of deadlocking with it.
+    tx.exec_params("SELECT 1 FROM tick_claims WHERE store_id = $1 FOR UPDATE", id);
     found = !tx.exec_params("DELETE FROM stores WHERE store_id = $1 RETURNING 1", id).empty();
     if (!found) return absl::OkStatus();
     tx.exec_params("DELETE FROM orders WHERE store_id = $1", id);
     tx.exec_params("DELETE FROM ads WHERE store_id = $1", id);
     tx.exec_params("DELETE FROM customer_ltv_cohorts WHERE store_id = $1", id);
     tx.exec_params("DELETE FROM gateway_connections WHERE store_id = $1", id);
-    // A claim of this store committing after this delete leaves one row behind; RecordTicks
-    // finds the store gone (not scheduled), and a store created again with this id claims
-    // only later boundaries, as the schedule would anyway.
+    // A record of this store committing after this delete leaves one row behind; a store
+    // created again with this id records only later boundaries, as the schedule would anyway.
     tx.exec_params("DELETE FROM tick_claims WHERE store_id = $1", id);
     tx.commit();
     return absl::OkStatus();
@@ -308,216 +247,6 @@ absl::StatusOr<std::optional<StoreSchedule>> Repository::LoadSchedule(absl::stri
   return out;
 }
 
-absl::StatusOr<TickClaim> Repository::RecordTick(absl::string_view store_id,
-                                                 absl::string_view run_id,
-                                                 absl::Time scheduled_for,
-                                                 absl::string_view owner) {
-  // The batch statement for one tick, so both paths decide alike. It is rolled back when a run
-  // of the store commits after its snapshot (ALREADY_EXISTS) or the store is deleted meanwhile
-  // (ABORTED); the next attempt sees that commit and decides overlap or not scheduled. Another
-  // rollback needs yet another concurrent commit for the same store, so a few attempts do.
-  const std::vector<TickRequest> one = {
-      {std::string(store_id), std::string(run_id), scheduled_for}};
-  absl::Status last;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    absl::StatusOr<std::vector<TickClaim>> decided = RecordTicks(one, owner);
-    if (decided.ok()) return std::move(decided->front());
-    last = decided.status();
-    if (last.code() != absl::StatusCode::kAlreadyExists &&
-        last.code() != absl::StatusCode::kAborted) {
-      break;
-    }
-  }
-  return last;
-}
-
-absl::StatusOr<std::vector<bool>> Repository::ClaimTicks(const std::vector<TickRequest>& ticks,
-                                                        absl::string_view owner) {
-  std::vector<bool> out(ticks.size(), false);
-  if (ticks.empty()) return out;
-  const TickArrays arrays = ToArrays(ticks);
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
-    c.prepare(kClaimName, kClaim);
-    pqxx::work tx(c);
-    const int64_t won =
-        tx.exec_prepared1(kClaimName, arrays.store_ids, arrays.run_ids, arrays.micros,
-                          std::string(owner))[0]
-            .as<int64_t>();
-    // Every tick won: nothing to look up (run ids are unique, so fewer means some were lost,
-    // or a store came twice and was claimed once).
-    if (won == static_cast<int64_t>(ticks.size())) {
-      std::fill(out.begin(), out.end(), true);
-    } else if (won > 0) {
-      const auto index = IndexByRunId(ticks);
-      for (const auto& row : tx.exec_params(kWonTicks, arrays.store_ids, arrays.run_ids)) {
-        auto it = index.find(row[0].as<std::string>());
-        if (it != index.end()) out[it->second] = true;
-      }
-    }
-    tx.commit();
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
-}
-
-absl::Status Repository::WarmClaimConnections(int n) {
-  return pool_.Warm(n, [](pqxx::connection_base& c) -> absl::Status {
-    c.prepare(kClaimName, kClaim);
-    pqxx::work tx(c);
-    // No ticks: plans the statement and loads what it touches into the backend's caches.
-    tx.exec_prepared(kClaimName, "{}", "{}", "{}", "");
-    tx.abort();
-    return absl::OkStatus();
-  });
-}
-
-absl::StatusOr<std::vector<TickRequest>> Repository::UnrecordedClaims(absl::Duration older_than,
-                                                                      absl::Duration within,
-                                                                      int limit) {
-  std::vector<TickRequest> out;
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
-    pqxx::work tx(c);
-    const pqxx::result r = tx.exec_params(
-        "SELECT c.store_id, c.run_id, " MICROS("c.boundary") " FROM tick_claims c "
-        "WHERE c.recorded_at IS NULL "
-        "AND c.claimed_at < now() - $1 * interval '1 microsecond' "
-        "AND c.claimed_at > now() - $2 * interval '1 microsecond' "
-        "ORDER BY c.store_id LIMIT $3",
-        absl::ToInt64Microseconds(older_than), absl::ToInt64Microseconds(within), limit);
-    for (const auto& row : r) {
-      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), TimeFrom(row[2])});
-    }
-    tx.commit();
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
-}
-
-absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
-    const std::vector<TickRequest>& ticks, absl::string_view owner) {
-  std::vector<TickClaim> out(ticks.size());
-  for (TickClaim& claim : out) claim.outcome = TickOutcome::kNotScheduled;
-  if (ticks.empty()) return out;
-  const TickArrays arrays = ToArrays(ticks);
-  const auto index = IndexByRunId(ticks);
-  // One statement decides the whole batch, as RecordTick does row by row:
-  //  - mine: the requested ticks whose claim is still unrecorded (a claim of another tick, or
-  //    one already recorded by a recovery pass, is not ours to record: kLost);
-  //  - decided: per tick, not scheduled (the store was disabled), fresh (a completed run within
-  //    the staleness; its age in the detail), overlap (a run queued or in flight), else queue --
-  //    looked up with the statement's snapshot;
-  //  - locked, marked: the claim row records the outcome: recorded_at, and for a skip the
-  //    counter, time and reason (a skip writes no sync_runs row). The row lock is the gate: of
-  //    two recorders of one claim (a late original and a recovery pass) the second waits,
-  //    re-reads recorded_at and updates nothing. The claim rows are locked first, in store
-  //    order (`locked`), so two recorders of overlapping batches cannot deadlock on them;
-  //  - ins: a queued run for each tick to run. If a run of that store was queued after our
-  //    snapshot (a manual trigger), sync_runs_one_active raises a unique violation for the
-  //    whole statement (ALREADY_EXISTS; the caller retries row by row). A store deleted after
-  //    the snapshot fails the foreign key (ABORTED; likewise). Rows go in in store_id order, so
-  //    concurrent batches take the index entries in the same order and cannot deadlock.
-  // queued_at is clock_timestamp(): the moment each row is written, not the transaction start.
-  constexpr char kRecord[] =
-      "WITH req AS ("
-      "  SELECT t.store_id, t.run_id, t.at_us "
-      "  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(store_id, run_id, at_us)), "
-      "mine AS ("
-      "  SELECT r.* FROM req r JOIN tick_claims c "
-      "  ON c.store_id = r.store_id AND c.run_id = r.run_id AND c.recorded_at IS NULL), "
-      "decided AS ("
-      "  SELECT m.run_id, m.store_id, m.at_us, coalesce(f.last_success, '-infinity') AS data_as_of, "
-      "    CASE WHEN l.store_id IS NULL THEN 3 "
-      "    WHEN f.last_success > now() - l.staleness_seconds * interval '1 second' THEN 1 "
-      "    WHEN x.active_id IS NOT NULL THEN 2 ELSE 0 END AS kind, "
-      "    CASE WHEN l.store_id IS NULL THEN '' "
-      "    WHEN f.last_success > now() - l.staleness_seconds * interval '1 second' THEN "
-      "      'skipped: data is fresh (last success ' || "
-      "      floor(extract(epoch FROM now() - f.last_success))::bigint || "
-      "      ' s ago, staleness threshold ' || l.staleness_seconds || ' s)' "
-      "    WHEN x.active_id IS NOT NULL THEN 'skipped: run ' || x.active_id || ' was still ' || "
-      "      CASE WHEN x.active_status = 'queued' THEN 'queued' ELSE 'in flight' END "
-      "    ELSE '' END AS detail "
-      "  FROM mine m LEFT JOIN stores l ON l.store_id = m.store_id AND l.enabled "
-      "  LEFT JOIN LATERAL ("
-      "    SELECT p.finished_at AS last_success FROM sync_runs p "
-      "    WHERE p.store_id = m.store_id AND p.status = 'completed' "
-      "    ORDER BY p.finished_at DESC LIMIT 1) f ON true "
-      "  LEFT JOIN LATERAL ("
-      "    SELECT q.run_id AS active_id, q.status AS active_status FROM sync_runs q "
-      "    WHERE q.store_id = m.store_id AND q.status IN ('queued', 'running') LIMIT 1) x "
-      "  ON true), "
-      "locked AS ("
-      "  SELECT c.run_id FROM tick_claims c JOIN decided d "
-      "  ON c.store_id = d.store_id AND c.run_id = d.run_id "
-      "  WHERE c.recorded_at IS NULL ORDER BY c.store_id FOR UPDATE OF c), "
-      "marked AS ("
-      "  UPDATE tick_claims c SET recorded_at = clock_timestamp(), "
-      "    skipped_fires = c.skipped_fires + CASE WHEN d.kind IN (1, 2) THEN 1 ELSE 0 END, "
-      "    last_skip_at = CASE WHEN d.kind IN (1, 2) THEN clock_timestamp() "
-      "      ELSE c.last_skip_at END, "
-      "    last_skip_reason = CASE WHEN d.kind IN (1, 2) THEN d.detail "
-      "      ELSE c.last_skip_reason END "
-      "  FROM decided d JOIN locked o ON o.run_id = d.run_id "
-      "  WHERE c.store_id = d.store_id AND c.run_id = d.run_id AND c.recorded_at IS NULL "
-      "  RETURNING c.run_id), "
-      "ins AS ("
-      "  INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, scheduled_for, owner, "
-      "    queued_at, heartbeat_at, priority, data_as_of) "
-      "  SELECT d.run_id, d.store_id, 'cron', 'queued', 'queued', "
-      "    'epoch'::timestamptz + d.at_us * interval '1 microsecond', $4, clock_timestamp(), "
-      "    clock_timestamp(), 1, d.data_as_of "
-      "  FROM decided d JOIN marked k ON k.run_id = d.run_id WHERE d.kind = 0 "
-      "  ORDER BY d.store_id "
-      "  ON CONFLICT (store_id, scheduled_for) WHERE trigger = 'cron' DO NOTHING "
-      "  RETURNING run_id) "
-      "SELECT d.run_id, d.kind, d.detail, k.run_id IS NOT NULL AND "
-      "  (d.kind <> 0 OR i.run_id IS NOT NULL) "
-      "FROM decided d LEFT JOIN marked k ON k.run_id = d.run_id "
-      "LEFT JOIN ins i ON i.run_id = d.run_id";
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
-    pqxx::work tx(c);
-    pqxx::result r;
-    try {
-      r = tx.exec_params(kRecord, arrays.store_ids, arrays.run_ids, arrays.micros,
-                         std::string(owner));
-    } catch (const pqxx::foreign_key_violation& e) {
-      return absl::AbortedError(absl::StrCat("a store was deleted during the claim: ", e.what()));
-    }
-    // Ticks not in `mine` were recorded by someone else (or their claim was superseded).
-    for (size_t i = 0; i < out.size(); ++i) out[i].outcome = TickOutcome::kLost;
-    for (const auto& row : r) {
-      auto it = index.find(row[0].as<std::string>());
-      if (it == index.end()) continue;
-      TickClaim& claim = out[it->second];
-      if (!row[3].as<bool>()) {
-        claim.outcome = TickOutcome::kLost;
-        continue;
-      }
-      switch (row[1].as<int>()) {
-        case 0:
-          claim.outcome = TickOutcome::kQueued;
-          break;
-        case 1:
-          claim.outcome = TickOutcome::kSkippedFresh;
-          claim.detail = row[2].as<std::string>();
-          break;
-        case 2:
-          claim.outcome = TickOutcome::kSkippedOverlap;
-          claim.detail = row[2].as<std::string>();
-          break;
-        default:
-          claim.outcome = TickOutcome::kNotScheduled;
-          break;
-      }
-    }
-    tx.commit();
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
-}
 
 absl::Status Repository::UpdateRun(absl::string_view run_id, autosync::v1::Stage stage,
                                    const StageCounts& counts) {
@@ -565,22 +294,41 @@ absl::Status Repository::Heartbeat(const std::vector<std::string>& run_ids) {
   });
 }
 
-absl::StatusOr<std::vector<ReapedRun>> Repository::ReapStale(absl::Duration stale) {
+absl::StatusOr<std::vector<ReapedRun>> Repository::ReapStale(absl::Duration stale,
+                                                             int max_attempts,
+                                                             absl::string_view owner) {
   std::vector<ReapedRun> out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
     const double seconds = absl::ToDoubleSeconds(stale);
+    // The follow-up of each reaped run (attempt + 1, while attempts remain) is queued in the
+    // same statement, so a replica that dies right after reaping loses no run. Its id has the
+    // shape of common::NewRunId ("run_" and 24 hex digits).
     const pqxx::result r = tx.exec_params(
-        "UPDATE sync_runs SET status = 'failed', finished_at = now(), error = "
-        "'the scheduler replica ' || CASE WHEN owner = '' THEN '(unknown)' ELSE owner END || "
-        "' that owned this run stopped heartbeating (none for ' || $2 || ' s); marked failed "
+        "WITH reaped AS ("
+        "  UPDATE sync_runs SET status = 'failed', finished_at = now(), error = "
+        "  'the scheduler replica ' || CASE WHEN owner = '' THEN '(unknown)' ELSE owner END || "
+        "  ' that owned this run stopped heartbeating (none for ' || $2 || ' s); marked failed "
         "so the store can be scheduled again' "
-        "WHERE status = 'running' AND heartbeat_at < now() - $1 * interval '1 second' "
-        "RETURNING run_id, store_id, error, trigger, attempt",
-        seconds, absl::StrCat(static_cast<int64_t>(seconds)));
+        "  WHERE status = 'running' AND heartbeat_at < now() - $1 * interval '1 second' "
+        "  RETURNING run_id, store_id, error, trigger, attempt, priority, force), "
+        "next AS ("
+        "  INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, owner, queued_at, "
+        "    priority, data_as_of, attempt, force) "
+        "  SELECT 'run_' || substr(md5(random()::text || clock_timestamp()::text || r.run_id), "
+        "    1, 24), r.store_id, r.trigger, 'queued', 'queued', $4, clock_timestamp(), "
+        "    r.priority, coalesce((SELECT max(p.finished_at) FROM sync_runs p WHERE "
+        "      p.store_id = r.store_id AND p.status = 'completed'), '-infinity'), "
+        "    r.attempt + 1, r.force "
+        "  FROM reaped r WHERE r.attempt < $3 ORDER BY r.store_id "
+        "  ON CONFLICT DO NOTHING RETURNING run_id, store_id) "
+        "SELECT r.run_id, r.store_id, r.error, r.trigger, r.attempt, n.run_id "
+        "FROM reaped r LEFT JOIN next n ON n.store_id = r.store_id",
+        seconds, absl::StrCat(static_cast<int64_t>(seconds)), max_attempts, std::string(owner));
     for (const auto& row : r) {
       out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                     TriggerFromName(row[3].as<std::string>()), row[4].as<int>()});
+                     TriggerFromName(row[3].as<std::string>()), row[4].as<int>(),
+                     row[5].is_null() ? "" : row[5].as<std::string>()});
     }
     tx.commit();
     return absl::OkStatus();

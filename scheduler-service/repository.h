@@ -40,11 +40,25 @@ struct TickClaim {
   std::string detail;  // the skip reason kept on the store (tick_claims.last_skip_reason)
 };
 
-// One cron tick to claim (ClaimTicks) or record (RecordTicks).
+// One cron tick to record (RecordTicks).
 struct TickRequest {
   std::string store_id;
-  std::string run_id;  // the claim's run id: the run row's id once recorded
+  std::string run_id;  // the run row's id if a run is queued
   absl::Time scheduled_for;
+  // When its group's claim was won (kept as tick_claims.claimed_at); InfinitePast: the record's
+  // own time (a tick recorded by a replica that lost its group).
+  absl::Time claimed_at = absl::InfinitePast();
+};
+
+// One (tick group, boundary) to claim (ClaimGroups); tick_group.h.
+struct GroupTick {
+  int group = 0;
+  absl::Time boundary;
+};
+
+struct GroupClaim {
+  bool won = false;
+  absl::Time claimed_at;  // when this replica's claim row was written
 };
 
 // A run reaped because its owner stopped heartbeating.
@@ -54,6 +68,7 @@ struct ReapedRun {
   std::string error;
   autosync::v1::Trigger trigger = autosync::v1::TRIGGER_CRON;
   int attempt = 1;
+  std::string follow_up_run_id;  // the run queued in its place; empty: none
 };
 
 // The database part of a SyncStatus (next_fire_time and has_cron_job are derived by the caller).
@@ -85,37 +100,35 @@ class Repository final {
   absl::StatusOr<std::optional<StoreSchedule>> LoadSchedule(absl::string_view store_id);
 
   // Runs. They are queued and dispatched by the run queue (run_queue.h).
-  // Cron ticks, in two steps. ClaimTicks is the claim: exactly one replica wins each (store,
-  // boundary), in one upsert of a narrow row per tick (tick_claims), committed at once; returns
-  // per request whether this replica won it (a store's claim only moves to later boundaries, so
-  // an earlier or equal boundary is never won twice). claimed_at is the clock when each row was
-  // written. Then RecordTicks decides each won tick and writes its run row.
-  absl::StatusOr<std::vector<bool>> ClaimTicks(const std::vector<TickRequest>& ticks,
-                                               absl::string_view owner);
-  // Opens `n` pooled connections with the claim statement prepared and run once (no ticks), so
-  // a boundary's parallel claims do not connect or load catalog caches first: on a cold
-  // connection the first 500-tick claim took about twice as long as the next.
+  // Cron ticks, in two steps (pg_ticks.cc). ClaimGroups is the claim: exactly one replica
+  // wins each (tick group, boundary), one narrow row each (tick_group_claims), committed at
+  // once; returns per key whether this replica won it and when. Then RecordTicks records the
+  // won groups' ticks.
+  absl::StatusOr<std::vector<GroupClaim>> ClaimGroups(const std::vector<GroupTick>& keys,
+                                                      absl::string_view owner);
+  // Opens `n` pooled connections with the claim statement prepared and run once (no keys), so
+  // the boundary's claim does not connect or load catalog caches first: on a cold connection
+  // the first claim took about twice as long as the next.
   absl::Status WarmClaimConnections(int n);
-  // Decides a claimed tick (fresh, overlap, or run) and records it: a skip is counted on the
-  // claim row, a run is queued in sync_runs under the claim's run id; kLost when the tick is already recorded (a recovery pass raced a slow
-  // original), kNotScheduled when the store was deleted or disabled since the claim. The
-  // RecordTicks statement for one tick, attempted again when a concurrent commit rolled it back.
-  absl::StatusOr<TickClaim> RecordTick(absl::string_view store_id, absl::string_view run_id,
-                                       absl::Time scheduled_for, absl::string_view owner);
-  // RecordTick for many ticks in one transaction of one statement (same outcomes, details and
-  // row contents). Returns one TickClaim per request, in order. queued_at of each row is the
-  // clock when that row was written (clock_timestamp()), not the transaction start.
-  // ALREADY_EXISTS: a run of one of the stores was queued concurrently (a manual trigger) and
-  // the whole batch was rolled back; ABORTED: a store was deleted meanwhile, or a deadlock or
-  // serialization failure, also rolled back. Either way nothing was recorded: record the ticks
-  // again one by one. Rows are inserted in store_id order so concurrent batches cannot deadlock.
+  // Records ticks: for each, the store's tick_claims row moves to its boundary unless a later or
+  // equal one is recorded already (then kLost: a tick is recorded once, by whoever comes
+  // first), and the tick is decided: kSkippedFresh / kSkippedOverlap (counted on that row, with
+  // the reason in `detail`; no run row), kQueued (a 'queued' run under the request's run id),
+  // kNotScheduled (the store is disabled or gone). One transaction of one statement; returns
+  // one TickClaim per request, in order. queued_at / recorded_at are the clock when each row was
+  // written. ALREADY_EXISTS: a run of one of the stores was queued concurrently (a manual
+  // trigger) and the whole batch was rolled back; ABORTED: a store was deleted meanwhile, or a
+  // deadlock or serialization failure, also rolled back. Either way nothing was recorded:
+  // record the ticks again one by one (RecordTick). Rows are written in store order.
   absl::StatusOr<std::vector<TickClaim>> RecordTicks(const std::vector<TickRequest>& ticks,
                                                      absl::string_view owner);
-  // Claims made between `within` and `older_than` ago that were never recorded (the
-  // claiming replica stopped or lost the database between claim and record), store order, at
-  // most `limit`. Any replica records them (RecordTicks) under the claim's run id.
-  absl::StatusOr<std::vector<TickRequest>> UnrecordedClaims(absl::Duration older_than,
-                                                            absl::Duration within, int limit);
+  // RecordTicks for one tick, attempted again (3 times) when a concurrent commit rolled it back.
+  absl::StatusOr<TickClaim> RecordTick(const TickRequest& tick, absl::string_view owner);
+  // The ticks of `ticks` not recorded yet (their store's tick_claims row is at an earlier
+  // boundary, or absent), in store order: what a replica that lost their groups records itself.
+  absl::StatusOr<std::vector<TickRequest>> UnrecordedTicks(const std::vector<TickRequest>& ticks);
+  // Deletes group claims made before `older_than` ago; returns how many.
+  absl::StatusOr<int64_t> PruneGroupClaims(absl::Duration older_than);
   absl::Status UpdateRun(absl::string_view run_id, autosync::v1::Stage stage,
                          const autosync::v1::StageCounts& counts);
   // Terminal: status "completed" or "failed". Only a row still 'running' changes.
@@ -123,8 +136,11 @@ class Repository final {
                          autosync::v1::Stage stage, const autosync::v1::StageCounts& counts,
                          absl::string_view error);
   absl::Status Heartbeat(const std::vector<std::string>& run_ids);
-  // Marks failed every running run whose heartbeat is older than `stale`.
-  absl::StatusOr<std::vector<ReapedRun>> ReapStale(absl::Duration stale);
+  // Marks failed every running run whose heartbeat is older than `stale`, and in the same
+  // statement queues its follow-up (attempt + 1, same trigger and priority, owner `owner`)
+  // unless it was attempt `max_attempts` or the store has another run queued or running.
+  absl::StatusOr<std::vector<ReapedRun>> ReapStale(absl::Duration stale, int max_attempts,
+                                                   absl::string_view owner);
   absl::StatusOr<autosync::v1::Run> GetRun(absl::string_view run_id);
   // Newest first; strictly older than (before_started, before_run_id) when given.
   absl::StatusOr<std::vector<autosync::v1::Run>> ListRuns(

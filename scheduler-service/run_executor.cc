@@ -382,10 +382,5 @@ void RunExecutor::QueueNext(const std::string& store_id, autosync::v1::Trigger t
                    {"delay", absl::FormatDuration(delay)}});
 }
 
-void RunExecutor::FollowUpReaped(const ReapedRun& reaped) {
-  if (reaped.attempt >= kMaxAttempts) return;
-  QueueNext(reaped.store_id, reaped.trigger, false, reaped.attempt + 1, absl::ZeroDuration(),
-            "reaped");
-}
 
 }  // namespace autosync::scheduler

@@ -61,8 +61,6 @@ class RunExecutor final {
   absl::StatusOr<EnqueueResult> Enqueue(EnqueueRequest request);
   // Something was queued or a slot may be free: dispatch now rather than at the next poll.
   void Wake();
-  // A run of this store reaped by the housekeeping (its replica stopped): queue its follow-up.
-  void FollowUpReaped(const ReapedRun& reaped);
   // Cancels this replica's runs of a deleted store.
   void CancelStore(const std::string& store_id);
   std::vector<std::string> ActiveRunIds();

@@ -208,6 +208,13 @@ int Main(int argc, char** argv) {
   std::printf("| fire lateness p50 / p90 / p99 / max (claim - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
               std::stod(q[0]), std::stod(q[1]), std::stod(q[2]), std::stod(q[3]));
   std::printf("| first claim (earliest claim - boundary) | %.1f ms |\n", first_ms);
+  const pqxx::row gap = tx.exec_params1(
+      "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM recorded_at - "
+      "claimed_at) * 1000), max(extract(epoch FROM recorded_at - claimed_at) * 1000) "
+      "FROM tick_claims WHERE boundary = to_timestamp($1) AND recorded_at IS NOT NULL",
+      absl::ToUnixSeconds(boundary));
+  std::printf("| record after its claim p50 / max | %.0f / %.0f ms |\n", gap[0].as<double>(),
+              gap[1].as<double>());
   std::printf("| run row p50 / p90 / p99 / max (tick recorded - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
               std::stod(rec[0]), std::stod(rec[1]), std::stod(rec[2]), std::stod(rec[3]));
   return claimed >= firing && recorded >= firing ? 0 : 1;

@@ -14,6 +14,7 @@
 #include "autosync/v1/scheduler.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scheduler-service/tick_group.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
@@ -464,34 +465,39 @@ TEST_F(SchedulerTest, PerMinuteStoreSyncsOnItsOwnThenSkipsWhileFresh) {
   EXPECT_TRUE(status->has_last_skip_time());
 }
 
-// A replica claimed a tick and stopped before recording it (recorded_at NULL): another replica's
-// recovery pass (each schedule refresh, here 2 s) records the claim under its run id and runs
-// it, so the tick still happens once.
-TEST_F(SchedulerTest, ClaimedButUnrecordedTickIsRecordedAndRunByAnotherReplica) {
-  ASSERT_TRUE(Upsert(A(), StoreFor(kStore)).ok());
+// Another replica won the store's tick group for the next boundary and never recorded its
+// ticks (it stopped in between, or did not know the store yet): this replica, having lost the
+// group claim, checks its lost ticks after the grace, finds this one unrecorded and records and
+// runs it itself, so the tick still happens once.
+TEST_F(SchedulerTest, TickOfAGroupWonByAVanishedReplicaIsRecordedAndRunByTheLoser) {
+  ASSERT_TRUE(Upsert(A(), StoreFor(kStore, "* * * * *")).ok());
   Watcher watcher(A(), kStore);
-  const int64_t boundary = absl::ToUnixSeconds(absl::Now()) / 60 * 60 - 120;
-  Exec(absl::StrCat("INSERT INTO tick_claims (store_id, boundary, run_id, owner, claimed_at) "
-                    "VALUES ('", kStore, "', to_timestamp(", boundary,
-                    "), 'run_orphaned_claim', 'replica-gone', now() - interval '2 minutes') "
-                    "ON CONFLICT (store_id) DO UPDATE SET boundary = excluded.boundary, "
-                    "run_id = excluded.run_id, owner = excluded.owner, "
-                    "claimed_at = excluded.claimed_at, recorded_at = NULL"));
+  // The next boundary, far enough ahead that the claim row below is in place before it.
+  int64_t boundary = (absl::ToUnixSeconds(absl::Now()) / 60 + 1) * 60;
+  if (boundary - absl::ToUnixSeconds(absl::Now()) < 3) boundary += 60;
+  Exec(absl::StrCat("INSERT INTO tick_group_claims (group_id, boundary, owner, claimed_at) "
+                    "VALUES (", scheduler::TickGroupOf(kStore), ", to_timestamp(", boundary,
+                    "), 'replica-gone', now())"));
   auto completed = watcher.WaitFor(
       [](const v1::WatchEvent& e) {
-        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == "run_orphaned_claim";
+        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().trigger() == v1::TRIGGER_CRON;
       },
-      absl::Seconds(60));
+      absl::Seconds(130));
   ASSERT_TRUE(completed.has_value()) << replicas_[0].process->Output();
-  EXPECT_EQ(completed->progress().trigger(), v1::TRIGGER_CRON);
-  EXPECT_EQ(Scalar(absl::StrCat("SELECT count(*) FROM sync_runs WHERE run_id = "
-                                "'run_orphaned_claim' AND trigger = 'cron' AND owner = 'a' AND "
-                                "status = 'completed' AND scheduled_for = to_timestamp(",
+  EXPECT_EQ(Scalar(absl::StrCat("SELECT count(*) FROM sync_runs WHERE run_id = '",
+                                completed->progress().run_id(),
+                                "' AND trigger = 'cron' AND owner = 'a' AND status = 'completed' "
+                                "AND scheduled_for = to_timestamp(",
                                 boundary, ")")),
+            1);
+  // Once: the store's tick for that boundary is recorded by this replica alone.
+  EXPECT_EQ(Scalar(absl::StrCat("SELECT count(*) FROM sync_runs WHERE scheduled_for = "
+                                "to_timestamp(", boundary, ")")),
             1);
   auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", replicas_[0].metrics_port, "/metrics"));
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_THAT(metrics->body, HasSubstr("autosync_scheduler_fires_total{outcome=\"recovered\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_scheduler_fires_total{outcome=\"lost\"} 1"));
 }
 
 TEST_F(SchedulerTest, TwoReplicasFireEachTickOnceFor50Stores) {
