@@ -1,6 +1,7 @@
 // The gateway's HTTP routes as a function of the request and the gateway's collaborators
-// (scheduler client, auth, limits, metrics): /health, /metrics, the /api/ routes of DESIGN.md,
-// static files under --web_root. Also the manual-trigger path the WebSocket sessions share.
+// (scheduler client, auth, limits, metrics): /health, /metrics, the /api/ routes of
+// docs/DESIGN.md, static files under --web_root. Also the manual-trigger path the WebSocket
+// sessions share.
 #pragma once
 
 #include <functional>

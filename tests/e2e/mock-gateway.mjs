@@ -1,6 +1,6 @@
 // A stand-in for ws-gateway that the dashboard cannot tell apart from the real one: it serves
-// ws-gateway/web/ and fakes the gateway's HTTP routes and Socket.IO events (DESIGN.md, "HTTP on
-// the gateway" and "WebSocket events") with the same JSON shapes: protobuf JSON, int64 as strings,
+// ws-gateway/web/ and fakes the gateway's HTTP routes and Socket.IO events (docs/DESIGN.md, "HTTP
+// on the gateway" and "WebSocket events") with the same JSON shapes: protobuf JSON, int64 as strings,
 // unset timestamps left out. Runs are simulated: starting -> orders (pages) -> ads -> ltv ->
 // completed, after which the store's cohort table is recomputed.
 //

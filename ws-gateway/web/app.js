@@ -1,8 +1,9 @@
 // The autosync dashboard: store picker, connection and sync status, live progress of a run, run
 // history and the LTV cohort heatmap. Plain ES module, no build step. It talks to the gateway it
 // was served from: Socket.IO at /socket.io/ (the stock socket.io-client bundle in vendor/) and the
-// JSON routes under /api/ (DESIGN.md, "HTTP on the gateway"). Payloads are protobuf JSON: int64
-// fields arrive as strings, unset timestamps and messages are missing, so every read is defensive.
+// JSON routes under /api/ (docs/DESIGN.md, "HTTP on the gateway"). Payloads are protobuf JSON:
+// int64 fields arrive as strings, unset timestamps and messages are missing, so every read is
+// defensive.
 // A run first waits in the scheduler's run queue: a `queued` progress event (queuePosition,
 // estimatedWaitSeconds) and a status with `queued` say so, and STARTING follows when a worker
 // slot takes it; until then the page says "Queued (#3, about 2 min)", not "Syncing".
