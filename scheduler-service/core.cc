@@ -235,8 +235,7 @@ absl::StatusOr<autosync::v1::SyncStatus> SchedulerCore::Status(const std::string
   if (!row.ok()) return row.status();
   autosync::v1::SyncStatus status = std::move(row->status);
   if (status.queued()) {
-    status.set_estimated_wait_seconds(
-        std::max<int64_t>(0, executor_.EstimateWait(status.queue_position())));
+    status.set_estimated_wait_seconds(executor_.EstimateWait(status.queue_position()));
   }
   status.set_has_cron_job(status.enabled() && !status.schedule().empty());
   if (status.has_cron_job()) {

@@ -16,8 +16,8 @@ using pg::TimeFrom;
 
 // Serializes dispatch across replicas: counting the running runs and taking queued ones must
 // be one decision, or two replicas would both fill the same free slots. Held for one short
-// transaction. (The key is "autosync" in ASCII.)
-constexpr int64_t kDispatchLock = 0x6175746f73796e63;
+// transaction. (The key is "autoqueu" in ASCII; the migrations use "autosync".)
+constexpr int64_t kDispatchLock = 0x6175746f71756575;
 
 constexpr char kOrder[] = "priority, data_as_of, queued_at, run_id";
 

@@ -77,7 +77,6 @@ class RunExecutor final {
   // Takes what the workers' slots allow and starts each run on the run pool.
   void DispatchOnce();
   void ExecuteRun(const DispatchedRun& run, absl::Time deadline);
-  void RecordEnd(const DispatchedRun& run, const RunEnd& end, autosync::v1::SyncProgress terminal);
   // Records the run's outcome, repeated while the database is unreachable (up to the run's
   // budget or until the replica stops), and publishes `terminal` to watchers.
   void FinishAndAnnounce(const DispatchedRun& run, absl::Time deadline, absl::string_view status,

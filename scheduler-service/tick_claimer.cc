@@ -15,7 +15,7 @@ namespace {
 using autosync::v1::SyncProgress;
 
 constexpr int kRecordThreads = 4;
-// One task per pass of the schedule loop (up to 10k fires each).
+// One task per pass of the schedule loop (a whole boundary, up to 250k fires).
 constexpr size_t kClaimQueue = 10'000;
 // Ticks recorded by one statement: a boundary of 10k stores is a handful of statements, spread
 // over the claim threads, and a rare rollback (a manual run queued concurrently) re-records few

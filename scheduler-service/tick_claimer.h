@@ -2,7 +2,7 @@
 // group, boundary) in one statement at the boundary itself (Repository::ClaimGroups), then the
 // won groups' ticks are recorded in chunks on the claim threads (Repository::RecordTicks: a skip
 // counted, or a run queued). Ticks of groups another replica won are checked after a grace
-// (VerifyLost, at each schedule refresh): any that nobody recorded -- the winner stopped, or did
+// (VerifyLost, at each housekeeping pass): any that nobody recorded -- the winner stopped, or did
 // not know the store yet -- are recorded here, so every fire a replica pops happens once.
 //
 // Thread-safe. Stop() before destruction; callbacks must outlive it.

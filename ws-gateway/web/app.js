@@ -179,11 +179,15 @@ function waitEstimate(seconds) {
   return `about ${Math.round(s / 3600)} h`;
 }
 
-// "Queued (#3, about 2 min)"; just "Queued" until the scheduler has said where the run stands.
+// "Queued (#3, about 2 min)"; just "Queued" until the scheduler has said where the run stands,
+// and no estimate while it has none (-1: no worker slots or no run measured yet).
 function queuedLabel(queue) {
   if (!queue) return 'Queued';
   const position = Math.trunc(num(queue.position));
-  return `Queued (${position > 0 ? `#${position}, ` : ''}${waitEstimate(queue.waitSeconds)})`;
+  const parts = [];
+  if (position > 0) parts.push(`#${position}`);
+  if (num(queue.waitSeconds) >= 0) parts.push(waitEstimate(queue.waitSeconds));
+  return parts.length > 0 ? `Queued (${parts.join(', ')})` : 'Queued';
 }
 
 function duration(ms) {
