@@ -69,7 +69,7 @@ int Main(int argc, char** argv) {
         "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, scheduled_for, "
         "queued_at, started_at, finished_at, heartbeat_at, owner, orders_fetched, "
         "orders_written, ads_fetched, ads_written, cohort_rows, pages, priority, data_as_of) "
-        "SELECT 'run_' || substr(md5(store_id || '", h, "'), 1, 24), store_id, 'cron', "
+        "SELECT 'run_' || substr(md5(store_id || '/", h, "'), 1, 24), store_id, 'cron', "
         "'completed', 'completed', b, b + interval '1 s', b + (hashtext(store_id) % 60 + 60) * "
         "interval '500 ms', b + interval '90 s', b + interval '90 s', 'scheduler-0', 20, 3, "
         "28, 2, 24, 2, 1, b - interval '1 hour' FROM stores, (SELECT ", boundary, " AS b) t"));
