@@ -317,9 +317,7 @@ absl::StatusOr<std::vector<ReapedRun>> Repository::ReapStale(absl::Duration stal
         "    priority, data_as_of, attempt, force) "
         "  SELECT 'run_' || substr(md5(random()::text || clock_timestamp()::text || r.run_id), "
         "    1, 24), r.store_id, r.trigger, 'queued', 'queued', $4, clock_timestamp(), "
-        "    r.priority, coalesce((SELECT max(p.finished_at) FROM sync_runs p WHERE "
-        "      p.store_id = r.store_id AND p.status = 'completed'), '-infinity'), "
-        "    r.attempt + 1, r.force "
+        "    r.priority, " + pg::DataAsOf("r.store_id") + ", r.attempt + 1, r.force "
         "  FROM reaped r WHERE r.attempt < $3 ORDER BY r.store_id "
         "  ON CONFLICT DO NOTHING RETURNING run_id, store_id) "
         "SELECT r.run_id, r.store_id, r.error, r.trigger, r.attempt, n.run_id "
@@ -409,14 +407,9 @@ absl::StatusOr<StatusRow> Repository::LoadStatus(absl::string_view store_id,
         st.set_is_syncing(true);
         *st.mutable_current_run() = std::move(run);
       } else {
-        // Its place: the queued runs ahead of it in dispatch order (an index range scan).
-        const pqxx::result ahead = tx.exec_params(
-            "SELECT count(*) FROM sync_runs q, sync_runs me WHERE me.run_id = $1 "
-            "AND q.status = 'queued' AND (q.priority, q.data_as_of, q.queued_at, q.run_id) < "
-            "(me.priority, me.data_as_of, me.queued_at, me.run_id)",
-            run.run_id());
+        const pqxx::row place = tx.exec_params1(pg::kQueuePosition, run.run_id());
         st.set_queued(true);
-        st.set_queue_position(static_cast<int32_t>(ahead[0][0].as<int64_t>() + 1));
+        st.set_queue_position(static_cast<int32_t>(place[0].as<int64_t>()));
         *st.mutable_queued_run() = std::move(run);
       }
     }

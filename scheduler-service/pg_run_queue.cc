@@ -49,10 +49,8 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
       const pqxx::result inserted = tx.exec_params(
           "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, owner, queued_at, "
           "  priority, data_as_of, not_before, attempt, force) "
-          "SELECT $1, $2, $3, 'queued', 'queued', $4, clock_timestamp(), $5, "
-          "  coalesce((SELECT max(p.finished_at) FROM sync_runs p "
-          "            WHERE p.store_id = $2 AND p.status = 'completed'), '-infinity'), "
-          "  coalesce(" + pg::TimeParam(6) + ", '-infinity'), $7, $8 "
+          "SELECT $1, $2, $3, 'queued', 'queued', $4, clock_timestamp(), $5, " +
+              pg::DataAsOf("$2") + ", coalesce(" + pg::TimeParam(6) + ", '-infinity'), $7, $8 "
           "ON CONFLICT DO NOTHING RETURNING 1",
           request.run_id, request.store_id, std::string(TriggerName(request.trigger)),
           request.owner, static_cast<int>(request.priority),
@@ -62,6 +60,8 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
           request.attempt, request.force);
       if (!inserted.empty()) {
         out = {request.run_id, true, false};
+        out.position = static_cast<int>(
+            tx.exec_params1(pg::kQueuePosition, out.run_id)[0].as<int64_t>());
         tx.commit();
         return absl::OkStatus();
       }
@@ -80,6 +80,10 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
           request.store_id, static_cast<int>(request.priority), request.force);
       if (!active.empty()) {
         out = {active[0][0].as<std::string>(), false, active[0][1].as<bool>()};
+        if (out.promoted) {
+          out.position = static_cast<int>(
+              tx.exec_params1(pg::kQueuePosition, out.run_id)[0].as<int64_t>());
+        }
         tx.commit();
         return absl::OkStatus();
       }

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 // A timestamptz column as bigint microseconds since the epoch.
@@ -32,5 +33,19 @@ inline std::string TextArray(const std::vector<std::string>& ids) {
   for (const std::string& id : ids) quoted.push_back(absl::StrCat("\"", id, "\""));
   return absl::StrCat("{", absl::StrJoin(quoted, ","), "}");
 }
+
+// The store's last successful sync as a timestamptz, '-infinity' when it never had one: a queued
+// run's data_as_of (the dispatch order's "oldest data first").
+inline std::string DataAsOf(absl::string_view store_id_expr) {
+  return absl::StrCat("coalesce((SELECT max(p.finished_at) FROM sync_runs p WHERE p.store_id = ",
+                      store_id_expr, " AND p.status = 'completed'), '-infinity')");
+}
+
+// A queued run's place in the dispatch order, 1 = next ($1: its run id): the queued runs ahead
+// of it, one range scan of the queue's index (sync_runs_queue).
+inline constexpr char kQueuePosition[] =
+    "SELECT count(*) + 1 FROM sync_runs q, sync_runs me WHERE me.run_id = $1 "
+    "AND q.status = 'queued' AND (q.priority, q.data_as_of, q.queued_at, q.run_id) < "
+    "(me.priority, me.data_as_of, me.queued_at, me.run_id)";
 
 }  // namespace autosync::scheduler::pg

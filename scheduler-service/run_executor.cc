@@ -106,11 +106,8 @@ absl::StatusOr<EnqueueResult> RunExecutor::Enqueue(EnqueueRequest request) {
     p.set_stage(autosync::v1::STAGE_QUEUED);
     p.set_trigger(request.trigger);
     p.set_message(request.not_before > clock_.Now() ? "Queued for a retry" : "Queued");
-    absl::StatusOr<std::vector<QueuePlace>> places = queue_.Places({request.store_id});
-    if (places.ok() && !places->empty()) {
-      p.set_queue_position(places->front().position);
-      p.set_estimated_wait_seconds(EstimateWait(places->front().position));
-    }
+    p.set_queue_position(result->position);
+    p.set_estimated_wait_seconds(EstimateWait(result->position));
     ToProto(clock_.Now(), p.mutable_time());
     events_.PublishProgress(p);
     Wake();

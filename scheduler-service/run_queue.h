@@ -1,7 +1,8 @@
 // The run queue: runs wait as `queued` rows of sync_runs until a worker slot takes them
 // (migration 0005). This header holds the queue's vocabulary, the storage interface the
-// dispatcher and the run executor use (PgRunQueue in pg_run_queue.cc; a fake in unit tests), and
-// the pure rules: priorities, retry backoff, the wait estimate.
+// dispatcher and the run executor use (PgRunQueue in pg_run_queue.cc, tested against PostgreSQL
+// in tests/integration/scheduler/run_queue_test.cc), and the pure rules: priorities, retry
+// backoff, the wait estimate.
 //
 // Order of dispatch: priority (a person or an API call before a scheduled fire, a backfill
 // last), then the store whose data is oldest (its last success when the run was queued), then
@@ -53,6 +54,8 @@ struct EnqueueResult {
   bool queued = false;
   // The store's queued run was of a lower priority and now has the request's.
   bool promoted = false;
+  // Where the queued or promoted run stands in the dispatch order (1 = next); 0 otherwise.
+  int position = 0;
 };
 
 // A run a dispatch took: now 'running', owned by the dispatching replica.

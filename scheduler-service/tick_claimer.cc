@@ -64,13 +64,6 @@ void TickClaimer::Stop() {
   record_pool_.Stop();
 }
 
-size_t TickClaimer::pending_lost() const {
-  absl::MutexLock lock(&mu_);
-  size_t n = 0;
-  for (const Lost& l : lost_) n += l.ticks.size();
-  return n;
-}
-
 void TickClaimer::OnFire(const Fire& fire) { OnFires({fire}); }
 
 void TickClaimer::OnFires(std::vector<Fire> fires) {

@@ -58,8 +58,6 @@ class TickClaimer final : public FireSink {
   void OnFires(std::vector<Fire> fires) override;
   // Records the lost ticks (past their grace) that nobody recorded. Blocking; housekeeping.
   void VerifyLost();
-  // Lost ticks waiting to be checked.
-  size_t pending_lost() const;
 
  private:
   struct Prepared;
@@ -87,7 +85,7 @@ class TickClaimer final : public FireSink {
     absl::Time check_after;
     std::vector<TickRequest> ticks;
   };
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   std::vector<Lost> lost_ ABSL_GUARDED_BY(mu_);
 };
 

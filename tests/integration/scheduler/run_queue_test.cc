@@ -224,11 +224,13 @@ TEST_F(RunQueueTest, TriggersCoalesceAndPromoteAQueuedScheduledRun) {
   Stores(2);
   EnqueueResult first = Enqueue("s0001", "cron-1");
   EXPECT_TRUE(first.queued);
+  EXPECT_EQ(first.position, 1);
   // A person's trigger: no second run, the queued one moves ahead.
   EnqueueResult manual = Enqueue("s0001", "manual-1", autosync::v1::TRIGGER_MANUAL);
   EXPECT_FALSE(manual.queued);
   EXPECT_TRUE(manual.promoted);
   EXPECT_EQ(manual.run_id, "cron-1");
+  EXPECT_EQ(manual.position, 1);
   EXPECT_EQ(Scalar("SELECT priority FROM sync_runs WHERE run_id = 'cron-1'"), 0);
   // Again: already at the front, nothing to promote.
   EXPECT_FALSE(Enqueue("s0001", "manual-2", autosync::v1::TRIGGER_MANUAL).promoted);
