@@ -21,6 +21,21 @@ constexpr absl::Duration kDispatchPoll = absl::Milliseconds(500);
 // Queue positions shown to this replica's watchers are refreshed this often.
 constexpr absl::Duration kPlacesRefresh = absl::Seconds(2);
 
+// The QUEUED event of a run waiting at `position` (the same for a new run and a refresh).
+SyncProgress QueuedEvent(const QueuePlace& place, absl::string_view message, int64_t wait,
+                         absl::Time now) {
+  SyncProgress p;
+  p.set_store_id(place.store_id);
+  p.set_run_id(place.run_id);
+  p.set_stage(autosync::v1::STAGE_QUEUED);
+  p.set_trigger(place.trigger);
+  p.set_message(std::string(message));
+  p.set_queue_position(place.position);
+  p.set_estimated_wait_seconds(wait);
+  ToProto(now, p.mutable_time());
+  return p;
+}
+
 }  // namespace
 
 RunExecutor::RunExecutor(const SchedulerConfig& config, const Clock& clock, Repository& repo,
@@ -100,16 +115,10 @@ absl::StatusOr<EnqueueResult> RunExecutor::Enqueue(EnqueueRequest request) {
   if (!result.ok()) return result;
   if (result->queued || result->promoted) {
     metrics_.runs_queued.Increment();
-    SyncProgress p;
-    p.set_store_id(request.store_id);
-    p.set_run_id(result->run_id);
-    p.set_stage(autosync::v1::STAGE_QUEUED);
-    p.set_trigger(request.trigger);
-    p.set_message(request.not_before > clock_.Now() ? "Queued for a retry" : "Queued");
-    p.set_queue_position(result->position);
-    p.set_estimated_wait_seconds(EstimateWait(result->position));
-    ToProto(clock_.Now(), p.mutable_time());
-    events_.PublishProgress(p);
+    events_.PublishProgress(QueuedEvent(
+        {request.store_id, result->run_id, request.trigger, result->position},
+        request.not_before > clock_.Now() ? "Queued for a retry" : "Queued",
+        EstimateWait(result->position), clock_.Now()));
     Wake();
   }
   return result;
@@ -187,17 +196,9 @@ void RunExecutor::RefreshQueuePlaces() {
       shown[place.store_id] = place.position;
       auto it = shown_places_.find(place.store_id);
       if (it != shown_places_.end() && it->second == place.position) continue;
-      SyncProgress p;
-      p.set_store_id(place.store_id);
-      p.set_run_id(place.run_id);
-      p.set_stage(autosync::v1::STAGE_QUEUED);
-      p.set_trigger(place.trigger);
-      p.set_message("Queued");
-      p.set_queue_position(place.position);
-      p.set_estimated_wait_seconds(
-          EstimateWaitSeconds(place.position, slots_, free_slots_, mean_run_));
-      ToProto(clock_.Now(), p.mutable_time());
-      changed.push_back(std::move(p));
+      changed.push_back(QueuedEvent(
+          place, "Queued", EstimateWaitSeconds(place.position, slots_, free_slots_, mean_run_),
+          clock_.Now()));
     }
     shown_places_ = std::move(shown);
   }
