@@ -32,7 +32,7 @@ bool IsRunEvent(const v1::WatchEvent& e, const std::string& run_id) {
   return e.has_progress() && e.progress().run_id() == run_id;
 }
 
-// Waits until run `run_id` is no longer running; returns its status, or "" when it still was
+// Waits until run `run_id` is no longer queued or running; returns its status, or "" when it still was
 // (or could not be read) after `timeout`.
 std::string WaitForRunEnd(FaultSystem& sys, const std::string& run_id, absl::Duration timeout) {
   std::string status;
@@ -41,7 +41,7 @@ std::string WaitForRunEnd(FaultSystem& sys, const std::string& run_id, absl::Dur
         auto s = sys.Text(
             absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '", run_id, "'"));
         status = s.ok() ? *s : "";
-        return status != "running" && !status.empty();
+        return status != "queued" && status != "running" && !status.empty();
       },
       timeout);
   return ended ? status : "";

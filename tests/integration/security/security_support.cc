@@ -229,7 +229,9 @@ absl::StatusOr<v1::Run> System::WaitForRun(const std::string& store, const std::
     const grpc::Status status = stub_->ListRuns(&ctx, req, &resp);
     if (status.ok()) {
       for (const v1::Run& run : resp.runs()) {
-        if (run.run_id() == run_id && run.status() != "running") return run;
+        if (run.run_id() == run_id && run.status() != "queued" && run.status() != "running") {
+          return run;
+        }
       }
     }
     // Polling a finished-run list: bounded by the deadline, short sleeps between reads.
