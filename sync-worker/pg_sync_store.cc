@@ -262,10 +262,22 @@ ON CONFLICT (store_id, cohort_month, month_offset) DO UPDATE SET
 
 // The range of customer ids with counted orders, read from both ends of the orders_ltv index.
 constexpr char kLtvCustomerRangeSql[] = R"sql(
-SELECT min(customer_id), max(customer_id) FROM orders
+SELECT min(customer_id), max(customer_id),
+       (SELECT count(*) FROM (SELECT FROM orders WHERE store_id = $1 LIMIT $2) bounded)
+FROM orders
 WHERE store_id = $1 AND customer_id IS NOT NULL AND NOT test AND cancelled_at IS NULL
   AND financial_status <> 'voided'
 )sql";
+// A store with fewer orders than this is rebuilt on one connection: a second connection (its
+// connect, authentication and exported snapshot, a few ms) costs more than it saves on a small
+// store, and a fleet's onboarding is mostly small stores.
+constexpr int64_t kLtvHelperMinOrders = 20'000;
+
+// Staging tables (orders_stage, ads_stage) are per-connection temp tables created on first use
+// and emptied by a DELETE in the transaction that filled them (an aborted one takes its rows
+// back). Not `ON COMMIT DELETE ROWS`: that truncates them at every commit of the connection,
+// any transaction's, which cost 7 ms a commit against 0.1 ms for the DELETE (BENCHMARKS.md,
+// the fleet row).
 
 // Incremental: claims the change log, finds the customers whose counted orders changed (the
 // logged version's customer and the current one's), and adds to the cells the difference between
@@ -438,7 +450,7 @@ class PgSyncStore final : public SyncStore {
       if (!inserted && !orders.empty()) {
         tx.exec(
             "CREATE TEMP TABLE IF NOT EXISTS orders_stage "
-            "(LIKE orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS");
+            "(LIKE orders INCLUDING DEFAULTS)");
         CopyRows(tx, "orders_stage", copy_text);
         // An order can appear twice when it changes while we page: keep its newest version.
         const pqxx::result r = tx.exec(absl::StrCat(
@@ -458,6 +470,7 @@ class PgSyncStore final : public SyncStore {
             "synced_at = now() "
             "WHERE excluded.updated_at > orders.updated_at"));
         written = static_cast<int64_t>(r.affected_rows());
+        tx.exec("DELETE FROM orders_stage");  // see "Staging tables" above
       }
       tx.exec_params(
           "INSERT INTO sync_tracking (store_id, stage, cursor_at, last_run_id, updated_at) "
@@ -500,7 +513,7 @@ class PgSyncStore final : public SyncStore {
       pqxx::work tx(c, "ads_page");
       tx.exec(
           "CREATE TEMP TABLE IF NOT EXISTS ads_stage "
-          "(LIKE ads INCLUDING DEFAULTS) ON COMMIT DELETE ROWS");
+          "(LIKE ads INCLUDING DEFAULTS)");
       {
         pqxx::stream_to copy(tx, "ads_stage",
                              std::vector<std::string>{"store_id", "date", "campaign_id",
@@ -530,6 +543,7 @@ class PgSyncStore final : public SyncStore {
           "excluded.spend, excluded.impressions, excluded.clicks, excluded.purchases, "
           "excluded.purchase_value, excluded.currency)");
       written = static_cast<int64_t>(r.affected_rows());
+      tx.exec("DELETE FROM ads_stage");  // see "Staging tables" above
       tx.commit();
       return absl::OkStatus();
     });
@@ -605,7 +619,9 @@ class PgSyncStore final : public SyncStore {
             tx.exec("SELECT relpages > 0 AND relallvisible >= 0.9 * relpages FROM pg_class "
                     "WHERE oid = 'orders'::regclass")[0][0]
                 .as<bool>();
+        ScanSettings(tx, vacuumed);
         RebuildCells(tx, store, tz, vacuumed);
+        ResetScanSettings(tx, vacuumed);
       }
       tx.exec_params("DELETE FROM customer_ltv_cohorts WHERE store_id = $1", store);
       rows = static_cast<int64_t>(tx.exec_params(kWriteCohortsSql, store).affected_rows());
@@ -623,15 +639,14 @@ class PgSyncStore final : public SyncStore {
   // this connection walks the upper range too.
   void RebuildCells(pqxx::transaction_base& tx, const std::string& store, const std::string& tz,
                     bool vacuumed) {
-    const pqxx::result range = tx.exec_params(kLtvCustomerRangeSql, store);
+    const pqxx::result range = tx.exec_params(kLtvCustomerRangeSql, store, kLtvHelperMinOrders);
     if (range[0][0].is_null()) return;  // no counted orders: no cells
     const int64_t lo = range[0][0].as<int64_t>();
     const int64_t hi = range[0][1].as<int64_t>();
     const int64_t mid = lo + static_cast<int64_t>((static_cast<uint64_t>(hi) -
                                                    static_cast<uint64_t>(lo)) / 2);
-    ScanSettings(tx, vacuumed);
     const std::string insert = absl::StrCat(kInsertLtvCells, kRebuildLtvCellsSql);
-    if (lo == hi) {
+    if (lo == hi || range[0][2].as<int64_t>() < kLtvHelperMinOrders) {
       tx.exec_params(insert, store, tz, lo, hi);
       return;
     }
@@ -694,11 +709,20 @@ class PgSyncStore final : public SyncStore {
   // vacuumed (right after a first full sync): one random read each, several times slower than
   // reading the table and sorting. The planner, without statistics then, does not know; tell it.
   // The rebuild sorts when the index cannot be read alone; JIT compiling costs more than it saves.
+  // Only the rebuild's own statements: `SET LOCAL` lasts to the end of the transaction, and the
+  // statements after the rebuild (the store's cohorts: a delete and a query over ltv_cells and
+  // ads) need their indexes, or each reads the whole fleet's tables.
   static void ScanSettings(pqxx::transaction_base& tx, bool vacuumed) {
     tx.exec("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off");
     if (!vacuumed) {
       tx.exec("SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; "
               "SET LOCAL enable_bitmapscan = off");
+    }
+  }
+  static void ResetScanSettings(pqxx::transaction_base& tx, bool vacuumed) {
+    if (!vacuumed) {
+      tx.exec("SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_indexonlyscan TO DEFAULT; "
+              "SET LOCAL enable_bitmapscan TO DEFAULT");
     }
   }
 

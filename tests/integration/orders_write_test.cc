@@ -264,13 +264,16 @@ TEST_F(OrdersWriteTest, ADirectPageFeedsTheLtvChangeLog) {
 }
 
 TEST_F(OrdersWriteTest, AnLtvRebuildWithoutItsHelperConnectionGivesTheSameCells) {
-  // The rebuild walks half the customers on a second connection; when that cannot connect, the
-  // first connection walks them too, with the same result.
+  // The rebuild of a store with 20k orders or more walks half the customers on a second
+  // connection; when that cannot connect, the first connection walks them too, with the same
+  // result.
   Exec("UPDATE stores SET timezone = 'UTC' WHERE store_id = 'direct'");
   const absl::Time t0 = At("2024-01-01T00:00:00Z");
+  constexpr int kOrders = 20'000;
   std::vector<Order> page;
-  for (int i = 1; i <= 200; ++i) page.push_back(Plain(i, t0 + absl::Hours(7 * i)));
-  ASSERT_TRUE(store_->WriteOrdersPage("direct", "run", page, t0 + absl::Hours(1400), true).ok());
+  for (int i = 1; i <= kOrders; ++i) page.push_back(Plain(i, t0 + absl::Minutes(7 * i)));
+  ASSERT_TRUE(
+      store_->WriteOrdersPage("direct", "run", page, t0 + absl::Minutes(7 * kOrders), true).ok());
   ASSERT_TRUE(store_->RebuildLtv("direct", "UTC").ok());
   const std::string with_helper = CohortCells("direct");
   EXPECT_NE(with_helper.find("|7|"), std::string::npos) << with_helper;  // all 7 customers
