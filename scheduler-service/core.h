@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -96,7 +97,10 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   void Publish(const autosync::v1::WatchEvent& event);
   void OnNotification(const std::string& channel, const std::string& payload);
   void ReloadSchedule(const std::string& store_id);
-  // Sets the per-store freshness gauges from the database (housekeeping thread only).
+  // The minute refresh (housekeeping thread only): every schedule and the per-store freshness
+  // gauges reloaded when the stores version moved since the last load (or an hour passed);
+  // otherwise only the runs completed since the last look move the gauges.
+  void Refresh(bool at_start);
   void ExportFreshness();
   // Queue gauges from the database (housekeeping thread only).
   void ExportQueue();
@@ -123,6 +127,10 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::thread housekeeping_;
+  // Housekeeping thread only: what the last Refresh loaded.
+  std::optional<int64_t> loaded_version_;
+  absl::Time loaded_at_ = absl::InfinitePast();
+  absl::Time successes_since_ = absl::InfinitePast();
 };
 
 }  // namespace autosync::scheduler

@@ -1,5 +1,6 @@
 #include "scheduler-service/metrics.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "prometheus/metric_type.h"
@@ -39,6 +40,14 @@ prometheus::Family<prometheus::Gauge>& WorkerSlots(prometheus::Registry& r) {
             "as of this replica's last dispatch")
       .Register(r);
 }
+Family<Counter>& Refreshes(prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("autosync_scheduler_schedule_refreshes_total")
+      .Help("Periodic schedule refreshes (--schedule_refresh_seconds), by outcome: reloaded "
+            "(every schedule read again: a store changed, or an hour passed) or unchanged (only "
+            "the completed runs since the last refresh were read)")
+      .Register(r);
+}
 prometheus::Gauge& PlainGauge(prometheus::Registry& r, const std::string& name,
                               const std::string& help) {
   return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
@@ -57,9 +66,23 @@ Family<Counter>& Runs(prometheus::Registry& r) {
 }  // namespace
 
 void StoreFreshnessGauges::Replace(std::vector<StoreFreshness> rows) {
+  std::sort(rows.begin(), rows.end(),
+            [](const StoreFreshness& a, const StoreFreshness& b) { return a.store_id < b.store_id; });
+  rows.shrink_to_fit();
   absl::MutexLock lock(&mu_);
-  rows_ = std::move(rows);
-  rows_.shrink_to_fit();
+  rows_.swap(rows);
+}
+
+void StoreFreshnessGauges::Advance(const std::vector<std::pair<std::string, double>>& latest) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [store_id, unix_seconds] : latest) {
+    auto it = std::lower_bound(
+        rows_.begin(), rows_.end(), store_id,
+        [](const StoreFreshness& row, const std::string& id) { return row.store_id < id; });
+    if (it != rows_.end() && it->store_id == store_id) {
+      it->last_success_unix = std::max(it->last_success_unix, unix_seconds);
+    }
+  }
 }
 
 size_t StoreFreshnessGauges::size() const {
@@ -163,7 +186,9 @@ SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
                                    "(the run went back to the queue)")),
       runs_pruned(PlainCounter(registry, "autosync_scheduler_runs_pruned_total",
                                "Run history rows deleted for being older than "
-                               "--run_history_days")) {
+                               "--run_history_days")),
+      refreshes_reloaded(Refreshes(registry).Add({{"outcome", "reloaded"}})),
+      refreshes_unchanged(Refreshes(registry).Add({{"outcome", "unchanged"}})) {
   registry.AddCollectable(store_freshness);
 }
 

@@ -34,12 +34,15 @@ class StoreFreshnessGauges final : public prometheus::Collectable {
  public:
   // The exported set becomes exactly `rows` (deleted or paused stores stop being exported).
   void Replace(std::vector<StoreFreshness> rows);
+  // Moves the last success of the stores in `latest` (store id, unix seconds) forward; stores
+  // not exported (deleted, paused, not loaded yet) are left out.
+  void Advance(const std::vector<std::pair<std::string, double>>& latest);
   std::vector<prometheus::MetricFamily> Collect() const override;
   size_t size() const;
 
  private:
   mutable absl::Mutex mu_;
-  std::vector<StoreFreshness> rows_ ABSL_GUARDED_BY(mu_);
+  std::vector<StoreFreshness> rows_ ABSL_GUARDED_BY(mu_);  // by store id
 };
 
 // The scheduler's registry: its families plus collectables that are not families (the per-store
@@ -93,6 +96,8 @@ struct SchedulerMetrics {
   prometheus::Gauge& worker_slots_free;
   prometheus::Counter& worker_refusals;  // RunSync refused before it started (given back)
   prometheus::Counter& runs_pruned;      // history rows older than --run_history_days
+  prometheus::Counter& refreshes_reloaded;
+  prometheus::Counter& refreshes_unchanged;
 };
 
 }  // namespace autosync::scheduler

@@ -189,7 +189,7 @@ absl::Status Repository::DeleteStore(absl::string_view store_id) {
     // the run row's foreign key): the same lock order, so a delete during the record waits for
     // it instead of deadlocking with it.
     tx.exec_params("SELECT 1 FROM tick_claims WHERE store_id = $1 FOR UPDATE", id);
-    found = !tx.exec_params("DELETE FROM stores WHERE store_id = $1 RETURNING 1", id).empty();
+    found = !tx.exec_params("SELECT 1 FROM stores WHERE store_id = $1 FOR UPDATE", id).empty();
     if (!found) return absl::OkStatus();
     tx.exec_params("DELETE FROM orders WHERE store_id = $1", id);
     tx.exec_params("DELETE FROM ads WHERE store_id = $1", id);
@@ -198,6 +198,9 @@ absl::Status Repository::DeleteStore(absl::string_view store_id) {
     // A record of this store committing after this delete leaves one row behind; a store
     // created again with this id records only later boundaries, as the schedule would anyway.
     tx.exec_params("DELETE FROM tick_claims WHERE store_id = $1", id);
+    // The store's row last: its delete bumps the stores version (migration 0007), a row every
+    // change to a store locks, so it is held only for the rest of this commit.
+    tx.exec_params("DELETE FROM stores WHERE store_id = $1", id);
     tx.commit();
     return absl::OkStatus();
   });
@@ -227,6 +230,35 @@ absl::StatusOr<std::vector<StoreFreshness>> Repository::LoadFreshness() {
              "WHERE r.store_id = s.store_id AND r.status = 'completed')), 0)::float8 "
              "FROM stores s WHERE s.enabled")) {
       out.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<double>()});
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> Repository::StoresVersion() {
+  int64_t version = 0;
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    version = tx.exec("SELECT version FROM stores_version WHERE id = 1")[0][0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return version;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, double>>> Repository::LoadSuccessesSince(
+    absl::Time since) {
+  std::vector<std::pair<std::string, double>> out;
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT store_id, extract(epoch FROM max(finished_at))::float8 "
+                          "FROM sync_runs WHERE status = 'completed' AND finished_at > ",
+                          TimeParam(1), " GROUP BY store_id"),
+             absl::ToUnixMicros(since))) {
+      out.emplace_back(row[0].as<std::string>(), row[1].as<double>());
     }
     return absl::OkStatus();
   });

@@ -96,6 +96,13 @@ class Repository final {
   // Enabled stores with their staleness threshold and last successful run (0 when never), for
   // the per-store freshness gauges behind the staleness alert.
   absl::StatusOr<std::vector<StoreFreshness>> LoadFreshness();
+  // The version of the stores table (migration 0007): it moves in the transaction of every
+  // change to a store, so a load that follows a read of an unchanged version may be skipped.
+  absl::StatusOr<int64_t> StoresVersion();
+  // Stores with a completed run that finished after `since`, with their latest finish time
+  // (unix seconds).
+  absl::StatusOr<std::vector<std::pair<std::string, double>>> LoadSuccessesSince(
+      absl::Time since);
   // One store; nullopt when it does not exist.
   absl::StatusOr<std::optional<StoreSchedule>> LoadSchedule(absl::string_view store_id);
 

@@ -29,7 +29,10 @@ ABSL_FLAG(int64_t, firing, 10000,
           "of which fire at the next minute boundary (0: measure start-up, RSS and idle CPU only)");
 ABSL_FLAG(int32_t, margin_seconds, 100,
           "the boundary is the first minute at least this far away (start-up + idle fit before)");
-ABSL_FLAG(int32_t, idle_seconds, 10, "how long idle CPU is measured");
+ABSL_FLAG(int32_t, idle_seconds, 10,
+          "how long idle CPU is measured (with --firing=0: after the first minute refresh; "
+          "longer than --refresh_seconds, so the window holds one)");
+ABSL_FLAG(int32_t, refresh_seconds, 60, "the scheduler's --schedule_refresh_seconds");
 
 namespace autosync::bench {
 namespace {
@@ -94,17 +97,19 @@ int Main(int argc, char** argv) {
     tx.exec(
         "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
         "finished_at) SELECT 'seed-' || store_id, store_id, 'manual', 'completed', 'completed', "
-        "now(), now() FROM stores");
+        "now() - interval '10 minutes', now() - interval '10 minutes' FROM stores");
     tx.commit();
   }
 
   const int port = autosync::testing::FreePort();
+  const int metrics_port = autosync::testing::FreePort();
   const absl::Time start = absl::Now();
   auto scheduler = autosync::testing::ChildProcess::Start(
       autosync::testing::BinaryPath("scheduler-service"),
       {.args = {"--database_url=" + *url, absl::StrCat("--listen=127.0.0.1:", port),
-                "--metrics_listen=127.0.0.1:0", "--log_level=warn",
-                "--worker_target=127.0.0.1:1", "--database_pool_size=8"}});
+                absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port), "--log_level=warn",
+                "--worker_target=127.0.0.1:1", "--database_pool_size=8",
+                absl::StrCat("--schedule_refresh_seconds=", absl::GetFlag(FLAGS_refresh_seconds))}});
   if (!scheduler.ok()) Die(scheduler.status().ToString());
   const std::string target = absl::StrCat("127.0.0.1:", port);
   if (!autosync::testing::WaitForServing(target, absl::Seconds(60)).ok()) {
@@ -118,6 +123,13 @@ int Main(int argc, char** argv) {
   // time. Such a window is moved to just after that minute's work (5 s after it), when that
   // still ends before the measured boundary (small --margin_seconds may not leave room).
   absl::SleepFor(absl::Seconds(2));
+  if (firing == 0) {
+    // Idle is the steady state: after start-up's own work (the first full freshness export) and
+    // the first minute refresh (due --refresh_seconds after start), so the window holds
+    // refreshes like every later one. Not polled: a scrape of /metrics, with two per-store
+    // series, costs the scheduler more CPU than the idle being measured.
+    absl::SleepFor(start + absl::Seconds(absl::GetFlag(FLAGS_refresh_seconds) + 5) - absl::Now());
+  }
   const absl::Duration idle = absl::Seconds(absl::GetFlag(FLAGS_idle_seconds));
   const absl::Time next_minute = absl::FromCivil(
       absl::ToCivilMinute(absl::Now(), absl::UTCTimeZone()) + 1, absl::UTCTimeZone());
@@ -141,6 +153,23 @@ int Main(int argc, char** argv) {
     std::printf("| start-up to SERVING with all schedules loaded | %.2f s |\n", startup_s);
     std::printf("| RSS idle | %.1f MB |\n", idle_b.rss_mb);
     std::printf("| idle CPU between boundaries | %.4f cores |\n", idle_cores);
+    // After the window: what the refreshes did, and what one scrape costs at this size.
+    const ProcStat scrape_a = Stat((*scheduler)->pid());
+    const absl::Time scrape_start = absl::Now();
+    absl::StatusOr<autosync::testing::MetricValues> m =
+        autosync::testing::ScrapeMetrics(metrics_port, absl::Seconds(120));
+    const double scrape_s = absl::ToDoubleSeconds(absl::Now() - scrape_start);
+    const ProcStat scrape_b = Stat((*scheduler)->pid());
+    if (!m.ok()) Die(absl::StrCat("cannot scrape the scheduler: ", m.status().ToString()));
+    auto refreshes = [&](const char* outcome) {
+      return autosync::testing::SeriesValue(
+          *m, absl::StrCat("autosync_scheduler_schedule_refreshes_total{outcome=\"", outcome,
+                           "\"}"));
+    };
+    std::printf("| minute refreshes since start: reloaded / unchanged | %.0f / %.0f |\n",
+                refreshes("reloaded"), refreshes("unchanged"));
+    std::printf("| one /metrics scrape: series / s / scheduler CPU s | %zu / %.2f / %.2f |\n",
+                m->size(), scrape_s, scrape_b.cpu_seconds - scrape_a.cpu_seconds);
     return 0;
   }
 

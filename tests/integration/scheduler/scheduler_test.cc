@@ -437,6 +437,60 @@ TEST_F(SchedulerTest, ManualTriggerStreamsThroughWatchStoreAndCoalesces) {
   EXPECT_EQ(Trigger(A(), "Bad Id", &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// The minute refresh (here every 2 s) reads every schedule again only when a store changed; in
+// between it reads only the runs completed since the last look, and the freshness gauges follow.
+TEST_F(SchedulerTest, RefreshReloadsSchedulesOnlyWhenAStoreChanged) {
+  const int port = replicas_[0].metrics_port;
+  auto value = [&](const std::string& series) {
+    absl::StatusOr<MetricValues> m = ScrapeMetrics(port);
+    return m.ok() ? SeriesValue(*m, series) : -1.0;
+  };
+  const std::string reloaded = "autosync_scheduler_schedule_refreshes_total{outcome=\"reloaded\"}";
+  const std::string unchanged =
+      "autosync_scheduler_schedule_refreshes_total{outcome=\"unchanged\"}";
+  // Polls a series until `pred` holds, bounded by the deadline.
+  auto wait = [&](const std::string& series, auto pred) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    double v = value(series);
+    while (!pred(v) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+      v = value(series);
+    }
+    return v;
+  };
+  ASSERT_TRUE(Upsert(A(), StoreFor(kStore)).ok());
+  // The upsert moved the stores version: one refresh reloads, the ones after find no change.
+  const double u0 = wait(unchanged, [](double) { return true; });
+  ASSERT_GE(wait(unchanged, [&](double v) { return v >= u0 + 2; }), u0 + 2);
+  const double r0 = value(reloaded);
+  ASSERT_GE(r0, 1);
+
+  // A run completes: its store's last-success gauge moves without a reload.
+  v1::TriggerSyncResponse run;
+  ASSERT_TRUE(Trigger(A(), kStore, &run).ok());
+  const std::string success_series = absl::StrCat(
+      "autosync_scheduler_store_last_success_timestamp_seconds{store=\"", kStore, "\"}");
+  const double finished = wait(success_series, [](double v) { return v > 0; });
+  ASSERT_GT(finished, 0) << replicas_[0].process->Output();
+  EXPECT_NEAR(finished,
+              static_cast<double>(Scalar(absl::StrCat(
+                  "SELECT extract(epoch FROM finished_at)::bigint FROM sync_runs WHERE run_id = '",
+                  run.run_id(), "'"))),
+              1.0);
+  EXPECT_EQ(value(reloaded), r0);
+
+  // A store written straight into the database (no notification reaches the replica) is
+  // scheduled by the next refresh, which reloads because the version moved.
+  EXPECT_EQ(value("autosync_scheduler_scheduled_stores"), 1);
+  Exec(absl::StrCat(
+      "INSERT INTO stores (store_id, display_name, schedule, timezone, enabled, orders_api_base, "
+      "ads_api_base, ad_account_id, credentials_ref) SELECT 'twin', display_name, schedule, "
+      "timezone, enabled, orders_api_base, ads_api_base, ad_account_id, credentials_ref "
+      "FROM stores WHERE store_id = '", kStore, "'"));
+  EXPECT_EQ(wait("autosync_scheduler_scheduled_stores", [](double v) { return v == 2; }), 2);
+  EXPECT_GT(value(reloaded), r0);
+}
+
 TEST_F(SchedulerTest, PerMinuteStoreSyncsOnItsOwnThenSkipsWhileFresh) {
   ASSERT_TRUE(Upsert(A(), StoreFor(kStore, "* * * * *")).ok());
   Watcher watcher(A(), kStore);
