@@ -28,6 +28,9 @@ struct SchedulerConfig {
   // Runs.
   std::string replica_id;  // recorded as sync_runs.owner; unique per process
   int max_concurrent_runs = 256;
+  // Runs in flight adapted to their start latency (DispatchLimit); off: as many as the workers'
+  // free slots and max_concurrent_runs allow.
+  bool adaptive_dispatch = true;
   absl::Duration run_timeout = absl::Minutes(30);  // whole-run budget, retries included
   absl::Duration run_stale = absl::Seconds(60);    // heartbeat age after which a run is failed
   absl::Duration catchup_window = absl::Hours(1);

@@ -51,6 +51,10 @@ ABSL_FLAG(int32_t, max_concurrent_runs, 256,
           "Runs this replica streams from the workers at once (1-1024), a thread each while it "
           "waits on its stream; the fleet's capacity is the workers' slots (worker_slots), so "
           "this only bounds one replica's share");
+ABSL_FLAG(bool, adaptive_dispatch, true,
+          "Keep fewer runs in flight than the workers' free slots when runs start slower than "
+          "usual (a crowded CPU or database): each run, a person's included, stays near its time "
+          "alone (scheduler-service/dispatch_limit.h). false: fill every free slot");
 ABSL_FLAG(int32_t, run_timeout_seconds, 1800,
           "Budget of one run, worker retries included (10-86400)");
 ABSL_FLAG(int32_t, run_stale_seconds, 60,
@@ -107,6 +111,7 @@ SchedulerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   }
   errors.Require(config.replica_id.size() <= 128, "replica_id", "is longer than 128 characters");
   config.max_concurrent_runs = absl::GetFlag(FLAGS_max_concurrent_runs);
+  config.adaptive_dispatch = absl::GetFlag(FLAGS_adaptive_dispatch);
   errors.Require(config.max_concurrent_runs >= 1 && config.max_concurrent_runs <= 1024,
                  "max_concurrent_runs", "must be between 1 and 1024");
   const int run_timeout = absl::GetFlag(FLAGS_run_timeout_seconds);

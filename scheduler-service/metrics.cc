@@ -187,6 +187,17 @@ SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
       runs_pruned(PlainCounter(registry, "autosync_scheduler_runs_pruned_total",
                                "Run history rows deleted for being older than "
                                "--run_history_days")),
+      dispatch_limit(PlainGauge(registry, "autosync_scheduler_dispatch_limit",
+                                "Runs this replica keeps in flight at most: lowered while runs "
+                                "start slower than usual (--adaptive_dispatch)")),
+      run_start_latency(
+          prometheus::BuildHistogram()
+              .Name("autosync_scheduler_run_start_latency_seconds")
+              .Help("From opening a run's RunSync stream to the worker's first event: the "
+                    "signal behind the dispatch limit")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.002, 0.005, 0.01, 0.025, 0.05,
+                                                               0.1, 0.25, 0.5, 1, 2.5})),
       refreshes_reloaded(Refreshes(registry).Add({{"outcome", "reloaded"}})),
       refreshes_unchanged(Refreshes(registry).Add({{"outcome", "unchanged"}})) {
   registry.AddCollectable(store_freshness);

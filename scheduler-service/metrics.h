@@ -96,6 +96,9 @@ struct SchedulerMetrics {
   prometheus::Gauge& worker_slots_free;
   prometheus::Counter& worker_refusals;  // RunSync refused before it started (given back)
   prometheus::Counter& runs_pruned;      // history rows older than --run_history_days
+  prometheus::Gauge& dispatch_limit;  // runs this replica keeps in flight at most (DispatchLimit)
+  // RunSync opened -> the worker's first event.
+  prometheus::Histogram& run_start_latency;
   prometheus::Counter& refreshes_reloaded;
   prometheus::Counter& refreshes_unchanged;
 };

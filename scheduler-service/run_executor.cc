@@ -48,7 +48,12 @@ RunExecutor::RunExecutor(const SchedulerConfig& config, const Clock& clock, Repo
       metrics_(metrics),
       events_(events),
       worker_(autosync::v1::SyncWorker::NewStub(std::move(worker_channel))),
-      run_pool_(config.max_concurrent_runs, 0) {}
+      run_pool_(config.max_concurrent_runs, 0),
+      limit_(config.max_concurrent_runs, DispatchLimit::kMinLimit) {
+  absl::MutexLock lock(&mu_);
+  if (!config.adaptive_dispatch) limit_.Disable();
+  metrics_.dispatch_limit.Set(limit_.limit());
+}
 
 RunExecutor::~RunExecutor() { Stop(); }
 
@@ -100,7 +105,26 @@ void RunExecutor::CancelStore(const std::string& store_id) {
 
 int64_t RunExecutor::EstimateWait(int position) {
   absl::MutexLock lock(&mu_);
-  return EstimateWaitSeconds(position, slots_, free_slots_, mean_run_);
+  return EstimateWaitSeconds(position, std::min(slots_, limit_.limit()), free_slots_, mean_run_);
+}
+
+void RunExecutor::ObserveStart(absl::Duration latency) {
+  bool grew = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const int before = limit_.limit();
+    limit_.OnStart(latency, static_cast<int>(active_.size()), clock_.Now());
+    grew = limit_.limit() > before;
+    if (limit_.limit() != before) {
+      common::LogDebug("dispatch limit changed",
+                       {{"limit", absl::StrCat(limit_.limit())},
+                        {"recent_start_ms", absl::StrCat(absl::ToInt64Milliseconds(limit_.recent()))},
+                        {"baseline_ms", absl::StrCat(absl::ToInt64Milliseconds(limit_.baseline()))}});
+    }
+    metrics_.dispatch_limit.Set(limit_.limit());
+  }
+  metrics_.run_start_latency.Observe(absl::ToDoubleSeconds(latency));
+  if (grew) Wake();
 }
 
 void RunExecutor::ObserveRunTime(absl::Duration d) {
@@ -146,7 +170,8 @@ void RunExecutor::DispatchOnce() {
   int local_free = 0;
   {
     absl::MutexLock lock(&mu_);
-    local_free = config_.max_concurrent_runs - static_cast<int>(active_.size());
+    local_free = std::min(config_.max_concurrent_runs, limit_.limit()) -
+                 static_cast<int>(active_.size());
   }
   if (local_free <= 0) return;
   absl::StatusOr<Dispatch> taken = queue_.Take(config_.replica_id, local_free);
@@ -232,6 +257,7 @@ void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
     SyncProgress p;
     absl::Time last_write = absl::InfinitePast();
     while (reader->Read(&p)) {
+      if (!end.accepted) ObserveStart(clock_.Now() - began);
       end.accepted = true;
       // The scheduler is the authority on these, whatever the worker sent.
       p.set_store_id(run.store_id);

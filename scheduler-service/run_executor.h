@@ -3,6 +3,9 @@
 // decided by DecideRunEnd (run_end.h): recorded, given back to the queue, or followed by a
 // retry. Also refreshes the queue positions shown to this replica's watchers.
 //
+// How many: as many as the live workers have free slots, and no more than DispatchLimit allows
+// (the runs in flight adapted to their start latency: a crowded CPU or database gets fewer).
+//
 // Threads: one dispatcher thread; each dispatched run holds a thread of a pool of
 // --max_concurrent_runs while its stream is open (a run mostly waits on the worker, which waits
 // on the store APIs: the pool is sized for waiting, and the fleet's capacity is the workers'
@@ -24,6 +27,7 @@
 #include "autosync/v1/sync_worker.grpc.pb.h"
 #include "scheduler-service/clock.h"
 #include "scheduler-service/config.h"
+#include "scheduler-service/dispatch_limit.h"
 #include "scheduler-service/metrics.h"
 #include "scheduler-service/repository.h"
 #include "scheduler-service/run_end.h"
@@ -86,6 +90,8 @@ class RunExecutor final {
                  int attempt, absl::Duration delay, absl::string_view why);
   void RefreshQueuePlaces();
   void ObserveRunTime(absl::Duration d);
+  // A run's first event arrived `latency` after its stream was opened.
+  void ObserveStart(absl::Duration latency);
   bool stopping();
   bool SleepUnlessStopping(absl::Duration d);
 
@@ -105,6 +111,8 @@ class RunExecutor final {
   int slots_ ABSL_GUARDED_BY(mu_) = 0;
   int free_slots_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration mean_run_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  // Runs this replica keeps in flight, adapted to their start latency (dispatch_limit.h).
+  DispatchLimit limit_ ABSL_GUARDED_BY(mu_);
   // The position last shown to local watchers, by store (to send only changes).
   absl::flat_hash_map<std::string, int> shown_places_ ABSL_GUARDED_BY(mu_);
   std::thread dispatcher_;

@@ -18,7 +18,8 @@
 //   5. CPU of each process over the boundary, the database's growth (bytes, rows written, WAL),
 //      the scheduler's and the worker's metrics.
 //   With --then_slots, steps 2-5 again at a later boundary with the worker restarted with that
-//   many slots: what the slots cost or buy on the same fleet.
+//   many slots (and the scheduler restarted with --then_scheduler_args): what the slots, or the
+//   dispatch as it was, cost or buy on the same fleet.
 // --mode=claims: --stores stores fire at one boundary with no worker: the claims, each store's
 //   tick recorded and the queued run rows, alone (fleet_claims.h).
 //
@@ -34,6 +35,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -54,6 +56,9 @@ ABSL_FLAG(int32_t, latency_ms, 100, "herd: store-sim's delay before every API an
 ABSL_FLAG(int32_t, slots, 64, "herd: the worker's --max_concurrent_syncs");
 ABSL_FLAG(int32_t, then_slots, 0,
           "herd: then a second boundary with the worker restarted with this many slots (0: none)");
+ABSL_FLAG(std::string, then_scheduler_args, "",
+          "herd, with --then_slots: flags for the restarted scheduler, comma-separated (e.g. "
+          "--adaptive_dispatch=false: the dispatch as before the adaptive limit)");
 ABSL_FLAG(int32_t, history_runs, 1,
           "claims: completed runs of each store in the hours before (its run history)");
 ABSL_FLAG(int32_t, margin_seconds, 15, "the boundary is the first minute at least this far away");
@@ -139,6 +144,7 @@ struct Fleet {
   Service worker;
   int slots = 0;
   Service scheduler;
+  std::string scheduler_args;  // its flags beyond the defaults
 };
 
 Service StartWorker(const std::string& url, int slots) {
@@ -390,6 +396,7 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
   std::string json =
       Json()
           .Num("slots", slots)
+          .Str("scheduler_args", f.scheduler_args)
           .Num("claimed", static_cast<double>(claimed))
           .Num("recorded", static_cast<double>(total))
           .Num("skipped", static_cast<double>(skipped))
@@ -513,7 +520,10 @@ int Herd() {
     f.slots = then;
     f.worker = StartWorker(f.cluster.url, f.slots);
     Stop(f.scheduler);
-    f.scheduler = StartScheduler(f.cluster.url, f.worker.target);
+    f.scheduler_args = absl::GetFlag(FLAGS_then_scheduler_args);
+    f.scheduler = StartScheduler(
+        f.cluster.url, f.worker.target,
+        absl::StrSplit(f.scheduler_args, ',', absl::SkipEmpty()));
     auto [json2, lost_second] = MeasureBoundary(f, /*first=*/false);
     boundaries.push_back(json2);
     lost += lost_second;

@@ -118,15 +118,18 @@ Cluster StartCluster() {
   return c;
 }
 
-Service StartScheduler(const std::string& url, const std::string& worker_target) {
+Service StartScheduler(const std::string& url, const std::string& worker_target,
+                       const std::vector<std::string>& extra) {
   Service s;
   const int port = autosync::testing::FreePort();
   s.metrics_port = autosync::testing::FreePort();
-  auto p = ChildProcess::Start(
-      autosync::testing::BinaryPath("scheduler-service"),
-      {.args = {"--database_url=" + url, absl::StrCat("--listen=127.0.0.1:", port),
-                absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port), "--log_level=warn",
-                "--worker_target=" + worker_target}});
+  std::vector<std::string> args = {
+      "--database_url=" + url, absl::StrCat("--listen=127.0.0.1:", port),
+      absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port), "--log_level=warn",
+      "--worker_target=" + worker_target};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto p = ChildProcess::Start(autosync::testing::BinaryPath("scheduler-service"),
+                               {.args = args});
   if (!p.ok()) Die(p.status().ToString());
   s.process = std::move(*p);
   s.target = absl::StrCat("127.0.0.1:", port);

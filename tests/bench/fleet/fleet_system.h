@@ -69,7 +69,9 @@ struct Service {
   int metrics_port = 0;
 };
 // A scheduler-service on free ports, SERVING; logs at warn.
-Service StartScheduler(const std::string& url, const std::string& worker_target);
+// `extra`: more flags for the scheduler (the bench's --then_scheduler_args).
+Service StartScheduler(const std::string& url, const std::string& worker_target,
+                       const std::vector<std::string>& extra = {});
 // SIGTERM, and its exit within 30 s.
 void Stop(Service& s);
 
