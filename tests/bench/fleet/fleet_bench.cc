@@ -56,6 +56,8 @@ ABSL_FLAG(int32_t, latency_ms, 100, "herd: store-sim's delay before every API an
 ABSL_FLAG(int32_t, slots, 64, "herd: the worker's --max_concurrent_syncs");
 ABSL_FLAG(int32_t, then_slots, 0,
           "herd: then a second boundary with the worker restarted with this many slots (0: none)");
+ABSL_FLAG(std::string, scheduler_args, "",
+          "herd: flags for the scheduler of the first boundary, comma-separated");
 ABSL_FLAG(std::string, then_scheduler_args, "",
           "herd, with --then_slots: flags for the restarted scheduler, comma-separated (e.g. "
           "--adaptive_dispatch=false: the dispatch as before the adaptive limit)");
@@ -147,6 +149,13 @@ struct Fleet {
   std::string scheduler_args;  // its flags beyond the defaults
 };
 
+// The scheduler with the flags of the boundary being measured (--scheduler_args, then
+// --then_scheduler_args); every (re)start uses them.
+Service StartFleetScheduler(const Fleet& f) {
+  return StartScheduler(f.cluster.url, f.worker.target,
+                        absl::StrSplit(f.scheduler_args, ',', absl::SkipEmpty()));
+}
+
 Service StartWorker(const std::string& url, int slots) {
   Service w;
   const int port = autosync::testing::FreePort();
@@ -222,7 +231,7 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
                    past ? " (passed: fired by the catch-up at the scheduler's start)" : "",
                    "; worker slots ", slots));
   if (!past) {
-    f.scheduler = StartScheduler(f.cluster.url, f.worker.target);
+    f.scheduler = StartFleetScheduler(f);
     if (absl::Now() + absl::Seconds(2) > boundary) Die("set-up took past the boundary");
     absl::SleepFor(boundary - absl::Seconds(1) - absl::Now());
   } else {
@@ -249,7 +258,7 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
   std::thread sampler([&] {
     Sample(worker_pid, f.worker.metrics_port, slots, stop_sampling, backlog, samples);
   });
-  if (past) f.scheduler = StartScheduler(f.cluster.url, f.worker.target);
+  if (past) f.scheduler = StartFleetScheduler(f);
   // The herd's manual triggers, each on a WatchStore stream opened before its trigger.
   channel = grpc::CreateChannel(f.scheduler.target, grpc::InsecureChannelCredentials());
   stub = v1::Scheduler::NewStub(channel);
@@ -488,7 +497,8 @@ int Herd() {
     tx.commit();
   }
   f.worker = StartWorker(f.cluster.url, f.slots);
-  f.scheduler = StartScheduler(f.cluster.url, f.worker.target);
+  f.scheduler_args = absl::GetFlag(FLAGS_scheduler_args);
+  f.scheduler = StartFleetScheduler(f);
 
   // 1. Warm-up: every store's first sync, queued at once.
   Say(absl::StrCat("warm-up: first sync of ", f.stores + f.manual, " stores"));
@@ -521,9 +531,7 @@ int Herd() {
     f.worker = StartWorker(f.cluster.url, f.slots);
     Stop(f.scheduler);
     f.scheduler_args = absl::GetFlag(FLAGS_then_scheduler_args);
-    f.scheduler = StartScheduler(
-        f.cluster.url, f.worker.target,
-        absl::StrSplit(f.scheduler_args, ',', absl::SkipEmpty()));
+    f.scheduler = StartFleetScheduler(f);
     auto [json2, lost_second] = MeasureBoundary(f, /*first=*/false);
     boundaries.push_back(json2);
     lost += lost_second;
