@@ -22,40 +22,13 @@
 #include "autosync/v1/scheduler.grpc.pb.h"
 #include "tests/support/process.h"
 #include "tests/support/store_sim.h"
+#include "tests/support/store_watcher.h"
 
 namespace autosync::testing {
 
 // The seed of a test's random choices: AUTOSYNC_FAULT_SEED when set (to replay a failure),
 // else a fresh one. Printed, so a failing run can be repeated.
 uint64_t FaultSeed();
-
-// Reads a WatchStore stream on its own thread and keeps every event.
-class Watcher {
- public:
-  Watcher(autosync::v1::Scheduler::Stub& stub, const std::string& store);
-  ~Watcher();
-
-  // Waits until an event satisfies `pred`; returns it (nullopt at the deadline or stream end).
-  std::optional<autosync::v1::WatchEvent> WaitFor(
-      const std::function<bool(const autosync::v1::WatchEvent&)>& pred, absl::Duration timeout);
-  // Waits until at least `n` events satisfy `pred`.
-  bool WaitForCount(const std::function<bool(const autosync::v1::WatchEvent&)>& pred, int n,
-                    absl::Duration timeout);
-  std::vector<autosync::v1::WatchEvent> events();
-  // The stream's end status, once it ended.
-  std::optional<grpc::Status> status();
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<autosync::v1::WatchEvent>> reader_;
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::vector<autosync::v1::WatchEvent> events_ ABSL_GUARDED_BY(mu_);
-  grpc::Status status_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-bool IsProgress(const autosync::v1::WatchEvent& e, autosync::v1::Stage stage);
 
 // Polls `done` every 100 ms until it holds or `timeout` passes (for state only visible by asking:
 // database rows, health). Returns whether it held.

@@ -19,6 +19,7 @@
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
 #include "tests/support/store_sim.h"
+#include "tests/support/store_watcher.h"
 
 namespace autosync::testing {
 namespace {
@@ -39,72 +40,6 @@ struct Replica {
   int metrics_port = 0;
   std::unique_ptr<v1::Scheduler::Stub> stub;
 };
-
-// Reads a WatchStore stream on its own thread and keeps every event.
-class Watcher {
- public:
-  Watcher(v1::Scheduler::Stub& stub, const std::string& store) {
-    v1::WatchStoreRequest request;
-    request.set_store_id(store);
-    request.set_watcher_id("test");
-    reader_ = stub.WatchStore(&context_, request);
-    thread_ = std::thread([this] {
-      v1::WatchEvent e;
-      while (reader_->Read(&e)) {
-        absl::MutexLock lock(&mu_);
-        events_.push_back(e);
-      }
-      grpc::Status status = reader_->Finish();
-      absl::MutexLock lock(&mu_);
-      status_ = status;
-      done_ = true;
-    });
-  }
-  ~Watcher() {
-    context_.TryCancel();
-    thread_.join();
-  }
-
-  // Waits until an event satisfies `pred`; returns it (or nullopt at the deadline).
-  template <typename Pred>
-  std::optional<v1::WatchEvent> WaitFor(Pred pred, absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    std::optional<v1::WatchEvent> found;
-    auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      for (size_t i = 0; i < events_.size(); ++i) {
-        if (pred(events_[i])) {
-          found = events_[i];
-          return true;
-        }
-      }
-      return done_;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
-    return found;
-  }
-  std::vector<v1::WatchEvent> events() {
-    absl::MutexLock lock(&mu_);
-    return events_;
-  }
-  std::optional<grpc::Status> status() {
-    absl::MutexLock lock(&mu_);
-    if (!done_) return std::nullopt;
-    return status_;
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader_;
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::vector<v1::WatchEvent> events_ ABSL_GUARDED_BY(mu_);
-  grpc::Status status_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-bool IsProgress(const v1::WatchEvent& e, v1::Stage stage) {
-  return e.has_progress() && e.progress().stage() == stage;
-}
 
 class SchedulerTest : public ::testing::Test {
  protected:

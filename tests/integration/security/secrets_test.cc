@@ -24,6 +24,7 @@
 #include "tests/integration/security/security_support.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/store_watcher.h"
 
 namespace autosync::testing {
 namespace {
@@ -59,40 +60,6 @@ std::vector<std::string> Forms(const std::string& secret) {
   return {secret, PercentEncode(secret), absl::AsciiStrToLower(PercentEncode(secret)),
           absl::Base64Escape(secret), url_safe, absl::CHexEscape(secret)};
 }
-
-// Reads a WatchStore stream on its own thread and keeps every event's text.
-class Watcher {
- public:
-  Watcher(v1::Scheduler::Stub& stub, const std::string& store) {
-    v1::WatchStoreRequest request;
-    request.set_store_id(store);
-    request.set_watcher_id("secrets-test");
-    reader_ = stub.WatchStore(&context_, request);
-    thread_ = std::thread([this] {
-      v1::WatchEvent e;
-      while (reader_->Read(&e)) {
-        absl::MutexLock lock(&mu_);
-        text_ += e.DebugString();
-      }
-      (void)reader_->Finish();
-    });
-  }
-  ~Watcher() {
-    context_.TryCancel();
-    thread_.join();
-  }
-  std::string text() {
-    absl::MutexLock lock(&mu_);
-    return text_;
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader_;
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::string text_ ABSL_GUARDED_BY(mu_);
-};
 
 // The test's database gets a role with a password that PostgreSQL really checks: a
 // scram-sha-256 line for that role and database goes first in the (throw-away) cluster's
@@ -191,7 +158,7 @@ TEST_P(SecretsTest, NoSecretAppearsAnywhereAUserOrOperatorLooks) {
   see("ws", *first);
   std::vector<std::unique_ptr<Watcher>> watchers;
   for (const char* store : {"good", "faulty", "refused"}) {
-    watchers.push_back(std::make_unique<Watcher>(system.scheduler(), store));
+    watchers.push_back(std::make_unique<Watcher>(system.scheduler(), store, "secrets-test"));
   }
 
   // 1. A good run, triggered by the browser client.
