@@ -170,11 +170,8 @@ void RunExecutor::DispatchOnce() {
   int local_free = 0;
   {
     absl::MutexLock lock(&mu_);
-    int cap = std::min(config_.max_concurrent_runs, limit_.limit());
-    const bool person_in_flight = std::any_of(
-        active_.begin(), active_.end(), [](const auto& entry) { return entry.second.person; });
-    if (person_in_flight) cap = std::max(std::min(DispatchLimit::kMinLimit, cap), cap / 2);
-    local_free = cap - static_cast<int>(active_.size());
+    local_free = std::min(config_.max_concurrent_runs, limit_.limit()) -
+                 static_cast<int>(active_.size());
   }
   if (local_free <= 0) return;
   absl::StatusOr<Dispatch> taken = queue_.Take(config_.replica_id, local_free);
@@ -189,9 +186,7 @@ void RunExecutor::DispatchOnce() {
     absl::MutexLock lock(&mu_);
     slots_ = taken->slots;
     free_slots_ = std::max(0, taken->slots - running);
-    for (const DispatchedRun& run : taken->runs) {
-      active_[run.run_id] = Active{run.store_id, PriorityOf(run.trigger) == RunPriority::kPerson};
-    }
+    for (const DispatchedRun& run : taken->runs) active_[run.run_id] = Active{run.store_id};
     metrics_.runs_in_flight.Set(static_cast<double>(active_.size()));
   }
   const absl::Time deadline = clock_.Now() + config_.run_timeout;

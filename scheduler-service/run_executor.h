@@ -5,9 +5,6 @@
 //
 // How many: as many as the live workers have free slots, and no more than DispatchLimit allows
 // (the runs in flight adapted to their start latency: a crowded CPU or database gets fewer).
-// While a person's run (priority 0) is in flight here, only half the limit is filled, so the
-// herd's runs drain and that run meets less of them: people wait neither in the queue (they are
-// first) nor behind the herd on the CPU.
 //
 // Threads: one dispatcher thread; each dispatched run holds a thread of a pool of
 // --max_concurrent_runs while its stream is open (a run mostly waits on the worker, which waits
@@ -78,7 +75,6 @@ class RunExecutor final {
  private:
   struct Active {
     std::string store_id;
-    bool person = false;  // a person's or an API call's run (priority 0)
     grpc::ClientContext* context = nullptr;  // while a RunSync call is open
   };
   void DispatchLoop();
