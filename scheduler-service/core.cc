@@ -103,19 +103,22 @@ SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool
 
 SchedulerCore::~SchedulerCore() { Stop(); }
 
-absl::Status SchedulerCore::Start() {
-  // The version before the rows: a change committed in between is loaded now and reloaded at
-  // the next refresh, never missed.
-  absl::StatusOr<int64_t> version = repo_.StoresVersion();
+absl::StatusOr<int> SchedulerCore::LoadEverySchedule(absl::StatusOr<int64_t> version,
+                                                     bool catch_up) {
   absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
   if (!schedules.ok()) return schedules.status();
-  if (version.ok()) loaded_version_ = *version;
+  const int unusable = loop_.Load(*schedules, catch_up);
+  loaded_version_ = version.ok() ? std::optional<int64_t>(*version) : std::nullopt;
   loaded_at_ = clock_.Now();
+  return unusable;
+}
+
+absl::Status SchedulerCore::Start() {
   // Before the first boundary can fire: its claim finds its connections ready.
   claimer_.Warm();
-  const int unusable = loop_.Load(*schedules, /*catch_up=*/true);
-  schedules->clear();
-  schedules->shrink_to_fit();
+  absl::StatusOr<int> unusable_or = LoadEverySchedule(repo_.StoresVersion(), /*catch_up=*/true);
+  if (!unusable_or.ok()) return unusable_or.status();
+  const int unusable = *unusable_or;
   ReleaseFreedMemory();
   if (unusable > 0) {
     common::LogWarn("stores with an unusable schedule are not scheduled",
@@ -455,22 +458,15 @@ void SchedulerCore::ExportFreshness() {
   successes_since_ = since;
 }
 
-void SchedulerCore::Refresh(bool at_start) {
-  // The version before the rows, as in Start.
+void SchedulerCore::Refresh() {
   absl::StatusOr<int64_t> version = repo_.StoresVersion();
   const bool changed = !version.ok() || !loaded_version_.has_value() ||
                        *version != *loaded_version_ ||
                        clock_.Now() - loaded_at_ >= kFullRefreshEvery;
-  if (changed && !at_start) {
-    absl::StatusOr<std::vector<StoreSchedule>> schedules = repo_.LoadSchedules();
-    if (schedules.ok()) {
+  if (changed) {
+    if (LoadEverySchedule(version, /*catch_up=*/false).ok()) {
       metrics_.refreshes_reloaded.Increment();
-      loop_.Load(*schedules, /*catch_up=*/false);
-      loaded_version_ = version.ok() ? std::optional<int64_t>(*version) : std::nullopt;
-      loaded_at_ = clock_.Now();
     }
-  }
-  if (changed || at_start) {
     ExportFreshness();
     ReleaseFreedMemory();
     return;
@@ -500,7 +496,8 @@ void SchedulerCore::ExportQueue() {
 
 void SchedulerCore::Housekeeping() {
   absl::Time next_refresh = clock_.Now() + config_.schedule_refresh;
-  Refresh(/*at_start=*/true);
+  ExportFreshness();
+  ReleaseFreedMemory();
   while (SleepUnlessStopping(config_.heartbeat_interval())) {
     const std::vector<std::string> mine = executor_.ActiveRunIds();
     if (absl::Status s = repo_.Heartbeat(mine); !s.ok()) {
@@ -545,7 +542,7 @@ void SchedulerCore::Housekeeping() {
       if (absl::StatusOr<int64_t> old = repo_.PruneGroupClaims(kGroupClaimsKept); !old.ok()) {
         common::LogWarn("cannot prune old group claims", {{"error", old.status().message()}});
       }
-      Refresh(/*at_start=*/false);
+      Refresh();
     }
   }
 }

@@ -97,10 +97,14 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   void Publish(const autosync::v1::WatchEvent& event);
   void OnNotification(const std::string& channel, const std::string& payload);
   void ReloadSchedule(const std::string& store_id);
+  // Every schedule into the loop. `version`: the stores version, read before this call, so a
+  // change committed in between is loaded now and again at the next refresh, never missed.
+  // Returns how many stores have an unusable schedule. Start, then the housekeeping thread.
+  absl::StatusOr<int> LoadEverySchedule(absl::StatusOr<int64_t> version, bool catch_up);
   // The minute refresh (housekeeping thread only): every schedule and the per-store freshness
   // gauges reloaded when the stores version moved since the last load (or an hour passed);
   // otherwise only the runs completed since the last look move the gauges.
-  void Refresh(bool at_start);
+  void Refresh();
   void ExportFreshness();
   // Queue gauges from the database (housekeeping thread only).
   void ExportQueue();
@@ -127,7 +131,7 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::thread housekeeping_;
-  // Housekeeping thread only: what the last Refresh loaded.
+  // What the last LoadEverySchedule loaded (Start, then the housekeeping thread only).
   std::optional<int64_t> loaded_version_;
   absl::Time loaded_at_ = absl::InfinitePast();
   absl::Time successes_since_ = absl::InfinitePast();
