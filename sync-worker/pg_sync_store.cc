@@ -589,9 +589,7 @@ class PgSyncStore final : public SyncStore {
     absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
       pqxx::work tx(c, "ltv");
       tx.exec_params(kLtvLockSql, store);
-      // The rebuild sorts when the orders_ltv index cannot be read alone; JIT compiling these
-      // statements costs more than it saves.
-      tx.exec("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off");
+      tx.exec(kLtvSessionSettings);
       if (!rebuild) {
         const pqxx::result state =
             tx.exec_params("SELECT timezone FROM ltv_state WHERE store_id = $1", store);
@@ -614,14 +612,14 @@ class PgSyncStore final : public SyncStore {
       if (rebuild) {
         tx.exec_params("DELETE FROM ltv_state WHERE store_id = $1", store);  // cascades
         tx.exec_params("INSERT INTO ltv_state (store_id, timezone) VALUES ($1, $2)", store, tz);
-        // See ScanSettings.
+        // See IndexScans.
         const bool vacuumed =
             tx.exec("SELECT relpages > 0 AND relallvisible >= 0.9 * relpages FROM pg_class "
                     "WHERE oid = 'orders'::regclass")[0][0]
                 .as<bool>();
-        ScanSettings(tx, vacuumed);
+        if (!vacuumed) IndexScans(tx, "off");
         RebuildCells(tx, store, tz, vacuumed);
-        ResetScanSettings(tx, vacuumed);
+        if (!vacuumed) IndexScans(tx, "DEFAULT");
       }
       tx.exec_params("DELETE FROM customer_ltv_cohorts WHERE store_id = $1", store);
       rows = static_cast<int64_t>(tx.exec_params(kWriteCohortsSql, store).affected_rows());
@@ -662,7 +660,8 @@ class PgSyncStore final : public SyncStore {
         pqxx::connection conn(pool_.options().url);
         pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> htx(conn, "ltv_helper");
         htx.exec(absl::StrCat("SET TRANSACTION SNAPSHOT ", htx.quote(snapshot)));
-        ScanSettings(htx, vacuumed);
+        htx.exec(kLtvSessionSettings);
+        if (!vacuumed) IndexScans(htx, "off");
         upper = htx.exec_params(kRebuildLtvCellsSql, store, tz, mid + 1, hi);
         htx.commit();
       } catch (const std::exception& e) {
@@ -705,25 +704,22 @@ class PgSyncStore final : public SyncStore {
     tx.exec_params(kAddLtvCellsSql, store, months, offsets, active, orders, net);
   }
 
+  // The rebuild sorts when the orders_ltv index cannot be read alone; JIT compiling these
+  // statements costs more than it saves. Set on the LTV transaction and on the rebuild's helper.
+  static constexpr char kLtvSessionSettings[] =
+      "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off";
+
   // Reading the orders_ltv index in order needs a heap visit per row where the table is not yet
   // vacuumed (right after a first full sync): one random read each, several times slower than
-  // reading the table and sorting. The planner, without statistics then, does not know; tell it.
-  // The rebuild sorts when the index cannot be read alone; JIT compiling costs more than it saves.
-  // Only the rebuild's own statements: `SET LOCAL` lasts to the end of the transaction, and the
-  // statements after the rebuild (the store's cohorts: a delete and a query over ltv_cells and
-  // ads) need their indexes, or each reads the whole fleet's tables.
-  static void ScanSettings(pqxx::transaction_base& tx, bool vacuumed) {
-    tx.exec("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off");
-    if (!vacuumed) {
-      tx.exec("SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; "
-              "SET LOCAL enable_bitmapscan = off");
-    }
-  }
-  static void ResetScanSettings(pqxx::transaction_base& tx, bool vacuumed) {
-    if (!vacuumed) {
-      tx.exec("SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_indexonlyscan TO DEFAULT; "
-              "SET LOCAL enable_bitmapscan TO DEFAULT");
-    }
+  // reading the table and sorting. The planner, without statistics then, does not know; tell it
+  // ("off"), for the rebuild's own statements only ("DEFAULT" after them): `SET LOCAL` lasts to
+  // the end of the transaction, and the statements after the rebuild (the store's cohorts: a
+  // delete and a query over ltv_cells and ads) need their indexes, or each reads the whole
+  // fleet's tables.
+  static void IndexScans(pqxx::transaction_base& tx, absl::string_view value) {
+    tx.exec(absl::StrCat("SET LOCAL enable_indexscan TO ", value,
+                         "; SET LOCAL enable_indexonlyscan TO ", value,
+                         "; SET LOCAL enable_bitmapscan TO ", value));
   }
 
   common::PgPool& pool_;
