@@ -12,7 +12,9 @@ constexpr double kRecentWeight = 1.0 / 16;
 }  // namespace
 
 DispatchLimit::DispatchLimit(int max, int initial)
-    : max_(std::max(1, max)), limit_(std::clamp(initial, std::min(kMinLimit, max_), max_)) {}
+    : max_(std::max(1, max)),
+      min_(std::min(kMinLimit, max_)),
+      limit_(std::clamp(initial, min_, max_)) {}
 
 absl::Duration DispatchLimit::baseline() const { return std::min(min_current_, min_previous_); }
 
@@ -32,7 +34,7 @@ void DispatchLimit::OnStart(absl::Duration latency, int in_flight, absl::Time no
   round_full_ = round_full_ || in_flight >= limit_;
   ++round_starts_;
   if (congested && !round_decreased_) {
-    limit_ = std::max(std::min(kMinLimit, max_), limit_ * 3 / 4);
+    limit_ = std::max(min_, limit_ * 3 / 4);
     slow_start_ = false;
     round_decreased_ = true;
   }

@@ -53,6 +53,7 @@ class DispatchLimit {
 
  private:
   const int max_;
+  const int min_;  // kMinLimit, or max when it is lower
   int limit_;
   bool disabled_ = false;
   bool slow_start_ = true;
