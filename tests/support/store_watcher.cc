@@ -1,5 +1,7 @@
 #include "tests/support/store_watcher.h"
 
+#include "absl/time/clock.h"
+
 namespace autosync::testing {
 
 namespace v1 = autosync::v1;
@@ -13,8 +15,9 @@ Watcher::Watcher(v1::Scheduler::Stub& stub, const std::string& store,
   thread_ = std::thread([this] {
     v1::WatchEvent e;
     while (reader_->Read(&e)) {
+      const absl::Time at = absl::Now();
       absl::MutexLock lock(&mu_);
-      events_.push_back(e);
+      events_.push_back({e, at});
     }
     grpc::Status status = reader_->Finish();
     absl::MutexLock lock(&mu_);
@@ -33,9 +36,9 @@ std::optional<v1::WatchEvent> Watcher::WaitFor(
   absl::MutexLock lock(&mu_);
   std::optional<v1::WatchEvent> found;
   auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const v1::WatchEvent& e : events_) {
-      if (pred(e)) {
-        found = e;
+    for (const Timed& t : events_) {
+      if (pred(t.event)) {
+        found = t.event;
         return true;
       }
     }
@@ -50,7 +53,7 @@ bool Watcher::WaitForCount(const std::function<bool(const v1::WatchEvent&)>& pre
   absl::MutexLock lock(&mu_);
   auto count = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     int c = 0;
-    for (const v1::WatchEvent& e : events_) c += pred(e) ? 1 : 0;
+    for (const Timed& t : events_) c += pred(t.event) ? 1 : 0;
     return c;
   };
   auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count() >= n || done_; };
@@ -60,13 +63,21 @@ bool Watcher::WaitForCount(const std::function<bool(const v1::WatchEvent&)>& pre
 
 std::vector<v1::WatchEvent> Watcher::events() {
   absl::MutexLock lock(&mu_);
+  std::vector<v1::WatchEvent> out;
+  out.reserve(events_.size());
+  for (const Timed& t : events_) out.push_back(t.event);
+  return out;
+}
+
+std::vector<Watcher::Timed> Watcher::timed_events() {
+  absl::MutexLock lock(&mu_);
   return events_;
 }
 
 std::string Watcher::text() {
   absl::MutexLock lock(&mu_);
   std::string out;
-  for (const v1::WatchEvent& e : events_) out += e.DebugString();
+  for (const Timed& t : events_) out += t.event.DebugString();
   return out;
 }
 

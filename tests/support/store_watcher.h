@@ -35,6 +35,13 @@ class Watcher {
   bool WaitForCount(const std::function<bool(const autosync::v1::WatchEvent&)>& pred, int n,
                     absl::Duration timeout);
   std::vector<autosync::v1::WatchEvent> events();
+  // Every event so far with the moment it was read off the stream (to time runs as a client
+  // sees them).
+  struct Timed {
+    autosync::v1::WatchEvent event;
+    absl::Time at;
+  };
+  std::vector<Timed> timed_events();
   // Every event so far in protobuf text form, one after the other (to search for a string).
   std::string text();
   // The stream's end status, once it ended.
@@ -45,7 +52,7 @@ class Watcher {
   std::unique_ptr<grpc::ClientReader<autosync::v1::WatchEvent>> reader_;
   std::thread thread_;
   absl::Mutex mu_;
-  std::vector<autosync::v1::WatchEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<Timed> events_ ABSL_GUARDED_BY(mu_);
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -7,29 +7,7 @@ namespace autosync::bench {
 namespace v1 = autosync::v1;
 
 RunTimer::RunTimer(v1::Scheduler::Stub& stub, std::string store_id)
-    : stub_(stub), store_id_(std::move(store_id)) {
-  v1::WatchStoreRequest request;
-  request.set_store_id(store_id_);
-  request.set_watcher_id("fleet_bench");
-  reader_ = stub_.WatchStore(&context_, request);
-  thread_ = std::thread([this] {
-    v1::WatchEvent e;
-    while (reader_->Read(&e)) {
-      if (!e.has_progress()) continue;
-      const absl::Time at = absl::Now();
-      absl::MutexLock lock(&mu_);
-      events_.push_back({e.progress().run_id(), e.progress().stage(), at});
-    }
-    (void)reader_->Finish();
-    absl::MutexLock lock(&mu_);
-    done_ = true;
-  });
-}
-
-RunTimer::~RunTimer() {
-  context_.TryCancel();
-  thread_.join();
-}
+    : stub_(stub), store_id_(std::move(store_id)), watcher_(stub, store_id_, "fleet_bench") {}
 
 ManualRun RunTimer::Trigger(absl::Duration bound) {
   ManualRun out;
@@ -51,30 +29,30 @@ ManualRun RunTimer::Trigger(absl::Duration bound) {
   out.started = response.started();
   // The run may start, even end, before the response arrives: the events are kept, and matched
   // by run id here.
-  absl::MutexLock lock(&mu_);
-  auto ended = [this, &out]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const Received& r : events_) {
-      if (r.run_id == out.run_id &&
-          (r.stage == v1::STAGE_COMPLETED || r.stage == v1::STAGE_FAILED)) {
-        return true;
-      }
-    }
-    return done_;
+  auto of_run = [&out](const v1::WatchEvent& e) {
+    return e.has_progress() && e.progress().run_id() == out.run_id;
   };
-  mu_.AwaitWithDeadline(absl::Condition(&ended), sent + bound);
-  for (const Received& r : events_) {
-    if (r.run_id != out.run_id) continue;
-    const double ms = absl::ToDoubleMilliseconds(r.at - sent);
-    if (out.first_ms < 0 && r.stage != v1::STAGE_QUEUED && r.stage != v1::STAGE_UNSPECIFIED) {
+  auto ends = [](v1::Stage stage) {
+    return stage == v1::STAGE_COMPLETED || stage == v1::STAGE_FAILED;
+  };
+  watcher_.WaitFor([&](const v1::WatchEvent& e) { return of_run(e) && ends(e.progress().stage()); },
+                   sent + bound - absl::Now());
+  for (const testing::Watcher::Timed& t : watcher_.timed_events()) {
+    if (!of_run(t.event)) continue;
+    const v1::Stage stage = t.event.progress().stage();
+    const double ms = absl::ToDoubleMilliseconds(t.at - sent);
+    if (out.first_ms < 0 && stage != v1::STAGE_QUEUED && stage != v1::STAGE_UNSPECIFIED) {
       out.first_ms = ms;
     }
-    if (r.stage == v1::STAGE_COMPLETED || r.stage == v1::STAGE_FAILED) {
+    if (ends(stage)) {
       out.total_ms = ms;
-      out.completed = r.stage == v1::STAGE_COMPLETED;
+      out.completed = stage == v1::STAGE_COMPLETED;
       break;
     }
   }
-  if (out.total_ms < 0) out.error = done_ ? "the WatchStore stream ended" : "no end seen in time";
+  if (out.total_ms < 0) {
+    out.error = watcher_.status().has_value() ? "the WatchStore stream ended" : "no end seen in time";
+  }
   return out;
 }
 

@@ -4,17 +4,11 @@
 // to its end (COMPLETED or FAILED), both as received through the stream.
 #pragma once
 
-#include <grpcpp/client_context.h>
-
-#include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "autosync/v1/scheduler.grpc.pb.h"
+#include "tests/support/store_watcher.h"
 
 namespace autosync::bench {
 
@@ -30,30 +24,18 @@ struct ManualRun {
   std::string error;
 };
 
-// A WatchStore stream of one store, read on its own thread from construction to destruction.
-// Thread-safe.
+// A WatchStore stream of one store, read from construction to destruction. Thread-safe.
 class RunTimer final {
  public:
   RunTimer(autosync::v1::Scheduler::Stub& stub, std::string store_id);
-  ~RunTimer();  // cancels the stream and joins its thread
 
   // Triggers a manual run of the store and waits (until `bound` after the trigger) for its end.
   ManualRun Trigger(absl::Duration bound);
 
  private:
-  struct Received {
-    std::string run_id;
-    autosync::v1::Stage stage;
-    absl::Time at;
-  };
   autosync::v1::Scheduler::Stub& stub_;
   const std::string store_id_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<autosync::v1::WatchEvent>> reader_;
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::vector<Received> events_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  autosync::testing::Watcher watcher_;
 };
 
 }  // namespace autosync::bench
