@@ -77,7 +77,6 @@ namespace autosync::bench {
 namespace {
 
 namespace v1 = autosync::v1;
-using autosync::testing::ChildProcess;
 
 bool PastBoundary() { return absl::GetFlag(FLAGS_boundary) == "past"; }
 
@@ -157,22 +156,10 @@ Service StartFleetScheduler(const Fleet& f) {
 }
 
 Service StartWorker(const std::string& url, int slots) {
-  Service w;
-  const int port = autosync::testing::FreePort();
-  w.metrics_port = autosync::testing::FreePort();
-  auto p = ChildProcess::Start(
-      autosync::testing::BinaryPath("sync-worker"),
-      {.args = {"--database_url=" + url, absl::StrCat("--listen=127.0.0.1:", port),
-                absl::StrCat("--metrics_listen=127.0.0.1:", w.metrics_port), "--log_level=warn",
-                absl::StrCat("--max_concurrent_syncs=", slots), "--ads_initial_days=28"},
-       .env = {{"SIM_TOKEN", "sim-token"}}});
-  if (!p.ok()) Die(p.status().ToString());
-  w.process = std::move(*p);
-  w.target = absl::StrCat("127.0.0.1:", port);
-  if (!autosync::testing::WaitForServing(w.target, absl::Seconds(30)).ok()) {
-    Die("worker not serving: " + w.process->Output());
-  }
-  return w;
+  return StartService("sync-worker",
+                      {"--database_url=" + url, absl::StrCat("--max_concurrent_syncs=", slots),
+                       "--ads_initial_days=28"},
+                      {{"SIM_TOKEN", "sim-token"}}, absl::Seconds(30));
 }
 
 // Steps 2-5 at the next boundary (see the top of the file): the boundary's figures as JSON, and

@@ -118,25 +118,30 @@ Cluster StartCluster() {
   return c;
 }
 
-Service StartScheduler(const std::string& url, const std::string& worker_target,
-                       const std::vector<std::string>& extra) {
+Service StartService(const std::string& binary, std::vector<std::string> args,
+                     std::map<std::string, std::string> env, absl::Duration serving_within) {
   Service s;
   const int port = autosync::testing::FreePort();
   s.metrics_port = autosync::testing::FreePort();
-  std::vector<std::string> args = {
-      "--database_url=" + url, absl::StrCat("--listen=127.0.0.1:", port),
-      absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port), "--log_level=warn",
-      "--worker_target=" + worker_target};
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto p = ChildProcess::Start(autosync::testing::BinaryPath("scheduler-service"),
-                               {.args = args});
+  args.insert(args.begin(), {absl::StrCat("--listen=127.0.0.1:", port),
+                             absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port),
+                             "--log_level=warn"});
+  auto p = ChildProcess::Start(autosync::testing::BinaryPath(binary),
+                               {.args = std::move(args), .env = std::move(env)});
   if (!p.ok()) Die(p.status().ToString());
   s.process = std::move(*p);
   s.target = absl::StrCat("127.0.0.1:", port);
-  if (!autosync::testing::WaitForServing(s.target, absl::Seconds(60)).ok()) {
-    Die("scheduler not serving: " + s.process->Output());
+  if (!autosync::testing::WaitForServing(s.target, serving_within).ok()) {
+    Die(binary + " not serving: " + s.process->Output());
   }
   return s;
+}
+
+Service StartScheduler(const std::string& url, const std::string& worker_target,
+                       const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--database_url=" + url, "--worker_target=" + worker_target};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return StartService("scheduler-service", std::move(args), {}, absl::Seconds(60));
 }
 
 void Stop(Service& s) {

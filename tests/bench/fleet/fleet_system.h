@@ -68,7 +68,11 @@ struct Service {
   std::string target;
   int metrics_port = 0;
 };
-// A scheduler-service on free ports, SERVING; logs at warn.
+// `binary` (of the build's bin directory) with --listen and --metrics_listen on free loopback
+// ports, logging at warn, `args` and `env` besides; SERVING within `serving_within` (else Die).
+Service StartService(const std::string& binary, std::vector<std::string> args,
+                     std::map<std::string, std::string> env, absl::Duration serving_within);
+// A scheduler-service (StartService), SERVING within 60 s.
 // `extra`: more flags for the scheduler (the bench's --then_scheduler_args).
 Service StartScheduler(const std::string& url, const std::string& worker_target,
                        const std::vector<std::string>& extra = {});
