@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/pg_pool.h"
@@ -167,25 +168,57 @@ bool SchedulerCore::SleepUnlessStopping(absl::Duration d) {
 // ---- Registry ----
 
 absl::StatusOr<autosync::v1::UpsertStoreResponse> SchedulerCore::UpsertStore(
-    const autosync::v1::Store& store) {
+    const autosync::v1::UpsertStoreRequest& request) {
+  if (request.expected_version() < 0) {
+    return absl::InvalidArgumentError("expected_version: must not be negative");
+  }
+  if (request.expected_version() > 0 && request.create_only()) {
+    return absl::InvalidArgumentError(
+        "create_only: a create has no version to expect (drop expected_version)");
+  }
   absl::StatusOr<autosync::v1::Store> normalized =
-      NormalizeStore(store, {.schedule = config_.default_schedule,
-                             .timezone = config_.default_timezone,
-                             .staleness_seconds = config_.default_staleness_seconds});
+      NormalizeStore(request.store(), {.schedule = config_.default_schedule,
+                                       .ads_schedule = config_.default_ads_schedule,
+                                       .timezone = config_.default_timezone,
+                                       .staleness_seconds = config_.default_staleness_seconds});
   if (!normalized.ok()) return normalized.status();
-  auto stored = repo_.UpsertStore(*normalized);
+  auto stored = repo_.UpsertStore(*normalized, {.expected_version = request.expected_version(),
+                                                .create_only = request.create_only()});
   if (!stored.ok()) return stored.status();
   autosync::v1::UpsertStoreResponse response;
   *response.mutable_store() = stored->first;
   response.set_created(stored->second);
-  ReloadSchedule(normalized->store_id());
-  // Other replicas reload it too; their periodic refresh is the safety net if this is lost.
-  if (absl::Status s = repo_.Notify(kStoresChannel, normalized->store_id()); !s.ok()) {
-    common::LogWarn("other replicas not told of a changed store; their refresh will",
-                    {{"store", normalized->store_id()}, {"error", s.message()}});
-  }
-  PublishStatus(normalized->store_id());
+  StoreChanged(normalized->store_id());
   return response;
+}
+
+absl::StatusOr<autosync::v1::Store> SchedulerCore::SetEnabled(const std::string& store_id,
+                                                              bool enabled,
+                                                              const std::string& note) {
+  if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
+  autosync::v1::Store probe;
+  probe.set_pause_note(note);
+  probe.set_store_id(store_id);
+  // The note obeys the rules of a stored pause_note (length, no control characters).
+  if (absl::StatusOr<autosync::v1::Store> checked = NormalizeStore(probe, {}); !checked.ok()) {
+    absl::Status s = checked.status();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "note: ", absl::StripPrefix(s.message(), "pause_note: ")));
+  }
+  absl::StatusOr<autosync::v1::Store> stored = repo_.SetEnabled(store_id, enabled, note);
+  if (!stored.ok()) return stored.status();
+  StoreChanged(store_id);
+  return stored;
+}
+
+void SchedulerCore::StoreChanged(const std::string& store_id) {
+  ReloadSchedule(store_id);
+  // Other replicas reload it too; their periodic refresh is the safety net if this is lost.
+  if (absl::Status s = repo_.Notify(kStoresChannel, store_id); !s.ok()) {
+    common::LogWarn("other replicas not told of a changed store; their refresh will",
+                    {{"store", store_id}, {"error", s.message()}});
+  }
+  PublishStatus(store_id);
 }
 
 absl::StatusOr<autosync::v1::Store> SchedulerCore::GetStore(const std::string& store_id) {
@@ -252,17 +285,33 @@ absl::StatusOr<autosync::v1::SyncStatus> SchedulerCore::Status(const std::string
   if (status.queued()) {
     status.set_estimated_wait_seconds(executor_.EstimateWait(status.queue_position()));
   }
-  status.set_has_cron_job(status.enabled() && !status.schedule().empty());
-  if (status.has_cron_job()) {
-    absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(status.schedule());
-    absl::StatusOr<absl::TimeZone> tz = LoadZone(status.timezone());
-    if (schedule.ok() && tz.ok()) {
-      const absl::Duration jitter = JitterFor(store_id, row->jitter_seconds);
-      // The next fire still to come: a boundary that passed whose jitter has not is included.
-      absl::StatusOr<absl::Time> next = schedule->NextAfter(clock_.Now() - jitter, *tz);
-      if (next.ok()) ToProto(*next + jitter, status.mutable_next_fire_time());
-    } else {
-      status.set_has_cron_job(false);
+  // The next fire of each schedule still to come (a boundary that passed whose jitter has not
+  // is included), and of either. A cron job: enabled, and a schedule that fires.
+  status.set_has_cron_job(false);
+  absl::StatusOr<absl::TimeZone> tz = LoadZone(status.timezone());
+  if (status.enabled() && tz.ok()) {
+    const absl::Duration jitter = JitterFor(store_id, row->jitter_seconds);
+    const absl::Time from = clock_.Now() - jitter;
+    std::optional<absl::Time> next_any;
+    auto next_of = [&](const std::string& expr) -> std::optional<absl::Time> {
+      absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(expr);
+      if (!schedule.ok()) return std::nullopt;
+      absl::StatusOr<absl::Time> next = schedule->NextAfter(from, *tz);
+      if (!next.ok()) return std::nullopt;
+      next_any = next_any.has_value() ? std::min(*next_any, *next) : *next;
+      return *next + jitter;
+    };
+    if (std::optional<absl::Time> t = next_of(status.schedule()); t.has_value()) {
+      ToProto(*t, status.mutable_next_orders_fire_time());
+    }
+    if (std::optional<absl::Time> t = next_of(
+            status.ads_schedule().empty() ? status.schedule() : status.ads_schedule());
+        t.has_value()) {
+      ToProto(*t, status.mutable_next_ads_fire_time());
+    }
+    if (next_any.has_value()) {
+      status.set_has_cron_job(true);
+      ToProto(*next_any + jitter, status.mutable_next_fire_time());
     }
   }
   return status;
@@ -344,19 +393,35 @@ absl::StatusOr<autosync::v1::TriggerSyncResponse> SchedulerCore::TriggerSync(
     return absl::InvalidArgumentError("trigger: CRON is for the schedule; use MANUAL or API");
   }
   if (trigger != autosync::v1::TRIGGER_MANUAL) trigger = autosync::v1::TRIGGER_API;
+  absl::StatusOr<BackfillRange> backfill =
+      ParseBackfillRange(request.backfill_from(), request.backfill_to());
+  if (!backfill.ok()) return backfill.status();
   if (stopping()) return absl::UnavailableError("this scheduler replica is shutting down");
+  const bool is_backfill = !backfill->from.empty();
   absl::StatusOr<EnqueueResult> queued =
       executor_.Enqueue({.store_id = request.store_id(),
                          .run_id = common::NewRunId(),
                          .trigger = trigger,
-                         .priority = RunPriority::kPerson,
+                         .priority = is_backfill ? RunPriority::kLow : RunPriority::kPerson,
                          .force = request.force(),
+                         .types = is_backfill ? kOrdersType : kAllDataTypes,
+                         .backfill_from = backfill->from,
+                         .backfill_to = backfill->to,
                          .owner = config_.replica_id});
   if (!queued.ok()) return queued.status();
+  if (is_backfill && !queued->queued) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "a sync of ", request.store_id(), " is already queued or running (run ", queued->run_id,
+        "); queue the backfill after it ends"));
+  }
   autosync::v1::TriggerSyncResponse response;
   response.set_run_id(queued->run_id);
   response.set_started(queued->queued);
-  if (queued->queued) {
+  if (queued->queued && is_backfill) {
+    response.set_message(absl::StrCat("backfill of ", request.store_id(), " (orders created ",
+                                      backfill->from, " to ", backfill->to,
+                                      ") queued after scheduled runs"));
+  } else if (queued->queued) {
     response.set_message(absl::StrCat("sync of ", request.store_id(),
                                       " queued ahead of scheduled runs"));
   } else if (queued->promoted) {

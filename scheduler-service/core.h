@@ -65,7 +65,11 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   const SchedulerConfig& config() const { return config_; }
 
   // Blocking operations (rpc_pool threads).
-  absl::StatusOr<autosync::v1::UpsertStoreResponse> UpsertStore(const autosync::v1::Store& store);
+  absl::StatusOr<autosync::v1::UpsertStoreResponse> UpsertStore(
+      const autosync::v1::UpsertStoreRequest& request);
+  // Pause (enabled=false, with a note) or resume one store, as one change.
+  absl::StatusOr<autosync::v1::Store> SetEnabled(const std::string& store_id, bool enabled,
+                                                 const std::string& note);
   absl::StatusOr<autosync::v1::Store> GetStore(const std::string& store_id);
   absl::StatusOr<autosync::v1::ListStoresResponse> ListStores(
       const autosync::v1::ListStoresRequest& request);
@@ -97,6 +101,8 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   void Publish(const autosync::v1::WatchEvent& event);
   void OnNotification(const std::string& channel, const std::string& payload);
   void ReloadSchedule(const std::string& store_id);
+  // After a store was written: its schedule here, the other replicas told, its status published.
+  void StoreChanged(const std::string& store_id);
   // Every schedule into the loop. `version`: the stores version, read before this call, so a
   // change committed in between is loaded now and again at the next refresh, never missed.
   // Returns how many stores have an unusable schedule. Start, then the housekeeping thread.

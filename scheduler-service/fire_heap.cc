@@ -9,8 +9,17 @@ namespace autosync::scheduler {
 
 FireHeap::FireHeap() : index_(0, IdHash{&slots_}, IdEq{&slots_}) {}
 
-uint32_t FireHeap::InternSpec(const CronSchedule& schedule, const absl::TimeZone& tz) {
-  std::string key = absl::StrCat(schedule.expression(), "\n", tz.name());
+namespace {
+
+std::string SpecKey(const DataSchedule& schedule, const absl::TimeZone& tz) {
+  return absl::StrCat(schedule.orders().expression(), "\n", schedule.ads().expression(), "\n",
+                      tz.name());
+}
+
+}  // namespace
+
+uint32_t FireHeap::InternSpec(const DataSchedule& schedule, const absl::TimeZone& tz) {
+  std::string key = SpecKey(schedule, tz);
   auto it = spec_index_.find(key);
   if (it != spec_index_.end()) {
     ++specs_[it->second].users;
@@ -33,7 +42,7 @@ uint32_t FireHeap::InternSpec(const CronSchedule& schedule, const absl::TimeZone
 void FireHeap::ReleaseSpec(uint32_t spec) {
   Spec& s = specs_[spec];
   if (--s.users > 0) return;
-  spec_index_.erase(absl::StrCat(s.schedule->expression(), "\n", s.tz.name()));
+  spec_index_.erase(SpecKey(*s.schedule, s.tz));
   s.schedule.reset();
   free_specs_.push_back(spec);
 }
@@ -46,7 +55,7 @@ void FireHeap::Reserve(size_t stores) {
 }
 
 bool FireHeap::Upsert(ScheduleEntry entry, absl::Time from) {
-  absl::StatusOr<absl::Time> boundary = entry.schedule.NextAfter(from, entry.tz);
+  absl::StatusOr<DataSchedule::Next> boundary = entry.schedule.NextAfter(from, entry.tz);
   if (!boundary.ok()) {
     Remove(entry.store_id);
     return false;
@@ -70,7 +79,8 @@ bool FireHeap::Upsert(ScheduleEntry entry, absl::Time from) {
     ++live_;
   }
   Slot& s = slots_[slot];
-  s.boundary = *boundary;
+  s.boundary = boundary->at;
+  s.types = boundary->types;
   s.jitter_us = absl::ToInt64Microseconds(entry.jitter);
   s.spec = spec;
   Push(slot);
@@ -98,13 +108,15 @@ bool FireHeap::Remove(absl::string_view store_id) {
   return true;
 }
 
-bool FireHeap::SameSchedule(absl::string_view store_id, absl::string_view expression,
-                            absl::string_view zone, absl::Duration jitter) const {
+bool FireHeap::SameSchedule(absl::string_view store_id, absl::string_view orders_expression,
+                            absl::string_view ads_expression, absl::string_view zone,
+                            absl::Duration jitter) const {
   auto it = index_.find(store_id);
   if (it == index_.end()) return false;
   const Slot& s = slots_[*it];
   const Spec& spec = specs_[s.spec];
-  return spec.schedule->expression() == expression && spec.tz.name() == zone &&
+  return spec.schedule->orders().expression() == orders_expression &&
+         spec.schedule->ads().expression() == ads_expression && spec.tz.name() == zone &&
          s.jitter_us == absl::ToInt64Microseconds(jitter);
 }
 
@@ -146,18 +158,20 @@ std::vector<Fire> FireHeap::PopDue(absl::Time now, size_t max) {
     const Item item = heap_.back();
     heap_.pop_back();
     Slot& slot = slots_[item.slot];
-    fires.push_back(Fire{slot.store_id, slot.boundary, absl::FromUnixMicros(item.due_us)});
+    fires.push_back(
+        Fire{slot.store_id, slot.boundary, absl::FromUnixMicros(item.due_us), slot.types});
     const Spec& spec = specs_[slot.spec];
     const absl::Duration jitter = absl::Microseconds(slot.jitter_us);
-    absl::StatusOr<absl::Time> next = spec.schedule->NextAfter(slot.boundary, spec.tz);
-    if (next.ok() && *next + jitter <= now) {
+    absl::StatusOr<DataSchedule::Next> next = spec.schedule->NextAfter(slot.boundary, spec.tz);
+    if (next.ok() && next->at + jitter <= now) {
       next = spec.schedule->NextAfter(now - jitter, spec.tz);
     }
     if (!next.ok()) {
       RemoveSlot(item.slot);
       continue;
     }
-    slot.boundary = *next;
+    slot.boundary = next->at;
+    slot.types = next->types;
     Push(item.slot);
   }
   return fires;

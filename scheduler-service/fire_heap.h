@@ -16,23 +16,24 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "scheduler-service/cron.h"
+#include "scheduler-service/data_schedule.h"
 
 namespace autosync::scheduler {
 
 struct ScheduleEntry {
   std::string store_id;
-  CronSchedule schedule;
+  DataSchedule schedule;
   absl::TimeZone tz;
   absl::Duration jitter;
 };
 
 // One fire: the cron boundary it belongs to (the tick claimed in the database) and when it was
-// due (boundary + jitter).
+// due (boundary + jitter), and the data types whose schedule fires at that boundary.
 struct Fire {
   std::string store_id;
   absl::Time scheduled_for;
   absl::Time due;
+  DataTypes types = kAllDataTypes;
 };
 
 // Not thread-safe (ScheduleLoop guards it). Not copyable (the index refers to the slots).
@@ -48,10 +49,11 @@ class FireHeap final {
   bool Upsert(ScheduleEntry entry, absl::Time from);
   bool Remove(absl::string_view store_id);
   bool Contains(absl::string_view store_id) const { return index_.contains(store_id); }
-  // Whether the store is scheduled with exactly this expression, zone and jitter (a refresh
+  // Whether the store is scheduled with exactly these expressions, zone and jitter (a refresh
   // leaves such a store in place).
-  bool SameSchedule(absl::string_view store_id, absl::string_view expression,
-                    absl::string_view zone, absl::Duration jitter) const;
+  bool SameSchedule(absl::string_view store_id, absl::string_view orders_expression,
+                    absl::string_view ads_expression, absl::string_view zone,
+                    absl::Duration jitter) const;
   // Room for this many stores without growing (a full load knows its size).
   void Reserve(size_t stores);
 
@@ -78,9 +80,9 @@ class FireHeap final {
  private:
   static constexpr uint32_t kFree = ~uint32_t{0};
 
-  // A parsed schedule and zone, shared by every store that uses the same pair.
+  // Parsed schedules and a zone, shared by every store that uses the same ones.
   struct Spec {
-    std::optional<CronSchedule> schedule;
+    std::optional<DataSchedule> schedule;
     absl::TimeZone tz;
     uint32_t users = 0;
   };
@@ -89,6 +91,7 @@ class FireHeap final {
     absl::Time boundary;
     int64_t jitter_us = 0;
     uint32_t spec = kFree;  // kFree: the slot is unused
+    DataTypes types = 0;    // the types due at `boundary`
     // Bumped at every push; a heap item is current only while it carries the slot's version.
     uint32_t version = 0;
   };
@@ -118,7 +121,7 @@ class FireHeap final {
     bool operator()(absl::string_view a, uint32_t b) const { return a == (*slots)[b].store_id; }
   };
 
-  uint32_t InternSpec(const CronSchedule& schedule, const absl::TimeZone& tz);
+  uint32_t InternSpec(const DataSchedule& schedule, const absl::TimeZone& tz);
   void ReleaseSpec(uint32_t spec);
   void Push(uint32_t slot);
   bool Current(const Item& item) const;
@@ -131,7 +134,8 @@ class FireHeap final {
   absl::flat_hash_set<uint32_t, IdHash, IdEq> index_;
   std::vector<Spec> specs_;
   std::vector<uint32_t> free_specs_;
-  absl::flat_hash_map<std::string, uint32_t> spec_index_;  // "expression\nzone" -> spec
+  // "orders expression\nads expression\nzone" -> spec
+  absl::flat_hash_map<std::string, uint32_t> spec_index_;
   std::vector<Item> heap_;  // std::push_heap / pop_heap with Later: a min-heap on due
   size_t live_ = 0;
 };

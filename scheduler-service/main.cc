@@ -39,7 +39,10 @@ ABSL_FLAG(bool, migrate_only, false,
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
           "How long to wait for PostgreSQL at start before giving up (1-600)");
 ABSL_FLAG(std::string, default_schedule, "0 * * * *",
-          "Cron expression of stores registered without one");
+          "Orders cron expression of stores registered without one");
+ABSL_FLAG(std::string, default_ads_schedule, "0 */6 * * *",
+          "Ads cron expression of stores registered without any schedule (a store registered "
+          "with only `schedule` uses it for ads too)");
 ABSL_FLAG(std::string, default_timezone, "UTC",
           "IANA time zone of stores registered without one");
 ABSL_FLAG(int64_t, default_staleness_seconds, 3600,
@@ -94,6 +97,10 @@ SchedulerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   config.default_schedule = absl::GetFlag(FLAGS_default_schedule);
   if (auto cron = CronSchedule::Parse(config.default_schedule); !cron.ok()) {
     errors.Require(false, "default_schedule", cron.status().message());
+  }
+  config.default_ads_schedule = absl::GetFlag(FLAGS_default_ads_schedule);
+  if (auto cron = CronSchedule::Parse(config.default_ads_schedule); !cron.ok()) {
+    errors.Require(false, "default_ads_schedule", cron.status().message());
   }
   config.default_timezone = absl::GetFlag(FLAGS_default_timezone);
   if (auto tz = LoadZone(config.default_timezone); !tz.ok()) {

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/pg_pool.h"
 #include "scheduler-service/pg_sql.h"
 #include "scheduler-service/repository.h"
@@ -27,26 +28,31 @@ using pg::TimeParam;
 constexpr char kStoreColumns[] =
     "store_id, display_name, schedule, timezone, enabled, staleness_seconds, jitter_seconds, "
     "pause_note, orders_api_base, orders_api_version, ads_api_base, ads_api_version, "
-    "ad_account_id, credentials_ref, " MICROS("created_at") ", " MICROS("updated_at");
+    "ad_account_id, credentials_ref, " MICROS("created_at") ", " MICROS("updated_at") ", "
+    "ads_schedule, ads_staleness_seconds, version";
 
-Store StoreFromRow(const pqxx::row& r) {
+// The kStoreColumns of `r`, starting at column `o`.
+Store StoreFromRow(const pqxx::row& r, int o = 0) {
   Store s;
-  s.set_store_id(r[0].as<std::string>());
-  s.set_display_name(r[1].as<std::string>());
-  s.set_schedule(r[2].as<std::string>());
-  s.set_timezone(r[3].as<std::string>());
-  s.set_enabled(r[4].as<bool>());
-  s.set_staleness_seconds(r[5].as<int64_t>());
-  s.set_jitter_seconds(r[6].as<int64_t>());
-  s.set_pause_note(r[7].as<std::string>());
-  s.set_orders_api_base(r[8].as<std::string>());
-  s.set_orders_api_version(r[9].as<std::string>());
-  s.set_ads_api_base(r[10].as<std::string>());
-  s.set_ads_api_version(r[11].as<std::string>());
-  s.set_ad_account_id(r[12].as<std::string>());
-  s.set_credentials_ref(r[13].as<std::string>());
-  ToProto(TimeFrom(r[14]), s.mutable_created_at());
-  ToProto(TimeFrom(r[15]), s.mutable_updated_at());
+  s.set_store_id(r[o + 0].as<std::string>());
+  s.set_display_name(r[o + 1].as<std::string>());
+  s.set_schedule(r[o + 2].as<std::string>());
+  s.set_timezone(r[o + 3].as<std::string>());
+  s.set_enabled(r[o + 4].as<bool>());
+  s.set_staleness_seconds(r[o + 5].as<int64_t>());
+  s.set_jitter_seconds(r[o + 6].as<int64_t>());
+  s.set_pause_note(r[o + 7].as<std::string>());
+  s.set_orders_api_base(r[o + 8].as<std::string>());
+  s.set_orders_api_version(r[o + 9].as<std::string>());
+  s.set_ads_api_base(r[o + 10].as<std::string>());
+  s.set_ads_api_version(r[o + 11].as<std::string>());
+  s.set_ad_account_id(r[o + 12].as<std::string>());
+  s.set_credentials_ref(r[o + 13].as<std::string>());
+  ToProto(TimeFrom(r[o + 14]), s.mutable_created_at());
+  ToProto(TimeFrom(r[o + 15]), s.mutable_updated_at());
+  s.set_ads_schedule(r[o + 16].as<std::string>());
+  s.set_ads_staleness_seconds(r[o + 17].as<int64_t>());
+  s.set_version(r[o + 18].as<int64_t>());
   return s;
 }
 
@@ -54,7 +60,9 @@ constexpr char kRunColumns[] =
     "run_id, store_id, trigger, status, stage, " MICROS("started_at") ", " MICROS(
         "finished_at") ", orders_fetched, orders_written, ads_fetched, ads_written, cohort_rows, "
                        "pages, error, " MICROS("scheduled_for") ", owner, " MICROS(
-                           "queued_at") ", attempt, CASE WHEN not_before > now() THEN " MICROS("not_before") " END";
+                           "queued_at") ", attempt, CASE WHEN not_before > now() THEN " MICROS("not_before") " END, "
+    "array_to_string(data_types, ','), force, coalesce(backfill_from::text, ''), "
+    "coalesce(backfill_to::text, '')";
 
 Run RunFromRow(const pqxx::row& r) {
   Run run;
@@ -78,6 +86,12 @@ Run RunFromRow(const pqxx::row& r) {
   ToProto(TimeFrom(r[16]), run.mutable_queued_at());
   run.set_attempt(r[17].as<int>());
   if (!r[18].is_null()) ToProto(TimeFrom(r[18]), run.mutable_not_before());
+  for (absl::string_view type : absl::StrSplit(r[19].as<std::string>(), ',', absl::SkipEmpty())) {
+    run.add_data_types(std::string(type));
+  }
+  run.set_force(r[20].as<bool>());
+  run.set_backfill_from(r[21].as<std::string>());
+  run.set_backfill_to(r[22].as<std::string>());
   return run;
 }
 
@@ -94,58 +108,134 @@ StoreSchedule ScheduleFromRow(const pqxx::row& r) {
   s.enabled = r[4].as<bool>();
   s.created_at = TimeFrom(r[5]);
   if (!r[6].is_null()) s.last_tick = TimeFrom(r[6]);
+  s.ads_schedule = r[7].as<std::string>();
   return s;
 }
 
 constexpr char kScheduleSelect[] =
     "SELECT s.store_id, s.schedule, s.timezone, s.jitter_seconds, s.enabled, " MICROS(
         "s.created_at") ", (SELECT " MICROS("c.boundary") " FROM tick_claims c WHERE "
-                        "c.store_id = s.store_id) FROM stores s";
+                        "c.store_id = s.store_id), s.ads_schedule FROM stores s";
+
+// Paused: the store's scheduled runs still waiting in the queue are dropped, with the reason
+// (a person's or an API call's queued run still runs, as triggers do on paused stores).
+void DropQueuedCronRuns(pqxx::work& tx, const std::string& store_id, const std::string& note) {
+  tx.exec_params(
+      "UPDATE sync_runs SET status = 'cancelled', finished_at = now(), error = "
+      "'dropped from the run queue: the store was paused' || "
+      "CASE WHEN $2 = '' THEN '' ELSE ' (' || $2 || ')' END "
+      "WHERE store_id = $1 AND status = 'queued' AND trigger = 'cron'",
+      store_id, note);
+}
+
+// Why a write conditional on `expected` found nothing to write.
+absl::Status VersionConflict(pqxx::work& tx, const std::string& store_id, int64_t expected) {
+  const pqxx::result now =
+      tx.exec_params("SELECT version FROM stores WHERE store_id = $1", store_id);
+  if (now.empty()) return NoStore(store_id);
+  return absl::AbortedError(absl::StrCat(
+      "store \"", store_id, "\" was changed by someone else (version ", now[0][0].as<int64_t>(),
+      ", not ", expected, "); read it again and reapply your change"));
+}
 
 }  // namespace
 
-absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& store) {
+absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& store,
+                                                             const UpsertOptions& options) {
   std::pair<Store, bool> out;
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
     pqxx::work tx(c);
-    const pqxx::result r = tx.exec_params(
-        "INSERT INTO stores (store_id, display_name, schedule, timezone, enabled, "
+    // The write: an insert-or-update, an insert only (create_only), or an update of the version
+    // the caller read (expected_version). Every update moves the version.
+    std::string sql =
+        "INSERT INTO stores AS s (store_id, display_name, schedule, timezone, enabled, "
         "staleness_seconds, jitter_seconds, pause_note, orders_api_base, orders_api_version, "
-        "ads_api_base, ads_api_version, ad_account_id, credentials_ref) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
-        "ON CONFLICT (store_id) DO UPDATE SET display_name = EXCLUDED.display_name, "
-        "schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, enabled = EXCLUDED.enabled, "
-        "staleness_seconds = EXCLUDED.staleness_seconds, "
-        "jitter_seconds = EXCLUDED.jitter_seconds, pause_note = EXCLUDED.pause_note, "
-        "orders_api_base = EXCLUDED.orders_api_base, "
-        "orders_api_version = EXCLUDED.orders_api_version, "
-        "ads_api_base = EXCLUDED.ads_api_base, ads_api_version = EXCLUDED.ads_api_version, "
-        "ad_account_id = EXCLUDED.ad_account_id, credentials_ref = EXCLUDED.credentials_ref, "
-        "updated_at = now() "
-        "RETURNING (xmax = 0), " MICROS("created_at") ", " MICROS("updated_at"),
-        store.store_id(), store.display_name(), store.schedule(), store.timezone(),
-        store.enabled(), store.staleness_seconds(), store.jitter_seconds(), store.pause_note(),
-        store.orders_api_base(), store.orders_api_version(), store.ads_api_base(),
-        store.ads_api_version(), store.ad_account_id(), store.credentials_ref());
-    if (!store.enabled()) {
-      // Paused: its scheduled runs still waiting in the queue are dropped, with the reason
-      // (a person's or an API call's queued run still runs, as triggers do on paused stores).
-      tx.exec_params(
-          "UPDATE sync_runs SET status = 'cancelled', finished_at = now(), error = "
-          "'dropped from the run queue: the store was paused' || "
-          "CASE WHEN $2 = '' THEN '' ELSE ' (' || $2 || ')' END "
-          "WHERE store_id = $1 AND status = 'queued' AND trigger = 'cron'",
-          store.store_id(), store.pause_note());
+        "ads_api_base, ads_api_version, ad_account_id, credentials_ref, ads_schedule, "
+        "ads_staleness_seconds) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ";
+    if (options.create_only) {
+      sql += "ON CONFLICT (store_id) DO NOTHING ";
+    } else {
+      sql +=
+          "ON CONFLICT (store_id) DO UPDATE SET display_name = EXCLUDED.display_name, "
+          "schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, "
+          "enabled = EXCLUDED.enabled, staleness_seconds = EXCLUDED.staleness_seconds, "
+          "jitter_seconds = EXCLUDED.jitter_seconds, pause_note = EXCLUDED.pause_note, "
+          "orders_api_base = EXCLUDED.orders_api_base, "
+          "orders_api_version = EXCLUDED.orders_api_version, "
+          "ads_api_base = EXCLUDED.ads_api_base, ads_api_version = EXCLUDED.ads_api_version, "
+          "ad_account_id = EXCLUDED.ad_account_id, credentials_ref = EXCLUDED.credentials_ref, "
+          "ads_schedule = EXCLUDED.ads_schedule, "
+          "ads_staleness_seconds = EXCLUDED.ads_staleness_seconds, "
+          "version = s.version + 1, updated_at = now() ";
     }
-    out.first = store;
+    sql += absl::StrCat("RETURNING (xmax = 0), ", kStoreColumns);
+    if (options.expected_version > 0) {
+      // An update of exactly the version read, else nothing.
+      sql = absl::StrCat(
+          "UPDATE stores AS s SET display_name = $2, schedule = $3, timezone = $4, enabled = $5, "
+          "staleness_seconds = $6, jitter_seconds = $7, pause_note = $8, orders_api_base = $9, "
+          "orders_api_version = $10, ads_api_base = $11, ads_api_version = $12, "
+          "ad_account_id = $13, credentials_ref = $14, ads_schedule = $15, "
+          "ads_staleness_seconds = $16, version = s.version + 1, updated_at = now() "
+          "WHERE store_id = $1 AND version = $17 RETURNING false, ",
+          kStoreColumns);
+    }
+    // $17 only where the statement has it (an unused parameter has no type).
+    const pqxx::result r =
+        options.expected_version > 0
+            ? tx.exec_params(sql, store.store_id(), store.display_name(), store.schedule(),
+                             store.timezone(), store.enabled(), store.staleness_seconds(),
+                             store.jitter_seconds(), store.pause_note(), store.orders_api_base(),
+                             store.orders_api_version(), store.ads_api_base(),
+                             store.ads_api_version(), store.ad_account_id(),
+                             store.credentials_ref(), store.ads_schedule(),
+                             store.ads_staleness_seconds(), options.expected_version)
+            : tx.exec_params(sql, store.store_id(), store.display_name(), store.schedule(),
+                             store.timezone(), store.enabled(), store.staleness_seconds(),
+                             store.jitter_seconds(), store.pause_note(), store.orders_api_base(),
+                             store.orders_api_version(), store.ads_api_base(),
+                             store.ads_api_version(), store.ad_account_id(),
+                             store.credentials_ref(), store.ads_schedule(),
+                             store.ads_staleness_seconds());
+    if (r.empty()) {
+      if (options.create_only) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("store \"", store.store_id(), "\" already exists"));
+      }
+      return VersionConflict(tx, store.store_id(), options.expected_version);
+    }
+    if (!store.enabled()) DropQueuedCronRuns(tx, store.store_id(), store.pause_note());
     out.second = r[0][0].as<bool>();
-    ToProto(TimeFrom(r[0][1]), out.first.mutable_created_at());
-    ToProto(TimeFrom(r[0][2]), out.first.mutable_updated_at());
+    out.first = StoreFromRow(r[0], 1);
     tx.commit();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<Store> Repository::SetEnabled(absl::string_view store_id, bool enabled,
+                                             absl::string_view note) {
+  std::optional<Store> out;
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
+    pqxx::work tx(c);
+    const std::string id(store_id);
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("UPDATE stores AS s SET enabled = $2, pause_note = $3, "
+                     "version = s.version + 1, updated_at = now() WHERE store_id = $1 "
+                     "RETURNING ",
+                     kStoreColumns),
+        id, enabled, enabled ? std::string() : std::string(note));
+    if (r.empty()) return absl::OkStatus();
+    if (!enabled) DropQueuedCronRuns(tx, id, std::string(note));
+    out = StoreFromRow(r[0]);
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!out.has_value()) return NoStore(store_id);
+  return *std::move(out);
 }
 
 absl::StatusOr<Store> Repository::GetStore(absl::string_view store_id) {
@@ -343,13 +433,15 @@ absl::StatusOr<std::vector<ReapedRun>> Repository::ReapStale(absl::Duration stal
         "  ' that owned this run stopped heartbeating (none for ' || $2 || ' s); marked failed "
         "so the store can be scheduled again' "
         "  WHERE status = 'running' AND heartbeat_at < now() - $1 * interval '1 second' "
-        "  RETURNING run_id, store_id, error, trigger, attempt, priority, force), "
+        "  RETURNING run_id, store_id, error, trigger, attempt, priority, force, data_types, "
+        "    backfill_from, backfill_to), "
         "next AS ("
         "  INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, owner, queued_at, "
-        "    priority, data_as_of, attempt, force) "
+        "    priority, data_as_of, attempt, force, data_types, backfill_from, backfill_to) "
         "  SELECT 'run_' || substr(md5(random()::text || clock_timestamp()::text || r.run_id), "
         "    1, 24), r.store_id, r.trigger, 'queued', 'queued', $4, clock_timestamp(), "
-        "    r.priority, " + pg::DataAsOf("r.store_id") + ", r.attempt + 1, r.force "
+        "    r.priority, " + pg::DataAsOf("r.store_id") + ", r.attempt + 1, r.force, "
+        "    r.data_types, r.backfill_from, r.backfill_to "
         "  FROM reaped r WHERE r.attempt < $3 ORDER BY r.store_id "
         "  ON CONFLICT DO NOTHING RETURNING run_id, store_id) "
         "SELECT r.run_id, r.store_id, r.error, r.trigger, r.attempt, n.run_id "
@@ -421,7 +513,9 @@ absl::StatusOr<StatusRow> Repository::LoadStatus(absl::string_view store_id,
     pqxx::read_transaction tx(c);
     const std::string id(store_id);
     const pqxx::result store = tx.exec_params(
-        "SELECT schedule, timezone, enabled, jitter_seconds FROM stores WHERE store_id = $1", id);
+        "SELECT schedule, timezone, enabled, jitter_seconds, ads_schedule FROM stores "
+        "WHERE store_id = $1",
+        id);
     if (store.empty()) return absl::OkStatus();
     found = true;
     autosync::v1::SyncStatus& st = out.status;
@@ -429,6 +523,7 @@ absl::StatusOr<StatusRow> Repository::LoadStatus(absl::string_view store_id,
     st.set_timezone(store[0][1].as<std::string>());
     st.set_enabled(store[0][2].as<bool>());
     out.jitter_seconds = store[0][3].as<int64_t>();
+    st.set_ads_schedule(store[0][4].as<std::string>());
     const pqxx::result active = tx.exec_params(
         absl::StrCat("SELECT ", kRunColumns,
                      " FROM sync_runs WHERE store_id = $1 AND status IN ('queued', 'running')"),

@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/pg_pool.h"
 #include "scheduler-service/pg_sql.h"
 #include "scheduler-service/run_queue.h"
@@ -36,6 +37,8 @@ std::pair<int, int> Capacity(pqxx::transaction_base& tx) {
 absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request) {
   EnqueueResult out;
   bool found = false;
+  const std::string types = pg::TextArray(DataTypeNames(request.types));
+  const bool backfill = !request.backfill_from.empty();
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
     pqxx::work tx(c);
     // KEY SHARE: a concurrent DeleteStore waits for this instead of racing it.
@@ -48,16 +51,19 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
     for (int attempt = 0; attempt < 5; ++attempt) {
       const pqxx::result inserted = tx.exec_params(
           "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, owner, queued_at, "
-          "  priority, data_as_of, not_before, attempt, force) "
+          "  priority, data_as_of, not_before, attempt, force, data_types, backfill_from, "
+          "  backfill_to) "
           "SELECT $1, $2, $3, 'queued', 'queued', $4, clock_timestamp(), $5, " +
-              pg::DataAsOf("$2") + ", coalesce(" + pg::TimeParam(6) + ", '-infinity'), $7, $8 "
-          "ON CONFLICT DO NOTHING RETURNING 1",
+              pg::DataAsOf("$2") + ", coalesce(" + pg::TimeParam(6) +
+              ", '-infinity'), $7, $8, $9::text[], nullif($10, '')::date, "
+              "nullif($11, '')::date "
+              "ON CONFLICT DO NOTHING RETURNING 1",
           request.run_id, request.store_id, std::string(TriggerName(request.trigger)),
           request.owner, static_cast<int>(request.priority),
           request.not_before == absl::InfinitePast()
               ? std::optional<int64_t>()
               : std::optional<int64_t>(absl::ToUnixMicros(request.not_before)),
-          request.attempt, request.force);
+          request.attempt, request.force, types, request.backfill_from, request.backfill_to);
       if (!inserted.empty()) {
         out = {request.run_id, true, false};
         out.position = static_cast<int>(
@@ -66,18 +72,23 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
         return absl::OkStatus();
       }
       // A person's trigger moves the store's queued run ahead -- to its priority, and out of
-      // a retry's backoff -- and makes it a full re-fetch when asked; a running run is
-      // answered as it is.
+      // a retry's backoff --, makes it a full re-fetch when asked and adds the data types it
+      // lacks; a running run is answered as it is. A backfill (its own range of work) and a
+      // queued backfill (likewise) are never merged: the active run is only answered.
       const pqxx::result active = tx.exec_params(
-          "WITH a AS (SELECT run_id, status, priority, not_before FROM sync_runs "
+          "WITH a AS (SELECT run_id, status, priority, not_before, backfill_from FROM sync_runs "
           "  WHERE store_id = $1 AND status IN ('queued', 'running') FOR UPDATE), "
           "up AS (UPDATE sync_runs r SET priority = least(r.priority, $2), "
-          "  force = r.force OR $3, not_before = '-infinity' FROM a "
-          "  WHERE r.run_id = a.run_id AND a.status = 'queued' AND "
-          "  (a.priority > $2 OR ($2 = 0 AND a.not_before > now())) "
+          "  force = r.force OR $3, not_before = '-infinity', "
+          "  data_types = ARRAY(SELECT DISTINCT t FROM unnest(r.data_types || $4::text[]) t "
+          "    ORDER BY t DESC) FROM a "
+          "  WHERE r.run_id = a.run_id AND a.status = 'queued' AND NOT $5 AND "
+          "  a.backfill_from IS NULL AND "
+          "  (a.priority > $2 OR ($2 = 0 AND a.not_before > now()) OR "
+          "   NOT r.data_types @> $4::text[] OR ($3 AND NOT r.force)) "
           "  RETURNING r.run_id) "
           "SELECT a.run_id, (SELECT count(*) FROM up) > 0 FROM a",
-          request.store_id, static_cast<int>(request.priority), request.force);
+          request.store_id, static_cast<int>(request.priority), request.force, types, backfill);
       if (!active.empty()) {
         out = {active[0][0].as<std::string>(), false, active[0][1].as<bool>()};
         if (out.promoted) {
@@ -119,13 +130,27 @@ absl::StatusOr<Dispatch> PgRunQueue::Take(absl::string_view owner, int limit) {
             "  started_at = clock_timestamp(), heartbeat_at = clock_timestamp(), owner = $1 "
             "FROM picked p WHERE r.run_id = p.run_id "
             "RETURNING r.run_id, r.store_id, r.trigger, r.force, r.attempt, r.refusals, ",
-            AUTOSYNC_MICROS("r.queued_at")),
+            AUTOSYNC_MICROS("r.queued_at"),
+            ", array_to_string(r.data_types, ','), coalesce(r.backfill_from::text, ''), "
+            "coalesce(r.backfill_to::text, '')"),
         std::string(owner), take);
     out.runs.reserve(r.size());
     for (const auto& row : r) {
-      out.runs.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
-                          TriggerFromName(row[2].as<std::string>()), row[3].as<bool>(),
-                          row[4].as<int>(), row[5].as<int>(), TimeFrom(row[6])});
+      DispatchedRun run;
+      run.run_id = row[0].as<std::string>();
+      run.store_id = row[1].as<std::string>();
+      run.trigger = TriggerFromName(row[2].as<std::string>());
+      run.force = row[3].as<bool>();
+      run.attempt = row[4].as<int>();
+      run.refusals = row[5].as<int>();
+      run.queued_at = TimeFrom(row[6]);
+      // The column's CHECK holds these to known names.
+      std::vector<std::string> names =
+          absl::StrSplit(row[7].as<std::string>(), ',', absl::SkipEmpty());
+      run.types = ParseDataTypes(names, "data_types").value_or(kAllDataTypes);
+      run.backfill_from = row[8].as<std::string>();
+      run.backfill_to = row[9].as<std::string>();
+      out.runs.push_back(std::move(run));
     }
     tx.commit();
     return absl::OkStatus();

@@ -18,12 +18,13 @@ using pg::TextArray;
 using pg::TimeFrom;
 
 // Ticks as the record statement takes them ($1 store ids, $2 run ids, $3 boundaries and $5
-// group claim times in microseconds, as array literals).
+// group claim times in microseconds, $6 the data types due (DataTypes bits), as array literals).
 struct TickArrays {
   std::string store_ids;
   std::string run_ids;
   std::string boundaries;
   std::string claimed;
+  std::string types;
 };
 
 std::string MicrosArray(const std::vector<int64_t>& micros) {
@@ -35,6 +36,7 @@ TickArrays ToArrays(const std::vector<TickRequest>& ticks) {
   std::vector<std::string> run_ids;
   std::vector<int64_t> boundaries;
   std::vector<int64_t> claimed;
+  std::vector<int64_t> types;
   store_ids.reserve(ticks.size());
   run_ids.reserve(ticks.size());
   boundaries.reserve(ticks.size());
@@ -44,9 +46,10 @@ TickArrays ToArrays(const std::vector<TickRequest>& ticks) {
     run_ids.push_back(t.run_id);
     boundaries.push_back(absl::ToUnixMicros(t.scheduled_for));
     claimed.push_back(t.claimed_at == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t.claimed_at));
+    types.push_back(t.types);
   }
   return {TextArray(store_ids), TextArray(run_ids), MicrosArray(boundaries),
-          MicrosArray(claimed)};
+          MicrosArray(claimed), MicrosArray(types)};
 }
 
 // The group claim: one insert per (group, boundary), in key order (two replicas claiming the
@@ -121,16 +124,18 @@ absl::StatusOr<std::vector<TickRequest>> Repository::UnrecordedTicks(
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::read_transaction tx(c);
     const pqxx::result r = tx.exec_params(
-        "SELECT t.store_id, t.run_id, t.at_us "
-        "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(store_id, run_id, at_us) "
+        "SELECT t.store_id, t.run_id, t.at_us, t.types "
+        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[]) "
+        "  AS t(store_id, run_id, at_us, types) "
         "LEFT JOIN tick_claims c ON c.store_id = t.store_id "
         "WHERE c.boundary IS NULL OR "
         "  c.boundary < 'epoch'::timestamptz + t.at_us * interval '1 microsecond' "
         "ORDER BY t.store_id",
-        arrays.store_ids, arrays.run_ids, arrays.boundaries);
+        arrays.store_ids, arrays.run_ids, arrays.boundaries, arrays.types);
     for (const auto& row : r) {
       out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
-                     absl::FromUnixMicros(row[2].as<int64_t>()), absl::InfinitePast()});
+                     absl::FromUnixMicros(row[2].as<int64_t>()), absl::InfinitePast(),
+                     static_cast<DataTypes>(row[3].as<int>())});
     }
     return absl::OkStatus();
   });
@@ -184,9 +189,10 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
   index.reserve(ticks.size());
   for (size_t i = 0; i < ticks.size(); ++i) index.emplace(ticks[i].run_id, i);
   // One statement decides the whole batch, as RecordTick does row by row:
-  //  - decided: per tick, not scheduled (the store is disabled or gone), fresh (a completed run
-  //    within the staleness; its age in the detail), overlap (a run queued or in flight), else
-  //    queue -- looked up with the statement's snapshot;
+  //  - decided: per tick, not scheduled (the store is disabled or gone), fresh (each data type
+  //    due at this boundary had a completed run within its staleness; the ages in the detail),
+  //    overlap (a run queued or in flight), else queue, for the due types whose data is stale
+  //    -- looked up with the statement's snapshot;
   //  - gate: the store's tick_claims row moves to this boundary, only if it is later than the
   //    one recorded (so each store's tick is recorded once, whoever records it: the group's
   //    winner, or a replica that lost the group and found the tick unrecorded), with the group
@@ -199,33 +205,59 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
   //    whole statement (ALREADY_EXISTS; the caller retries row by row); a store deleted after
   //    the snapshot fails the foreign key (ABORTED; likewise).
   // queued_at and recorded_at are clock_timestamp(): when each row was written.
+  // A type's last success is the last completed run that synced it (sync_runs.data_types).
   constexpr char kRecord[] =
       "WITH req AS ("
-      "  SELECT t.store_id, t.run_id, t.at_us, t.claimed_us FROM unnest($1::text[], "
-      "    $2::text[], $3::bigint[], $5::bigint[]) AS t(store_id, run_id, at_us, claimed_us)), "
-      "decided AS ("
-      "  SELECT r.run_id, r.store_id, r.at_us, r.claimed_us, "
-      "    coalesce(f.last_success, '-infinity') AS data_as_of, "
-      "    CASE WHEN l.store_id IS NULL THEN 3 "
-      "    WHEN f.last_success > now() - l.staleness_seconds * interval '1 second' THEN 1 "
-      "    WHEN x.active_id IS NOT NULL THEN 2 ELSE 0 END AS kind, "
-      "    CASE WHEN l.store_id IS NULL THEN '' "
-      "    WHEN f.last_success > now() - l.staleness_seconds * interval '1 second' THEN "
-      "      'skipped: data is fresh (last success ' || "
-      "      floor(extract(epoch FROM now() - f.last_success))::bigint || "
-      "      ' s ago, staleness threshold ' || l.staleness_seconds || ' s)' "
-      "    WHEN x.active_id IS NOT NULL THEN 'skipped: run ' || x.active_id || ' was still ' || "
-      "      CASE WHEN x.active_status = 'queued' THEN 'queued' ELSE 'in flight' END "
-      "    ELSE '' END AS detail "
+      "  SELECT t.store_id, t.run_id, t.at_us, t.claimed_us, t.types FROM unnest($1::text[], "
+      "    $2::text[], $3::bigint[], $5::bigint[], $6::int[]) "
+      "    AS t(store_id, run_id, at_us, claimed_us, types)), "
+      "looked AS ("
+      "  SELECT r.*, l.store_id AS live, l.staleness_seconds AS so, "
+      "    l.ads_staleness_seconds AS sa, fo.t AS o_ok, fa.t AS a_ok, "
+      "    x.active_id, x.active_status, "
+      "    (r.types & 1) <> 0 AND NOT coalesce(fo.t > now() - l.staleness_seconds * "
+      "      interval '1 second', false) AS o_due, "
+      "    (r.types & 2) <> 0 AND NOT coalesce(fa.t > now() - l.ads_staleness_seconds * "
+      "      interval '1 second', false) AS a_due "
       "  FROM req r LEFT JOIN stores l ON l.store_id = r.store_id AND l.enabled "
       "  LEFT JOIN LATERAL ("
-      "    SELECT p.finished_at AS last_success FROM sync_runs p "
+      "    SELECT p.finished_at AS t FROM sync_runs p "
       "    WHERE p.store_id = r.store_id AND p.status = 'completed' "
-      "    ORDER BY p.finished_at DESC LIMIT 1) f ON true "
+      "    AND 'orders' = ANY (p.data_types) ORDER BY p.finished_at DESC LIMIT 1) fo ON true "
+      "  LEFT JOIN LATERAL ("
+      "    SELECT p.finished_at AS t FROM sync_runs p "
+      "    WHERE p.store_id = r.store_id AND p.status = 'completed' "
+      "    AND 'ads' = ANY (p.data_types) ORDER BY p.finished_at DESC LIMIT 1) fa ON true "
       "  LEFT JOIN LATERAL ("
       "    SELECT q.run_id AS active_id, q.status AS active_status FROM sync_runs q "
       "    WHERE q.store_id = r.store_id AND q.status IN ('queued', 'running') LIMIT 1) x "
       "  ON true), "
+      "decided AS ("
+      "  SELECT k.run_id, k.store_id, k.at_us, k.claimed_us, "
+      "    array_remove(ARRAY[CASE WHEN k.o_due THEN 'orders' END, "
+      "      CASE WHEN k.a_due THEN 'ads' END], NULL) AS run_types, "
+      "    coalesce(least(CASE WHEN k.o_due THEN coalesce(k.o_ok, '-infinity') END, "
+      "      CASE WHEN k.a_due THEN coalesce(k.a_ok, '-infinity') END), '-infinity') "
+      "      AS data_as_of, "
+      "    CASE WHEN k.live IS NULL THEN 3 WHEN NOT (k.o_due OR k.a_due) THEN 1 "
+      "    WHEN k.active_id IS NOT NULL THEN 2 ELSE 0 END AS kind, "
+      "    CASE WHEN k.live IS NULL THEN '' "
+      "    WHEN NOT (k.o_due OR k.a_due) THEN "
+      "      CASE WHEN k.types = 3 AND k.so = k.sa THEN "
+      "        'skipped: data is fresh (last success ' || "
+      "        floor(extract(epoch FROM now() - least(k.o_ok, k.a_ok)))::bigint || "
+      "        ' s ago, staleness threshold ' || k.so || ' s)' "
+      "      ELSE 'skipped: data is fresh (' || concat_ws('; ', "
+      "        CASE WHEN (k.types & 1) <> 0 THEN 'orders: last success ' || "
+      "          floor(extract(epoch FROM now() - k.o_ok))::bigint || "
+      "          ' s ago, staleness threshold ' || k.so || ' s' END, "
+      "        CASE WHEN (k.types & 2) <> 0 THEN 'ads: last success ' || "
+      "          floor(extract(epoch FROM now() - k.a_ok))::bigint || "
+      "          ' s ago, staleness threshold ' || k.sa || ' s' END) || ')' END "
+      "    WHEN k.active_id IS NOT NULL THEN 'skipped: run ' || k.active_id || ' was still ' || "
+      "      CASE WHEN k.active_status = 'queued' THEN 'queued' ELSE 'in flight' END "
+      "    ELSE '' END AS detail "
+      "  FROM looked k), "
       "gate AS ("
       "  INSERT INTO tick_claims AS c (store_id, boundary, run_id, owner, claimed_at, "
       "    recorded_at, skipped_fires, last_skip_at, last_skip_reason) "
@@ -248,10 +280,10 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
       "  RETURNING c.run_id), "
       "ins AS ("
       "  INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, scheduled_for, owner, "
-      "    queued_at, heartbeat_at, priority, data_as_of) "
+      "    queued_at, heartbeat_at, priority, data_as_of, data_types) "
       "  SELECT d.run_id, d.store_id, 'cron', 'queued', 'queued', "
       "    'epoch'::timestamptz + d.at_us * interval '1 microsecond', $4, clock_timestamp(), "
-      "    clock_timestamp(), 1, d.data_as_of "
+      "    clock_timestamp(), 1, d.data_as_of, d.run_types "
       "  FROM decided d JOIN gate g ON g.run_id = d.run_id WHERE d.kind = 0 "
       "  ORDER BY d.store_id "
       "  ON CONFLICT (store_id, scheduled_for) WHERE trigger = 'cron' DO NOTHING "
@@ -265,7 +297,7 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
     pqxx::result r;
     try {
       r = tx.exec_params(kRecord, arrays.store_ids, arrays.run_ids, arrays.boundaries,
-                         std::string(owner), arrays.claimed);
+                         std::string(owner), arrays.claimed, arrays.types);
     } catch (const pqxx::foreign_key_violation& e) {
       return absl::AbortedError(absl::StrCat("a store was deleted during the record: ", e.what()));
     }

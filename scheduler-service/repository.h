@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "autosync/v1/scheduler.pb.h"
+#include "scheduler-service/data_schedule.h"
 #include "scheduler-service/metrics.h"
 #include "scheduler-service/schedule_loop.h"
 
@@ -48,6 +49,8 @@ struct TickRequest {
   // When its group's claim was won (kept as tick_claims.claimed_at); InfinitePast: the record's
   // own time (a tick recorded by a replica that lost its group).
   absl::Time claimed_at = absl::InfinitePast();
+  // The data types whose schedule fires at this boundary; the run syncs those that are stale.
+  DataTypes types = kAllDataTypes;
 };
 
 // One (tick group, boundary) to claim (ClaimGroups); tick_group.h.
@@ -77,14 +80,22 @@ struct StatusRow {
   int64_t jitter_seconds = 0;
 };
 
+struct UpsertOptions {
+  int64_t expected_version = 0;  // non-zero: update only this version (ABORTED otherwise)
+  bool create_only = false;      // insert only (ALREADY_EXISTS otherwise)
+};
+
 class Repository final {
  public:
   explicit Repository(common::PgPool& pool) : pool_(pool) {}
 
   // Registry. `store` must be normalized (NormalizeStore). Returns the stored row and whether it
-  // was created.
+  // was created. A store written disabled has its queued scheduled runs dropped.
   absl::StatusOr<std::pair<autosync::v1::Store, bool>> UpsertStore(
-      const autosync::v1::Store& store);
+      const autosync::v1::Store& store, const UpsertOptions& options = {});
+  // Pause (with a note) or resume, as one change of the stored row. NOT_FOUND when absent.
+  absl::StatusOr<autosync::v1::Store> SetEnabled(absl::string_view store_id, bool enabled,
+                                                 absl::string_view note);
   absl::StatusOr<autosync::v1::Store> GetStore(absl::string_view store_id);  // NOT_FOUND
   // Stores with store_id > after, ordered by id.
   absl::StatusOr<std::vector<autosync::v1::Store>> ListStores(absl::string_view after, int limit);

@@ -253,6 +253,9 @@ void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
     request.set_run_id(run.run_id);
     request.set_trigger(run.trigger);
     request.set_force(run.force);
+    for (std::string& type : DataTypeNames(run.types)) request.add_data_types(std::move(type));
+    request.set_backfill_from(run.backfill_from);
+    request.set_backfill_to(run.backfill_to);
     std::unique_ptr<grpc::ClientReader<SyncProgress>> reader = worker_->RunSync(&context, request);
     SyncProgress p;
     absl::Time last_write = absl::InfinitePast();
@@ -333,7 +336,7 @@ void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
   }
   if (decided.next != RunNext::kGiveBack) events_.PublishStatus(run.store_id);
   if (decided.next == RunNext::kFollowUp || decided.next == RunNext::kRetryLater) {
-    QueueNext(run.store_id, run.trigger, run.force, run.attempt + 1, decided.delay,
+    QueueNext(run, run.attempt + 1, decided.delay,
               decided.next == RunNext::kFollowUp ? "interrupted" : "failed");
   } else if (end.attempt >= kMaxAttempts && !end.completed &&
              decided.next == RunNext::kNothing) {
@@ -377,13 +380,20 @@ void RunExecutor::FinishAndAnnounce(const DispatchedRun& run, absl::Time deadlin
   if (!announced) events_.PublishProgress(terminal);
 }
 
-void RunExecutor::QueueNext(const std::string& store_id, autosync::v1::Trigger trigger,
-                            bool force, int attempt, absl::Duration delay, absl::string_view why) {
+void RunExecutor::QueueNext(const DispatchedRun& run, int attempt, absl::Duration delay,
+                            absl::string_view why) {
+  const std::string& store_id = run.store_id;
+  const autosync::v1::Trigger trigger = run.trigger;
+  // The same work again: its data types, full re-fetch and backfill range (a backfill stays
+  // at the back of the queue).
   EnqueueRequest next{.store_id = store_id,
                       .run_id = common::NewRunId(),
                       .trigger = trigger,
-                      .priority = PriorityOf(trigger),
-                      .force = force,
+                      .priority = run.backfill_from.empty() ? PriorityOf(trigger) : RunPriority::kLow,
+                      .force = run.force,
+                      .types = run.types,
+                      .backfill_from = run.backfill_from,
+                      .backfill_to = run.backfill_to,
                       .attempt = attempt,
                       .not_before = delay > absl::ZeroDuration() ? clock_.Now() + delay
                                                                  : absl::InfinitePast(),

@@ -85,9 +85,9 @@ class RunExecutor final {
   // budget or until the replica stops), and publishes `terminal` to watchers.
   void FinishAndAnnounce(const DispatchedRun& run, absl::Time deadline, absl::string_view status,
                          const autosync::v1::SyncProgress& terminal);
-  // Queues the run that follows `run` (attempt + 1) after `delay`.
-  void QueueNext(const std::string& store_id, autosync::v1::Trigger trigger, bool force,
-                 int attempt, absl::Duration delay, absl::string_view why);
+  // Queues the run that follows `run` (the same work, attempt `attempt`) after `delay`.
+  void QueueNext(const DispatchedRun& run, int attempt, absl::Duration delay,
+                 absl::string_view why);
   void RefreshQueuePlaces();
   void ObserveRunTime(absl::Duration d);
   // A run's first event arrived `latency` after its stream was opened.

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "autosync/v1/sync_worker.pb.h"
+#include "scheduler-service/data_schedule.h"
 
 namespace autosync::common {
 class PgPool;
@@ -43,6 +44,11 @@ struct EnqueueRequest {
   autosync::v1::Trigger trigger = autosync::v1::TRIGGER_API;
   RunPriority priority = RunPriority::kPerson;
   bool force = false;
+  DataTypes types = kAllDataTypes;
+  // A backfill's days (YYYY-MM-DD, validated); both empty for any other run. A backfill is never
+  // merged into the store's queued run.
+  std::string backfill_from = {};
+  std::string backfill_to = {};
   int attempt = 1;
   absl::Time not_before = absl::InfinitePast();  // a retry's backoff
   std::string owner;                             // the replica that queued it
@@ -64,6 +70,9 @@ struct DispatchedRun {
   std::string store_id;
   autosync::v1::Trigger trigger = autosync::v1::TRIGGER_CRON;
   bool force = false;
+  DataTypes types = kAllDataTypes;
+  std::string backfill_from = {};
+  std::string backfill_to = {};
   int attempt = 1;
   int refusals = 0;
   absl::Time queued_at;

@@ -35,25 +35,28 @@ bool ScheduleLoop::UpsertLocked(const StoreSchedule& store, bool catch_up, absl:
     return true;
   }
   const absl::Duration jitter = JitterFor(store.store_id, store.jitter_seconds);
-  if (heap_.SameSchedule(store.store_id, store.schedule,
+  const std::string& ads = store.ads_schedule.empty() ? store.schedule : store.ads_schedule;
+  if (heap_.SameSchedule(store.store_id, store.schedule, ads,
                          store.timezone.empty() ? "UTC" : store.timezone, jitter)) {
     return true;
   }
-  absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(store.schedule);
+  absl::StatusOr<CronSchedule> orders = CronSchedule::Parse(store.schedule);
+  absl::StatusOr<CronSchedule> ads_cron = CronSchedule::Parse(ads);
   absl::StatusOr<absl::TimeZone> tz = LoadZone(store.timezone);
-  if (!schedule.ok() || !tz.ok()) {
+  if (!orders.ok() || !ads_cron.ok() || !tz.ok()) {
     heap_.Remove(store.store_id);
     return false;
   }
+  DataSchedule schedule(*std::move(orders), *std::move(ads_cron));
   absl::Time from = now;
   if (catch_up) {
     absl::Time start = std::max(now - options_.catchup_window, store.created_at);
     if (store.last_tick.has_value()) start = std::max(start, *store.last_tick);
-    absl::StatusOr<absl::Time> missed = schedule->NextAfter(start, *tz);
-    if (missed.ok() && *missed <= now) from = start;
+    absl::StatusOr<DataSchedule::Next> missed = schedule.NextAfter(start, *tz);
+    if (missed.ok() && missed->at <= now) from = start;
   }
   changed_ = true;
-  return heap_.Upsert(ScheduleEntry{store.store_id, *std::move(schedule), *tz, jitter}, from);
+  return heap_.Upsert(ScheduleEntry{store.store_id, std::move(schedule), *tz, jitter}, from);
 }
 
 int ScheduleLoop::Load(const std::vector<StoreSchedule>& stores, bool catch_up) {

@@ -26,7 +26,8 @@ namespace autosync::scheduler {
 // What the loop needs to know of one registered store.
 struct StoreSchedule {
   std::string store_id;
-  std::string schedule;
+  std::string schedule;      // orders
+  std::string ads_schedule;  // empty: the same as `schedule`
   std::string timezone;
   int64_t jitter_seconds = 0;
   bool enabled = true;

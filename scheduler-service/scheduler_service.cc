@@ -234,7 +234,7 @@ grpc::ServerUnaryReactor* SchedulerService::UpsertStore(
     autosync::v1::UpsertStoreResponse* response) {
   return OnPool(core_, context, "UpsertStore", [this, request, response]() -> absl::Status {
     if (!request->has_store()) return absl::InvalidArgumentError("store: is missing");
-    auto r = core_.UpsertStore(request->store());
+    auto r = core_.UpsertStore(*request);
     if (!r.ok()) return r.status();
     *response = *std::move(r);
     common::LogInfo(response->created() ? "store created" : "store updated",
@@ -261,6 +261,30 @@ grpc::ServerUnaryReactor* SchedulerService::ListStores(
     auto r = core_.ListStores(*request);
     if (!r.ok()) return r.status();
     *response = *std::move(r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SchedulerService::PauseStore(
+    grpc::CallbackServerContext* context, const autosync::v1::PauseStoreRequest* request,
+    autosync::v1::Store* response) {
+  return OnPool(core_, context, "PauseStore", [this, request, response]() -> absl::Status {
+    auto r = core_.SetEnabled(request->store_id(), false, request->note());
+    if (!r.ok()) return r.status();
+    *response = *std::move(r);
+    common::LogInfo("store paused", {{"rpc", "PauseStore"}, {"store", request->store_id()}});
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SchedulerService::ResumeStore(
+    grpc::CallbackServerContext* context, const autosync::v1::ResumeStoreRequest* request,
+    autosync::v1::Store* response) {
+  return OnPool(core_, context, "ResumeStore", [this, request, response]() -> absl::Status {
+    auto r = core_.SetEnabled(request->store_id(), true, "");
+    if (!r.ok()) return r.status();
+    *response = *std::move(r);
+    common::LogInfo("store resumed", {{"rpc", "ResumeStore"}, {"store", request->store_id()}});
     return absl::OkStatus();
   });
 }

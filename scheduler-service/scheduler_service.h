@@ -35,6 +35,12 @@ class SchedulerService final : public autosync::v1::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* DeleteStore(grpc::CallbackServerContext* context,
                                         const autosync::v1::DeleteStoreRequest* request,
                                         autosync::v1::DeleteStoreResponse* response) override;
+  grpc::ServerUnaryReactor* PauseStore(grpc::CallbackServerContext* context,
+                                       const autosync::v1::PauseStoreRequest* request,
+                                       autosync::v1::Store* response) override;
+  grpc::ServerUnaryReactor* ResumeStore(grpc::CallbackServerContext* context,
+                                        const autosync::v1::ResumeStoreRequest* request,
+                                        autosync::v1::Store* response) override;
   grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* context,
                                      const autosync::v1::ListRunsRequest* request,
                                      autosync::v1::ListRunsResponse* response) override;

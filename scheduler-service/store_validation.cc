@@ -108,7 +108,24 @@ absl::Status CheckCredentialsRef(absl::string_view ref) {
                  "itself");
 }
 
+absl::Status CheckStaleness(absl::string_view field, int64_t seconds) {
+  if (seconds < 0) return Invalid(field, "must not be negative");
+  if (seconds > 365LL * 86400) return Invalid(field, "must be at most one year (31536000)");
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> NormalizeSchedule(absl::string_view expr, absl::string_view field) {
+  if (expr.size() > kMaxCronExpressionLength) {
+    return Invalid(field, absl::StrCat("is longer than ", kMaxCronExpressionLength, " bytes"));
+  }
+  std::string out(absl::StripAsciiWhitespace(expr));
+  if (absl::StatusOr<CronSchedule> s = ParseFiringSchedule(out, field); !s.ok()) {
+    return s.status();
+  }
+  return out;
+}
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t micros = absl::ToUnixMicros(t);
@@ -153,30 +170,36 @@ absl::StatusOr<Store> NormalizeStore(const Store& in, const StoreDefaults& defau
   Store out = in;
   out.clear_created_at();
   out.clear_updated_at();
+  out.clear_version();
   if (absl::Status s = common::ValidateStoreId(in.store_id()); !s.ok()) return s;
   if (absl::Status s = CheckText("display_name", in.display_name(), 200); !s.ok()) return s;
-  if (absl::StripAsciiWhitespace(in.schedule()).empty()) {
-    out.set_schedule(defaults.schedule);
-  } else {
-    if (in.schedule().size() > kMaxCronExpressionLength) {
-      return Invalid("schedule", absl::StrCat("is longer than ", kMaxCronExpressionLength,
-                                              " bytes"));
-    }
-    out.set_schedule(std::string(absl::StripAsciiWhitespace(in.schedule())));
-  }
-  if (absl::StatusOr<CronSchedule> s = ParseFiringSchedule(out.schedule(), "schedule"); !s.ok()) {
-    return s.status();
-  }
+  // Orders: `schedule`, else the default. Ads: `ads_schedule`, else `schedule` when that was
+  // given (the one-schedule API), else the ads default.
+  const bool orders_given = !absl::StripAsciiWhitespace(in.schedule()).empty();
+  const bool ads_given = !absl::StripAsciiWhitespace(in.ads_schedule()).empty();
+  absl::StatusOr<std::string> orders =
+      NormalizeSchedule(orders_given ? in.schedule() : defaults.schedule, "schedule");
+  if (!orders.ok()) return orders.status();
+  out.set_schedule(*orders);
+  absl::StatusOr<std::string> ads =
+      ads_given ? NormalizeSchedule(in.ads_schedule(), "ads_schedule")
+                : absl::StatusOr<std::string>(orders_given ? *orders : defaults.ads_schedule);
+  if (!ads.ok()) return ads.status();
+  out.set_ads_schedule(*ads);
   if (in.timezone().empty()) out.set_timezone(defaults.timezone);
   if (absl::StatusOr<absl::TimeZone> tz = LoadZoneForField(out.timezone(), "timezone");
       !tz.ok()) {
     return tz.status();
   }
-  if (in.staleness_seconds() < 0) return Invalid("staleness_seconds", "must not be negative");
-  if (in.staleness_seconds() > 365LL * 86400) {
-    return Invalid("staleness_seconds", "must be at most one year (31536000)");
+  if (absl::Status s = CheckStaleness("staleness_seconds", in.staleness_seconds()); !s.ok()) {
+    return s;
   }
   if (in.staleness_seconds() == 0) out.set_staleness_seconds(defaults.staleness_seconds);
+  if (absl::Status s = CheckStaleness("ads_staleness_seconds", in.ads_staleness_seconds());
+      !s.ok()) {
+    return s;
+  }
+  if (in.ads_staleness_seconds() == 0) out.set_ads_staleness_seconds(defaults.staleness_seconds);
   if (in.jitter_seconds() < 0 || in.jitter_seconds() > kMaxJitterSeconds) {
     return Invalid("jitter_seconds", absl::StrCat("must be between 0 and ", kMaxJitterSeconds));
   }
@@ -206,6 +229,34 @@ absl::StatusOr<Store> NormalizeStore(const Store& in, const StoreDefaults& defau
   if (absl::Status s = CheckCredentialsRef(in.credentials_ref()); !s.ok()) return s;
   if (absl::Status s = CheckText("pause_note", in.pause_note(), 500); !s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<BackfillRange> ParseBackfillRange(absl::string_view from, absl::string_view to) {
+  if (from.empty() && to.empty()) return BackfillRange{};
+  absl::CivilDay days[2];
+  const absl::string_view values[2] = {from, to};
+  const absl::string_view fields[2] = {"backfill_from", "backfill_to"};
+  for (int i = 0; i < 2; ++i) {
+    const absl::string_view v = values[i];
+    if (v.empty()) {
+      return Invalid(fields[i], absl::StrCat("is missing (a backfill needs both ", fields[0],
+                                             " and ", fields[1], ")"));
+    }
+    // Exactly YYYY-MM-DD, a real date (ParseCivilTime normalizes 2024-02-30 silently).
+    if (v.size() != 10 || !absl::ParseCivilTime(v, &days[i]) ||
+        absl::FormatCivilTime(days[i]) != v) {
+      return Invalid(fields[i], absl::StrCat(Quote(v), " is not a date YYYY-MM-DD"));
+    }
+    if (days[i].year() < 2000 || days[i].year() > 2100) {
+      return Invalid(fields[i], "must be between 2000-01-01 and 2100-12-31");
+    }
+  }
+  if (days[1] < days[0]) return Invalid("backfill_to", "is before backfill_from");
+  if (days[1] - days[0] >= kMaxBackfillDays) {
+    return Invalid("backfill_to", absl::StrCat("is more than ", kMaxBackfillDays,
+                                               " days after backfill_from"));
+  }
+  return BackfillRange{std::string(from), std::string(to)};
 }
 
 absl::Duration JitterFor(absl::string_view store_id, int64_t jitter_seconds) {

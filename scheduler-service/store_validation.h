@@ -21,12 +21,15 @@ inline constexpr int kMaxPreviewCount = 100;
 
 struct StoreDefaults {
   std::string schedule = "0 * * * *";
+  // The ads schedule of a store that names no schedule at all (one that names only `schedule`
+  // uses it for ads too).
+  std::string ads_schedule = "0 */6 * * *";
   std::string timezone = "UTC";
   int64_t staleness_seconds = 3600;
 };
 
 // The Store an UpsertStore writes: validated, with defaults filled in for empty fields and the
-// read-only fields (created_at, updated_at) cleared.
+// read-only fields (created_at, updated_at, version) cleared.
 absl::StatusOr<autosync::v1::Store> NormalizeStore(const autosync::v1::Store& in,
                                                    const StoreDefaults& defaults);
 
@@ -35,8 +38,21 @@ absl::StatusOr<autosync::v1::Store> NormalizeStore(const autosync::v1::Store& in
 absl::StatusOr<CronSchedule> ParseFiringSchedule(absl::string_view expr,
                                                  absl::string_view field);
 
+// A cron expression as stored: whitespace trimmed, bounded, parsed and firing. Errors are
+// prefixed with `field`.
+absl::StatusOr<std::string> NormalizeSchedule(absl::string_view expr, absl::string_view field);
+
 // Loads a zone for `field`; "" is UTC.
 absl::StatusOr<absl::TimeZone> LoadZoneForField(absl::string_view name, absl::string_view field);
+
+// A backfill's days: both empty (no backfill) or two dates YYYY-MM-DD, from <= to, at most
+// kMaxBackfillDays apart. Errors name backfill_from / backfill_to.
+inline constexpr int kMaxBackfillDays = 3660;
+struct BackfillRange {
+  std::string from;
+  std::string to;
+};
+absl::StatusOr<BackfillRange> ParseBackfillRange(absl::string_view from, absl::string_view to);
 
 // Deterministic per-store delay in [0, jitter_seconds): the same store always lands on the same
 // offset on every replica, and stores spread evenly.

@@ -78,7 +78,8 @@ void TickClaimer::OnFires(std::vector<Fire> fires) {
   prepared->key_of.reserve(fires.size());
   for (const Fire& fire : fires) {
     due = std::max(due, fire.due);
-    prepared->ticks.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for});
+    prepared->ticks.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for,
+                               absl::InfinitePast(), fire.types});
     const auto key =
         std::make_pair(TickGroupOf(fire.store_id), absl::ToUnixMicros(fire.scheduled_for));
     auto [it, added] = keys.emplace(key, prepared->keys.size());

@@ -102,6 +102,10 @@ class PageFetcher final {
 // The state of the run in progress.
 struct SyncPipeline::RunState {
   autosync::v1::RunSyncRequest request;
+  bool orders = true;  // the data types this run syncs
+  bool ads = true;
+  // A backfill: orders created within this range are re-read; the cursor stays.
+  std::optional<OrdersClient::CreatedRange> backfill;
   StoreConfig store;
   Credentials credentials;
   std::unique_ptr<HttpTransport> transport;
@@ -120,6 +124,10 @@ struct SyncPipeline::RunState {
     p.set_error(std::move(error));
     p.set_retryable(retryable);
     p.set_trigger(request.trigger());
+    if (stage == autosync::v1::STAGE_STARTING) {
+      if (orders) p.add_data_types("orders");
+      if (ads) p.add_data_types("ads");
+    }
     *p.mutable_counts() = counts;
     *p.mutable_time() =
         google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
@@ -136,6 +144,32 @@ SyncPipeline::SyncPipeline(SyncStore& store, TransportFactory transports, Sleepe
       cancelled_(cancelled),
       options_(options),
       metrics_(metrics) {}
+
+absl::StatusOr<OrdersClient::CreatedRange> BackfillRange(absl::string_view from,
+                                                         absl::string_view to,
+                                                         absl::string_view timezone) {
+  absl::CivilDay days[2];
+  const absl::string_view values[2] = {from, to};
+  const absl::string_view fields[2] = {"backfill_from", "backfill_to"};
+  for (int i = 0; i < 2; ++i) {
+    if (values[i].size() != 10 || !absl::ParseCivilTime(values[i], &days[i]) ||
+        absl::FormatCivilTime(days[i]) != values[i]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(fields[i], ": is not a date YYYY-MM-DD (both are needed)"));
+    }
+  }
+  if (days[1] < days[0]) {
+    return absl::InvalidArgumentError("backfill_to: is before backfill_from");
+  }
+  absl::TimeZone tz = absl::UTCTimeZone();
+  if (!timezone.empty() && !absl::LoadTimeZone(std::string(timezone), &tz)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the store's time zone \"", timezone, "\" is unknown to this worker"));
+  }
+  // Whole local days: from the first day's midnight to the last instant before the day after.
+  return OrdersClient::CreatedRange{absl::FromCivil(days[0], tz),
+                                    absl::FromCivil(days[1] + 1, tz) - absl::Seconds(1)};
+}
 
 absl::Status SyncPipeline::CheckCancelled() const {
   if (cancelled_.load()) {
@@ -155,12 +189,37 @@ absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, cons
   run.emit = &emit;
   run.started = absl::Now();
 
+  if (!request.data_types().empty()) {
+    run.orders = run.ads = false;
+    for (const std::string& type : request.data_types()) {
+      bool& flag = type == "orders" ? run.orders : run.ads;
+      if ((type != "orders" && type != "ads") || flag) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "data_types: \"", type.substr(0, 40), "\" is unknown or repeated (use orders, ads)"));
+      }
+      flag = true;
+    }
+  }
+
   absl::StatusOr<StoreConfig> store = store_.LoadStore(request.store_id());
   if (!store.ok()) return store.status();
   run.store = *std::move(store);
+  if (!request.backfill_from().empty() || !request.backfill_to().empty()) {
+    absl::StatusOr<OrdersClient::CreatedRange> range =
+        BackfillRange(request.backfill_from(), request.backfill_to(), run.store.timezone);
+    if (!range.ok()) return range.status();
+    run.backfill = *range;
+    run.orders = true;
+    run.ads = false;
+  }
 
+  std::string what = run.orders && run.ads ? "orders, ads" : run.orders ? "orders" : "ads";
+  if (run.backfill.has_value()) {
+    what = absl::StrCat("orders created ", request.backfill_from(), " to ",
+                        request.backfill_to(), " (backfill)");
+  }
   run.Emit(autosync::v1::STAGE_STARTING, 0,
-           absl::StrCat("Starting sync of ", run.store.store_id,
+           absl::StrCat("Starting sync of ", run.store.store_id, ": ", what,
                         request.force() ? " (full re-fetch)" : ""));
 
   absl::Status status = [&]() -> absl::Status {
@@ -170,8 +229,14 @@ absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, cons
     absl::StatusOr<std::unique_ptr<HttpTransport>> transport = transports_();
     if (!transport.ok()) return transport.status();
     run.transport = *std::move(transport);
-    if (absl::Status s = SyncOrders(run); !s.ok()) return s;
-    if (absl::Status s = SyncAds(run); !s.ok()) return s;
+    if (run.orders) {
+      if (absl::Status s = SyncOrders(run); !s.ok()) return s;
+    }
+    if (run.ads) {
+      if (absl::Status s = SyncAds(run); !s.ok()) return s;
+    }
+    // Every run recomputes the cohorts (incrementally: customers whose orders did not change
+    // cost nothing), so a run that follows one cut off before its LTV stage completes it.
     return SyncLtv(run);
   }();
 
@@ -209,7 +274,9 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   absl::StatusOr<std::optional<absl::Time>> cursor = store_.OrdersCursor(run.store.store_id);
   if (!cursor.ok()) return cursor.status();
   absl::Time from = absl::UnixEpoch();
-  if (cursor->has_value() && !run.request.force()) from = **cursor - options_.orders_lookback;
+  if (cursor->has_value() && !run.request.force() && !run.backfill.has_value()) {
+    from = **cursor - options_.orders_lookback;
+  }
   const absl::Time now = absl::Now();
 
   OrdersClient client({.base_url = run.store.orders_api_base,
@@ -217,16 +284,21 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
                        .access_token = run.credentials.orders_token},
                       *run.transport, sleeper_, options_.backoff, options_.orders_client);
   run.Emit(autosync::v1::STAGE_ORDERS, 5,
-           absl::StrCat("Fetching orders updated since ",
-                        from == absl::UnixEpoch()
-                            ? std::string("the beginning")
-                            : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", from, absl::UTCTimeZone())));
+           run.backfill.has_value()
+               ? absl::StrCat("Fetching orders created ", run.request.backfill_from(), " to ",
+                              run.request.backfill_to())
+               : absl::StrCat("Fetching orders updated since ",
+                              from == absl::UnixEpoch()
+                                  ? std::string("the beginning")
+                                  : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", from,
+                                                     absl::UTCTimeZone())));
 
   // A store that never committed a page has no orders of ours yet: its pages can go straight
   // into the table (the store falls back to merging if one does not).
-  bool likely_new = !cursor->has_value();
+  bool likely_new = !cursor->has_value() && !run.backfill.has_value();
   int hint_misses = 0;
-  absl::StatusOr<OrdersPage> page = client.FirstPage(from, options_.orders_page_size);
+  absl::StatusOr<OrdersPage> page =
+      client.FirstPage(from, options_.orders_page_size, run.backfill);
   absl::Status result = absl::OkStatus();
   absl::Time high_water = from;
   // Declared after `client`, so it is joined before the client goes away.
@@ -245,8 +317,12 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
       fetching = true;
     }
     for (const Order& o : page->orders) high_water = std::max(high_water, o.updated_at);
+    // A backfill's pages are a slice by creation date: moving the cursor to their newest update
+    // would skip the changes of other orders in between. The cursor only moves forward, so the
+    // epoch leaves it where it is.
     absl::StatusOr<int64_t> written = store_.WriteOrdersPage(
-        run.store.store_id, run.request.run_id(), page->orders, high_water, likely_new);
+        run.store.store_id, run.request.run_id(), page->orders,
+        run.backfill.has_value() ? absl::UnixEpoch() : high_water, likely_new);
     if (!written.ok()) {
       result = absl::Status(written.status().code(),
                             absl::StrCat("writing orders page ", run.counts.pages() + 1, ": ",

@@ -65,6 +65,12 @@ class SyncPipeline final {
   WorkerMetrics* metrics_;
 };
 
+// A backfill's days (YYYY-MM-DD, inclusive) as the orders' creation-time range in the store's
+// time zone. INVALID_ARGUMENT for a malformed or reversed range.
+absl::StatusOr<OrdersClient::CreatedRange> BackfillRange(absl::string_view from,
+                                                         absl::string_view to,
+                                                         absl::string_view timezone);
+
 // Lower-case stage name used on the wire to browsers ("orders", "completed", …).
 absl::string_view StageName(autosync::v1::Stage stage);
 

@@ -78,22 +78,31 @@ OrdersClient::OrdersClient(OrdersClientConfig config, HttpTransport& transport, 
   backoff_.max_attempts = std::max(backoff_.max_attempts, 1);
 }
 
-std::string OrdersClient::FirstPageUrl(absl::Time updated_at_min, int limit) const {
+std::string OrdersClient::FirstPageUrl(absl::Time updated_at_min, int limit,
+                                       std::optional<CreatedRange> created) const {
   limit = std::clamp(limit, 1, kMaxLimit);
   // UTC with a "Z" keeps the value free of '+', which a server would read as a space if sent raw;
   // UrlEncode escapes the ':' as well, which every server accepts.
-  const std::string since =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", updated_at_min, absl::UTCTimeZone());
-  return absl::StrCat(config_.base_url, "/admin/api/", config_.api_version,
-                      "/orders.json?status=any&limit=", limit, "&updated_at_min=", UrlEncode(since),
-                      "&order=updated_at%20asc");
+  auto utc = [](absl::Time t) {
+    return UrlEncode(absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone()));
+  };
+  std::string url = absl::StrCat(config_.base_url, "/admin/api/", config_.api_version,
+                                 "/orders.json?status=any&limit=", limit,
+                                 "&updated_at_min=", utc(updated_at_min));
+  if (created.has_value()) {
+    absl::StrAppend(&url, "&created_at_min=", utc(created->min), "&created_at_max=",
+                    utc(created->max));
+  }
+  absl::StrAppend(&url, "&order=updated_at%20asc");
+  return url;
 }
 
-absl::StatusOr<OrdersPage> OrdersClient::FirstPage(absl::Time updated_at_min, int limit) {
+absl::StatusOr<OrdersPage> OrdersClient::FirstPage(absl::Time updated_at_min, int limit,
+                                                   std::optional<CreatedRange> created) {
   if (!config_status_.ok()) return config_status_;
   pages_fetched_ = 0;
   return Fetch(
-      FirstPageUrl(updated_at_min, limit),
+      FirstPageUrl(updated_at_min, limit, created),
       absl::StrCat("first page (updated_at_min=",
                    absl::FormatTime(absl::RFC3339_sec, updated_at_min, absl::UTCTimeZone()), ")"));
 }

@@ -73,11 +73,19 @@ class OrdersClient {
   OrdersClient(OrdersClientConfig config, HttpTransport& transport, Sleeper& sleeper,
                BackoffPolicy backoff = {}, OrdersClientOptions options = {});
 
-  absl::StatusOr<OrdersPage> FirstPage(absl::Time updated_at_min, int limit = 250);
+  // Orders created within [min, max] (both inclusive), for a backfill.
+  struct CreatedRange {
+    absl::Time min;
+    absl::Time max;
+  };
+
+  absl::StatusOr<OrdersPage> FirstPage(absl::Time updated_at_min, int limit = 250,
+                                       std::optional<CreatedRange> created = std::nullopt);
   absl::StatusOr<OrdersPage> NextPage(absl::string_view next_url);
 
   // The URL FirstPage requests (limit clamped to 1..250).
-  std::string FirstPageUrl(absl::Time updated_at_min, int limit = 250) const;
+  std::string FirstPageUrl(absl::Time updated_at_min, int limit = 250,
+                           std::optional<CreatedRange> created = std::nullopt) const;
 
   const ConnectorStats& stats() const { return stats_; }
 

@@ -293,6 +293,52 @@ TEST_F(ClaimBatchTest, EmptyCallsAndWarmingClaimAndRecordNothing) {
 
 // ---- The record ----
 
+// Schedules per data type (migration 0008): a tick carries the types due at its boundary, and
+// each is synced only when its own data is stale, by its own threshold. The last orders success
+// is 10 minutes old (threshold 1 h: fresh); the last ads success 3 hours (threshold 2 h: stale).
+TEST_F(ClaimBatchTest, EachDataTypeIsDecidedByItsOwnFreshness) {
+  const absl::Time tick = absl::FromUnixSeconds(1700000000);
+  Exec("INSERT INTO stores (store_id, staleness_seconds, ads_staleness_seconds) "
+       "SELECT 't-' || n, 3600, 7200 FROM unnest(ARRAY['both', 'orders', 'ads', 'never']) n");
+  for (const std::string n : {"both", "orders", "ads"}) {
+    Exec(absl::StrCat(
+        "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
+        "finished_at, data_types) VALUES "
+        "('o-", n, "', 't-", n, "', 'cron', 'completed', 'completed', now() - interval '11 min', "
+        "now() - interval '10 min', '{orders}'), "
+        "('a-", n, "', 't-", n, "', 'cron', 'completed', 'completed', now() - interval '181 min', "
+        "now() - interval '180 min', '{ads}')"));
+  }
+  auto claims = repo_->RecordTicks({{"t-both", "run-both", tick, tick, kAllDataTypes},
+                                    {"t-orders", "run-orders", tick, tick, kOrdersType},
+                                    {"t-ads", "run-ads", tick, tick, kAdsType},
+                                    {"t-never", "run-never", tick, tick, kAllDataTypes}},
+                                   "replica-a");
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  // Both due: only the stale ads run. Orders due alone: fresh, skipped (naming the type).
+  EXPECT_EQ((*claims)[0].outcome, TickOutcome::kQueued);
+  EXPECT_EQ(Text("SELECT array_to_string(data_types, ',') FROM sync_runs WHERE run_id = "
+                 "'run-both'"),
+            "ads");
+  EXPECT_EQ((*claims)[1].outcome, TickOutcome::kSkippedFresh);
+  EXPECT_THAT((*claims)[1].detail,
+              MatchesRegex("skipped: data is fresh \\(orders: last success 6[0-9][0-9] s ago, "
+                           "staleness threshold 3600 s\\)"));
+  EXPECT_EQ((*claims)[2].outcome, TickOutcome::kQueued);
+  EXPECT_EQ(Text("SELECT array_to_string(data_types, ',') FROM sync_runs WHERE run_id = "
+                 "'run-ads'"),
+            "ads");
+  // Never synced: everything due runs, first in the queue's order (its data is oldest).
+  EXPECT_EQ((*claims)[3].outcome, TickOutcome::kQueued);
+  EXPECT_EQ(Text("SELECT array_to_string(data_types, ',') || ' ' || (data_as_of = '-infinity') "
+                 "FROM sync_runs WHERE run_id = 'run-never'"),
+            "orders,ads true");
+  // The ads-only run's data dates from its ads success, not from the fresher orders one.
+  EXPECT_EQ(Scalar("SELECT round(extract(epoch FROM now() - data_as_of) / 60)::bigint "
+                   "FROM sync_runs WHERE run_id = 'run-both'"),
+            180);
+}
+
 TEST_F(ClaimBatchTest, MixedBatchDecidesEachTickAsTheRowByRowRecord) {
   const absl::Time tick = absl::FromUnixSeconds(1700000000);
   const std::string at = absl::StrCat(absl::ToUnixSeconds(tick));

@@ -5,6 +5,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <csignal>
+#include <map>
+#include <set>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -452,6 +454,78 @@ TEST_F(SchedulerTest, PerMinuteStoreSyncsOnItsOwnThenSkipsWhileFresh) {
   EXPECT_EQ(status->skipped_fires(), 1);
   EXPECT_THAT(status->last_skip_reason(), HasSubstr("fresh"));
   EXPECT_TRUE(status->has_last_skip_time());
+}
+
+// A schedule per data type: orders every minute, ads every other minute, each stale after a
+// second. Each cron run syncs the types due at its minute (orders alone at odd minutes, orders
+// and ads at even ones), and its events, history and counts say which.
+TEST_F(SchedulerTest, EachFireSyncsTheDataTypesDueAtItsMinute) {
+  v1::Store store = StoreFor(kStore, "* * * * *");
+  store.set_ads_schedule("*/2 * * * *");
+  store.set_staleness_seconds(1);
+  store.set_ads_staleness_seconds(1);
+  store.set_timezone("UTC");
+  ASSERT_TRUE(Upsert(A(), store).ok());
+  auto status = Status(A(), kStore);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->has_cron_job());
+  EXPECT_EQ(status->ads_schedule(), "*/2 * * * *");
+  // The next orders fire is the next minute; the next ads fire the next even minute.
+  const int64_t next_orders = status->next_orders_fire_time().seconds();
+  const int64_t next_ads = status->next_ads_fire_time().seconds();
+  EXPECT_EQ(next_orders % 60, 0);
+  EXPECT_EQ(next_ads % 120, 0);
+  EXPECT_TRUE(next_ads == next_orders || next_ads == next_orders + 60);
+  EXPECT_EQ(status->next_fire_time().seconds(), next_orders);
+
+  Watcher watcher(A(), kStore);
+  // Three runs: at least one of each kind of minute.
+  const bool three = watcher.WaitForCount(
+      [](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().trigger() == v1::TRIGGER_CRON;
+      },
+      3, absl::Seconds(240));
+  ASSERT_TRUE(three) << replicas_[0].process->Output();
+  // Per run: the types its STARTING event named, and whether an ADS stage event came.
+  std::map<std::string, std::vector<std::string>> started_types;
+  std::set<std::string> ads_stage;
+  for (const v1::WatchEvent& e : watcher.events()) {
+    if (!e.has_progress()) continue;
+    EXPECT_NE(e.progress().stage(), v1::STAGE_FAILED) << e.progress().error();
+    if (e.progress().stage() == v1::STAGE_STARTING) {
+      started_types[e.progress().run_id()] = {e.progress().data_types().begin(),
+                                              e.progress().data_types().end()};
+    }
+    if (e.progress().stage() == v1::STAGE_ADS) ads_stage.insert(e.progress().run_id());
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(10)));
+  v1::ListRunsRequest req;
+  req.set_store_id(kStore);
+  v1::ListRunsResponse runs;
+  ASSERT_TRUE(A().ListRuns(&ctx, req, &runs).ok());
+  int odd = 0;
+  int even = 0;
+  for (const v1::Run& run : runs.runs()) {
+    if (run.trigger() != v1::TRIGGER_CRON || run.status() != "completed") continue;
+    const bool even_minute = (run.scheduled_for().seconds() / 60) % 2 == 0;
+    const std::vector<std::string> types(run.data_types().begin(), run.data_types().end());
+    if (even_minute) {
+      ++even;
+      EXPECT_EQ(types, (std::vector<std::string>{"orders", "ads"})) << run.run_id();
+      EXPECT_TRUE(ads_stage.contains(run.run_id())) << run.run_id();
+    } else {
+      ++odd;
+      EXPECT_EQ(types, std::vector<std::string>{"orders"}) << run.run_id();
+      EXPECT_FALSE(ads_stage.contains(run.run_id())) << run.run_id();
+      EXPECT_EQ(run.counts().ads_fetched(), 0) << run.run_id();
+    }
+    // The events said the same as the history.
+    EXPECT_EQ(started_types[run.run_id()], types) << run.run_id();
+    EXPECT_GT(run.counts().cohort_rows(), 0) << run.run_id();
+  }
+  EXPECT_GE(odd, 1);
+  EXPECT_GE(even, 1);
 }
 
 // Another replica won the store's tick group for the next boundary and never recorded its

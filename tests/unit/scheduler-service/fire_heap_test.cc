@@ -14,7 +14,8 @@ absl::Time Utc(int y, int mo, int d, int h, int mi, int s = 0) {
 
 ScheduleEntry Entry(const std::string& id, const std::string& expr,
                     absl::Duration jitter = absl::ZeroDuration()) {
-  return ScheduleEntry{id, *CronSchedule::Parse(expr), absl::UTCTimeZone(), jitter};
+  return ScheduleEntry{id, DataSchedule(*CronSchedule::Parse(expr), *CronSchedule::Parse(expr)),
+                       absl::UTCTimeZone(), jitter};
 }
 
 std::vector<std::string> Ids(const std::vector<Fire>& fires) {
@@ -122,9 +123,10 @@ TEST(FireHeapTest, SharedSchedulesAndReusedSlotsStayConsistent) {
     ASSERT_TRUE(heap.Upsert(Entry("n" + std::to_string(i), "30 * * * *"), t0));
   }
   EXPECT_EQ(heap.size(), 100u);
-  EXPECT_TRUE(heap.SameSchedule("n7", "30 * * * *", "UTC", absl::ZeroDuration()));
-  EXPECT_FALSE(heap.SameSchedule("n7", "31 * * * *", "UTC", absl::ZeroDuration()));
-  EXPECT_FALSE(heap.SameSchedule("n7", "30 * * * *", "UTC", absl::Seconds(1)));
+  EXPECT_TRUE(heap.SameSchedule("n7", "30 * * * *", "30 * * * *", "UTC", absl::ZeroDuration()));
+  EXPECT_FALSE(heap.SameSchedule("n7", "31 * * * *", "30 * * * *", "UTC", absl::ZeroDuration()));
+  EXPECT_FALSE(heap.SameSchedule("n7", "30 * * * *", "31 * * * *", "UTC", absl::ZeroDuration()));
+  EXPECT_FALSE(heap.SameSchedule("n7", "30 * * * *", "30 * * * *", "UTC", absl::Seconds(1)));
   auto fires = heap.PopDue(Utc(2024, 1, 1, 10, 30), 1000);
   EXPECT_EQ(fires.size(), 50u);
   for (const Fire& f : fires) EXPECT_EQ(f.store_id.substr(0, 1), "n");
@@ -132,6 +134,37 @@ TEST(FireHeapTest, SharedSchedulesAndReusedSlotsStayConsistent) {
   ASSERT_EQ(fires.size(), 50u);  // s50..s99 only: s0..s49 were removed
   for (const Fire& f : fires) EXPECT_GE(std::stoi(f.store_id.substr(1)), 50) << f.store_id;
   EXPECT_EQ(heap.NextDue(), Utc(2024, 1, 1, 11, 30));
+}
+
+
+// A store with an orders schedule every minute and an ads schedule every other minute fires
+// every minute; each fire carries the types due at its boundary.
+TEST(FireHeapTest, AFireCarriesTheDataTypesDueAtItsBoundary) {
+  FireHeap heap;
+  ASSERT_TRUE(heap.Upsert(ScheduleEntry{"split",
+                                        DataSchedule(*CronSchedule::Parse("* * * * *"),
+                                                     *CronSchedule::Parse("*/2 * * * *")),
+                                        absl::UTCTimeZone(), absl::ZeroDuration()},
+                          Utc(2024, 1, 1, 10, 0, 30)));
+  std::vector<DataTypes> types;
+  for (int minute = 1; minute <= 4; ++minute) {
+    auto fires = heap.PopDue(Utc(2024, 1, 1, 10, minute), 10);
+    ASSERT_EQ(fires.size(), 1u) << minute;
+    EXPECT_EQ(fires[0].scheduled_for, Utc(2024, 1, 1, 10, minute));
+    types.push_back(fires[0].types);
+  }
+  EXPECT_EQ(types, (std::vector<DataTypes>{kOrdersType, kAllDataTypes, kOrdersType,
+                                           kAllDataTypes}));
+  // Ads alone (a schedule the orders one never reaches): the instant carries ads only.
+  ASSERT_TRUE(heap.Upsert(ScheduleEntry{"split",
+                                        DataSchedule(*CronSchedule::Parse("0 0 * * *"),
+                                                     *CronSchedule::Parse("30 10 * * *")),
+                                        absl::UTCTimeZone(), absl::ZeroDuration()},
+                          Utc(2024, 1, 1, 10, 4)));
+  auto fires = heap.PopDue(Utc(2024, 1, 1, 10, 30), 10);
+  ASSERT_EQ(fires.size(), 1u);
+  EXPECT_EQ(fires[0].types, kAdsType);
+  EXPECT_EQ(heap.NextBoundary("split"), Utc(2024, 1, 2, 0, 0));
 }
 
 }  // namespace

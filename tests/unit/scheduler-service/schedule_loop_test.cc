@@ -32,7 +32,7 @@ class RecordingSink final : public FireSink {
 };
 
 StoreSchedule Store(const std::string& id, const std::string& expr) {
-  return StoreSchedule{.store_id = id, .schedule = expr, .timezone = "UTC"};
+  return StoreSchedule{.store_id = id, .schedule = expr, .ads_schedule = expr, .timezone = "UTC"};
 }
 
 class ScheduleLoopTest : public ::testing::Test {

@@ -41,6 +41,68 @@ TEST(StoreValidationTest, FillsDefaultsAndDropsReadOnlyFields) {
   EXPECT_FALSE(out->has_created_at());
 }
 
+// Orders and ads schedules: both given, one given (the one-schedule API: used for both), none
+// (each type's default); a bad ads schedule is named as such.
+TEST(StoreValidationTest, SchedulePerDataType) {
+  autosync::v1::Store in = Valid();
+  in.set_schedule(" * * * * * ");
+  in.set_ads_schedule("*/2 * * * *");
+  in.set_ads_staleness_seconds(60);
+  in.set_version(7);
+  auto out = NormalizeStore(in, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->schedule(), "* * * * *");
+  EXPECT_EQ(out->ads_schedule(), "*/2 * * * *");
+  EXPECT_EQ(out->ads_staleness_seconds(), 60);
+  EXPECT_EQ(out->staleness_seconds(), 3600);
+  EXPECT_EQ(out->version(), 0);  // read-only
+
+  in.clear_ads_schedule();
+  out = NormalizeStore(in, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->ads_schedule(), "* * * * *");
+
+  in.clear_schedule();
+  out = NormalizeStore(in, {.schedule = "5 * * * *", .ads_schedule = "7 */6 * * *"});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->schedule(), "5 * * * *");
+  EXPECT_EQ(out->ads_schedule(), "7 */6 * * *");
+
+  in.set_ads_schedule("0 25 * * *");
+  EXPECT_THAT(std::string(Check(in).message()), StartsWith("ads_schedule: "));
+  in.set_ads_schedule("0 * * * *");
+  in.set_ads_staleness_seconds(-1);
+  EXPECT_THAT(std::string(Check(in).message()), StartsWith("ads_staleness_seconds: "));
+}
+
+TEST(BackfillRangeTest, DatesOrNothing) {
+  auto none = ParseBackfillRange("", "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->from.empty());
+  auto ok = ParseBackfillRange("2024-02-01", "2024-02-29");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->to, "2024-02-29");
+  EXPECT_TRUE(ParseBackfillRange("2024-03-01", "2024-03-01").ok());
+  struct Case {
+    const char* from;
+    const char* to;
+    const char* prefix;
+  };
+  for (const Case& c : {Case{"2024-02-01", "", "backfill_to: is missing"},
+                        Case{"", "2024-02-01", "backfill_from: is missing"},
+                        Case{"2024-02-30", "2024-03-01", "backfill_from: "},
+                        Case{"2024-2-1", "2024-03-01", "backfill_from: "},
+                        Case{"2024-02-01", "2024-02-01T00:00", "backfill_to: "},
+                        Case{"2024-03-02", "2024-03-01", "backfill_to: is before"},
+                        Case{"1999-12-31", "2024-03-01", "backfill_from: must be between"},
+                        Case{"2001-01-01", "2024-03-01", "backfill_to: is more than"}}) {
+    auto r = ParseBackfillRange(c.from, c.to);
+    ASSERT_FALSE(r.ok()) << c.from << ".." << c.to;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(r.status().message()), StartsWith(c.prefix)) << c.from << ".." << c.to;
+  }
+}
+
 TEST(StoreValidationTest, EachBadFieldIsNamed) {
   struct Case {
     void (*mutate)(autosync::v1::Store&);
