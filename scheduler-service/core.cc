@@ -380,7 +380,17 @@ absl::Status SchedulerCore::ReportConnections(
     if (s.connections() > 0) merged[s.store_id()] += s.connections();
   }
   std::vector<std::pair<std::string, int>> rows(merged.begin(), merged.end());
-  return repo_.ReportConnections(gateway, rows, kConnectionsTtl);
+  absl::StatusOr<std::vector<std::string>> changed =
+      repo_.ReportConnections(gateway, rows, kConnectionsTtl);
+  if (!changed.ok()) return changed.status();
+  // The watchers of a store whose count moved get its status (activeConnections) now, not at
+  // its next run, on every replica (a store with clients is watched by their gateway).
+  // Bounded: a gateway that restarts with many stores publishes at most this many.
+  constexpr size_t kMaxPublished = 1000;
+  for (size_t i = 0; i < changed->size() && i < kMaxPublished; ++i) {
+    rpc_pool_.Submit([this, id = (*changed)[i]] { PublishStatus(id); });
+  }
+  return absl::OkStatus();
 }
 
 // ---- Runs ----

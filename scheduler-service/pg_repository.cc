@@ -583,21 +583,26 @@ absl::StatusOr<StatusRow> Repository::LoadStatus(absl::string_view store_id,
   return out;
 }
 
-absl::Status Repository::ReportConnections(absl::string_view gateway_id,
-                                           const std::vector<std::pair<std::string, int>>& stores,
-                                           absl::Duration ttl) {
+absl::StatusOr<std::vector<std::string>> Repository::ReportConnections(
+    absl::string_view gateway_id, const std::vector<std::pair<std::string, int>>& stores,
+    absl::Duration ttl) {
   std::vector<std::string> ids;
   std::vector<std::string> counts;
   for (const auto& [id, n] : stores) {
     ids.push_back(id);
     counts.push_back(absl::StrCat(n));
   }
-  return pool_.Run([&](pqxx::connection_base& c) {
+  // What the table held for each store (this gateway's rows and every expired one), to tell
+  // which stores' totals moved.
+  absl::flat_hash_map<std::string, int64_t> before;
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
-    tx.exec_params(
-        "DELETE FROM gateway_connections WHERE gateway_id = $1 OR "
-        "reported_at < now() - $2 * interval '1 second'",
-        std::string(gateway_id), absl::ToDoubleSeconds(ttl));
+    for (const auto& row : tx.exec_params(
+             "DELETE FROM gateway_connections WHERE gateway_id = $1 OR "
+             "reported_at < now() - $2 * interval '1 second' RETURNING store_id, connections",
+             std::string(gateway_id), absl::ToDoubleSeconds(ttl))) {
+      before[row[0].as<std::string>()] += row[1].as<int64_t>();
+    }
     if (!ids.empty()) {
       tx.exec_params(
           "INSERT INTO gateway_connections (gateway_id, store_id, connections) "
@@ -610,6 +615,17 @@ absl::Status Repository::ReportConnections(absl::string_view gateway_id,
     tx.commit();
     return absl::OkStatus();
   });
+  if (!s.ok()) return s;
+  std::vector<std::string> changed;
+  for (const auto& [id, n] : stores) {
+    auto it = before.find(id);
+    if (it == before.end() || it->second != n) changed.push_back(id);
+    if (it != before.end()) before.erase(it);
+  }
+  for (const auto& [id, n] : before) {
+    if (n != 0) changed.push_back(id);
+  }
+  return changed;
 }
 
 absl::StatusOr<autosync::v1::GetLtvCohortsResponse> Repository::LtvCohorts(

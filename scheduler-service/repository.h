@@ -169,8 +169,9 @@ class Repository final {
   absl::StatusOr<StatusRow> LoadStatus(absl::string_view store_id,
                                        absl::Duration connections_ttl);
 
-  // Replaces a gateway's table of connections; drops every report older than `ttl`.
-  absl::Status ReportConnections(absl::string_view gateway_id,
+  // Replaces a gateway's table of connections; drops every report older than `ttl`. Returns
+  // the stores whose rows changed (a count moved, appeared, or went away).
+  absl::StatusOr<std::vector<std::string>> ReportConnections(absl::string_view gateway_id,
                                  const std::vector<std::pair<std::string, int>>& stores,
                                  absl::Duration ttl);
 

@@ -4,6 +4,7 @@
 // reaping a run whose owner was SIGKILLed, and progress relayed between replicas.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <csignal>
 #include <map>
 #include <set>
@@ -746,19 +747,41 @@ TEST_F(SchedulerTest, WatchStoreRefusesBadAndUnknownStores) {
 
 TEST_F(SchedulerTest, ReportConnectionsCountsInStatus) {
   ASSERT_TRUE(Upsert(A(), StoreFor(kStore)).ok());
-  for (const char* gw : {"gw-1", "gw-2"}) {
+  Watcher watcher(A(), kStore);
+  auto report = [&](const char* gw, int connections) {
     grpc::ClientContext ctx;
     v1::ReportConnectionsRequest req;
     req.set_gateway_id(gw);
-    auto* s = req.add_stores();
-    s->set_store_id(kStore);
-    s->set_connections(2);
+    if (connections > 0) {
+      auto* s = req.add_stores();
+      s->set_store_id(kStore);
+      s->set_connections(connections);
+    }
     v1::ReportConnectionsResponse resp;
-    ASSERT_TRUE(A().ReportConnections(&ctx, req, &resp).ok());
-  }
+    return A().ReportConnections(&ctx, req, &resp);
+  };
+  auto status_with = [](int n) {
+    return [n](const v1::WatchEvent& e) {
+      return e.has_status() && e.status().active_connections() == n;
+    };
+  };
+  // Each change of the count reaches the watchers as a status (syncStatus) at once.
+  ASSERT_TRUE(report("gw-1", 2).ok());
+  EXPECT_TRUE(watcher.WaitFor(status_with(2), absl::Seconds(10)).has_value()) << watcher.text();
+  ASSERT_TRUE(report("gw-2", 2).ok());
+  EXPECT_TRUE(watcher.WaitFor(status_with(4), absl::Seconds(10)).has_value()) << watcher.text();
   auto status = Status(A(), kStore);
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->active_connections(), 4);
+  // The same table again changes nothing and publishes nothing; a gateway whose clients left
+  // brings the count down.
+  const size_t statuses = watcher.events().size();
+  ASSERT_TRUE(report("gw-2", 2).ok());
+  ASSERT_TRUE(report("gw-1", 0).ok());
+  EXPECT_TRUE(watcher.WaitFor(status_with(2), absl::Seconds(10)).has_value()) << watcher.text();
+  int fours = 0;
+  for (const auto& e : watcher.events()) fours += status_with(4)(e) ? 1 : 0;
+  EXPECT_EQ(fours, 1) << "the unchanged report published a status: " << statuses;
   grpc::ClientContext ctx;
   v1::ReportConnectionsRequest bad;
   bad.set_gateway_id("gw");
@@ -766,6 +789,89 @@ TEST_F(SchedulerTest, ReportConnectionsCountsInStatus) {
   v1::ReportConnectionsResponse resp;
   EXPECT_EQ(A().ReportConnections(&ctx, bad, &resp).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// hasCronJob is true exactly while the store is enabled with a schedule that fires; a pause and a
+// resume are each one change of the stored store (its version moves); a write based on an older
+// version, or a create of an existing id, is refused and changes nothing.
+TEST_F(SchedulerTest, VersionsPauseResumeAndHasCronJob) {
+  v1::UpsertStoreResponse created;
+  ASSERT_TRUE(Upsert(A(), StoreFor(kStore, "*/15 * * * *"), &created).ok());
+  EXPECT_EQ(created.store().version(), 1);
+  EXPECT_EQ(created.store().ads_schedule(), "*/15 * * * *");  // one schedule: used for both
+  auto status = Status(A(), kStore);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->has_cron_job());
+  EXPECT_TRUE(status->has_next_orders_fire_time());
+
+  auto call = [&](auto method, const auto& request, v1::Store* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(10)));
+    return (A().*method)(&ctx, request, out);
+  };
+  v1::PauseStoreRequest pause;
+  pause.set_store_id(kStore);
+  pause.set_note("migrating the shop");
+  v1::Store paused;
+  ASSERT_TRUE(call(&v1::Scheduler::Stub::PauseStore, pause, &paused).ok());
+  EXPECT_FALSE(paused.enabled());
+  EXPECT_EQ(paused.pause_note(), "migrating the shop");
+  EXPECT_EQ(paused.version(), 2);
+  status = Status(A(), kStore);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->has_cron_job());
+  EXPECT_FALSE(status->has_next_fire_time());
+  pause.set_note(std::string(600, 'x'));
+  EXPECT_EQ(call(&v1::Scheduler::Stub::PauseStore, pause, &paused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::ResumeStoreRequest resume;
+  resume.set_store_id(kStore);
+  v1::Store resumed;
+  ASSERT_TRUE(call(&v1::Scheduler::Stub::ResumeStore, resume, &resumed).ok());
+  EXPECT_TRUE(resumed.enabled());
+  EXPECT_EQ(resumed.pause_note(), "");
+  EXPECT_EQ(resumed.version(), 3);
+  status = Status(A(), kStore);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->has_cron_job());
+  resume.set_store_id("nope");
+  EXPECT_EQ(call(&v1::Scheduler::Stub::ResumeStore, resume, &resumed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // Optimistic concurrency: version 2 is stale now.
+  auto upsert = [&](const v1::Store& store, int64_t expected, bool create_only) {
+    grpc::ClientContext ctx;
+    v1::UpsertStoreRequest req;
+    *req.mutable_store() = store;
+    req.set_expected_version(expected);
+    req.set_create_only(create_only);
+    v1::UpsertStoreResponse resp;
+    return A().UpsertStore(&ctx, req, &resp);
+  };
+  v1::Store edit = StoreFor(kStore, "0 * * * *");
+  edit.set_display_name("mine");
+  grpc::Status stale = upsert(edit, 2, false);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(stale.error_message(), HasSubstr("was changed by someone else (version 3, not 2)"));
+  EXPECT_EQ(upsert(edit, 0, true).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(upsert(StoreFor("ghost"), 1, false).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Scalar("SELECT version FROM stores WHERE store_id = 'shop'"), 3);
+  ASSERT_TRUE(upsert(edit, 3, false).ok());
+  EXPECT_EQ(Scalar("SELECT version FROM stores WHERE store_id = 'shop'"), 4);
+  // Two writers of version 4 at once: exactly one wins.
+  std::atomic<int> won{0};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 2; ++i) {
+    writers.emplace_back([&, i] {
+      v1::Store mine = edit;
+      mine.set_display_name(absl::StrCat("writer ", i));
+      if (upsert(mine, 4, false).ok()) ++won;
+    });
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(Scalar("SELECT version FROM stores WHERE store_id = 'shop'"), 5);
 }
 
 TEST_F(SchedulerTest, BadFlagStopsWithOneLineNamingIt) {
