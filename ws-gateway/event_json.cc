@@ -103,6 +103,8 @@ std::string ProgressEventData(const autosync::v1::SyncProgress& progress) {
     RemoveMember(json, "estimatedWaitSeconds");
   }
   RemoveMember(json, "retryable");
+  // `dataTypes` (which types the run syncs) is on STARTING and QUEUED events only.
+  if (progress.data_types().empty()) RemoveMember(json, "dataTypes");
   return json;
 }
 

@@ -180,7 +180,30 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, absl::Tim
   } else {
     return Refused("stores claim is not a string or an array of strings");
   }
+  simdjson::dom::element role;
+  if (claims_doc["role"].get(role) == simdjson::SUCCESS) {
+    std::string_view name;
+    if (role.get_string().get(name) != simdjson::SUCCESS) return Refused("role is not a string");
+    if (name == "viewer") {
+      claims.role = Role::kViewer;
+    } else if (name == "operator") {
+      claims.role = Role::kOperator;
+    } else if (name == "admin") {
+      claims.role = Role::kAdmin;
+    } else {
+      return Refused("role is not viewer, operator or admin");
+    }
+  }
   return claims;
+}
+
+absl::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kViewer: return "viewer";
+    case Role::kOperator: return "operator";
+    case Role::kAdmin: return "admin";
+  }
+  return "viewer";
 }
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {

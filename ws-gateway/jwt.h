@@ -12,10 +12,20 @@
 
 namespace autosync::gateway {
 
+// What a caller may do (claim `role`), each role including the ones before it: a viewer reads;
+// an operator also triggers, pauses, resumes and re-syncs; an admin also creates, edits,
+// deletes and backfills. A token without `role` is an operator (what every token could do
+// before roles existed); dev mode makes every caller an admin.
+enum class Role { kViewer = 0, kOperator = 1, kAdmin = 2 };
+absl::string_view RoleName(Role role);
+
 struct JwtClaims {
   std::string subject;              // `sub`, may be empty
   std::vector<std::string> stores;  // `stores`: ids, or "*" for every store
   absl::Time expires = absl::InfinitePast();
+  Role role = Role::kOperator;
+
+  bool Can(Role needed) const { return static_cast<int>(role) >= static_cast<int>(needed); }
 
   // True when the `stores` claim lists `store_id` or "*".
   bool AllowsStore(absl::string_view store_id) const;

@@ -40,7 +40,12 @@ ABSL_FLAG(std::string, web_root, "",
           "Directory of the dashboard's static files. Empty: ws-gateway/web of the source tree "
           "this binary was built from, else <binary dir>/web, else no static files");
 ABSL_FLAG(std::string, jwt_secret_file, "",
-          "File holding the HS256 key clients' JWTs are signed with. Empty: dev mode, no auth");
+          "File holding the HS256 key clients' JWTs are signed with. Empty: dev mode, no auth "
+          "(every caller is an admin), refused unless --listen is a loopback address or "
+          "--allow_remote_dev_mode is given");
+ABSL_FLAG(bool, allow_remote_dev_mode, false,
+          "Allow dev mode (no --jwt_secret_file) on a non-loopback --listen: anyone who can "
+          "reach the port may create, change and delete stores");
 ABSL_FLAG(std::string, allowed_origins, "",
           "Comma-separated Origins allowed for WebSocket upgrades and CORS; empty or * = any");
 ABSL_FLAG(int32_t, ping_interval_ms, 25000, "Engine.IO pingInterval (10-600000)");
@@ -107,6 +112,11 @@ GatewayConfig ConfigFromFlags(common::ConfigErrors& errors) {
     absl::StatusOr<std::string> secret = ReadSecretFile(secret_file);
     errors.Check(secret.status(), "jwt_secret_file");
     if (secret.ok()) config.jwt_secret = *secret;
+  } else if (!common::IsLoopbackHost(config.listen.host) &&
+             !absl::GetFlag(FLAGS_allow_remote_dev_mode)) {
+    errors.Require(false, "jwt_secret_file",
+                   "is required when --listen is not a loopback address (dev mode lets every "
+                   "caller manage every store); pass --allow_remote_dev_mode to accept that");
   }
   for (absl::string_view origin :
        absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
@@ -173,8 +183,8 @@ int Main(int argc, char** argv) {
   const Authenticator auth =
       config.jwt_secret.empty() ? Authenticator() : Authenticator(JwtVerifier(config.jwt_secret));
   if (auth.dev_mode()) {
-    common::LogWarn("DEV MODE: no --jwt_secret_file, every client may watch and trigger every "
-                    "store");
+    common::LogWarn("DEV MODE: no --jwt_secret_file, every client is an admin: it may watch, "
+                    "trigger, create, change and delete every store");
   }
   const OriginPolicy origins(config.allowed_origins);
   TriggerLimiter limiter(config.store_triggers_per_minute,

@@ -1,5 +1,7 @@
 #include "ws-gateway/route_match.h"
 
+#include <initializer_list>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -20,6 +22,32 @@ RouteMatch Make(RouteId id, absl::string_view label, absl::string_view method,
   match.store_id = std::move(store_id);
   const bool ok = method == "OPTIONS" || (allowed == kRead ? IsRead(method) : method == allowed);
   if (!ok) match.allowed_methods = std::string(allowed);
+  return match;
+}
+
+struct MethodRoute {
+  absl::string_view method;  // "GET" also answers HEAD
+  RouteId id;
+};
+
+// A path served by several methods, each its own route.
+RouteMatch Pick(absl::string_view method, absl::string_view label,
+                std::initializer_list<MethodRoute> routes, std::string store_id = "") {
+  RouteMatch match;
+  match.label = label;
+  match.store_id = std::move(store_id);
+  for (const MethodRoute& r : routes) {
+    if (method == r.method || (r.method == "GET" && method == "HEAD")) {
+      match.id = r.id;
+      return match;
+    }
+  }
+  match.id = routes.begin()->id;
+  if (method == "OPTIONS") return match;
+  for (const MethodRoute& r : routes) {
+    if (!match.allowed_methods.empty()) match.allowed_methods += ", ";
+    match.allowed_methods += r.method == "GET" ? std::string(kRead) : std::string(r.method);
+  }
   return match;
 }
 
@@ -51,9 +79,34 @@ RouteMatch MatchRoute(absl::string_view method, absl::string_view path) {
                   std::string(parts[3]));
     }
     if (parts.size() == 2 && parts[1] == "stores") {
-      return Make(RouteId::kStores, "/api/stores", method, kRead);
+      return Pick(method, "/api/stores",
+                  {{"GET", RouteId::kStores}, {"POST", RouteId::kCreateStore}});
+    }
+    if (parts.size() == 2 && parts[1] == "me") return Make(RouteId::kMe, "/api/me", method, kRead);
+    if (parts.size() == 3 && parts[1] == "schedules" && parts[2] == "preview") {
+      return Make(RouteId::kPreviewSchedule, "/api/schedules/preview", method, kWrite);
+    }
+    if (parts.size() == 3 && parts[1] == "stores" && !parts[2].empty()) {
+      return Pick(method, "/api/stores/:storeId",
+                  {{"GET", RouteId::kStore},
+                   {"PUT", RouteId::kReplaceStore},
+                   {"DELETE", RouteId::kDeleteStore}},
+                  std::string(parts[2]));
     }
     if (parts.size() == 4 && parts[1] == "stores" && !parts[2].empty()) {
+      static constexpr std::pair<absl::string_view, RouteId> kActions[] = {
+          {"pause", RouteId::kPauseStore},
+          {"resume", RouteId::kResumeStore},
+          {"resync", RouteId::kResyncStore},
+          {"backfill", RouteId::kBackfillStore}};
+      static constexpr absl::string_view kLabels[] = {
+          "/api/stores/:storeId/pause", "/api/stores/:storeId/resume",
+          "/api/stores/:storeId/resync", "/api/stores/:storeId/backfill"};
+      for (size_t i = 0; i < 4; ++i) {
+        if (parts[3] == kActions[i].first) {
+          return Make(kActions[i].second, kLabels[i], method, kWrite, std::string(parts[2]));
+        }
+      }
       if (parts[3] == "ltv") {
         return Make(RouteId::kStoreLtv, "/api/stores/:storeId/ltv", method, kRead,
                     std::string(parts[2]));

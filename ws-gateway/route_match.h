@@ -17,6 +17,16 @@ enum class RouteId {
   kSyncStatus,    // GET  /api/sync/status/:storeId
   kTriggerSync,   // POST /api/test/trigger-sync/:storeId
   kStores,        // GET  /api/stores
+  kCreateStore,   // POST /api/stores
+  kStore,         // GET  /api/stores/:storeId
+  kReplaceStore,  // PUT  /api/stores/:storeId
+  kDeleteStore,   // DELETE /api/stores/:storeId
+  kPauseStore,    // POST /api/stores/:storeId/pause
+  kResumeStore,   // POST /api/stores/:storeId/resume
+  kResyncStore,   // POST /api/stores/:storeId/resync
+  kBackfillStore,  // POST /api/stores/:storeId/backfill
+  kPreviewSchedule,  // POST /api/schedules/preview
+  kMe,            // GET  /api/me
   kStoreLtv,      // GET  /api/stores/:storeId/ltv
   kStoreRuns,     // GET  /api/stores/:storeId/runs
   kBenchBroadcast,  // POST /bench/broadcast (only with --bench_endpoints)
@@ -28,7 +38,8 @@ struct RouteMatch {
   RouteId id = RouteId::kNotFound;
   // The raw :storeId path segment (not yet validated), for routes that have one.
   std::string store_id;
-  // Set when the path is known but the method is not allowed: "GET, HEAD" / "POST".
+  // Set when the path is known but the method is not allowed: "GET, HEAD" / "POST" /
+  // "GET, HEAD, PUT, DELETE".
   std::string allowed_methods;
   // Low-cardinality label for metrics: the route pattern ("/api/stores/:storeId/ltv").
   absl::string_view label = "unmatched";

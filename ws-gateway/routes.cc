@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "ws-gateway/event_json.h"
+#include "ws-gateway/store_json.h"
 #include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
@@ -83,6 +84,65 @@ absl::StatusOr<v1::ListStoresResponse> GrantedStores(SchedulerClient& scheduler,
     req.set_page_token(stores->next_page_token());
   }
   return out;
+}
+
+// The role each /api/ route needs (docs/STORES-HTTP.md, "Roles").
+Role NeededRole(RouteId id) {
+  switch (id) {
+    case RouteId::kTriggerSync:
+    case RouteId::kPauseStore:
+    case RouteId::kResumeStore:
+    case RouteId::kResyncStore: return Role::kOperator;
+    case RouteId::kCreateStore:
+    case RouteId::kReplaceStore:
+    case RouteId::kDeleteStore:
+    case RouteId::kBackfillStore: return Role::kAdmin;
+    default: return Role::kViewer;
+  }
+}
+
+// An error answer for a store route: the status and message, the JSON member it names
+// (`field`) and, for a conflict, the store as it is now.
+HttpResponse StoreError(const absl::Status& status, const v1::Store* current = nullptr) {
+  HttpResponse res = JsonError(HttpStatusFor(status), status.message());
+  if (status.code() == absl::StatusCode::kOutOfRange &&
+      absl::StartsWith(status.message(), "body: is larger")) {
+    res = JsonError(413, status.message());
+  }
+  const std::string field =
+      status.code() == absl::StatusCode::kInvalidArgument ? JsonFieldFor(status.message()) : "";
+  if (field.empty() && current == nullptr) return res;
+  res.body.pop_back();  // the closing brace
+  if (!field.empty()) {
+    res.body += ",\"field\":";
+    AppendJsonString(&res.body, field);
+  }
+  if (current != nullptr) absl::StrAppend(&res.body, ",\"store\":", StoreToJson(*current));
+  res.body += "}";
+  return res;
+}
+
+HttpResponse StoreOk(const v1::Store& store, int status = 200) {
+  HttpResponse res;
+  res.status = status;
+  res.body = absl::StrCat("{\"success\":true,\"store\":", StoreToJson(store), ",",
+                          TimestampMember(), "}");
+  return res;
+}
+
+std::string StoresJson(const v1::ListStoresResponse& stores) {
+  std::string body = "{\"success\":true,\"stores\":[";
+  for (int i = 0; i < stores.stores_size(); ++i) {
+    if (i > 0) body += ",";
+    body += StoreToJson(stores.stores(i));
+  }
+  body += "]";
+  if (!stores.next_page_token().empty()) {
+    body += ",\"nextPageToken\":";
+    AppendJsonString(&body, stores.next_page_token());
+  }
+  absl::StrAppend(&body, ",", TimestampMember(), "}");
+  return body;
 }
 
 }  // namespace
@@ -156,7 +216,7 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     HttpResponse res;
     res.status = 204;
     res.content_type = "text/plain";
-    res.headers = {{"Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS"},
+    res.headers = {{"Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"},
                    {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
                    {"Access-Control-Max-Age", "600"}};
     return res;
@@ -196,6 +256,11 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     res.headers.emplace_back("WWW-Authenticate", "Bearer");
     return res;
   }
+  if (!claims->Can(NeededRole(match.id))) {
+    return JsonError(403, absl::StrCat("role ", RoleName(claims->role), " may not use ",
+                                       request.method, " ", match.label, ": it needs role ",
+                                       RoleName(NeededRole(match.id))));
+  }
   if (!match.store_id.empty()) {
     if (absl::Status s = common::ValidateStoreId(match.store_id); !s.ok()) return ErrorFor(s);
     if (!claims->AllowsStore(match.store_id)) {
@@ -203,6 +268,9 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     }
   }
   const std::string& store = match.store_id;
+  const std::string client = claims->subject.empty() || auth_.dev_mode()
+                                 ? absl::StrCat("ip:", request.remote_address)
+                                 : absl::StrCat("sub:", claims->subject);
   switch (match.id) {
     case RouteId::kSyncStatus: {
       auto status = scheduler_.GetSyncStatus(store);
@@ -214,9 +282,6 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
       return JsonOk(std::move(body));
     }
     case RouteId::kTriggerSync: {
-      const std::string client = claims->subject.empty() || auth_.dev_mode()
-                                     ? absl::StrCat("ip:", request.remote_address)
-                                     : absl::StrCat("sub:", claims->subject);
       auto result = Trigger(store, client, *claims, v1::TRIGGER_MANUAL);
       if (!result.ok()) return ErrorFor(result.status());
       std::string body;
@@ -245,14 +310,95 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
         // security/auth_test.cc StoresListShowsOnlyTheGrantedStores…).
         auto granted = GrantedStores(scheduler_, *claims);
         if (!granted.ok()) return ErrorFor(granted.status());
-        return JsonOk(SuccessJson(*granted, TimestampMember()));
+        return JsonOk(StoresJson(*granted));
       }
       v1::ListStoresRequest req;
       req.set_page_size(*page_size);
       req.set_page_token(QueryParam(query, "pageToken").value_or(""));
       auto stores = scheduler_.ListStores(req);
       if (!stores.ok()) return ErrorFor(stores.status());
-      return JsonOk(SuccessJson(*stores, TimestampMember()));
+      return JsonOk(StoresJson(*stores));
+    }
+    case RouteId::kStore: {
+      auto got = scheduler_.GetStore(store);
+      if (!got.ok()) return StoreError(got.status());
+      return StoreOk(*got);
+    }
+    case RouteId::kCreateStore:
+    case RouteId::kReplaceStore: return WriteStore(request, match, *claims);
+    case RouteId::kDeleteStore: {
+      if (absl::Status s = scheduler_.DeleteStore(store); !s.ok()) return StoreError(s);
+      common::LogInfo("store deleted over HTTP", {{"store", store}, {"by", client}});
+      std::string body = "{\"success\":true,\"storeId\":";
+      AppendJsonString(&body, store);
+      absl::StrAppend(&body, ",", TimestampMember(), "}");
+      return JsonOk(std::move(body));
+    }
+    case RouteId::kPauseStore:
+    case RouteId::kResumeStore: {
+      absl::StatusOr<v1::Store> changed;
+      if (match.id == RouteId::kPauseStore) {
+        absl::StatusOr<std::string> note = ParsePauseBody(request.body);
+        if (!note.ok()) return StoreError(note.status());
+        v1::PauseStoreRequest req;
+        req.set_store_id(store);
+        req.set_note(*note);
+        changed = scheduler_.PauseStore(req);
+      } else {
+        if (absl::Status s = ParseEmptyBody(request.body); !s.ok()) return StoreError(s);
+        changed = scheduler_.ResumeStore(store);
+      }
+      if (!changed.ok()) return StoreError(changed.status());
+      common::LogInfo(match.id == RouteId::kPauseStore ? "store paused over HTTP"
+                                                       : "store resumed over HTTP",
+                      {{"store", store}, {"by", client}});
+      return StoreOk(*changed);
+    }
+    case RouteId::kResyncStore:
+    case RouteId::kBackfillStore: {
+      TriggerOptions options;
+      if (match.id == RouteId::kResyncStore) {
+        if (absl::Status s = ParseEmptyBody(request.body); !s.ok()) return StoreError(s);
+        options.force = true;
+      } else {
+        auto range = ParseBackfillBody(request.body);
+        if (!range.ok()) return StoreError(range.status());
+        options.backfill_from = range->first;
+        options.backfill_to = range->second;
+      }
+      auto result = Trigger(store, client, *claims, v1::TRIGGER_MANUAL, options);
+      if (!result.ok()) return StoreError(result.status());
+      std::string body = absl::StrCat("{\"success\":", result->started() ? "true" : "false");
+      body += result->started() ? ",\"message\":" : ",\"error\":";
+      AppendJsonString(&body, result->message());
+      body += ",\"runId\":";
+      AppendJsonString(&body, result->run_id());
+      absl::StrAppend(&body, ",\"started\":", result->started() ? "true" : "false", ",",
+                      TimestampMember(), "}");
+      HttpResponse res = JsonOk(std::move(body));
+      if (!result->started()) res.status = 409;
+      return res;
+    }
+    case RouteId::kPreviewSchedule: {
+      auto req = ParsePreviewBody(request.body);
+      if (!req.ok()) return StoreError(req.status());
+      auto fires = scheduler_.PreviewSchedule(*req);
+      if (!fires.ok()) return StoreError(fires.status());
+      return JsonOk(SuccessJson(*fires, TimestampMember()));
+    }
+    case RouteId::kMe: {
+      std::string body = "{\"success\":true,\"role\":";
+      AppendJsonString(&body, std::string(RoleName(claims->role)));
+      body += ",\"subject\":";
+      AppendJsonString(&body, claims->subject);
+      body += ",\"stores\":[";
+      for (size_t i = 0; i < claims->stores.size(); ++i) {
+        if (i > 0) body += ",";
+        AppendJsonString(&body, claims->stores[i]);
+      }
+      absl::StrAppend(&body, "],\"devMode\":", auth_.dev_mode() ? "true" : "false", ",",
+                      TimestampMember(), "}");
+      return JsonOk(std::move(body));
     }
     case RouteId::kStoreLtv: {
       auto ltv = scheduler_.GetLtvCohorts(store);
@@ -282,15 +428,25 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
 absl::StatusOr<v1::TriggerSyncResponse> Router::Trigger(const std::string& store_id,
                                                         absl::string_view client_key,
                                                         const JwtClaims& claims,
-                                                        v1::Trigger trigger) {
+                                                        v1::Trigger trigger,
+                                                        const TriggerOptions& options) {
   if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
   if (!claims.AllowsStore(store_id)) {
     return absl::PermissionDeniedError(absl::StrCat("token does not grant store ", store_id));
+  }
+  const Role needed = options.backfill_from.empty() ? Role::kOperator : Role::kAdmin;
+  if (!claims.Can(needed)) {
+    return absl::PermissionDeniedError(absl::StrCat("role ", RoleName(claims.role),
+                                                    " may not trigger syncs: it needs role ",
+                                                    RoleName(needed)));
   }
   if (absl::Status s = limiter_.Check(store_id, client_key, absl::Now()); !s.ok()) return s;
   v1::TriggerSyncRequest request;
   request.set_store_id(store_id);
   request.set_trigger(trigger);
+  request.set_force(options.force);
+  request.set_backfill_from(options.backfill_from);
+  request.set_backfill_to(options.backfill_to);
   auto response = scheduler_.TriggerSync(request);
   if (response.ok()) {
     common::LogInfo("manual trigger", {{"store", store_id},
@@ -298,6 +454,53 @@ absl::StatusOr<v1::TriggerSyncResponse> Router::Trigger(const std::string& store
                                        {"started", response->started() ? "true" : "false"}});
   }
   return response;
+}
+
+HttpResponse Router::WriteStore(const HttpRequest& request, const RouteMatch& match,
+                                const JwtClaims& claims) {
+  const bool create = match.id == RouteId::kCreateStore;
+  absl::StatusOr<StoreBody> body = ParseStoreBody(request.body);
+  if (!body.ok()) return StoreError(body.status());
+  v1::UpsertStoreRequest req;
+  *req.mutable_store() = body->store;
+  if (create) {
+    if (!body->has_store_id) {
+      return StoreError(absl::InvalidArgumentError("storeId: is required"));
+    }
+    if (absl::Status s = common::ValidateStoreId(body->store.store_id()); !s.ok()) {
+      return StoreError(absl::InvalidArgumentError(absl::StrCat("storeId: ", s.message())));
+    }
+    if (!claims.AllowsStore(body->store.store_id())) {
+      return JsonError(403, absl::StrCat("token does not grant store ", body->store.store_id()));
+    }
+    req.set_create_only(true);
+  } else {
+    if (body->has_store_id && body->store.store_id() != match.store_id) {
+      return StoreError(absl::InvalidArgumentError(
+          "storeId: does not match the store in the path (a store id cannot change)"));
+    }
+    if (body->version <= 0) {
+      return StoreError(absl::InvalidArgumentError(
+          "version: is required (send the version GET returned)"));
+    }
+    req.mutable_store()->set_store_id(match.store_id);
+    req.set_expected_version(body->version);
+  }
+  absl::StatusOr<v1::UpsertStoreResponse> written = scheduler_.UpsertStore(req);
+  if (!written.ok()) {
+    // A conflict answers with the store as it is now, so the caller can reapply its change.
+    const absl::StatusCode code = written.status().code();
+    if (code == absl::StatusCode::kAlreadyExists || code == absl::StatusCode::kAborted) {
+      absl::StatusOr<v1::Store> current = scheduler_.GetStore(req.store().store_id());
+      if (current.ok()) return StoreError(written.status(), &*current);
+    }
+    return StoreError(written.status());
+  }
+  common::LogInfo(create ? "store created over HTTP" : "store replaced over HTTP",
+                  {{"store", written->store().store_id()},
+                   {"version", absl::StrCat(written->store().version())},
+                   {"by", claims.subject}});
+  return StoreOk(written->store(), create ? 201 : 200);
 }
 
 HttpResponse Router::Health() {

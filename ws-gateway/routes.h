@@ -28,6 +28,13 @@ struct RouterOptions {
 // flight, 429 limited, 503 upstream down or slow, 502 otherwise.
 int HttpStatusFor(const absl::Status& status);
 
+// What a trigger asks for beyond a plain sync.
+struct TriggerOptions {
+  bool force = false;         // a full re-fetch ("Re-sync everything")
+  std::string backfill_from;  // a backfill's days (admin only); both empty otherwise
+  std::string backfill_to;
+};
+
 class Router final {
  public:
   // Every reference must outlive the router.
@@ -40,10 +47,12 @@ class Router final {
 
   // A manual trigger on behalf of an authenticated client (HTTP or WebSocket): validates the
   // store id, checks the claims and the rate limits, calls TriggerSync. Blocking.
+  // The caller's role must be operator (admin for a backfill).
   absl::StatusOr<autosync::v1::TriggerSyncResponse> Trigger(const std::string& store_id,
                                                             absl::string_view client_key,
                                                             const JwtClaims& claims,
-                                                            autosync::v1::Trigger trigger);
+                                                            autosync::v1::Trigger trigger,
+                                                            const TriggerOptions& options = {});
 
   // POST /bench/broadcast body -> response body (set by the server when --bench_endpoints).
   void set_bench_handler(std::function<HttpResponse(const HttpRequest&)> handler) {
@@ -53,6 +62,9 @@ class Router final {
  private:
   HttpResponse Route(const HttpRequest& request, const RouteMatch& match);
   HttpResponse Health();
+  // POST /api/stores (create) and PUT /api/stores/:id (replace a version).
+  HttpResponse WriteStore(const HttpRequest& request, const RouteMatch& match,
+                          const JwtClaims& claims);
   HttpResponse Static(absl::string_view path);
 
   SchedulerClient& scheduler_;

@@ -119,6 +119,32 @@ class GrpcSchedulerClient final : public SchedulerClient {
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
     return Unary<v1::ListRunsResponse>(request, &v1::Scheduler::Stub::ListRuns);
   }
+  absl::StatusOr<v1::UpsertStoreResponse> UpsertStore(
+      const v1::UpsertStoreRequest& request) override {
+    return Unary<v1::UpsertStoreResponse>(request, &v1::Scheduler::Stub::UpsertStore);
+  }
+  absl::StatusOr<v1::Store> GetStore(const std::string& store_id) override {
+    v1::GetStoreRequest request;
+    request.set_store_id(store_id);
+    return Unary<v1::Store>(request, &v1::Scheduler::Stub::GetStore);
+  }
+  absl::Status DeleteStore(const std::string& store_id) override {
+    v1::DeleteStoreRequest request;
+    request.set_store_id(store_id);
+    return Unary<v1::DeleteStoreResponse>(request, &v1::Scheduler::Stub::DeleteStore).status();
+  }
+  absl::StatusOr<v1::Store> PauseStore(const v1::PauseStoreRequest& request) override {
+    return Unary<v1::Store>(request, &v1::Scheduler::Stub::PauseStore);
+  }
+  absl::StatusOr<v1::Store> ResumeStore(const std::string& store_id) override {
+    v1::ResumeStoreRequest request;
+    request.set_store_id(store_id);
+    return Unary<v1::Store>(request, &v1::Scheduler::Stub::ResumeStore);
+  }
+  absl::StatusOr<v1::PreviewScheduleResponse> PreviewSchedule(
+      const v1::PreviewScheduleRequest& request) override {
+    return Unary<v1::PreviewScheduleResponse>(request, &v1::Scheduler::Stub::PreviewSchedule);
+  }
 
   void ReportConnections(const v1::ReportConnectionsRequest& request,
                          std::function<void(absl::Status)> done) override {

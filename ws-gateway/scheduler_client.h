@@ -45,6 +45,16 @@ class SchedulerClient {
       const std::string& store_id) = 0;
   virtual absl::StatusOr<autosync::v1::ListRunsResponse> ListRuns(
       const autosync::v1::ListRunsRequest& request) = 0;
+  // Store management (the HTTP routes of docs/STORES-HTTP.md).
+  virtual absl::StatusOr<autosync::v1::UpsertStoreResponse> UpsertStore(
+      const autosync::v1::UpsertStoreRequest& request) = 0;
+  virtual absl::StatusOr<autosync::v1::Store> GetStore(const std::string& store_id) = 0;
+  virtual absl::Status DeleteStore(const std::string& store_id) = 0;
+  virtual absl::StatusOr<autosync::v1::Store> PauseStore(
+      const autosync::v1::PauseStoreRequest& request) = 0;
+  virtual absl::StatusOr<autosync::v1::Store> ResumeStore(const std::string& store_id) = 0;
+  virtual absl::StatusOr<autosync::v1::PreviewScheduleResponse> PreviewSchedule(
+      const autosync::v1::PreviewScheduleRequest& request) = 0;
 
   // Non-blocking; `done` runs on a gRPC thread when the call ends (deadline bounded).
   virtual void ReportConnections(const autosync::v1::ReportConnectionsRequest& request,

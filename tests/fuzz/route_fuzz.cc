@@ -73,6 +73,27 @@ void CheckRoute(absl::string_view method, absl::string_view path) {
     case gw::RouteId::kStoreRuns:
       rebuilt = absl::StrCat("/api/stores/", match.store_id, "/runs");
       break;
+    case gw::RouteId::kStore:
+    case gw::RouteId::kReplaceStore:
+    case gw::RouteId::kDeleteStore:
+      rebuilt = absl::StrCat("/api/stores/", match.store_id);
+      if (match.allowed_methods.empty() && method != "OPTIONS" &&
+          !(IsRead(method) || method == "PUT" || method == "DELETE")) {
+        Fail("a store route took a method it does not serve", path);
+      }
+      break;
+    case gw::RouteId::kPauseStore:
+      rebuilt = absl::StrCat("/api/stores/", match.store_id, "/pause");
+      break;
+    case gw::RouteId::kResumeStore:
+      rebuilt = absl::StrCat("/api/stores/", match.store_id, "/resume");
+      break;
+    case gw::RouteId::kResyncStore:
+      rebuilt = absl::StrCat("/api/stores/", match.store_id, "/resync");
+      break;
+    case gw::RouteId::kBackfillStore:
+      rebuilt = absl::StrCat("/api/stores/", match.store_id, "/backfill");
+      break;
     case gw::RouteId::kStatic:
       if (!IsRead(method)) Fail("static route for a non-read method", path);
       if (!absl::StartsWith(path, "/") || absl::StartsWith(path, "/api/") || path == "/api") {
@@ -90,7 +111,13 @@ void CheckRoute(absl::string_view method, absl::string_view path) {
       Fail("storeId is not one non-empty segment", path);
     }
     if (rebuilt != path) Fail("storeId does not rebuild the path", path);
-    if (IsRead(method) && match.id != gw::RouteId::kTriggerSync && !match.allowed_methods.empty()) {
+    const bool post_only = match.id == gw::RouteId::kTriggerSync ||
+                           match.id == gw::RouteId::kPauseStore ||
+                           match.id == gw::RouteId::kResumeStore ||
+                           match.id == gw::RouteId::kResyncStore ||
+                           match.id == gw::RouteId::kBackfillStore;
+    if (post_only && method == "POST" && !match.allowed_methods.empty()) Fail("POST refused", path);
+    if (IsRead(method) && !post_only && !match.allowed_methods.empty()) {
       Fail("GET refused on a read route", path);
     }
   } else if (!match.store_id.empty()) {

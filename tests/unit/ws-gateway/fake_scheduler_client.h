@@ -46,6 +46,42 @@ class FakeScheduler final : public SchedulerClient {
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest&) override {
     return runs_response;
   }
+  absl::StatusOr<v1::UpsertStoreResponse> UpsertStore(
+      const v1::UpsertStoreRequest& request) override {
+    upserts.push_back(request);
+    if (!upsert_error.ok()) return upsert_error;
+    v1::UpsertStoreResponse response;
+    *response.mutable_store() = request.store();
+    response.mutable_store()->set_version(request.expected_version() + 1);
+    response.set_created(request.create_only());
+    return response;
+  }
+  absl::StatusOr<v1::Store> GetStore(const std::string& store_id) override {
+    v1::Store store = stored;
+    store.set_store_id(store_id);
+    return store;
+  }
+  absl::Status DeleteStore(const std::string& store_id) override {
+    deleted.push_back(store_id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<v1::Store> PauseStore(const v1::PauseStoreRequest& request) override {
+    v1::Store store = stored;
+    store.set_store_id(request.store_id());
+    store.set_enabled(false);
+    store.set_pause_note(request.note());
+    return store;
+  }
+  absl::StatusOr<v1::Store> ResumeStore(const std::string& store_id) override {
+    v1::Store store = stored;
+    store.set_store_id(store_id);
+    store.set_enabled(true);
+    return store;
+  }
+  absl::StatusOr<v1::PreviewScheduleResponse> PreviewSchedule(
+      const v1::PreviewScheduleRequest&) override {
+    return v1::PreviewScheduleResponse();
+  }
   void ReportConnections(const v1::ReportConnectionsRequest& request,
                          std::function<void(absl::Status)> done) override {
     reports.push_back(request);
@@ -62,6 +98,10 @@ class FakeScheduler final : public SchedulerClient {
 
   v1::GetSyncStatusResponse status_response;  // what GetSyncStatus answers
   v1::ListRunsResponse runs_response;         // what ListRuns answers
+  v1::Store stored;                           // what GetStore answers (with the asked id)
+  absl::Status upsert_error;                  // what UpsertStore fails with, when not OK
+  std::vector<v1::UpsertStoreRequest> upserts;
+  std::vector<std::string> deleted;
   std::vector<std::shared_ptr<FakeStream>> streams;
   std::vector<v1::ReportConnectionsRequest> reports;
 };

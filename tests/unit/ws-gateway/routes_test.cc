@@ -102,3 +102,200 @@ TEST_F(RouterTest, RunHistoryShowsAQueuedRunWithoutAStartTime) {
 
 }  // namespace
 }  // namespace autosync::gateway
+
+namespace autosync::gateway {
+namespace {
+
+constexpr char kRoleSecret[] = "routes-test-secret-0123456789";
+
+// The store routes with a token of each role: the role a route needs, the body rules (unknown,
+// mistyped and secret members, oversized bodies, a PUT without its version), and what reaches
+// the scheduler.
+class StoreRoutesTest : public ::testing::Test {
+ protected:
+  static std::string Token(const std::string& role) {
+    const std::string role_claim = role.empty() ? "" : absl::StrCat(R"(,"role":")", role, "\"");
+    return SignJwtHs256(R"({"alg":"HS256"})",
+                        absl::StrCat(R"({"sub":"u","stores":"*")", role_claim, R"(,"exp":)",
+                                     absl::ToUnixSeconds(absl::Now()) + 600, "}"),
+                        kRoleSecret);
+  }
+  HttpResponse Call(const std::string& method, const std::string& target,
+                    const std::string& role, std::string body = "") {
+    HttpRequest request;
+    request.method = method;
+    request.target = target;
+    request.remote_address = "127.0.0.1";
+    request.headers = {{"authorization", "Bearer " + Token(role)}};
+    request.body = std::move(body);
+    return router_.Handle(request);
+  }
+
+  FakeScheduler scheduler_;
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+  GatewayMetrics metrics_{*registry_};
+  Authenticator auth_{JwtVerifier(kRoleSecret)};
+  OriginPolicy origins_{std::vector<std::string>()};
+  TriggerLimiter limiter_{600, absl::Seconds(0), 600, absl::Seconds(0)};
+  Router router_{scheduler_, registry_, metrics_, auth_, origins_, limiter_, RouterOptions()};
+};
+
+constexpr char kNewStore[] =
+    R"({"storeId":"shop-2","schedules":{"orders":"*/5 * * * *","ads":"0 */6 * * *"},)"
+    R"("stalenessSeconds":{"orders":600,"ads":7200},"credentialsRef":"env:SHOP2_TOKEN"})";
+
+TEST_F(StoreRoutesTest, EachRouteNeedsItsRoleAndARefusalChangesNothing) {
+  struct Case {
+    std::string method;
+    std::string target;
+    std::string body;
+    std::string needs;  // the lowest role allowed
+  };
+  const std::vector<Case> cases = {
+      {"GET", "/api/stores", "", "viewer"},
+      {"GET", "/api/stores/shop-1", "", "viewer"},
+      {"GET", "/api/me", "", "viewer"},
+      {"POST", "/api/schedules/preview", R"({"schedule":"* * * * *"})", "viewer"},
+      {"POST", "/api/test/trigger-sync/shop-1", "", "operator"},
+      {"POST", "/api/stores/shop-1/pause", R"({"note":"holiday"})", "operator"},
+      {"POST", "/api/stores/shop-1/resume", "", "operator"},
+      {"POST", "/api/stores/shop-1/resync", "{}", "operator"},
+      {"POST", "/api/stores", kNewStore, "admin"},
+      {"PUT", "/api/stores/shop-1", R"({"version":3})", "admin"},
+      {"DELETE", "/api/stores/shop-1", "", "admin"},
+      {"POST", "/api/stores/shop-1/backfill", R"({"from":"2024-01-01","to":"2024-01-31"})",
+       "admin"},
+  };
+  const std::vector<std::string> roles = {"viewer", "operator", "admin"};
+  for (const Case& c : cases) {
+    const auto needed = std::find(roles.begin(), roles.end(), c.needs) - roles.begin();
+    for (size_t r = 0; r < roles.size(); ++r) {
+      const size_t upserts = scheduler_.upserts.size();
+      const size_t deletes = scheduler_.deleted.size();
+      const HttpResponse res = Call(c.method, c.target, roles[r], c.body);
+      const std::string what = absl::StrCat(c.method, " ", c.target, " as ", roles[r]);
+      if (static_cast<long>(r) < needed) {
+        EXPECT_EQ(res.status, 403) << what << ": " << res.body;
+        EXPECT_THAT(res.body, HasSubstr(absl::StrCat("needs role ", c.needs))) << what;
+        EXPECT_EQ(scheduler_.upserts.size(), upserts) << what;
+        EXPECT_EQ(scheduler_.deleted.size(), deletes) << what;
+      } else {
+        EXPECT_LT(res.status, 300) << what << ": " << res.body;
+      }
+    }
+  }
+  // A token without a role is an operator (what every token could do before roles).
+  EXPECT_EQ(Call("POST", "/api/stores/shop-1/pause", "").status, 200);
+  EXPECT_EQ(Call("DELETE", "/api/stores/shop-1", "").status, 403);
+}
+
+TEST_F(StoreRoutesTest, CreateMapsTheJsonToTheSchedulerStore) {
+  const HttpResponse res = Call("POST", "/api/stores", "admin", kNewStore);
+  ASSERT_EQ(res.status, 201) << res.body;
+  ASSERT_EQ(scheduler_.upserts.size(), 1u);
+  const v1::UpsertStoreRequest& req = scheduler_.upserts[0];
+  EXPECT_TRUE(req.create_only());
+  EXPECT_EQ(req.expected_version(), 0);
+  EXPECT_EQ(req.store().store_id(), "shop-2");
+  EXPECT_EQ(req.store().schedule(), "*/5 * * * *");
+  EXPECT_EQ(req.store().ads_schedule(), "0 */6 * * *");
+  EXPECT_EQ(req.store().staleness_seconds(), 600);
+  EXPECT_EQ(req.store().ads_staleness_seconds(), 7200);
+  EXPECT_TRUE(req.store().enabled());  // absent: enabled
+  EXPECT_EQ(req.store().credentials_ref(), "env:SHOP2_TOKEN");
+  EXPECT_THAT(res.body, HasSubstr(R"("schedules":{"orders":"*/5 * * * *","ads":"0 */6 * * *"})"));
+  EXPECT_THAT(res.body, HasSubstr(R"("stalenessSeconds":{"orders":600,"ads":7200})"));
+}
+
+TEST_F(StoreRoutesTest, BadBodiesAreRefusedNamingTheMember) {
+  struct Case {
+    std::string body;
+    int status;
+    std::string field;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"", 400, "", "body: is empty"},
+      {"[1,2]", 400, "", "body: must be a JSON object"},
+      {"{\"storeId\":", 400, "", "body: is not valid JSON"},
+      {R"({"storeId":"x","colour":"red"})", 400, "colour", "colour: is not a known member"},
+      {R"({"storeId":"x","schedules":{"orders":5}})", 400, "schedules.orders",
+       "schedules.orders: must be a string"},
+      {R"({"storeId":"x","schedules":{"daily":"* * * * *"}})", 400, "schedules.daily",
+       "is not a known member"},
+      {R"({"storeId":"x","stalenessSeconds":{"ads":"60"}})", 400, "stalenessSeconds.ads",
+       "must be an integer"},
+      {R"({"storeId":"x","enabled":"yes"})", 400, "enabled", "must be true or false"},
+      {R"({"storeId":"x","accessToken":"shpat_123"})", 400, "accessToken", "looks like a secret"},
+      {R"({"storeId":"x","shopifyApiToken":"shpat_123"})", 400, "shopifyApiToken",
+       "looks like a secret"},
+      {R"({"storeId":"x","storeId":"y"})", 400, "storeId", "appears twice"},
+      {R"({"displayName":"no id"})", 400, "storeId", "storeId: is required"},
+      {R"({"storeId":"Bad Id"})", 400, "storeId", "storeId: store_id"},
+      {absl::StrCat(R"({"storeId":"x","displayName":")", std::string(70 * 1024, 'a'), "\"}"),
+       413, "", "larger than 65536 bytes"},
+  };
+  for (const Case& c : cases) {
+    const HttpResponse res = Call("POST", "/api/stores", "admin", c.body);
+    EXPECT_EQ(res.status, c.status) << c.body.substr(0, 80) << " -> " << res.body;
+    EXPECT_THAT(res.body, HasSubstr(c.message)) << c.body.substr(0, 80);
+    if (!c.field.empty()) {
+      EXPECT_THAT(res.body, HasSubstr(absl::StrCat(R"("field":")", c.field, "\"")))
+          << c.body.substr(0, 80);
+    }
+    // The secret's value is never echoed.
+    EXPECT_THAT(res.body, Not(HasSubstr("shpat_123")));
+  }
+  EXPECT_TRUE(scheduler_.upserts.empty());
+}
+
+TEST_F(StoreRoutesTest, ReplaceNeedsTheVersionAndMapsAConflictTo409WithTheCurrentStore) {
+  EXPECT_THAT(Call("PUT", "/api/stores/shop-1", "admin", R"({"displayName":"x"})").body,
+              HasSubstr("version: is required"));
+  EXPECT_THAT(Call("PUT", "/api/stores/shop-1", "admin", R"({"storeId":"other","version":2})").body,
+              HasSubstr("storeId: does not match"));
+  EXPECT_TRUE(scheduler_.upserts.empty());
+
+  HttpResponse res = Call("PUT", "/api/stores/shop-1", "admin", R"({"version":4})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  ASSERT_EQ(scheduler_.upserts.size(), 1u);
+  EXPECT_EQ(scheduler_.upserts[0].expected_version(), 4);
+  EXPECT_EQ(scheduler_.upserts[0].store().store_id(), "shop-1");
+  EXPECT_FALSE(scheduler_.upserts[0].create_only());
+
+  scheduler_.upsert_error = absl::AbortedError("store \"shop-1\" was changed by someone else");
+  scheduler_.stored.set_version(9);
+  scheduler_.stored.set_display_name("theirs");
+  res = Call("PUT", "/api/stores/shop-1", "admin", R"({"version":4})");
+  EXPECT_EQ(res.status, 409);
+  EXPECT_THAT(res.body, HasSubstr("was changed by someone else"));
+  EXPECT_THAT(res.body, HasSubstr(R"("store":{"storeId":"shop-1","displayName":"theirs")"));
+  EXPECT_THAT(res.body, HasSubstr(R"("version":9)"));
+
+  // A scheduler validation error names the JSON member it is about.
+  scheduler_.upsert_error =
+      absl::InvalidArgumentError("ads_schedule: cron: hour field: \"25\" is out of range 0-23");
+  res = Call("PUT", "/api/stores/shop-1", "admin", R"({"version":9})");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_THAT(res.body, HasSubstr(R"("field":"schedules.ads")"));
+}
+
+TEST_F(StoreRoutesTest, ActionBodiesAreCheckedToo) {
+  EXPECT_THAT(Call("POST", "/api/stores/shop-1/backfill", "admin", R"({"from":"2024-01-01"})").body,
+              HasSubstr("to: is required"));
+  EXPECT_THAT(Call("POST", "/api/stores/shop-1/pause", "operator", R"({"note":1})").body,
+              HasSubstr("note: must be a string"));
+  EXPECT_THAT(Call("POST", "/api/stores/shop-1/resume", "operator", R"({"force":true})").body,
+              HasSubstr("force: is not a known member"));
+  const HttpResponse paused =
+      Call("POST", "/api/stores/shop-1/pause", "operator", R"({"note":"black friday"})");
+  EXPECT_EQ(paused.status, 200);
+  EXPECT_THAT(paused.body, HasSubstr(R"("enabled":false,"pauseNote":"black friday")"));
+  // Wrong methods name the allowed ones.
+  const HttpResponse wrong = Call("PATCH", "/api/stores/shop-1", "admin");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_THAT(wrong.body, HasSubstr("GET, HEAD, PUT, DELETE"));
+}
+
+}  // namespace
+}  // namespace autosync::gateway
