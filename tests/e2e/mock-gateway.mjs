@@ -8,8 +8,16 @@
 // event with queuePosition / estimatedWaitSeconds, a status with `queued`); a test drives the queue
 // by hand instead with queueRun / moveQueuedRun / startQueuedRun. recordSkip counts a skipped fire.
 //
+// Store management (docs/STORES-HTTP.md): the store resource with `version`, create / edit
+// (409 on a stale version or an existing id) / delete, pause / resume, resync, backfill, the
+// schedule preview (mock-cron.mjs) and GET /api/me. Validation follows
+// scheduler-service/store_validation.cc closely enough to answer 400 + `field` with the same kind
+// of words. Roles: without tokens every caller is an admin (dev mode); `token` is a token without a
+// role claim (operator); `tokens` maps more tokens to a role ({"t": "viewer"} or {"t": {role,
+// subject, stores}}). A role too low answers 403 and changes nothing.
+//
 // CLI:     node mock-gateway.mjs [--port 8080] [--host 127.0.0.1] [--step-ms 400] [--cron-seconds 60]
-//                                [--queue-ms 0] [--token SECRET]
+//                                [--queue-ms 0] [--token SECRET] [--viewer-token T] [--admin-token T]
 // Module:  const gw = await startMockGateway({port: 0, stepMs: 100}); gw.url; await gw.close();
 //
 // Demo stores: `buycosari` (never synced: no cohorts until the first run), `northwind-outdoors`
@@ -25,6 +33,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
+import { CronError, checkZone, formatLocal, kMaxCronLength, nextFires, parseFiringCron } from './mock-cron.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const kDefaultWebRoot = path.resolve(here, '../../ws-gateway/web');
@@ -117,7 +126,7 @@ export function createMockState({ stepMs = 400, cronSeconds = 0, queueMs = 0 } =
   };
   const addStore = (store, extra) => {
     state.stores.set(store.storeId, {
-      store,
+      store: makeStore(store, now),
       cohorts: [],
       computedAt: undefined,
       cohortVersion: 0,
@@ -135,12 +144,13 @@ export function createMockState({ stepMs = 400, cronSeconds = 0, queueMs = 0 } =
       ...extra,
     });
   };
-  addStore({ storeId: 'buycosari', displayName: 'Buy Cosari', schedule: '*/5 * * * *',
-             timezone: 'Europe/London', enabled: true });
+  state.addStore = addStore;
+  addStore({ storeId: 'buycosari', displayName: 'Buy Cosari',
+             schedules: { orders: '*/5 * * * *', ads: '0 */6 * * *' }, timezone: 'Europe/London' });
   addStore({ storeId: 'northwind-outdoors', displayName: 'Northwind Outdoors',
-             schedule: '0 * * * *', timezone: 'America/New_York', enabled: true });
-  addStore({ storeId: 'failing-store', displayName: 'Failing Store (demo)', schedule: '',
-             timezone: 'UTC', enabled: false });
+             schedules: { orders: '0 * * * *', ads: '0 */6 * * *' }, timezone: 'America/New_York' });
+  addStore({ storeId: 'failing-store', displayName: 'Failing Store (demo)', timezone: 'UTC',
+             enabled: false, pauseNote: 'demo: every run fails in the ads stage' });
   // Northwind has history: two earlier runs and a cohort table.
   const nw = state.stores.get('northwind-outdoors');
   nw.cohorts = makeCohorts('northwind-outdoors', 10, 0);
@@ -166,26 +176,59 @@ export function createMockState({ stepMs = 400, cronSeconds = 0, queueMs = 0 } =
   return state;
 }
 
-function nextFireTime(state, entry) {
-  if (!entry.store.enabled || !entry.store.schedule) return undefined;
+// A store resource (docs/STORES-HTTP.md) with the defaults filled in.
+export function makeStore(fields, now = Date.now()) {
+  return {
+    storeId: fields.storeId,
+    displayName: fields.displayName ?? '',
+    schedules: { orders: fields.schedules?.orders || kDefaultSchedules.orders,
+                 ads: fields.schedules?.ads || kDefaultSchedules.ads },
+    timezone: fields.timezone ?? '',
+    enabled: fields.enabled ?? true,
+    pauseNote: fields.pauseNote ?? '',
+    stalenessSeconds: { orders: fields.stalenessSeconds?.orders || 3600,
+                        ads: fields.stalenessSeconds?.ads || 3600 },
+    jitterSeconds: fields.jitterSeconds ?? 0,
+    ordersApiBase: fields.ordersApiBase ?? 'http://127.0.0.1:8090',
+    ordersApiVersion: fields.ordersApiVersion || '2024-01',
+    adsApiBase: fields.adsApiBase ?? 'http://127.0.0.1:8090',
+    adsApiVersion: fields.adsApiVersion || 'v19.0',
+    adAccountId: fields.adAccountId ?? fields.storeId,
+    credentialsRef: fields.credentialsRef ?? 'env:STORE_TOKEN',
+    version: fields.version ?? 1,
+    createdAt: fields.createdAt ?? iso(now),
+    updatedAt: fields.updatedAt ?? iso(now),
+  };
+}
+const kDefaultSchedules = { orders: '0 * * * *', ads: '0 */6 * * *' };
+
+// The next fire of the store's `type` schedule; undefined while paused. With --cron-seconds the
+// mock fires every store that often, and says so.
+function nextTypeFire(state, entry, type) {
+  if (!entry.store.enabled) return undefined;
   const now = Date.now();
   if (state.cronSeconds > 0) {
     const period = state.cronSeconds * 1000;
-    return iso(Math.ceil((now + 1) / period) * period);
+    return Math.ceil((now + 1) / period) * period;
   }
-  // Display only: the next minute that is a multiple of 5 (the mock fires nothing by itself).
-  const period = 5 * 60_000;
-  return iso(Math.ceil((now + 1) / period) * period);
+  try {
+    const fires = nextFires(parseFiringCron(entry.store.schedules[type]), entry.store.timezone, now, 1);
+    return fires[0];
+  } catch {
+    return undefined;
+  }
 }
 
 export function statusOf(state, storeId) {
   const entry = state.stores.get(storeId);
   // Members in the gateway's order (field numbers); unset timestamps and messages left out.
+  const nextOrders = nextTypeFire(state, entry, 'orders');
+  const nextAds = nextTypeFire(state, entry, 'ads');
   const status = {
     isSyncing: Boolean(entry.current),
     activeConnections: state.connections.get(storeId) ?? 0,
-    hasCronJob: Boolean(entry.store.enabled && entry.store.schedule),
-    schedule: entry.store.schedule,
+    hasCronJob: Boolean(entry.store.enabled && (nextOrders || nextAds)),
+    schedule: entry.store.schedules.orders,
     timezone: entry.store.timezone,
     lastError: entry.lastError,
     enabled: entry.store.enabled,
@@ -195,8 +238,8 @@ export function statusOf(state, storeId) {
     skippedFires: String(entry.skippedFires),
     lastSkipReason: entry.lastSkipReason,
   };
-  const next = nextFireTime(state, entry);
-  if (next) status.nextFireTime = next;
+  const next = Math.min(nextOrders ?? Infinity, nextAds ?? Infinity);
+  if (Number.isFinite(next)) status.nextFireTime = iso(next);
   if (entry.lastSyncTime) status.lastSyncTime = entry.lastSyncTime;
   if (entry.lastSuccessTime) status.lastSuccessTime = entry.lastSuccessTime;
   if (entry.current) status.currentRun = { ...entry.current, counts: { ...entry.current.counts } };
@@ -204,10 +247,14 @@ export function statusOf(state, storeId) {
   if (last) status.lastRun = last;
   if (entry.queued) status.queuedRun = { ...entry.queued };
   if (entry.lastSkipTime) status.lastSkipTime = entry.lastSkipTime;
+  status.adsSchedule = entry.store.schedules.ads;
+  if (nextOrders) status.nextOrdersFireTime = iso(nextOrders);
+  if (nextAds) status.nextAdsFireTime = iso(nextAds);
   return status;
 }
 
 function broadcastStatus(state, storeId) {
+  if (!state.stores.has(storeId)) return;  // deleted (a run of it may still be finishing)
   state.emit(`store:${storeId}`, 'syncStatus', { storeId, ...statusOf(state, storeId) });
 }
 
@@ -221,13 +268,17 @@ function later(state, ms, fn) {
 
 // A new Run row at the head of the store's history (members in the gateway's order; no startedAt
 // while queued).
-function addRun(state, entry, trigger, status) {
+function addRun(state, entry, trigger, status, options = {}) {
   state.runSeq += 1;
   const at = iso(Date.now());
   const run = { runId: `run_${crypto.randomBytes(12).toString('hex')}`, storeId: entry.store.storeId,
                 trigger, status, stage: status === 'queued' ? 'queued' : 'starting' };
   if (status !== 'queued') run.startedAt = at;
-  Object.assign(run, { counts: zeroCounts(), error: '', owner: 'mock', queuedAt: at, attempt: 1 });
+  Object.assign(run, { counts: zeroCounts(), error: '', owner: 'mock', queuedAt: at,
+                       dataTypes: options.dataTypes ?? ['orders', 'ads'] });
+  if (options.force) run.force = true;
+  if (options.backfillFrom) Object.assign(run, { backfillFrom: options.backfillFrom, backfillTo: options.backfillTo });
+  run.attempt = 1;
   entry.runs.unshift(run);
   if (entry.runs.length > 50) entry.runs.length = 50;
   return run;
@@ -235,28 +286,29 @@ function addRun(state, entry, trigger, status) {
 
 // Starts a run unless one is queued or in flight: {runId, started} (started = a new run, as
 // TriggerSync answers). With state.queueMs > 0 the run first waits that long in the queue.
-export function startRun(state, storeId, trigger) {
+// `options`: force (a full re-sync), dataTypes, backfillFrom / backfillTo (Run's members).
+export function startRun(state, storeId, trigger, options = {}) {
   const entry = state.stores.get(storeId);
   const pending = entry.current ?? entry.queued;
   if (pending) return { runId: pending.runId, started: false };
   if (state.queueMs > 0) {
     const queued = queueRun(state, storeId, trigger,
-                            { position: 1, waitSeconds: Math.round(state.queueMs / 1000) });
+                            { position: 1, waitSeconds: Math.round(state.queueMs / 1000), ...options });
     later(state, state.queueMs, () => startQueuedRun(state, storeId));
     return queued;
   }
-  const run = addRun(state, entry, trigger, 'running');
+  const run = addRun(state, entry, trigger, 'running', options);
   execute(state, entry, run);
   return { runId: run.runId, started: true };
 }
 
 // Queues a run that waits until startQueuedRun (nothing starts it by itself): a QUEUED event and a
 // status with the queue fields. {runId, started} like startRun.
-export function queueRun(state, storeId, trigger, { position = 1, waitSeconds = 0 } = {}) {
+export function queueRun(state, storeId, trigger, { position = 1, waitSeconds = 0, ...options } = {}) {
   const entry = state.stores.get(storeId);
   const pending = entry.current ?? entry.queued;
   if (pending) return { runId: pending.runId, started: false };
-  entry.queued = addRun(state, entry, trigger, 'queued');
+  entry.queued = addRun(state, entry, trigger, 'queued', options);
   moveQueuedRun(state, storeId, { position, waitSeconds });
   return { runId: entry.queued.runId, started: true };
 }
@@ -323,21 +375,26 @@ function execute(state, entry, run) {
               `Fetched ${fmt(counts.ordersFetched)} orders (page ${page})`];
     });
   }
-  steps.push(() => {
-    counts.pages += 1;
-    counts.adsFetched += 62;
-    counts.adsWritten += 62;
-    return ['ads', 70, `Fetched ${counts.adsFetched} ad insight rows (last 28 days)`];
-  });
+  const ads = !run.dataTypes || run.dataTypes.includes('ads');
+  if (ads) {
+    steps.push(() => {
+      counts.pages += 1;
+      counts.adsFetched += 62;
+      counts.adsWritten += 62;
+      return ['ads', 70, `Fetched ${counts.adsFetched} ad insight rows (last 28 days)`];
+    });
+  }
   if (fails) {
     steps.push(() => ['failed', 70, 'Ads API answered 503 three times',
                       'Ads API answered 503 three times; orders are saved, ads will be retried at the next run']);
   } else {
-    steps.push(() => {
-      counts.adsFetched += 58;
-      counts.adsWritten += 58;
-      return ['ads', 80, `Fetched ${counts.adsFetched} ad insight rows (last 28 days)`];
-    });
+    if (ads) {
+      steps.push(() => {
+        counts.adsFetched += 58;
+        counts.adsWritten += 58;
+        return ['ads', 80, `Fetched ${counts.adsFetched} ad insight rows (last 28 days)`];
+      });
+    }
     steps.push(() => ['ltv', 90, 'Recomputing LTV cohorts']);
     steps.push(() => {
       entry.cohortVersion += 1;
@@ -382,6 +439,213 @@ function execute(state, entry, run) {
   broadcastStatus(state, storeId);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Store resource validation: the gateway's JSON checks (types, unknown and secret-looking
+// members) and the scheduler's value rules (scheduler-service/store_validation.cc), with the
+// JSON path of the member to blame.
+
+const kRoleRank = { viewer: 0, operator: 1, admin: 2 };
+const kMaxBodyBytes = 64 * 1024;
+const kMaxJitterSeconds = 3600;
+const kMaxBackfillDays = 3660;
+const kStoreMembers = {
+  storeId: 'string', displayName: 'string', schedules: 'object', timezone: 'string',
+  enabled: 'boolean', pauseNote: 'string', stalenessSeconds: 'object', jitterSeconds: 'integer',
+  ordersApiBase: 'string', ordersApiVersion: 'string', adsApiBase: 'string',
+  adsApiVersion: 'string', adAccountId: 'string', credentialsRef: 'string', version: 'integer',
+  createdAt: 'string', updatedAt: 'string',
+};
+const kSecretMember = /token|secret|password|passwd|api_?key|private_?key|credential(?!sref)|authorization/i;
+
+class BadInput extends Error {
+  constructor(field, message, status = 400) {
+    super(field ? `${field}: ${message}` : message);
+    this.field = field;
+    this.status = status;
+  }
+}
+
+function checkType(path, value, type) {
+  const ok = type === 'integer' ? Number.isInteger(value)
+    : type === 'object' ? value !== null && typeof value === 'object' && !Array.isArray(value)
+      : typeof value === type;
+  if (!ok) throw new BadInput(path, `must be ${type === 'integer' ? 'a whole number' : `a ${type === 'object' ? 'JSON object' : type}`}`);
+}
+
+// Members, types and secrets of a store body (the gateway's part).
+function checkStoreJson(body) {
+  for (const [key, value] of Object.entries(body)) {
+    if (kSecretMember.test(key)) {
+      throw new BadInput(key, 'looks like a secret; a store holds only credentialsRef (env:NAME or file:/path), never the token');
+    }
+    const type = kStoreMembers[key];
+    if (!type) throw new BadInput(key, 'is not a member of a store');
+    checkType(key, value, type);
+    if (key === 'schedules' || key === 'stalenessSeconds') {
+      for (const [sub, v] of Object.entries(value)) {
+        if (sub !== 'orders' && sub !== 'ads') throw new BadInput(`${key}.${sub}`, 'is not a data type (orders, ads)');
+        if (kSecretMember.test(sub)) throw new BadInput(`${key}.${sub}`, 'looks like a secret');
+        checkType(`${key}.${sub}`, v, key === 'schedules' ? 'string' : 'integer');
+      }
+    }
+  }
+}
+
+function checkText(field, value, max) {
+  if (Buffer.byteLength(value) > max) throw new BadInput(field, `is longer than ${max} bytes`);
+  if (/[\x00-\x1f\x7f]/.test(value)) throw new BadInput(field, 'contains control characters');
+}
+function checkApiBase(field, url) {
+  if (!url) return;
+  if (url.length > 512) throw new BadInput(field, 'is longer than 512 bytes');
+  if (/[\x00-\x20\x7f]/.test(url)) throw new BadInput(field, 'contains whitespace or control characters');
+  const m = /^https?:\/\/([^/]*)/.exec(url);
+  if (!m) throw new BadInput(field, `"${url.slice(0, 64)}" must start with http:// or https://`);
+  if (m[1].includes('@')) throw new BadInput(field, 'must not contain user credentials; use credentialsRef');
+  if (!m[1] || m[1].startsWith(':')) throw new BadInput(field, `"${url.slice(0, 64)}" has no host`);
+  if (/[?#]/.test(url)) throw new BadInput(field, `"${url.slice(0, 64)}" must not have a query or fragment`);
+}
+function checkToken(field, value) {
+  if (value.length > 32) throw new BadInput(field, 'is longer than 32 bytes');
+  if (!/^[A-Za-z0-9._-]*$/.test(value)) throw new BadInput(field, `"${value}" may only contain A-Z, a-z, 0-9, '.', '-', '_'`);
+}
+// Never echoes the value: it may be the secret itself, pasted by mistake.
+function checkCredentialsRef(ref) {
+  if (!ref) return;
+  if (ref.length > 512) throw new BadInput('credentialsRef', 'is longer than 512 bytes');
+  if (ref.startsWith('env:')) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.slice(4))) {
+      throw new BadInput('credentialsRef', "env:NAME needs a variable name of A-Z, a-z, 0-9 and '_'");
+    }
+    return;
+  }
+  if (ref.startsWith('file:')) {
+    const file = ref.slice(5);
+    if (!file.startsWith('/')) throw new BadInput('credentialsRef', 'file: needs an absolute path (file:/path)');
+    if (/[\x00-\x1f\x7f]/.test(file)) throw new BadInput('credentialsRef', 'the file path contains control characters');
+    if (file.includes('/../') || file.endsWith('/..')) throw new BadInput('credentialsRef', 'the file path must not contain ".."');
+    return;
+  }
+  throw new BadInput('credentialsRef', 'must be a reference to the secret, env:NAME or file:/path, never the secret itself');
+}
+function checkSchedule(field, expr) {
+  if (expr.length > kMaxCronLength) throw new BadInput(field, `is longer than ${kMaxCronLength} bytes`);
+  try {
+    return parseFiringCron(expr).expression;
+  } catch (err) {
+    if (err instanceof CronError) throw new BadInput(field, err.message);
+    throw err;
+  }
+}
+function checkTimezone(field, tz) {
+  try {
+    checkZone(tz);
+  } catch (err) {
+    if (err instanceof CronError) throw new BadInput(field, err.message);
+    throw err;
+  }
+}
+
+// The store a create (current undefined) or an edit of `current` makes of `body` (already
+// checkStoreJson'ed); read-only members are ignored.
+export function normalizeStore(body, current) {
+  const storeId = body.storeId ?? current?.storeId ?? '';
+  if (!current) {
+    if (!storeId) throw new BadInput('storeId', 'is required');
+    if (!kStoreIdPattern.test(storeId)) {
+      throw new BadInput('storeId', `"${storeId.slice(0, 64)}" must match ^[a-z0-9][a-z0-9_-]{0,62}$`);
+    }
+  } else if (storeId !== current.storeId) {
+    throw new BadInput('storeId', `is fixed after create (this is ${current.storeId})`);
+  }
+  checkText('displayName', body.displayName ?? '', 200);
+  const schedules = {};
+  for (const type of ['orders', 'ads']) {
+    const given = (body.schedules?.[type] ?? '').trim();
+    schedules[type] = given ? checkSchedule(`schedules.${type}`, given) : kDefaultSchedules[type];
+  }
+  const timezone = body.timezone ?? '';
+  checkTimezone('timezone', timezone);
+  const staleness = {};
+  for (const type of ['orders', 'ads']) {
+    const v = body.stalenessSeconds?.[type] ?? 0;
+    if (v < 0) throw new BadInput(`stalenessSeconds.${type}`, 'must not be negative');
+    if (v > 365 * 86400) throw new BadInput(`stalenessSeconds.${type}`, 'must be at most one year (31536000)');
+    staleness[type] = v || 3600;
+  }
+  const jitter = body.jitterSeconds ?? 0;
+  if (jitter < 0 || jitter > kMaxJitterSeconds) throw new BadInput('jitterSeconds', `must be between 0 and ${kMaxJitterSeconds}`);
+  checkApiBase('ordersApiBase', body.ordersApiBase ?? '');
+  checkApiBase('adsApiBase', body.adsApiBase ?? '');
+  const ordersApiVersion = body.ordersApiVersion || '2024-01';
+  checkToken('ordersApiVersion', ordersApiVersion);
+  const adsApiVersion = body.adsApiVersion || 'v19.0';
+  checkToken('adsApiVersion', adsApiVersion);
+  let account = body.adAccountId ?? '';
+  if (account.startsWith('act_')) account = account.slice(4);
+  if (account.length > 64) throw new BadInput('adAccountId', 'is longer than 64 characters');
+  if (!/^[A-Za-z0-9_-]*$/.test(account)) {
+    throw new BadInput('adAccountId', `"${account.slice(0, 64)}" may only contain A-Z, a-z, 0-9, '_', '-' (an optional act_ prefix is dropped)`);
+  }
+  checkCredentialsRef(body.credentialsRef ?? '');
+  const pauseNote = body.pauseNote ?? '';
+  checkText('pauseNote', pauseNote, 500);
+  const now = iso(Date.now());
+  return {
+    storeId, displayName: body.displayName ?? '', schedules, timezone,
+    // A body replaces the whole store: absent members take their defaults, `enabled` too (true),
+    // as the gateway's ParseStoreBody does. An edit must send the pause state it read.
+    enabled: body.enabled ?? true, pauseNote,
+    stalenessSeconds: staleness, jitterSeconds: jitter,
+    ordersApiBase: body.ordersApiBase ?? '', ordersApiVersion,
+    adsApiBase: body.adsApiBase ?? '', adsApiVersion,
+    adAccountId: account, credentialsRef: body.credentialsRef ?? '',
+    version: current ? current.version + 1 : 1,
+    createdAt: current ? current.createdAt : now, updatedAt: now,
+  };
+}
+
+// "YYYY-MM-DD" that is a real day -> its UTC midnight in ms; BadInput otherwise.
+function parseDay(field, value) {
+  if (typeof value !== 'string') throw new BadInput(field, 'is required (YYYY-MM-DD)');
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+    throw new BadInput(field, `"${String(value).slice(0, 32)}" is not a date (YYYY-MM-DD)`);
+  }
+  return ms;
+}
+
+// Reads a JSON object body (none = `empty`). 413 over 64 KiB, 400 when it is not an object.
+async function readJson(req, empty) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > kMaxBodyBytes) throw new BadInput('', `the body is larger than ${kMaxBodyBytes} bytes`, 413);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim()) {
+    if (empty === undefined) throw new BadInput('', 'a JSON object body is required');
+    return empty;
+  }
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new BadInput('', 'the body is not JSON');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadInput('', 'the body is not a JSON object');
+  return body;
+}
+
+function onlyMembers(body, allowed) {
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key)) throw new BadInput(key, 'is not expected here');
+  }
+}
+
 function sendJson(res, status, body, extraHeaders = {}) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store',
@@ -410,11 +674,20 @@ function serveStatic(res, webRoot, pathname) {
 // cronSeconds, log (function or null). Resolves to {url, port, state, io, close()}.
 export async function startMockGateway(options = {}) {
   const {
-    port = 0, host = '127.0.0.1', webRoot = kDefaultWebRoot, token = '',
+    port = 0, host = '127.0.0.1', webRoot = kDefaultWebRoot, token = '', tokens = {},
     log = null,
   } = options;
   const state = options.state ?? createMockState(options);
-  const authorized = (candidate) => !token || candidate === token;
+  // token -> {role, subject, stores}; none at all = dev mode, where every caller is an admin.
+  const identities = new Map();
+  if (token) identities.set(token, { role: 'operator', subject: 'token', stores: [] });
+  for (const [t, v] of Object.entries(tokens)) {
+    identities.set(t, typeof v === 'string' ? { role: v, subject: `${v}-token`, stores: [] }
+      : { role: v.role ?? 'operator', subject: v.subject ?? '', stores: v.stores ?? [] });
+  }
+  const devMode = identities.size === 0;
+  const identify = (candidate) => (devMode ? { role: 'admin', subject: 'dev', stores: [] }
+    : identities.get(candidate) ?? null);
   const bearer = (req, url) => {
     const header = req.headers.authorization ?? '';
     if (header.startsWith('Bearer ')) return header.slice(7);
@@ -422,12 +695,23 @@ export async function startMockGateway(options = {}) {
   };
 
   const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (err instanceof BadInput) {
+        const body = { success: false, error: err.message };
+        if (err.field) body.field = err.field;
+        return sendJson(res, err.status, body);
+      }
+      log?.(`error: ${err.stack}`);
+      return sendJson(res, 500, { success: false, error: 'internal error' });
+    });
+  });
+  async function handle(req, res) {
     const url = new URL(req.url, 'http://localhost');
     const p = url.pathname;
     log?.(`${req.method} ${p}`);
     if (p === '/health') {
-      return sendJson(res, 200, { status: 'ok', scheduler: 'SERVING', auth: token ? 'jwt' : 'dev',
-                                  devMode: !token, timestamp: iso(Date.now()) });
+      return sendJson(res, 200, { status: 'ok', scheduler: 'SERVING', auth: devMode ? 'dev' : 'jwt',
+                                  devMode, timestamp: iso(Date.now()) });
     }
     if (!p.startsWith('/api/')) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -435,10 +719,17 @@ export async function startMockGateway(options = {}) {
       }
       return serveStatic(res, webRoot, p);
     }
-    if (!authorized(bearer(req, url))) {
+    const who = identify(bearer(req, url));
+    if (!who) {
       return sendJson(res, 401, { success: false, error: 'missing or invalid token' },
                       { 'WWW-Authenticate': 'Bearer' });
     }
+    // False (and a 403 sent) when the caller's role is below `role`.
+    const allowed = (role) => {
+      if ((kRoleRank[who.role] ?? -1) >= kRoleRank[role]) return true;
+      sendJson(res, 403, { success: false, error: `this needs the ${role} role; your token's role is ${who.role}` });
+      return false;
+    };
     let m;
     const storeOr404 = (id) => {
       if (!kStoreIdPattern.test(id)) {
@@ -450,10 +741,112 @@ export async function startMockGateway(options = {}) {
       return entry ?? null;
     };
     const timestamp = iso(Date.now());
+    if (req.method === 'GET' && p === '/api/me') {
+      return sendJson(res, 200, { success: true, role: who.role, subject: who.subject, stores: who.stores });
+    }
     if (req.method === 'GET' && p === '/api/stores') {
-      return sendJson(res, 200, { success: true, stores: [...state.stores.values()].map((e) => ({
-        ...e.store, stalenessSeconds: '3600', jitterSeconds: '0',
-        credentialsRef: 'env:STORE_TOKEN', pauseNote: '' })), nextPageToken: '', timestamp });
+      // Pages in insertion order; the page token is the index to go on from.
+      const all = [...state.stores.values()].map((e) => e.store);
+      const size = Math.min(1000, Math.max(1, Number(url.searchParams.get('pageSize')) || 100));
+      const from = Number(url.searchParams.get('pageToken') || 0) || 0;
+      const next = from + size < all.length ? String(from + size) : '';
+      return sendJson(res, 200, { success: true, stores: all.slice(from, from + size),
+                                  nextPageToken: next, timestamp });
+    }
+    if (req.method === 'POST' && p === '/api/stores') {
+      if (!allowed('admin')) return undefined;
+      const body = await readJson(req);
+      checkStoreJson(body);
+      const existing = state.stores.get(body.storeId ?? '');
+      if (existing) {
+        return sendJson(res, 409, { success: false, error: `store ${body.storeId} already exists`,
+                                    field: 'storeId', store: existing.store });
+      }
+      const store = normalizeStore(body, undefined);
+      state.addStore(store);
+      return sendJson(res, 201, { success: true, store, timestamp });
+    }
+    if (req.method === 'POST' && p === '/api/schedules/preview') {
+      const body = await readJson(req);
+      onlyMembers(body, ['schedule', 'timezone', 'count']);
+      if (body.schedule !== undefined) checkType('schedule', body.schedule, 'string');
+      if (body.timezone !== undefined) checkType('timezone', body.timezone, 'string');
+      if (body.count !== undefined) checkType('count', body.count, 'integer');
+      const expr = checkSchedule('schedule', body.schedule ?? '');
+      checkTimezone('timezone', body.timezone ?? '');
+      const count = body.count || 5;
+      if (count < 1 || count > 100) throw new BadInput('count', 'must be between 1 and 100');
+      const from = Date.now();
+      const tz = body.timezone || 'UTC';
+      const fires = nextFires(parseFiringCron(expr), tz, from, count)
+        .map((ms) => ({ utc: iso(ms), local: formatLocal(tz, ms) }));
+      if (fires.length < count) throw new BadInput('schedule', 'does not fire within 50 years of from');
+      return sendJson(res, 200, { success: true, fires, timestamp });
+    }
+    if ((m = p.match(/^\/api\/stores\/([^/]+)$/))) {
+      const id = m[1];
+      if (req.method === 'GET') {
+        const entry = storeOr404(id);
+        if (!entry) return undefined;
+        return sendJson(res, 200, { success: true, store: entry.store, timestamp });
+      }
+      if (req.method === 'PUT' || req.method === 'DELETE') {
+        if (!allowed('admin')) return undefined;
+        const entry = storeOr404(id);
+        if (!entry) return undefined;
+        if (req.method === 'DELETE') {
+          state.stores.delete(id);
+          return sendJson(res, 200, { success: true, storeId: id, timestamp });
+        }
+        const body = await readJson(req);
+        checkStoreJson(body);
+        if (body.version === undefined) throw new BadInput('version', 'is required: the version this edit replaces');
+        if (body.version !== entry.store.version) {
+          return sendJson(res, 409, {
+            success: false, store: entry.store,
+            error: `store ${id} was changed by someone else: it is at version ${entry.store.version}, this edit replaces version ${body.version}`,
+          });
+        }
+        entry.store = normalizeStore(body, entry.store);
+        broadcastStatus(state, id);
+        return sendJson(res, 200, { success: true, store: entry.store, timestamp });
+      }
+    }
+    if (req.method === 'POST' && (m = p.match(/^\/api\/stores\/([^/]+)\/(pause|resume|resync|backfill)$/))) {
+      const [, id, action] = m;
+      if (!allowed(action === 'backfill' ? 'admin' : 'operator')) return undefined;
+      const entry = storeOr404(id);
+      if (!entry) return undefined;
+      if (action === 'pause' || action === 'resume') {
+        const body = await readJson(req, {});
+        onlyMembers(body, action === 'pause' ? ['note'] : []);
+        const note = body.note ?? '';
+        checkType('note', note, 'string');
+        checkText('note', note, 500);
+        const paused = action === 'pause';
+        entry.store = { ...entry.store, enabled: !paused, pauseNote: paused ? note : '',
+                        version: entry.store.version + 1, updatedAt: iso(Date.now()) };
+        broadcastStatus(state, id);
+        return sendJson(res, 200, { success: true, store: entry.store, timestamp });
+      }
+      let options = { force: true };
+      if (action === 'resync') {
+        onlyMembers(await readJson(req, {}), []);
+      } else {
+        const body = await readJson(req);
+        onlyMembers(body, ['from', 'to']);
+        const from = parseDay('from', body.from);
+        const to = parseDay('to', body.to);
+        if (from > to) throw new BadInput('from', `${body.from} is after to (${body.to})`);
+        if ((to - from) / 86400000 + 1 > kMaxBackfillDays) throw new BadInput('to', `a backfill covers at most ${kMaxBackfillDays} days`);
+        options = { dataTypes: ['orders'], backfillFrom: body.from, backfillTo: body.to };
+      }
+      const r = startRun(state, id, 'api', options);
+      if (!r.started) {
+        return sendJson(res, 409, { success: false, runId: r.runId, started: false,
+                                    error: `a run of store ${id} is already queued or running (${r.runId})` });
+      }
+      return sendJson(res, 200, { success: true, runId: r.runId, started: true, timestamp });
     }
     if (req.method === 'GET' && (m = p.match(/^\/api\/sync\/status\/([^/]+)$/))) {
       if (!storeOr404(m[1])) return undefined;
@@ -461,6 +854,7 @@ export async function startMockGateway(options = {}) {
                                   timestamp });
     }
     if (req.method === 'POST' && (m = p.match(/^\/api\/test\/trigger-sync\/([^/]+)$/))) {
+      if (!allowed('operator')) return undefined;
       if (!storeOr404(m[1])) return undefined;
       const r = startRun(state, m[1], 'api');
       if (!r.started) {
@@ -488,12 +882,14 @@ export async function startMockGateway(options = {}) {
                                   nextPageToken: '', storeId: m[1], timestamp });
     }
     return sendJson(res, 404, { success: false, error: `no route for ${req.method} ${p}` });
-  });
+  }
 
   const io = new Server(server, { serveClient: false });
   io.use((socket, next) => {
-    if (authorized(socket.handshake.auth?.token ?? '')) return next();
-    return next(new Error('unauthorized: missing or invalid token'));
+    const who = identify(socket.handshake.auth?.token ?? '');
+    if (!who) return next(new Error('unauthorized: missing or invalid token'));
+    socket.data.role = who.role;
+    return next();
   });
   io.on('connection', (socket) => {
     log?.(`socket ${socket.id} connected`);
@@ -528,6 +924,9 @@ export async function startMockGateway(options = {}) {
       if (!state.stores.has(storeId)) {
         return ack({ success: false, error: `unknown store ${storeId}` });
       }
+      if (kRoleRank[socket.data.role] < kRoleRank.operator) {
+        return ack({ success: false, storeId, error: `this needs the operator role; your token's role is ${socket.data.role}` });
+      }
       const r = startRun(state, storeId, 'manual');
       return ack({ success: r.started, storeId, runId: r.runId, started: r.started,
                    message: r.started ? `Manual sync triggered for store: ${storeId}`
@@ -541,7 +940,7 @@ export async function startMockGateway(options = {}) {
   if (state.cronSeconds > 0) {
     cron = setInterval(() => {
       for (const [id, entry] of state.stores) {
-        if (!entry.store.enabled || !entry.store.schedule) continue;
+        if (!entry.store.enabled) continue;
         // A fire while a run is queued or in flight is counted as a skip, as the scheduler does.
         if (entry.current || entry.queued) recordSkip(state, id, entry.queued ? 'queued' : 'overlap');
         else startRun(state, id, 'cron');
@@ -599,6 +998,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     cronSeconds: Number(args.cronSeconds ?? 0),
     queueMs: Number(args.queueMs ?? 0),
     token: args.token ?? '',
+    tokens: Object.fromEntries([[args.viewerToken, 'viewer'], [args.adminToken, 'admin']].filter(([t]) => t)),
     webRoot: args.webRoot ?? kDefaultWebRoot,
     log: args.verbose ? (line) => console.log(line) : null,
   });

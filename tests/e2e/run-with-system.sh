@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs the dashboard e2e suite against the real system, started as deploy/local/up does: a
-# throw-away PostgreSQL cluster, store-sim (live mode, demo stores), sync-worker and
-# scheduler-service on free loopback ports; the suite itself starts ws-gateway (so it can kill and
-# restart it mid-run). Everything stops on exit; logs and screenshots land in tests/e2e/artifacts/.
+# Runs the dashboard e2e suite (dashboard.spec.mjs, then stores.spec.mjs) against the real system,
+# started as deploy/local/up does: a throw-away PostgreSQL cluster, store-sim (live mode, demo
+# stores), sync-worker and scheduler-service on free loopback ports; the suite itself starts
+# ws-gateway (so it can kill and restart it mid-run). Everything stops on exit; logs and
+# screenshots land in tests/e2e/artifacts/.
+# store-sim also serves a store no registered store reads ($E2E_SIM_STORE): stores.spec.mjs creates
+# a store through the dashboard that syncs from it (AUTOSYNC_E2E_SIM_BASE/_STORE/_CREDENTIALS_REF).
 #
 #   tests/e2e/run-with-system.sh            binaries from $AUTOSYNC_BIN_DIR (default build/release/bin)
 #   tests/e2e/run-with-system.sh CMD ARGS…  start the gateway too and run CMD instead of the suite
@@ -68,7 +71,9 @@ as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres autosync
 DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/autosync"
 
 export SIM_TOKEN=sim-token
-start store-sim --listen="127.0.0.1:$SIM_PORT" --live --stores=buycosari:20000,acme:5000,northwind:2000 \
+E2E_SIM_STORE=e2e-flow
+start store-sim --listen="127.0.0.1:$SIM_PORT" --live \
+  --stores="buycosari:20000,acme:5000,northwind:2000,$E2E_SIM_STORE:3000" \
   --leak_per_second=20 --bucket_size=400
 wait_http "http://127.0.0.1:$SIM_PORT/_sim/health" 60
 start scheduler-service --database_url="$DB_URL" --listen="127.0.0.1:$SCHEDULER_PORT" \
@@ -78,14 +83,14 @@ start sync-worker --database_url="$DB_URL" --listen="127.0.0.1:$WORKER_PORT" \
   --metrics_listen="127.0.0.1:$WORKER_METRICS_PORT"
 wait_http "http://127.0.0.1:$WORKER_METRICS_PORT/metrics" 60
 
-# The demo stores of deploy/local/up, but scheduled once a year: the tests press "Sync now"
-# themselves and a scheduled run in between would only make them wait.
+# The demo stores of deploy/local/up, but scheduled once a year (orders and ads): the tests press
+# "Sync now" themselves and a scheduled run in between would only make them wait.
 for store in buycosari acme northwind; do
   as_pg "$PGBIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d autosync -v ON_ERROR_STOP=1 \
     -v store="$store" -v base="http://127.0.0.1:$SIM_PORT" <<'SQL'
-INSERT INTO stores (store_id, display_name, schedule, timezone, staleness_seconds,
+INSERT INTO stores (store_id, display_name, schedule, ads_schedule, timezone, staleness_seconds,
                     orders_api_base, ads_api_base, ad_account_id, credentials_ref)
-VALUES (:'store', initcap(:'store'), '0 0 1 1 *', 'America/New_York', 50,
+VALUES (:'store', initcap(:'store'), '0 0 1 1 *', '0 0 1 1 *', 'America/New_York', 50,
         :'base' || '/shops/' || :'store', :'base', :'store', 'env:SIM_TOKEN')
 ON CONFLICT (store_id) DO UPDATE SET orders_api_base = excluded.orders_api_base,
   ads_api_base = excluded.ads_api_base, updated_at = now();
@@ -94,6 +99,11 @@ done
 
 export AUTOSYNC_E2E_URL="http://127.0.0.1:$GATEWAY_PORT/"
 export AUTOSYNC_E2E_SIM_URL="http://127.0.0.1:$SIM_PORT"
+# For the store stores.spec.mjs creates through the dashboard: where its APIs are, which sim store
+# it reads (orders at <base>/shops/<store>, ad account <store>) and the worker's token variable.
+export AUTOSYNC_E2E_SIM_BASE="http://127.0.0.1:$SIM_PORT"
+export AUTOSYNC_E2E_SIM_STORE="$E2E_SIM_STORE"
+export AUTOSYNC_E2E_SIM_CREDENTIALS_REF="env:SIM_TOKEN"
 AUTOSYNC_E2E_GATEWAY_ARGV=$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' \
   "$BIN/ws-gateway" "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
   "--web_root=$ROOT/ws-gateway/web")
@@ -111,5 +121,9 @@ if (($# > 0)); then
   echo "run-with-system: dashboard at $AUTOSYNC_E2E_URL"
   "$@"
 else
-  node --test dashboard.spec.mjs
+  # One file after the other: each starts (and stops) the gateway on the same port.
+  rc=0
+  node --test dashboard.spec.mjs || rc=1
+  node --test stores.spec.mjs || rc=1
+  exit "$rc"
 fi
