@@ -127,6 +127,16 @@ TEST(ConfigErrorTest, BadValuesFromEnvironmentOrFlagsNameTheirOption) {
   EXPECT_THAT(from_env->Output(), HasSubstr("--listen"));
   EXPECT_THAT(from_env->Output(), HasSubstr("nonsense"));
 
+  // Dev mode (no --jwt_secret_file) makes every caller an admin: only on a loopback address
+  // unless asked for explicitly.
+  auto open_dev = StartBinary("ws-gateway", {"--listen=0.0.0.0:0"});
+  ASSERT_NE(open_dev, nullptr);
+  code = open_dev->Wait(kStopTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT(open_dev->Output(), HasSubstr("--jwt_secret_file"));
+  EXPECT_THAT(open_dev->Output(), HasSubstr("--allow_remote_dev_mode"));
+
   auto bad_int = StartBinary("sync-worker", {"--max_concurrent_syncs=0"});
   ASSERT_NE(bad_int, nullptr);
   code = bad_int->Wait(kStopTimeout);

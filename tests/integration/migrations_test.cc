@@ -157,6 +157,51 @@ TEST(MigrationsTest, TickClaimsStartFromTheLatestRecordedCronTick) {
   EXPECT_EQ(r[0][4].as<int64_t>(), 1700003601);
 }
 
+// Migration 0008: a store from before per-type schedules keeps its one schedule and staleness
+// for both types (nothing changes for it); its history reads as having synced both; a new row
+// gets the ads defaults; the run columns refuse unknown types and half a backfill range.
+TEST(MigrationsTest, ExistingStoresKeepTheirOneScheduleForBothDataTypes) {
+  const std::string url = autosync::testing::FreshDatabaseUrl();
+  auto pool = PoolFor(url);
+  std::vector<Migration> before;
+  for (const Migration& m : EmbeddedMigrations()) {
+    if (m.version < 8) before.push_back(m);
+  }
+  ASSERT_EQ(before.size(), 7u);
+  ASSERT_TRUE(ApplyMigrations(*pool, before).ok());
+  {
+    pqxx::connection conn(url);
+    pqxx::work tx(conn);
+    tx.exec("INSERT INTO stores (store_id, schedule, staleness_seconds) VALUES "
+            "('old', '*/5 * * * *', 600)");
+    tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
+            "VALUES ('r1', 'old', 'manual', 'completed', 'completed', now())");
+    tx.commit();
+  }
+  ASSERT_TRUE(ApplyMigrations(*pool, EmbeddedMigrations()).ok());
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  const pqxx::row old = tx.exec1(
+      "SELECT ads_schedule, ads_staleness_seconds, version FROM stores WHERE store_id = 'old'");
+  EXPECT_EQ(old[0].as<std::string>(), "*/5 * * * *");
+  EXPECT_EQ(old[1].as<int64_t>(), 600);
+  EXPECT_EQ(old[2].as<int64_t>(), 1);
+  EXPECT_EQ(tx.exec1("SELECT array_to_string(data_types, ',') FROM sync_runs")[0].as<std::string>(),
+            "orders,ads");
+  tx.exec("INSERT INTO stores (store_id) VALUES ('new')");
+  EXPECT_EQ(tx.exec1("SELECT ads_schedule FROM stores WHERE store_id = 'new'")[0].as<std::string>(),
+            "0 */6 * * *");
+  EXPECT_THROW(tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, data_types) "
+                       "VALUES ('r2', 'new', 'api', 'queued', '{orders,ltv}')"),
+               pqxx::check_violation);
+  EXPECT_THROW(tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, data_types) "
+                       "VALUES ('r3', 'new', 'api', 'queued', '{}')"),
+               pqxx::check_violation);
+  EXPECT_THROW(tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, backfill_from) "
+                       "VALUES ('r4', 'new', 'api', 'queued', '2024-01-01')"),
+               pqxx::check_violation);
+}
+
 TEST(PgPoolTest, UnreachableDatabaseIsUnavailable) {
   auto pool = PgPool::Create({.url = "postgresql://postgres@127.0.0.1:1/none",
                               .size = 1,

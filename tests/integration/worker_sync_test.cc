@@ -7,6 +7,7 @@
 #include <csignal>
 #include <thread>
 #include <pqxx/pqxx>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "autosync/v1/sync_worker.grpc.pb.h"
@@ -177,6 +178,86 @@ TEST_F(WorkerSyncTest, SecondSyncWithNothingNewWritesNoOrders) {
   // Incremental: only the lookback window is re-read, not the whole store.
   EXPECT_LT(again.last().counts().orders_fetched(), kOrders / 10);
   ExpectDatabaseEqualsSource();
+}
+
+// A run of one data type syncs only that type (and the LTV); a backfill re-reads the orders
+// created on its days (the store's zone) and leaves the cursor where it was.
+TEST_F(WorkerSyncTest, DataTypesAndABackfillSyncOnlyWhatTheyName) {
+  auto run = [&](std::vector<std::string> types, std::string from = "", std::string to = "") {
+    RunSyncRequest request;
+    request.set_store_id(kStore);
+    request.set_run_id(absl::StrCat("run-", ++runs_));
+    for (auto& t : types) request.add_data_types(t);
+    request.set_backfill_from(from);
+    request.set_backfill_to(to);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    RunResult result;
+    auto reader = stub_->RunSync(&context, request);
+    SyncProgress p;
+    while (reader->Read(&p)) result.events.push_back(p);
+    result.status = reader->Finish();
+    return result;
+  };
+  auto stages = [](const RunResult& r) {
+    std::set<autosync::v1::Stage> out;
+    for (const SyncProgress& p : r.events) out.insert(p.stage());
+    return out;
+  };
+  const RunResult ads = run({"ads"});
+  ExpectWellFormedStream(ads, autosync::v1::STAGE_COMPLETED);
+  EXPECT_EQ(std::vector<std::string>(ads.events[0].data_types().begin(),
+                                     ads.events[0].data_types().end()),
+            std::vector<std::string>{"ads"});
+  EXPECT_FALSE(stages(ads).contains(autosync::v1::STAGE_ORDERS));
+  EXPECT_EQ(ads.last().counts().orders_fetched(), 0);
+  EXPECT_GT(ads.last().counts().ads_fetched(), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM orders"), 0);
+
+  const RunResult orders = run({"orders"});
+  ExpectWellFormedStream(orders, autosync::v1::STAGE_COMPLETED);
+  EXPECT_FALSE(stages(orders).contains(autosync::v1::STAGE_ADS));
+  EXPECT_TRUE(stages(orders).contains(autosync::v1::STAGE_LTV));
+  ExpectDatabaseEqualsSource();
+
+  // Ten days a month into the store's history, in its zone (America/New_York), lost here.
+  pqxx::connection conn(db_url_);
+  const pqxx::row range = pqxx::nontransaction(conn).exec1(
+      "SELECT d::text, (d + 9)::text FROM (SELECT ((min(created_at) AT TIME ZONE "
+      "'America/New_York')::date + 30) AS d FROM orders) x");
+  const std::string from = range[0].as<std::string>();
+  const std::string to = range[1].as<std::string>();
+  const std::string in_range = absl::StrCat(
+      "(created_at AT TIME ZONE 'America/New_York')::date BETWEEN '", from, "' AND '", to, "'");
+  const int64_t lost = Scalar("SELECT count(*) FROM orders WHERE " + in_range);
+  ASSERT_GT(lost, 0);
+  {
+    pqxx::work tx(conn);
+    tx.exec("DELETE FROM orders WHERE " + in_range);
+    tx.commit();
+  }
+  const int64_t cursor = Scalar(
+      "SELECT extract(epoch FROM cursor_at)::bigint FROM sync_tracking WHERE stage = 'orders'");
+  const RunResult backfill = run({}, from, to);
+  ExpectWellFormedStream(backfill, autosync::v1::STAGE_COMPLETED);
+  EXPECT_THAT(backfill.events[0].message(), HasSubstr(absl::StrCat(from, " to ", to)));
+  EXPECT_FALSE(stages(backfill).contains(autosync::v1::STAGE_ADS));
+  // Exactly the orders of those days were read, and they are back.
+  EXPECT_EQ(backfill.last().counts().orders_fetched(), lost);
+  EXPECT_EQ(backfill.last().counts().orders_written(), lost);
+  ExpectDatabaseEqualsSource();
+  EXPECT_EQ(Scalar("SELECT extract(epoch FROM cursor_at)::bigint FROM sync_tracking WHERE "
+                   "stage = 'orders'"),
+            cursor);
+
+  // Malformed requests are refused before the run starts.
+  const RunResult bad_type = run({"ltv"});
+  EXPECT_EQ(bad_type.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(bad_type.events.empty());
+  const RunResult half = run({}, from, "");
+  EXPECT_EQ(half.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const RunResult reversed = run({}, to, from);
+  EXPECT_EQ(reversed.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(WorkerSyncTest, LiveChangesArriveOnTheNextSync) {

@@ -257,6 +257,73 @@ TEST_F(RunQueueTest, TriggersCoalesceAndPromoteAQueuedScheduledRun) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id LIKE 'manual-%'"), 0);
 }
 
+// Data types and backfills (migration 0008): a person's trigger widens a queued scheduled run
+// that syncs only some types to all of them; a backfill is never merged into the store's active
+// run (nor is anything merged into a queued backfill), and goes in at low priority with its days.
+TEST_F(RunQueueTest, TriggersWidenAQueuedRunButABackfillIsNeverMerged) {
+  Stores(3);
+  auto enqueue = [&](EnqueueRequest req) {
+    absl::StatusOr<EnqueueResult> r = queue_->Enqueue(req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : EnqueueResult{};
+  };
+  auto types = [&](const std::string& run) {
+    pqxx::connection conn(url_);
+    return pqxx::nontransaction(conn)
+        .exec1("SELECT array_to_string(data_types, ',') FROM sync_runs WHERE run_id = '" + run +
+               "'")[0]
+        .as<std::string>();
+  };
+  enqueue({.store_id = "s0001", .run_id = "ads-only", .trigger = autosync::v1::TRIGGER_CRON,
+           .priority = RunPriority::kCron, .types = kAdsType, .owner = "test"});
+  EXPECT_EQ(types("ads-only"), "ads");
+  EnqueueResult widened = enqueue({.store_id = "s0001", .run_id = "person",
+                                   .trigger = autosync::v1::TRIGGER_MANUAL, .owner = "test"});
+  EXPECT_FALSE(widened.queued);
+  EXPECT_EQ(widened.run_id, "ads-only");
+  EXPECT_EQ(types("ads-only"), "orders,ads");
+
+  // A backfill meets the queued run: answered with it, nothing changed.
+  EnqueueResult refused = enqueue({.store_id = "s0001", .run_id = "bf-1",
+                                   .trigger = autosync::v1::TRIGGER_MANUAL,
+                                   .priority = RunPriority::kLow, .types = kOrdersType,
+                                   .backfill_from = "2024-01-01", .backfill_to = "2024-01-31", .owner = "test"});
+  EXPECT_FALSE(refused.queued);
+  EXPECT_FALSE(refused.promoted);
+  EXPECT_EQ(refused.run_id, "ads-only");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 'bf-1'"), 0);
+
+  // On a store with nothing queued it goes in with its days, at low priority; a trigger that
+  // follows is answered with it and changes nothing of it.
+  EnqueueResult queued = enqueue({.store_id = "s0002", .run_id = "bf-2",
+                                  .trigger = autosync::v1::TRIGGER_MANUAL,
+                                  .priority = RunPriority::kLow, .types = kOrdersType,
+                                  .backfill_from = "2024-01-01", .backfill_to = "2024-01-31", .owner = "test"});
+  EXPECT_TRUE(queued.queued);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 'bf-2' AND priority = 2 AND "
+                   "backfill_from = '2024-01-01' AND backfill_to = '2024-01-31'"),
+            1);
+  EnqueueResult after = enqueue({.store_id = "s0002", .run_id = "person-2",
+                                 .trigger = autosync::v1::TRIGGER_MANUAL, .owner = "test"});
+  EXPECT_FALSE(after.queued);
+  EXPECT_FALSE(after.promoted);
+  EXPECT_EQ(types("bf-2"), "orders");
+  EXPECT_EQ(Scalar("SELECT priority FROM sync_runs WHERE run_id = 'bf-2'"), 2);
+  // Dispatch hands the run out with its work.
+  Slots("w1", 5);
+  absl::StatusOr<Dispatch> taken = queue_->Take("test", 5);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  bool saw_backfill = false;
+  for (const DispatchedRun& run : taken->runs) {
+    if (run.run_id != "bf-2") continue;
+    saw_backfill = true;
+    EXPECT_EQ(run.types, kOrdersType);
+    EXPECT_EQ(run.backfill_from, "2024-01-01");
+    EXPECT_EQ(run.backfill_to, "2024-01-31");
+  }
+  EXPECT_TRUE(saw_backfill);
+}
+
 TEST_F(RunQueueTest, PausingAStoreDropsItsQueuedScheduledRunsWithTheReason) {
   Stores(1);
   Repository repo(*pool_);

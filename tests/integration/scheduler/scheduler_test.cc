@@ -791,6 +791,59 @@ TEST_F(SchedulerTest, ReportConnectionsCountsInStatus) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A backfill over gRPC: validated naming the field, queued as an orders-only run of low priority
+// that carries its days (run_queue_test: never merged into a run already queued or in flight).
+TEST_F(SchedulerTest, BackfillIsAnOrdersRunOfItsDaysAtTheBackOfTheQueue) {
+  ASSERT_TRUE(Upsert(A(), StoreFor(kStore)).ok());
+  auto backfill = [&](const std::string& from, const std::string& to,
+                      v1::TriggerSyncResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(10)));
+    v1::TriggerSyncRequest req;
+    req.set_store_id(kStore);
+    req.set_trigger(v1::TRIGGER_MANUAL);
+    req.set_backfill_from(from);
+    req.set_backfill_to(to);
+    return A().TriggerSync(&ctx, req, out);
+  };
+  v1::TriggerSyncResponse resp;
+  grpc::Status bad = backfill("2024-03-01", "2024-02-01", &resp);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("backfill_to: is before backfill_from"));
+  EXPECT_EQ(backfill("2024-02-01", "", &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs"), 0);
+
+  Watcher watcher(A(), kStore);
+  ASSERT_TRUE(backfill("2026-01-01", "2026-01-31", &resp).ok());
+  ASSERT_TRUE(resp.started());
+  const std::string run_id = resp.run_id();
+  EXPECT_THAT(resp.message(), HasSubstr("backfill"));
+  auto done = watcher.WaitFor(
+      [&](const v1::WatchEvent& e) {
+        return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == run_id;
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(done.has_value()) << watcher.text();
+  EXPECT_EQ(Scalar(absl::StrCat("SELECT priority FROM sync_runs WHERE run_id = '", run_id, "'")),
+            2);
+  grpc::ClientContext ctx;
+  v1::ListRunsRequest req;
+  req.set_store_id(kStore);
+  v1::ListRunsResponse runs;
+  ASSERT_TRUE(A().ListRuns(&ctx, req, &runs).ok());
+  const v1::Run* run = nullptr;
+  for (const v1::Run& r : runs.runs()) {
+    if (r.run_id() == run_id) run = &r;
+  }
+  ASSERT_NE(run, nullptr);
+  EXPECT_EQ(run->backfill_from(), "2026-01-01");
+  EXPECT_EQ(run->backfill_to(), "2026-01-31");
+  EXPECT_EQ(std::vector<std::string>(run->data_types().begin(), run->data_types().end()),
+            std::vector<std::string>{"orders"});
+  EXPECT_EQ(run->counts().ads_fetched(), 0);
+  EXPECT_EQ(run->status(), "completed");
+}
+
 // hasCronJob is true exactly while the store is enabled with a schedule that fires; a pause and a
 // resume are each one change of the stored store (its version moves); a write based on an older
 // version, or a create of an existing id, is refused and changes nothing.
