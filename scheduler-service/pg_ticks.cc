@@ -192,7 +192,8 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
   //  - decided: per tick, not scheduled (the store is disabled or gone), fresh (each data type
   //    due at this boundary had a completed run within its staleness; the ages in the detail),
   //    overlap (a run queued or in flight), else queue, for the due types whose data is stale
-  //    -- looked up with the statement's snapshot;
+  //    -- looked up with the statement's snapshot. A type that never synced is due at every
+  //    fire (a new store's ads need not wait hours for their first schedule);
   //  - gate: the store's tick_claims row moves to this boundary, only if it is later than the
   //    one recorded (so each store's tick is recorded once, whoever records it: the group's
   //    winner, or a replica that lost the group and found the tick unrecorded), with the group
@@ -215,10 +216,10 @@ absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
       "  SELECT r.*, l.store_id AS live, l.staleness_seconds AS so, "
       "    l.ads_staleness_seconds AS sa, fo.t AS o_ok, fa.t AS a_ok, "
       "    x.active_id, x.active_status, "
-      "    (r.types & 1) <> 0 AND NOT coalesce(fo.t > now() - l.staleness_seconds * "
-      "      interval '1 second', false) AS o_due, "
-      "    (r.types & 2) <> 0 AND NOT coalesce(fa.t > now() - l.ads_staleness_seconds * "
-      "      interval '1 second', false) AS a_due "
+      "    ((r.types & 1) <> 0 OR fo.t IS NULL) AND NOT coalesce(fo.t > now() - "
+      "      l.staleness_seconds * interval '1 second', false) AS o_due, "
+      "    ((r.types & 2) <> 0 OR fa.t IS NULL) AND NOT coalesce(fa.t > now() - "
+      "      l.ads_staleness_seconds * interval '1 second', false) AS a_due "
       "  FROM req r LEFT JOIN stores l ON l.store_id = r.store_id AND l.enabled "
       "  LEFT JOIN LATERAL ("
       "    SELECT p.finished_at AS t FROM sync_runs p "

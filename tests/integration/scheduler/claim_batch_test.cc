@@ -299,7 +299,12 @@ TEST_F(ClaimBatchTest, EmptyCallsAndWarmingClaimAndRecordNothing) {
 TEST_F(ClaimBatchTest, EachDataTypeIsDecidedByItsOwnFreshness) {
   const absl::Time tick = absl::FromUnixSeconds(1700000000);
   Exec("INSERT INTO stores (store_id, staleness_seconds, ads_staleness_seconds) "
-       "SELECT 't-' || n, 3600, 7200 FROM unnest(ARRAY['both', 'orders', 'ads', 'never']) n");
+       "SELECT 't-' || n, 3600, 7200 FROM unnest(ARRAY['both', 'orders', 'ads', 'never', "
+       "'no-ads']) n");
+  // no-ads: orders synced 10 minutes ago, ads never.
+  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
+       "finished_at, data_types) VALUES ('o-no-ads', 't-no-ads', 'cron', 'completed', "
+       "'completed', now() - interval '11 min', now() - interval '10 min', '{orders}')");
   for (const std::string n : {"both", "orders", "ads"}) {
     Exec(absl::StrCat(
         "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
@@ -312,7 +317,8 @@ TEST_F(ClaimBatchTest, EachDataTypeIsDecidedByItsOwnFreshness) {
   auto claims = repo_->RecordTicks({{"t-both", "run-both", tick, tick, kAllDataTypes},
                                     {"t-orders", "run-orders", tick, tick, kOrdersType},
                                     {"t-ads", "run-ads", tick, tick, kAdsType},
-                                    {"t-never", "run-never", tick, tick, kAllDataTypes}},
+                                    {"t-never", "run-never", tick, tick, kAllDataTypes},
+                                    {"t-no-ads", "run-no-ads", tick, tick, kOrdersType}},
                                    "replica-a");
   ASSERT_TRUE(claims.ok()) << claims.status();
   // Both due: only the stale ads run. Orders due alone: fresh, skipped (naming the type).
@@ -333,6 +339,12 @@ TEST_F(ClaimBatchTest, EachDataTypeIsDecidedByItsOwnFreshness) {
   EXPECT_EQ(Text("SELECT array_to_string(data_types, ',') || ' ' || (data_as_of = '-infinity') "
                  "FROM sync_runs WHERE run_id = 'run-never'"),
             "orders,ads true");
+  // A type that never synced is due at every fire: the orders fire of a store whose ads never
+  // synced syncs its ads (its orders are fresh).
+  EXPECT_EQ((*claims)[4].outcome, TickOutcome::kQueued);
+  EXPECT_EQ(Text("SELECT array_to_string(data_types, ',') FROM sync_runs WHERE run_id = "
+                 "'run-no-ads'"),
+            "ads");
   // The ads-only run's data dates from its ads success, not from the fresher orders one.
   EXPECT_EQ(Scalar("SELECT round(extract(epoch FROM now() - data_as_of) / 60)::bigint "
                    "FROM sync_runs WHERE run_id = 'run-both'"),
