@@ -139,6 +139,12 @@ absl::StatusOr<EnqueueResult> RunExecutor::Enqueue(EnqueueRequest request) {
   if (!result.ok()) return result;
   if (result->queued || result->promoted) {
     metrics_.runs_queued.Increment();
+    {
+      // Shown now: the next places refresh sends this store's place only when it moves (a
+      // refresh between this and the dispatch would otherwise announce it a second time).
+      absl::MutexLock lock(&mu_);
+      shown_places_[request.store_id] = result->position;
+    }
     events_.PublishProgress(QueuedEvent(
         {request.store_id, result->run_id, request.trigger, result->position},
         request.not_before > clock_.Now() ? "Queued for a retry" : "Queued",
