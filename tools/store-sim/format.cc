@@ -21,6 +21,13 @@ std::string FormatShopifyTime(int64_t t, int offset_minutes) {
                          offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
 }
 
+std::string FormatUtcTime(int64_t t) {
+  std::string s = FormatShopifyTime(t, 0);
+  s.resize(s.size() - 6);  // "+00:00"
+  s.push_back('Z');
+  return s;
+}
+
 std::string FormatDay(int64_t day) {
   absl::CivilDay cd = absl::CivilDay(1970, 1, 1) + day;
   return absl::StrFormat("%04d-%02d-%02d", cd.year(), cd.month(), cd.day());

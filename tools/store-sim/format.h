@@ -13,6 +13,8 @@ namespace autosync::storesim {
 
 // "2024-01-15T10:30:00-05:00" for unix seconds `t` shown at a fixed UTC offset (minutes).
 std::string FormatShopifyTime(int64_t t, int offset_minutes);
+// "2024-01-15T15:30:00Z": UTC with a Z, as GraphQL's DateTime prints.
+std::string FormatUtcTime(int64_t t);
 // "2024-01-15" for a day number (days since 1970-01-01).
 std::string FormatDay(int64_t day);
 // 1234 cents -> "12.34".

@@ -1,6 +1,7 @@
-// store-sim: an HTTP server imitating the Shopify orders API and the Meta insights API over a
-// seeded, deterministic data set, with fault switches. A test and demo tool; loopback only by
-// default. See tools/store-sim/simulator.h for addressing and the --help text for the options.
+// store-sim: an HTTP server imitating the Shopify orders APIs (REST and GraphQL) and the Meta
+// insights API over a seeded, deterministic data set, with fault switches. A test and demo tool;
+// loopback only by default. See tools/store-sim/simulator.h for addressing and the --help text
+// for the options.
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -36,6 +37,10 @@ ABSL_FLAG(std::string, access_token, "sim-token",
           "token both APIs accept (X-Shopify-Access-Token; access_token / Bearer for Meta)");
 ABSL_FLAG(int64_t, bucket_size, 40, "Shopify leaky bucket size per store");
 ABSL_FLAG(double, leak_per_second, 2.0, "Shopify leaky bucket leak rate; 0 = unlimited");
+ABSL_FLAG(int64_t, graphql_bucket_size, 2000,
+          "Shopify GraphQL calculated-cost bucket per store (maximumAvailable points)");
+ABSL_FLAG(double, graphql_restore_rate, 100.0,
+          "Shopify GraphQL cost points restored per second (restoreRate); 0 = unlimited");
 ABSL_FLAG(bool, live, false,
           "live mode: every --live_interval_ms each store gets a step of new "
           "orders, refunds and cancellations");
@@ -50,9 +55,11 @@ ABSL_FLAG(bool, read_all_orders, true,
 ABSL_FLAG(int64_t, latency_ms, 0, "fault: delay every API answer");
 ABSL_FLAG(int64_t, fail_5xx_every, 0,
           "fault: every Nth API request answers 500 then 503, alternating");
-ABSL_FLAG(int64_t, burst_429, 0, "fault: the next N orders requests answer 429 with Retry-After");
+ABSL_FLAG(int64_t, burst_429, 0,
+          "fault: the next N orders requests (REST or GraphQL) answer 429 with Retry-After");
 ABSL_FLAG(int64_t, drop_connection_on_page, 0,
-          "fault: close the socket without answering on the Nth data page (orders or insights)");
+          "fault: close the socket without answering on the Nth data page (REST or GraphQL "
+          "orders, or insights)");
 ABSL_FLAG(int64_t, truncate_page, 0, "fault: the Nth data page's body is cut in half");
 ABSL_FLAG(int64_t, malformed_page, 0, "fault: the Nth data page's body is garbage, not JSON");
 ABSL_FLAG(int64_t, ads_throttle, 0,
@@ -61,7 +68,7 @@ ABSL_FLAG(int64_t, ads_throttle, 0,
 namespace {
 
 constexpr const char* kUsage =
-    R"(Shopify orders + Meta insights simulator (test/demo tool).
+    R"(Shopify orders (REST + GraphQL) + Meta insights simulator (test/demo tool).
 
 One server, many stores (default http://127.0.0.1:8090):
   GET  /shops/{store}/admin/api/{YYYY-MM}/orders.json     Shopify orders (orders_api_base =
@@ -72,6 +79,20 @@ One server, many stores (default http://127.0.0.1:8090):
        Cursor paging via the Link header (page_info; only limit and fields may be added).
        Leaky bucket per store (X-Shopify-Shop-Api-Call-Limit, 429 + Retry-After: 2.0).
   GET  /shops/{store}/admin/api/{YYYY-MM}/orders/count.json
+  POST /shops/{store}/admin/api/{YYYY-MM}/graphql.json    Shopify GraphQL, the orders
+       connection only, over the same orders; same token. Body {"query": "…orders(first: $first,
+       after: $after, query: $query, sortKey: UPDATED_AT) {…}…", "variables": {"first": 1-250,
+       "after": endCursor|null, "query": "updated_at:>='2024-01-01T00:00:00Z' …"}}. Search terms
+       updated_at/created_at with >=, <=, >, < (RFC 3339 or YYYY-MM-DD, quotes optional); every
+       status; sorted by updatedAt then id. Answers {"data":{"orders":{"pageInfo":{"hasNextPage",
+       "endCursor"},"nodes":[{id (gid), name, email, createdAt, updatedAt, processedAt,
+       cancelledAt, test, displayFinancialStatus, currencyCode, total/subtotal/totalTax/
+       totalDiscounts/currentTotal/totalRefunded PriceSet, customer {id}}]}},"extensions":{"cost":
+       …}}. Cost: requested 2 + first, actual 2 + nodes; a per-store bucket of
+       --graphql_bucket_size points restoring --graphql_restore_rate per second; too few points:
+       HTTP 200 with errors[].extensions.code THROTTLED. Errors: 400 {"errors":"…"} for a body
+       that is not {"query": …}; else 200 with errors (UNSUPPORTED_QUERY, BAD_USER_INPUT,
+       MAX_COST_EXCEEDED).
   GET  /shops/{store}/admin/api/{YYYY-MM}/events.json?filter=Order&verb=destroy&created_at_min=…
        deleted orders (live mode deletes cancelled/test orders if --live_delete_probability > 0).
   GET  /{vNN.0}/act_{store}/insights                     Meta insights; the store id is the ad
@@ -96,6 +117,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "access_token",
                                       "bucket_size",
                                       "leak_per_second",
+                                      "graphql_bucket_size",
+                                      "graphql_restore_rate",
                                       "live",
                                       "live_interval_ms",
                                       "live_delete_probability",
@@ -156,6 +179,8 @@ int main(int argc, char** argv) {
   config.access_token = absl::GetFlag(FLAGS_access_token);
   config.bucket_size = absl::GetFlag(FLAGS_bucket_size);
   config.leak_per_second = absl::GetFlag(FLAGS_leak_per_second);
+  config.graphql_bucket_size = absl::GetFlag(FLAGS_graphql_bucket_size);
+  config.graphql_restore_rate = absl::GetFlag(FLAGS_graphql_restore_rate);
   config.live_interval_ms = absl::GetFlag(FLAGS_live_interval_ms);
   config.live_delete_probability = absl::GetFlag(FLAGS_live_delete_probability);
   if (config.live_delete_probability < 0 || config.live_delete_probability > 1) {

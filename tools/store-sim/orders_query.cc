@@ -292,6 +292,12 @@ class Sequence final {
 
 }  // namespace
 
+OrdersQuery WithoutOldOrders(OrdersQuery query, int64_t now) {
+  const int64_t visible_from = now - kRecentOrdersSeconds;
+  query.created_min = std::max(query.created_min.value_or(visible_from), visible_from);
+  return query;
+}
+
 OrdersPage RunOrdersQuery(const StoreData& data, const OrdersQuery& query, int limit,
                           const PageCursor* cursor) {
   OrdersPage page;

@@ -28,6 +28,9 @@ enum class SortOrder : uint8_t {
 // connector that forgets status=any silently misses them, as it would on the real API.
 inline constexpr int64_t kClosedAfterSeconds = 30 * 86400;
 
+// Without the read_all_orders scope, only orders created this long before the sim clock exist.
+inline constexpr int64_t kRecentOrdersSeconds = 60 * 86400;
+
 struct OrdersQuery {
   StatusFilter status = StatusFilter::kOpen;
   SortOrder sort = SortOrder::kIdAsc;
@@ -68,6 +71,10 @@ struct OrdersPage {
   bool has_next = false;
   bool has_previous = false;
 };
+
+// `query` narrowed to what an app without read_all_orders sees at sim time `now`: the API simply
+// has no older orders.
+OrdersQuery WithoutOldOrders(OrdersQuery query, int64_t now);
 
 // Runs one page. `cursor` null: the first page.
 OrdersPage RunOrdersQuery(const StoreData& data, const OrdersQuery& query, int limit,

@@ -16,18 +16,22 @@
 #include "absl/time/civil_time.h"
 #include "simdjson.h"
 #include "tools/store-sim/format.h"
+#include "tools/store-sim/graphql_orders.h"
 #include "tools/store-sim/orders_query.h"
 #include "tools/store-sim/rng.h"
 
 namespace autosync::storesim {
 
 struct Simulator::StoreState {
-  StoreState(StoreData d, AdsModel a) : data(std::move(d)), ads(std::move(a)) {}
+  StoreState(StoreData d, AdsModel a, QueryCostBucket g)
+      : data(std::move(d)), ads(std::move(a)), graphql_bucket(g) {}
   StoreData data;
   AdsModel ads;
-  // Shopify leaky bucket.
+  // Shopify leaky bucket (REST).
   double bucket_level = 0;
   absl::Time bucket_at = absl::InfinitePast();
+  // Shopify calculated-cost bucket (GraphQL).
+  QueryCostBucket graphql_bucket;
   // Meta: calls so far (drives restatement) and a decaying usage percentage for the headers.
   uint64_t insights_calls = 0;
   double ads_usage_pct = 0;
@@ -38,6 +42,9 @@ namespace {
 
 constexpr absl::string_view kJson = "application/json; charset=utf-8";
 constexpr int kDefaultOrdersLimit = 50;
+// Shopify's 401 for a wrong X-Shopify-Access-Token, REST and GraphQL alike.
+constexpr absl::string_view kInvalidTokenMessage =
+    "[API] Invalid API key or access token (unrecognized login or wrong password)";
 
 // What a data-page fault does to an answer (orders and insights alike); `garbage` is the
 // API-shaped body that is not JSON.
@@ -130,6 +137,10 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& co
     return absl::InvalidArgumentError("--live_interval_ms must be >= 1");
   if (config.access_token.empty())
     return absl::InvalidArgumentError("--access_token must not be empty");
+  if (config.graphql_bucket_size < 1)
+    return absl::InvalidArgumentError("--graphql_bucket_size must be >= 1");
+  if (config.graphql_restore_rate < 0)
+    return absl::InvalidArgumentError("--graphql_restore_rate must be >= 0");
   std::unique_ptr<Simulator> sim(new Simulator(config, clock));
   const int64_t end = absl::ToUnixSeconds(config.end);
   for (const StoreSpec& spec : config.stores) {
@@ -137,7 +148,9 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& co
     int64_t first_day =
         FloorDiv(data.window_start() + int64_t{spec.utc_offset_minutes} * 60, 86400);
     AdsModel ads(data.store_seed(), first_day, data.customer_count(), spec.hostile);
-    sim->stores_.push_back(std::make_unique<StoreState>(std::move(data), std::move(ads)));
+    sim->stores_.push_back(std::make_unique<StoreState>(
+        std::move(data), std::move(ads),
+        QueryCostBucket(config.graphql_bucket_size, config.graphql_restore_rate)));
   }
   return sim;
 }
@@ -184,14 +197,20 @@ Response Simulator::HandleLocked(const Request& request) {
   if (absl::StartsWith(target->path, "/_sim/")) return HandleAdmin(request, *target);
 
   std::vector<std::string> parts = absl::StrSplit(target->path, '/', absl::SkipEmpty());
-  // /shops/{store}/admin/api/{YYYY-MM}/orders.json | …/orders/count.json
+  // /shops/{store}/admin/api/{YYYY-MM}/orders.json | …/orders/count.json | …/events.json |
+  // …/graphql.json
   if (parts.size() >= 6 && parts[0] == "shops" && parts[2] == "admin" && parts[3] == "api") {
     bool list = parts.size() == 6 && parts[5] == "orders.json";
     bool count = parts.size() == 7 && parts[5] == "orders" && parts[6] == "count.json";
     bool events = parts.size() == 6 && parts[5] == "events.json";
+    bool graphql = parts.size() == 6 && parts[5] == "graphql.json";
     StoreState* store = Find(parts[1]);
-    if (store == nullptr || !IsApiVersion(parts[4]) || (!list && !count && !events)) {
+    if (store == nullptr || !IsApiVersion(parts[4]) || (!list && !count && !events && !graphql)) {
       return JsonResponse(404, ShopifyError("Not Found"));
+    }
+    if (graphql) {
+      if (request.method != "POST") return JsonResponse(406, ShopifyError("Not Acceptable"));
+      return HandleGraphql(request, *store);
     }
     if (request.method != "GET") return JsonResponse(406, ShopifyError("Not Acceptable"));
     return HandleOrders(request, *target, *store, parts[4],
@@ -322,9 +341,7 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
 
   auto token = request.Header("X-Shopify-Access-Token");
   if (!token || *token != config_.access_token) {
-    return with_limit(JsonResponse(
-        401, ShopifyError(
-                 "[API] Invalid API key or access token (unrecognized login or wrong password)")));
+    return with_limit(JsonResponse(401, ShopifyError(kInvalidTokenMessage)));
   }
   if (faults_.TakeBurst429()) return too_many();
   if (int code = faults_.Next5xx(); code != 0) {
@@ -402,11 +419,7 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
     query = *std::move(parsed);
   }
 
-  if (!config_.read_all_orders) {
-    // Without read_all_orders the API simply has no older orders.
-    int64_t visible_from = data.now() - 60 * 86400;
-    query.created_min = std::max(query.created_min.value_or(visible_from), visible_from);
-  }
+  if (!config_.read_all_orders) query = WithoutOldOrders(std::move(query), data.now());
   if (count_only) {
     return with_limit(
         JsonResponse(200, absl::StrCat("{\"count\":", CountOrders(data, query), "}")));
@@ -446,6 +459,38 @@ Response Simulator::HandleOrders(const Request& request, const ParsedTarget& tar
   }
 
   ApplyPageFault(faults_.NextPage(), "{\"orders\":[{\"id\":,\"name\":\"#\x01\"}]]garbage", r);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shopify GraphQL orders (graphql_orders.h holds the API; here: auth, faults, the clock)
+
+Response Simulator::HandleGraphql(const Request& request, StoreState& store) {
+  auto with_latency = [&](Response r) {
+    r.delay_ms = static_cast<int>(faults_.latency_ms());
+    return r;
+  };
+  auto token = request.Header("X-Shopify-Access-Token");
+  if (!token || *token != config_.access_token) {
+    return with_latency(JsonResponse(401, ShopifyError(kInvalidTokenMessage)));
+  }
+  // The same fault switches as the REST orders route, in the same order.
+  if (faults_.TakeBurst429()) {
+    Response r = JsonResponse(429, ShopifyError("Too many requests; retry after 2 seconds."));
+    r.SetHeader("Retry-After", "2.0");
+    return with_latency(std::move(r));
+  }
+  if (int code = faults_.Next5xx(); code != 0) {
+    return with_latency(JsonResponse(
+        code, ShopifyError(code == 500 ? "Internal Server Error" : "Service Unavailable")));
+  }
+  GraphqlAnswer answer =
+      AnswerGraphqlOrders(request.body, store.data, store.graphql_bucket, clock_->Now(),
+                          GraphqlOptions{cursor_secret_, config_.read_all_orders});
+  Response r = with_latency(JsonResponse(answer.http_status, std::move(answer.body)));
+  if (answer.data_page) {
+    ApplyPageFault(faults_.NextPage(), "{\"data\":{\"orders\":{\"nodes\":[{\"id\":,}]]}garbage", r);
+  }
   return r;
 }
 

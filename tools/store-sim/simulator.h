@@ -7,6 +7,10 @@
 //                   deleted orders only in events.json?filter=Order&verb=destroy)
 //                   so a store's orders_api_base is http://127.0.0.1:8090/shops/{store};
 //                   header X-Shopify-Access-Token must equal --access_token.
+//   Shopify GraphQL POST /shops/{store}/admin/api/{YYYY-MM}/graphql.json — the orders
+//                   connection over the same orders (graphql_orders.h), same token; throttled
+//                   by a calculated-cost bucket per store (--graphql_bucket_size,
+//                   --graphql_restore_rate) instead of the REST leaky bucket.
 //   Meta insights   GET /{vNN.0}/act_{store}/insights — the store id stands in for the ad account
 //                   id (real ones are digits; connectors treat it as opaque); token in the
 //                   access_token query parameter or "Authorization: Bearer".
@@ -50,6 +54,8 @@ struct SimConfig {
   std::string access_token = "sim-token";
   int64_t bucket_size = 40;
   double leak_per_second = 2.0;        // 0 = unlimited
+  int64_t graphql_bucket_size = 2000;  // GraphQL cost points per store (maximumAvailable)
+  double graphql_restore_rate = 100;   // points per second; 0 = unlimited
   int64_t live_interval_ms = 2000;     // also the sim-clock advance per live step (min 1 s)
   double live_delete_probability = 0;  // per store and step: delete one cancelled/test order
   // false: like an app without read_all_orders, only orders created in the last 60 days exist.
@@ -87,6 +93,8 @@ class Simulator final {
   enum class OrdersRoute { kList, kCount, kEvents };
   Response HandleOrders(const Request& request, const ParsedTarget& target, StoreState& store,
                         const std::string& version, OrdersRoute route)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Response HandleGraphql(const Request& request, StoreState& store)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Response OrderEvents(const Request& request, const ParsedTarget& target, const StoreData& data,
                        const std::string& version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

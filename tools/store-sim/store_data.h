@@ -42,6 +42,8 @@ struct Order {
   bool deleted = false;
 
   int64_t total_cents() const { return int64_t{subtotal_cents} + tax_cents + shipping_cents; }
+  // The sum of the successful refund transactions (REST refunds[], GraphQL totalRefundedSet).
+  int64_t refunded_cents() const { return refund_at != 0 ? refund_cents : 0; }
   // Cancelled orders have no remaining items; otherwise the total minus refunds.
   int64_t current_total_cents() const {
     return cancelled_at != 0 ? 0 : total_cents() - refund_cents;

@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "simdjson.h"
+#include "tools/store-sim/format.h"
 #include "tools/store-sim/simulator.h"
 
 namespace autosync::storesim::testing {
@@ -61,6 +62,55 @@ inline Request Call(std::string method, std::string target, std::string body = "
 
 inline std::string OrdersPath(const std::string& store, const std::string& query) {
   return "/shops/" + store + "/admin/api/2024-01/orders.json" + (query.empty() ? "" : "?" + query);
+}
+
+inline std::string GraphqlPath(const std::string& store) {
+  return "/shops/" + store + "/admin/api/2024-01/graphql.json";
+}
+
+inline Request PostGraphql(const std::string& store, std::string body,
+                           std::string token = "sim-token") {
+  Request r;
+  r.method = "POST";
+  r.target = GraphqlPath(store);
+  r.body = std::move(body);
+  r.headers.emplace_back("Host", "127.0.0.1:8090");
+  r.headers.emplace_back("Content-Type", "application/json");
+  if (!token.empty()) r.headers.emplace_back("X-Shopify-Access-Token", token);
+  return r;
+}
+
+// A connector's orders query, arguments as variables.
+inline constexpr const char* kGraphqlOrdersQuery =
+    "query Orders($first: Int!, $after: String, $query: String) {\n"
+    "  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {\n"
+    "    pageInfo { hasNextPage endCursor }\n"
+    "    nodes { id name email createdAt updatedAt totalPriceSet { shopMoney { amount } } }\n"
+    "  }\n"
+    "}";
+
+// {"query": <query>, "variables": <variables JSON>}
+inline std::string GraphqlQueryBody(const std::string& query, const std::string& variables = "{}") {
+  std::string out = "{\"query\":";
+  AppendJsonString(out, query);
+  return out + ",\"variables\":" + variables + "}";
+}
+
+// kGraphqlOrdersQuery with {"first": …, "after": …|null, "query": …}; an empty `after` is null,
+// an empty `search` is left out.
+inline std::string GraphqlOrdersBody(int first, const std::string& after = "",
+                                     const std::string& search = "") {
+  std::string vars = "{\"first\":" + std::to_string(first) + ",\"after\":";
+  if (after.empty()) {
+    vars += "null";
+  } else {
+    AppendJsonString(vars, after);
+  }
+  if (!search.empty()) {
+    vars += ",\"query\":";
+    AppendJsonString(vars, search);
+  }
+  return GraphqlQueryBody(kGraphqlOrdersQuery, vars + "}");
 }
 
 // Extracts the URL of rel="next" / rel="previous" from a Link header, reduced to path+query.
