@@ -180,7 +180,8 @@ absl::StatusOr<autosync::v1::UpsertStoreResponse> SchedulerCore::UpsertStore(
       NormalizeStore(request.store(), {.schedule = config_.default_schedule,
                                        .ads_schedule = config_.default_ads_schedule,
                                        .timezone = config_.default_timezone,
-                                       .staleness_seconds = config_.default_staleness_seconds});
+                                       .staleness_seconds = config_.default_staleness_seconds,
+                                       .orders_api = config_.default_orders_api});
   if (!normalized.ok()) return normalized.status();
   auto stored = repo_.UpsertStore(*normalized, {.expected_version = request.expected_version(),
                                                 .create_only = request.create_only()});

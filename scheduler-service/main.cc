@@ -43,6 +43,8 @@ ABSL_FLAG(std::string, default_schedule, "0 * * * *",
 ABSL_FLAG(std::string, default_ads_schedule, "0 */6 * * *",
           "Ads cron expression of stores registered without any schedule (a store registered "
           "with only `schedule` uses it for ads too)");
+ABSL_FLAG(std::string, default_orders_api, "rest",
+          "Shopify Admin API of stores registered without orders_api: rest or graphql");
 ABSL_FLAG(std::string, default_timezone, "UTC",
           "IANA time zone of stores registered without one");
 ABSL_FLAG(int64_t, default_staleness_seconds, 3600,
@@ -102,6 +104,9 @@ SchedulerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   if (auto cron = CronSchedule::Parse(config.default_ads_schedule); !cron.ok()) {
     errors.Require(false, "default_ads_schedule", cron.status().message());
   }
+  config.default_orders_api = absl::GetFlag(FLAGS_default_orders_api);
+  errors.Require(config.default_orders_api == "rest" || config.default_orders_api == "graphql",
+                 "default_orders_api", "must be rest or graphql");
   config.default_timezone = absl::GetFlag(FLAGS_default_timezone);
   if (auto tz = LoadZone(config.default_timezone); !tz.ok()) {
     errors.Require(false, "default_timezone", tz.status().message());

@@ -29,7 +29,7 @@ constexpr char kStoreColumns[] =
     "store_id, display_name, schedule, timezone, enabled, staleness_seconds, jitter_seconds, "
     "pause_note, orders_api_base, orders_api_version, ads_api_base, ads_api_version, "
     "ad_account_id, credentials_ref, " MICROS("created_at") ", " MICROS("updated_at") ", "
-    "ads_schedule, ads_staleness_seconds, version";
+    "ads_schedule, ads_staleness_seconds, version, orders_api";
 
 // The kStoreColumns of `r`, starting at column `o`.
 Store StoreFromRow(const pqxx::row& r, int o = 0) {
@@ -53,6 +53,7 @@ Store StoreFromRow(const pqxx::row& r, int o = 0) {
   s.set_ads_schedule(r[o + 16].as<std::string>());
   s.set_ads_staleness_seconds(r[o + 17].as<int64_t>());
   s.set_version(r[o + 18].as<int64_t>());
+  s.set_orders_api(r[o + 19].as<std::string>());
   return s;
 }
 
@@ -151,8 +152,8 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
         "INSERT INTO stores AS s (store_id, display_name, schedule, timezone, enabled, "
         "staleness_seconds, jitter_seconds, pause_note, orders_api_base, orders_api_version, "
         "ads_api_base, ads_api_version, ad_account_id, credentials_ref, ads_schedule, "
-        "ads_staleness_seconds) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ";
+        "ads_staleness_seconds, orders_api) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ";
     if (options.create_only) {
       sql += "ON CONFLICT (store_id) DO NOTHING ";
     } else {
@@ -167,7 +168,7 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
           "ad_account_id = EXCLUDED.ad_account_id, credentials_ref = EXCLUDED.credentials_ref, "
           "ads_schedule = EXCLUDED.ads_schedule, "
           "ads_staleness_seconds = EXCLUDED.ads_staleness_seconds, "
-          "version = s.version + 1, updated_at = now() ";
+          "orders_api = EXCLUDED.orders_api, version = s.version + 1, updated_at = now() ";
     }
     sql += absl::StrCat("RETURNING (xmax = 0), ", kStoreColumns);
     if (options.expected_version > 0) {
@@ -177,11 +178,11 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
           "staleness_seconds = $6, jitter_seconds = $7, pause_note = $8, orders_api_base = $9, "
           "orders_api_version = $10, ads_api_base = $11, ads_api_version = $12, "
           "ad_account_id = $13, credentials_ref = $14, ads_schedule = $15, "
-          "ads_staleness_seconds = $16, version = s.version + 1, updated_at = now() "
-          "WHERE store_id = $1 AND version = $17 RETURNING false, ",
+          "ads_staleness_seconds = $16, orders_api = $17, version = s.version + 1, "
+          "updated_at = now() WHERE store_id = $1 AND version = $18 RETURNING false, ",
           kStoreColumns);
     }
-    // $17 only where the statement has it (an unused parameter has no type).
+    // $18 only where the statement has it (an unused parameter has no type).
     const pqxx::result r =
         options.expected_version > 0
             ? tx.exec_params(sql, store.store_id(), store.display_name(), store.schedule(),
@@ -190,14 +191,15 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
                              store.orders_api_version(), store.ads_api_base(),
                              store.ads_api_version(), store.ad_account_id(),
                              store.credentials_ref(), store.ads_schedule(),
-                             store.ads_staleness_seconds(), options.expected_version)
+                             store.ads_staleness_seconds(), store.orders_api(),
+                             options.expected_version)
             : tx.exec_params(sql, store.store_id(), store.display_name(), store.schedule(),
                              store.timezone(), store.enabled(), store.staleness_seconds(),
                              store.jitter_seconds(), store.pause_note(), store.orders_api_base(),
                              store.orders_api_version(), store.ads_api_base(),
                              store.ads_api_version(), store.ad_account_id(),
                              store.credentials_ref(), store.ads_schedule(),
-                             store.ads_staleness_seconds());
+                             store.ads_staleness_seconds(), store.orders_api());
     if (r.empty()) {
       if (options.create_only) {
         return absl::AlreadyExistsError(

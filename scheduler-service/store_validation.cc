@@ -205,6 +205,11 @@ absl::StatusOr<Store> NormalizeStore(const Store& in, const StoreDefaults& defau
   }
   if (absl::Status s = CheckApiBase("orders_api_base", in.orders_api_base()); !s.ok()) return s;
   if (absl::Status s = CheckApiBase("ads_api_base", in.ads_api_base()); !s.ok()) return s;
+  if (in.orders_api().empty()) out.set_orders_api(defaults.orders_api);
+  if (out.orders_api() != "rest" && out.orders_api() != "graphql") {
+    return Invalid("orders_api", absl::StrCat(Quote(in.orders_api()),
+                                              " must be \"rest\" or \"graphql\""));
+  }
   if (in.orders_api_version().empty()) out.set_orders_api_version("2024-01");
   if (absl::Status s = CheckToken("orders_api_version", out.orders_api_version(), 32); !s.ok()) {
     return s;

@@ -26,6 +26,7 @@ struct StoreDefaults {
   std::string ads_schedule = "0 */6 * * *";
   std::string timezone = "UTC";
   int64_t staleness_seconds = 3600;
+  std::string orders_api = "rest";
 };
 
 // The Store an UpsertStore writes: validated, with defaults filled in for empty fields and the

@@ -34,8 +34,14 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                    .Register(registry)),
       throttled_(prometheus::BuildCounter()
                      .Name("autosync_worker_source_throttled_total")
-                     .Help("Store-API answers that asked us to slow down (429, Meta throttles)")
+                     .Help("Store-API answers that asked us to slow down (429, Meta throttles, "
+                           "GraphQL THROTTLED)")
                      .Register(registry)),
+      paced_(prometheus::BuildCounter()
+                 .Name("autosync_worker_source_paced_total")
+                 .Help("Waits before a store-API request because its rate-limit or query-cost "
+                       "bucket was nearly empty (no throttle answer needed)")
+                 .Register(registry)),
       active_runs_(&prometheus::BuildGauge()
                         .Name("autosync_worker_active_runs")
                         .Help("Sync runs executing on this worker now")
@@ -72,6 +78,7 @@ void WorkerMetrics::SourceStats(absl::string_view api, const ConnectorStats& sta
   }
   retries_.Add({{"api", api_label}}).Increment(static_cast<double>(stats.retries));
   throttled_.Add({{"api", api_label}}).Increment(static_cast<double>(stats.throttled));
+  paced_.Add({{"api", api_label}}).Increment(static_cast<double>(stats.pacing_waits));
 }
 
 }  // namespace autosync::worker

@@ -37,6 +37,7 @@ class WorkerMetrics final {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& throttled_;
+  prometheus::Family<prometheus::Counter>& paced_;
   prometheus::Gauge* active_runs_;
 };
 

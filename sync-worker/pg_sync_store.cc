@@ -389,7 +389,8 @@ class PgSyncStore final : public SyncStore {
       pqxx::read_transaction tx(c);
       const pqxx::result r = tx.exec_params(
           "SELECT store_id, timezone, orders_api_base, orders_api_version, ads_api_base, "
-          "ads_api_version, ad_account_id, credentials_ref FROM stores WHERE store_id = $1",
+          "ads_api_version, ad_account_id, credentials_ref, orders_api FROM stores "
+          "WHERE store_id = $1",
           std::string(store_id));
       if (r.empty()) return absl::OkStatus();
       found = true;
@@ -401,6 +402,7 @@ class PgSyncStore final : public SyncStore {
       config.ads_api_version = r[0][5].as<std::string>();
       config.ad_account_id = r[0][6].as<std::string>();
       config.credentials_ref = r[0][7].as<std::string>();
+      config.orders_api = r[0][8].as<std::string>();
       return absl::OkStatus();
     });
     if (!s.ok()) return s;

@@ -13,6 +13,7 @@
 #include "common/ids.h"
 #include "google/protobuf/util/time_util.h"
 #include "sync-worker/connectors/ads_client.h"
+#include "sync-worker/connectors/graphql_orders_client.h"
 #include "sync-worker/connectors/orders_client.h"
 
 namespace autosync::worker {
@@ -43,7 +44,7 @@ namespace {
 // time (the caller starts a fetch, then touches the client only after Take()).
 class PageFetcher final {
  public:
-  explicit PageFetcher(OrdersClient& client) : client_(client), thread_([this] { Loop(); }) {}
+  explicit PageFetcher(OrdersSource& client) : client_(client), thread_([this] { Loop(); }) {}
   ~PageFetcher() {
     {
       absl::MutexLock lock(&mu_);
@@ -89,7 +90,7 @@ class PageFetcher final {
     return request_.has_value() || stopping_;
   }
 
-  OrdersClient& client_;
+  OrdersSource& client_;
   absl::Mutex mu_;
   std::optional<std::string> request_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::StatusOr<OrdersPage>> result_ ABSL_GUARDED_BY(mu_);
@@ -279,10 +280,19 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   }
   const absl::Time now = absl::Now();
 
-  OrdersClient client({.base_url = run.store.orders_api_base,
-                       .api_version = run.store.orders_api_version,
-                       .access_token = run.credentials.orders_token},
-                      *run.transport, sleeper_, options_.backoff, options_.orders_client);
+  // REST or GraphQL Admin API, as the store says: the same pages of the same rows.
+  const OrdersClientConfig api{.base_url = run.store.orders_api_base,
+                               .api_version = run.store.orders_api_version,
+                               .access_token = run.credentials.orders_token};
+  std::unique_ptr<OrdersSource> source;
+  if (run.store.orders_api == "graphql") {
+    source = std::make_unique<GraphqlOrdersClient>(api, *run.transport, sleeper_,
+                                                   options_.backoff, options_.orders_client);
+  } else {
+    source = std::make_unique<OrdersClient>(api, *run.transport, sleeper_, options_.backoff,
+                                            options_.orders_client);
+  }
+  OrdersSource& client = *source;
   run.Emit(autosync::v1::STAGE_ORDERS, 5,
            run.backfill.has_value()
                ? absl::StrCat("Fetching orders created ", run.request.backfill_from(), " to ",
@@ -311,9 +321,9 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
                                          page.status().message()));
       break;
     }
-    if (page->next_url.has_value() && !cancelled_.load()) {
+    if (page->next.has_value() && !cancelled_.load()) {
       if (!fetcher.has_value()) fetcher.emplace(client);
-      fetcher->Start(*page->next_url);
+      fetcher->Start(*page->next);
       fetching = true;
     }
     for (const Order& o : page->orders) high_water = std::max(high_water, o.updated_at);
@@ -346,13 +356,13 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
              absl::StrFormat("Fetched %d orders (page %d), %d new or changed",
                              run.counts.orders_fetched(), run.counts.pages(),
                              run.counts.orders_written()));
-    if (!page->next_url.has_value()) break;
+    if (!page->next.has_value()) break;
     if (result = CheckCancelled(); !result.ok()) break;
     if (fetching) {
       page = fetcher->Take();
       fetching = false;
     } else {
-      page = client.NextPage(*page->next_url);
+      page = client.NextPage(*page->next);
     }
   }
   // A page fetched ahead of a failed write or a cancellation is dropped unwritten.

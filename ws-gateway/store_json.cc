@@ -150,6 +150,7 @@ std::string StoreToJson(const v1::Store& s) {
   absl::StrAppend(&out, "\"stalenessSeconds\":{\"orders\":", s.staleness_seconds(),
                   ",\"ads\":", s.ads_staleness_seconds(), "},");
   absl::StrAppend(&out, "\"jitterSeconds\":", s.jitter_seconds(), ",");
+  Str(&out, "ordersApi", s.orders_api());
   Str(&out, "ordersApiBase", s.orders_api_base());
   Str(&out, "ordersApiVersion", s.orders_api_version());
   Str(&out, "adsApiBase", s.ads_api_base());
@@ -170,7 +171,7 @@ absl::StatusOr<StoreBody> ParseStoreBody(absl::string_view body) {
   StoreBody out;
   v1::Store& st = out.store;
   st.set_enabled(true);
-  std::string id, name, tz, note, ob, ov, ab, av, account, cred, orders_cron, ads_cron;
+  std::string id, name, tz, note, oapi, ob, ov, ab, av, account, cred, orders_cron, ads_cron;
   int64_t so = 0, sa = 0, jitter = 0;
   bool enabled = true;
   auto per_type = [](std::string* orders, std::string* ads) -> Handler {
@@ -192,6 +193,7 @@ absl::StatusOr<StoreBody> ParseStoreBody(absl::string_view body) {
                             {"pauseNote", String(&note)},
                             {"stalenessSeconds", per_type_int(&so, &sa)},
                             {"jitterSeconds", Int(&jitter)},
+                            {"ordersApi", String(&oapi)},
                             {"ordersApiBase", String(&ob)},
                             {"ordersApiVersion", String(&ov)},
                             {"adsApiBase", String(&ab)},
@@ -215,6 +217,7 @@ absl::StatusOr<StoreBody> ParseStoreBody(absl::string_view body) {
   st.set_staleness_seconds(so);
   st.set_ads_staleness_seconds(sa);
   st.set_jitter_seconds(jitter);
+  st.set_orders_api(oapi);
   st.set_orders_api_base(ob);
   st.set_orders_api_version(ov);
   st.set_ads_api_base(ab);
@@ -289,6 +292,7 @@ std::string JsonFieldFor(absl::string_view message) {
       {"staleness_seconds", "stalenessSeconds.orders"},
       {"ads_staleness_seconds", "stalenessSeconds.ads"},
       {"jitter_seconds", "jitterSeconds"},
+      {"orders_api", "ordersApi"},
       {"orders_api_base", "ordersApiBase"},
       {"orders_api_version", "ordersApiVersion"},
       {"ads_api_base", "adsApiBase"},

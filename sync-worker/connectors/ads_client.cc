@@ -138,7 +138,7 @@ absl::StatusOr<InsightsPage> AdsClient::Fetch(const std::string& url,
 
   while (true) {
     ++page.attempts;
-    absl::StatusOr<HttpResponse> response = transport_.Get(request);
+    absl::StatusOr<HttpResponse> response = transport_.Send(request);
     if (!response.ok()) {
       ++stats_.transport_errors;
       const absl::StatusCode code = response.status().code();

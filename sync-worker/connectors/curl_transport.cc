@@ -87,7 +87,7 @@ CurlTransport::CurlTransport(CurlOptions options, void* easy)
 
 CurlTransport::~CurlTransport() { curl_easy_cleanup(static_cast<CURL*>(easy_)); }
 
-absl::StatusOr<HttpResponse> CurlTransport::Get(const HttpRequest& request) {
+absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   CURL* easy = static_cast<CURL*>(easy_);
   // Reset clears per-request options but keeps the connection cache: keep-alive survives.
   curl_easy_reset(easy);
@@ -105,7 +105,14 @@ absl::StatusOr<HttpResponse> CurlTransport::Get(const HttpRequest& request) {
   };
 
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  if (request.post_body.has_value()) {
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.post_body->data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.post_body->size()));
+  } else {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);  // a redirect could carry the token elsewhere

@@ -34,7 +34,7 @@ class CurlTransport final : public HttpTransport {
   CurlTransport(const CurlTransport&) = delete;
   CurlTransport& operator=(const CurlTransport&) = delete;
 
-  absl::StatusOr<HttpResponse> Get(const HttpRequest& request) override;
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override;
 
  private:
   CurlTransport(CurlOptions options, void* easy);

@@ -1,7 +1,9 @@
-// The seam between the store-API connectors and the network: one blocking HTTP GET.
+// The seam between the store-API connectors and the network: one blocking HTTP request (a GET,
+// or a POST of a body for GraphQL).
 // CurlTransport (curl_transport.h) is the real implementation; tests script a fake one.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +21,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   // Whole-request deadline (connect + send + receive).
   absl::Duration timeout = absl::Seconds(30);
+  // Set: a POST of this body (its Content-Type among `headers`); unset: a GET.
+  std::optional<std::string> post_body = std::nullopt;
 };
 
 struct HttpResponse {
@@ -47,7 +51,7 @@ struct HttpResponse {
   }
 };
 
-// Performs GET requests. Any HTTP answer, whatever its status, is an OK result; a non-OK Status
+// Performs requests. Any HTTP answer, whatever its status, is an OK result; a non-OK Status
 // means no answer arrived: UNAVAILABLE (refused, reset, DNS, TLS), DEADLINE_EXCEEDED (timeout), or
 // FAILED_PRECONDITION (the body was larger than the transport accepts; retrying will not help).
 // Error messages name the URL without its query string, so a token passed as a query parameter
@@ -55,7 +59,7 @@ struct HttpResponse {
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
-  virtual absl::StatusOr<HttpResponse> Get(const HttpRequest& request) = 0;
+  virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
 };
 
 }  // namespace autosync::worker

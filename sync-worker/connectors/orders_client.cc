@@ -129,23 +129,48 @@ absl::Status OrdersClient::Error(absl::StatusCode code, absl::string_view messag
 
 absl::StatusOr<OrdersPage> OrdersClient::Fetch(const std::string& url,
                                                const std::string& page_label) {
+  HttpRequest request;
+  request.url = url;
+  OrdersPage page;
+  absl::StatusOr<HttpResponse> response = Exchange(std::move(request), page_label, &page);
+  if (!response.ok()) return response.status();
+  absl::StatusOr<std::vector<Order>> orders = ParseOrdersPage(response->body);
+  if (!orders.ok()) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("orders API returned an unreadable ", page_label, ": ",
+                              orders.status().message()));
+  }
+  absl::StatusOr<PageLinks> links = ParsePageLinks(response->JoinedHeader("link"));
+  if (!links.ok()) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("orders API returned an unreadable Link header on ", page_label,
+                              ": ", links.status().message()));
+  }
+  page.orders = *std::move(orders);
+  page.next = std::move(links->next);
+  ++pages_fetched_;
+  return page;
+}
+
+absl::StatusOr<HttpResponse> OrdersClient::Exchange(HttpRequest request,
+                                                    const std::string& page_label,
+                                                    OrdersPage* page) {
+  if (!config_status_.ok()) return config_status_;
   if (pace_before_next_ > absl::ZeroDuration()) {
     ++stats_.pacing_waits;
     const absl::Duration pace = std::exchange(pace_before_next_, absl::ZeroDuration());
     if (!Wait(pace)) return Error(absl::StatusCode::kCancelled, "orders sync cancelled");
   }
-  HttpRequest request;
-  request.url = url;
-  request.headers = {{"X-Shopify-Access-Token", config_.access_token},
-                     {"Accept", "application/json"}};
+  request.headers.insert(request.headers.begin(),
+                         {{"X-Shopify-Access-Token", config_.access_token},
+                          {"Accept", "application/json"}});
   request.timeout = options_.request_timeout;
 
-  OrdersPage page;
   int failures = 0;
   int throttles = 0;
   while (true) {
-    ++page.attempts;
-    absl::StatusOr<HttpResponse> response = transport_.Get(request);
+    ++page->attempts;
+    absl::StatusOr<HttpResponse> response = transport_.Send(request);
     if (!response.ok()) {
       ++stats_.transport_errors;
       const absl::StatusCode code = response.status().code();
@@ -157,7 +182,7 @@ absl::StatusOr<OrdersPage> OrdersClient::Fetch(const std::string& url,
       }
       if (++failures >= backoff_.max_attempts) {
         return Error(code, absl::StrCat("orders API unreachable for ", page_label, " after ",
-                                        page.attempts, " attempts: ", response.status().message()));
+                                        page->attempts, " attempts: ", response.status().message()));
       }
       ++stats_.retries;
       if (!Wait(backoff_.Delay(failures, bitgen_))) {
@@ -170,31 +195,14 @@ absl::StatusOr<OrdersPage> OrdersClient::Fetch(const std::string& url,
     ++stats_.requests_by_status[status];
     if (std::optional<std::pair<int, int>> limit =
             ParseCallLimit(response->Header("x-shopify-shop-api-call-limit"))) {
-      page.call_limit_used = limit->first;
-      page.call_limit_max = limit->second;
+      page->call_limit_used = limit->first;
+      page->call_limit_max = limit->second;
       const bool nearly_full = static_cast<int64_t>(limit->first) * 100 >=
                                static_cast<int64_t>(limit->second) * options_.pacing_threshold_pct;
       pace_before_next_ = nearly_full ? absl::Seconds(20.0 / limit->second) : absl::ZeroDuration();
     }
 
-    if (status >= 200 && status < 300) {
-      absl::StatusOr<std::vector<Order>> orders = ParseOrdersPage(response->body);
-      if (!orders.ok()) {
-        return Error(absl::StatusCode::kDataLoss,
-                     absl::StrCat("orders API returned an unreadable ", page_label, ": ",
-                                  orders.status().message()));
-      }
-      absl::StatusOr<PageLinks> links = ParsePageLinks(response->JoinedHeader("link"));
-      if (!links.ok()) {
-        return Error(absl::StatusCode::kDataLoss,
-                     absl::StrCat("orders API returned an unreadable Link header on ", page_label,
-                                  ": ", links.status().message()));
-      }
-      page.orders = *std::move(orders);
-      page.next_url = std::move(links->next);
-      ++pages_fetched_;
-      return page;
-    }
+    if (status >= 200 && status < 300) return *std::move(response);
 
     const std::string detail = ShopifyErrorText(response->body);
     const std::string answered =
@@ -236,7 +244,7 @@ absl::StatusOr<OrdersPage> OrdersClient::Fetch(const std::string& url,
     if (status >= 500) {
       if (++failures >= backoff_.max_attempts) {
         return Error(absl::StatusCode::kUnavailable,
-                     absl::StrCat(answered, " on all ", page.attempts,
+                     absl::StrCat(answered, " on all ", page->attempts,
                                   " attempts; the store API is failing, try again later"));
       }
       ++stats_.retries;

@@ -41,10 +41,32 @@ struct OrdersClientOptions {
 
 struct OrdersPage {
   std::vector<Order> orders;
-  std::optional<std::string> next_url;  // rel="next" of the Link header; nullopt on the last page
-  int call_limit_used = 0;              // X-Shopify-Shop-Api-Call-Limit "used/max" (0/0 if absent)
+  // What NextPage takes for the page after this one (REST: the Link header's rel="next" URL;
+  // GraphQL: the connection's endCursor); nullopt on the last page.
+  std::optional<std::string> next;
+  int call_limit_used = 0;  // X-Shopify-Shop-Api-Call-Limit "used/max" (0/0 if absent)
   int call_limit_max = 0;
   int attempts = 0;  // HTTP requests this page took (1 when nothing went wrong)
+};
+
+// Orders created within [min, max] (both inclusive), for a backfill.
+struct CreatedRange {
+  absl::Time min;
+  absl::Time max;
+};
+
+// What the sync pipeline reads orders through: the REST Admin API (OrdersClient) or the GraphQL
+// Admin API (GraphqlOrdersClient, graphql_orders_client.h). Pages come in updated_at order.
+// Not thread-safe: one source per run; NextPage may run on another thread than FirstPage, never
+// at the same time.
+class OrdersSource {
+ public:
+  virtual ~OrdersSource() = default;
+  virtual absl::StatusOr<OrdersPage> FirstPage(absl::Time updated_at_min, int limit,
+                                               std::optional<CreatedRange> created) = 0;
+  // `next`: the previous page's OrdersPage::next.
+  virtual absl::StatusOr<OrdersPage> NextPage(absl::string_view next) = 0;
+  virtual const ConnectorStats& stats() const = 0;
 };
 
 // Contract:
@@ -68,31 +90,41 @@ struct OrdersPage {
 // - No message ever contains the access token.
 // Not thread-safe: one client per run, used from one thread. The transport and sleeper must
 // outlive it.
-class OrdersClient {
+class OrdersClient final : public OrdersSource {
  public:
   OrdersClient(OrdersClientConfig config, HttpTransport& transport, Sleeper& sleeper,
                BackoffPolicy backoff = {}, OrdersClientOptions options = {});
 
-  // Orders created within [min, max] (both inclusive), for a backfill.
-  struct CreatedRange {
-    absl::Time min;
-    absl::Time max;
-  };
+  using CreatedRange = autosync::worker::CreatedRange;
 
   absl::StatusOr<OrdersPage> FirstPage(absl::Time updated_at_min, int limit = 250,
-                                       std::optional<CreatedRange> created = std::nullopt);
-  absl::StatusOr<OrdersPage> NextPage(absl::string_view next_url);
+                                       std::optional<CreatedRange> created = std::nullopt) override;
+  absl::StatusOr<OrdersPage> NextPage(absl::string_view next_url) override;
 
   // The URL FirstPage requests (limit clamped to 1..250).
   std::string FirstPageUrl(absl::Time updated_at_min, int limit = 250,
                            std::optional<CreatedRange> created = std::nullopt) const;
 
-  const ConnectorStats& stats() const { return stats_; }
+  const ConnectorStats& stats() const override { return stats_; }
+
+  // The HTTP exchange under the contract above, for this client's pages and for the GraphQL
+  // client's POSTs to the same shop (graphql_orders_client.h): the access token and Accept are
+  // added, transport errors, 5xx and 429 are retried, other statuses become the errors above.
+  // Returns the 2xx answer; counts attempts and the call limit into `page`.
+  absl::StatusOr<HttpResponse> Exchange(HttpRequest request, const std::string& page_label,
+                                        OrdersPage* page);
+  // A wait counted in stats() (false: the run was cancelled).
+  bool Wait(absl::Duration duration);
+  // Counts a throttled answer the caller waits out itself (GraphQL's THROTTLED).
+  void CountThrottled() { ++stats_.throttled; }
+  // Counts a wait the caller took before a request because its bucket was nearly empty.
+  void CountPacingWait() { ++stats_.pacing_waits; }
+  // `message` with the access token redacted.
+  absl::Status Error(absl::StatusCode code, absl::string_view message) const;
+  const OrdersClientConfig& config() const { return config_; }
 
  private:
   absl::StatusOr<OrdersPage> Fetch(const std::string& url, const std::string& page_label);
-  bool Wait(absl::Duration duration);
-  absl::Status Error(absl::StatusCode code, absl::string_view message) const;
 
   OrdersClientConfig config_;
   absl::Status config_status_;

@@ -260,6 +260,54 @@ TEST_F(WorkerSyncTest, DataTypesAndABackfillSyncOnlyWhatTheyName) {
   EXPECT_EQ(reversed.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// The GraphQL Admin API connector (orders_api = graphql) reads exactly the orders REST reads:
+// the database equals the source after a first sync, a second one writes nothing, and live
+// changes arrive. Its own sim runs a small cost bucket (1000 points restoring 500/s, four pages'
+// worth), so a 3000-order sync must wait for the bucket instead of running into THROTTLED.
+TEST_F(WorkerSyncTest, GraphqlConnectorReadsTheSameOrdersAsRestWithinItsCostBudget) {
+  auto sim = StoreSim::Start({"--stores=gql:3000", "--leak_per_second=0", "--seed=7",
+                              "--graphql_bucket_size=1000", "--graphql_restore_rate=500"});
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  {
+    pqxx::connection conn(db_url_);
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "INSERT INTO stores (store_id, timezone, orders_api, orders_api_base, orders_api_version, "
+        "ads_api_base, ad_account_id, credentials_ref) VALUES ('gql', 'America/New_York', "
+        "'graphql', $1, '2025-01', $2, 'gql', 'env:SIM_TOKEN')",
+        (*sim)->orders_base("gql"), (*sim)->base_url());
+    tx.commit();
+  }
+  const RunResult first = Sync("gql");
+  ExpectWellFormedStream(first, autosync::v1::STAGE_COMPLETED);
+  auto source = (*sim)->Summary("gql");
+  auto stored = DatabaseSummary(db_url_, "gql");
+  ASSERT_TRUE(source.ok() && stored.ok()) << source.status() << stored.status();
+  EXPECT_EQ(stored->count, source->count);
+  EXPECT_EQ(stored->checksum, source->checksum);
+  EXPECT_EQ(first.last().counts().orders_written(), source->count);
+  // Twelve pages of 252 points from a bucket of 1000: the client waited for it (paced) and was
+  // never THROTTLED.
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", metrics_port_, "/metrics"));
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_source_throttled_total{api=\"orders\"} 0"));
+  EXPECT_THAT(metrics->body, Not(HasSubstr("autosync_worker_source_paced_total{api=\"orders\"} 0")));
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_source_paced_total{api=\"orders\"}"));
+
+  const RunResult again = Sync("gql");
+  ExpectWellFormedStream(again, autosync::v1::STAGE_COMPLETED);
+  EXPECT_EQ(again.last().counts().orders_written(), 0);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*sim)->Tick("gql").ok());
+  const RunResult live = Sync("gql");
+  ExpectWellFormedStream(live, autosync::v1::STAGE_COMPLETED);
+  EXPECT_GT(live.last().counts().orders_written(), 0);
+  source = (*sim)->Summary("gql");
+  stored = DatabaseSummary(db_url_, "gql");
+  ASSERT_TRUE(source.ok() && stored.ok());
+  EXPECT_EQ(stored->count, source->count);
+  EXPECT_EQ(stored->checksum, source->checksum);
+}
+
 TEST_F(WorkerSyncTest, LiveChangesArriveOnTheNextSync) {
   ASSERT_EQ(Sync(kStore).last().stage(), autosync::v1::STAGE_COMPLETED);
   auto before = sim_->Summary(kStore);

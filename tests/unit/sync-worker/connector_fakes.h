@@ -26,7 +26,7 @@ class FakeTransport final : public HttpTransport {
     return Then(HttpResponse{status, std::move(headers), std::move(body)});
   }
 
-  absl::StatusOr<HttpResponse> Get(const HttpRequest& request) override {
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override {
     requests_.push_back(request);
     if (answers_.empty()) return absl::InternalError("FakeTransport: no scripted answer left");
     absl::StatusOr<HttpResponse> answer = std::move(answers_.front());

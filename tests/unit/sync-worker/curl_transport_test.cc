@@ -142,7 +142,7 @@ TEST_F(CurlTransportTest, ReturnsStatusLowerCasedHeadersAndBody) {
   HttpRequest request{server.Url("/admin/api/2024-01/orders.json?status=any"),
                       {{"X-Shopify-Access-Token", "tok"}},
                       absl::Seconds(5)};
-  const auto response = transport->Get(request);
+  const auto response = transport->Send(request);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->status, 429);
   EXPECT_EQ(response->body, R"({"errors":"slow down"})");
@@ -164,8 +164,8 @@ TEST_F(CurlTransportTest, ReturnsStatusLowerCasedHeadersAndBody) {
 TEST_F(CurlTransportTest, ReusesTheConnectionBetweenRequests) {
   TinyServer server({Response(200, "{}"), Response(200, "[]")});
   auto transport = MakeTransport();
-  ASSERT_TRUE(transport->Get({server.Url("/a"), {}, absl::Seconds(5)}).ok());
-  const auto second = transport->Get({server.Url("/b"), {}, absl::Seconds(5)});
+  ASSERT_TRUE(transport->Send({server.Url("/a"), {}, absl::Seconds(5)}).ok());
+  const auto second = transport->Send({server.Url("/b"), {}, absl::Seconds(5)});
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->body, "[]");
   EXPECT_EQ(server.connections(), 1);
@@ -178,9 +178,9 @@ TEST_F(CurlTransportTest, RefusesBodiesLargerThanTheLimit) {
                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "14\r\n01234567890123456789\r\n0\r\n\r\n"});
   auto transport = MakeTransport(options);
-  const auto declared = transport->Get({server.Url("/big"), {}, absl::Seconds(5)});
+  const auto declared = transport->Send({server.Url("/big"), {}, absl::Seconds(5)});
   EXPECT_EQ(declared.status().code(), absl::StatusCode::kFailedPrecondition) << declared.status();
-  const auto chunked = transport->Get({server.Url("/big-chunked"), {}, absl::Seconds(5)});
+  const auto chunked = transport->Send({server.Url("/big-chunked"), {}, absl::Seconds(5)});
   EXPECT_EQ(chunked.status().code(), absl::StatusCode::kFailedPrecondition) << chunked.status();
 }
 
@@ -191,7 +191,7 @@ TEST_F(CurlTransportTest, ConnectionRefusedIsUnavailableWithoutTheQuery) {
     port = closed.port();
   }
   auto transport = MakeTransport();
-  const auto response = transport->Get(
+  const auto response = transport->Send(
       {absl::StrCat("http://127.0.0.1:", port, "/v19.0/act_1/insights?access_token=SECRET"),
        {},
        absl::Seconds(5)});
@@ -205,14 +205,14 @@ TEST_F(CurlTransportTest, SlowServerIsDeadlineExceeded) {
   TinyServer server({""});
   auto transport = MakeTransport();
   const auto response =
-      transport->Get({server.Url("/slow?access_token=SECRET"), {}, absl::Milliseconds(200)});
+      transport->Send({server.Url("/slow?access_token=SECRET"), {}, absl::Milliseconds(200)});
   EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
   EXPECT_FALSE(absl::StrContains(response.status().message(), "SECRET")) << response.status();
 }
 
 TEST_F(CurlTransportTest, OnlyHttpAndHttpsAreAllowed) {
   auto transport = MakeTransport();
-  const auto response = transport->Get({"file:///etc/passwd", {}, absl::Seconds(1)});
+  const auto response = transport->Send({"file:///etc/passwd", {}, absl::Seconds(1)});
   EXPECT_FALSE(response.ok());
   EXPECT_NE(response.status().code(), absl::StatusCode::kOk);
 }

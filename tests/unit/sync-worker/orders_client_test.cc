@@ -77,18 +77,18 @@ TEST_F(OrdersClientTest, SendsTheTokenOnlyAsHeaderAndFollowsNextLinks) {
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->orders.size(), 2u);
   EXPECT_EQ(first->orders[1].id, 2);
-  ASSERT_TRUE(first->next_url.has_value());
+  ASSERT_TRUE(first->next.has_value());
   EXPECT_EQ(first->call_limit_used, 1);
   EXPECT_EQ(first->call_limit_max, 40);
   EXPECT_EQ(first->attempts, 1);
 
-  const auto second = client.NextPage(*first->next_url);
+  const auto second = client.NextPage(*first->next);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->orders.size(), 1u);
-  EXPECT_FALSE(second->next_url.has_value());
+  EXPECT_FALSE(second->next.has_value());
 
   ASSERT_EQ(transport_.requests().size(), 2u);
-  EXPECT_EQ(transport_.requests()[1].url, *first->next_url);
+  EXPECT_EQ(transport_.requests()[1].url, *first->next);
   const HttpRequest& request = transport_.requests()[0];
   EXPECT_FALSE(absl::StrContains(request.url, kToken));
   bool has_token_header = false;
@@ -237,7 +237,7 @@ TEST_F(OrdersClientTest, TruncatedBodyIsDataLossNamingThePage) {
   OrdersClient client = MakeClient();
   const auto first = client.FirstPage(since_);
   ASSERT_TRUE(first.ok());
-  const auto second = client.NextPage(*first->next_url);
+  const auto second = client.NextPage(*first->next);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(absl::StrContains(second.status().message(), "page 2 (page_info=P2)"))
       << second.status();
@@ -289,14 +289,14 @@ TEST_F(OrdersClientTest, NearlyFullBucketPacesTheNextRequest) {
   auto page = client.FirstPage(since_);
   ASSERT_TRUE(page.ok());
   EXPECT_TRUE(sleeper_.delays().empty());  // pacing waits before the *next* call only
-  page = client.NextPage(*page->next_url);
+  page = client.NextPage(*page->next);
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(sleeper_.delays().size(), 1u);
   EXPECT_EQ(sleeper_.delays()[0], absl::Milliseconds(500));  // 40-bucket leaks 2/s
-  page = client.NextPage(*page->next_url);                   // 20/40: no wait
+  page = client.NextPage(*page->next);                   // 20/40: no wait
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(sleeper_.delays().size(), 1u);
-  page = client.NextPage(*page->next_url);  // after 390/400 (Plus leaks 20/s)
+  page = client.NextPage(*page->next);  // after 390/400 (Plus leaks 20/s)
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(sleeper_.delays().size(), 2u);
   EXPECT_EQ(sleeper_.delays()[1], absl::Milliseconds(50));

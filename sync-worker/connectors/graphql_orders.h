@@ -1,0 +1,65 @@
+// Shopify's GraphQL Admin API `orders` connection (issue 18): the query the connector sends and
+// its answer parsed into the same Order rows the REST page gives (orders_page.h), plus the page
+// info, the query cost and the errors. The fields read are the ones the tables need:
+// `gid://shopify/Order/<id>` ids, createdAt/updatedAt/processedAt/cancelledAt, test,
+// displayFinancialStatus (lower-cased: REST's financial_status), currencyCode and the
+// `…Set.shopMoney.amount` money (the shop's currency, not the presentment one), totalRefundedSet
+// (REST: the successful refund transactions summed) and customer { id }. Pure logic.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "sync-worker/connectors/orders_page.h"
+
+namespace autosync::worker {
+
+// The query document: orders sorted by UPDATED_AT, `first` ($first), after ($after), filtered by
+// ($query), each node with the fields above and the connection's pageInfo.
+absl::string_view GraphqlOrdersQuery();
+
+// The request body: {"query": GraphqlOrdersQuery(), "variables": {"first", "after", "query"}}
+// with `query` = "updated_at:>='<updated_min, RFC 3339 UTC>'" (and created_at bounds for a
+// backfill, both inclusive). `after` empty: the first page.
+struct GraphqlOrdersRequest {
+  absl::Time updated_min;
+  int first = 250;
+  std::string after;
+  std::optional<absl::Time> created_min;
+  std::optional<absl::Time> created_max;
+};
+std::string GraphqlOrdersBody(const GraphqlOrdersRequest& request);
+
+// `extensions.cost` (Shopify's calculated query cost).
+struct GraphqlCost {
+  double requested = 0;
+  double actual = 0;
+  double maximum_available = 0;
+  double currently_available = 0;
+  double restore_rate = 0;  // points per second
+};
+
+struct GraphqlOrdersAnswer {
+  std::optional<GraphqlCost> cost;
+  // An `errors` entry with extensions.code THROTTLED: the cost bucket was too low; nothing ran.
+  bool throttled = false;
+  // The messages (and codes) of every other `errors` entry; the data is not used when present.
+  std::vector<std::string> errors;
+  std::vector<Order> orders;
+  bool has_next_page = false;
+  std::string end_cursor;
+};
+
+// DATA_LOSS when the body is not complete JSON; INVALID_ARGUMENT naming the path
+// ("data.orders.nodes[3].totalPriceSet.shopMoney.amount: …") when it has the wrong shape.
+absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body);
+
+// The numeric id of a global id of `type` ("gid://shopify/Order/123", "Order" -> 123).
+absl::StatusOr<int64_t> ParseGid(absl::string_view gid, absl::string_view type,
+                                 absl::string_view field_path);
+
+}  // namespace autosync::worker
