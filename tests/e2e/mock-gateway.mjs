@@ -189,6 +189,7 @@ export function makeStore(fields, now = Date.now()) {
     stalenessSeconds: { orders: fields.stalenessSeconds?.orders || 3600,
                         ads: fields.stalenessSeconds?.ads || 3600 },
     jitterSeconds: fields.jitterSeconds ?? 0,
+    ordersApi: fields.ordersApi || 'rest',
     ordersApiBase: fields.ordersApiBase ?? 'http://127.0.0.1:8090',
     ordersApiVersion: fields.ordersApiVersion || '2024-01',
     adsApiBase: fields.adsApiBase ?? 'http://127.0.0.1:8090',
@@ -451,7 +452,7 @@ const kMaxBackfillDays = 3660;
 const kStoreMembers = {
   storeId: 'string', displayName: 'string', schedules: 'object', timezone: 'string',
   enabled: 'boolean', pauseNote: 'string', stalenessSeconds: 'object', jitterSeconds: 'integer',
-  ordersApiBase: 'string', ordersApiVersion: 'string', adsApiBase: 'string',
+  ordersApi: 'string', ordersApiBase: 'string', ordersApiVersion: 'string', adsApiBase: 'string',
   adsApiVersion: 'string', adAccountId: 'string', credentialsRef: 'string', version: 'integer',
   createdAt: 'string', updatedAt: 'string',
 };
@@ -575,6 +576,10 @@ export function normalizeStore(body, current) {
   }
   const jitter = body.jitterSeconds ?? 0;
   if (jitter < 0 || jitter > kMaxJitterSeconds) throw new BadInput('jitterSeconds', `must be between 0 and ${kMaxJitterSeconds}`);
+  const ordersApi = body.ordersApi || 'rest';
+  if (ordersApi !== 'rest' && ordersApi !== 'graphql') {
+    throw new BadInput('ordersApi', `"${ordersApi.slice(0, 64)}" must be "rest" or "graphql"`);
+  }
   checkApiBase('ordersApiBase', body.ordersApiBase ?? '');
   checkApiBase('adsApiBase', body.adsApiBase ?? '');
   const ordersApiVersion = body.ordersApiVersion || '2024-01';
@@ -597,7 +602,7 @@ export function normalizeStore(body, current) {
     // as the gateway's ParseStoreBody does. An edit must send the pause state it read.
     enabled: body.enabled ?? true, pauseNote,
     stalenessSeconds: staleness, jitterSeconds: jitter,
-    ordersApiBase: body.ordersApiBase ?? '', ordersApiVersion,
+    ordersApi, ordersApiBase: body.ordersApiBase ?? '', ordersApiVersion,
     adsApiBase: body.adsApiBase ?? '', adsApiVersion,
     adAccountId: account, credentialsRef: body.credentialsRef ?? '',
     version: current ? current.version + 1 : 1,

@@ -305,6 +305,8 @@ describe('store management', () => {
       assert.ok(!(await page.textContent(fieldError('credentialsRef'))).includes('shpat_'), 'the error echoed the secret');
       assert.equal(await page.isHidden(fieldError('schedules.orders')), true);
       await page.fill(input('credentialsRef'), kSimCredentialsRef);
+      // Orders through Shopify's GraphQL Admin API (store-sim speaks it too).
+      await page.selectOption(input('ordersApi'), 'graphql');
       assert.equal(await page.isChecked(tid('store-sync-after-create')), true);
       await page.click(tid('store-save'));
 
@@ -340,6 +342,7 @@ describe('store management', () => {
       assert.equal(await page.getAttribute(input('storeId'), 'readonly'), '');
       assert.equal(await page.inputValue(input('schedules.orders')), '0 4 1 1 *');
       assert.equal(await page.inputValue(input('timezone')), 'America/New_York');
+      assert.equal(await page.inputValue(input('ordersApi')), 'graphql');
       assert.equal(await page.isHidden(tid('store-sync-after-create')), true);
       await page.fill(input('schedules.orders'), '0 5 1 7 *');
       const edited = await previewOf(page, 'orders', '0 5 1 7 *', 'America/New_York');
@@ -349,6 +352,8 @@ describe('store management', () => {
       await page.waitForSelector(`${tid('store-form-card')}[hidden]`, { state: 'attached' });
       await page.waitForSelector(`${row(storeId)} ${tid('store-schedule-orders')}[data-schedule="0 5 1 7 *"]`);
       assert.ok(Number(await page.getAttribute(row(storeId), 'data-version')) > version, 'the version did not move');
+      assert.equal((await callApi('GET', `/api/stores/${storeId}`)).body.store.ordersApi, 'graphql',
+        'the edit did not keep the orders API');
       await waitText(page, tid('stores-feedback'), /^Saved /);
       // The status's next orders fire is the preview's first.
       await page.waitForFunction(([sel, expected]) => {

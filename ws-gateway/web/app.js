@@ -97,6 +97,7 @@
 //                              timezone (<select>), schedules.orders, schedules.ads,
 //                              stalenessSeconds.orders, stalenessSeconds.ads, jitterSeconds,
 //                              ordersApiBase, ordersApiVersion, adsApiBase, adsApiVersion,
+//                              ordersApi (<select>: "" service default, graphql, rest),
 //                              adAccountId, credentialsRef
 //   store-field-error          data-field as above: the gateway's 400 for that field, or a local
 //                              check (the input then has aria-invalid=true)
@@ -1881,6 +1882,9 @@ const kFormFields = [
     hint: 'Likewise for ad spend; empty or 0: 3600.' },
   { path: 'jitterSeconds', label: 'Jitter (seconds)', group: 'schedule', kind: 'int', placeholder: '0',
     hint: 'Up to this much delay after each fire (fixed per store), to spread the load.' },
+  { path: 'ordersApi', label: 'Orders API', group: 'conn', kind: 'choice',
+    choices: [['', 'Service default'], ['graphql', 'GraphQL Admin API'], ['rest', 'REST Admin API (legacy)']],
+    hint: 'GraphQL needs the read_orders scope (read_all_orders for orders older than 60 days).' },
   { path: 'ordersApiBase', label: 'Orders API base URL', group: 'conn', placeholder: 'https://shop.myshopify.com', max: 512 },
   { path: 'ordersApiVersion', label: 'Orders API version', group: 'conn', placeholder: '2024-01', max: 32 },
   { path: 'adsApiBase', label: 'Ads API base URL', group: 'conn', placeholder: 'https://graph.facebook.com', max: 512 },
@@ -1927,7 +1931,9 @@ function buildStoreForm() {
   const field = (def) => {
     const id = `store-field-${def.path.replace('.', '-')}`;
     let input;
-    if (def.kind === 'timezone') {
+    if (def.kind === 'choice') {
+      input = h('select', { id, name: def.path }, def.choices.map(([v, text]) => h('option', { value: v }, text)));
+    } else if (def.kind === 'timezone') {
       const zones = timeZones();
       // Without Intl.supportedValuesOf, a text field (the gateway checks the name).
       input = zones.length > 1 ? h('select', { id, name: def.path }, zones.map((z) => h('option', { value: z }, z)))
@@ -2060,7 +2066,7 @@ function fillStoreForm(f, store) {
   }
   const jitter = num(store?.jitterSeconds);
   set('jitterSeconds', jitter > 0 ? String(jitter) : '');
-  for (const path of ['ordersApiBase', 'ordersApiVersion', 'adsApiBase', 'adsApiVersion', 'adAccountId', 'credentialsRef']) {
+  for (const path of ['ordersApi', 'ordersApiBase', 'ordersApiVersion', 'adsApiBase', 'adsApiVersion', 'adAccountId', 'credentialsRef']) {
     set(path, str(getPath(store, path)));
   }
   f.form.dataset.version = store && f.mode === 'edit' ? String(num(store.version)) : '';
@@ -2181,6 +2187,7 @@ function collectStoreForm(f) {
     timezone: value('timezone'),
     stalenessSeconds: { orders: int('stalenessSeconds.orders'), ads: int('stalenessSeconds.ads') },
     jitterSeconds: int('jitterSeconds'),
+    ordersApi: value('ordersApi'),
     ordersApiBase: value('ordersApiBase'),
     ordersApiVersion: value('ordersApiVersion'),
     adsApiBase: value('adsApiBase'),
