@@ -130,6 +130,21 @@ HttpResponse StoreOk(const v1::Store& store, int status = 200) {
   return res;
 }
 
+// A trigger's answer: started, `message` says so (200); a run already queued or in flight,
+// `error` says so and `runId` is that run (409).
+HttpResponse TriggerAnswer(const v1::TriggerSyncResponse& result, absl::string_view text) {
+  std::string body = absl::StrCat("{\"success\":", result.started() ? "true" : "false",
+                                  result.started() ? ",\"message\":" : ",\"error\":");
+  AppendJsonString(&body, std::string_view(text.data(), text.size()));
+  body += ",\"runId\":";
+  AppendJsonString(&body, result.run_id());
+  absl::StrAppend(&body, ",\"started\":", result.started() ? "true" : "false", ",",
+                  TimestampMember(), "}");
+  HttpResponse res = JsonOk(std::move(body));
+  if (!result.started()) res.status = 409;
+  return res;
+}
+
 std::string StoresJson(const v1::ListStoresResponse& stores) {
   std::string body = "{\"success\":true,\"stores\":[";
   for (int i = 0; i < stores.stores_size(); ++i) {
@@ -284,21 +299,11 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     case RouteId::kTriggerSync: {
       auto result = Trigger(store, client, *claims, v1::TRIGGER_MANUAL);
       if (!result.ok()) return ErrorFor(result.status());
-      std::string body;
-      if (result->started()) {
-        body = "{\"success\":true,\"message\":";
-        AppendJsonString(&body, absl::StrCat("Manual sync triggered for store: ", store));
-      } else {
-        body = "{\"success\":false,\"error\":";
-        AppendJsonString(&body, absl::StrCat("A sync is already running for store: ", store));
-      }
-      body += ",\"runId\":";
-      AppendJsonString(&body, result->run_id());
-      absl::StrAppend(&body, ",\"started\":", result->started() ? "true" : "false", ",",
-                      TimestampMember(), "}");
-      HttpResponse res = JsonOk(std::move(body));
-      if (!result->started()) res.status = 409;
-      return res;
+      // The prototype's texts.
+      return TriggerAnswer(*result, result->started()
+                                        ? absl::StrCat("Manual sync triggered for store: ", store)
+                                        : absl::StrCat("A sync is already running for store: ",
+                                                       store));
     }
     case RouteId::kStores: {
       auto page_size = PageSize(query);
@@ -368,16 +373,7 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
       }
       auto result = Trigger(store, client, *claims, v1::TRIGGER_MANUAL, options);
       if (!result.ok()) return StoreError(result.status());
-      std::string body = absl::StrCat("{\"success\":", result->started() ? "true" : "false");
-      body += result->started() ? ",\"message\":" : ",\"error\":";
-      AppendJsonString(&body, result->message());
-      body += ",\"runId\":";
-      AppendJsonString(&body, result->run_id());
-      absl::StrAppend(&body, ",\"started\":", result->started() ? "true" : "false", ",",
-                      TimestampMember(), "}");
-      HttpResponse res = JsonOk(std::move(body));
-      if (!result->started()) res.status = 409;
-      return res;
+      return TriggerAnswer(*result, result->message());
     }
     case RouteId::kPreviewSchedule: {
       auto req = ParsePreviewBody(request.body);

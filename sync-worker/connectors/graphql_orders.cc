@@ -49,11 +49,8 @@ std::string JsonString(absl::string_view text) {
   return out;
 }
 
-absl::StatusOr<element> Required(object obj, absl::string_view key, absl::string_view path) {
-  std::optional<element> value = json::Member(obj, key);
-  if (!value) return absl::InvalidArgumentError(absl::StrCat(json::Path(path, key), ": missing"));
-  return *value;
-}
+using json::OptionalTime;
+using json::Required;
 
 absl::StatusOr<object> AsObject(element value, absl::string_view path) {
   object obj;
@@ -77,14 +74,6 @@ absl::StatusOr<std::optional<int64_t>> MoneySet(object node, absl::string_view k
   AUTOSYNC_ASSIGN_OR_RETURN(int64_t cents,
                             json::MoneyCents(amount, json::Path(shop_path, "amount")));
   return std::optional<int64_t>(cents);
-}
-
-absl::StatusOr<std::optional<absl::Time>> OptionalTime(object obj, absl::string_view key,
-                                                       absl::string_view path) {
-  std::optional<element> value = json::Member(obj, key);
-  if (!value) return std::optional<absl::Time>();
-  AUTOSYNC_ASSIGN_OR_RETURN(absl::Time time, json::Timestamp(*value, json::Path(path, key)));
-  return std::optional<absl::Time>(time);
 }
 
 absl::StatusOr<Order> ParseNode(element value, absl::string_view path) {

@@ -171,4 +171,21 @@ absl::StatusOr<bool> Bool(simdjson::dom::element value, absl::string_view field_
   return flag;
 }
 
+absl::StatusOr<simdjson::dom::element> Required(simdjson::dom::object object,
+                                                absl::string_view key, absl::string_view path) {
+  std::optional<simdjson::dom::element> value = Member(object, key);
+  if (!value) return absl::InvalidArgumentError(absl::StrCat(Path(path, key), ": missing"));
+  return *value;
+}
+
+absl::StatusOr<std::optional<absl::Time>> OptionalTime(simdjson::dom::object object,
+                                                       absl::string_view key,
+                                                       absl::string_view path) {
+  std::optional<simdjson::dom::element> value = Member(object, key);
+  if (!value) return std::optional<absl::Time>();
+  absl::StatusOr<absl::Time> time = Timestamp(*value, Path(path, key));
+  if (!time.ok()) return time.status();
+  return std::optional<absl::Time>(*time);
+}
+
 }  // namespace autosync::worker::json

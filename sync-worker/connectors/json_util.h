@@ -22,6 +22,14 @@ absl::StatusOr<simdjson::dom::element> Parse(simdjson::dom::parser& parser, absl
 // The member `key` of `object`, or nullopt when absent or null.
 std::optional<simdjson::dom::element> Member(simdjson::dom::object object, absl::string_view key);
 
+// The member `key` of `object`; INVALID_ARGUMENT "<path>.<key>: missing" when absent or null.
+absl::StatusOr<simdjson::dom::element> Required(simdjson::dom::object object,
+                                                absl::string_view key, absl::string_view path);
+// A timestamp member (Timestamp below); nullopt when absent or null.
+absl::StatusOr<std::optional<absl::Time>> OptionalTime(simdjson::dom::object object,
+                                                       absl::string_view key,
+                                                       absl::string_view path);
+
 // A required/optional field of `object`; `path` is the object's path for messages.
 absl::StatusOr<std::string> String(simdjson::dom::object object, absl::string_view key,
                                    absl::string_view path);

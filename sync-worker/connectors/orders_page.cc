@@ -13,28 +13,13 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-absl::Status Missing(absl::string_view path) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": missing"));
-}
-
-absl::StatusOr<element> Required(object obj, absl::string_view key, absl::string_view path) {
-  std::optional<element> value = json::Member(obj, key);
-  if (!value) return Missing(json::Path(path, key));
-  return *value;
-}
+using json::OptionalTime;
+using json::Required;
 
 absl::StatusOr<int64_t> OptionalMoney(object obj, absl::string_view key, absl::string_view path) {
   std::optional<element> value = json::Member(obj, key);
   if (!value) return 0;
   return json::MoneyCents(*value, json::Path(path, key));
-}
-
-absl::StatusOr<std::optional<absl::Time>> OptionalTime(object obj, absl::string_view key,
-                                                       absl::string_view path) {
-  std::optional<element> value = json::Member(obj, key);
-  if (!value) return std::optional<absl::Time>();
-  AUTOSYNC_ASSIGN_OR_RETURN(absl::Time time, json::Timestamp(*value, json::Path(path, key)));
-  return std::optional<absl::Time>(time);
 }
 
 absl::StatusOr<int64_t> RefundedCents(object order, absl::string_view path) {

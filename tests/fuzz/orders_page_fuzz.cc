@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "sync-worker/connectors/money.h"
+#include "tests/fuzz/same_order.h"
 #include "ws-gateway/ws_message.h"
 #include "sync-worker/connectors/orders_page.h"
 
@@ -75,19 +76,6 @@ std::string Write(const std::vector<w::Order>& orders) {
   return out;
 }
 
-bool Same(const w::Order& a, const w::Order& b) {
-  return a.id == b.id && a.name == b.name && a.email == b.email && a.customer_id == b.customer_id &&
-         a.created_at == b.created_at && a.updated_at == b.updated_at &&
-         a.processed_at == b.processed_at && a.cancelled_at == b.cancelled_at &&
-         a.currency == b.currency && a.total_price_cents == b.total_price_cents &&
-         a.subtotal_price_cents == b.subtotal_price_cents &&
-         a.total_tax_cents == b.total_tax_cents &&
-         a.total_discounts_cents == b.total_discounts_cents &&
-         a.current_total_price_cents == b.current_total_price_cents &&
-         a.refunded_cents == b.refunded_cents && a.financial_status == b.financial_status &&
-         a.test == b.test;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -120,7 +108,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (again->size() != orders->size()) Fail("written page has another order count", written);
   for (size_t i = 0; i < orders->size(); ++i) {
-    if (!Same((*orders)[i], (*again)[i])) Fail("written page parses to other orders", written);
+    if (!autosync::fuzz::SameOrder((*orders)[i], (*again)[i])) {
+      Fail("written page parses to other orders", written);
+    }
   }
   return 0;
 }
