@@ -14,87 +14,40 @@
 // Screenshot: tests/e2e/artifacts/dashboard.png; the real gateway's log: artifacts/ws-gateway.log
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  kArtifacts, kExternalUrl, kGatewayArgv, kToken, kViewport, kWaitMs, launchBrowser, startGateway,
+  stopGateway, tid,
+} from './harness.mjs';
 import {
   createMockState, moveQueuedRun, queueRun, recordSkip, startMockGateway, startQueuedRun,
 } from './mock-gateway.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const kArtifacts = path.join(here, 'artifacts');
-const kChromium = process.env.AUTOSYNC_E2E_CHROMIUM || '/usr/bin/chromium';
-const kChromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-const kExternalUrl = process.env.AUTOSYNC_E2E_URL || '';
 const kStore = process.env.AUTOSYNC_E2E_STORE || 'buycosari';
-const kToken = process.env.AUTOSYNC_E2E_TOKEN || '';
-// How long one page condition may take. A real run of a demo store takes seconds; a scheduled run
-// already in flight when the test starts has to finish first.
-const kWaitMs = Number(process.env.AUTOSYNC_E2E_TIMEOUT_MS || 60000);
 // store-sim's admin URL (real system only): the restart test slows the source down so the run
 // is still in its orders/ads stages when the gateway is killed.
 const kSimUrl = process.env.AUTOSYNC_E2E_SIM_URL || '';
-const kGatewayArgv = process.env.AUTOSYNC_E2E_GATEWAY_ARGV ? JSON.parse(process.env.AUTOSYNC_E2E_GATEWAY_ARGV) : null;
 
 async function simFaults(faults) {
   const res = await fetch(`${kSimUrl}/_sim/faults`, { method: 'POST', body: JSON.stringify(faults) });
   assert.equal(res.status, 200, `store-sim faults: ${await res.text()}`);
 }
-const kViewport = { width: 1440, height: 1000 };
-const tid = (id) => `[data-testid="${id}"]`;
 
 let browser;
 let mock;  // the in-process mock gateway when no URL is given
 let gateway;  // the ws-gateway child process when AUTOSYNC_E2E_GATEWAY_ARGV is given
 let baseUrl;
 
-// Starts the real gateway from AUTOSYNC_E2E_GATEWAY_ARGV and waits (bounded) until it answers.
-async function startGateway() {
-  assert.ok(Array.isArray(kGatewayArgv) && kGatewayArgv.length > 0, 'AUTOSYNC_E2E_GATEWAY_ARGV: a JSON array');
-  const logPath = path.join(kArtifacts, 'ws-gateway.log');
-  const log = fs.openSync(logPath, 'a');
-  const child = spawn(kGatewayArgv[0], kGatewayArgv.slice(1), { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.exited = exited;
-  let gone = null;
-  exited.then((e) => { gone = e; });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (gone) throw new Error(`ws-gateway exited (${JSON.stringify(gone)}) before answering; see ${logPath}`);
-    try {
-      const res = await fetch(new URL('/health', baseUrl), { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200 || res.status === 503) return child;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`ws-gateway did not answer ${baseUrl}health within 30 s; see ${logPath}`);
-    }
-    await new Promise((resolve) => { setTimeout(resolve, 100); });  // poll interval, bounded by the deadline
-  }
-}
-
-async function stopGateway(child, signal = 'SIGTERM') {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-  await child.exited;
-  clearTimeout(timer);
-}
-
 before(async () => {
-  if (!fs.existsSync(kChromium)) {
-    throw new Error(`${kChromium} not found: apt-get install -y chromium (or set AUTOSYNC_E2E_CHROMIUM)`);
-  }
-  fs.mkdirSync(kArtifacts, { recursive: true });
-  browser = await chromium.launch({ executablePath: kChromium, args: kChromiumArgs, timeout: 30000 });
+  browser = await launchBrowser();
   if (kExternalUrl) {
     baseUrl = new URL(kExternalUrl).toString();
-    if (kGatewayArgv) gateway = await startGateway();
+    if (kGatewayArgv) gateway = await startGateway(baseUrl);
   } else {
     mock = await startMockGateway({ port: 0, stepMs: 150 });
     baseUrl = mock.url;
@@ -304,7 +257,7 @@ describe('dashboard', () => {
       assert.ok(reason.trim().length > 0, 'no reason shown while reconnecting');
       assert.equal(await attr(page, 'sync-status', 'data-state'), 'syncing');
 
-      if (real) gateway = await startGateway();
+      if (real) gateway = await startGateway(baseUrl);
       else gw = await startMockGateway({ port: gw.port, state });
       await waitConnected(page);
       // Caught up (from the status snapshot and the events after it) and finished the same run.

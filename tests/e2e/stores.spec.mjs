@@ -23,32 +23,22 @@
 // Screenshots: tests/e2e/artifacts/stores*.png
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  gatewayAnswers, kArtifacts, kExternalUrl, kGatewayArgv, kToken, kViewport, kWaitMs, launchBrowser,
+  startGateway, stopGateway, tid,
+} from './harness.mjs';
 import { startMockGateway } from './mock-gateway.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const kArtifacts = path.join(here, 'artifacts');
-const kChromium = process.env.AUTOSYNC_E2E_CHROMIUM || '/usr/bin/chromium';
-const kChromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-const kExternalUrl = process.env.AUTOSYNC_E2E_URL || '';
-const kToken = process.env.AUTOSYNC_E2E_TOKEN || '';
-const kWaitMs = Number(process.env.AUTOSYNC_E2E_TIMEOUT_MS || 60000);
 const kFlowWaitMs = Number(process.env.AUTOSYNC_E2E_FLOW_TIMEOUT_MS || (kExternalUrl ? 180000 : 30000));
-const kGatewayArgv = process.env.AUTOSYNC_E2E_GATEWAY_ARGV ? JSON.parse(process.env.AUTOSYNC_E2E_GATEWAY_ARGV) : null;
 const kSimBase = (process.env.AUTOSYNC_E2E_SIM_BASE || process.env.AUTOSYNC_E2E_SIM_URL || '').replace(/\/+$/, '');
 const kSimStore = process.env.AUTOSYNC_E2E_SIM_STORE || 'acme';
 const kSimCredentialsRef = process.env.AUTOSYNC_E2E_SIM_CREDENTIALS_REF || 'env:SIM_TOKEN';
 // Where a test store's APIs point: the real sim, or any URL for the mock (it fetches nothing).
 const kApiBase = kSimBase || 'http://127.0.0.1:8090';
-const kViewport = { width: 1440, height: 1000 };
 const kTerminalRun = ['completed', 'failed', 'skipped', 'cancelled'];
-const tid = (id) => `[data-testid="${id}"]`;
 const row = (storeId) => `${tid('store-row')}[data-store-id="${storeId}"]`;
 const input = (field) => `${tid('store-input')}[data-field="${field}"]`;
 const fieldError = (field) => `${tid('store-field-error')}[data-field="${field}"]`;
@@ -59,54 +49,11 @@ let mock;
 let gateway;
 let baseUrl;
 
-// --- the real gateway as a child process (as dashboard.spec.mjs starts it) -------------------
-
-async function answers(url) {
-  try {
-    const res = await fetch(new URL('/health', url), { signal: AbortSignal.timeout(1000) });
-    return res.status === 200 || res.status === 503;
-  } catch {
-    return false;
-  }
-}
-
-async function startGateway() {
-  const logPath = path.join(kArtifacts, 'ws-gateway.log');
-  const log = fs.openSync(logPath, 'a');
-  const child = spawn(kGatewayArgv[0], kGatewayArgv.slice(1), { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  let gone = null;
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.exited.then((e) => { gone = e; });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (gone) throw new Error(`ws-gateway exited (${JSON.stringify(gone)}) before answering; see ${logPath}`);
-    if (await answers(baseUrl)) return child;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`ws-gateway did not answer ${baseUrl}health within 30 s; see ${logPath}`);
-    }
-    await new Promise((resolve) => { setTimeout(resolve, 100); });  // poll interval, bounded by the deadline
-  }
-}
-
-async function stopGateway(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-  await child.exited;
-  clearTimeout(timer);
-}
-
 before(async () => {
-  if (!fs.existsSync(kChromium)) {
-    throw new Error(`${kChromium} not found: apt-get install -y chromium (or set AUTOSYNC_E2E_CHROMIUM)`);
-  }
-  fs.mkdirSync(kArtifacts, { recursive: true });
-  browser = await chromium.launch({ executablePath: kChromium, args: kChromiumArgs, timeout: 30000 });
+  browser = await launchBrowser();
   if (kExternalUrl) {
     baseUrl = new URL(kExternalUrl).toString();
-    if (kGatewayArgv && !(await answers(baseUrl))) gateway = await startGateway();
+    if (kGatewayArgv && !(await gatewayAnswers(baseUrl))) gateway = await startGateway(baseUrl);
   } else {
     mock = await startMockGateway({ port: 0, stepMs: 100 });
     baseUrl = mock.url;
