@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "scheduler-service/repository.h"
 #include "scheduler-service/run_queue.h"
+#include "scheduler-service/store_validation.h"
 #include "tests/support/migrated_db.h"
 
 namespace autosync::scheduler {
@@ -335,6 +336,8 @@ TEST_F(RunQueueTest, PausingAStoreDropsItsQueuedScheduledRunsWithTheReason) {
   store.set_staleness_seconds(3600);
   store.set_enabled(false);
   store.set_pause_note("migrating");
+  // As the scheduler writes it: normalized (the repository's contract).
+  store = *NormalizeStore(store, {});
   ASSERT_TRUE(repo.UpsertStore(store).ok());
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 'cron-1' AND "
                    "status = 'cancelled' AND error = 'dropped from the run queue: the store was "
