@@ -63,9 +63,9 @@ int Main(int argc, char** argv) {
     pqxx::connection conn(*url);
     pqxx::work tx(conn);
     tx.exec_params(
-        "INSERT INTO stores (store_id, schedule, staleness_seconds, orders_api_base, "
-        "ads_api_base, ad_account_id, credentials_ref) "
-        "VALUES ('e2e', '0 0 1 1 *', 60, $1, $2, 'e2e', 'env:SIM_TOKEN')",
+        "INSERT INTO stores (store_id, schedule, ads_schedule, staleness_seconds, "
+        "orders_api_base, ads_api_base, ad_account_id, credentials_ref) "
+        "VALUES ('e2e', '0 0 1 1 *', '0 0 1 1 *', 60, $1, $2, 'e2e', 'env:SIM_TOKEN')",
         (*sim)->orders_base("e2e"), (*sim)->base_url());
     tx.commit();
   }

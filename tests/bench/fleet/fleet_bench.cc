@@ -202,7 +202,9 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
     pqxx::work tx(conn);
     // A boundary that has passed is fired by the scheduler's catch-up at start: the stores must
     // have existed then.
-    tx.exec(absl::StrCat("UPDATE stores SET schedule = '", minute, " * * * *'",
+    // One schedule for orders and ads (the hourly fleet of the issue), both on the minute.
+    tx.exec(absl::StrCat("UPDATE stores SET schedule = '", minute, " * * * *', ads_schedule = '",
+                         minute, " * * * *'",
                          past ? absl::StrCat(", created_at = ", b, " - interval '1 hour'") : "",
                          " WHERE store_id LIKE 'f%'"));
     if (first) {

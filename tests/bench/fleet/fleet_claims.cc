@@ -25,8 +25,9 @@ int RunClaims(const ClaimsOptions& options) {
     // queues a run). No worker: nothing is dispatched. Created an hour before, so that a boundary
     // that has passed is caught up.
     pqxx::work tx(conn);
-    tx.exec(absl::StrCat("INSERT INTO stores (store_id, schedule, staleness_seconds, created_at) "
-                         "SELECT 's' || i, '", minute, " * * * *', 0, ",
+    tx.exec(absl::StrCat("INSERT INTO stores (store_id, schedule, ads_schedule, staleness_seconds, "
+                         "created_at) SELECT 's' || i, '", minute, " * * * *', '", minute,
+                         " * * * *', 0, ",
                          Ts(boundary - absl::Hours(1)), " FROM generate_series(1, ", n, ") i"));
     tx.exec(absl::StrCat("INSERT INTO tick_claims (store_id, boundary, run_id, claimed_at, "
                          "recorded_at) SELECT store_id, ", Ts(boundary - absl::Hours(1)),

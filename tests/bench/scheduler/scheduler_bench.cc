@@ -93,6 +93,8 @@ int Main(int argc, char** argv) {
         "ELSE (($3::int + 1 + (i % 59)) % 60) END || ' * * * *', 86400, true "
         "FROM generate_series(1, $1::bigint) i",
         stores, firing == 0 ? stores : firing, boundary_minute);
+    // One schedule for both data types: no ads-only fires beside the measured ones.
+    tx.exec("UPDATE stores SET ads_schedule = schedule");
     // Every store synced a moment ago: fires are claimed and skipped as fresh.
     tx.exec(
         "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
