@@ -54,7 +54,7 @@ void FireHeap::Reserve(size_t stores) {
   heap_.reserve(stores);
 }
 
-bool FireHeap::Upsert(ScheduleEntry entry, absl::Time from) {
+bool FireHeap::Upsert(ScheduleEntry entry, absl::Time from, DataTypes also_due) {
   absl::StatusOr<DataSchedule::Next> boundary = entry.schedule.NextAfter(from, entry.tz);
   if (!boundary.ok()) {
     Remove(entry.store_id);
@@ -80,7 +80,7 @@ bool FireHeap::Upsert(ScheduleEntry entry, absl::Time from) {
   }
   Slot& s = slots_[slot];
   s.boundary = boundary->at;
-  s.types = boundary->types;
+  s.types = boundary->types | also_due;
   s.jitter_us = absl::ToInt64Microseconds(entry.jitter);
   s.spec = spec;
   Push(slot);

@@ -45,8 +45,10 @@ class FireHeap final {
 
   // Adds or replaces a store. Its first boundary is the first one strictly after `from`: pass the
   // present for a normal start, or an earlier instant to let a missed fire run (catch-up; it is
-  // then due at once). False when the schedule never fires (the store is not scheduled).
-  bool Upsert(ScheduleEntry entry, absl::Time from);
+  // then due at once). `also_due` joins the first fire's data types (a catch-up fire syncs every
+  // type that missed a boundary). False when the schedule never fires (the store is not
+  // scheduled).
+  bool Upsert(ScheduleEntry entry, absl::Time from, DataTypes also_due = 0);
   bool Remove(absl::string_view store_id);
   bool Contains(absl::string_view store_id) const { return index_.contains(store_id); }
   // Whether the store is scheduled with exactly these expressions, zone and jitter (a refresh

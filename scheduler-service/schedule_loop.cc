@@ -49,14 +49,26 @@ bool ScheduleLoop::UpsertLocked(const StoreSchedule& store, bool catch_up, absl:
   }
   DataSchedule schedule(*std::move(orders), *std::move(ads_cron));
   absl::Time from = now;
+  DataTypes also_due = 0;
   if (catch_up) {
     absl::Time start = std::max(now - options_.catchup_window, store.created_at);
     if (store.last_tick.has_value()) start = std::max(start, *store.last_tick);
     absl::StatusOr<DataSchedule::Next> missed = schedule.NextAfter(start, *tz);
-    if (missed.ok() && missed->at <= now) from = start;
+    if (missed.ok() && missed->at <= now) {
+      from = start;
+      // The catch-up fires once, at the earliest missed boundary, so it syncs every type that
+      // missed one (not only that boundary's: the later ones are not fired one by one).
+      auto missed_one = [&](const CronSchedule& cron) {
+        absl::StatusOr<absl::Time> next = cron.NextAfter(start, *tz);
+        return next.ok() && *next <= now;
+      };
+      if (missed_one(schedule.orders())) also_due |= kOrdersType;
+      if (missed_one(schedule.ads())) also_due |= kAdsType;
+    }
   }
   changed_ = true;
-  return heap_.Upsert(ScheduleEntry{store.store_id, std::move(schedule), *tz, jitter}, from);
+  return heap_.Upsert(ScheduleEntry{store.store_id, std::move(schedule), *tz, jitter}, from,
+                      also_due);
 }
 
 int ScheduleLoop::Load(const std::vector<StoreSchedule>& stores, bool catch_up) {

@@ -97,6 +97,23 @@ TEST_F(ScheduleLoopTest, CatchUpRunsAMissedFireOnceAfterARestart) {
   EXPECT_EQ(loop_.NextBoundary("late"), Utc(2024, 1, 1, 11, 0));
 }
 
+// Orders on :41 and ads every two hours; the last tick was 09:41 and the replica restarts at
+// 10:45: the 10:00 ads boundary and the 10:41 orders boundary were both missed. The catch-up
+// fires once, at the earliest (10:00), syncing both types.
+TEST_F(ScheduleLoopTest, CatchUpSyncsEveryDataTypeThatMissedABoundary) {
+  StoreSchedule s = Store("split", "41 * * * *");
+  s.ads_schedule = "0 */2 * * *";
+  s.last_tick = Utc(2024, 1, 1, 9, 41);
+  clock_.Set(Utc(2024, 1, 1, 10, 45));
+  loop_.Load({s}, /*catch_up=*/true);
+  EXPECT_EQ(loop_.RunDue(), 1u);
+  ASSERT_EQ(sink_.fires.size(), 1u);
+  EXPECT_EQ(sink_.fires[0].scheduled_for, Utc(2024, 1, 1, 10, 0));  // the earliest missed
+  EXPECT_EQ(sink_.fires[0].types, kAllDataTypes);  // 10:00 (ads) and 10:41 (orders) missed
+  EXPECT_EQ(loop_.RunDue(), 0u);  // once
+  EXPECT_EQ(loop_.NextBoundary("split"), Utc(2024, 1, 1, 11, 41));
+}
+
 TEST_F(ScheduleLoopTest, CatchUpIgnoresFiresOlderThanTheWindow) {
   StoreSchedule s = Store("daily", "0 3 * * *");  // missed 03:00, seven hours ago
   s.last_tick = Utc(2023, 12, 31, 3, 0);
