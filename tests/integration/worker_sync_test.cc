@@ -80,11 +80,21 @@ class WorkerSyncTest : public ::testing::Test {
 
   // Runs one RunSync; cancels the call after `cancel_after` events when > 0.
   RunResult Sync(const std::string& store, bool force = false, int cancel_after = 0) {
+    RunSyncRequest request = Request(store);
+    request.set_force(force);
+    return Run(request, cancel_after);
+  }
+
+  // A request for `store` with a fresh run id.
+  RunSyncRequest Request(const std::string& store) {
     RunSyncRequest request;
     request.set_store_id(store);
     request.set_run_id(absl::StrCat("run-", ++runs_));
     request.set_trigger(autosync::v1::TRIGGER_API);
-    request.set_force(force);
+    return request;
+  }
+
+  RunResult Run(const RunSyncRequest& request, int cancel_after = 0) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     RunResult result;
@@ -184,20 +194,11 @@ TEST_F(WorkerSyncTest, SecondSyncWithNothingNewWritesNoOrders) {
 // created on its days (the store's zone) and leaves the cursor where it was.
 TEST_F(WorkerSyncTest, DataTypesAndABackfillSyncOnlyWhatTheyName) {
   auto run = [&](std::vector<std::string> types, std::string from = "", std::string to = "") {
-    RunSyncRequest request;
-    request.set_store_id(kStore);
-    request.set_run_id(absl::StrCat("run-", ++runs_));
+    RunSyncRequest request = Request(kStore);
     for (auto& t : types) request.add_data_types(t);
     request.set_backfill_from(from);
     request.set_backfill_to(to);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    RunResult result;
-    auto reader = stub_->RunSync(&context, request);
-    SyncProgress p;
-    while (reader->Read(&p)) result.events.push_back(p);
-    result.status = reader->Finish();
-    return result;
+    return Run(request);
   };
   auto stages = [](const RunResult& r) {
     std::set<autosync::v1::Stage> out;
