@@ -44,6 +44,14 @@ ABSL_FLAG(int32_t, ads_max_throttle_wait_seconds, 300,
 ABSL_FLAG(int32_t, source_request_timeout_seconds, 0,
           "Longest wait for one store-API answer before it counts as failed and is retried "
           "(1-300; 0 = the defaults: 30 s for orders, 60 s for ad insights)");
+ABSL_FLAG(bool, graphql_bulk, true,
+          "Read a GraphQL store's first sync, forced re-syncs and backfills through a Shopify bulk "
+          "operation instead of paging");
+ABSL_FLAG(int32_t, bulk_timeout_seconds, 7200,
+          "A bulk operation not finished after this long is cancelled and the run fails "
+          "(10-864000)");
+ABSL_FLAG(int32_t, bulk_max_poll_seconds, 10,
+          "Longest interval between two polls of a running bulk operation (1-600)");
 ABSL_FLAG(bool, verify_tls, true,
           "Verify store-API TLS certificates (never turn off in production)");
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
@@ -93,6 +101,15 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
     config.pipeline.orders_client.request_timeout = absl::Seconds(request_timeout);
     config.pipeline.ads_client.request_timeout = absl::Seconds(request_timeout);
   }
+  config.pipeline.graphql_bulk = absl::GetFlag(FLAGS_graphql_bulk);
+  const int bulk_timeout = absl::GetFlag(FLAGS_bulk_timeout_seconds);
+  errors.Require(bulk_timeout >= 10 && bulk_timeout <= 864000, "bulk_timeout_seconds",
+                 "must be between 10 and 864000 (Shopify's own limit is 10 days)");
+  config.pipeline.bulk.timeout = absl::Seconds(bulk_timeout);
+  const int bulk_poll = absl::GetFlag(FLAGS_bulk_max_poll_seconds);
+  errors.Require(bulk_poll >= 1 && bulk_poll <= 600, "bulk_max_poll_seconds",
+                 "must be between 1 and 600");
+  config.pipeline.bulk.max_poll = absl::Seconds(bulk_poll);
   config.verify_tls = absl::GetFlag(FLAGS_verify_tls);
   config.worker_id = absl::GetFlag(FLAGS_worker_id);
   if (config.worker_id.empty()) {

@@ -11,6 +11,7 @@
 #include "autosync/v1/sync_worker.pb.h"
 #include "sync-worker/connectors/ads_client.h"
 #include "sync-worker/connectors/backoff.h"
+#include "sync-worker/connectors/graphql_bulk_client.h"
 #include "sync-worker/connectors/http_transport.h"
 #include "sync-worker/connectors/orders_client.h"
 #include "sync-worker/connectors/sleeper.h"
@@ -28,6 +29,10 @@ struct PipelineOptions {
   int ads_window_days = 28;
   // The first sync of a store reads this many days of ad history.
   int ads_initial_days = 730;
+  // A GraphQL store's first (or forced full) sync and its backfills read the orders through a
+  // Shopify bulk operation instead of paging (graphql_bulk_client.h).
+  bool graphql_bulk = true;
+  BulkOptions bulk;
   BackoffPolicy backoff;
   OrdersClientOptions orders_client;
   AdsClientOptions ads_client;
@@ -53,6 +58,9 @@ class SyncPipeline final {
  private:
   struct RunState;
   absl::Status SyncOrders(RunState& run);
+  // The orders of a full sync or a backfill through one bulk operation. `likely_new`: the
+  // store has no orders of ours yet.
+  absl::Status SyncOrdersBulk(RunState& run, const OrdersClientConfig& api, bool likely_new);
   absl::Status SyncAds(RunState& run);
   absl::Status SyncLtv(RunState& run);
   absl::Status CheckCancelled() const;

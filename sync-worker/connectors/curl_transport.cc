@@ -26,12 +26,26 @@ CURLcode GlobalInit() {
 struct Receiver {
   HttpResponse* response;
   size_t max_body_bytes;
+  CURL* easy = nullptr;
+  const HttpTransport::BodySink* sink = nullptr;  // set: a 2xx body goes here (Stream)
   bool too_large = false;
+  bool stopped = false;  // the sink said stop
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* receiver = static_cast<Receiver*>(user);
   const size_t bytes = size * count;
+  if (receiver->sink != nullptr) {
+    long status = 0;
+    curl_easy_getinfo(receiver->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status <= 299) {
+      if (!(*receiver->sink)(absl::string_view(data, bytes))) {
+        receiver->stopped = true;
+        return 0;  // CURLE_WRITE_ERROR
+      }
+      return bytes;
+    }
+  }
   if (receiver->response->body.size() + bytes > receiver->max_body_bytes) {
     receiver->too_large = true;
     return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
@@ -88,12 +102,22 @@ CurlTransport::CurlTransport(CurlOptions options, void* easy)
 CurlTransport::~CurlTransport() { curl_easy_cleanup(static_cast<CURL*>(easy_)); }
 
 absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
+  return Perform(request, nullptr);
+}
+
+absl::StatusOr<HttpResponse> CurlTransport::Stream(const HttpRequest& request,
+                                                   const BodySink& sink) {
+  return Perform(request, &sink);
+}
+
+absl::StatusOr<HttpResponse> CurlTransport::Perform(const HttpRequest& request,
+                                                    const BodySink* sink) {
   CURL* easy = static_cast<CURL*>(easy_);
   // Reset clears per-request options but keeps the connection cache: keep-alive survives.
   curl_easy_reset(easy);
 
   HttpResponse response;
-  Receiver receiver{&response, options_.max_body_bytes};
+  Receiver receiver{&response, options_.max_body_bytes, easy, sink};
   char error_buffer[CURL_ERROR_SIZE] = {0};
 
   curl_slist* headers = nullptr;
@@ -124,8 +148,10 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever this libcurl can decode
-  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options_.max_body_bytes));
+  if (sink == nullptr) {  // a streamed body's reader bounds its own memory
+    curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options_.max_body_bytes));
+  }
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &receiver);
@@ -138,6 +164,9 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
 
   const absl::string_view where = UrlWithoutQuery(request.url);
+  if (receiver.stopped) {
+    return absl::CancelledError(absl::StrCat("GET ", where, ": stopped by its reader"));
+  }
   if (receiver.too_large || result == CURLE_FILESIZE_EXCEEDED) {
     return absl::FailedPreconditionError(absl::StrCat("GET ", where, ": response body larger than ",
                                                       options_.max_body_bytes, " bytes"));

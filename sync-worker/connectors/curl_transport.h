@@ -35,9 +35,11 @@ class CurlTransport final : public HttpTransport {
   CurlTransport& operator=(const CurlTransport&) = delete;
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override;
+  absl::StatusOr<HttpResponse> Stream(const HttpRequest& request, const BodySink& sink) override;
 
  private:
   CurlTransport(CurlOptions options, void* easy);
+  absl::StatusOr<HttpResponse> Perform(const HttpRequest& request, const BodySink* sink);
 
   CurlOptions options_;
   void* easy_;  // CURL*; kept opaque so this header does not pull in <curl/curl.h>

@@ -38,17 +38,6 @@ std::string Utc(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }
 
-// A JSON string literal of `text` (which holds no control characters: ours).
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 using json::OptionalTime;
 using json::Required;
 
@@ -60,9 +49,10 @@ absl::StatusOr<object> AsObject(element value, absl::string_view path) {
   return obj;
 }
 
-// `<key> { shopMoney { amount } }` in cents; nullopt when the set is absent or null.
-absl::StatusOr<std::optional<int64_t>> MoneySet(object node, absl::string_view key,
-                                                absl::string_view path) {
+}  // namespace
+
+absl::StatusOr<std::optional<int64_t>> ParseShopMoney(object node, absl::string_view key,
+                                                      absl::string_view path) {
   std::optional<element> set = json::Member(node, key);
   if (!set) return std::optional<int64_t>();
   const std::string set_path = json::Path(path, key);
@@ -76,7 +66,7 @@ absl::StatusOr<std::optional<int64_t>> MoneySet(object node, absl::string_view k
   return std::optional<int64_t>(cents);
 }
 
-absl::StatusOr<Order> ParseNode(element value, absl::string_view path) {
+absl::StatusOr<Order> ParseGraphqlOrderNode(element value, absl::string_view path) {
   AUTOSYNC_ASSIGN_OR_RETURN(object node, AsObject(value, path));
   Order order;
   AUTOSYNC_ASSIGN_OR_RETURN(std::string gid, json::String(node, "id", path));
@@ -106,27 +96,29 @@ absl::StatusOr<Order> ParseNode(element value, absl::string_view path) {
                             json::OptionalString(node, "displayFinancialStatus", path));
   order.financial_status = absl::AsciiStrToLower(status);
   AUTOSYNC_ASSIGN_OR_RETURN(order.currency, json::String(node, "currencyCode", path));
-  AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> total, MoneySet(node, "totalPriceSet", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> total, ParseShopMoney(node, "totalPriceSet", path));
   if (!total.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat(json::Path(path, "totalPriceSet"), ": missing"));
   }
   order.total_price_cents = *total;
   AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> subtotal,
-                            MoneySet(node, "subtotalPriceSet", path));
+                            ParseShopMoney(node, "subtotalPriceSet", path));
   order.subtotal_price_cents = subtotal.value_or(0);
-  AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> tax, MoneySet(node, "totalTaxSet", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> tax, ParseShopMoney(node, "totalTaxSet", path));
   order.total_tax_cents = tax.value_or(0);
   AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> discounts,
-                            MoneySet(node, "totalDiscountsSet", path));
+                            ParseShopMoney(node, "totalDiscountsSet", path));
   order.total_discounts_cents = discounts.value_or(0);
   AUTOSYNC_ASSIGN_OR_RETURN(order.current_total_price_cents,
-                            MoneySet(node, "currentTotalPriceSet", path));
+                            ParseShopMoney(node, "currentTotalPriceSet", path));
   AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> refunded,
-                            MoneySet(node, "totalRefundedSet", path));
+                            ParseShopMoney(node, "totalRefundedSet", path));
   order.refunded_cents = refunded.value_or(0);
   return order;
 }
+
+namespace {
 
 absl::StatusOr<double> Number(object obj, absl::string_view key, absl::string_view path) {
   AUTOSYNC_ASSIGN_OR_RETURN(element value, Required(obj, key, path));
@@ -169,7 +161,7 @@ absl::StatusOr<std::optional<GraphqlCost>> ParseCost(object root) {
 
 absl::string_view GraphqlOrdersQuery() { return kQuery; }
 
-std::string GraphqlOrdersBody(const GraphqlOrdersRequest& request) {
+std::string GraphqlOrdersFilter(const GraphqlOrdersRequest& request) {
   std::string filter = absl::StrCat("updated_at:>='", Utc(request.updated_min), "'");
   if (request.created_min.has_value()) {
     absl::StrAppend(&filter, " created_at:>='", Utc(*request.created_min), "'");
@@ -177,10 +169,15 @@ std::string GraphqlOrdersBody(const GraphqlOrdersRequest& request) {
   if (request.created_max.has_value()) {
     absl::StrAppend(&filter, " created_at:<='", Utc(*request.created_max), "'");
   }
-  return absl::StrCat("{\"query\":", JsonString(kQuery), ",\"variables\":{\"first\":",
+  return filter;
+}
+
+std::string GraphqlOrdersBody(const GraphqlOrdersRequest& request) {
+  const std::string filter = GraphqlOrdersFilter(request);
+  return absl::StrCat("{\"query\":", json::Quote(kQuery), ",\"variables\":{\"first\":",
                       request.first, ",\"after\":",
-                      request.after.empty() ? std::string("null") : JsonString(request.after),
-                      ",\"query\":", JsonString(filter), "}}");
+                      request.after.empty() ? std::string("null") : json::Quote(request.after),
+                      ",\"query\":", json::Quote(filter), "}}");
 }
 
 absl::StatusOr<int64_t> ParseGid(absl::string_view gid, absl::string_view type,
@@ -198,39 +195,45 @@ absl::StatusOr<int64_t> ParseGid(absl::string_view gid, absl::string_view type,
   return id;
 }
 
+absl::StatusOr<GraphqlEnvelope> ParseGraphqlEnvelope(object root) {
+  GraphqlEnvelope out;
+  AUTOSYNC_ASSIGN_OR_RETURN(out.cost, ParseCost(root));
+  std::optional<element> errors_value = json::Member(root, "errors");
+  if (!errors_value) return out;
+  array errors;
+  if (errors_value->get(errors) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("errors: expected an array");
+  }
+  size_t i = 0;
+  for (element error_value : errors) {
+    const std::string error_path = json::Path("errors", i++);
+    AUTOSYNC_ASSIGN_OR_RETURN(object error, AsObject(error_value, error_path));
+    AUTOSYNC_ASSIGN_OR_RETURN(std::string message,
+                              json::OptionalString(error, "message", error_path));
+    std::string code;
+    if (std::optional<element> ext = json::Member(error, "extensions")) {
+      AUTOSYNC_ASSIGN_OR_RETURN(object ext_obj,
+                                AsObject(*ext, json::Path(error_path, "extensions")));
+      AUTOSYNC_ASSIGN_OR_RETURN(
+          code, json::OptionalString(ext_obj, "code", json::Path(error_path, "extensions")));
+    }
+    if (code == "THROTTLED") {
+      out.throttled = true;
+      continue;
+    }
+    if (message.size() > 300) message = absl::StrCat(message.substr(0, 300), "…");
+    out.errors.push_back(code.empty() ? message : absl::StrCat(message, " (", code, ")"));
+  }
+  return out;
+}
+
 absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body) {
   thread_local simdjson::dom::parser parser;
   AUTOSYNC_ASSIGN_OR_RETURN(element root_value, json::Parse(parser, body, "GraphQL answer"));
   AUTOSYNC_ASSIGN_OR_RETURN(object root, AsObject(root_value, "GraphQL answer"));
   GraphqlOrdersAnswer out;
-  AUTOSYNC_ASSIGN_OR_RETURN(out.cost, ParseCost(root));
-  if (std::optional<element> errors_value = json::Member(root, "errors")) {
-    array errors;
-    if (errors_value->get(errors) != simdjson::SUCCESS) {
-      return absl::InvalidArgumentError("errors: expected an array");
-    }
-    size_t i = 0;
-    for (element error_value : errors) {
-      const std::string error_path = json::Path("errors", i++);
-      AUTOSYNC_ASSIGN_OR_RETURN(object error, AsObject(error_value, error_path));
-      AUTOSYNC_ASSIGN_OR_RETURN(std::string message,
-                                json::OptionalString(error, "message", error_path));
-      std::string code;
-      if (std::optional<element> ext = json::Member(error, "extensions")) {
-        AUTOSYNC_ASSIGN_OR_RETURN(object ext_obj,
-                                  AsObject(*ext, json::Path(error_path, "extensions")));
-        AUTOSYNC_ASSIGN_OR_RETURN(
-            code, json::OptionalString(ext_obj, "code", json::Path(error_path, "extensions")));
-      }
-      if (code == "THROTTLED") {
-        out.throttled = true;
-        continue;
-      }
-      if (message.size() > 300) message = absl::StrCat(message.substr(0, 300), "…");
-      out.errors.push_back(code.empty() ? message : absl::StrCat(message, " (", code, ")"));
-    }
-    if (out.throttled || !out.errors.empty()) return out;
-  }
+  AUTOSYNC_ASSIGN_OR_RETURN(static_cast<GraphqlEnvelope&>(out), ParseGraphqlEnvelope(root));
+  if (out.throttled || !out.errors.empty()) return out;
   AUTOSYNC_ASSIGN_OR_RETURN(element data_value, Required(root, "data", ""));
   AUTOSYNC_ASSIGN_OR_RETURN(object data, AsObject(data_value, "data"));
   AUTOSYNC_ASSIGN_OR_RETURN(element orders_value, Required(data, "orders", "data"));
@@ -255,7 +258,7 @@ absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body) {
   out.orders.reserve(nodes.size());
   size_t index = 0;
   for (element node : nodes) {
-    AUTOSYNC_ASSIGN_OR_RETURN(Order order, ParseNode(node, json::Path("data.orders.nodes", index++)));
+    AUTOSYNC_ASSIGN_OR_RETURN(Order order, ParseGraphqlOrderNode(node, json::Path("data.orders.nodes", index++)));
     out.orders.push_back(std::move(order));
   }
   return out;

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "simdjson.h"
 #include "sync-worker/connectors/orders_page.h"
 
 namespace autosync::worker {
@@ -33,6 +34,8 @@ struct GraphqlOrdersRequest {
   std::optional<absl::Time> created_max;
 };
 std::string GraphqlOrdersBody(const GraphqlOrdersRequest& request);
+// The search filter of a request: "updated_at:>='…'" plus the created_at bounds, if any.
+std::string GraphqlOrdersFilter(const GraphqlOrdersRequest& request);
 
 // `extensions.cost` (Shopify's calculated query cost).
 struct GraphqlCost {
@@ -43,12 +46,19 @@ struct GraphqlCost {
   double restore_rate = 0;  // points per second
 };
 
-struct GraphqlOrdersAnswer {
+// What every GraphQL answer has besides its data: the cost and the errors.
+struct GraphqlEnvelope {
   std::optional<GraphqlCost> cost;
   // An `errors` entry with extensions.code THROTTLED: the cost bucket was too low; nothing ran.
   bool throttled = false;
   // The messages (and codes) of every other `errors` entry; the data is not used when present.
   std::vector<std::string> errors;
+};
+// Reads `extensions.cost` and `errors` of an answer's root object; INVALID_ARGUMENT naming the
+// path when they have the wrong shape.
+absl::StatusOr<GraphqlEnvelope> ParseGraphqlEnvelope(simdjson::dom::object root);
+
+struct GraphqlOrdersAnswer : GraphqlEnvelope {
   std::vector<Order> orders;
   bool has_next_page = false;
   std::string end_cursor;
@@ -57,6 +67,15 @@ struct GraphqlOrdersAnswer {
 // DATA_LOSS when the body is not complete JSON; INVALID_ARGUMENT naming the path
 // ("data.orders.nodes[3].totalPriceSet.shopMoney.amount: …") when it has the wrong shape.
 absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body);
+
+// One order node (an element of data.orders.nodes, or a bulk operation's order line), `path`
+// naming it in messages. Its refunded amount is totalRefundedSet (0 when absent).
+absl::StatusOr<Order> ParseGraphqlOrderNode(simdjson::dom::element node, absl::string_view path);
+
+// `<key> { shopMoney { amount } }` of `node` in cents; nullopt when the set is absent or null.
+absl::StatusOr<std::optional<int64_t>> ParseShopMoney(simdjson::dom::object node,
+                                                      absl::string_view key,
+                                                      absl::string_view path);
 
 // The numeric id of a global id of `type` ("gid://shopify/Order/123", "Order" -> 123).
 absl::StatusOr<int64_t> ParseGid(absl::string_view gid, absl::string_view type,

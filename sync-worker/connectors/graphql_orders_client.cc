@@ -21,10 +21,10 @@ GraphqlOrdersClient::GraphqlOrdersClient(OrdersClientConfig config, HttpTranspor
       options_(options),
       now_(std::move(now)) {}
 
-std::string GraphqlOrdersClient::Url() const {
-  std::string base = http_.config().base_url;
+std::string GraphqlEndpoint(const OrdersClientConfig& config) {
+  std::string base = config.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  return absl::StrCat(base, "/admin/api/", http_.config().api_version, "/graphql.json");
+  return absl::StrCat(base, "/admin/api/", config.api_version, "/graphql.json");
 }
 
 absl::StatusOr<OrdersPage> GraphqlOrdersClient::FirstPage(absl::Time updated_at_min, int limit,

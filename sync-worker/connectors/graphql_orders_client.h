@@ -25,6 +25,9 @@
 
 namespace autosync::worker {
 
+// The GraphQL endpoint of a shop: "<base>/admin/api/<version>/graphql.json".
+std::string GraphqlEndpoint(const OrdersClientConfig& config);
+
 class GraphqlOrdersClient final : public OrdersSource {
  public:
   // `now` reads the clock for the bucket's restore (tests pass a fake).
@@ -37,8 +40,7 @@ class GraphqlOrdersClient final : public OrdersSource {
   absl::StatusOr<OrdersPage> NextPage(absl::string_view cursor) override;
   const ConnectorStats& stats() const override { return http_.stats(); }
 
-  // The GraphQL endpoint ("<base>/admin/api/<version>/graphql.json").
-  std::string Url() const;
+  std::string Url() const { return GraphqlEndpoint(http_.config()); }
 
  private:
   absl::StatusOr<OrdersPage> Query(const std::string& label);

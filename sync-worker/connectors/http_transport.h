@@ -3,6 +3,7 @@
 // CurlTransport (curl_transport.h) is the real implementation; tests script a fake one.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -58,8 +59,27 @@ struct HttpResponse {
 // never reaches a log.
 class HttpTransport {
  public:
+  // Takes the next piece of a body; false stops the transfer.
+  using BodySink = std::function<bool(absl::string_view piece)>;
+
   virtual ~HttpTransport() = default;
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
+
+  // Send for a large download: a 2xx answer's body goes to `sink` piece by piece as it arrives
+  // (HttpResponse::body stays empty) and has no size cap; other answers keep theirs in `body` as
+  // Send does. The sink returning false ends the transfer with CANCELLED. A transfer cut off
+  // after some pieces is an error (UNAVAILABLE) like any other: the sink has then seen only a
+  // prefix. This default sends, then hands the whole body over in one piece (test fakes).
+  virtual absl::StatusOr<HttpResponse> Stream(const HttpRequest& request, const BodySink& sink) {
+    absl::StatusOr<HttpResponse> response = Send(request);
+    if (!response.ok() || response->status < 200 || response->status > 299) return response;
+    std::string body = std::move(response->body);
+    response->body.clear();
+    if (!body.empty() && !sink(body)) {
+      return absl::CancelledError("the download was stopped by its reader");
+    }
+    return response;
+  }
 };
 
 }  // namespace autosync::worker

@@ -50,6 +50,10 @@ absl::StatusOr<bool> Bool(simdjson::dom::element value, absl::string_view field_
 // Abseil build does not accept implicitly). False when `value` is not a string.
 bool GetString(simdjson::dom::element value, absl::string_view& out);
 
+// `text` as a JSON string literal: quotes, backslashes and control characters escaped (for the
+// request bodies the connectors write).
+std::string Quote(absl::string_view text);
+
 // "orders[3]" + ".name" helpers.
 std::string Path(absl::string_view parent, absl::string_view key);
 std::string Path(absl::string_view parent, size_t index);
