@@ -52,6 +52,9 @@ ABSL_FLAG(int32_t, bulk_timeout_seconds, 7200,
           "(10-864000)");
 ABSL_FLAG(int32_t, bulk_max_poll_seconds, 10,
           "Longest interval between two polls of a running bulk operation (1-600)");
+ABSL_FLAG(int32_t, ads_async_timeout_seconds, 1800,
+          "An async ad report (a range longer than --ads_window_days) still unfinished after this "
+          "long fails the run, to be asked again by the next (10-86400)");
 ABSL_FLAG(bool, verify_tls, true,
           "Verify store-API TLS certificates (never turn off in production)");
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
@@ -110,6 +113,10 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   errors.Require(bulk_poll >= 1 && bulk_poll <= 600, "bulk_max_poll_seconds",
                  "must be between 1 and 600");
   config.pipeline.bulk.max_poll = absl::Seconds(bulk_poll);
+  const int ads_async_timeout = absl::GetFlag(FLAGS_ads_async_timeout_seconds);
+  errors.Require(ads_async_timeout >= 10 && ads_async_timeout <= 86400,
+                 "ads_async_timeout_seconds", "must be between 10 and 86400");
+  config.pipeline.ads_async_timeout = absl::Seconds(ads_async_timeout);
   config.verify_tls = absl::GetFlag(FLAGS_verify_tls);
   config.worker_id = absl::GetFlag(FLAGS_worker_id);
   if (config.worker_id.empty()) {

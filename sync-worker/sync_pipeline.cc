@@ -566,7 +566,11 @@ absl::Status SyncPipeline::SyncAds(RunState& run) {
   run.Emit(autosync::v1::STAGE_ADS, 60,
            absl::StrCat("Fetching ad spend from ", absl::FormatCivilTime(since), " to ",
                         absl::FormatCivilTime(until)));
-  absl::StatusOr<InsightsPage> page = client.FirstPage(since, until);
+  // A long range as one of Meta's async report runs; the trailing window stays synchronous.
+  absl::StatusOr<InsightsPage> page =
+      options_.ads_async && until - since + 1 > options_.ads_window_days
+          ? AdsReport(run, client, since, until)
+          : client.FirstPage(since, until);
   absl::Status result = absl::OkStatus();
   int pages = 0;
   absl::CivilDay reached = since;
@@ -603,6 +607,44 @@ absl::Status SyncPipeline::SyncAds(RunState& run) {
   }
   if (!result.ok()) return result;
   return store_.MarkStageDone(run.store.store_id, "ads", run.request.run_id(), until);
+}
+
+absl::StatusOr<InsightsPage> SyncPipeline::AdsReport(RunState& run, AdsClient& client,
+                                                     absl::CivilDay since, absl::CivilDay until) {
+  absl::StatusOr<std::string> id = client.StartReport(since, until);
+  if (!id.ok()) return id.status();
+  const absl::Time deadline = absl::Now() + options_.ads_async_timeout;
+  absl::Duration interval = options_.ads_async_first_poll;
+  AsyncReportStatus report;
+  while (true) {
+    if (!sleeper_.SleepFor(interval)) {
+      return absl::CancelledError(
+          absl::StrCat("ads sync cancelled while Meta prepared async report ", *id));
+    }
+    interval = std::min(interval * 1.5, options_.ads_async_max_poll);
+    absl::StatusOr<AsyncReportStatus> polled = client.PollReport(*id);
+    if (!polled.ok()) return polled.status();
+    report = *std::move(polled);
+    const std::string where = absl::StrCat("Meta's async report ", *id, " for ",
+                                           absl::FormatCivilTime(since), "..",
+                                           absl::FormatCivilTime(until), " says \"",
+                                           report.status.substr(0, 40), "\" at ", report.percent,
+                                           "%");
+    if (report.status == "Job Completed") break;
+    if (report.status == "Job Failed" || report.status == "Job Skipped") {
+      return absl::UnavailableError(absl::StrCat(
+          where, "; the next run asks again (if it keeps failing, lower the worker's "
+                 "--ads_initial_days)"));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          where, " after ", absl::FormatDuration(options_.ads_async_timeout),
+          "; the next run asks again"));
+    }
+    run.Emit(autosync::v1::STAGE_ADS, 60 + report.percent / 10,
+             absl::StrCat("Meta is preparing the ad report: ", report.percent, "%"));
+  }
+  return client.ReportFirstPage(*id);
 }
 
 absl::Status SyncPipeline::SyncLtv(RunState& run) {

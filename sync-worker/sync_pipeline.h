@@ -29,6 +29,13 @@ struct PipelineOptions {
   int ads_window_days = 28;
   // The first sync of a store reads this many days of ad history.
   int ads_initial_days = 730;
+  // A range longer than the trailing window (the first pull, a forced re-fetch) is read as one
+  // of Meta's asynchronous report runs; one still unfinished after ads_async_timeout fails the
+  // run (retryable).
+  bool ads_async = true;
+  absl::Duration ads_async_timeout = absl::Minutes(30);
+  absl::Duration ads_async_first_poll = absl::Milliseconds(500);
+  absl::Duration ads_async_max_poll = absl::Seconds(30);
   // A GraphQL store's first (or forced full) sync and its backfills read the orders through a
   // Shopify bulk operation instead of paging (graphql_bulk_client.h).
   bool graphql_bulk = true;
@@ -62,6 +69,9 @@ class SyncPipeline final {
   // store has no orders of ours yet.
   absl::Status SyncOrdersBulk(RunState& run, const OrdersClientConfig& api, bool likely_new);
   absl::Status SyncAds(RunState& run);
+  // Runs an async report for [since, until] and returns its first page of rows.
+  absl::StatusOr<InsightsPage> AdsReport(RunState& run, AdsClient& client, absl::CivilDay since,
+                                         absl::CivilDay until);
   absl::Status SyncLtv(RunState& run);
   absl::Status CheckCancelled() const;
 

@@ -87,14 +87,76 @@ absl::StatusOr<InsightsPage> AdsClient::FirstPage(absl::CivilDay since, absl::Ci
                                                    ") before it starts (", DayString(since), ")"));
   }
   pages_fetched_ = 0;
-  const std::string time_range =
-      absl::StrFormat(R"({"since":"%s","until":"%s"})", DayString(since), DayString(until));
   const std::string url =
       absl::StrCat(config_.base_url, "/", config_.api_version, "/act_", config_.ad_account_id,
-                   "/insights?level=campaign&time_range=", UrlEncode(time_range),
-                   "&time_increment=1&fields=", kFields, "&limit=", std::max(limit, 1),
+                   "/insights?", QueryParams(since, until, limit),
                    "&access_token=", UrlEncode(config_.access_token));
   return Fetch(url, absl::StrCat("first page (", DayString(since), "..", DayString(until), ")"));
+}
+
+std::string AdsClient::QueryParams(absl::CivilDay since, absl::CivilDay until, int limit) const {
+  const std::string time_range =
+      absl::StrFormat(R"({"since":"%s","until":"%s"})", DayString(since), DayString(until));
+  return absl::StrCat("level=campaign&time_range=", UrlEncode(time_range),
+                      "&time_increment=1&fields=", kFields, "&limit=", std::max(limit, 1));
+}
+
+absl::StatusOr<std::string> AdsClient::StartReport(absl::CivilDay since, absl::CivilDay until,
+                                                   int limit) {
+  if (!config_status_.ok()) return config_status_;
+  if (until < since) {
+    return absl::InvalidArgumentError(absl::StrCat("ads range ends (", DayString(until),
+                                                   ") before it starts (", DayString(since), ")"));
+  }
+  HttpRequest request;
+  request.url = absl::StrCat(config_.base_url, "/", config_.api_version, "/act_",
+                             config_.ad_account_id, "/insights");
+  request.headers = {{"Accept", "application/json"},
+                     {"Content-Type", "application/x-www-form-urlencoded"}};
+  request.post_body = absl::StrCat(QueryParams(since, until, limit),
+                                   "&access_token=", UrlEncode(config_.access_token));
+  const std::string label =
+      absl::StrCat("the async report (", DayString(since), "..", DayString(until), ")");
+  int attempts = 0;
+  int usage = 0;
+  absl::StatusOr<HttpResponse> response = Exchange(std::move(request), label, &attempts, &usage);
+  if (!response.ok()) return response.status();
+  absl::StatusOr<std::string> id = ParseReportRunId(response->body);
+  if (!id.ok()) {
+    return Error(absl::StatusCode::kDataLoss, absl::StrCat("ads API returned an unreadable answer "
+                                                           "to ", label, ": ",
+                                                           id.status().message()));
+  }
+  return id;
+}
+
+absl::StatusOr<AsyncReportStatus> AdsClient::PollReport(absl::string_view report_run_id) {
+  if (!config_status_.ok()) return config_status_;
+  HttpRequest request;
+  request.url = absl::StrCat(config_.base_url, "/", config_.api_version, "/", report_run_id,
+                             "?access_token=", UrlEncode(config_.access_token));
+  request.headers = {{"Accept", "application/json"}};
+  const std::string label = absl::StrCat("the status of async report ", report_run_id);
+  int attempts = 0;
+  int usage = 0;
+  absl::StatusOr<HttpResponse> response = Exchange(std::move(request), label, &attempts, &usage);
+  if (!response.ok()) return response.status();
+  absl::StatusOr<AsyncReportStatus> status = ParseAsyncReportStatus(response->body);
+  if (!status.ok()) {
+    return Error(absl::StatusCode::kDataLoss, absl::StrCat("ads API returned an unreadable ", label,
+                                                           ": ", status.status().message()));
+  }
+  return status;
+}
+
+absl::StatusOr<InsightsPage> AdsClient::ReportFirstPage(absl::string_view report_run_id,
+                                                        int limit) {
+  if (!config_status_.ok()) return config_status_;
+  pages_fetched_ = 0;
+  return Fetch(absl::StrCat(config_.base_url, "/", config_.api_version, "/", report_run_id,
+                            "/insights?limit=", std::max(limit, 1),
+                            "&access_token=", UrlEncode(config_.access_token)),
+               absl::StrCat("first page of async report ", report_run_id));
 }
 
 absl::StatusOr<InsightsPage> AdsClient::NextPage(absl::string_view next_url) {
@@ -117,9 +179,30 @@ absl::StatusOr<InsightsPage> AdsClient::Fetch(const std::string& url,
   HttpRequest request;
   request.url = url;
   request.headers = {{"Accept", "application/json"}};
-  request.timeout = options_.request_timeout;
-
   InsightsPage page;
+  absl::StatusOr<HttpResponse> response =
+      Exchange(std::move(request), page_label, &page.attempts, &page.usage_pct);
+  if (!response.ok()) return response.status();
+  absl::StatusOr<ParsedInsights> parsed = ParseInsightsPage(response->body);
+  if (!parsed.ok()) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("ads API returned an unreadable ", page_label, ": ",
+                              parsed.status().message()));
+  }
+  page.rows = std::move(parsed->rows);
+  page.next_url = std::move(parsed->next_url);
+  ++pages_fetched_;
+  return page;
+}
+
+absl::StatusOr<HttpResponse> AdsClient::Exchange(HttpRequest request, const std::string& page_label,
+                                                 int* attempts, int* usage_pct) {
+  request.timeout = options_.request_timeout;
+  // What the caller learns of this exchange, whichever way it ends.
+  struct {
+    int& attempts;
+    int& usage_pct;
+  } page{*attempts, *usage_pct};
   int failures = 0;
   int throttles = 0;
   // One place for "retry after a failure with backoff"; returns the status to give up with, or
@@ -165,18 +248,7 @@ absl::StatusOr<InsightsPage> AdsClient::Fetch(const std::string& url,
            static_cast<int>(std::clamp(throttle->acc_id_util_pct, 0.0, 1e6))});
     }
 
-    if (status >= 200 && status < 300) {
-      absl::StatusOr<ParsedInsights> parsed = ParseInsightsPage(response->body);
-      if (!parsed.ok()) {
-        return Error(absl::StatusCode::kDataLoss,
-                     absl::StrCat("ads API returned an unreadable ", page_label, ": ",
-                                  parsed.status().message()));
-      }
-      page.rows = std::move(parsed->rows);
-      page.next_url = std::move(parsed->next_url);
-      ++pages_fetched_;
-      return page;
-    }
+    if (status >= 200 && status < 300) return response;
 
     const std::optional<MetaError> error = ParseMetaError(response->body);
     const std::string answered =

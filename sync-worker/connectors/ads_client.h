@@ -74,6 +74,14 @@ class AdsClient {
                                          int limit = 500);
   absl::StatusOr<InsightsPage> NextPage(absl::string_view next_url);
 
+  // Meta's asynchronous insights for a long range (the first 730-day pull, a forced re-fetch):
+  // the same query as FirstPage POSTed as a report run; its status polled; its rows then read
+  // page by page (ReportFirstPage, then NextPage as for a synchronous read). Errors as above.
+  absl::StatusOr<std::string> StartReport(absl::CivilDay since, absl::CivilDay until,
+                                          int limit = 500);
+  absl::StatusOr<AsyncReportStatus> PollReport(absl::string_view report_run_id);
+  absl::StatusOr<InsightsPage> ReportFirstPage(absl::string_view report_run_id, int limit = 500);
+
   const ConnectorStats& stats() const { return stats_; }
 
   // `url` with the access token redacted, for logs.
@@ -81,6 +89,11 @@ class AdsClient {
 
  private:
   absl::StatusOr<InsightsPage> Fetch(const std::string& url, const std::string& page_label);
+  // One request under the contract above: the 2xx answer, or the error it maps to.
+  absl::StatusOr<HttpResponse> Exchange(HttpRequest request, const std::string& label,
+                                        int* attempts, int* usage_pct);
+  // level, time_range, time_increment, fields and limit, URL-encoded.
+  std::string QueryParams(absl::CivilDay since, absl::CivilDay until, int limit) const;
   bool Wait(absl::Duration duration);
   absl::Status Error(absl::StatusCode code, absl::string_view message) const;
 

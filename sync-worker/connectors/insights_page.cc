@@ -159,6 +159,64 @@ absl::StatusOr<ParsedInsights> ParseInsightsPage(absl::string_view body) {
   return page;
 }
 
+namespace {
+
+absl::StatusOr<object> RootObject(simdjson::dom::parser& parser, absl::string_view body,
+                                  absl::string_view what) {
+  AUTOSYNC_ASSIGN_OR_RETURN(element root, json::Parse(parser, body, what));
+  object obj;
+  if (root.get(obj) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": expected an object"));
+  }
+  return obj;
+}
+
+bool AllDigits(absl::string_view text) {
+  return !text.empty() && text.size() <= 30 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ParseReportRunId(absl::string_view body) {
+  thread_local simdjson::dom::parser parser;
+  AUTOSYNC_ASSIGN_OR_RETURN(object root, RootObject(parser, body, "async report answer"));
+  std::optional<element> id = json::Member(root, "report_run_id");
+  if (!id) return absl::InvalidArgumentError("report_run_id: missing");
+  absl::string_view text;
+  int64_t number = 0;
+  std::string out;
+  if (json::GetString(*id, text)) {
+    out = std::string(text);
+  } else if (id->get(number) == simdjson::SUCCESS && number > 0) {
+    out = absl::StrCat(number);
+  }
+  if (!AllDigits(out)) {
+    return absl::InvalidArgumentError("report_run_id: expected a string of digits");
+  }
+  return out;
+}
+
+absl::StatusOr<AsyncReportStatus> ParseAsyncReportStatus(absl::string_view body) {
+  thread_local simdjson::dom::parser parser;
+  AUTOSYNC_ASSIGN_OR_RETURN(object root, RootObject(parser, body, "async report status"));
+  AsyncReportStatus out;
+  AUTOSYNC_ASSIGN_OR_RETURN(out.id, json::String(root, "id", ""));
+  AUTOSYNC_ASSIGN_OR_RETURN(out.status, json::String(root, "async_status", ""));
+  if (std::optional<element> pct = json::Member(root, "async_percent_completion")) {
+    int64_t value = 0;
+    double real = 0;
+    if (pct->get(value) == simdjson::SUCCESS) {
+      out.percent = static_cast<int>(std::clamp<int64_t>(value, 0, 100));
+    } else if (pct->get(real) == simdjson::SUCCESS && real >= 0 && real <= 100) {
+      out.percent = static_cast<int>(real);
+    } else {
+      return absl::InvalidArgumentError("async_percent_completion: expected a number 0..100");
+    }
+  }
+  return out;
+}
+
 std::optional<MetaError> ParseMetaError(absl::string_view body) {
   simdjson::dom::parser parser;
   std::optional<object> root = ParseObject(parser, body);

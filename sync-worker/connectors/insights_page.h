@@ -49,6 +49,18 @@ struct MetaError {
   bool is_transient = false;
 };
 
+// An async insights report run (POST /act_<id>/insights → {"report_run_id"}; GET /<id>).
+struct AsyncReportStatus {
+  std::string id;
+  // "Job Not Started", "Job Started", "Job Running", "Job Completed", "Job Failed", "Job Skipped"
+  std::string status;
+  int percent = 0;  // async_percent_completion, 0..100
+};
+// {"report_run_id": "<digits>"}: the id. INVALID_ARGUMENT when missing or not digits.
+absl::StatusOr<std::string> ParseReportRunId(absl::string_view body);
+// GET /<report_run_id>'s answer. DATA_LOSS when not JSON, INVALID_ARGUMENT naming the field.
+absl::StatusOr<AsyncReportStatus> ParseAsyncReportStatus(absl::string_view body);
+
 // The error object of a Meta error body, or nullopt when the body is not one.
 std::optional<MetaError> ParseMetaError(absl::string_view body);
 

@@ -226,5 +226,49 @@ TEST_F(AdsClientTest, BadConfigurationOrRangeIsRefusedUpFront) {
   EXPECT_TRUE(transport_.requests().empty());
 }
 
+TEST_F(AdsClientTest, AnAsyncReportIsPostedPolledAndReadWithTheTokenOutOfTheUrl) {
+  transport_.Then(200, R"({"report_run_id":"6789012345"})")
+      .Then(200, R"({"id":"6789012345","async_status":"Job Running","async_percent_completion":40})")
+      .Then(200, R"({"id":"6789012345","async_status":"Job Completed","async_percent_completion":100})")
+      .Then(200, Rows(2, "http://127.0.0.1:8090/v19.0/6789012345/insights?after=b"))
+      .Then(200, Rows(1));
+  AdsClient client = MakeClient();
+  absl::StatusOr<std::string> id = client.StartReport(since_, until_);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, "6789012345");
+  const HttpRequest& start = transport_.requests()[0];
+  EXPECT_EQ(start.url, "http://127.0.0.1:8090/v19.0/act_1234/insights");
+  ASSERT_TRUE(start.post_body.has_value());
+  EXPECT_TRUE(absl::StrContains(*start.post_body, "time_increment=1")) << *start.post_body;
+  EXPECT_TRUE(absl::StrContains(*start.post_body, "level=campaign")) << *start.post_body;
+  absl::StatusOr<AsyncReportStatus> running = client.PollReport(*id);
+  ASSERT_TRUE(running.ok()) << running.status();
+  EXPECT_EQ(running->status, "Job Running");
+  EXPECT_EQ(running->percent, 40);
+  ASSERT_TRUE(client.PollReport(*id).ok());
+  absl::StatusOr<InsightsPage> page = client.ReportFirstPage(*id);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->rows.size(), 2u);
+  EXPECT_TRUE(absl::StartsWith(transport_.requests()[3].url,
+                               "http://127.0.0.1:8090/v19.0/6789012345/insights?limit=500"));
+  ASSERT_TRUE(page->next_url.has_value());
+  absl::StatusOr<InsightsPage> next = client.NextPage(*page->next_url);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->rows.size(), 1u);
+}
+
+TEST_F(AdsClientTest, AnExpiredTokenOrAGarbledReportIdSaysWhatToDo) {
+  transport_.Then(400, MetaErrorBody(190, 463, "Error validating access token: Session has expired"));
+  AdsClient client = MakeClient();
+  absl::StatusOr<std::string> expired = client.StartReport(since_, until_);
+  EXPECT_EQ(expired.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(expired.status().message(), "renew it")) << expired.status();
+  ExpectNoToken(expired.status());
+  transport_.Then(200, R"({"report_run_id":"../../me"})");
+  EXPECT_EQ(client.StartReport(since_, until_).status().code(), absl::StatusCode::kDataLoss);
+  transport_.Then(200, R"({"id":"1","async_percent_completion":"x"})");
+  EXPECT_EQ(client.PollReport("1").status().code(), absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace autosync::worker
