@@ -210,11 +210,11 @@ absl::StatusOr<Store> NormalizeStore(const Store& in, const StoreDefaults& defau
     return Invalid("orders_api", absl::StrCat(Quote(in.orders_api()),
                                               " must be \"rest\" or \"graphql\""));
   }
-  if (in.orders_api_version().empty()) out.set_orders_api_version("2024-01");
+  if (in.orders_api_version().empty()) out.set_orders_api_version(kDefaultShopifyVersion);
   if (absl::Status s = CheckToken("orders_api_version", out.orders_api_version(), 32); !s.ok()) {
     return s;
   }
-  if (in.ads_api_version().empty()) out.set_ads_api_version("v19.0");
+  if (in.ads_api_version().empty()) out.set_ads_api_version(kDefaultMetaVersion);
   if (absl::Status s = CheckToken("ads_api_version", out.ads_api_version(), 32); !s.ok()) {
     return s;
   }

@@ -17,6 +17,11 @@ namespace autosync::scheduler {
 
 inline constexpr int64_t kMaxJitterSeconds = 3600;
 inline constexpr int kDefaultPreviewCount = 5;
+// The API versions a store registered without one gets: supported today (Shopify supports a
+// stable version for at least 12 months, Meta a Graph API version for about two years). Keep in
+// step with migration 0010's column defaults and the worker's StoreConfig.
+inline constexpr char kDefaultShopifyVersion[] = "2026-10";
+inline constexpr char kDefaultMetaVersion[] = "v24.0";
 inline constexpr int kMaxPreviewCount = 100;
 
 struct StoreDefaults {

@@ -42,6 +42,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                  .Help("Waits before a store-API request because its rate-limit or query-cost "
                        "bucket was nearly empty (no throttle answer needed)")
                  .Register(registry)),
+      deprecated_(prometheus::BuildCounter()
+                      .Name("autosync_worker_source_deprecated_total")
+                      .Help("Store-API answers that said the API version asked for is deprecated "
+                            "or no longer served (see the worker's log for which store)")
+                      .Register(registry)),
       active_runs_(&prometheus::BuildGauge()
                         .Name("autosync_worker_active_runs")
                         .Help("Sync runs executing on this worker now")
@@ -66,7 +71,9 @@ void WorkerMetrics::RecordsFetched(absl::string_view kind, int64_t count) {
   fetched_.Add({{"kind", std::string(kind)}}).Increment(static_cast<double>(count));
 }
 
-void WorkerMetrics::SourceStats(absl::string_view api, const ConnectorStats& stats) {
+std::vector<std::string> WorkerMetrics::SourceStats(absl::string_view api,
+                                                    const ConnectorStats& stats,
+                                                    absl::string_view store_id) {
   const std::string api_label(api);
   for (const auto& [code, n] : stats.requests_by_status) {
     requests_.Add({{"api", api_label}, {"code", absl::StrCat(code)}})
@@ -79,6 +86,17 @@ void WorkerMetrics::SourceStats(absl::string_view api, const ConnectorStats& sta
   retries_.Add({{"api", api_label}}).Increment(static_cast<double>(stats.retries));
   throttled_.Add({{"api", api_label}}).Increment(static_cast<double>(stats.throttled));
   paced_.Add({{"api", api_label}}).Increment(static_cast<double>(stats.pacing_waits));
+  std::vector<std::string> fresh;
+  if (stats.deprecated_answers == 0) return fresh;
+  deprecated_.Add({{"api", api_label}}).Increment(static_cast<double>(stats.deprecated_answers));
+  absl::MutexLock lock(&notices_mu_);
+  for (const std::string& notice : stats.deprecation_notices) {
+    if (notices_seen_.size() >= 100000) break;
+    if (notices_seen_.insert(absl::StrCat(store_id, "\n", notice)).second) {
+      fresh.push_back(notice);
+    }
+  }
+  return fresh;
 }
 
 }  // namespace autosync::worker

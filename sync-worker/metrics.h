@@ -4,6 +4,9 @@
 
 #include <map>
 #include <memory>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/string_view.h"
@@ -26,7 +29,10 @@ class WorkerMetrics final {
   void RecordsWritten(absl::string_view kind, int64_t count);  // orders | ads | cohorts
   void RecordsFetched(absl::string_view kind, int64_t count);
   // Adds what a connector did during one stage (requests by HTTP status class, retries, waits).
-  void SourceStats(absl::string_view api, const ConnectorStats& stats);
+  // Also counts the answers that announced a deprecated API version; returns the notices this
+  // process had not yet seen for `store_id` (each is logged once per store and process).
+  std::vector<std::string> SourceStats(absl::string_view api, const ConnectorStats& stats,
+                                       absl::string_view store_id = "");
   prometheus::Gauge& active_runs() { return *active_runs_; }
 
  private:
@@ -38,6 +44,11 @@ class WorkerMetrics final {
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& throttled_;
   prometheus::Family<prometheus::Counter>& paced_;
+  prometheus::Family<prometheus::Counter>& deprecated_;
+  absl::Mutex notices_mu_;
+  // "<store>\n<notice>" already logged; bounded (a fleet of stores on old versions is one
+  // operator fix, not a memory leak).
+  std::set<std::string> notices_seen_ ABSL_GUARDED_BY(notices_mu_);
   prometheus::Gauge* active_runs_;
 };
 

@@ -13,10 +13,10 @@ struct StoreConfig {
   std::string store_id;
   std::string timezone = "UTC";
   std::string orders_api_base;
-  std::string orders_api_version = "2024-01";
+  std::string orders_api_version = "2026-10";
   std::string orders_api = "rest";  // "rest" or "graphql" (stores.orders_api)
   std::string ads_api_base;
-  std::string ads_api_version = "v19.0";
+  std::string ads_api_version = "v24.0";
   std::string ad_account_id;  // empty: the store has no ad account; the ads stage is skipped
   std::string credentials_ref;
 };

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "google/protobuf/util/time_util.h"
 #include "sync-worker/connectors/ads_client.h"
 #include "sync-worker/connectors/graphql_orders_client.h"
@@ -171,6 +172,14 @@ absl::StatusOr<OrdersClient::CreatedRange> BackfillRange(absl::string_view from,
   // Whole local days: from the first day's midnight to the last instant before the day after.
   return OrdersClient::CreatedRange{absl::FromCivil(days[0], tz),
                                     absl::FromCivil(days[1] + 1, tz) - absl::Seconds(1)};
+}
+
+void SyncPipeline::ReportSource(const RunState& run, absl::string_view api,
+                                const ConnectorStats& stats) {
+  if (metrics_ == nullptr) return;
+  for (const std::string& notice : metrics_->SourceStats(api, stats, run.store.store_id)) {
+    common::LogWarn(notice, {{"store", run.store.store_id}, {"api", api}});
+  }
 }
 
 absl::Status SyncPipeline::CheckCancelled() const {
@@ -385,8 +394,8 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   // A page fetched ahead of a failed write or a cancellation is dropped unwritten.
   if (fetching) (void)fetcher->Take();
   fetcher.reset();
+  ReportSource(run, "orders", client.stats());
   if (metrics_ != nullptr) {
-    metrics_->SourceStats("orders", client.stats());
     metrics_->RecordsFetched("orders", run.counts.orders_fetched());
     metrics_->RecordsWritten("orders", run.counts.orders_written());
     metrics_->StageDuration("orders", absl::ToDoubleSeconds(absl::Now() - stage_start));
@@ -527,7 +536,7 @@ absl::Status SyncPipeline::SyncOrdersBulk(RunState& run, const OrdersClientConfi
                              run.counts.orders_fetched(), run.counts.orders_written()));
   }
   download.join();
-  if (metrics_ != nullptr) metrics_->SourceStats("orders", client.stats());
+  ReportSource(run, "orders", client.stats());
   if (!written_status.ok()) return written_status;
   if (absl::Status s = handoff.download_status(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("orders: ", s.message()));
@@ -599,8 +608,8 @@ absl::Status SyncPipeline::SyncAds(RunState& run) {
     if (result = CheckCancelled(); !result.ok()) break;
     page = client.NextPage(*page->next_url);
   }
+  ReportSource(run, "ads", client.stats());
   if (metrics_ != nullptr) {
-    metrics_->SourceStats("ads", client.stats());
     metrics_->RecordsFetched("ads", run.counts.ads_fetched());
     metrics_->RecordsWritten("ads", run.counts.ads_written());
     metrics_->StageDuration("ads", absl::ToDoubleSeconds(absl::Now() - stage_start));

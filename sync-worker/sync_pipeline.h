@@ -74,6 +74,9 @@ class SyncPipeline final {
                                          absl::CivilDay until);
   absl::Status SyncLtv(RunState& run);
   absl::Status CheckCancelled() const;
+  // A stage's connector counts into the metrics; a deprecation notice is logged the first time
+  // this process sees it for the store.
+  void ReportSource(const RunState& run, absl::string_view api, const ConnectorStats& stats);
 
   SyncStore& store_;
   TransportFactory transports_;

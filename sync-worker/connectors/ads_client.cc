@@ -37,7 +37,7 @@ absl::Status ValidateConfig(const AdsClientConfig& config) {
   }
   if (!AllOf(config.api_version, IsVersionChar)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("ads API version \"", config.api_version, "\" is not like v19.0"));
+        absl::StrCat("ads API version \"", config.api_version, "\" is not like v24.0"));
   }
   if (!AllOf(config.ad_account_id, IsAccountChar)) {
     return absl::InvalidArgumentError(
@@ -236,6 +236,16 @@ absl::StatusOr<HttpResponse> AdsClient::Exchange(HttpRequest request, const std:
 
     const int status = response->status;
     ++stats_.requests_by_status[status];
+    if (const absl::string_view served = response->Header("x-fb-api-version");
+        !served.empty() && served != config_.api_version) {
+      // Meta serves a call to a version past its end of life as the oldest available one.
+      ++stats_.deprecated_answers;
+      if (stats_.deprecation_notices.size() < 8) {
+        stats_.deprecation_notices.insert(absl::StrCat(
+            "Meta Graph API version ", config_.api_version, " is no longer served: Meta answered with ",
+            served.substr(0, 32), "; move the store to a supported version"));
+      }
+    }
     page.usage_pct = 0;  // the latest answer's view of the quota, not a maximum over retries
     if (std::optional<BusinessUseCaseUsage> usage =
             ParseBusinessUseCaseUsage(response->Header("x-business-use-case-usage"))) {

@@ -23,7 +23,7 @@ namespace autosync::worker {
 
 struct AdsClientConfig {
   std::string base_url = "https://graph.facebook.com";
-  std::string api_version = "v19.0";
+  std::string api_version = "v24.0";
   // "1234567890" (store-sim: the store id); an "act_" prefix is accepted and dropped.
   std::string ad_account_id;
   std::string access_token;  // sent as the access_token query parameter; redacted everywhere
@@ -62,6 +62,8 @@ struct InsightsPage {
 // - 5xx, transient errors (codes 1, 2, or is_transient) and transport errors are retried with
 //   BackoffPolicy up to max_attempts, then UNAVAILABLE (or DEADLINE_EXCEEDED).
 // - A 2xx body that does not parse → DATA_LOSS; a cancelled wait → CANCELLED.
+// - An answer whose x-fb-api-version is not the version asked for (Meta upgrades calls to a
+//   version past its end of life) is counted in stats() with what it said.
 // - The token never appears in a returned message: URLs are redacted (access_token=REDACTED)
 //   and any occurrence of the token in server text is replaced.
 // Not thread-safe: one client per run. The transport and sleeper must outlive it.

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
+#include <string>
 
 #include "absl/time/time.h"
 
@@ -16,6 +18,11 @@ struct ConnectorStats {
   int64_t throttled = 0;     // 429 / Meta throttle answers (each followed by a wait)
   int64_t pacing_waits = 0;  // proactive waits because the rate-limit bucket was nearly full
   absl::Duration waited;     // total time spent in backoff, throttle and pacing waits
+  // Answers that announced the API version asked for is deprecated or past (Shopify's
+  // X-Shopify-API-Deprecated-Reason, or an API version served other than the one asked for),
+  // and what they said, each text once.
+  int64_t deprecated_answers = 0;
+  std::set<std::string> deprecation_notices;
 };
 
 }  // namespace autosync::worker

@@ -118,6 +118,24 @@ absl::StatusOr<OrdersPage> OrdersClient::NextPage(absl::string_view next_url) {
                                  page_info ? page_info->substr(0, 60) : "none", ")"));
 }
 
+void OrdersClient::NoteDeprecation(const HttpResponse& response) {
+  const absl::string_view reason = response.Header("x-shopify-api-deprecated-reason");
+  const absl::string_view served = response.Header("x-shopify-api-version");
+  const bool other_version = !served.empty() && served != config_.api_version;
+  if (reason.empty() && !other_version) return;
+  ++stats_.deprecated_answers;
+  if (stats_.deprecation_notices.size() >= 8) return;  // a few texts are enough to act on
+  std::string notice = absl::StrCat("Shopify API version ", config_.api_version);
+  if (other_version) {
+    absl::StrAppend(&notice, " is no longer served: Shopify answered with ", served.substr(0, 32));
+  } else {
+    absl::StrAppend(&notice, " (or a field the query uses) is deprecated");
+  }
+  if (!reason.empty()) absl::StrAppend(&notice, " (", reason.substr(0, 200), ")");
+  absl::StrAppend(&notice, "; move the store to a supported version");
+  stats_.deprecation_notices.insert(std::move(notice));
+}
+
 bool OrdersClient::Wait(absl::Duration duration) {
   stats_.waited += duration;
   return sleeper_.SleepFor(duration);
@@ -193,6 +211,7 @@ absl::StatusOr<HttpResponse> OrdersClient::Exchange(HttpRequest request,
 
     const int status = response->status;
     ++stats_.requests_by_status[status];
+    NoteDeprecation(*response);
     if (std::optional<std::pair<int, int>> limit =
             ParseCallLimit(response->Header("x-shopify-shop-api-call-limit"))) {
       page->call_limit_used = limit->first;

@@ -88,6 +88,9 @@ class OrdersSource {
 // - A next-page URL on a different scheme/host/port than base_url is refused (FAILED_PRECONDITION)
 //   so the token is never sent elsewhere; a relative URL ("/admin/…") is resolved against it.
 // - No message ever contains the access token.
+// - An answer carrying X-Shopify-API-Deprecated-Reason, or an X-Shopify-API-Version other than
+//   the one asked for (Shopify serves the oldest supported one instead), is counted in stats()
+//   with what it said.
 // Not thread-safe: one client per run, used from one thread. The transport and sleeper must
 // outlive it.
 class OrdersClient final : public OrdersSource {
@@ -125,6 +128,8 @@ class OrdersClient final : public OrdersSource {
 
  private:
   absl::StatusOr<OrdersPage> Fetch(const std::string& url, const std::string& page_label);
+  // Counts an answer that says the asked API version is deprecated or no longer served.
+  void NoteDeprecation(const HttpResponse& response);
 
   OrdersClientConfig config_;
   absl::Status config_status_;

@@ -191,9 +191,9 @@ export function makeStore(fields, now = Date.now()) {
     jitterSeconds: fields.jitterSeconds ?? 0,
     ordersApi: fields.ordersApi || 'rest',
     ordersApiBase: fields.ordersApiBase ?? 'http://127.0.0.1:8090',
-    ordersApiVersion: fields.ordersApiVersion || '2024-01',
+    ordersApiVersion: fields.ordersApiVersion || '2026-10',
     adsApiBase: fields.adsApiBase ?? 'http://127.0.0.1:8090',
-    adsApiVersion: fields.adsApiVersion || 'v19.0',
+    adsApiVersion: fields.adsApiVersion || 'v24.0',
     adAccountId: fields.adAccountId ?? fields.storeId,
     credentialsRef: fields.credentialsRef ?? 'env:STORE_TOKEN',
     version: fields.version ?? 1,
@@ -582,9 +582,9 @@ export function normalizeStore(body, current) {
   }
   checkApiBase('ordersApiBase', body.ordersApiBase ?? '');
   checkApiBase('adsApiBase', body.adsApiBase ?? '');
-  const ordersApiVersion = body.ordersApiVersion || '2024-01';
+  const ordersApiVersion = body.ordersApiVersion || '2026-10';
   checkToken('ordersApiVersion', ordersApiVersion);
-  const adsApiVersion = body.adsApiVersion || 'v19.0';
+  const adsApiVersion = body.adsApiVersion || 'v24.0';
   checkToken('adsApiVersion', adsApiVersion);
   let account = body.adAccountId ?? '';
   if (account.startsWith('act_')) account = account.slice(4);

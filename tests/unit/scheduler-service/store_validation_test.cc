@@ -35,8 +35,8 @@ TEST(StoreValidationTest, FillsDefaultsAndDropsReadOnlyFields) {
   EXPECT_EQ(out->schedule(), "*/5 * * * *");
   EXPECT_EQ(out->timezone(), "Europe/London");
   EXPECT_EQ(out->staleness_seconds(), 600);
-  EXPECT_EQ(out->orders_api_version(), "2024-01");
-  EXPECT_EQ(out->ads_api_version(), "v19.0");
+  EXPECT_EQ(out->orders_api_version(), "2026-10");
+  EXPECT_EQ(out->ads_api_version(), "v24.0");
   EXPECT_EQ(out->ad_account_id(), "123");
   EXPECT_FALSE(out->has_created_at());
 }

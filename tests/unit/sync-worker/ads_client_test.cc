@@ -270,5 +270,15 @@ TEST_F(AdsClientTest, AnExpiredTokenOrAGarbledReportIdSaysWhatToDo) {
   EXPECT_EQ(client.PollReport("1").status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST_F(AdsClientTest, AnOlderVersionServedThanAskedIsCounted) {
+  transport_.Then(200, Rows(1), {{"x-fb-api-version", "v22.0"}});
+  AdsClient client = MakeClient();
+  ASSERT_TRUE(client.FirstPage(since_, until_).ok());
+  EXPECT_EQ(client.stats().deprecated_answers, 1);
+  ASSERT_EQ(client.stats().deprecation_notices.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(*client.stats().deprecation_notices.begin(),
+                                "v19.0 is no longer served: Meta answered with v22.0"));
+}
+
 }  // namespace
 }  // namespace autosync::worker

@@ -331,5 +331,21 @@ TEST_F(OrdersClientTest, BadConfigurationIsRefusedUpFront) {
   EXPECT_TRUE(transport_.requests().empty());
 }
 
+TEST_F(OrdersClientTest, AnswersThatAnnounceADeprecatedVersionAreCountedWithWhatTheySaid) {
+  transport_.Then(200, OrdersBody(1, 1), {{"x-shopify-api-version", "2024-01"}})
+      .Then(200, OrdersBody(2, 1),
+            {{"x-shopify-api-version", "2025-10"},
+             {"x-shopify-api-deprecated-reason",
+              "https://shopify.dev/api/usage/versioning#deprecation-practices"}});
+  OrdersClient client = MakeClient();
+  ASSERT_TRUE(client.FirstPage(absl::UnixEpoch()).ok());
+  EXPECT_EQ(client.stats().deprecated_answers, 0) << "the version asked for was served";
+  ASSERT_TRUE(client.FirstPage(absl::UnixEpoch()).ok());
+  EXPECT_EQ(client.stats().deprecated_answers, 1);
+  ASSERT_EQ(client.stats().deprecation_notices.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(*client.stats().deprecation_notices.begin(),
+                                "2024-01 is no longer served: Shopify answered with 2025-10"));
+}
+
 }  // namespace
 }  // namespace autosync::worker
