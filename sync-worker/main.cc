@@ -52,6 +52,9 @@ ABSL_FLAG(int32_t, bulk_timeout_seconds, 7200,
           "(10-864000)");
 ABSL_FLAG(int32_t, bulk_max_poll_seconds, 10,
           "Longest interval between two polls of a running bulk operation (1-600)");
+ABSL_FLAG(bool, ads_async, true,
+          "Read an ad range longer than --ads_window_days (the first pull, a forced re-fetch) as "
+          "one of Meta's async report runs instead of paging it synchronously");
 ABSL_FLAG(int32_t, ads_async_timeout_seconds, 1800,
           "An async ad report (a range longer than --ads_window_days) still unfinished after this "
           "long fails the run, to be asked again by the next (10-86400)");
@@ -113,6 +116,7 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   errors.Require(bulk_poll >= 1 && bulk_poll <= 600, "bulk_max_poll_seconds",
                  "must be between 1 and 600");
   config.pipeline.bulk.max_poll = absl::Seconds(bulk_poll);
+  config.pipeline.ads_async = absl::GetFlag(FLAGS_ads_async);
   const int ads_async_timeout = absl::GetFlag(FLAGS_ads_async_timeout_seconds);
   errors.Require(ads_async_timeout >= 10 && ads_async_timeout <= 86400,
                  "ads_async_timeout_seconds", "must be between 10 and 86400");

@@ -4,11 +4,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <csignal>
 #include <thread>
 #include <pqxx/pqxx>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "autosync/v1/sync_worker.grpc.pb.h"
 #include "common/migrations.h"
@@ -52,14 +54,22 @@ class WorkerSyncTest : public ::testing::Test {
     sim_ = std::move(*sim);
     RegisterStore(kStore);
 
+    StartWorker({});
+  }
+
+  // (Re)starts the worker with the fixture's flags plus `extra`.
+  void StartWorker(std::vector<std::string> extra) {
+    stub_.reset();
+    worker_.reset();
     const int port = FreePort();
     metrics_port_ = FreePort();
-    auto worker = ChildProcess::Start(
-        BinaryPath("sync-worker"),
-        {.args = {"--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", port),
-                  absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-                  "--max_concurrent_syncs=2", "--ads_max_throttle_wait_seconds=1"},
-         .env = {{"SIM_TOKEN", "sim-token"}}});
+    std::vector<std::string> args = {"--database_url=" + db_url_,
+                                     absl::StrCat("--listen=127.0.0.1:", port),
+                                     absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+                                     "--max_concurrent_syncs=2", "--ads_max_throttle_wait_seconds=1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto worker = ChildProcess::Start(BinaryPath("sync-worker"),
+                                      {.args = args, .env = {{"SIM_TOKEN", "sim-token"}}});
     ASSERT_TRUE(worker.ok()) << worker.status();
     worker_ = std::move(*worker);
     target_ = absl::StrCat("127.0.0.1:", port);
@@ -68,13 +78,22 @@ class WorkerSyncTest : public ::testing::Test {
         grpc::CreateChannel(target_, grpc::InsecureChannelCredentials()));
   }
 
-  void RegisterStore(const std::string& store, const std::string& credentials = "env:SIM_TOKEN") {
+  void RegisterStore(const std::string& store, const std::string& credentials = "env:SIM_TOKEN",
+                     const std::string& orders_api = "rest", StoreSim* sim = nullptr) {
+    if (sim == nullptr) sim = sim_.get();
     pqxx::connection conn(db_url_);
     pqxx::work tx(conn);
     tx.exec_params(
-        "INSERT INTO stores (store_id, timezone, orders_api_base, ads_api_base, ad_account_id, "
-        "credentials_ref) VALUES ($1, 'America/New_York', $2, $3, $1, $4)",
-        store, sim_->orders_base(store), sim_->base_url(), credentials);
+        "INSERT INTO stores (store_id, timezone, orders_api, orders_api_base, ads_api_base, "
+        "ad_account_id, credentials_ref) VALUES ($1, 'America/New_York', $2, $3, $4, $1, $5)",
+        store, orders_api, sim->orders_base(store), sim->base_url(), credentials);
+    tx.commit();
+  }
+
+  void UseGraphql(const std::string& store) {
+    pqxx::connection conn(db_url_);
+    pqxx::work tx(conn);
+    tx.exec_params("UPDATE stores SET orders_api = 'graphql' WHERE store_id = $1", store);
     tx.commit();
   }
 
@@ -94,7 +113,8 @@ class WorkerSyncTest : public ::testing::Test {
     return request;
   }
 
-  RunResult Run(const RunSyncRequest& request, int cancel_after = 0) {
+  RunResult Run(const RunSyncRequest& request, int cancel_after = 0,
+                const std::function<void(const SyncProgress&)>& on_event = nullptr) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     RunResult result;
@@ -102,6 +122,7 @@ class WorkerSyncTest : public ::testing::Test {
     SyncProgress p;
     while (reader->Read(&p)) {
       result.events.push_back(p);
+      if (on_event) on_event(p);
       if (cancel_after > 0 && static_cast<int>(result.events.size()) == cancel_after) {
         context.TryCancel();
       }
@@ -266,6 +287,7 @@ TEST_F(WorkerSyncTest, DataTypesAndABackfillSyncOnlyWhatTheyName) {
 // changes arrive. Its own sim runs a small cost bucket (1000 points restoring 500/s, four pages'
 // worth), so a 3000-order sync must wait for the bucket instead of running into THROTTLED.
 TEST_F(WorkerSyncTest, GraphqlConnectorReadsTheSameOrdersAsRestWithinItsCostBudget) {
+  StartWorker({"--graphql_bulk=false"});  // the first sync pages too (bulk: the next tests)
   auto sim = StoreSim::Start({"--stores=gql:3000", "--leak_per_second=0", "--seed=7",
                               "--graphql_bucket_size=1000", "--graphql_restore_rate=500"});
   ASSERT_TRUE(sim.ok()) << sim.status();
@@ -307,6 +329,128 @@ TEST_F(WorkerSyncTest, GraphqlConnectorReadsTheSameOrdersAsRestWithinItsCostBudg
   ASSERT_TRUE(source.ok() && stored.ok());
   EXPECT_EQ(stored->count, source->count);
   EXPECT_EQ(stored->checksum, source->checksum);
+}
+
+bool AnyMessage(const RunResult& run, absl::string_view text) {
+  for (const SyncProgress& p : run.events) {
+    if (absl::StrContains(p.message(), text)) return true;
+  }
+  return false;
+}
+
+TEST_F(WorkerSyncTest, GraphqlFirstSyncIsOneBulkOperationAndAsyncAdsThatEqualTheSource) {
+  UseGraphql(kStore);
+  const RunResult first = Sync(kStore);
+  ExpectWellFormedStream(first, autosync::v1::STAGE_COMPLETED);
+  EXPECT_TRUE(AnyMessage(first, "bulk operation")) << first.last().DebugString();
+  const SimSummary source = ExpectDatabaseEqualsSource();
+  EXPECT_EQ(first.last().counts().orders_written(), source.count);
+  EXPECT_GT(first.last().counts().ads_written(), 0);
+  const int64_t ads_rows = Scalar("SELECT count(*) FROM ads WHERE store_id = 'shop'");
+
+  // The same data read the other way (paging, synchronous insights) changes nothing.
+  StartWorker({"--graphql_bulk=false", "--ads_async=false"});
+  const RunResult paged = Sync(kStore, /*force=*/true);
+  ExpectWellFormedStream(paged, autosync::v1::STAGE_COMPLETED);
+  EXPECT_FALSE(AnyMessage(paged, "bulk operation"));
+  EXPECT_EQ(paged.last().counts().orders_fetched(), source.count);
+  EXPECT_EQ(paged.last().counts().orders_written(), 0);
+  EXPECT_EQ(paged.last().counts().ads_written(), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM ads WHERE store_id = 'shop'"), ads_rows);
+
+  // Later syncs page from the cursor; a backfill is a bulk operation again.
+  StartWorker({});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(sim_->Tick(kStore).ok());
+  const RunResult live = Sync(kStore);
+  ExpectWellFormedStream(live, autosync::v1::STAGE_COMPLETED);
+  EXPECT_FALSE(AnyMessage(live, "bulk operation"));
+  EXPECT_GT(live.last().counts().orders_written(), 0);
+  ExpectDatabaseEqualsSource();
+  RunSyncRequest backfill = Request(kStore);
+  backfill.set_backfill_from("2025-06-01");
+  backfill.set_backfill_to("2025-06-30");
+  const RunResult filled = Run(backfill);
+  ExpectWellFormedStream(filled, autosync::v1::STAGE_COMPLETED);
+  EXPECT_TRUE(AnyMessage(filled, "bulk operation"));
+  EXPECT_GT(filled.last().counts().orders_fetched(), 0);
+  EXPECT_LT(filled.last().counts().orders_fetched(), source.count);
+  EXPECT_EQ(filled.last().counts().orders_written(), 0);
+  ExpectDatabaseEqualsSource();
+}
+
+TEST_F(WorkerSyncTest, BulkOperationFailuresEndTheRunRetryablyAndTheNextRunLosesNothing) {
+  StartWorker({"--bulk_timeout_seconds=10"});
+  UseGraphql(kStore);
+  struct Case {
+    std::string faults;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {R"({"bulk_fail":1})", "FAILED (INTERNAL_SERVER_ERROR)"},
+      {R"({"bulk_truncate":1})", "the complete orders before that are stored"},
+      {R"({"bulk_url_expired":1})", "the result URL expired"},
+      {R"({"bulk_stuck":1})", "still unfinished after 10s: cancelled"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.faults);
+    ASSERT_TRUE(sim_->SetFaults(c.faults).ok());
+    const RunResult failed = Sync(kStore, /*force=*/true);
+    ExpectWellFormedStream(failed, autosync::v1::STAGE_FAILED);
+    EXPECT_THAT(failed.last().error(), HasSubstr(c.error));
+    EXPECT_TRUE(failed.last().retryable());
+    ASSERT_TRUE(sim_->ClearFaults().ok());
+  }
+  // Cut off before any bulk read completed: the next run starts a new operation.
+  const RunResult next = Sync(kStore);
+  ExpectWellFormedStream(next, autosync::v1::STAGE_COMPLETED);
+  EXPECT_TRUE(AnyMessage(next, "bulk operation"));
+  ExpectDatabaseEqualsSource();
+}
+
+TEST_F(WorkerSyncTest, ABulkOperationLeftByAKilledWorkerIsCancelledForTheNextRun) {
+  UseGraphql(kStore);
+  ASSERT_TRUE(sim_->SetFaults(R"({"bulk_stuck":1})").ok());
+  bool killed = false;
+  const RunResult cut = Run(Request(kStore), 0, [&](const SyncProgress& p) {
+    if (!killed && absl::StrContains(p.message(), "Started Shopify bulk operation")) {
+      worker_->Signal(SIGKILL);
+      killed = true;
+    }
+  });
+  ASSERT_TRUE(killed);
+  EXPECT_FALSE(cut.status.ok());
+  ASSERT_TRUE(sim_->ClearFaults().ok());
+  // Shopify allows one bulk query per shop and app: the new run must stop the old one first.
+  StartWorker({});
+  const RunResult next = Sync(kStore);
+  ExpectWellFormedStream(next, autosync::v1::STAGE_COMPLETED);
+  ExpectDatabaseEqualsSource();
+}
+
+TEST_F(WorkerSyncTest, MetaAsyncReportFailuresSayWhatToDo) {
+  StartWorker({"--ads_async_timeout_seconds=10"});
+  struct Case {
+    std::string faults;
+    std::string error;
+    bool retryable;
+  };
+  const std::vector<Case> cases = {
+      {R"({"ads_async_fail":1})", "Job Failed", true},
+      {R"({"ads_token_expired":1})", "renew it", false},
+      {R"({"ads_async_stuck":1})", "after 10s; the next run asks again", true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.faults);
+    ASSERT_TRUE(sim_->SetFaults(c.faults).ok());
+    const RunResult failed = Sync(kStore);
+    ExpectWellFormedStream(failed, autosync::v1::STAGE_FAILED);
+    EXPECT_THAT(failed.last().error(), HasSubstr(c.error));
+    EXPECT_EQ(failed.last().retryable(), c.retryable);
+    ASSERT_TRUE(sim_->ClearFaults().ok());
+  }
+  const RunResult next = Sync(kStore);
+  ExpectWellFormedStream(next, autosync::v1::STAGE_COMPLETED);
+  EXPECT_GT(next.last().counts().ads_written(), 0);
 }
 
 TEST_F(WorkerSyncTest, LiveChangesArriveOnTheNextSync) {

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "simdjson.h"
@@ -15,6 +16,16 @@ absl::StatusOr<std::unique_ptr<StoreSim>> StoreSim::Start(std::vector<std::strin
   bool has_end = false;
   for (const std::string& a : args) has_end = has_end || a.rfind("--end=", 0) == 0;
   if (!has_end) args.push_back("--end=2026-11-01T00:00:00Z");
+  // Bulk operations and async ad reports finish as soon as their data is ready unless a test
+  // asks for them to take a while.
+  const auto has = [&](absl::string_view flag) {
+    for (const std::string& a : args) {
+      if (absl::StartsWith(a, flag)) return true;
+    }
+    return false;
+  };
+  if (!has("--bulk_min_ms=")) args.push_back("--bulk_min_ms=0");
+  if (!has("--ads_async_ms=")) args.push_back("--ads_async_ms=0");
   auto child = ChildProcess::Start(BinaryPath("store-sim"), {.args = args});
   if (!child.ok()) return child.status();
   auto sim = std::unique_ptr<StoreSim>(new StoreSim(std::move(*child), port));

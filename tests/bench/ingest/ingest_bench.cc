@@ -7,6 +7,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstdio>
 #include <cstdio>
 #include <pqxx/pqxx>
 #include <random>
@@ -153,6 +155,65 @@ double PlainCopy(const std::string& url, const storesim::StoreData& data) {
   copy.complete();
   tx.commit();
   return absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+// The database's own limit: psql's \copy of the same rows from a file into the same indexed
+// table (the rows in COPY's text format, written before the clock starts).
+double PsqlCopy(const std::string& url, const storesim::StoreData& data, std::string& psql_error) {
+  auto ts = [](int64_t unix) {
+    return absl::FormatTime("%Y-%m-%d %H:%M:%S+00", absl::FromUnixSeconds(unix),
+                            absl::UTCTimeZone());
+  };
+  auto money = [](int64_t cents) {
+    return absl::StrFormat("%s%d.%02d", cents < 0 ? "-" : "", std::abs(cents) / 100,
+                           std::abs(cents) % 100);
+  };
+  // Names and emails of the generated data hold no tab, newline or backslash (the hostile
+  // stores' do; the bench store is not one).
+  char path[] = "/tmp/autosync-ingest-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) Die("mkstemp failed");
+  FILE* out = fdopen(fd, "w");
+  for (const storesim::Order& o : data.orders()) {
+    if (o.deleted) continue;
+    const std::string email = o.customer >= 0 ? data.CustomerEmail(o.customer) : data.GuestEmail(o);
+    const std::string line = absl::StrCat(
+        "bench\t", o.id, "\t#", o.number, "\t", email, "\t",
+        o.customer >= 0 ? absl::StrCat(storesim::StoreData::CustomerId(o.customer)) : "\\N",
+        "\t", ts(o.created_at), "\t", ts(o.updated_at), "\t", ts(o.created_at), "\t",
+        o.cancelled_at != 0 ? ts(o.cancelled_at) : "\\N", "\tUSD\t", money(o.total_cents()), "\t",
+        money(o.subtotal_cents), "\t", money(o.tax_cents), "\t", money(o.discount_cents), "\t",
+        money(o.current_total_cents()), "\t", money(o.refund_cents), "\t",
+        storesim::FinancialStatusName(o.financial_status), "\t", o.test ? "t" : "f", "\n");
+    std::fwrite(line.data(), 1, line.size(), out);
+  }
+  std::fclose(out);
+  {
+    pqxx::connection conn(url);
+    pqxx::work tx(conn);
+    tx.exec("TRUNCATE orders");
+    tx.commit();
+  }
+  const absl::Time start = absl::Now();
+  auto psql = ChildProcess::Start(
+      "/usr/lib/postgresql/15/bin/psql",
+      {.args = {url, "-v", "ON_ERROR_STOP=1", "-c",
+                absl::StrCat("\\copy orders (store_id, order_id, name, email, customer_id, "
+                             "created_at, updated_at, processed_at, cancelled_at, currency, "
+                             "total_price, subtotal_price, total_tax, total_discounts, "
+                             "current_total_price, refunded_amount, financial_status, test) "
+                             "FROM '", path, "'")},
+       // As the stream_to anchor: the LTV change-log triggers stay out of it.
+       .env = {{"PGOPTIONS", "-c session_replication_role=replica"}}});
+  if (!psql.ok()) Die(psql.status().ToString());
+  absl::StatusOr<int> code = (*psql)->Wait(absl::Minutes(10));
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::remove(path);
+  if (!code.ok() || *code != 0) {
+    psql_error = (*psql)->Output();
+    return 0;
+  }
+  return seconds;
 }
 
 // The anchor for the LTV rows: the same cohort cells by the query one would write first — a
@@ -387,6 +448,7 @@ int Main(int argc, char** argv) {
 
   SyncTiming full;
   SyncTiming incremental;
+  SyncTiming bulk;
   double sim_ready_s = 0;
   if (!ltv_only) {
     const absl::Time sim_start = absl::Now();
@@ -418,17 +480,37 @@ int Main(int argc, char** argv) {
 
     full = Sync(*stub, "bench-full");
     if (full.outcome != "completed") Die(absl::StrCat("full sync failed: ", full.outcome));
-    auto source = (*sim)->Summary("bench");
+    const auto source = (*sim)->Summary("bench");
     auto stored = autosync::testing::DatabaseSummary(url, "bench");
     if (!source.ok() || !stored.ok() || source->checksum != stored->checksum) {
       Die("stored orders differ from the source");
     }
     incremental = Sync(*stub, "bench-incremental");
     if (incremental.outcome != "completed") Die("incremental sync failed");
+
+    // The same store again from nothing, through the GraphQL Admin API's bulk operation.
+    {
+      pqxx::connection conn(url);
+      pqxx::work tx(conn);
+      tx.exec("TRUNCATE orders, ltv_state, ltv_cells, ltv_order_changes");
+      tx.exec("DELETE FROM customer_ltv_cohorts WHERE store_id = 'bench'");
+      tx.exec("DELETE FROM sync_tracking WHERE store_id = 'bench' AND stage IN ('orders', 'ltv')");
+      tx.exec("UPDATE stores SET orders_api = 'graphql' WHERE store_id = 'bench'");
+      tx.commit();
+    }
+    bulk = Sync(*stub, "bench-bulk");
+    if (bulk.outcome != "completed") Die(absl::StrCat("bulk sync failed: ", bulk.outcome));
+    stored = autosync::testing::DatabaseSummary(url, "bench");
+    if (!stored.ok() || source->checksum != stored->checksum || source->count != stored->count) {
+      Die("orders stored by the bulk sync differ from the source");
+    }
   }
   const storesim::StoreData data = storesim::StoreData::Generate(
       seed, storesim::StoreSpec{.id = "bench", .order_count = count, .utc_offset_minutes = 0},
       absl::ToUnixSeconds(EndTime()));
+  std::string psql_error;
+  const double psql_s = PsqlCopy(url, data, psql_error);
+  if (psql_s <= 0) Die(absl::StrCat("psql \\copy failed: ", psql_error));
   const double copy_s = PlainCopy(url, data);
   const LtvFigures ltv = MeasureLtv(url, data, timezone, repeats);
 
@@ -439,10 +521,19 @@ int Main(int argc, char** argv) {
   std::printf("| measurement | seconds | orders/s | vs plain COPY |\n");
   std::printf("| --- | ---: | ---: | ---: |\n");
   std::printf("| plain COPY of the same rows (anchor) | %.2f | %.0f | 100%% |\n", copy_s, copy_rate);
+  const double psql_rate = static_cast<double>(count) / psql_s;
+  std::printf("| psql \\copy of the same rows from a file (the database's limit) | %.2f | %.0f | "
+              "%.0f%% |\n",
+              psql_s, psql_rate, 100.0 * psql_rate / copy_rate);
   if (!ltv_only) {
     const double sync_rate = static_cast<double>(full.orders_fetched) / full.orders_s;
     std::printf("| full sync, orders stage (HTTP + COPY + upsert) | %.2f | %.0f | %.0f%% |\n",
                 full.orders_s, sync_rate, 100.0 * sync_rate / copy_rate);
+    const double bulk_rate = static_cast<double>(bulk.orders_fetched) / bulk.orders_s;
+    std::printf("| full sync through a GraphQL bulk operation, orders stage (%.0f%% of psql "
+                "\\copy) | %.2f | %.0f | %.0f%% |\n",
+                100.0 * bulk_rate / psql_rate, bulk.orders_s, bulk_rate,
+                100.0 * bulk_rate / copy_rate);
     std::printf("| full sync, whole run (orders + ads + LTV %.2fs) | %.2f | %.0f | %.0f%% |\n",
                 full.ltv_s, full.total_s, static_cast<double>(count) / full.total_s,
                 100.0 * (static_cast<double>(count) / full.total_s) / copy_rate);
