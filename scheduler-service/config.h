@@ -23,7 +23,7 @@ struct SchedulerConfig {
   // Store defaults for fields an UpsertStore leaves empty / zero.
   std::string default_schedule = "0 * * * *";
   std::string default_ads_schedule = "0 */6 * * *";
-  std::string default_orders_api = "rest";
+  std::string default_orders_api = "graphql";
   std::string default_timezone = "UTC";
   int64_t default_staleness_seconds = 3600;
 

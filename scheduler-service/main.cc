@@ -43,8 +43,9 @@ ABSL_FLAG(std::string, default_schedule, "0 * * * *",
 ABSL_FLAG(std::string, default_ads_schedule, "0 */6 * * *",
           "Ads cron expression of stores registered without any schedule (a store registered "
           "with only `schedule` uses it for ads too)");
-ABSL_FLAG(std::string, default_orders_api, "rest",
-          "Shopify Admin API of stores registered without orders_api: rest or graphql");
+ABSL_FLAG(std::string, default_orders_api, "graphql",
+          "Shopify Admin API of stores registered without orders_api: graphql (Shopify's "
+          "current API) or rest (legacy since October 2024)");
 ABSL_FLAG(std::string, default_timezone, "UTC",
           "IANA time zone of stores registered without one");
 ABSL_FLAG(int64_t, default_staleness_seconds, 3600,

@@ -189,7 +189,7 @@ export function makeStore(fields, now = Date.now()) {
     stalenessSeconds: { orders: fields.stalenessSeconds?.orders || 3600,
                         ads: fields.stalenessSeconds?.ads || 3600 },
     jitterSeconds: fields.jitterSeconds ?? 0,
-    ordersApi: fields.ordersApi || 'rest',
+    ordersApi: fields.ordersApi || 'graphql',
     ordersApiBase: fields.ordersApiBase ?? 'http://127.0.0.1:8090',
     ordersApiVersion: fields.ordersApiVersion || '2026-10',
     adsApiBase: fields.adsApiBase ?? 'http://127.0.0.1:8090',
@@ -576,7 +576,7 @@ export function normalizeStore(body, current) {
   }
   const jitter = body.jitterSeconds ?? 0;
   if (jitter < 0 || jitter > kMaxJitterSeconds) throw new BadInput('jitterSeconds', `must be between 0 and ${kMaxJitterSeconds}`);
-  const ordersApi = body.ordersApi || 'rest';
+  const ordersApi = body.ordersApi || 'graphql';
   if (ordersApi !== 'rest' && ordersApi !== 'graphql') {
     throw new BadInput('ordersApi', `"${ordersApi.slice(0, 64)}" must be "rest" or "graphql"`);
   }
