@@ -65,6 +65,11 @@ absl::StatusOr<SortKey> DecodeGraphqlCursor(absl::string_view after, uint64_t se
 // Times are UTC with a Z (GraphQL DateTime); money sets are
 // {"shopMoney":{"amount":"12.34","currencyCode":"USD"}}.
 void AppendGraphqlOrderNode(std::string& out, const StoreData& data, const Order& o);
+// The same node's members without the braces; `total_refunded` false leaves totalRefundedSet
+// out (a bulk operation's line carries the refunds themselves, graphql_bulk.h). Reads only the
+// store's spec, never its orders, so it may run beside a live step on another thread.
+void AppendGraphqlOrderMembers(std::string& out, const StoreData& data, const Order& o,
+                               bool total_refunded);
 
 // The per-store calculated-cost bucket: holds up to `maximum` points, restores `restore_rate`
 // points per second up to the maximum; restore_rate 0 means unlimited (never throttles, always
