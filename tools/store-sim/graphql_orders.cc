@@ -176,6 +176,16 @@ void AppendQueryCostJson(std::string& out, int64_t requested, std::optional<int6
                   ",\"restoreRate\":", JsonFloat(bucket.restore_rate()), "}}");
 }
 
+std::string GraphqlThrottledJson(int64_t requested, const QueryCostBucket& bucket) {
+  std::string out =
+      "{\"errors\":[{\"message\":\"Throttled\",\"extensions\":{\"code\":\"THROTTLED\","
+      "\"documentation\":\"https://shopify.dev/api/usage/rate-limits\"}}],"
+      "\"extensions\":{\"cost\":";
+  AppendQueryCostJson(out, requested, std::nullopt, bucket);
+  out += "}}";
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // One request
 
@@ -219,12 +229,7 @@ GraphqlAnswer AnswerGraphqlOrders(absl::string_view body, const StoreData& data,
     return answer;
   }
   if (!bucket.TryReserve(requested, now)) {
-    answer.body =
-        "{\"errors\":[{\"message\":\"Throttled\",\"extensions\":{\"code\":\"THROTTLED\","
-        "\"documentation\":\"https://shopify.dev/api/usage/rate-limits\"}}],"
-        "\"extensions\":{\"cost\":";
-    AppendQueryCostJson(answer.body, requested, std::nullopt, bucket);
-    answer.body += "}}";
+    answer.body = GraphqlThrottledJson(requested, bucket);
     return answer;
   }
 

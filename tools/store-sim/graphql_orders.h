@@ -101,6 +101,10 @@ class QueryCostBucket final {
 void AppendQueryCostJson(std::string& out, int64_t requested, std::optional<int64_t> actual,
                          const QueryCostBucket& bucket);
 
+// The THROTTLED answer for a request of `requested` points: errors plus extensions.cost with
+// "actualQueryCost":null (nothing is charged).
+std::string GraphqlThrottledJson(int64_t requested, const QueryCostBucket& bucket);
+
 struct GraphqlOptions {
   uint64_t cursor_secret = 0;
   // false: only orders created in the last 60 days exist (as for REST without the scope).

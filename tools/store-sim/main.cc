@@ -52,6 +52,12 @@ ABSL_FLAG(double, live_delete_probability, 0.0,
 ABSL_FLAG(bool, read_all_orders, true,
           "false: like an app without the read_all_orders scope, only orders created in the last "
           "60 days exist");
+ABSL_FLAG(int64_t, bulk_min_ms, 1000,
+          "Shopify bulk operations take at least this long from run to COMPLETED (objectCount "
+          "grows meanwhile); 0 = as soon as the file is rendered");
+ABSL_FLAG(int64_t, bulk_url_ttl_seconds, 604800,
+          "how long a completed bulk operation's download URL stays valid (then 403 "
+          "ExpiredToken, and the operation shows EXPIRED)");
 ABSL_FLAG(int64_t, latency_ms, 0, "fault: delay every API answer");
 ABSL_FLAG(int64_t, fail_5xx_every, 0,
           "fault: every Nth API request answers 500 then 503, alternating");
@@ -64,6 +70,16 @@ ABSL_FLAG(int64_t, truncate_page, 0, "fault: the Nth data page's body is cut in 
 ABSL_FLAG(int64_t, malformed_page, 0, "fault: the Nth data page's body is garbage, not JSON");
 ABSL_FLAG(int64_t, ads_throttle, 0,
           "fault: the next N insights calls answer Meta's #80000 throttle error");
+ABSL_FLAG(int64_t, bulk_fail, 0,
+          "fault: the next N bulk operations end FAILED (errorCode INTERNAL_SERVER_ERROR) "
+          "partway");
+ABSL_FLAG(int64_t, bulk_stuck, 0,
+          "fault: the next N bulk operations stay RUNNING until cancelled");
+ABSL_FLAG(int64_t, bulk_url_expired, 0,
+          "fault: the next N bulk downloads answer 403 ExpiredToken");
+ABSL_FLAG(int64_t, bulk_truncate, 0,
+          "fault: the next N bulk downloads announce the whole Content-Length, send about half "
+          "of it (ending mid-line) and close the connection");
 
 namespace {
 
@@ -123,13 +139,19 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "live_interval_ms",
                                       "live_delete_probability",
                                       "read_all_orders",
+                                      "bulk_min_ms",
+                                      "bulk_url_ttl_seconds",
                                       "latency_ms",
                                       "fail_5xx_every",
                                       "burst_429",
                                       "drop_connection_on_page",
                                       "truncate_page",
                                       "malformed_page",
-                                      "ads_throttle"};
+                                      "ads_throttle",
+                                      "bulk_fail",
+                                      "bulk_stuck",
+                                      "bulk_url_expired",
+                                      "bulk_truncate"};
 
 int Fail(const std::string& message) {
   std::cerr << "store-sim: " << message << "\n";
@@ -193,10 +215,17 @@ int main(int argc, char** argv) {
   config.faults.drop_connection_on_page = absl::GetFlag(FLAGS_drop_connection_on_page);
   config.faults.truncate_page = absl::GetFlag(FLAGS_truncate_page);
   config.faults.malformed_page = absl::GetFlag(FLAGS_malformed_page);
+  config.bulk_min_ms = absl::GetFlag(FLAGS_bulk_min_ms);
+  config.bulk_url_ttl_seconds = absl::GetFlag(FLAGS_bulk_url_ttl_seconds);
   config.faults.ads_throttle = absl::GetFlag(FLAGS_ads_throttle);
+  config.faults.bulk_fail = absl::GetFlag(FLAGS_bulk_fail);
+  config.faults.bulk_stuck = absl::GetFlag(FLAGS_bulk_stuck);
+  config.faults.bulk_url_expired = absl::GetFlag(FLAGS_bulk_url_expired);
+  config.faults.bulk_truncate = absl::GetFlag(FLAGS_bulk_truncate);
   const auto& f = config.faults;
   for (int64_t v : {f.latency_ms, f.fail_5xx_every, f.burst_429, f.drop_connection_on_page,
-                    f.truncate_page, f.malformed_page, f.ads_throttle}) {
+                    f.truncate_page, f.malformed_page, f.ads_throttle, f.bulk_fail, f.bulk_stuck,
+                    f.bulk_url_expired, f.bulk_truncate}) {
     if (v < 0) return Fail("fault flags must be >= 0");
   }
   int threads = absl::GetFlag(FLAGS_threads);

@@ -123,9 +123,43 @@ Simulator::Simulator(const SimConfig& config, const Clock* clock)
     : config_(config),
       clock_(clock),
       cursor_secret_(MixKeys(config.seed, 0xc0ffee)),
-      faults_(config.faults) {}
+      faults_(config.faults),
+      bulk_(BulkOptions{absl::Milliseconds(config.bulk_min_ms),
+                        absl::Seconds(config.bulk_url_ttl_seconds), cursor_secret_}) {}
 
-Simulator::~Simulator() = default;
+Simulator::~Simulator() {
+  std::thread thread;
+  {
+    absl::MutexLock lock(&jobs_mu_);
+    stopping_ = true;
+    if (running_job_ != nullptr) running_job_->Cancel();
+    thread = std::move(bulk_thread_);
+  }
+  if (thread.joinable()) thread.join();
+}
+
+void Simulator::StartBulkJob(std::shared_ptr<BulkJob> job) {
+  absl::MutexLock lock(&jobs_mu_);
+  jobs_.push_back(std::move(job));
+  if (!bulk_thread_.joinable()) bulk_thread_ = std::thread([this] { BulkThread(); });
+}
+
+void Simulator::BulkThread() {
+  while (true) {
+    std::shared_ptr<BulkJob> job;
+    {
+      absl::MutexLock lock(&jobs_mu_);
+      jobs_mu_.Await(absl::Condition(this, &Simulator::BulkWorkReady));
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+      running_job_ = job;
+    }
+    job->Run();  // renders outside every lock; the registry watches its atomics
+    absl::MutexLock lock(&jobs_mu_);
+    running_job_.reset();
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& config,
                                                              const Clock* clock) {
@@ -141,6 +175,9 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& co
     return absl::InvalidArgumentError("--graphql_bucket_size must be >= 1");
   if (config.graphql_restore_rate < 0)
     return absl::InvalidArgumentError("--graphql_restore_rate must be >= 0");
+  if (config.bulk_min_ms < 0) return absl::InvalidArgumentError("--bulk_min_ms must be >= 0");
+  if (config.bulk_url_ttl_seconds < 1)
+    return absl::InvalidArgumentError("--bulk_url_ttl_seconds must be >= 1");
   std::unique_ptr<Simulator> sim(new Simulator(config, clock));
   const int64_t end = absl::ToUnixSeconds(config.end);
   for (const StoreSpec& spec : config.stores) {
@@ -194,6 +231,13 @@ Response Simulator::Handle(const Request& request) {
 Response Simulator::HandleLocked(const Request& request) {
   auto target = ParseTarget(request.target);
   if (!target.ok()) return JsonResponse(400, ShopifyError("Bad Request: malformed URL"));
+  // Signed bulk downloads first: no token, and not an admin or API path.
+  if (absl::StartsWith(target->path, "/_bulk/")) {
+    if (request.method != "GET") {
+      return JsonResponse(405, "{\"error\":\"method not allowed\"}");
+    }
+    return AnswerBulkDownload(*target, bulk_, faults_, clock_->Now());
+  }
   if (absl::StartsWith(target->path, "/_sim/")) return HandleAdmin(request, *target);
 
   std::vector<std::string> parts = absl::StrSplit(target->path, '/', absl::SkipEmpty());
@@ -483,6 +527,17 @@ Response Simulator::HandleGraphql(const Request& request, StoreState& store) {
   if (int code = faults_.Next5xx(); code != 0) {
     return with_latency(JsonResponse(
         code, ShopifyError(code == 500 ? "Internal Server Error" : "Service Unavailable")));
+  }
+  auto body = ParseGraphqlBody(request.body);
+  const BulkRequestKind bulk_kind =
+      body.ok() ? ClassifyBulkRequest(body->query) : BulkRequestKind::kNone;
+  if (bulk_kind != BulkRequestKind::kNone) {
+    BulkContext context{store.data,    bulk_,           store.graphql_bucket,
+                        faults_,       clock_->Now(),   HostOf(request),
+                        config_.read_all_orders,
+                        [this](std::shared_ptr<BulkJob> job) { StartBulkJob(std::move(job)); }};
+    GraphqlAnswer answer = AnswerBulkRequest(*body, bulk_kind, context);
+    return with_latency(JsonResponse(answer.http_status, std::move(answer.body)));
   }
   GraphqlAnswer answer =
       AnswerGraphqlOrders(request.body, store.data, store.graphql_bucket, clock_->Now(),

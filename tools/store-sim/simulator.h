@@ -10,7 +10,12 @@
 //   Shopify GraphQL POST /shops/{store}/admin/api/{YYYY-MM}/graphql.json — the orders
 //                   connection over the same orders (graphql_orders.h), same token; throttled
 //                   by a calculated-cost bucket per store (--graphql_bucket_size,
-//                   --graphql_restore_rate) instead of the REST leaky bucket.
+//                   --graphql_restore_rate) instead of the REST leaky bucket. Bulk operations
+//                   on the same endpoint (graphql_bulk.h): bulkOperationRunQuery over the orders
+//                   connection, node(id:) polls, currentBulkOperation, bulkOperationCancel;
+//                   the file is rendered on a background thread, at least --bulk_min_ms.
+//   Bulk files      GET /_bulk/{store}/{n}.jsonl?expires=…&sig=… — no token: the signed URL
+//                   a completed operation's poll hands out (valid --bulk_url_ttl_seconds).
 //   Meta insights   GET /{vNN.0}/act_{store}/insights — the store id stands in for the ad account
 //                   id (real ones are digits; connectors treat it as opaque); token in the
 //                   access_token query parameter or "Authorization: Bearer".
@@ -20,8 +25,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -30,6 +37,7 @@
 #include "absl/time/time.h"
 #include "tools/store-sim/ads_data.h"
 #include "tools/store-sim/faults.h"
+#include "tools/store-sim/graphql_bulk.h"
 #include "tools/store-sim/http_types.h"
 #include "tools/store-sim/store_data.h"
 
@@ -60,10 +68,16 @@ struct SimConfig {
   double live_delete_probability = 0;  // per store and step: delete one cancelled/test order
   // false: like an app without read_all_orders, only orders created in the last 60 days exist.
   bool read_all_orders = true;
+  // Shopify bulk operations (graphql_bulk.h): the shortest time from run to COMPLETED (0: as
+  // soon as the file is rendered) and how long a download URL stays valid.
+  int64_t bulk_min_ms = 1000;
+  int64_t bulk_url_ttl_seconds = 604800;
   FaultSettings faults;
 };
 
 // Thread-safe: Handle() and Tick*() serialize on one mutex (a test tool; pages are cheap).
+// Bulk operation files are rendered on one background thread of the Simulator's own, started
+// with the first bulk operation and joined by the destructor.
 class Simulator final {
  public:
   // Generates every store's data (the slow part: ~1 s per million orders).
@@ -102,6 +116,12 @@ class Simulator final {
                           const std::string& version, const std::string& account)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   StoreState* Find(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a bulk operation's file for the bulk thread (starting it the first time).
+  void StartBulkJob(std::shared_ptr<BulkJob> job) ABSL_LOCKS_EXCLUDED(jobs_mu_);
+  void BulkThread() ABSL_LOCKS_EXCLUDED(jobs_mu_);
+  bool BulkWorkReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(jobs_mu_) {
+    return stopping_ || !jobs_.empty();
+  }
 
   const SimConfig config_;
   const Clock* const clock_;
@@ -110,6 +130,14 @@ class Simulator final {
   // The store list itself is fixed after Create(); the stores' contents change under mu_.
   std::vector<std::unique_ptr<StoreState>> stores_;
   Faults faults_ ABSL_GUARDED_BY(mu_);
+  BulkOperations bulk_ ABSL_GUARDED_BY(mu_);
+
+  // The bulk thread's queue. Taken after mu_ when both are held, never before it.
+  absl::Mutex jobs_mu_;
+  std::deque<std::shared_ptr<BulkJob>> jobs_ ABSL_GUARDED_BY(jobs_mu_);
+  std::shared_ptr<BulkJob> running_job_ ABSL_GUARDED_BY(jobs_mu_);
+  bool stopping_ ABSL_GUARDED_BY(jobs_mu_) = false;
+  std::thread bulk_thread_ ABSL_GUARDED_BY(jobs_mu_);
 };
 
 }  // namespace autosync::storesim
