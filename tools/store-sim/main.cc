@@ -58,6 +58,9 @@ ABSL_FLAG(int64_t, bulk_min_ms, 1000,
 ABSL_FLAG(int64_t, bulk_url_ttl_seconds, 604800,
           "how long a completed bulk operation's download URL stays valid (then 403 "
           "ExpiredToken, and the operation shows EXPIRED)");
+ABSL_FLAG(int64_t, ads_async_ms, 2000,
+          "Meta async insights report runs take this long from \"Job Not Started\" to \"Job "
+          "Completed\"; 0 = at once");
 ABSL_FLAG(int64_t, latency_ms, 0, "fault: delay every API answer");
 ABSL_FLAG(int64_t, fail_5xx_every, 0,
           "fault: every Nth API request answers 500 then 503, alternating");
@@ -80,6 +83,13 @@ ABSL_FLAG(int64_t, bulk_url_expired, 0,
 ABSL_FLAG(int64_t, bulk_truncate, 0,
           "fault: the next N bulk downloads announce the whole Content-Length, send about half "
           "of it (ending mid-line) and close the connection");
+ABSL_FLAG(int64_t, ads_async_fail, 0,
+          "fault: the next N Meta async report runs end \"Job Failed\" at about 50%");
+ABSL_FLAG(int64_t, ads_async_stuck, 0,
+          "fault: the next N Meta async report runs stay \"Job Running\" forever");
+ABSL_FLAG(int64_t, ads_token_expired, 0,
+          "fault: the next N Meta requests (any route) answer OAuthException 190/463, the "
+          "access token has expired");
 
 namespace {
 
@@ -141,6 +151,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "read_all_orders",
                                       "bulk_min_ms",
                                       "bulk_url_ttl_seconds",
+                                      "ads_async_ms",
                                       "latency_ms",
                                       "fail_5xx_every",
                                       "burst_429",
@@ -151,7 +162,10 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "bulk_fail",
                                       "bulk_stuck",
                                       "bulk_url_expired",
-                                      "bulk_truncate"};
+                                      "bulk_truncate",
+                                      "ads_async_fail",
+                                      "ads_async_stuck",
+                                      "ads_token_expired"};
 
 int Fail(const std::string& message) {
   std::cerr << "store-sim: " << message << "\n";
@@ -222,10 +236,15 @@ int main(int argc, char** argv) {
   config.faults.bulk_stuck = absl::GetFlag(FLAGS_bulk_stuck);
   config.faults.bulk_url_expired = absl::GetFlag(FLAGS_bulk_url_expired);
   config.faults.bulk_truncate = absl::GetFlag(FLAGS_bulk_truncate);
+  config.ads_async_ms = absl::GetFlag(FLAGS_ads_async_ms);
+  config.faults.ads_async_fail = absl::GetFlag(FLAGS_ads_async_fail);
+  config.faults.ads_async_stuck = absl::GetFlag(FLAGS_ads_async_stuck);
+  config.faults.ads_token_expired = absl::GetFlag(FLAGS_ads_token_expired);
   const auto& f = config.faults;
   for (int64_t v : {f.latency_ms, f.fail_5xx_every, f.burst_429, f.drop_connection_on_page,
                     f.truncate_page, f.malformed_page, f.ads_throttle, f.bulk_fail, f.bulk_stuck,
-                    f.bulk_url_expired, f.bulk_truncate}) {
+                    f.bulk_url_expired, f.bulk_truncate, f.ads_async_fail, f.ads_async_stuck,
+                    f.ads_token_expired}) {
     if (v < 0) return Fail("fault flags must be >= 0");
   }
   int threads = absl::GetFlag(FLAGS_threads);

@@ -18,7 +18,10 @@
 //                   a completed operation's poll hands out (valid --bulk_url_ttl_seconds).
 //   Meta insights   GET /{vNN.0}/act_{store}/insights — the store id stands in for the ad account
 //                   id (real ones are digits; connectors treat it as opaque); token in the
-//                   access_token query parameter or "Authorization: Bearer".
+//                   access_token query parameter or "Authorization: Bearer". Async report
+//                   runs (meta_insights.h): POST the same route → {"report_run_id"}, then
+//                   GET /{vNN.0}/{report_run_id} (progress over --ads_async_ms) and
+//                   GET /{vNN.0}/{report_run_id}/insights (the same pages).
 //   Admin           GET /_sim/health, GET /_sim/stores, GET /_sim/stores/{store}/summary,
 //                   GET|POST|DELETE /_sim/faults, POST /_sim/stores/{store}/tick.
 // Timestamps print at each store's UTC offset (default +00:00, or "id:count:-05:00" in --stores).
@@ -39,6 +42,7 @@
 #include "tools/store-sim/faults.h"
 #include "tools/store-sim/graphql_bulk.h"
 #include "tools/store-sim/http_types.h"
+#include "tools/store-sim/meta_insights.h"
 #include "tools/store-sim/store_data.h"
 
 namespace autosync::storesim {
@@ -72,6 +76,9 @@ struct SimConfig {
   // soon as the file is rendered) and how long a download URL stays valid.
   int64_t bulk_min_ms = 1000;
   int64_t bulk_url_ttl_seconds = 604800;
+  // Meta async report runs (meta_insights.h) take this long from "Job Not Started" to
+  // "Job Completed"; 0 completes them at once.
+  int64_t ads_async_ms = 2000;
   FaultSettings faults;
 };
 
@@ -112,9 +119,10 @@ class Simulator final {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Response OrderEvents(const Request& request, const ParsedTarget& target, const StoreData& data,
                        const std::string& version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Response HandleInsights(const Request& request, const ParsedTarget& target,
-                          const std::string& version, const std::string& account)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // /{version}/act_{account}/insights (GET sync, POST async) and /{version}/{report_run_id}
+  // [/insights]; `parts` are the path's segments.
+  Response HandleMeta(const Request& request, const ParsedTarget& target,
+                      const std::vector<std::string>& parts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   StoreState* Find(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues a bulk operation's file for the bulk thread (starting it the first time).
   void StartBulkJob(std::shared_ptr<BulkJob> job) ABSL_LOCKS_EXCLUDED(jobs_mu_);
@@ -131,6 +139,7 @@ class Simulator final {
   std::vector<std::unique_ptr<StoreState>> stores_;
   Faults faults_ ABSL_GUARDED_BY(mu_);
   BulkOperations bulk_ ABSL_GUARDED_BY(mu_);
+  ReportRuns reports_ ABSL_GUARDED_BY(mu_);
 
   // The bulk thread's queue. Taken after mu_ when both are held, never before it.
   absl::Mutex jobs_mu_;
