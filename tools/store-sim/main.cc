@@ -61,6 +61,12 @@ ABSL_FLAG(int64_t, bulk_url_ttl_seconds, 604800,
 ABSL_FLAG(int64_t, ads_async_ms, 2000,
           "Meta async insights report runs take this long from \"Job Not Started\" to \"Job "
           "Completed\"; 0 = at once");
+ABSL_FLAG(std::string, shopify_oldest_version, "2025-10",
+          "oldest Shopify API version (YYYY-MM) served: older paths are answered as this one, "
+          "with X-Shopify-API-Deprecated-Reason");
+ABSL_FLAG(std::string, meta_oldest_version, "v22.0",
+          "oldest Graph API version (vNN.0) served: older paths are answered as this one "
+          "(x-fb-api-version says so)");
 ABSL_FLAG(int64_t, latency_ms, 0, "fault: delay every API answer");
 ABSL_FLAG(int64_t, fail_5xx_every, 0,
           "fault: every Nth API request answers 500 then 503, alternating");
@@ -152,6 +158,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "bulk_min_ms",
                                       "bulk_url_ttl_seconds",
                                       "ads_async_ms",
+                                      "shopify_oldest_version",
+                                      "meta_oldest_version",
                                       "latency_ms",
                                       "fail_5xx_every",
                                       "burst_429",
@@ -237,6 +245,8 @@ int main(int argc, char** argv) {
   config.faults.bulk_url_expired = absl::GetFlag(FLAGS_bulk_url_expired);
   config.faults.bulk_truncate = absl::GetFlag(FLAGS_bulk_truncate);
   config.ads_async_ms = absl::GetFlag(FLAGS_ads_async_ms);
+  config.shopify_oldest_version = absl::GetFlag(FLAGS_shopify_oldest_version);
+  config.meta_oldest_version = absl::GetFlag(FLAGS_meta_oldest_version);
   config.faults.ads_async_fail = absl::GetFlag(FLAGS_ads_async_fail);
   config.faults.ads_async_stuck = absl::GetFlag(FLAGS_ads_async_stuck);
   config.faults.ads_token_expired = absl::GetFlag(FLAGS_ads_token_expired);

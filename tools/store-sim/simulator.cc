@@ -106,6 +106,12 @@ bool IsGraphVersion(absl::string_view v) {
          std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// NN of a Graph API version "vNN.0" (IsGraphVersion).
+int GraphVersionMajor(absl::string_view v) {
+  int major = 0;
+  return absl::SimpleAtoi(v.substr(1, v.size() - 3), &major) ? major : 0;
+}
+
 bool IsDigits(absl::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -180,6 +186,12 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& co
     return absl::InvalidArgumentError("--graphql_restore_rate must be >= 0");
   if (config.bulk_min_ms < 0) return absl::InvalidArgumentError("--bulk_min_ms must be >= 0");
   if (config.ads_async_ms < 0) return absl::InvalidArgumentError("--ads_async_ms must be >= 0");
+  if (!IsApiVersion(config.shopify_oldest_version)) {
+    return absl::InvalidArgumentError("--shopify_oldest_version must be YYYY-MM");
+  }
+  if (!IsGraphVersion(config.meta_oldest_version)) {
+    return absl::InvalidArgumentError("--meta_oldest_version must be vNN.0");
+  }
   if (config.bulk_url_ttl_seconds < 1)
     return absl::InvalidArgumentError("--bulk_url_ttl_seconds must be >= 1");
   std::unique_ptr<Simulator> sim(new Simulator(config, clock));
@@ -248,23 +260,18 @@ Response Simulator::HandleLocked(const Request& request) {
   // /shops/{store}/admin/api/{YYYY-MM}/orders.json | …/orders/count.json | …/events.json |
   // …/graphql.json
   if (parts.size() >= 6 && parts[0] == "shops" && parts[2] == "admin" && parts[3] == "api") {
-    bool list = parts.size() == 6 && parts[5] == "orders.json";
-    bool count = parts.size() == 7 && parts[5] == "orders" && parts[6] == "count.json";
-    bool events = parts.size() == 6 && parts[5] == "events.json";
-    bool graphql = parts.size() == 6 && parts[5] == "graphql.json";
-    StoreState* store = Find(parts[1]);
-    if (store == nullptr || !IsApiVersion(parts[4]) || (!list && !count && !events && !graphql)) {
-      return JsonResponse(404, ShopifyError("Not Found"));
+    Response r = HandleShopify(request, *target, parts);
+    // Every answer on a versioned path says which version served it; an older one than the
+    // sim's oldest is served as that, and says it is deprecated.
+    if (IsApiVersion(parts[4])) {
+      const bool old = parts[4] < config_.shopify_oldest_version;
+      r.SetHeader("X-Shopify-API-Version", old ? config_.shopify_oldest_version : parts[4]);
+      if (old) {
+        r.SetHeader("X-Shopify-API-Deprecated-Reason",
+                    "https://shopify.dev/api/usage/versioning#deprecation-practices");
+      }
     }
-    if (graphql) {
-      if (request.method != "POST") return JsonResponse(406, ShopifyError("Not Acceptable"));
-      return HandleGraphql(request, *store);
-    }
-    if (request.method != "GET") return JsonResponse(406, ShopifyError("Not Acceptable"));
-    return HandleOrders(request, *target, *store, parts[4],
-                        list    ? OrdersRoute::kList
-                        : count ? OrdersRoute::kCount
-                                : OrdersRoute::kEvents);
+    return r;
   }
   // /{vNN.0}/act_{account}/insights, /{vNN.0}/{report_run_id}[/insights]
   if ((parts.size() == 3 && parts[2] == "insights" && absl::StartsWith(parts[1], "act_")) ||
@@ -273,6 +280,27 @@ Response Simulator::HandleLocked(const Request& request) {
     return HandleMeta(request, *target, parts);
   }
   return JsonResponse(404, ShopifyError("Not Found"));
+}
+
+Response Simulator::HandleShopify(const Request& request, const ParsedTarget& target,
+                                  const std::vector<std::string>& parts) {
+  bool list = parts.size() == 6 && parts[5] == "orders.json";
+  bool count = parts.size() == 7 && parts[5] == "orders" && parts[6] == "count.json";
+  bool events = parts.size() == 6 && parts[5] == "events.json";
+  bool graphql = parts.size() == 6 && parts[5] == "graphql.json";
+  StoreState* store = Find(parts[1]);
+  if (store == nullptr || !IsApiVersion(parts[4]) || (!list && !count && !events && !graphql)) {
+    return JsonResponse(404, ShopifyError("Not Found"));
+  }
+  if (graphql) {
+    if (request.method != "POST") return JsonResponse(406, ShopifyError("Not Acceptable"));
+    return HandleGraphql(request, *store);
+  }
+  if (request.method != "GET") return JsonResponse(406, ShopifyError("Not Acceptable"));
+  return HandleOrders(request, target, *store, parts[4],
+                      list    ? OrdersRoute::kList
+                      : count ? OrdersRoute::kCount
+                              : OrdersRoute::kEvents);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -696,6 +724,13 @@ Response Simulator::HandleMeta(const Request& request, const ParsedTarget& targe
                              ",\"acc_id_util_pct\":", call_count,
                              ",\"ads_api_access_tier\":\"standard_access\"}"));
     r.delay_ms = static_cast<int>(faults_.latency_ms());
+    // The version that served it: an older one than the sim's oldest is served as that.
+    if (IsGraphVersion(version)) {
+      r.SetHeader("x-fb-api-version", GraphVersionMajor(version) <
+                                              GraphVersionMajor(config_.meta_oldest_version)
+                                          ? config_.meta_oldest_version
+                                          : version);
+    }
     return r;
   };
   auto error = [&](const MetaErrorInfo& e) {

@@ -24,6 +24,9 @@
 //                   GET /{vNN.0}/{report_run_id}/insights (the same pages).
 //   Admin           GET /_sim/health, GET /_sim/stores, GET /_sim/stores/{store}/summary,
 //                   GET|POST|DELETE /_sim/faults, POST /_sim/stores/{store}/tick.
+// Versions: Shopify answers carry X-Shopify-API-Version (and X-Shopify-API-Deprecated-Reason
+// when the path's version is older than --shopify_oldest_version, which then serves it); Meta
+// answers carry x-fb-api-version (at least --meta_oldest_version).
 // Timestamps print at each store's UTC offset (default +00:00, or "id:count:-05:00" in --stores).
 #pragma once
 
@@ -79,6 +82,11 @@ struct SimConfig {
   // Meta async report runs (meta_insights.h) take this long from "Job Not Started" to
   // "Job Completed"; 0 completes them at once.
   int64_t ads_async_ms = 2000;
+  // The oldest API versions served: a request for an older one is answered as this version
+  // (X-Shopify-API-Version / x-fb-api-version say so; Shopify adds
+  // X-Shopify-API-Deprecated-Reason).
+  std::string shopify_oldest_version = "2025-10";
+  std::string meta_oldest_version = "v22.0";
   FaultSettings faults;
 };
 
@@ -111,6 +119,9 @@ class Simulator final {
   Response HandleLocked(const Request& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Response HandleAdmin(const Request& request, const ParsedTarget& target)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // /shops/{store}/admin/api/{version}/…; `parts` are the path's segments.
+  Response HandleShopify(const Request& request, const ParsedTarget& target,
+                         const std::vector<std::string>& parts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   enum class OrdersRoute { kList, kCount, kEvents };
   Response HandleOrders(const Request& request, const ParsedTarget& target, StoreState& store,
                         const std::string& version, OrdersRoute route)
