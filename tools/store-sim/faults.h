@@ -1,6 +1,7 @@
 // Fault switches for store-sim (set by flags or POST /_sim/faults) and their counters. Each
 // switch's counter restarts when that switch is set. "Orders requests" and "data pages" are REST
-// and GraphQL orders alike (and insights pages). Not thread-safe; the Simulator locks.
+// and GraphQL orders alike (and insights pages); the bulk and async switches count operations,
+// downloads, report runs or Meta requests ("the next N"). Not thread-safe; the Simulator locks.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,8 @@
 // rendering, the calculated query cost bucket and the answer to one request (the request itself
 // is read by graphql_request.h). Same data, filters and keyset paging as the REST listing
 // (orders_query.h), so a connector gets exactly the same orders through either API. Pure
-// functions, no I/O; the Simulator adds the route, auth, fault switches and the clock.
+// functions, no I/O; the Simulator adds the route, auth, fault switches and the clock. Bulk
+// operations on the same endpoint (told apart by the query text) are graphql_bulk.h's.
 //
 //   POST /shops/{store}/admin/api/{YYYY-MM}/graphql.json       X-Shopify-Access-Token as REST
 //   {"query": "query($first: Int!, $after: String, $query: String) {

@@ -1,5 +1,6 @@
-// store-sim: an HTTP server imitating the Shopify orders APIs (REST and GraphQL) and the Meta
-// insights API over a seeded, deterministic data set, with fault switches. A test and demo tool;
+// store-sim: an HTTP server imitating the Shopify orders APIs (REST, GraphQL and bulk
+// operations) and the Meta insights API (sync and async report runs) over a seeded,
+// deterministic data set, with fault switches. A test and demo tool;
 // loopback only by default. See tools/store-sim/simulator.h for addressing and the --help text
 // for the options.
 #include <cstdlib>
@@ -100,7 +101,7 @@ ABSL_FLAG(int64_t, ads_token_expired, 0,
 namespace {
 
 constexpr const char* kUsage =
-    R"(Shopify orders (REST + GraphQL) + Meta insights simulator (test/demo tool).
+    R"(Shopify orders (REST + GraphQL + bulk) + Meta insights simulator (test/demo tool).
 
 One server, many stores (default http://127.0.0.1:8090):
   GET  /shops/{store}/admin/api/{YYYY-MM}/orders.json     Shopify orders (orders_api_base =
@@ -125,6 +126,18 @@ One server, many stores (default http://127.0.0.1:8090):
        HTTP 200 with errors[].extensions.code THROTTLED. Errors: 400 {"errors":"…"} for a body
        that is not {"query": …}; else 200 with errors (UNSUPPORTED_QUERY, BAD_USER_INPUT,
        MAX_COST_EXCEEDED).
+  POST …/graphql.json                                    Shopify bulk operations, same token:
+       bulkOperationRunQuery(query: "{ orders(query: \"…\", sortKey: UPDATED_AT) { edges {
+       node { … } } } }") (no first/after; one in progress per shop), node(id: "gid://shopify/
+       BulkOperation/<n>") { ... on BulkOperation { id status errorCode createdAt completedAt
+       objectCount fileSize url partialDataUrl } }, currentBulkOperation, bulkOperationCancel.
+       CREATED -> RUNNING -> COMPLETED after at least --bulk_min_ms; the JSONL has one line per
+       order (the GraphQL node without totalRefundedSet, plus refunds [{id}]) followed by its
+       refund transactions ({"id","kind":"REFUND","status","amountSet","__parentId"}; every
+       fifth refunded order has a FAILURE before its SUCCESS).
+  GET  /_bulk/{store}/{n}.jsonl?expires=…&sig=…           a completed operation's file (the url
+       of its poll; no token; application/jsonl; valid --bulk_url_ttl_seconds, then 403
+       ExpiredToken).
   GET  /shops/{store}/admin/api/{YYYY-MM}/events.json?filter=Order&verb=destroy&created_at_min=…
        deleted orders (live mode deletes cancelled/test orders if --live_delete_probability > 0).
   GET  /{vNN.0}/act_{store}/insights                     Meta insights; the store id is the ad
@@ -132,6 +145,13 @@ One server, many stores (default http://127.0.0.1:8090):
        access_token=… or Authorization: Bearer. level=campaign|account, time_range={"since":…,
        "until":…}, time_increment=1..90|all_days, fields, limit (<=500), after cursor. The last
        28 days are restated: their numbers change on every call.
+  POST /{vNN.0}/act_{store}/insights                     an async report run with the same
+       parameters (query string and/or form body) -> {"report_run_id":"<digits>"};
+       GET /{vNN.0}/{report_run_id} -> async_status / async_percent_completion over
+       --ads_async_ms; GET /{vNN.0}/{report_run_id}/insights -> the sync page format, 400
+       "Report not ready" before "Job Completed".
+  Versions: answers carry X-Shopify-API-Version (older than --shopify_oldest_version: served as
+       it, with X-Shopify-API-Deprecated-Reason) and x-fb-api-version (--meta_oldest_version).
   Admin (no auth): GET /_sim/health, GET /_sim/stores, GET /_sim/stores/{store}/summary
        ({"count","checksum"}: FNV-1a 64 over "<id>:<updated_at unix>:<current_total_price>\n" of
        non-deleted orders by id), GET|POST|DELETE /_sim/faults (JSON switches as the fault flags),
