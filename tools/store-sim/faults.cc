@@ -14,6 +14,13 @@ void Faults::Set(const FaultSettings& s, bool all) {
     requests_seen_ = failures_sent_ = pages_drop_ = pages_truncate_ = pages_malformed_ = 0;
     burst_left_ = s.burst_429;
     throttle_left_ = s.ads_throttle;
+    bulk_fail_left_ = s.bulk_fail;
+    bulk_stuck_left_ = s.bulk_stuck;
+    bulk_url_expired_left_ = s.bulk_url_expired;
+    bulk_truncate_left_ = s.bulk_truncate;
+    ads_async_fail_left_ = s.ads_async_fail;
+    ads_async_stuck_left_ = s.ads_async_stuck;
+    ads_token_expired_left_ = s.ads_token_expired;
   }
 }
 
@@ -37,6 +44,13 @@ absl::Status Faults::ApplyJson(absl::string_view json) {
       {"truncate_page", &next.truncate_page},
       {"malformed_page", &next.malformed_page},
       {"ads_throttle", &next.ads_throttle},
+      {"bulk_fail", &next.bulk_fail},
+      {"bulk_stuck", &next.bulk_stuck},
+      {"bulk_url_expired", &next.bulk_url_expired},
+      {"bulk_truncate", &next.bulk_truncate},
+      {"ads_async_fail", &next.ads_async_fail},
+      {"ads_async_stuck", &next.ads_async_stuck},
+      {"ads_token_expired", &next.ads_token_expired},
   };
   std::map<std::string, bool> touched;
   for (auto [key, value] : obj) {
@@ -61,6 +75,13 @@ absl::Status Faults::ApplyJson(absl::string_view json) {
   if (touched.count("drop_connection_on_page")) pages_drop_ = 0;
   if (touched.count("truncate_page")) pages_truncate_ = 0;
   if (touched.count("malformed_page")) pages_malformed_ = 0;
+  if (touched.count("bulk_fail")) bulk_fail_left_ = next.bulk_fail;
+  if (touched.count("bulk_stuck")) bulk_stuck_left_ = next.bulk_stuck;
+  if (touched.count("bulk_url_expired")) bulk_url_expired_left_ = next.bulk_url_expired;
+  if (touched.count("bulk_truncate")) bulk_truncate_left_ = next.bulk_truncate;
+  if (touched.count("ads_async_fail")) ads_async_fail_left_ = next.ads_async_fail;
+  if (touched.count("ads_async_stuck")) ads_async_stuck_left_ = next.ads_async_stuck;
+  if (touched.count("ads_token_expired")) ads_token_expired_left_ = next.ads_token_expired;
   return absl::OkStatus();
 }
 
@@ -70,11 +91,20 @@ std::string Faults::ToJson() const {
       "{\"latency_ms\":", s.latency_ms, ",\"fail_5xx_every\":", s.fail_5xx_every,
       ",\"burst_429\":", s.burst_429, ",\"drop_connection_on_page\":", s.drop_connection_on_page,
       ",\"truncate_page\":", s.truncate_page, ",\"malformed_page\":", s.malformed_page,
-      ",\"ads_throttle\":", s.ads_throttle, ",\"counters\":{\"requests_seen\":", requests_seen_,
-      ",\"failures_sent\":", failures_sent_, ",\"burst_429_left\":", burst_left_,
-      ",\"ads_throttle_left\":", throttle_left_, ",\"pages_seen_drop\":", pages_drop_,
-      ",\"pages_seen_truncate\":", pages_truncate_, ",\"pages_seen_malformed\":", pages_malformed_,
-      "}}");
+      ",\"ads_throttle\":", s.ads_throttle, ",\"bulk_fail\":", s.bulk_fail,
+      ",\"bulk_stuck\":", s.bulk_stuck, ",\"bulk_url_expired\":", s.bulk_url_expired,
+      ",\"bulk_truncate\":", s.bulk_truncate, ",\"ads_async_fail\":", s.ads_async_fail,
+      ",\"ads_async_stuck\":", s.ads_async_stuck, ",\"ads_token_expired\":", s.ads_token_expired,
+      ",\"counters\":{\"requests_seen\":", requests_seen_, ",\"failures_sent\":", failures_sent_,
+      ",\"burst_429_left\":", burst_left_, ",\"ads_throttle_left\":", throttle_left_,
+      ",\"pages_seen_drop\":", pages_drop_, ",\"pages_seen_truncate\":", pages_truncate_,
+      ",\"pages_seen_malformed\":", pages_malformed_, ",\"bulk_fail_left\":", bulk_fail_left_,
+      ",\"bulk_stuck_left\":", bulk_stuck_left_,
+      ",\"bulk_url_expired_left\":", bulk_url_expired_left_,
+      ",\"bulk_truncate_left\":", bulk_truncate_left_,
+      ",\"ads_async_fail_left\":", ads_async_fail_left_,
+      ",\"ads_async_stuck_left\":", ads_async_stuck_left_,
+      ",\"ads_token_expired_left\":", ads_token_expired_left_, "}}");
 }
 
 int Faults::Next5xx() {

@@ -1,5 +1,7 @@
 #include "tools/store-sim/format.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -8,23 +10,97 @@
 
 namespace autosync::storesim {
 
+namespace {
+
+// Days since 1970-01-01 to the proleptic Gregorian (year, month, day): Howard Hinnant's
+// civil_from_days, exact for every int64 day a store can hold.
+struct Ymd {
+  int64_t year;
+  int month;
+  int day;
+};
+Ymd CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {yoe + era * 400 + (m <= 2 ? 1 : 0), m, d};
+}
+
+void Put2(char* p, int64_t v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+}
+
+// "YYYY-MM-DDTHH:MM:SS" (19 characters) of local seconds; years outside 0..9999 fall back to
+// StrFormat, which no generated store reaches.
+void AppendLocalTime(std::string& out, int64_t local) {
+  const int64_t day = FloorDiv(local, 86400);
+  const int64_t sec = local - day * 86400;
+  const Ymd ymd = CivilFromDays(day);
+  if (ymd.year < 0 || ymd.year > 9999) {
+    out += absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d", ymd.year, ymd.month, ymd.day,
+                           sec / 3600, (sec / 60) % 60, sec % 60);
+    return;
+  }
+  char buf[19];
+  Put2(buf, ymd.year / 100);
+  Put2(buf + 2, ymd.year % 100);
+  buf[4] = '-';
+  Put2(buf + 5, ymd.month);
+  buf[7] = '-';
+  Put2(buf + 8, ymd.day);
+  buf[10] = 'T';
+  Put2(buf + 11, sec / 3600);
+  buf[13] = ':';
+  Put2(buf + 14, (sec / 60) % 60);
+  buf[16] = ':';
+  Put2(buf + 17, sec % 60);
+  out.append(buf, sizeof(buf));
+}
+
+}  // namespace
+
+void AppendShopifyTime(std::string& out, int64_t t, int offset_minutes) {
+  AppendLocalTime(out, t + int64_t{offset_minutes} * 60);
+  const int off = offset_minutes < 0 ? -offset_minutes : offset_minutes;
+  char buf[6];
+  buf[0] = offset_minutes < 0 ? '-' : '+';
+  Put2(buf + 1, off / 60 % 100);
+  buf[3] = ':';
+  Put2(buf + 4, off % 60);
+  out.append(buf, sizeof(buf));
+}
+
+void AppendUtcTime(std::string& out, int64_t t) {
+  AppendLocalTime(out, t);
+  out.push_back('Z');
+}
+
+void AppendMoney(std::string& out, int64_t cents) {
+  if (cents < 0) out.push_back('-');
+  const uint64_t a = cents < 0 ? 0 - static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
+  absl::StrAppend(&out, a / 100);
+  char buf[3] = {'.', static_cast<char>('0' + a % 100 / 10), static_cast<char>('0' + a % 10)};
+  out.append(buf, sizeof(buf));
+}
+
 std::string FormatShopifyTime(int64_t t, int offset_minutes) {
-  // Hand-rolled rather than absl::FormatTime: pages format four timestamps per order and this
-  // is several times faster, which matters for 250-order pages under benchmark load.
-  int64_t local = t + int64_t{offset_minutes} * 60;
-  int64_t day = FloorDiv(local, 86400);
-  int64_t sec = local - day * 86400;
-  absl::CivilDay cd = absl::CivilDay(1970, 1, 1) + day;
-  int off = offset_minutes < 0 ? -offset_minutes : offset_minutes;
-  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", cd.year(), cd.month(),
-                         cd.day(), sec / 3600, (sec / 60) % 60, sec % 60,
-                         offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
+  // Hand-rolled rather than absl::FormatTime: pages format four timestamps per order.
+  std::string s;
+  s.reserve(25);
+  AppendShopifyTime(s, t, offset_minutes);
+  return s;
 }
 
 std::string FormatUtcTime(int64_t t) {
-  std::string s = FormatShopifyTime(t, 0);
-  s.resize(s.size() - 6);  // "+00:00"
-  s.push_back('Z');
+  std::string s;
+  s.reserve(20);
+  AppendUtcTime(s, t);
   return s;
 }
 
@@ -34,9 +110,9 @@ std::string FormatDay(int64_t day) {
 }
 
 std::string FormatMoney(int64_t cents) {
-  const char* sign = cents < 0 ? "-" : "";
-  int64_t a = cents < 0 ? -cents : cents;
-  return absl::StrFormat("%s%d.%02d", sign, a / 100, a % 100);
+  std::string s;
+  AppendMoney(s, cents);
+  return s;
 }
 
 std::string FormatTrimmedCents(int64_t cents) {
@@ -48,6 +124,14 @@ std::string FormatTrimmedCents(int64_t cents) {
 
 void AppendJsonString(std::string& out, absl::string_view s) {
   out.push_back('"');
+  // Most strings need no escape: append them whole.
+  if (std::none_of(s.begin(), s.end(), [](char c) {
+        return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+      })) {
+    out.append(s.data(), s.size());
+    out.push_back('"');
+    return;
+  }
   for (char c : s) {
     switch (c) {
       case '"':

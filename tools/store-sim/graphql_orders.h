@@ -2,7 +2,8 @@
 // rendering, the calculated query cost bucket and the answer to one request (the request itself
 // is read by graphql_request.h). Same data, filters and keyset paging as the REST listing
 // (orders_query.h), so a connector gets exactly the same orders through either API. Pure
-// functions, no I/O; the Simulator adds the route, auth, fault switches and the clock.
+// functions, no I/O; the Simulator adds the route, auth, fault switches and the clock. Bulk
+// operations on the same endpoint (told apart by the query text) are graphql_bulk.h's.
 //
 //   POST /shops/{store}/admin/api/{YYYY-MM}/graphql.json       X-Shopify-Access-Token as REST
 //   {"query": "query($first: Int!, $after: String, $query: String) {
@@ -65,6 +66,11 @@ absl::StatusOr<SortKey> DecodeGraphqlCursor(absl::string_view after, uint64_t se
 // Times are UTC with a Z (GraphQL DateTime); money sets are
 // {"shopMoney":{"amount":"12.34","currencyCode":"USD"}}.
 void AppendGraphqlOrderNode(std::string& out, const StoreData& data, const Order& o);
+// The same node's members without the braces; `total_refunded` false leaves totalRefundedSet
+// out (a bulk operation's line carries the refunds themselves, graphql_bulk.h). Reads only the
+// store's spec, never its orders, so it may run beside a live step on another thread.
+void AppendGraphqlOrderMembers(std::string& out, const StoreData& data, const Order& o,
+                               bool total_refunded);
 
 // The per-store calculated-cost bucket: holds up to `maximum` points, restores `restore_rate`
 // points per second up to the maximum; restore_rate 0 means unlimited (never throttles, always
@@ -95,6 +101,10 @@ class QueryCostBucket final {
 // Appends {"requestedQueryCost":R,"actualQueryCost":A|null,"throttleStatus":{…}}.
 void AppendQueryCostJson(std::string& out, int64_t requested, std::optional<int64_t> actual,
                          const QueryCostBucket& bucket);
+
+// The THROTTLED answer for a request of `requested` points: errors plus extensions.cost with
+// "actualQueryCost":null (nothing is charged).
+std::string GraphqlThrottledJson(int64_t requested, const QueryCostBucket& bucket);
 
 struct GraphqlOptions {
   uint64_t cursor_secret = 0;

@@ -9,6 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "simdjson.h"
 #include "tools/store-sim/format.h"
@@ -131,10 +134,7 @@ class ArgumentScanner final {
   // A GraphQL string has JSON's escapes (\" \\ \/ \b \f \n \r \t \uXXXX) and no raw line
   // breaks, so once its end is found simdjson decodes it.
   absl::StatusOr<GraphqlValue> StringLiteral(absl::string_view arg) {
-    if (s_.substr(i_, 3) == "\"\"\"") {
-      return absl::UnimplementedError(
-          absl::StrCat(arg, ": block strings are not supported by store-sim"));
-    }
+    if (s_.substr(i_, 3) == "\"\"\"") return BlockString(arg);
     const size_t start = i_++;
     while (!AtEnd() && s_[i_] != '"' && s_[i_] != '\n') i_ += s_[i_] == '\\' ? 2 : 1;
     if (AtEnd() || s_[i_] != '"') {
@@ -154,6 +154,47 @@ class ArgumentScanner final {
     return v;
   }
 
+  // """…""": raw text up to the closing """ (\""" stands for """), then GraphQL's
+  // BlockStringValue: common indentation removed, blank first and last lines dropped.
+  absl::StatusOr<GraphqlValue> BlockString(absl::string_view arg) {
+    i_ += 3;
+    std::string raw;
+    while (true) {
+      if (AtEnd()) return absl::InvalidArgumentError(absl::StrCat(arg, ": unterminated string"));
+      if (s_.substr(i_, 4) == "\\\"\"\"") {
+        raw += "\"\"\"";
+        i_ += 4;
+      } else if (s_.substr(i_, 3) == "\"\"\"") {
+        i_ += 3;
+        break;
+      } else {
+        raw.push_back(s_[i_++]);
+      }
+    }
+    std::vector<std::string> lines = absl::StrSplit(absl::StrReplaceAll(raw, {{"\r\n", "\n"}}),
+                                                    absl::ByAnyChar("\n\r"));
+    auto indent_of = [](const std::string& line) {
+      size_t n = 0;
+      while (n < line.size() && (line[n] == ' ' || line[n] == '\t')) ++n;
+      return n;
+    };
+    size_t common = std::string::npos;
+    for (size_t k = 1; k < lines.size(); ++k) {
+      size_t n = indent_of(lines[k]);
+      if (n < lines[k].size()) common = std::min(common, n);
+    }
+    if (common != std::string::npos) {
+      for (size_t k = 1; k < lines.size(); ++k) lines[k].erase(0, std::min(common, lines[k].size()));
+    }
+    auto blank = [&](const std::string& line) { return indent_of(line) == line.size(); };
+    while (!lines.empty() && blank(lines.front())) lines.erase(lines.begin());
+    while (!lines.empty() && blank(lines.back())) lines.pop_back();
+    GraphqlValue v;
+    v.kind = GraphqlValue::Kind::kString;
+    v.text = absl::StrJoin(lines, "\n");
+    return v;
+  }
+
   absl::string_view s_;
   size_t i_;
 };
@@ -167,42 +208,41 @@ absl::string_view WordBefore(absl::string_view s, size_t end) {
   return s.substr(i, stop - i);
 }
 
-struct OrdersField {
-  size_t open_paren = 0;  // index of '('
-  std::string alias;      // empty: none
+struct FoundField {
+  size_t open = 0;     // index of '(' (or of '{' for a field without arguments)
+  std::string alias;  // empty: none
 };
 
-// Finds the one `orders(` field (not an operation named "orders").
-absl::StatusOr<OrdersField> FindOrdersField(absl::string_view q) {
-  std::vector<OrdersField> found;
-  constexpr absl::string_view kName = "orders";
-  for (size_t at = q.find(kName); at != absl::string_view::npos; at = q.find(kName, at + 1)) {
+// Finds the one `name(` field (or, with `allow_bare`, also `name {`), not an operation named
+// `name`. NotFound when there is none.
+absl::StatusOr<FoundField> FindField(absl::string_view q, absl::string_view name,
+                                     bool allow_bare) {
+  std::vector<FoundField> found;
+  for (size_t at = q.find(name); at != absl::string_view::npos; at = q.find(name, at + 1)) {
     if (at > 0 && IsNameChar(q[at - 1])) continue;
-    size_t p = at + kName.size();
+    size_t p = at + name.size();
+    if (p < q.size() && IsNameChar(q[p])) continue;
     while (p < q.size() && absl::ascii_isspace(static_cast<unsigned char>(q[p]))) ++p;
-    if (p >= q.size() || q[p] != '(') continue;
+    if (p >= q.size() || (q[p] != '(' && !(allow_bare && q[p] == '{'))) continue;
     absl::string_view before = WordBefore(q, at);
     if (before == "query" || before == "mutation" || before == "subscription") continue;
-    OrdersField f;
-    f.open_paren = p;
+    FoundField f;
+    f.open = p;
     size_t i = at;
     while (i > 0 && absl::ascii_isspace(static_cast<unsigned char>(q[i - 1]))) --i;
     if (i > 0 && q[i - 1] == ':') {
       absl::string_view alias = WordBefore(q, i - 1);
       if (alias.empty()) {
-        return absl::UnimplementedError("cannot read the alias before orders(");
+        return absl::UnimplementedError(absl::StrCat("cannot read the alias before ", name, "("));
       }
       f.alias = std::string(alias);
     }
     found.push_back(std::move(f));
   }
-  if (found.empty()) {
-    return absl::UnimplementedError(
-        "store-sim answers only the orders connection: the query must select "
-        "orders(first: …) { pageInfo { hasNextPage endCursor } nodes { … } }");
-  }
+  if (found.empty()) return absl::NotFoundError(absl::StrCat("no ", name, " field"));
   if (found.size() > 1) {
-    return absl::UnimplementedError("store-sim answers one orders(…) field per query");
+    return absl::UnimplementedError(
+        absl::StrCat("store-sim answers one ", name, "(…) field per query"));
   }
   return found.front();
 }
@@ -319,39 +359,56 @@ absl::StatusOr<GraphqlBody> ParseGraphqlBody(absl::string_view body) {
   return out;
 }
 
-absl::StatusOr<GraphqlOrdersRequest> ParseGraphqlOrdersRequest(const GraphqlBody& body,
-                                                               int offset_minutes) {
-  auto field = FindOrdersField(body.query);
-  if (!field.ok()) return field.status();
-  GraphqlOrdersRequest req;
-  if (!field->alias.empty()) req.response_key = field->alias;
-  // Without a query argument: every order, in the connection's one order.
-  req.query.status = StatusFilter::kAny;
-  req.query.sort = SortOrder::kUpdatedAsc;
-
-  std::map<std::string, GraphqlValue> args;
-  ArgumentScanner scan(body.query, field->open_paren + 1);
+absl::StatusOr<GraphqlField> ParseGraphqlField(const GraphqlBody& body, absl::string_view name,
+                                               bool allow_bare) {
+  auto found = FindField(body.query, name, allow_bare);
+  if (!found.ok()) return found.status();
+  GraphqlField field;
+  field.alias = found->alias;
+  if (body.query[found->open] != '(') return field;
+  field.has_arguments = true;
+  ArgumentScanner scan(body.query, found->open + 1);
   while (true) {
     scan.SkipIgnored();
-    if (scan.AtEnd()) return absl::UnimplementedError("orders: the argument list is not closed");
+    if (scan.AtEnd()) {
+      return absl::UnimplementedError(absl::StrCat(name, ": the argument list is not closed"));
+    }
     if (scan.Take(')')) break;
-    std::string name = scan.Name();
-    if (name.empty()) {
-      return absl::UnimplementedError(absl::StrCat("orders: cannot read an argument name at '",
+    std::string arg = scan.Name();
+    if (arg.empty()) {
+      return absl::UnimplementedError(absl::StrCat(name, ": cannot read an argument name at '",
                                                    std::string(1, scan.Peek()), "'"));
     }
     scan.SkipIgnored();
     if (!scan.Take(':')) {
-      return absl::UnimplementedError(absl::StrCat("orders: expected ':' after ", name));
+      return absl::UnimplementedError(absl::StrCat(name, ": expected ':' after ", arg));
     }
     scan.SkipIgnored();
-    auto value = scan.Value(name, body.variables);
+    auto value = scan.Value(arg, body.variables);
     if (!value.ok()) return value.status();
-    if (!args.emplace(name, *std::move(value)).second) {
+    if (!field.arguments.emplace(arg, *std::move(value)).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat("There can be only one argument named '", name, "'"));
+          absl::StrCat("There can be only one argument named '", arg, "'"));
     }
   }
+  return field;
+}
+
+absl::StatusOr<GraphqlOrdersRequest> ParseGraphqlOrdersRequest(const GraphqlBody& body,
+                                                               int offset_minutes) {
+  auto field = ParseGraphqlField(body, "orders", /*allow_bare=*/false);
+  if (absl::IsNotFound(field.status())) {
+    return absl::UnimplementedError(
+        "store-sim answers only the orders connection: the query must select "
+        "orders(first: …) { pageInfo { hasNextPage endCursor } nodes { … } }");
+  }
+  if (!field.ok()) return field.status();
+  GraphqlOrdersRequest req;
+  if (!field->alias.empty()) req.response_key = field->alias;
+  const std::map<std::string, GraphqlValue>& args = field->arguments;
+  // Without a query argument: every order, in the connection's one order.
+  req.query.status = StatusFilter::kAny;
+  req.query.sort = SortOrder::kUpdatedAsc;
 
   using Kind = GraphqlValue::Kind;
   for (const auto& [name, v] : args) {

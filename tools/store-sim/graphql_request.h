@@ -11,7 +11,8 @@
 //   query    String: Shopify search syntax subset, see ParseOrdersSearch; or null.
 //   sortKey  UPDATED_AT or absent (the sim always sorts by updatedAt, then id, ascending).
 //   reverse  false or absent.
-// Anything else is refused: other arguments or values, list/object/block-string literals.
+// Anything else is refused: other arguments or values, list and object literals. Block strings
+// ("""…""") are read as GraphQL's BlockStringValue.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +44,20 @@ struct GraphqlBody {
   std::map<std::string, GraphqlValue> variables;
 };
 absl::StatusOr<GraphqlBody> ParseGraphqlBody(absl::string_view body);
+
+// One field of the query and its arguments, read without a general GraphQL parser: the query
+// text must hold exactly one `name(` field (optionally aliased; an operation called `name` is
+// not the field) and only its argument list is read, with the value rules above (plus block
+// strings, """…"""). `allow_bare` also finds `name {` (a field without arguments). Errors:
+// NotFound when there is no such field; Unimplemented when there are several or the argument
+// list cannot be read; InvalidArgument for a repeated argument or a bad literal.
+struct GraphqlField {
+  std::string alias;  // empty: none
+  bool has_arguments = false;
+  std::map<std::string, GraphqlValue> arguments;
+};
+absl::StatusOr<GraphqlField> ParseGraphqlField(const GraphqlBody& body, absl::string_view name,
+                                               bool allow_bare);
 
 // What one orders connection request asks for.
 struct GraphqlOrdersRequest {

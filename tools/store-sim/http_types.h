@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,7 +32,14 @@ struct Response {
   // Faults: wait this long before answering; or close the connection without answering.
   int delay_ms = 0;
   bool drop_connection = false;
+  // A large body shared with its owner and sent instead of `body` without being copied (bulk
+  // operation files, hundreds of MB). Body() is whichever of the two is in use.
+  std::shared_ptr<const std::string> shared_body;
+  // Fault: the headers announce the whole body's Content-Length, but only this many bytes of
+  // it are sent before the connection is closed. nullopt: the whole body.
+  std::optional<size_t> cut_body_at;
 
+  absl::string_view Body() const { return shared_body ? *shared_body : body; }
   std::optional<std::string> Header(absl::string_view name) const;
   void SetHeader(std::string name, std::string value);
 };

@@ -1,5 +1,6 @@
-// store-sim: an HTTP server imitating the Shopify orders APIs (REST and GraphQL) and the Meta
-// insights API over a seeded, deterministic data set, with fault switches. A test and demo tool;
+// store-sim: an HTTP server imitating the Shopify orders APIs (REST, GraphQL and bulk
+// operations) and the Meta insights API (sync and async report runs) over a seeded,
+// deterministic data set, with fault switches. A test and demo tool;
 // loopback only by default. See tools/store-sim/simulator.h for addressing and the --help text
 // for the options.
 #include <cstdlib>
@@ -52,6 +53,21 @@ ABSL_FLAG(double, live_delete_probability, 0.0,
 ABSL_FLAG(bool, read_all_orders, true,
           "false: like an app without the read_all_orders scope, only orders created in the last "
           "60 days exist");
+ABSL_FLAG(int64_t, bulk_min_ms, 1000,
+          "Shopify bulk operations take at least this long from run to COMPLETED (objectCount "
+          "grows meanwhile); 0 = as soon as the file is rendered");
+ABSL_FLAG(int64_t, bulk_url_ttl_seconds, 604800,
+          "how long a completed bulk operation's download URL stays valid (then 403 "
+          "ExpiredToken, and the operation shows EXPIRED)");
+ABSL_FLAG(int64_t, ads_async_ms, 2000,
+          "Meta async insights report runs take this long from \"Job Not Started\" to \"Job "
+          "Completed\"; 0 = at once");
+ABSL_FLAG(std::string, shopify_oldest_version, "2025-10",
+          "oldest Shopify API version (YYYY-MM) served: older paths are answered as this one, "
+          "with X-Shopify-API-Deprecated-Reason");
+ABSL_FLAG(std::string, meta_oldest_version, "v22.0",
+          "oldest Graph API version (vNN.0) served: older paths are answered as this one "
+          "(x-fb-api-version says so)");
 ABSL_FLAG(int64_t, latency_ms, 0, "fault: delay every API answer");
 ABSL_FLAG(int64_t, fail_5xx_every, 0,
           "fault: every Nth API request answers 500 then 503, alternating");
@@ -64,11 +80,28 @@ ABSL_FLAG(int64_t, truncate_page, 0, "fault: the Nth data page's body is cut in 
 ABSL_FLAG(int64_t, malformed_page, 0, "fault: the Nth data page's body is garbage, not JSON");
 ABSL_FLAG(int64_t, ads_throttle, 0,
           "fault: the next N insights calls answer Meta's #80000 throttle error");
+ABSL_FLAG(int64_t, bulk_fail, 0,
+          "fault: the next N bulk operations end FAILED (errorCode INTERNAL_SERVER_ERROR) "
+          "partway");
+ABSL_FLAG(int64_t, bulk_stuck, 0,
+          "fault: the next N bulk operations stay RUNNING until cancelled");
+ABSL_FLAG(int64_t, bulk_url_expired, 0,
+          "fault: the next N bulk downloads answer 403 ExpiredToken");
+ABSL_FLAG(int64_t, bulk_truncate, 0,
+          "fault: the next N bulk downloads announce the whole Content-Length, send about half "
+          "of it (ending mid-line) and close the connection");
+ABSL_FLAG(int64_t, ads_async_fail, 0,
+          "fault: the next N Meta async report runs end \"Job Failed\" at about 50%");
+ABSL_FLAG(int64_t, ads_async_stuck, 0,
+          "fault: the next N Meta async report runs stay \"Job Running\" forever");
+ABSL_FLAG(int64_t, ads_token_expired, 0,
+          "fault: the next N Meta requests (any route) answer OAuthException 190/463, the "
+          "access token has expired");
 
 namespace {
 
 constexpr const char* kUsage =
-    R"(Shopify orders (REST + GraphQL) + Meta insights simulator (test/demo tool).
+    R"(Shopify orders (REST + GraphQL + bulk) + Meta insights simulator (test/demo tool).
 
 One server, many stores (default http://127.0.0.1:8090):
   GET  /shops/{store}/admin/api/{YYYY-MM}/orders.json     Shopify orders (orders_api_base =
@@ -93,6 +126,18 @@ One server, many stores (default http://127.0.0.1:8090):
        HTTP 200 with errors[].extensions.code THROTTLED. Errors: 400 {"errors":"…"} for a body
        that is not {"query": …}; else 200 with errors (UNSUPPORTED_QUERY, BAD_USER_INPUT,
        MAX_COST_EXCEEDED).
+  POST …/graphql.json                                    Shopify bulk operations, same token:
+       bulkOperationRunQuery(query: "{ orders(query: \"…\", sortKey: UPDATED_AT) { edges {
+       node { … } } } }") (no first/after; one in progress per shop), node(id: "gid://shopify/
+       BulkOperation/<n>") { ... on BulkOperation { id status errorCode createdAt completedAt
+       objectCount fileSize url partialDataUrl } }, currentBulkOperation, bulkOperationCancel.
+       CREATED -> RUNNING -> COMPLETED after at least --bulk_min_ms; the JSONL has one line per
+       order (the GraphQL node without totalRefundedSet, plus refunds [{id}]) followed by its
+       refund transactions ({"id","kind":"REFUND","status","amountSet","__parentId"}; every
+       fifth refunded order has a FAILURE before its SUCCESS).
+  GET  /_bulk/{store}/{n}.jsonl?expires=…&sig=…           a completed operation's file (the url
+       of its poll; no token; application/jsonl; valid --bulk_url_ttl_seconds, then 403
+       ExpiredToken).
   GET  /shops/{store}/admin/api/{YYYY-MM}/events.json?filter=Order&verb=destroy&created_at_min=…
        deleted orders (live mode deletes cancelled/test orders if --live_delete_probability > 0).
   GET  /{vNN.0}/act_{store}/insights                     Meta insights; the store id is the ad
@@ -100,6 +145,13 @@ One server, many stores (default http://127.0.0.1:8090):
        access_token=… or Authorization: Bearer. level=campaign|account, time_range={"since":…,
        "until":…}, time_increment=1..90|all_days, fields, limit (<=500), after cursor. The last
        28 days are restated: their numbers change on every call.
+  POST /{vNN.0}/act_{store}/insights                     an async report run with the same
+       parameters (query string and/or form body) -> {"report_run_id":"<digits>"};
+       GET /{vNN.0}/{report_run_id} -> async_status / async_percent_completion over
+       --ads_async_ms; GET /{vNN.0}/{report_run_id}/insights -> the sync page format, 400
+       "Report not ready" before "Job Completed".
+  Versions: answers carry X-Shopify-API-Version (older than --shopify_oldest_version: served as
+       it, with X-Shopify-API-Deprecated-Reason) and x-fb-api-version (--meta_oldest_version).
   Admin (no auth): GET /_sim/health, GET /_sim/stores, GET /_sim/stores/{store}/summary
        ({"count","checksum"}: FNV-1a 64 over "<id>:<updated_at unix>:<current_total_price>\n" of
        non-deleted orders by id), GET|POST|DELETE /_sim/faults (JSON switches as the fault flags),
@@ -123,13 +175,25 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "live_interval_ms",
                                       "live_delete_probability",
                                       "read_all_orders",
+                                      "bulk_min_ms",
+                                      "bulk_url_ttl_seconds",
+                                      "ads_async_ms",
+                                      "shopify_oldest_version",
+                                      "meta_oldest_version",
                                       "latency_ms",
                                       "fail_5xx_every",
                                       "burst_429",
                                       "drop_connection_on_page",
                                       "truncate_page",
                                       "malformed_page",
-                                      "ads_throttle"};
+                                      "ads_throttle",
+                                      "bulk_fail",
+                                      "bulk_stuck",
+                                      "bulk_url_expired",
+                                      "bulk_truncate",
+                                      "ads_async_fail",
+                                      "ads_async_stuck",
+                                      "ads_token_expired"};
 
 int Fail(const std::string& message) {
   std::cerr << "store-sim: " << message << "\n";
@@ -193,10 +257,24 @@ int main(int argc, char** argv) {
   config.faults.drop_connection_on_page = absl::GetFlag(FLAGS_drop_connection_on_page);
   config.faults.truncate_page = absl::GetFlag(FLAGS_truncate_page);
   config.faults.malformed_page = absl::GetFlag(FLAGS_malformed_page);
+  config.bulk_min_ms = absl::GetFlag(FLAGS_bulk_min_ms);
+  config.bulk_url_ttl_seconds = absl::GetFlag(FLAGS_bulk_url_ttl_seconds);
   config.faults.ads_throttle = absl::GetFlag(FLAGS_ads_throttle);
+  config.faults.bulk_fail = absl::GetFlag(FLAGS_bulk_fail);
+  config.faults.bulk_stuck = absl::GetFlag(FLAGS_bulk_stuck);
+  config.faults.bulk_url_expired = absl::GetFlag(FLAGS_bulk_url_expired);
+  config.faults.bulk_truncate = absl::GetFlag(FLAGS_bulk_truncate);
+  config.ads_async_ms = absl::GetFlag(FLAGS_ads_async_ms);
+  config.shopify_oldest_version = absl::GetFlag(FLAGS_shopify_oldest_version);
+  config.meta_oldest_version = absl::GetFlag(FLAGS_meta_oldest_version);
+  config.faults.ads_async_fail = absl::GetFlag(FLAGS_ads_async_fail);
+  config.faults.ads_async_stuck = absl::GetFlag(FLAGS_ads_async_stuck);
+  config.faults.ads_token_expired = absl::GetFlag(FLAGS_ads_token_expired);
   const auto& f = config.faults;
   for (int64_t v : {f.latency_ms, f.fail_5xx_every, f.burst_429, f.drop_connection_on_page,
-                    f.truncate_page, f.malformed_page, f.ads_throttle}) {
+                    f.truncate_page, f.malformed_page, f.ads_throttle, f.bulk_fail, f.bulk_stuck,
+                    f.bulk_url_expired, f.bulk_truncate, f.ads_async_fail, f.ads_async_stuck,
+                    f.ads_token_expired}) {
     if (v < 0) return Fail("fault flags must be >= 0");
   }
   int threads = absl::GetFlag(FLAGS_threads);

@@ -66,14 +66,19 @@ class Session final : public std::enable_shared_from_this<Session> {
     version_ = req.version();
     Response resp = sim_.Handle(r);
     if (resp.drop_connection) return Close();
-    res_.emplace();
-    res_->result(static_cast<unsigned>(resp.status));
-    res_->version(version_);
-    res_->keep_alive(keep_alive_);
-    res_->set(http::field::server, "store-sim");
-    for (auto& [k, v] : resp.headers) res_->set(k, v);
-    res_->body() = std::move(resp.body);
-    res_->prepare_payload();
+    if (resp.shared_body || resp.cut_body_at) {
+      PrepareSpan(std::move(resp));
+    } else {
+      span_res_.reset();
+      res_.emplace();
+      res_->result(static_cast<unsigned>(resp.status));
+      res_->version(version_);
+      res_->keep_alive(keep_alive_);
+      res_->set(http::field::server, "store-sim");
+      for (auto& [k, v] : resp.headers) res_->set(k, v);
+      res_->body() = std::move(resp.body);
+      res_->prepare_payload();
+    }
     if (resp.delay_ms > 0) {
       timer_.emplace(stream_.get_executor());
       timer_->expires_after(std::chrono::milliseconds(resp.delay_ms));
@@ -83,22 +88,49 @@ class Session final : public std::enable_shared_from_this<Session> {
     DoWrite();
   }
 
+  // A shared body goes out as a span over the owner's bytes, kept alive by span_owner_ until
+  // the write completes: a bulk file of hundreds of MB is never copied per download. A cut body
+  // announces its whole length, sends the first cut_body_at bytes and closes.
+  void PrepareSpan(Response resp) {
+    res_.reset();
+    span_owner_ = resp.shared_body ? std::move(resp.shared_body)
+                                   : std::make_shared<const std::string>(std::move(resp.body));
+    const size_t full = span_owner_->size();
+    const size_t send = std::min(full, resp.cut_body_at.value_or(full));
+    close_after_write_ = send < full;
+    span_res_.emplace();
+    span_res_->result(static_cast<unsigned>(resp.status));
+    span_res_->version(version_);
+    span_res_->keep_alive(keep_alive_ && !close_after_write_);
+    span_res_->set(http::field::server, "store-sim");
+    for (auto& [k, v] : resp.headers) span_res_->set(k, v);
+    span_res_->body() = beast::span<const char>(span_owner_->data(), send);
+    span_res_->content_length(full);
+  }
+
   void OnDelay(beast::error_code) { DoWrite(); }
 
   void DoWrite() {
     stream_.expires_after(kIdleTimeout);
+    if (span_res_) {
+      http::async_write(stream_, *span_res_,
+                        beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+      return;
+    }
     http::async_write(stream_, *res_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
-    if (ec) return Close();
-    if (!keep_alive_) return Close();
+    span_res_.reset();
+    span_owner_.reset();
+    if (ec || close_after_write_ || !keep_alive_) return Close();
     DoRead();
   }
 
   void SendError(http::status status, std::string body) {
     keep_alive_ = false;
+    span_res_.reset();
     res_.emplace();
     res_->result(status);
     res_->version(11);
@@ -120,6 +152,9 @@ class Session final : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
+  std::optional<http::response<http::span_body<const char>>> span_res_;
+  std::shared_ptr<const std::string> span_owner_;
+  bool close_after_write_ = false;
   std::optional<asio::steady_timer> timer_;
   bool keep_alive_ = true;
   unsigned version_ = 11;

@@ -17,6 +17,7 @@
 #include "simdjson.h"
 #include "tools/store-sim/format.h"
 #include "tools/store-sim/graphql_orders.h"
+#include "tools/store-sim/meta_insights.h"
 #include "tools/store-sim/orders_query.h"
 #include "tools/store-sim/rng.h"
 
@@ -64,8 +65,6 @@ void ApplyPageFault(PageFault fault, absl::string_view garbage, Response& r) {
   }
 }
 constexpr int kMaxOrdersLimit = 250;
-constexpr int kDefaultInsightsLimit = 25;
-constexpr int kMaxInsightsLimit = 500;
 
 Response JsonResponse(int status, std::string body) {
   Response r;
@@ -107,6 +106,16 @@ bool IsGraphVersion(absl::string_view v) {
          std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// NN of a Graph API version "vNN.0" (IsGraphVersion).
+int GraphVersionMajor(absl::string_view v) {
+  int major = 0;
+  return absl::SimpleAtoi(v.substr(1, v.size() - 3), &major) ? major : 0;
+}
+
+bool IsDigits(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::string HostOf(const Request& req) {
   auto host = req.Header("Host");
   return host && !host->empty() ? *host : "127.0.0.1:8090";
@@ -123,9 +132,43 @@ Simulator::Simulator(const SimConfig& config, const Clock* clock)
     : config_(config),
       clock_(clock),
       cursor_secret_(MixKeys(config.seed, 0xc0ffee)),
-      faults_(config.faults) {}
+      faults_(config.faults),
+      bulk_(BulkOptions{absl::Milliseconds(config.bulk_min_ms),
+                        absl::Seconds(config.bulk_url_ttl_seconds), cursor_secret_}) {}
 
-Simulator::~Simulator() = default;
+Simulator::~Simulator() {
+  std::thread thread;
+  {
+    absl::MutexLock lock(&jobs_mu_);
+    stopping_ = true;
+    if (running_job_ != nullptr) running_job_->Cancel();
+    thread = std::move(bulk_thread_);
+  }
+  if (thread.joinable()) thread.join();
+}
+
+void Simulator::StartBulkJob(std::shared_ptr<BulkJob> job) {
+  absl::MutexLock lock(&jobs_mu_);
+  jobs_.push_back(std::move(job));
+  if (!bulk_thread_.joinable()) bulk_thread_ = std::thread([this] { BulkThread(); });
+}
+
+void Simulator::BulkThread() {
+  while (true) {
+    std::shared_ptr<BulkJob> job;
+    {
+      absl::MutexLock lock(&jobs_mu_);
+      jobs_mu_.Await(absl::Condition(this, &Simulator::BulkWorkReady));
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+      running_job_ = job;
+    }
+    job->Run();  // renders outside every lock; the registry watches its atomics
+    absl::MutexLock lock(&jobs_mu_);
+    running_job_.reset();
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& config,
                                                              const Clock* clock) {
@@ -141,6 +184,16 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(const SimConfig& co
     return absl::InvalidArgumentError("--graphql_bucket_size must be >= 1");
   if (config.graphql_restore_rate < 0)
     return absl::InvalidArgumentError("--graphql_restore_rate must be >= 0");
+  if (config.bulk_min_ms < 0) return absl::InvalidArgumentError("--bulk_min_ms must be >= 0");
+  if (config.ads_async_ms < 0) return absl::InvalidArgumentError("--ads_async_ms must be >= 0");
+  if (!IsApiVersion(config.shopify_oldest_version)) {
+    return absl::InvalidArgumentError("--shopify_oldest_version must be YYYY-MM");
+  }
+  if (!IsGraphVersion(config.meta_oldest_version)) {
+    return absl::InvalidArgumentError("--meta_oldest_version must be vNN.0");
+  }
+  if (config.bulk_url_ttl_seconds < 1)
+    return absl::InvalidArgumentError("--bulk_url_ttl_seconds must be >= 1");
   std::unique_ptr<Simulator> sim(new Simulator(config, clock));
   const int64_t end = absl::ToUnixSeconds(config.end);
   for (const StoreSpec& spec : config.stores) {
@@ -194,35 +247,60 @@ Response Simulator::Handle(const Request& request) {
 Response Simulator::HandleLocked(const Request& request) {
   auto target = ParseTarget(request.target);
   if (!target.ok()) return JsonResponse(400, ShopifyError("Bad Request: malformed URL"));
+  // Signed bulk downloads first: no token, and not an admin or API path.
+  if (absl::StartsWith(target->path, "/_bulk/")) {
+    if (request.method != "GET") {
+      return JsonResponse(405, "{\"error\":\"method not allowed\"}");
+    }
+    return AnswerBulkDownload(*target, bulk_, faults_, clock_->Now());
+  }
   if (absl::StartsWith(target->path, "/_sim/")) return HandleAdmin(request, *target);
 
   std::vector<std::string> parts = absl::StrSplit(target->path, '/', absl::SkipEmpty());
   // /shops/{store}/admin/api/{YYYY-MM}/orders.json | …/orders/count.json | …/events.json |
   // …/graphql.json
   if (parts.size() >= 6 && parts[0] == "shops" && parts[2] == "admin" && parts[3] == "api") {
-    bool list = parts.size() == 6 && parts[5] == "orders.json";
-    bool count = parts.size() == 7 && parts[5] == "orders" && parts[6] == "count.json";
-    bool events = parts.size() == 6 && parts[5] == "events.json";
-    bool graphql = parts.size() == 6 && parts[5] == "graphql.json";
-    StoreState* store = Find(parts[1]);
-    if (store == nullptr || !IsApiVersion(parts[4]) || (!list && !count && !events && !graphql)) {
-      return JsonResponse(404, ShopifyError("Not Found"));
+    Response r = HandleShopify(request, *target, parts);
+    // Every answer on a versioned path says which version served it; an older one than the
+    // sim's oldest is served as that, and says it is deprecated.
+    if (IsApiVersion(parts[4])) {
+      const bool old = parts[4] < config_.shopify_oldest_version;
+      r.SetHeader("X-Shopify-API-Version", old ? config_.shopify_oldest_version : parts[4]);
+      if (old) {
+        r.SetHeader("X-Shopify-API-Deprecated-Reason",
+                    "https://shopify.dev/api/usage/versioning#deprecation-practices");
+      }
     }
-    if (graphql) {
-      if (request.method != "POST") return JsonResponse(406, ShopifyError("Not Acceptable"));
-      return HandleGraphql(request, *store);
-    }
-    if (request.method != "GET") return JsonResponse(406, ShopifyError("Not Acceptable"));
-    return HandleOrders(request, *target, *store, parts[4],
-                        list    ? OrdersRoute::kList
-                        : count ? OrdersRoute::kCount
-                                : OrdersRoute::kEvents);
+    return r;
   }
-  // /{vNN.0}/act_{account}/insights
-  if (parts.size() == 3 && parts[2] == "insights" && absl::StartsWith(parts[1], "act_")) {
-    return HandleInsights(request, *target, parts[0], parts[1].substr(4));
+  // /{vNN.0}/act_{account}/insights, /{vNN.0}/{report_run_id}[/insights]
+  if ((parts.size() == 3 && parts[2] == "insights" && absl::StartsWith(parts[1], "act_")) ||
+      (absl::StartsWith(parts.empty() ? "" : parts[0], "v") && parts.size() >= 2 &&
+       IsDigits(parts[1]) && (parts.size() == 2 || (parts.size() == 3 && parts[2] == "insights")))) {
+    return HandleMeta(request, *target, parts);
   }
   return JsonResponse(404, ShopifyError("Not Found"));
+}
+
+Response Simulator::HandleShopify(const Request& request, const ParsedTarget& target,
+                                  const std::vector<std::string>& parts) {
+  bool list = parts.size() == 6 && parts[5] == "orders.json";
+  bool count = parts.size() == 7 && parts[5] == "orders" && parts[6] == "count.json";
+  bool events = parts.size() == 6 && parts[5] == "events.json";
+  bool graphql = parts.size() == 6 && parts[5] == "graphql.json";
+  StoreState* store = Find(parts[1]);
+  if (store == nullptr || !IsApiVersion(parts[4]) || (!list && !count && !events && !graphql)) {
+    return JsonResponse(404, ShopifyError("Not Found"));
+  }
+  if (graphql) {
+    if (request.method != "POST") return JsonResponse(406, ShopifyError("Not Acceptable"));
+    return HandleGraphql(request, *store);
+  }
+  if (request.method != "GET") return JsonResponse(406, ShopifyError("Not Acceptable"));
+  return HandleOrders(request, target, *store, parts[4],
+                      list    ? OrdersRoute::kList
+                      : count ? OrdersRoute::kCount
+                              : OrdersRoute::kEvents);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,6 +562,17 @@ Response Simulator::HandleGraphql(const Request& request, StoreState& store) {
     return with_latency(JsonResponse(
         code, ShopifyError(code == 500 ? "Internal Server Error" : "Service Unavailable")));
   }
+  auto body = ParseGraphqlBody(request.body);
+  const BulkRequestKind bulk_kind =
+      body.ok() ? ClassifyBulkRequest(body->query) : BulkRequestKind::kNone;
+  if (bulk_kind != BulkRequestKind::kNone) {
+    BulkContext context{store.data,    bulk_,           store.graphql_bucket,
+                        faults_,       clock_->Now(),   HostOf(request),
+                        config_.read_all_orders,
+                        [this](std::shared_ptr<BulkJob> job) { StartBulkJob(std::move(job)); }};
+    GraphqlAnswer answer = AnswerBulkRequest(*body, bulk_kind, context);
+    return with_latency(JsonResponse(answer.http_status, std::move(answer.body)));
+  }
   GraphqlAnswer answer =
       AnswerGraphqlOrders(request.body, store.data, store.graphql_bucket, clock_->Now(),
                           GraphqlOptions{cursor_secret_, config_.read_all_orders});
@@ -583,60 +672,33 @@ Response Simulator::OrderEvents(const Request& request, const ParsedTarget& targ
 }
 
 // ---------------------------------------------------------------------------------------------
-// Meta insights
+// Meta: sync insights and async report runs (meta_insights.h holds the API; here: the routes,
+// auth, usage headers, fault switches and the clock)
 
 namespace {
 
-std::string MetaError(absl::string_view message, absl::string_view type, int code, int subcode,
-                      uint64_t trace) {
-  std::string out = "{\"error\":{\"message\":";
-  AppendJsonString(out, message);
-  out += ",\"type\":";
-  AppendJsonString(out, type);
-  absl::StrAppend(&out, ",\"code\":", code);
-  if (subcode != 0) absl::StrAppend(&out, ",\"error_subcode\":", subcode);
-  if (code == 80000 || code == 1 || code == 2) out += ",\"is_transient\":true";
-  absl::StrAppend(&out, ",\"fbtrace_id\":\"A", absl::StrFormat("%016X", SplitMix64(trace)), "\"}}");
-  return out;
-}
-
-std::string EncodeInsightsCursor(uint64_t position, uint64_t fingerprint) {
-  std::string raw;
-  for (int i = 0; i < 8; ++i) raw.push_back(static_cast<char>((position >> (8 * i)) & 0xff));
-  uint64_t tag = MixKeys(fingerprint, position);
-  for (int i = 0; i < 4; ++i) raw.push_back(static_cast<char>((tag >> (8 * i)) & 0xff));
-  return absl::WebSafeBase64Escape(raw);
-}
-
-absl::StatusOr<uint64_t> DecodeInsightsCursor(absl::string_view text, uint64_t fingerprint) {
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(text, &raw) || raw.size() != 12) {
-    return absl::InvalidArgumentError("bad cursor");
-  }
-  uint64_t position = 0;
-  for (int i = 0; i < 8; ++i)
-    position |= uint64_t{static_cast<uint8_t>(raw[static_cast<size_t>(i)])} << (8 * i);
-  uint64_t tag = MixKeys(fingerprint, position);
-  for (int i = 0; i < 4; ++i) {
-    if (static_cast<uint8_t>(raw[static_cast<size_t>(8 + i)]) != ((tag >> (8 * i)) & 0xff)) {
-      return absl::InvalidArgumentError("bad cursor");
-    }
-  }
-  return position;
-}
-
-const std::vector<std::string>& KnownInsightsFields() {
-  static const auto* fields = new std::vector<std::string>{
-      "account_id", "account_currency", "campaign_id", "campaign_name", "date_start",   "date_stop",
-      "spend",      "impressions",      "clicks",      "actions",       "action_values"};
-  return *fields;
+// "Sunday, 06-Dec-26 10:00:00 PST", the way Graph API error messages print times.
+std::string PacificTime(absl::Time t) {
+  return absl::FormatTime("%A, %d-%b-%y %H:%M:%S PST", t, absl::FixedTimeZone(-8 * 3600));
 }
 
 }  // namespace
 
-Response Simulator::HandleInsights(const Request& request, const ParsedTarget& target,
-                                   const std::string& version, const std::string& account) {
-  StoreState* store = Find(account);
+Response Simulator::HandleMeta(const Request& request, const ParsedTarget& target,
+                               const std::vector<std::string>& parts) {
+  enum class Route { kInsights, kReportStatus, kReportInsights };
+  const std::string& version = parts[0];
+  Route route = Route::kInsights;
+  const ReportRun* run = nullptr;
+  std::string account;
+  if (parts.size() == 3 && parts[2] == "insights" && absl::StartsWith(parts[1], "act_")) {
+    account = parts[1].substr(4);
+  } else {
+    route = parts.size() == 2 ? Route::kReportStatus : Route::kReportInsights;
+    run = reports_.Find(parts[1]);
+    if (run != nullptr) account = run->account;
+  }
+  StoreState* store = account.empty() ? nullptr : Find(account);
   const uint64_t trace = MixKeys(cursor_secret_, store != nullptr ? store->insights_calls : 0,
                                  Fnv1a64(request.target));
   const absl::Time now = clock_->Now();
@@ -662,239 +724,150 @@ Response Simulator::HandleInsights(const Request& request, const ParsedTarget& t
                              ",\"acc_id_util_pct\":", call_count,
                              ",\"ads_api_access_tier\":\"standard_access\"}"));
     r.delay_ms = static_cast<int>(faults_.latency_ms());
+    // The version that served it: an older one than the sim's oldest is served as that.
+    if (IsGraphVersion(version)) {
+      r.SetHeader("x-fb-api-version", GraphVersionMajor(version) <
+                                              GraphVersionMajor(config_.meta_oldest_version)
+                                          ? config_.meta_oldest_version
+                                          : version);
+    }
     return r;
   };
-  auto error = [&](int http, absl::string_view message, absl::string_view type, int code, int sub) {
-    return with_usage(JsonResponse(http, MetaError(message, type, code, sub, trace)));
+  auto error = [&](const MetaErrorInfo& e) {
+    return with_usage(JsonResponse(e.http, MetaErrorJson(e, trace)));
+  };
+  auto error_of = [&](int http, absl::string_view message, absl::string_view type, int code,
+                      int sub) {
+    return error(MetaErrorInfo{http, std::string(message), std::string(type), code, sub});
   };
 
-  if (request.method != "GET") {
-    return error(400, "Unsupported request method (store-sim serves synchronous GET insights only)",
-                 "OAuthException", 100, 0);
+  // The query string's parameters, then a form body's (a later key wins, as for repeated keys).
+  std::vector<QueryParam> params = target.params;
+  const bool create = route == Route::kInsights && request.method == "POST";
+  if (create && !request.body.empty()) {
+    auto form = ParseTarget(absl::StrCat("/?", request.body));
+    if (!form.ok()) {
+      return error_of(400, "(#100) The request body is not application/x-www-form-urlencoded",
+                      "OAuthException", 100, 0);
+    }
+    params.insert(params.end(), form->params.begin(), form->params.end());
+  }
+  auto param = [&](absl::string_view key) {
+    std::optional<std::string> found;
+    for (const QueryParam& p : params) {
+      if (p.key == key) found = p.value;
+    }
+    return found;
+  };
+
+  if (request.method != "GET" && !create) {
+    return error_of(400,
+                    "Unsupported request method (store-sim serves GET insights and report runs, "
+                    "and POST insights to start a report run)",
+                    "OAuthException", 100, 0);
   }
   if (!IsGraphVersion(version)) {
-    return error(400, absl::StrCat("Unknown path components: /", version), "OAuthException", 2500,
-                 0);
+    return error_of(400, absl::StrCat("Unknown path components: /", version), "OAuthException",
+                    2500, 0);
   }
-  std::optional<std::string> token = target.Get("access_token");
+  if (faults_.TakeAdsTokenExpired()) {
+    return error_of(400,
+                    absl::StrCat("Error validating access token: Session has expired on Sunday, "
+                                 "06-Dec-26 10:00:00 PST. The current time is ",
+                                 PacificTime(now), "."),
+                    "OAuthException", 190, 463);
+  }
+  std::optional<std::string> token = param("access_token");
   if (!token) {
     if (auto auth = request.Header("Authorization"); auth && absl::StartsWith(*auth, "Bearer ")) {
       token = auth->substr(7);
     }
   }
   if (!token) {
-    return error(400, "An access token is required to request this resource.", "OAuthException",
-                 104, 0);
+    return error_of(400, "An access token is required to request this resource.",
+                    "OAuthException", 104, 0);
   }
   if (*token != config_.access_token) {
-    return error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException",
-                 190, 0);
+    return error_of(400, "Invalid OAuth access token - Cannot parse access token",
+                    "OAuthException", 190, 0);
   }
   if (store == nullptr) {
-    return error(400,
-                 absl::StrCat("Unsupported get request. Object with ID 'act_", account,
-                              "' does not exist, cannot be loaded due to missing permissions, or "
-                              "does not support this operation."),
-                 "GraphMethodException", 100, 33);
+    return error_of(400,
+                    absl::StrCat("Unsupported get request. Object with ID '", parts[1],
+                                 "' does not exist, cannot be loaded due to missing permissions, "
+                                 "or does not support this operation."),
+                    "GraphMethodException", 100, 33);
   }
-  if (faults_.TakeAdsThrottle()) {
+  if (route != Route::kReportStatus && faults_.TakeAdsThrottle()) {
     throttled = true;
-    return error(400,
-                 "(#80000) There have been too many calls from this ad-account. Wait a bit and try "
-                 "again. For more info, please refer to "
-                 "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
-                 "OAuthException", 80000, 2446079);
+    return error_of(400,
+                    "(#80000) There have been too many calls from this ad-account. Wait a bit and "
+                    "try again. For more info, please refer to "
+                    "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+                    "OAuthException", 80000, 2446079);
   }
   if (int code = faults_.Next5xx(); code != 0) {
-    return code == 500 ? error(500, "An unknown error occurred", "OAuthException", 1, 99)
-                       : error(503, "Service temporarily unavailable", "OAuthException", 2, 0);
+    return code == 500 ? error_of(500, "An unknown error occurred", "OAuthException", 1, 99)
+                       : error_of(503, "Service temporarily unavailable", "OAuthException", 2, 0);
   }
   store->ads_usage_pct = std::min(100.0, store->ads_usage_pct + 0.5);
+  const absl::Duration job_duration = absl::Milliseconds(config_.ads_async_ms);
 
-  const int off = store->data.spec().utc_offset_minutes;
-  const int64_t today = FloorDiv(store->data.now() + int64_t{off} * 60, 86400);
-
-  // level
-  std::string level = target.Get("level").value_or("account");
-  if (level != "campaign" && level != "account") {
-    return error(400, "(#100) store-sim serves level=campaign or level=account", "OAuthException",
-                 100, 0);
+  if (route == Route::kReportStatus) {
+    return with_usage(JsonResponse(200, ReportRunJson(*run, ProgressOf(*run, now, job_duration))));
   }
-  // time_range (default: Meta's last_30d preset, yesterday and the 29 days before)
-  int64_t since = today - 30;
-  int64_t until = today - 1;
-  if (auto tr = target.Get("time_range")) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    std::string_view s, u;
-    if (parser.parse(simdjson::padded_string(*tr)).get(doc) != simdjson::SUCCESS ||
-        doc["since"].get(s) != simdjson::SUCCESS || doc["until"].get(u) != simdjson::SUCCESS) {
-      return error(400, "(#100) param time_range must be a JSON object with since and until",
-                   "OAuthException", 100, 1487534);
+  InsightsPageSpec spec;
+  spec.account = account;
+  const InsightsQuery* query = nullptr;
+  ParsedInsights parsed;
+  if (route == Route::kReportInsights) {
+    ReportProgress progress = ProgressOf(*run, now, job_duration);
+    if (!progress.completed) {
+      return error_of(400, absl::StrCat("Report not ready: async_status is ", progress.status),
+                      "OAuthException", 100, 0);
     }
-    auto ds = ParseDay(absl::string_view(s.data(), s.size()));
-    auto du = ParseDay(absl::string_view(u.data(), u.size()));
-    if (!ds.ok() || !du.ok()) {
-      return error(400, "(#100) time_range: dates must be YYYY-MM-DD", "OAuthException", 100,
-                   1487534);
+    ParsedLimit limit = ParseInsightsLimit(params, run->query.limit.value_or(kDefaultInsightsLimit));
+    if (limit.error) return error(*limit.error);
+    query = &run->query;
+    spec.today = run->today;
+    spec.call = run->call;
+    spec.limit = limit.limit;
+    spec.fingerprint =
+        MixKeys(cursor_secret_, Fnv1a64(absl::StrCat("report:", run->id)), Fnv1a64(account));
+    spec.next_prefix =
+        absl::StrCat("http://", HostOf(request), "/", version, "/", run->id, "/insights?");
+  } else {
+    const int off = store->data.spec().utc_offset_minutes;
+    spec.today = FloorDiv(store->data.now() + int64_t{off} * 60, 86400);
+    parsed = ParseInsightsQuery(params, spec.today);
+    if (parsed.error) return error(*parsed.error);
+    if (create) {
+      ReportRun next;
+      next.account = account;
+      next.query = parsed.query;
+      next.today = spec.today;
+      next.call = ++store->insights_calls;  // the report's rows are fixed from now on
+      next.created = now;
+      next.fail = faults_.TakeAdsAsyncFail();
+      next.stuck = !next.fail && faults_.TakeAdsAsyncStuck();
+      const ReportRun& added = reports_.Add(std::move(next));
+      return with_usage(
+          JsonResponse(200, absl::StrCat("{\"report_run_id\":\"", added.id, "\"}")));
     }
-    since = *ds;
-    until = *du;
+    query = &parsed.query;
+    spec.limit = parsed.query.limit.value_or(kDefaultInsightsLimit);
+    // Fingerprint of the query, so an `after` cursor only works with the query that made it.
+    spec.fingerprint =
+        MixKeys(cursor_secret_, Fnv1a64(parsed.query.normalized), Fnv1a64(account));
+    spec.next_prefix =
+        absl::StrCat("http://", HostOf(request), "/", version, "/act_", account, "/insights?");
   }
-  if (until < since) {
-    return error(400, "(#100) time_range: since must be on or before until", "OAuthException", 100,
-                 1487534);
-  }
-  {
-    absl::CivilDay t = absl::CivilDay(1970, 1, 1) + today;
-    absl::CivilDay limit_day(t.year(), t.month() - 37, t.day());
-    if (since < limit_day - absl::CivilDay(1970, 1, 1)) {
-      return error(400,
-                   "(#3018) The start date of the time range cannot be beyond 37 months from the "
-                   "current date",
-                   "OAuthException", 100, 1487534);
-    }
-  }
-  // time_increment: 1..90 days or all_days (the default)
-  int64_t increment = 0;  // 0 = all_days
-  if (auto ti = target.Get("time_increment"); ti && *ti != "all_days") {
-    if (!absl::SimpleAtoi(*ti, &increment) || increment < 1 || increment > 90) {
-      return error(400, "(#100) time_increment must be an integer 1-90 or all_days",
-                   "OAuthException", 100, 0);
-    }
-  }
-  // fields
-  std::vector<std::string> fields = {"spend", "impressions"};
-  if (auto f = target.Get("fields")) {
-    fields = absl::StrSplit(*f, ',', absl::SkipWhitespace());
-    for (const std::string& name : fields) {
-      const auto& known = KnownInsightsFields();
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        return error(400, absl::StrCat("(#100) ", name, " is not valid for fields param."),
-                     "OAuthException", 100, 0);
-      }
-    }
-  }
-  auto want = [&](absl::string_view name) {
-    return std::find(fields.begin(), fields.end(), name) != fields.end();
-  };
-  int limit = kDefaultInsightsLimit;
-  if (auto l = target.Get("limit")) {
-    if (!absl::SimpleAtoi(*l, &limit) || limit < 1) {
-      return error(400, "(#100) limit must be a positive integer", "OAuthException", 100, 0);
-    }
-    if (limit > kMaxInsightsLimit) {
-      return error(500,
-                   "Please reduce the amount of data you're asking for, then retry your request",
-                   "OAuthException", 1, 0);
-    }
-  }
-  // Fingerprint of the query, so an `after` cursor only works with the query that made it.
-  std::string normalized;
-  for (const QueryParam& p : target.params) {
-    if (p.key == "after" || p.key == "before" || p.key == "access_token" || p.key == "limit")
-      continue;
-    absl::StrAppend(&normalized, p.key, "=", p.value, "&");
-  }
-  const uint64_t fingerprint = MixKeys(cursor_secret_, Fnv1a64(normalized), Fnv1a64(account));
-  uint64_t offset = 0;
-  if (auto after = target.Get("after")) {
-    auto pos = DecodeInsightsCursor(*after, fingerprint);
-    if (!pos.ok()) {
-      return error(400, "(#100) Invalid cursor: 'after' does not belong to this query",
-                   "OAuthException", 100, 0);
-    }
-    offset = *pos + 1;
-  }
-
-  // Rows: buckets of `increment` days from `since` (data exists from the first day to today),
-  // times campaigns at campaign level.
-  const uint64_t call = ++store->insights_calls;
-  const int64_t data_from = std::max(since, store->ads.first_day());
-  const int64_t data_to = std::min(until, today);
-  struct Bucket {
-    int64_t start, stop;
-  };
-  std::vector<Bucket> buckets;
-  if (data_from <= data_to) {
-    if (increment == 0) {
-      buckets.push_back({since, until});
-    } else {
-      for (int64_t b = since; b <= data_to; b += increment) {
-        int64_t stop = std::min(b + increment - 1, until);
-        if (stop >= data_from) buckets.push_back({b, stop});
-      }
-    }
-  }
-  const size_t per_bucket = level == "campaign" ? store->ads.campaigns().size() : 1;
-  const uint64_t total = buckets.size() * per_bucket;
-
-  std::string body = "{\"data\":[";
-  uint64_t end_pos = std::min<uint64_t>(total, offset + static_cast<uint64_t>(limit));
-  for (uint64_t pos = offset; pos < end_pos; ++pos) {
-    const Bucket& b = buckets[pos / per_bucket];
-    size_t c = pos % per_bucket;
-    DayMetrics m;
-    for (int64_t d = std::max(b.start, data_from); d <= std::min(b.stop, data_to); ++d) {
-      if (level == "campaign") {
-        m += store->ads.Metrics(c, d, today, call);
-      } else {
-        for (size_t k = 0; k < store->ads.campaigns().size(); ++k)
-          m += store->ads.Metrics(k, d, today, call);
-      }
-    }
-    if (pos > offset) body += ",";
-    body += "{";
-    if (want("account_id")) absl::StrAppend(&body, "\"account_id\":\"", account, "\",");
-    if (level == "campaign") {
-      const Campaign& camp = store->ads.campaigns()[c];
-      if (want("campaign_id")) absl::StrAppend(&body, "\"campaign_id\":\"", camp.id, "\",");
-      if (want("campaign_name")) {
-        body += "\"campaign_name\":";
-        AppendJsonString(body, camp.name);
-        body += ",";
-      }
-    }
-    if (want("spend"))
-      absl::StrAppend(&body, "\"spend\":\"", FormatTrimmedCents(m.spend_cents), "\",");
-    if (want("impressions")) absl::StrAppend(&body, "\"impressions\":\"", m.impressions, "\",");
-    if (want("clicks")) absl::StrAppend(&body, "\"clicks\":\"", m.clicks, "\",");
-    if (want("actions")) {
-      absl::StrAppend(&body, "\"actions\":[{\"action_type\":\"link_click\",\"value\":\"", m.clicks,
-                      "\"},{\"action_type\":\"purchase\",\"value\":\"", m.purchases,
-                      "\"},{\"action_type\":\"offsite_conversion.fb_pixel_purchase\",\"value\":\"",
-                      m.purchases, "\"}],");
-    }
-    if (want("action_values")) {
-      absl::StrAppend(&body, "\"action_values\":[{\"action_type\":\"purchase\",\"value\":\"",
-                      FormatTrimmedCents(m.purchase_value_cents),
-                      "\"},{\"action_type\":\"offsite_conversion.fb_pixel_purchase\",\"value\":\"",
-                      FormatTrimmedCents(m.purchase_value_cents), "\"}],");
-    }
-    if (want("account_currency")) body += "\"account_currency\":\"USD\",";
-    absl::StrAppend(&body, "\"date_start\":\"", FormatDay(b.start), "\",\"date_stop\":\"",
-                    FormatDay(b.stop), "\"}");
-  }
-  body += "]";
-  if (end_pos > offset) {
-    absl::StrAppend(&body, ",\"paging\":{\"cursors\":{\"before\":\"",
-                    EncodeInsightsCursor(offset, fingerprint), "\",\"after\":\"",
-                    EncodeInsightsCursor(end_pos - 1, fingerprint), "\"}");
-    if (end_pos < total) {
-      std::string next =
-          absl::StrCat("http://", HostOf(request), "/", version, "/act_", account, "/insights?");
-      for (const QueryParam& p : target.params) {
-        if (p.key == "after" || p.key == "before") continue;
-        absl::StrAppend(&next, p.raw, "&");
-      }
-      absl::StrAppend(&next, "after=", EncodeInsightsCursor(end_pos - 1, fingerprint));
-      body += ",\"next\":";
-      AppendJsonString(body, next);
-    }
-    body += "}";
-  }
-  body += "}";
-  Response r = with_usage(JsonResponse(200, std::move(body)));
+  ParsedOffset offset = ParseInsightsAfter(params, spec.fingerprint);
+  if (offset.error) return error(*offset.error);
+  if (route == Route::kInsights) spec.call = ++store->insights_calls;
+  spec.next_prefix += EchoParams(params);
+  Response r = with_usage(
+      JsonResponse(200, RenderInsightsPage(store->ads, *query, spec, offset.offset)));
   ApplyPageFault(faults_.NextPage(), "{\"data\":[{\"spend\":\"12.3\",}]]<html>garbage", r);
   return r;
 }

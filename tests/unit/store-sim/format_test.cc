@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/time/time.h"
 #include "tools/store-sim/http_types.h"
 #include "tools/store-sim/rng.h"
 
@@ -18,6 +19,26 @@ TEST(FormatTest, ShopifyTimeCarriesTheOffset) {
 TEST(FormatTest, ShopifyTimeCrossesDayBoundaryBackwards) {
   // 2024-01-01T02:00:00Z is still Dec 31 in New York.
   EXPECT_EQ(FormatShopifyTime(1704074400, -300), "2023-12-31T21:00:00-05:00");
+}
+
+TEST(FormatTest, HandRolledTimesAgreeWithAbseil) {
+  // Both sides of 1970, leap days, century years and offsets of either sign.
+  Rng rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t t = rng.Between(-2'208'988'800, 4'102'444'800);  // 1900 .. 2100
+    const int offset = static_cast<int>(rng.Between(-720, 840));
+    const absl::TimeZone zone = absl::FixedTimeZone(offset * 60);
+    EXPECT_EQ(FormatShopifyTime(t, offset),
+              absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", absl::FromUnixSeconds(t), zone))
+        << t << " " << offset;
+    EXPECT_EQ(FormatUtcTime(t), absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t),
+                                                 absl::UTCTimeZone()));
+  }
+  EXPECT_EQ(FormatUtcTime(951782400), "2000-02-29T00:00:00Z");
+  std::string out = "x";
+  AppendMoney(out, -5);
+  AppendUtcTime(out, 0);
+  EXPECT_EQ(out, "x-0.051970-01-01T00:00:00Z");
 }
 
 TEST(FormatTest, MoneyHasTwoDecimals) {

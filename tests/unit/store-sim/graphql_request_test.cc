@@ -196,5 +196,21 @@ TEST(GraphqlRequestTest, ArgumentsTheSimCannotHonourAreRefusedByName) {
   }
 }
 
+TEST(GraphqlRequestTest, BlockStringsAreReadAsGraphqlBlockStringValues) {
+  auto r = ParseRequest(GraphqlQueryBody(
+      "{ orders(first: 5, query: \"\"\"\n    updated_at:>='2025-01-01T00:00:00Z'\n  \"\"\") "
+      "{ nodes { id } } }"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->query.updated_min, 1735689600);
+  GraphqlBody body;
+  body.query = "{ f(a: \"\"\"\n  x\n    y \\\"\"\"\n  \"\"\") { id } }";
+  auto field = ParseGraphqlField(body, "f", /*allow_bare=*/false);
+  ASSERT_TRUE(field.ok()) << field.status();
+  EXPECT_EQ(field->arguments.at("a").text, "x\n  y \"\"\"");
+  body.query = "{ f { id } }";
+  EXPECT_FALSE(ParseGraphqlField(body, "f", /*allow_bare=*/true)->has_arguments);
+  EXPECT_TRUE(absl::IsNotFound(ParseGraphqlField(body, "f", /*allow_bare=*/false).status()));
+}
+
 }  // namespace
 }  // namespace autosync::storesim
