@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <thread>
 #include <cstdint>
 #include <utility>
 
@@ -25,6 +26,8 @@ namespace {
 constexpr absl::string_view kOperationGid = "gid://shopify/BulkOperation/";
 // Progress is published (and cancellation noticed) every this many orders.
 constexpr int64_t kProgressStep = 4096;
+// Files of at least this many orders are rendered by two threads.
+constexpr int64_t kSplitFrom = 100'000;
 
 // Transparent huge pages for a large buffer about to be written: with 4 KiB pages the first
 // touch of each page (a fault per page) was a third of a million-order file's rendering time.
@@ -318,28 +321,51 @@ void BulkJob::Run() {
   });
   const int64_t total = static_cast<int64_t>(keys.size());
   const int64_t end = stop_after_ >= 0 ? std::min(stop_after_, total) : total;
+  // Renders keys [from, to) into `out`, publishing its line count in `progress`; `reserve_for`
+  // orders' worth of room is reserved once the first step shows the average line. True when it
+  // got to `to` (not cancelled).
+  auto render = [&](int64_t from, int64_t to, int64_t reserve_for, std::string& out,
+                    std::atomic<int64_t>& progress) {
+    int64_t i = from;
+    int64_t lines = 0;
+    bool reserved = false;
+    while (i < to && !cancelled_.load(std::memory_order_relaxed)) {
+      const int64_t stop = std::min(to, i + kProgressStep);
+      for (; i < stop; ++i) {
+        const size_t at = static_cast<size_t>(i);
+        if (at + 8 < keys.size()) __builtin_prefetch(&orders_[keys[at + 8].index]);
+        lines += AppendBulkOrderLines(out, *data_, orders_[keys[at].index]);
+      }
+      if (!reserved) {
+        // Each growth of the string would copy everything rendered so far.
+        reserved = true;
+        const double per_order = static_cast<double>(out.size()) / static_cast<double>(i - from);
+        out.reserve(static_cast<size_t>(per_order * static_cast<double>(reserve_for) * 1.05) +
+                    65536);
+        AdviseHugePages(out.data(), out.capacity());
+      }
+      progress.store(lines, std::memory_order_release);
+    }
+    return i == to;
+  };
+  // A large file is rendered in two halves on two threads (the second half into its own string,
+  // appended once at the end): a million orders take about half the time.
+  const bool split = end == total && total >= kSplitFrom;
+  const int64_t mid = split ? total / 2 : end;
   auto file = std::make_shared<std::string>();
-  int64_t i = 0;
-  int64_t lines = 0;
-  bool reserved = false;
-  while (i < end && !cancelled_.load(std::memory_order_relaxed)) {
-    const int64_t stop = std::min(end, i + kProgressStep);
-    for (; i < stop; ++i) {
-      const size_t at = static_cast<size_t>(i);
-      if (at + 8 < keys.size()) __builtin_prefetch(&orders_[keys[at + 8].index]);
-      lines += AppendBulkOrderLines(*file, *data_, orders_[keys[at].index]);
-    }
-    if (!reserved) {
-      // Sized from the first step's average line, so the string rarely grows again (each growth
-      // copies everything rendered so far).
-      reserved = true;
-      const double per_order = static_cast<double>(file->size()) / static_cast<double>(i);
-      file->reserve(static_cast<size_t>(per_order * static_cast<double>(end) * 1.05) + 65536);
-      AdviseHugePages(file->data(), file->capacity());
-    }
-    lines_.store(lines, std::memory_order_release);
+  std::string tail;
+  bool tail_whole = true;
+  std::thread helper;
+  if (split) {
+    helper = std::thread([&] { tail_whole = render(mid, end, end - mid, tail, tail_lines_); });
   }
-  const bool whole = i == total && !cancelled_.load(std::memory_order_relaxed);
+  bool whole = render(0, mid, end, *file, lines_);
+  if (helper.joinable()) helper.join();
+  whole = whole && tail_whole && end == total && !cancelled_.load(std::memory_order_relaxed);
+  if (whole && split) {
+    file->append(tail);
+    std::string().swap(tail);
+  }
   std::vector<Order>().swap(orders_);
   if (whole) file_ = std::move(file);
   finished_.store(true, std::memory_order_release);

@@ -116,7 +116,8 @@ class BulkJob final {
   // then discarded: a failing or stuck operation never has a URL); -1 renders them all.
   BulkJob(const StoreData* data, std::vector<Order> orders, int64_t stop_after);
 
-  // Renders the file, publishing progress as it goes. Call once, on the bulk thread.
+  // Renders the file, publishing progress as it goes (a large one with the help of a second,
+  // short-lived thread). Call once, on the bulk thread.
   void Run();
   // Any thread: stop rendering at the next progress step.
   void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
@@ -124,7 +125,9 @@ class BulkJob final {
   // Any thread.
   bool started() const { return started_.load(std::memory_order_acquire); }
   bool finished() const { return finished_.load(std::memory_order_acquire); }
-  int64_t lines() const { return lines_.load(std::memory_order_acquire); }
+  int64_t lines() const {
+    return lines_.load(std::memory_order_acquire) + tail_lines_.load(std::memory_order_acquire);
+  }
   // The whole file once finished() and it was neither stopped nor cancelled; else null.
   std::shared_ptr<const std::string> file() const;
 
@@ -136,6 +139,7 @@ class BulkJob final {
   std::atomic<bool> finished_{false};
   std::atomic<bool> cancelled_{false};
   std::atomic<int64_t> lines_{0};
+  std::atomic<int64_t> tail_lines_{0};  // a large file's second half, rendered beside the first
   std::shared_ptr<const std::string> file_;  // written before finished_ is set, then read-only
 };
 
