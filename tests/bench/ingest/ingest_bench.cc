@@ -158,7 +158,7 @@ double PlainCopy(const std::string& url, const storesim::StoreData& data) {
 }
 
 // The database's own limit: psql's \copy of the same rows from a file into the same indexed
-// table (the rows in COPY's text format, written before the clock starts).
+// table (the rows in COPY's text format, written before the clock starts); the best of two.
 double PsqlCopy(const std::string& url, const storesim::StoreData& data, std::string& psql_error) {
   auto ts = [](int64_t unix) {
     return absl::FormatTime("%Y-%m-%d %H:%M:%S+00", absl::FromUnixSeconds(unix),
@@ -188,32 +188,43 @@ double PsqlCopy(const std::string& url, const storesim::StoreData& data, std::st
     std::fwrite(line.data(), 1, line.size(), out);
   }
   std::fclose(out);
-  {
-    pqxx::connection conn(url);
-    pqxx::work tx(conn);
-    tx.exec("TRUNCATE orders");
-    tx.commit();
+  // The best of two runs, each into an emptied table after a checkpoint, so the anchor is not
+  // slowed by the writes of what ran before it (a stricter anchor for the rows compared to it).
+  double best = 0;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      pqxx::connection conn(url);
+      {
+        pqxx::work tx(conn);
+        tx.exec("TRUNCATE orders");
+        tx.commit();
+      }
+      pqxx::nontransaction tx(conn);
+      tx.exec("CHECKPOINT");
+    }
+    const absl::Time start = absl::Now();
+    auto psql = ChildProcess::Start(
+        "/usr/lib/postgresql/15/bin/psql",
+        {.args = {url, "-v", "ON_ERROR_STOP=1", "-c",
+                  absl::StrCat("\\copy orders (store_id, order_id, name, email, customer_id, "
+                               "created_at, updated_at, processed_at, cancelled_at, currency, "
+                               "total_price, subtotal_price, total_tax, total_discounts, "
+                               "current_total_price, refunded_amount, financial_status, test) "
+                               "FROM '", path, "'")},
+         // As the stream_to anchor: the LTV change-log triggers stay out of it.
+         .env = {{"PGOPTIONS", "-c session_replication_role=replica"}}});
+    if (!psql.ok()) Die(psql.status().ToString());
+    absl::StatusOr<int> code = (*psql)->Wait(absl::Minutes(10));
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    if (!code.ok() || *code != 0) {
+      psql_error = (*psql)->Output();
+      std::remove(path);
+      return 0;
+    }
+    best = attempt == 0 ? seconds : std::min(best, seconds);
   }
-  const absl::Time start = absl::Now();
-  auto psql = ChildProcess::Start(
-      "/usr/lib/postgresql/15/bin/psql",
-      {.args = {url, "-v", "ON_ERROR_STOP=1", "-c",
-                absl::StrCat("\\copy orders (store_id, order_id, name, email, customer_id, "
-                             "created_at, updated_at, processed_at, cancelled_at, currency, "
-                             "total_price, subtotal_price, total_tax, total_discounts, "
-                             "current_total_price, refunded_amount, financial_status, test) "
-                             "FROM '", path, "'")},
-       // As the stream_to anchor: the LTV change-log triggers stay out of it.
-       .env = {{"PGOPTIONS", "-c session_replication_role=replica"}}});
-  if (!psql.ok()) Die(psql.status().ToString());
-  absl::StatusOr<int> code = (*psql)->Wait(absl::Minutes(10));
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   std::remove(path);
-  if (!code.ok() || *code != 0) {
-    psql_error = (*psql)->Output();
-    return 0;
-  }
-  return seconds;
+  return best;
 }
 
 // The anchor for the LTV rows: the same cohort cells by the query one would write first — a
