@@ -2,7 +2,9 @@
 // (issue #8). Each ends in its documented outcome -- recorded in sync_runs and sent to
 // WatchStore -- and the orders cursor never moves past the last page that was committed: a
 // failed page never advances it. (worker_sync_test covers single faults against the worker
-// alone; here the scheduler's record and the cursor are checked too.)
+// alone; here the scheduler's record and the cursor are checked too.) Every test runs over both
+// of Shopify's APIs, paged: REST and GraphQL (the worker's bulk read of a first GraphQL sync has
+// its own fault tests in worker_sync_test).
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -30,17 +32,22 @@ struct Outcome {
   int64_t cursor_after = 0;
 };
 
-class SourceFaultsTest : public ::testing::Test {
+// The parameter is the store's orders_api.
+class SourceFaultsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void Start(std::vector<std::string> worker_args = {}) {
     sys_ = std::make_unique<FaultSystem>(FreshDatabaseUrl());
     ASSERT_FALSE(sys_->db_url().empty());
+    // The GraphQL cost bucket never runs dry here: the faults are the point, not the pacing.
     ASSERT_TRUE(sys_->StartSim({absl::StrCat("--stores=", kStore, ":", kOrders),
-                                "--leak_per_second=0", "--seed=9"})
+                                "--leak_per_second=0", "--graphql_restore_rate=0", "--seed=9"})
                     .ok());
     ASSERT_TRUE(sys_->StartScheduler("a").ok());
+    worker_args.push_back("--graphql_bulk=false");  // a first GraphQL sync pages too
     ASSERT_TRUE(sys_->StartWorker(0, std::move(worker_args)).ok());
-    ASSERT_TRUE(sys_->Upsert(sys_->StoreFor(kStore)).ok());
+    v1::Store store = sys_->StoreFor(kStore);
+    store.set_orders_api(GetParam());
+    ASSERT_TRUE(sys_->Upsert(store).ok());
     watcher_ = std::make_unique<Watcher>(sys_->stub(), kStore);
   }
 
@@ -118,7 +125,7 @@ class SourceFaultsTest : public ::testing::Test {
   std::unique_ptr<Watcher> watcher_;
 };
 
-TEST_F(SourceFaultsTest, RateLimitStormWithRetryAfterIsWaitedOut) {
+TEST_P(SourceFaultsTest, RateLimitStormWithRetryAfterIsWaitedOut) {
   Start();
   const absl::Time t0 = absl::Now();
   const Outcome o = Run(R"({"burst_429":4})");
@@ -127,17 +134,17 @@ TEST_F(SourceFaultsTest, RateLimitStormWithRetryAfterIsWaitedOut) {
   EXPECT_GE(absl::Now() - t0, absl::Seconds(8));
 }
 
-TEST_F(SourceFaultsTest, ServerErrorsAreRetried) {
+TEST_P(SourceFaultsTest, ServerErrorsAreRetried) {
   Start();
   ExpectCompletedAndLevel(Run(R"({"fail_5xx_every":3})"), "5xx every 3rd");
 }
 
-TEST_F(SourceFaultsTest, ConnectionResetsAreRetried) {
+TEST_P(SourceFaultsTest, ConnectionResetsAreRetried) {
   Start();
   ExpectCompletedAndLevel(Run(R"({"drop_connection_on_page":2})"), "reset on page 2");
 }
 
-TEST_F(SourceFaultsTest, TimeoutsOnEveryTryFailTheRunAndWriteNothing) {
+TEST_P(SourceFaultsTest, TimeoutsOnEveryTryFailTheRunAndWriteNothing) {
   Start({"--source_request_timeout_seconds=1"});
   const Outcome o = Run(R"({"latency_ms":1500})");
   ExpectFailedAt(o, "orders page 1", "every answer later than the timeout");
@@ -148,7 +155,7 @@ TEST_F(SourceFaultsTest, TimeoutsOnEveryTryFailTheRunAndWriteNothing) {
   ExpectCompletedAndLevel(Run(""), "after the timeouts");
 }
 
-TEST_F(SourceFaultsTest, TruncatedPageFailsKeepingTheCommittedPagesAndTheirCursor) {
+TEST_P(SourceFaultsTest, TruncatedPageFailsKeepingTheCommittedPagesAndTheirCursor) {
   Start();
   const Outcome o = Run(R"({"truncate_page":3})");
   ExpectFailedAt(o, "orders page 3", "truncated page 3");
@@ -156,7 +163,7 @@ TEST_F(SourceFaultsTest, TruncatedPageFailsKeepingTheCommittedPagesAndTheirCurso
   ExpectCompletedAndLevel(Run(""), "after the truncated page");
 }
 
-TEST_F(SourceFaultsTest, GarbagePageOnAnIncrementalRunChangesNothing) {
+TEST_P(SourceFaultsTest, GarbagePageOnAnIncrementalRunChangesNothing) {
   Start();
   ExpectCompletedAndLevel(Run(""), "first sync");
   ASSERT_TRUE(sys_->sim().Tick(kStore).ok());  // news to fetch
@@ -172,7 +179,7 @@ TEST_F(SourceFaultsTest, GarbagePageOnAnIncrementalRunChangesNothing) {
   ExpectCompletedAndLevel(Run(""), "after the garbage page");
 }
 
-TEST_F(SourceFaultsTest, MixedRecoverableFaultsComplete) {
+TEST_P(SourceFaultsTest, MixedRecoverableFaultsComplete) {
   // The ads throttle is waited out for at most a second here (300 s by default).
   Start({"--ads_max_throttle_wait_seconds=1"});
   ExpectCompletedAndLevel(
@@ -181,7 +188,7 @@ TEST_F(SourceFaultsTest, MixedRecoverableFaultsComplete) {
       "5xx + 429 + reset + latency + ads throttle");
 }
 
-TEST_F(SourceFaultsTest, MixedFaultsEndingInGarbageFailAtThatPageAndResume) {
+TEST_P(SourceFaultsTest, MixedFaultsEndingInGarbageFailAtThatPageAndResume) {
   Start();
   const Outcome o =
       Run(R"({"fail_5xx_every":4,"burst_429":2,"drop_connection_on_page":2,"malformed_page":5})");
@@ -195,6 +202,11 @@ TEST_F(SourceFaultsTest, MixedFaultsEndingInGarbageFailAtThatPageAndResume) {
   ExpectCompletedAndLevel(resumed, "after the mixed faults");
   EXPECT_LT(resumed.terminal.counts().orders_fetched(), kOrders);
 }
+
+INSTANTIATE_TEST_SUITE_P(BothShopifyApis, SourceFaultsTest, ::testing::Values("rest", "graphql"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace autosync::testing
