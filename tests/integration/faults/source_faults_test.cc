@@ -204,8 +204,8 @@ TEST_P(SourceFaultsTest, MixedFaultsEndingInGarbageFailAtThatPageAndResume) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothShopifyApis, SourceFaultsTest, ::testing::Values("rest", "graphql"),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
+                         [](const ::testing::TestParamInfo<std::string>& api) {
+                           return api.param;
                          });
 
 }  // namespace
