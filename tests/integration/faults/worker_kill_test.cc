@@ -77,7 +77,12 @@ TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
   // The scheduler migrates the database; the worker needs the tables, so it starts second.
   ASSERT_TRUE(sys.StartScheduler("a", {"--run_stale_seconds=5"}).ok());
   ASSERT_TRUE(sys.StartWorker(0, {"--max_concurrent_syncs=2"}).ok());
-  ASSERT_TRUE(sys.Upsert(sys.StoreFor(kStore)).ok());
+  // Paged REST: each killed run keeps the pages it committed, so the kills land on every stage
+  // of a sync that moves on. (A first GraphQL sync is one bulk operation that starts over after
+  // a kill; worker_sync_test kills a worker in one and checks the next run.)
+  v1::Store store = sys.StoreFor(kStore);
+  store.set_orders_api("rest");
+  ASSERT_TRUE(sys.Upsert(store).ok());
   Watcher watcher(sys.stub(), kStore);
 
   // A clean first run: how many events a full sync sends, so kill points spread over all of it.
