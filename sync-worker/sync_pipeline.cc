@@ -115,6 +115,9 @@ struct SyncPipeline::RunState {
   autosync::v1::StageCounts counts;
   const EmitFn* emit = nullptr;
   absl::Time started;
+  // Progress never goes back on the wire: a stage's phases (an async report's preparation, then
+  // its pages) each measure their own share, and a dashboard's bar must only move forward.
+  int last_progress = 0;
 
   void Emit(Stage stage, int progress, std::string message, std::string error = "",
             bool retryable = false) {
@@ -122,7 +125,8 @@ struct SyncPipeline::RunState {
     p.set_store_id(request.store_id());
     p.set_run_id(request.run_id());
     p.set_stage(stage);
-    p.set_progress(std::clamp(progress, 0, 100));
+    last_progress = std::max(last_progress, std::clamp(progress, 0, 100));
+    p.set_progress(last_progress);
     p.set_message(std::move(message));
     p.set_error(std::move(error));
     p.set_retryable(retryable);
@@ -650,7 +654,7 @@ absl::StatusOr<InsightsPage> SyncPipeline::AdsReport(RunState& run, AdsClient& c
           where, " after ", absl::FormatDuration(options_.ads_async_timeout),
           "; the next run asks again"));
     }
-    run.Emit(autosync::v1::STAGE_ADS, 60 + report.percent / 10,
+    run.Emit(autosync::v1::STAGE_ADS, 60 + report.percent / 20,
              absl::StrCat("Meta is preparing the ad report: ", report.percent, "%"));
   }
   return client.ReportFirstPage(*id);
