@@ -304,15 +304,10 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
       !cursor->has_value() || **cursor <= absl::UnixEpoch() || run.request.force();
   if (run.store.orders_api == "graphql" && options_.graphql_bulk &&
       (everything || run.backfill.has_value())) {
-    absl::Status result = SyncOrdersBulk(
-        run, api, !cursor->has_value() && !run.backfill.has_value() && !run.request.force());
-    if (metrics_ != nullptr) {
-      metrics_->RecordsFetched("orders", run.counts.orders_fetched());
-      metrics_->RecordsWritten("orders", run.counts.orders_written());
-      metrics_->StageDuration("orders", absl::ToDoubleSeconds(absl::Now() - stage_start));
-    }
-    if (!result.ok()) return result;
-    return store_.MarkStageDone(run.store.store_id, "orders", run.request.run_id(), std::nullopt);
+    return EndOrdersStage(
+        run, stage_start,
+        SyncOrdersBulk(run, api,
+                       !cursor->has_value() && !run.backfill.has_value() && !run.request.force()));
   }
   std::unique_ptr<OrdersSource> source;
   if (run.store.orders_api == "graphql") {
@@ -399,6 +394,11 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   if (fetching) (void)fetcher->Take();
   fetcher.reset();
   ReportSource(run, "orders", client.stats());
+  return EndOrdersStage(run, stage_start, std::move(result));
+}
+
+absl::Status SyncPipeline::EndOrdersStage(RunState& run, absl::Time stage_start,
+                                          absl::Status result) {
   if (metrics_ != nullptr) {
     metrics_->RecordsFetched("orders", run.counts.orders_fetched());
     metrics_->RecordsWritten("orders", run.counts.orders_written());

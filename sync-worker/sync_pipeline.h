@@ -68,6 +68,9 @@ class SyncPipeline final {
   // The orders of a full sync or a backfill through one bulk operation. `likely_new`: the
   // store has no orders of ours yet.
   absl::Status SyncOrdersBulk(RunState& run, const OrdersClientConfig& api, bool likely_new);
+  // The end of the orders stage either way: its counts and duration into the metrics, then the
+  // stage recorded done when `result` is OK (else `result`).
+  absl::Status EndOrdersStage(RunState& run, absl::Time stage_start, absl::Status result);
   absl::Status SyncAds(RunState& run);
   // Runs an async report for [since, until] and returns its first page of rows.
   absl::StatusOr<InsightsPage> AdsReport(RunState& run, AdsClient& client, absl::CivilDay since,

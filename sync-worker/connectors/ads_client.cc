@@ -239,12 +239,10 @@ absl::StatusOr<HttpResponse> AdsClient::Exchange(HttpRequest request, const std:
     if (const absl::string_view served = response->Header("x-fb-api-version");
         !served.empty() && served != config_.api_version) {
       // Meta serves a call to a version past its end of life as the oldest available one.
-      ++stats_.deprecated_answers;
-      if (stats_.deprecation_notices.size() < 8) {
-        stats_.deprecation_notices.insert(absl::StrCat(
-            "Meta Graph API version ", config_.api_version, " is no longer served: Meta answered with ",
-            served.substr(0, 32), "; move the store to a supported version"));
-      }
+      stats_.NoteDeprecation(absl::StrCat("Meta Graph API version ", config_.api_version,
+                                          " is no longer served: Meta answered with ",
+                                          served.substr(0, 32),
+                                          "; move the store to a supported version"));
     }
     page.usage_pct = 0;  // the latest answer's view of the quota, not a maximum over retries
     if (std::optional<BusinessUseCaseUsage> usage =

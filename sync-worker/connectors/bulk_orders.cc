@@ -17,27 +17,13 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-// The order fields of GraphqlOrdersQuery (graphql_orders.cc) without totalRefundedSet: the
-// refunded amount comes from the refunds' transactions, as REST computes it.
-constexpr char kOrderFields[] =
-    "id name email createdAt updatedAt processedAt cancelledAt test displayFinancialStatus "
-    "currencyCode totalPriceSet { shopMoney { amount currencyCode } } "
-    "subtotalPriceSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } "
-    "totalDiscountsSet { shopMoney { amount } } currentTotalPriceSet { shopMoney { amount } } "
-    "customer { id } "
+// The refunded amount comes from the refunds' transactions, as REST computes it.
+constexpr char kRefundFields[] =
     "refunds { id transactions { edges { node { id kind status "
     "amountSet { shopMoney { amount } } } } } }";
 
 constexpr char kOperationFields[] =
     "id status errorCode createdAt completedAt objectCount fileSize url partialDataUrl";
-
-absl::StatusOr<object> AsObject(element value, absl::string_view path) {
-  object obj;
-  if (value.get(obj) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": expected an object"));
-  }
-  return obj;
-}
 
 absl::StatusOr<BulkOperation> ParseOperation(object op, absl::string_view path) {
   BulkOperation out;
@@ -56,7 +42,7 @@ absl::StatusOr<BulkOperation> ParseOperation(object op, absl::string_view path) 
 
 std::string BulkOrdersQuery(absl::string_view filter) {
   return absl::StrCat("{ orders(query: ", json::Quote(filter), ", sortKey: UPDATED_AT) { edges { ",
-                      "node { ", kOrderFields, " } } } }");
+                      "node { ", GraphqlOrderFields(), " ", kRefundFields, " } } } }");
 }
 
 std::string BulkRunBody(absl::string_view filter) {
@@ -87,26 +73,26 @@ std::string BulkCancelBody(absl::string_view operation_id) {
 absl::StatusOr<BulkAnswer> ParseBulkAnswer(absl::string_view body, absl::string_view field) {
   thread_local simdjson::dom::parser parser;
   AUTOSYNC_ASSIGN_OR_RETURN(element root_value, json::Parse(parser, body, "GraphQL answer"));
-  AUTOSYNC_ASSIGN_OR_RETURN(object root, AsObject(root_value, "GraphQL answer"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object root, json::Object(root_value, "GraphQL answer"));
   BulkAnswer out;
   AUTOSYNC_ASSIGN_OR_RETURN(static_cast<GraphqlEnvelope&>(out), ParseGraphqlEnvelope(root));
   if (out.throttled || !out.errors.empty()) return out;
   AUTOSYNC_ASSIGN_OR_RETURN(element data_value, json::Required(root, "data", ""));
-  AUTOSYNC_ASSIGN_OR_RETURN(object data, AsObject(data_value, "data"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object data, json::Object(data_value, "data"));
   const std::string path = json::Path("data", field);
   std::optional<element> value = json::Member(data, field);
   if (field == "node" || field == "currentBulkOperation") {
     if (value) {
-      AUTOSYNC_ASSIGN_OR_RETURN(object op, AsObject(*value, path));
+      AUTOSYNC_ASSIGN_OR_RETURN(object op, json::Object(*value, path));
       AUTOSYNC_ASSIGN_OR_RETURN(out.operation, ParseOperation(op, path));
     }
     return out;
   }
   if (!value) return absl::InvalidArgumentError(absl::StrCat(path, ": missing"));
-  AUTOSYNC_ASSIGN_OR_RETURN(object payload, AsObject(*value, path));
+  AUTOSYNC_ASSIGN_OR_RETURN(object payload, json::Object(*value, path));
   if (std::optional<element> op = json::Member(payload, "bulkOperation")) {
     const std::string op_path = json::Path(path, "bulkOperation");
-    AUTOSYNC_ASSIGN_OR_RETURN(object op_obj, AsObject(*op, op_path));
+    AUTOSYNC_ASSIGN_OR_RETURN(object op_obj, json::Object(*op, op_path));
     AUTOSYNC_ASSIGN_OR_RETURN(out.operation, ParseOperation(op_obj, op_path));
   }
   if (std::optional<element> errors_value = json::Member(payload, "userErrors")) {
@@ -117,7 +103,7 @@ absl::StatusOr<BulkAnswer> ParseBulkAnswer(absl::string_view body, absl::string_
     size_t i = 0;
     for (element e : errors) {
       const std::string error_path = json::Path(json::Path(path, "userErrors"), i++);
-      AUTOSYNC_ASSIGN_OR_RETURN(object error, AsObject(e, error_path));
+      AUTOSYNC_ASSIGN_OR_RETURN(object error, json::Object(e, error_path));
       AUTOSYNC_ASSIGN_OR_RETURN(std::string message,
                                 json::OptionalString(error, "message", error_path));
       std::vector<std::string> fields;
@@ -195,7 +181,7 @@ absl::Status BulkOrdersReader::Line(absl::string_view line, std::vector<Order>& 
   if (line.empty()) return absl::OkStatus();  // tolerated, as a trailing newline
   absl::StatusOr<element> parsed = json::Parse(parser_, line, where);
   if (!parsed.ok()) return parsed.status();
-  absl::StatusOr<object> obj = AsObject(*parsed, where);
+  absl::StatusOr<object> obj = json::Object(*parsed, where);
   if (!obj.ok()) return obj.status();
   if (std::optional<element> parent = json::Member(*obj, "__parentId")) {
     absl::string_view parent_gid;
@@ -218,7 +204,7 @@ absl::Status BulkOrdersReader::Line(absl::string_view line, std::vector<Order>& 
     size_t i = 0;
     for (element refund_value : list) {
       const std::string refund_path = json::Path(refunds_path, i++);
-      AUTOSYNC_ASSIGN_OR_RETURN(object refund, AsObject(refund_value, refund_path));
+      AUTOSYNC_ASSIGN_OR_RETURN(object refund, json::Object(refund_value, refund_path));
       AUTOSYNC_ASSIGN_OR_RETURN(std::string gid, json::String(refund, "id", refund_path));
       AUTOSYNC_ASSIGN_OR_RETURN(int64_t id, ParseGid(gid, "Refund", json::Path(refund_path, "id")));
       refunds.push_back(id);

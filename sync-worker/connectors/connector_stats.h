@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/time/time.h"
 
@@ -23,6 +24,12 @@ struct ConnectorStats {
   // and what they said, each text once.
   int64_t deprecated_answers = 0;
   std::set<std::string> deprecation_notices;
+
+  // Counts one such answer and keeps what it said (a few distinct texts are enough to act on).
+  void NoteDeprecation(std::string notice) {
+    ++deprecated_answers;
+    if (deprecation_notices.size() < 8) deprecation_notices.insert(std::move(notice));
+  }
 };
 
 }  // namespace autosync::worker

@@ -20,19 +20,14 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-constexpr char kQuery[] =
-    "query Orders($first: Int!, $after: String, $query: String) { "
-    "orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) { "
-    "pageInfo { hasNextPage endCursor } "
-    "nodes { id name email createdAt updatedAt processedAt cancelledAt test "
-    "displayFinancialStatus currencyCode "
-    "totalPriceSet { shopMoney { amount currencyCode } } "
-    "subtotalPriceSet { shopMoney { amount } } "
-    "totalTaxSet { shopMoney { amount } } "
-    "totalDiscountsSet { shopMoney { amount } } "
-    "currentTotalPriceSet { shopMoney { amount } } "
-    "totalRefundedSet { shopMoney { amount } } "
-    "customer { id } } } }";
+// The order fields both the paged connection and a bulk operation read; the refunded amount is
+// asked for separately (totalRefundedSet here, the refunds' transactions in bulk_orders.cc).
+constexpr char kOrderFields[] =
+    "id name email createdAt updatedAt processedAt cancelledAt test displayFinancialStatus "
+    "currencyCode totalPriceSet { shopMoney { amount currencyCode } } "
+    "subtotalPriceSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } "
+    "totalDiscountsSet { shopMoney { amount } } currentTotalPriceSet { shopMoney { amount } } "
+    "customer { id }";
 
 std::string Utc(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
@@ -41,14 +36,6 @@ std::string Utc(absl::Time t) {
 using json::OptionalTime;
 using json::Required;
 
-absl::StatusOr<object> AsObject(element value, absl::string_view path) {
-  object obj;
-  if (value.get(obj) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": expected an object"));
-  }
-  return obj;
-}
-
 }  // namespace
 
 absl::StatusOr<std::optional<int64_t>> ParseShopMoney(object node, absl::string_view key,
@@ -56,10 +43,10 @@ absl::StatusOr<std::optional<int64_t>> ParseShopMoney(object node, absl::string_
   std::optional<element> set = json::Member(node, key);
   if (!set) return std::optional<int64_t>();
   const std::string set_path = json::Path(path, key);
-  AUTOSYNC_ASSIGN_OR_RETURN(object set_obj, AsObject(*set, set_path));
+  AUTOSYNC_ASSIGN_OR_RETURN(object set_obj, json::Object(*set, set_path));
   AUTOSYNC_ASSIGN_OR_RETURN(element shop, Required(set_obj, "shopMoney", set_path));
   const std::string shop_path = json::Path(set_path, "shopMoney");
-  AUTOSYNC_ASSIGN_OR_RETURN(object shop_obj, AsObject(shop, shop_path));
+  AUTOSYNC_ASSIGN_OR_RETURN(object shop_obj, json::Object(shop, shop_path));
   AUTOSYNC_ASSIGN_OR_RETURN(element amount, Required(shop_obj, "amount", shop_path));
   AUTOSYNC_ASSIGN_OR_RETURN(int64_t cents,
                             json::MoneyCents(amount, json::Path(shop_path, "amount")));
@@ -67,7 +54,7 @@ absl::StatusOr<std::optional<int64_t>> ParseShopMoney(object node, absl::string_
 }
 
 absl::StatusOr<Order> ParseGraphqlOrderNode(element value, absl::string_view path) {
-  AUTOSYNC_ASSIGN_OR_RETURN(object node, AsObject(value, path));
+  AUTOSYNC_ASSIGN_OR_RETURN(object node, json::Object(value, path));
   Order order;
   AUTOSYNC_ASSIGN_OR_RETURN(std::string gid, json::String(node, "id", path));
   AUTOSYNC_ASSIGN_OR_RETURN(order.id, ParseGid(gid, "Order", json::Path(path, "id")));
@@ -75,7 +62,7 @@ absl::StatusOr<Order> ParseGraphqlOrderNode(element value, absl::string_view pat
   AUTOSYNC_ASSIGN_OR_RETURN(order.email, json::OptionalString(node, "email", path));
   if (std::optional<element> customer = json::Member(node, "customer")) {
     const std::string customer_path = json::Path(path, "customer");
-    AUTOSYNC_ASSIGN_OR_RETURN(object customer_obj, AsObject(*customer, customer_path));
+    AUTOSYNC_ASSIGN_OR_RETURN(object customer_obj, json::Object(*customer, customer_path));
     AUTOSYNC_ASSIGN_OR_RETURN(std::string customer_gid,
                               json::String(customer_obj, "id", customer_path));
     AUTOSYNC_ASSIGN_OR_RETURN(order.customer_id,
@@ -136,10 +123,10 @@ absl::StatusOr<double> Number(object obj, absl::string_view key, absl::string_vi
 absl::StatusOr<std::optional<GraphqlCost>> ParseCost(object root) {
   std::optional<element> extensions = json::Member(root, "extensions");
   if (!extensions) return std::optional<GraphqlCost>();
-  AUTOSYNC_ASSIGN_OR_RETURN(object ext, AsObject(*extensions, "extensions"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object ext, json::Object(*extensions, "extensions"));
   std::optional<element> cost_value = json::Member(ext, "cost");
   if (!cost_value) return std::optional<GraphqlCost>();
-  AUTOSYNC_ASSIGN_OR_RETURN(object cost, AsObject(*cost_value, "extensions.cost"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object cost, json::Object(*cost_value, "extensions.cost"));
   GraphqlCost out;
   AUTOSYNC_ASSIGN_OR_RETURN(out.requested, Number(cost, "requestedQueryCost", "extensions.cost"));
   // null while throttled (nothing ran).
@@ -148,7 +135,7 @@ absl::StatusOr<std::optional<GraphqlCost>> ParseCost(object root) {
   }
   AUTOSYNC_ASSIGN_OR_RETURN(element throttle, Required(cost, "throttleStatus", "extensions.cost"));
   constexpr char kThrottlePath[] = "extensions.cost.throttleStatus";
-  AUTOSYNC_ASSIGN_OR_RETURN(object status, AsObject(throttle, kThrottlePath));
+  AUTOSYNC_ASSIGN_OR_RETURN(object status, json::Object(throttle, kThrottlePath));
   AUTOSYNC_ASSIGN_OR_RETURN(out.maximum_available,
                             Number(status, "maximumAvailable", kThrottlePath));
   AUTOSYNC_ASSIGN_OR_RETURN(out.currently_available,
@@ -159,7 +146,16 @@ absl::StatusOr<std::optional<GraphqlCost>> ParseCost(object root) {
 
 }  // namespace
 
-absl::string_view GraphqlOrdersQuery() { return kQuery; }
+absl::string_view GraphqlOrderFields() { return kOrderFields; }
+
+absl::string_view GraphqlOrdersQuery() {
+  static const std::string* const query = new std::string(absl::StrCat(
+      "query Orders($first: Int!, $after: String, $query: String) { "
+      "orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) { "
+      "pageInfo { hasNextPage endCursor } nodes { ",
+      kOrderFields, " totalRefundedSet { shopMoney { amount } } } } }"));
+  return *query;
+}
 
 std::string GraphqlOrdersFilter(const GraphqlOrdersRequest& request) {
   std::string filter = absl::StrCat("updated_at:>='", Utc(request.updated_min), "'");
@@ -174,7 +170,7 @@ std::string GraphqlOrdersFilter(const GraphqlOrdersRequest& request) {
 
 std::string GraphqlOrdersBody(const GraphqlOrdersRequest& request) {
   const std::string filter = GraphqlOrdersFilter(request);
-  return absl::StrCat("{\"query\":", json::Quote(kQuery), ",\"variables\":{\"first\":",
+  return absl::StrCat("{\"query\":", json::Quote(GraphqlOrdersQuery()), ",\"variables\":{\"first\":",
                       request.first, ",\"after\":",
                       request.after.empty() ? std::string("null") : json::Quote(request.after),
                       ",\"query\":", json::Quote(filter), "}}");
@@ -207,13 +203,13 @@ absl::StatusOr<GraphqlEnvelope> ParseGraphqlEnvelope(object root) {
   size_t i = 0;
   for (element error_value : errors) {
     const std::string error_path = json::Path("errors", i++);
-    AUTOSYNC_ASSIGN_OR_RETURN(object error, AsObject(error_value, error_path));
+    AUTOSYNC_ASSIGN_OR_RETURN(object error, json::Object(error_value, error_path));
     AUTOSYNC_ASSIGN_OR_RETURN(std::string message,
                               json::OptionalString(error, "message", error_path));
     std::string code;
     if (std::optional<element> ext = json::Member(error, "extensions")) {
       AUTOSYNC_ASSIGN_OR_RETURN(object ext_obj,
-                                AsObject(*ext, json::Path(error_path, "extensions")));
+                                json::Object(*ext, json::Path(error_path, "extensions")));
       AUTOSYNC_ASSIGN_OR_RETURN(
           code, json::OptionalString(ext_obj, "code", json::Path(error_path, "extensions")));
     }
@@ -230,16 +226,16 @@ absl::StatusOr<GraphqlEnvelope> ParseGraphqlEnvelope(object root) {
 absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body) {
   thread_local simdjson::dom::parser parser;
   AUTOSYNC_ASSIGN_OR_RETURN(element root_value, json::Parse(parser, body, "GraphQL answer"));
-  AUTOSYNC_ASSIGN_OR_RETURN(object root, AsObject(root_value, "GraphQL answer"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object root, json::Object(root_value, "GraphQL answer"));
   GraphqlOrdersAnswer out;
   AUTOSYNC_ASSIGN_OR_RETURN(static_cast<GraphqlEnvelope&>(out), ParseGraphqlEnvelope(root));
   if (out.throttled || !out.errors.empty()) return out;
   AUTOSYNC_ASSIGN_OR_RETURN(element data_value, Required(root, "data", ""));
-  AUTOSYNC_ASSIGN_OR_RETURN(object data, AsObject(data_value, "data"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object data, json::Object(data_value, "data"));
   AUTOSYNC_ASSIGN_OR_RETURN(element orders_value, Required(data, "orders", "data"));
-  AUTOSYNC_ASSIGN_OR_RETURN(object orders, AsObject(orders_value, "data.orders"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object orders, json::Object(orders_value, "data.orders"));
   AUTOSYNC_ASSIGN_OR_RETURN(element page_info_value, Required(orders, "pageInfo", "data.orders"));
-  AUTOSYNC_ASSIGN_OR_RETURN(object page_info, AsObject(page_info_value, "data.orders.pageInfo"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object page_info, json::Object(page_info_value, "data.orders.pageInfo"));
   AUTOSYNC_ASSIGN_OR_RETURN(element has_next,
                             Required(page_info, "hasNextPage", "data.orders.pageInfo"));
   AUTOSYNC_ASSIGN_OR_RETURN(out.has_next_page,

@@ -22,6 +22,9 @@ namespace autosync::worker {
 // The query document: orders sorted by UPDATED_AT, `first` ($first), after ($after), filtered by
 // ($query), each node with the fields above and the connection's pageInfo.
 absl::string_view GraphqlOrdersQuery();
+// The order node fields every orders query reads (GraphqlOrdersQuery adds totalRefundedSet, the
+// bulk query the refunds' transactions).
+absl::string_view GraphqlOrderFields();
 
 // The request body: {"query": GraphqlOrdersQuery(), "variables": {"first", "after", "query"}}
 // with `query` = "updated_at:>='<updated_min, RFC 3339 UTC>'" (and created_at bounds for a

@@ -164,11 +164,7 @@ namespace {
 absl::StatusOr<object> RootObject(simdjson::dom::parser& parser, absl::string_view body,
                                   absl::string_view what) {
   AUTOSYNC_ASSIGN_OR_RETURN(element root, json::Parse(parser, body, what));
-  object obj;
-  if (root.get(obj) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": expected an object"));
-  }
-  return obj;
+  return json::Object(root, what);
 }
 
 bool AllDigits(absl::string_view text) {

@@ -78,6 +78,15 @@ absl::StatusOr<simdjson::dom::element> Parse(simdjson::dom::parser& parser, absl
   return root;
 }
 
+absl::StatusOr<simdjson::dom::object> Object(simdjson::dom::element value,
+                                             absl::string_view path) {
+  simdjson::dom::object obj;
+  if (value.get(obj) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected an object"));
+  }
+  return obj;
+}
+
 std::optional<simdjson::dom::element> Member(simdjson::dom::object object, absl::string_view key) {
   simdjson::dom::element value;
   if (object.at_key(std::string_view(key.data(), key.size())).get(value) != simdjson::SUCCESS ||

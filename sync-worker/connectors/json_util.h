@@ -19,6 +19,9 @@ namespace autosync::worker::json {
 absl::StatusOr<simdjson::dom::element> Parse(simdjson::dom::parser& parser, absl::string_view body,
                                              absl::string_view what);
 
+// `value` as an object; INVALID_ARGUMENT "<path>: expected an object" otherwise.
+absl::StatusOr<simdjson::dom::object> Object(simdjson::dom::element value, absl::string_view path);
+
 // The member `key` of `object`, or nullopt when absent or null.
 std::optional<simdjson::dom::element> Member(simdjson::dom::object object, absl::string_view key);
 

@@ -123,8 +123,6 @@ void OrdersClient::NoteDeprecation(const HttpResponse& response) {
   const absl::string_view served = response.Header("x-shopify-api-version");
   const bool other_version = !served.empty() && served != config_.api_version;
   if (reason.empty() && !other_version) return;
-  ++stats_.deprecated_answers;
-  if (stats_.deprecation_notices.size() >= 8) return;  // a few texts are enough to act on
   std::string notice = absl::StrCat("Shopify API version ", config_.api_version);
   if (other_version) {
     absl::StrAppend(&notice, " is no longer served: Shopify answered with ", served.substr(0, 32));
@@ -133,7 +131,7 @@ void OrdersClient::NoteDeprecation(const HttpResponse& response) {
   }
   if (!reason.empty()) absl::StrAppend(&notice, " (", reason.substr(0, 200), ")");
   absl::StrAppend(&notice, "; move the store to a supported version");
-  stats_.deprecation_notices.insert(std::move(notice));
+  stats_.NoteDeprecation(std::move(notice));
 }
 
 bool OrdersClient::Wait(absl::Duration duration) {
