@@ -52,6 +52,15 @@ std::string DayString(absl::CivilDay day) { return absl::FormatCivilTime(day); }
 
 }  // namespace
 
+absl::Status AdsClient::CheckRange(absl::CivilDay since, absl::CivilDay until) const {
+  if (!config_status_.ok()) return config_status_;
+  if (until < since) {
+    return absl::InvalidArgumentError(absl::StrCat("ads range ends (", DayString(until),
+                                                   ") before it starts (", DayString(since), ")"));
+  }
+  return absl::OkStatus();
+}
+
 AdsClient::AdsClient(AdsClientConfig config, HttpTransport& transport, Sleeper& sleeper,
                      BackoffPolicy backoff, AdsClientOptions options)
     : config_(std::move(config)),
@@ -81,11 +90,7 @@ bool AdsClient::Wait(absl::Duration duration) {
 
 absl::StatusOr<InsightsPage> AdsClient::FirstPage(absl::CivilDay since, absl::CivilDay until,
                                                   int limit) {
-  if (!config_status_.ok()) return config_status_;
-  if (until < since) {
-    return absl::InvalidArgumentError(absl::StrCat("ads range ends (", DayString(until),
-                                                   ") before it starts (", DayString(since), ")"));
-  }
+  if (absl::Status s = CheckRange(since, until); !s.ok()) return s;
   pages_fetched_ = 0;
   const std::string url =
       absl::StrCat(config_.base_url, "/", config_.api_version, "/act_", config_.ad_account_id,
@@ -103,11 +108,7 @@ std::string AdsClient::QueryParams(absl::CivilDay since, absl::CivilDay until, i
 
 absl::StatusOr<std::string> AdsClient::StartReport(absl::CivilDay since, absl::CivilDay until,
                                                    int limit) {
-  if (!config_status_.ok()) return config_status_;
-  if (until < since) {
-    return absl::InvalidArgumentError(absl::StrCat("ads range ends (", DayString(until),
-                                                   ") before it starts (", DayString(since), ")"));
-  }
+  if (absl::Status s = CheckRange(since, until); !s.ok()) return s;
   HttpRequest request;
   request.url = absl::StrCat(config_.base_url, "/", config_.api_version, "/act_",
                              config_.ad_account_id, "/insights");

@@ -91,6 +91,8 @@ class AdsClient {
 
  private:
   absl::StatusOr<InsightsPage> Fetch(const std::string& url, const std::string& page_label);
+  // The configuration's error, or INVALID_ARGUMENT for a range that ends before it starts.
+  absl::Status CheckRange(absl::CivilDay since, absl::CivilDay until) const;
   // One request under the contract above: the 2xx answer, or the error it maps to.
   absl::StatusOr<HttpResponse> Exchange(HttpRequest request, const std::string& label,
                                         int* attempts, int* usage_pct);
