@@ -23,6 +23,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                    .Name("autosync_worker_records_fetched_total")
                    .Help("Records read from the store APIs, by kind")
                    .Register(registry)),
+      quarantined_(prometheus::BuildCounter()
+                       .Name("autosync_worker_records_quarantined_total")
+                       .Help("Records that parsed but broke a data rule, by kind and rule: kept "
+                             "in quarantine, not written (GET /api/stores/:id/quarantine)")
+                       .Register(registry)),
       requests_(prometheus::BuildCounter()
                     .Name("autosync_worker_source_requests_total")
                     .Help("HTTP requests to the store APIs, by API and status code "
@@ -69,6 +74,10 @@ void WorkerMetrics::RecordsWritten(absl::string_view kind, int64_t count) {
 
 void WorkerMetrics::RecordsFetched(absl::string_view kind, int64_t count) {
   fetched_.Add({{"kind", std::string(kind)}}).Increment(static_cast<double>(count));
+}
+
+void WorkerMetrics::RecordQuarantined(absl::string_view kind, absl::string_view rule) {
+  quarantined_.Add({{"kind", std::string(kind)}, {"rule", std::string(rule)}}).Increment();
 }
 
 std::vector<std::string> WorkerMetrics::SourceStats(absl::string_view api,

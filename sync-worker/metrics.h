@@ -28,6 +28,8 @@ class WorkerMetrics final {
   void StageDuration(absl::string_view stage, double seconds);
   void RecordsWritten(absl::string_view kind, int64_t count);  // orders | ads | cohorts
   void RecordsFetched(absl::string_view kind, int64_t count);
+  // A record that broke a data rule (record_rules.h), by kind (order | ad) and rule name.
+  void RecordQuarantined(absl::string_view kind, absl::string_view rule);
   // Adds what a connector did during one stage (requests by HTTP status class, retries, waits).
   // Also counts the answers that announced a deprecated API version; returns the notices this
   // process had not yet seen for `store_id` (each is logged once per store and process).
@@ -40,6 +42,7 @@ class WorkerMetrics final {
   prometheus::Family<prometheus::Histogram>& stage_seconds_;
   prometheus::Family<prometheus::Counter>& written_;
   prometheus::Family<prometheus::Counter>& fetched_;
+  prometheus::Family<prometheus::Counter>& quarantined_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& throttled_;

@@ -124,6 +124,17 @@ void AppendOrNull(std::string& out, const std::optional<T>& value, Append append
 }
 
 // One page of orders as COPY text for kOrderColumns, rows separated by newlines (no final one).
+// The page's order ids as a PostgreSQL text[] literal ({1,2,3}: digits need no quoting).
+std::string OrderIdsArray(const std::vector<Order>& orders) {
+  std::string out = "{";
+  for (const Order& o : orders) {
+    if (out.size() > 1) out.push_back(',');
+    absl::StrAppend(&out, o.id);
+  }
+  out.push_back('}');
+  return out;
+}
+
 std::string OrdersCopyText(const std::string& store, const std::vector<Order>& orders) {
   std::string out;
   out.reserve(orders.size() * 320);
@@ -474,6 +485,14 @@ class PgSyncStore final : public SyncStore {
         written = static_cast<int64_t>(r.affected_rows());
         tx.exec("DELETE FROM orders_stage");  // see "Staging tables" above
       }
+      if (!orders.empty()) {
+        // Arrived valid: out of quarantine. An index probe per order, on an index that is
+        // empty for almost every store.
+        tx.exec_params(
+            "DELETE FROM quarantined_records WHERE store_id = $1 AND kind = 'order' "
+            "AND record_key = ANY($2::text[])",
+            store, OrderIdsArray(orders));
+      }
       tx.exec_params(
           "INSERT INTO sync_tracking (store_id, stage, cursor_at, last_run_id, updated_at) "
           "VALUES ($1, 'orders', $2::timestamptz, $3, now()) "
@@ -545,12 +564,40 @@ class PgSyncStore final : public SyncStore {
           "excluded.spend, excluded.impressions, excluded.clicks, excluded.purchases, "
           "excluded.purchase_value, excluded.currency)");
       written = static_cast<int64_t>(r.affected_rows());
+      tx.exec_params(
+          "DELETE FROM quarantined_records q USING ads_stage s WHERE q.store_id = $1 "
+          "AND q.kind = 'ad' AND q.record_key = s.campaign_id || '/' || to_char(s.date, "
+          "'YYYY-MM-DD')",
+          store);
       tx.exec("DELETE FROM ads_stage");  // see "Staging tables" above
       tx.commit();
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
     return written;
+  }
+
+  absl::Status Quarantine(absl::string_view store_id, absl::string_view run_id,
+                          const std::vector<QuarantinedRecord>& records) override {
+    if (records.empty()) return absl::OkStatus();
+    const std::string store(store_id);
+    const std::string run(run_id);
+    return pool_.Run([&](pqxx::connection_base& c) {
+      pqxx::work tx(c, "quarantine");
+      for (const QuarantinedRecord& q : records) {
+        tx.exec_params(
+            "INSERT INTO quarantined_records AS q (store_id, kind, record_key, rule, detail, "
+            "run_id, source, raw, raw_truncated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "ON CONFLICT (store_id, kind, record_key) DO UPDATE SET rule = excluded.rule, "
+            "detail = excluded.detail, run_id = excluded.run_id, source = excluded.source, "
+            "raw = excluded.raw, raw_truncated = excluded.raw_truncated, last_seen = now(), "
+            "times_seen = q.times_seen + 1",
+            store, q.kind, q.record_key, q.rule, q.detail, run, q.source, q.raw,
+            q.raw_truncated);
+      }
+      tx.commit();
+      return absl::OkStatus();
+    });
   }
 
   absl::Status MarkStageDone(absl::string_view store_id, absl::string_view stage,

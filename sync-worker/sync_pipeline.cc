@@ -257,11 +257,20 @@ absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, cons
 
   const double seconds = absl::ToDoubleSeconds(absl::Now() - run.started);
   if (status.ok()) {
+    const int64_t quarantined = run.counts.orders_quarantined() + run.counts.ads_quarantined();
     run.Emit(autosync::v1::STAGE_COMPLETED, 100,
-             absl::StrFormat("Sync completed in %.1fs: %d orders written, %d ad rows written, "
-                             "%d cohort rows",
-                             seconds, run.counts.orders_written(), run.counts.ads_written(),
-                             run.counts.cohort_rows()));
+             absl::StrCat(
+                 absl::StrFormat("Sync completed%s in %.1fs: %d orders written, %d ad rows "
+                                 "written, %d cohort rows",
+                                 quarantined > 0 ? " with warnings" : "", seconds,
+                                 run.counts.orders_written(), run.counts.ads_written(),
+                                 run.counts.cohort_rows()),
+                 quarantined > 0
+                     ? absl::StrFormat("; %d orders and %d ad rows broke a data rule and are in "
+                                       "quarantine, not in the figures",
+                                       run.counts.orders_quarantined(),
+                                       run.counts.ads_quarantined())
+                     : ""));
     if (metrics_ != nullptr) metrics_->RunFinished("completed");
   } else {
     const bool cancelled = status.code() == absl::StatusCode::kCancelled;
@@ -351,6 +360,8 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
       fetcher->Start(*page->next);
       fetching = true;
     }
+    // Quarantined orders do not move the cursor: one dated in the future would skip the rest.
+    if (result = KeepQuarantined(run, page->quarantined); !result.ok()) break;
     for (const Order& o : page->orders) high_water = std::max(high_water, o.updated_at);
     // A backfill's pages are a slice by creation date: moving the cursor to their newest update
     // would skip the changes of other orders in between. The cursor only moves forward, so the
@@ -397,6 +408,34 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   return EndOrdersStage(run, stage_start, std::move(result));
 }
 
+absl::Status SyncPipeline::KeepQuarantined(RunState& run,
+                                           const std::vector<QuarantinedRecord>& records) {
+  if (records.empty()) return absl::OkStatus();
+  if (absl::Status s = store_.Quarantine(run.store.store_id, run.request.run_id(), records);
+      !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("keeping ", records.size(),
+                                               " records that broke a data rule in quarantine: ",
+                                               s.message()));
+  }
+  for (const QuarantinedRecord& q : records) {
+    if (q.kind == "order") {
+      run.counts.set_orders_quarantined(run.counts.orders_quarantined() + 1);
+    } else {
+      run.counts.set_ads_quarantined(run.counts.ads_quarantined() + 1);
+    }
+    if (metrics_ != nullptr) metrics_->RecordQuarantined(q.kind, q.rule);
+  }
+  const QuarantinedRecord& first = records.front();
+  common::LogWarn("records broke a data rule and are kept in quarantine",
+                  {{"store_id", run.store.store_id},
+                   {"run_id", run.request.run_id()},
+                   {"count", absl::StrCat(records.size())},
+                   {"first", absl::StrCat(first.kind, " ", first.record_key)},
+                   {"rule", first.rule},
+                   {"detail", first.detail}});
+  return absl::OkStatus();
+}
+
 absl::Status SyncPipeline::EndOrdersStage(RunState& run, absl::Time stage_start,
                                           absl::Status result) {
   if (metrics_ != nullptr) {
@@ -417,6 +456,7 @@ class BulkHandoff final {
  public:
   struct Item {
     std::vector<Order> batch;
+    std::vector<QuarantinedRecord> quarantined;  // broke a rule: kept before `batch` is written
     std::string note;  // set: a progress message instead of a batch
   };
 
@@ -493,10 +533,13 @@ absl::Status SyncPipeline::SyncOrdersBulk(RunState& run, const OrdersClientConfi
   std::thread download([&] {
     absl::Status s = client.Run(
         request,
-        [&](std::vector<Order>& batch) {
-          return handoff.Push({.batch = std::move(batch), .note = ""});
+        [&](std::vector<Order>& batch, std::vector<QuarantinedRecord>& quarantined) {
+          return handoff.Push(
+              {.batch = std::move(batch), .quarantined = std::move(quarantined), .note = ""});
         },
-        [&](const std::string& note) { (void)handoff.Push({.batch = {}, .note = note}).ok(); });
+        [&](const std::string& note) {
+          (void)handoff.Push({.batch = {}, .quarantined = {}, .note = note}).ok();
+        });
     handoff.Finish(std::move(s));
   });
 
@@ -514,7 +557,13 @@ absl::Status SyncPipeline::SyncOrdersBulk(RunState& run, const OrdersClientConfi
       run.Emit(autosync::v1::STAGE_ORDERS, std::min(15, 5 + ++notes), item->note);
       continue;
     }
+    if (absl::Status s = KeepQuarantined(run, item->quarantined); !s.ok()) {
+      written_status = std::move(s);
+      handoff.StopWriter(written_status);
+      continue;
+    }
     const std::vector<Order>& batch = item->batch;
+    if (batch.empty()) continue;
     for (const Order& o : batch) high_water = std::max(high_water, o.updated_at);
     // Bulk results come in no promised order: the cursor moves only once all of it is stored.
     absl::StatusOr<int64_t> written = store_.WriteOrdersPage(
@@ -593,6 +642,7 @@ absl::Status SyncPipeline::SyncAds(RunState& run) {
                                                                page.status().message()));
       break;
     }
+    if (result = KeepQuarantined(run, page->quarantined); !result.ok()) break;
     absl::StatusOr<int64_t> written = store_.WriteAdsPage(run.store.store_id, page->rows);
     if (!written.ok()) {
       result = absl::Status(written.status().code(), absl::StrCat("writing ads page ", pages + 1,

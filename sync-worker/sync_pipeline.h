@@ -71,6 +71,9 @@ class SyncPipeline final {
   // The end of the orders stage either way: its counts and duration into the metrics, then the
   // stage recorded done when `result` is OK (else `result`).
   absl::Status EndOrdersStage(RunState& run, absl::Time stage_start, absl::Status result);
+  // Records that broke a business rule into quarantine and the run's counts (before the page
+  // they came with is written, so the cursor never passes a record kept nowhere).
+  absl::Status KeepQuarantined(RunState& run, const std::vector<QuarantinedRecord>& records);
   absl::Status SyncAds(RunState& run);
   // Runs an async report for [since, until] and returns its first page of rows.
   absl::StatusOr<InsightsPage> AdsReport(RunState& run, AdsClient& client, absl::CivilDay since,

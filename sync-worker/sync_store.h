@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "sync-worker/connectors/insights_page.h"
 #include "sync-worker/connectors/orders_page.h"
+#include "sync-worker/connectors/record_rules.h"
 #include "sync-worker/store_config.h"
 
 namespace autosync::common {
@@ -35,7 +36,8 @@ class SyncStore {
   virtual absl::StatusOr<std::optional<absl::Time>> OrdersCursor(absl::string_view store_id) = 0;
 
   // Upserts `orders` (a row changes only when the incoming updated_at is newer) and advances
-  // the orders cursor to `cursor` (never backwards), in one transaction. Returns the number of
+  // the orders cursor to `cursor` (never backwards), in one transaction; an order of the page
+  // that was quarantined leaves quarantine (it arrived valid). Returns the number of
   // rows inserted or changed. `likely_new`: the caller expects none of these orders to be stored
   // yet (a store's first sync), so the store may try a plain insert first; the result is the
   // same either way.
@@ -47,9 +49,17 @@ class SyncStore {
   // The last ad day fetched, if any.
   virtual absl::StatusOr<std::optional<absl::CivilDay>> AdsCursor(absl::string_view store_id) = 0;
 
-  // Upserts ad rows by (store, date, campaign); a row changes only when a value differs.
+  // Upserts ad rows by (store, date, campaign); a row changes only when a value differs. A row
+  // of the page that was quarantined leaves quarantine.
   virtual absl::StatusOr<int64_t> WriteAdsPage(absl::string_view store_id,
                                                const std::vector<AdRow>& rows) = 0;
+
+  // Keeps records that broke a business rule (record_rules.h) in quarantine, one row per
+  // (kind, record_key): a record seen again replaces its row (rule, detail, run, source, raw)
+  // and counts the sighting. Nothing is written to `orders` or `ads`. Call it before the write
+  // of the page the records came from, so a cursor never passes a record not kept anywhere.
+  virtual absl::Status Quarantine(absl::string_view store_id, absl::string_view run_id,
+                                  const std::vector<QuarantinedRecord>& records) = 0;
 
   // Records a stage's success (and, for ads, the last day fetched).
   virtual absl::Status MarkStageDone(absl::string_view store_id, absl::string_view stage,

@@ -92,6 +92,7 @@ absl::StatusOr<InsightsPage> AdsClient::FirstPage(absl::CivilDay since, absl::Ci
                                                   int limit) {
   if (absl::Status s = CheckRange(since, until); !s.ok()) return s;
   pages_fetched_ = 0;
+  range_.emplace(since, until);
   const std::string url =
       absl::StrCat(config_.base_url, "/", config_.api_version, "/act_", config_.ad_account_id,
                    "/insights?", QueryParams(since, until, limit),
@@ -109,6 +110,7 @@ std::string AdsClient::QueryParams(absl::CivilDay since, absl::CivilDay until, i
 absl::StatusOr<std::string> AdsClient::StartReport(absl::CivilDay since, absl::CivilDay until,
                                                    int limit) {
   if (absl::Status s = CheckRange(since, until); !s.ok()) return s;
+  range_.emplace(since, until);
   HttpRequest request;
   request.url = absl::StrCat(config_.base_url, "/", config_.api_version, "/act_",
                              config_.ad_account_id, "/insights");
@@ -184,7 +186,11 @@ absl::StatusOr<InsightsPage> AdsClient::Fetch(const std::string& url,
   absl::StatusOr<HttpResponse> response =
       Exchange(std::move(request), page_label, &page.attempts, &page.usage_pct);
   if (!response.ok()) return response.status();
-  absl::StatusOr<ParsedInsights> parsed = ParseInsightsPage(response->body);
+  RecordScreen screen;
+  screen.ad_range = range_;
+  screen.page = page_label;
+  screen.quarantined = &page.quarantined;
+  absl::StatusOr<ParsedInsights> parsed = ParseInsightsPage(response->body, &screen);
   if (!parsed.ok()) {
     return Error(absl::StatusCode::kDataLoss,
                  absl::StrCat("ads API returned an unreadable ", page_label, ": ",

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -17,6 +18,7 @@
 #include "sync-worker/connectors/connector_stats.h"
 #include "sync-worker/connectors/http_transport.h"
 #include "sync-worker/connectors/insights_page.h"
+#include "sync-worker/connectors/record_rules.h"
 #include "sync-worker/connectors/sleeper.h"
 
 namespace autosync::worker {
@@ -46,6 +48,8 @@ struct InsightsPage {
   int attempts = 0;                     // HTTP requests this page took
   // Highest usage % in the last answer's x-business-use-case-usage / x-fb-ads-insights-throttle.
   int usage_pct = 0;
+  // Rows that parsed but broke a business rule (record_rules.h); not in `rows`.
+  std::vector<QuarantinedRecord> quarantined;
 };
 
 // Contract:
@@ -62,6 +66,8 @@ struct InsightsPage {
 // - 5xx, transient errors (codes 1, 2, or is_transient) and transport errors are retried with
 //   BackoffPolicy up to max_attempts, then UNAVAILABLE (or DEADLINE_EXCEEDED).
 // - A 2xx body that does not parse → DATA_LOSS; a cancelled wait → CANCELLED.
+// - A row that parses but breaks a business rule (record_rules.h: a negative metric, a date
+//   outside the range asked for, …) is left out of `rows` and listed in `quarantined`.
 // - An answer whose x-fb-api-version is not the version asked for (Meta upgrades calls to a
 //   version past its end of life) is counted in stats() with what it said.
 // - The token never appears in a returned message: URLs are redacted (access_token=REDACTED)
@@ -111,6 +117,8 @@ class AdsClient {
   absl::BitGen bitgen_;
   ConnectorStats stats_;
   int pages_fetched_ = 0;
+  // The range of the last FirstPage or StartReport: the rows of its pages must fall within it.
+  std::optional<std::pair<absl::CivilDay, absl::CivilDay>> range_;
 };
 
 }  // namespace autosync::worker

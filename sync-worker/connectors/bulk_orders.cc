@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "sync-worker/connectors/json_util.h"
+#include "sync-worker/connectors/record_rules.h"
 #include "sync-worker/connectors/status_macros.h"
 
 namespace autosync::worker {
@@ -123,7 +124,8 @@ absl::StatusOr<BulkAnswer> ParseBulkAnswer(absl::string_view body, absl::string_
   return out;
 }
 
-BulkOrdersReader::BulkOrdersReader(size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}
+BulkOrdersReader::BulkOrdersReader(size_t max_line_bytes, const RecordScreen* screen)
+    : max_line_bytes_(max_line_bytes), screen_(screen) {}
 
 absl::Status BulkOrdersReader::Fail(absl::Status status) {
   failed_ = status;
@@ -168,10 +170,7 @@ absl::Status BulkOrdersReader::Finish(std::vector<Order>& complete) {
     partial_.clear();
     if (!s.ok()) return Fail(std::move(s));
   }
-  if (current_.has_value()) {
-    complete.push_back(*std::move(current_));
-    current_.reset();
-  }
+  Complete(complete);
   return absl::OkStatus();
 }
 
@@ -190,6 +189,7 @@ absl::Status BulkOrdersReader::Line(absl::string_view line, std::vector<Order>& 
     }
     absl::Status s = Child(*obj, parent_gid);
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat(where, ": ", s.message()));
+    KeepRaw(line);
     return absl::OkStatus();
   }
   absl::StatusOr<Order> order = ParseGraphqlOrderNode(*parsed, where);
@@ -212,10 +212,33 @@ absl::Status BulkOrdersReader::Line(absl::string_view line, std::vector<Order>& 
     // Refunds are listed: the transactions that follow say what was refunded.
     order->refunded_cents = 0;
   }
-  if (current_.has_value()) complete.push_back(*std::move(current_));
+  Complete(complete);
   current_ = *std::move(order);
   current_refunds_ = std::move(refunds);
+  current_line_ = lines_;
+  current_raw_.clear();
+  KeepRaw(line);
   return absl::OkStatus();
+}
+
+void BulkOrdersReader::KeepRaw(absl::string_view line) {
+  // One byte past the cap is kept so that RecordScreen sees the raw JSON was cut.
+  if (screen_ == nullptr || current_raw_.size() > kMaxRawBytes) return;
+  if (!current_raw_.empty()) current_raw_.push_back('\n');
+  const size_t room = kMaxRawBytes + 1 - std::min(current_raw_.size(), kMaxRawBytes + 1);
+  const absl::string_view kept = line.substr(0, room);
+  current_raw_.append(kept.data(), kept.size());
+}
+
+void BulkOrdersReader::Complete(std::vector<Order>& complete) {
+  if (!current_.has_value()) return;
+  if (screen_ == nullptr ||
+      screen_->Admit(*current_, absl::StrCat("bulk result line ", current_line_),
+                     [&] { return std::move(current_raw_); })) {
+    complete.push_back(*std::move(current_));
+  }
+  current_.reset();
+  current_raw_.clear();
 }
 
 absl::Status BulkOrdersReader::Child(object child, absl::string_view parent_gid) {

@@ -64,11 +64,14 @@ absl::StatusOr<BulkAnswer> ParseBulkAnswer(absl::string_view body, absl::string_
 //   INVALID_ARGUMENT  a line of the wrong shape, a child before any order, a child whose parent
 //                     is not a refund of the order before it (a child ahead of its parent, or a
 //                     parent id never seen), a child of another type than a transaction.
+// With a `screen`, a complete order breaking a business rule is quarantined instead of handed out
+// (record_rules.h); its raw JSON is its order line followed by its child lines.
 // After an error the reader stays failed. Not thread-safe.
 class BulkOrdersReader final {
  public:
   static constexpr size_t kDefaultMaxLineBytes = size_t{8} << 20;
-  explicit BulkOrdersReader(size_t max_line_bytes = kDefaultMaxLineBytes);
+  explicit BulkOrdersReader(size_t max_line_bytes = kDefaultMaxLineBytes,
+                            const RecordScreen* screen = nullptr);
 
   // Appends the orders `bytes` completed to `complete`.
   absl::Status Feed(absl::string_view bytes, std::vector<Order>& complete);
@@ -81,12 +84,18 @@ class BulkOrdersReader final {
   absl::Status Line(absl::string_view line, std::vector<Order>& complete);
   absl::Status Child(simdjson::dom::object child, absl::string_view parent_gid);
   absl::Status Fail(absl::Status status);
+  // Hands out the current order (or quarantines it) and forgets it.
+  void Complete(std::vector<Order>& complete);
+  void KeepRaw(absl::string_view line);
 
   size_t max_line_bytes_;
   std::string partial_;  // the start of a line whose newline has not arrived
   int64_t lines_ = 0;
   std::optional<Order> current_;       // the last order line, waiting for its children
   std::vector<int64_t> current_refunds_;  // its refunds' ids (its children's parents)
+  const RecordScreen* screen_;
+  std::string current_raw_;    // with a screen: its lines, up to kMaxRawBytes + 1
+  int64_t current_line_ = 0;   // its line number
   absl::Status failed_;
   simdjson::dom::parser parser_;
 };

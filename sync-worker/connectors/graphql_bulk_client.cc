@@ -175,14 +175,21 @@ absl::Status BulkOrdersClient::Download(const BulkOperation& done, const OrdersF
   }
   on_progress(absl::StrCat("Downloading ", done.object_count, " objects of bulk operation ",
                            done.id));
-  BulkOrdersReader reader(bulk_.max_line_bytes);
+  std::vector<QuarantinedRecord> quarantined;
+  RecordScreen screen;
+  screen.now = now_();
+  screen.options = options_.rules;
+  screen.page = absl::StrCat("bulk operation ", done.id);
+  screen.quarantined = &quarantined;
+  BulkOrdersReader reader(bulk_.max_line_bytes, &screen);
   std::vector<Order> batch;
   batch.reserve(bulk_.batch_orders);
   absl::Status stopped = absl::OkStatus();  // why the sink stopped the transfer
   const auto flush = [&]() -> bool {
-    if (batch.empty()) return true;
-    stopped = on_orders(batch);
+    if (batch.empty() && quarantined.empty()) return true;
+    stopped = on_orders(batch, quarantined);
     batch.clear();
+    quarantined.clear();
     return stopped.ok();
   };
   const HttpTransport::BodySink sink = [&](absl::string_view piece) {

@@ -48,8 +48,10 @@ struct BulkOptions {
 
 class BulkOrdersClient final {
  public:
-  // Takes a batch of complete orders (it may move them out).
-  using OrdersFn = std::function<absl::Status(std::vector<Order>& batch)>;
+  // Takes a batch of complete orders and the orders quarantined since the last batch
+  // (record_rules.h; either may be empty). It may move them out.
+  using OrdersFn = std::function<absl::Status(std::vector<Order>& batch,
+                                              std::vector<QuarantinedRecord>& quarantined)>;
   // Told what is happening, for the run's progress events ("Shopify is preparing …").
   using ProgressFn = std::function<void(const std::string& message)>;
 

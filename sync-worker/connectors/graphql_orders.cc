@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "simdjson.h"
 #include "sync-worker/connectors/json_util.h"
+#include "sync-worker/connectors/record_rules.h"
 #include "sync-worker/connectors/status_macros.h"
 
 namespace autosync::worker {
@@ -223,7 +224,8 @@ absl::StatusOr<GraphqlEnvelope> ParseGraphqlEnvelope(object root) {
   return out;
 }
 
-absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body) {
+absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body,
+                                                     const RecordScreen* screen) {
   thread_local simdjson::dom::parser parser;
   AUTOSYNC_ASSIGN_OR_RETURN(element root_value, json::Parse(parser, body, "GraphQL answer"));
   AUTOSYNC_ASSIGN_OR_RETURN(object root, json::Object(root_value, "GraphQL answer"));
@@ -254,7 +256,12 @@ absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body) {
   out.orders.reserve(nodes.size());
   size_t index = 0;
   for (element node : nodes) {
-    AUTOSYNC_ASSIGN_OR_RETURN(Order order, ParseGraphqlOrderNode(node, json::Path("data.orders.nodes", index++)));
+    const std::string path = json::Path("data.orders.nodes", index++);
+    AUTOSYNC_ASSIGN_OR_RETURN(Order order, ParseGraphqlOrderNode(node, path));
+    if (screen != nullptr &&
+        !screen->Admit(order, path, [&] { return std::string(simdjson::minify(node)); })) {
+      continue;
+    }
     out.orders.push_back(std::move(order));
   }
   return out;

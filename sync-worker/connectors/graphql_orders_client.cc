@@ -74,7 +74,13 @@ absl::StatusOr<OrdersPage> GraphqlOrdersClient::Query(const std::string& label) 
     request.post_body = GraphqlOrdersBody(request_);
     absl::StatusOr<HttpResponse> response = http_.Exchange(std::move(request), label, &page);
     if (!response.ok()) return response.status();
-    absl::StatusOr<GraphqlOrdersAnswer> answer = ParseGraphqlOrders(response->body);
+    RecordScreen screen;
+    screen.now = now_();
+    screen.options = options_.rules;
+    screen.page = label;
+    std::vector<QuarantinedRecord> quarantined;
+    screen.quarantined = &quarantined;
+    absl::StatusOr<GraphqlOrdersAnswer> answer = ParseGraphqlOrders(response->body, &screen);
     if (!answer.ok()) {
       return http_.Error(absl::StatusCode::kDataLoss,
                          absl::StrCat("orders GraphQL API returned an unreadable ", label, ": ",
@@ -109,6 +115,7 @@ absl::StatusOr<OrdersPage> GraphqlOrdersClient::Query(const std::string& label) 
                                       "version)"));
     }
     page.orders = std::move(answer->orders);
+    page.quarantined = std::move(quarantined);
     if (answer->has_next_page) page.next = std::move(answer->end_cursor);
     ++pages_fetched_;
     return page;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "simdjson.h"
 #include "sync-worker/connectors/json_util.h"
+#include "sync-worker/connectors/record_rules.h"
 #include "sync-worker/connectors/status_macros.h"
 
 namespace autosync::worker {
@@ -127,7 +128,8 @@ std::optional<double> Number(object obj, absl::string_view key) {
 
 }  // namespace
 
-absl::StatusOr<ParsedInsights> ParseInsightsPage(absl::string_view body) {
+absl::StatusOr<ParsedInsights> ParseInsightsPage(absl::string_view body,
+                                                 const RecordScreen* screen) {
   simdjson::dom::parser parser;
   AUTOSYNC_ASSIGN_OR_RETURN(element root, json::Parse(parser, body, "insights page"));
   object root_object;
@@ -143,7 +145,12 @@ absl::StatusOr<ParsedInsights> ParseInsightsPage(absl::string_view body) {
   page.rows.reserve(data.size());
   size_t index = 0;
   for (element value : data) {
-    AUTOSYNC_ASSIGN_OR_RETURN(AdRow row, ParseRow(value, json::Path("data", index++)));
+    const std::string path = json::Path("data", index++);
+    AUTOSYNC_ASSIGN_OR_RETURN(AdRow row, ParseRow(value, path));
+    if (screen != nullptr &&
+        !screen->Admit(row, path, [&] { return std::string(simdjson::minify(value)); })) {
+      continue;
+    }
     page.rows.push_back(std::move(row));
   }
   if (std::optional<element> paging_value = json::Member(root_object, "paging")) {

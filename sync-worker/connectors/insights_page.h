@@ -14,6 +14,8 @@
 
 namespace autosync::worker {
 
+struct RecordScreen;  // record_rules.h
+
 struct AdRow {
   std::string campaign_id;
   std::string campaign_name;
@@ -38,7 +40,9 @@ struct ParsedInsights {
 // ("data[2].spend: …") when a row has the wrong shape. Missing metrics count as 0 (Meta omits
 // zero metrics on some rows); campaign_id and date_start are required. A row whose date_stop
 // differs from date_start is refused: we ask for time_increment=1, so it means the API ignored us.
-absl::StatusOr<ParsedInsights> ParseInsightsPage(absl::string_view body);
+// With a `screen`, a row breaking a business rule is quarantined instead (record_rules.h).
+absl::StatusOr<ParsedInsights> ParseInsightsPage(absl::string_view body,
+                                                 const RecordScreen* screen = nullptr);
 
 // {"error":{"message","type","code","error_subcode","is_transient","fbtrace_id"}}.
 struct MetaError {

@@ -150,7 +150,12 @@ absl::StatusOr<OrdersPage> OrdersClient::Fetch(const std::string& url,
   OrdersPage page;
   absl::StatusOr<HttpResponse> response = Exchange(std::move(request), page_label, &page);
   if (!response.ok()) return response.status();
-  absl::StatusOr<std::vector<Order>> orders = ParseOrdersPage(response->body);
+  RecordScreen screen;
+  screen.now = absl::Now();
+  screen.options = options_.rules;
+  screen.page = page_label;
+  screen.quarantined = &page.quarantined;
+  absl::StatusOr<std::vector<Order>> orders = ParseOrdersPage(response->body, &screen);
   if (!orders.ok()) {
     return Error(absl::StatusCode::kDataLoss,
                  absl::StrCat("orders API returned an unreadable ", page_label, ": ",

@@ -17,6 +17,7 @@
 #include "sync-worker/connectors/connector_stats.h"
 #include "sync-worker/connectors/http_transport.h"
 #include "sync-worker/connectors/orders_page.h"
+#include "sync-worker/connectors/record_rules.h"
 #include "sync-worker/connectors/sleeper.h"
 
 namespace autosync::worker {
@@ -37,6 +38,9 @@ struct OrdersClientOptions {
   // Pacing: when a response shows the bucket at or above this share of its size, wait one leak
   // interval before the next request (see OrdersClient).
   int pacing_threshold_pct = 90;
+  // The business rules each order must meet (record_rules.h); one that breaks one is listed in
+  // OrdersPage::quarantined instead of `orders`.
+  RuleOptions rules = {};
 };
 
 struct OrdersPage {
@@ -47,6 +51,8 @@ struct OrdersPage {
   int call_limit_used = 0;  // X-Shopify-Shop-Api-Call-Limit "used/max" (0/0 if absent)
   int call_limit_max = 0;
   int attempts = 0;  // HTTP requests this page took (1 when nothing went wrong)
+  // Orders that parsed but broke a business rule (record_rules.h); not in `orders`.
+  std::vector<QuarantinedRecord> quarantined;
 };
 
 // Orders created within [min, max] (both inclusive), for a backfill.

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "simdjson.h"
 #include "sync-worker/connectors/json_util.h"
+#include "sync-worker/connectors/record_rules.h"
 #include "sync-worker/connectors/status_macros.h"
 
 namespace autosync::worker {
@@ -120,7 +121,8 @@ absl::StatusOr<Order> ParseOrder(element value, absl::string_view path) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<Order>> ParseOrdersPage(absl::string_view body) {
+absl::StatusOr<std::vector<Order>> ParseOrdersPage(absl::string_view body,
+                                                   const RecordScreen* screen) {
   // One parser per thread, kept: a fresh one allocates (and page-faults in) buffers the size of
   // the page for every page, which the issue #9 profile showed as a tenth of the worker's time.
   // Its buffers grow to the largest page seen, bounded by the transport's body limit.
@@ -140,7 +142,12 @@ absl::StatusOr<std::vector<Order>> ParseOrdersPage(absl::string_view body) {
   orders.reserve(orders_array.size());
   size_t index = 0;
   for (element value : orders_array) {
-    AUTOSYNC_ASSIGN_OR_RETURN(Order order, ParseOrder(value, json::Path("orders", index++)));
+    const std::string path = json::Path("orders", index++);
+    AUTOSYNC_ASSIGN_OR_RETURN(Order order, ParseOrder(value, path));
+    if (screen != nullptr &&
+        !screen->Admit(order, path, [&] { return std::string(simdjson::minify(value)); })) {
+      continue;
+    }
     orders.push_back(std::move(order));
   }
   return orders;

@@ -13,6 +13,8 @@
 
 namespace autosync::worker {
 
+struct RecordScreen;  // record_rules.h
+
 struct Order {
   int64_t id = 0;
   std::string name;                    // "#1001"
@@ -43,7 +45,10 @@ struct Order {
 // currency, total_price), or a field of the wrong type or format. Optional money fields
 // (subtotal_price, total_tax, total_discounts) count as 0 when absent or null.
 // Strings are kept exactly as decoded from JSON (quotes, backslashes, any Unicode).
-absl::StatusOr<std::vector<Order>> ParseOrdersPage(absl::string_view body);
+// With a `screen`, an order that parses but breaks a business rule is left out of the result
+// and goes to the screen's quarantine (record_rules.h).
+absl::StatusOr<std::vector<Order>> ParseOrdersPage(absl::string_view body,
+                                                   const RecordScreen* screen = nullptr);
 
 // The `errors` member of a Shopify error body ({"errors":"…"} or {"errors":{…}}), at most
 // `max_chars` long, or "" when the body has none. For error messages a person reads.

@@ -119,4 +119,46 @@ std::optional<RuleBreak> RuleForAdRow(const AdRow& row, absl::CivilDay since,
   return std::nullopt;
 }
 
+namespace {
+
+bool Quarantine(const RecordScreen& screen, std::string kind, std::string key, RuleBreak broken,
+                absl::string_view where, absl::FunctionRef<std::string()> raw) {
+  QuarantinedRecord record{std::move(kind),
+                           std::move(key),
+                           std::move(broken.rule),
+                           std::move(broken.detail),
+                           screen.page.empty() ? std::string(where)
+                                               : absl::StrCat(screen.page, ", ", where),
+                           raw()};
+  if (record.raw.size() > kMaxRawBytes) {
+    // Cut before a character, never inside one: the text stays valid UTF-8 (PostgreSQL refuses
+    // anything else). 0b10xxxxxx bytes continue a character.
+    size_t cut = kMaxRawBytes;
+    while (cut > 0 && (static_cast<unsigned char>(record.raw[cut]) & 0xC0) == 0x80) --cut;
+    record.raw.resize(cut);
+    record.raw_truncated = true;
+  }
+  screen.quarantined->push_back(std::move(record));
+  return false;
+}
+
+}  // namespace
+
+bool RecordScreen::Admit(const Order& order, absl::string_view where,
+                         absl::FunctionRef<std::string()> raw) const {
+  std::optional<RuleBreak> broken = RuleForOrder(order, now, options);
+  if (!broken.has_value()) return true;
+  return Quarantine(*this, "order", absl::StrCat(order.id), *std::move(broken), where, raw);
+}
+
+bool RecordScreen::Admit(const AdRow& row, absl::string_view where,
+                         absl::FunctionRef<std::string()> raw) const {
+  const absl::CivilDay since = ad_range ? ad_range->first : absl::CivilDay(1970, 1, 1);
+  const absl::CivilDay until = ad_range ? ad_range->second : absl::CivilDay(9999, 12, 31);
+  std::optional<RuleBreak> broken = RuleForAdRow(row, since, until);
+  if (!broken.has_value()) return true;
+  return Quarantine(*this, "ad", absl::StrCat(row.campaign_id, "/", absl::FormatCivilTime(row.date)),
+                    *std::move(broken), where, raw);
+}
+
 }  // namespace autosync::worker

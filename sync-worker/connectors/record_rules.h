@@ -21,8 +21,13 @@
 //   currency_not_iso4217        account currency not an ISO 4217 code in use
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
 
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
@@ -46,6 +51,40 @@ std::optional<RuleBreak> RuleForOrder(const Order& order, absl::Time now,
                                       const RuleOptions& options = {});
 std::optional<RuleBreak> RuleForAdRow(const AdRow& row, absl::CivilDay since,
                                       absl::CivilDay until);
+
+// A record that parsed but broke a rule: not written to `orders` / `ads`; kept in the
+// `quarantined_records` table (migration 0011) until the same record arrives valid.
+struct QuarantinedRecord {
+  std::string kind;        // "order" | "ad"
+  std::string record_key;  // the order id; "<campaign_id>/<YYYY-MM-DD>" for an ad row
+  std::string rule;        // a rule name above
+  std::string detail;
+  std::string source;      // where it was read: "orders page 3", "bulk result line 812", …
+  std::string raw;         // the record's JSON, minified, cut at kMaxRawBytes
+  bool raw_truncated = false;
+};
+inline constexpr size_t kMaxRawBytes = 16 * 1024;
+
+// What a parser asks of each record it parsed (orders_page.h, graphql_orders.h, bulk_orders.h,
+// insights_page.h take one, optionally). Admit is true when the record may be stored; otherwise
+// the record goes to `*quarantined` with `raw()` (called only then, so the JSON is copied only
+// for the few that break a rule) and the parser leaves it out of its result.
+struct RecordScreen {
+  // Orders: "in the future" is measured from here (the default checks no time ahead of now).
+  absl::Time now = absl::InfiniteFuture();
+  RuleOptions options;
+  // Where the records come from, for a person ("orders page 3"); the parser adds the record's
+  // own place ("orders[17]", "bulk result line 812").
+  std::string page;
+  // Ad rows: the range the request asked for; nullopt: the date is not checked.
+  std::optional<std::pair<absl::CivilDay, absl::CivilDay>> ad_range;
+  std::vector<QuarantinedRecord>* quarantined = nullptr;  // required
+
+  bool Admit(const Order& order, absl::string_view where,
+             absl::FunctionRef<std::string()> raw) const;
+  bool Admit(const AdRow& row, absl::string_view where,
+             absl::FunctionRef<std::string()> raw) const;
+};
 
 // Whether `code` is an ISO 4217 currency code in use (as of 2026; historic codes are not).
 bool IsIso4217(absl::string_view code);

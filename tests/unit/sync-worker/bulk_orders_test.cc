@@ -70,6 +70,35 @@ TEST(BulkOrdersReaderTest, ChildrenAddUpToTheirOrdersRefundInAnyChunking) {
   }
 }
 
+TEST(BulkOrdersReaderTest, AWholeOrderBreakingARuleIsQuarantinedWithItsChildLines) {
+  // Order 2's refunds add up to more than it cost: only its children show it.
+  const std::string file = OrderLine(1) + OrderLine(2, {20}) + TransactionLine(201, 20, "60.00") +
+                           TransactionLine(202, 20, "70.00") + OrderLine(3);
+  std::vector<QuarantinedRecord> quarantined;
+  RecordScreen screen;
+  screen.now = absl::FromUnixSeconds(1800000000);  // 2027
+  screen.page = "bulk operation gid://shopify/BulkOperation/9";
+  screen.quarantined = &quarantined;
+  BulkOrdersReader reader(BulkOrdersReader::kDefaultMaxLineBytes, &screen);
+  std::vector<Order> orders;
+  ASSERT_TRUE(reader.Feed(file, orders).ok());
+  ASSERT_TRUE(reader.Finish(orders).ok());
+  EXPECT_THAT(Ids(orders), ElementsAre(1, 3));
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_EQ(quarantined[0].kind, "order");
+  EXPECT_EQ(quarantined[0].record_key, "2");
+  EXPECT_EQ(quarantined[0].rule, "refund_exceeds_total");
+  EXPECT_EQ(quarantined[0].source, "bulk operation gid://shopify/BulkOperation/9, bulk result line 2");
+  // Its own line and both child lines, as they came (without the newlines' trailing one).
+  EXPECT_EQ(quarantined[0].raw, absl::StrCat(OrderLine(2, {20}), TransactionLine(201, 20, "60.00"),
+                                             TransactionLine(202, 20, "70.00"))
+                                    .substr(0, quarantined[0].raw.size()));
+  EXPECT_EQ(quarantined[0].raw.size(),
+            OrderLine(2, {20}).size() + TransactionLine(201, 20, "60.00").size() +
+                TransactionLine(202, 20, "70.00").size() - 1);
+  EXPECT_FALSE(quarantined[0].raw_truncated);
+}
+
 TEST(BulkOrdersReaderTest, AFileCutOffNeverYieldsTheOrderWhoseChildrenMayBeMissing) {
   const std::string file = OrderLine(1) + OrderLine(2, {20}) + TransactionLine(201, 20, "5.00");
   BulkOrdersReader reader;
@@ -150,8 +179,9 @@ class BulkOrdersClientTest : public ::testing::Test {
     request.updated_min = absl::UnixEpoch();
     return client.Run(
         request,
-        [&](std::vector<Order>& batch) {
-          batches_.push_back(Ids(batch));
+        [&](std::vector<Order>& batch, std::vector<QuarantinedRecord>& quarantined) {
+          if (!batch.empty()) batches_.push_back(Ids(batch));
+          for (QuarantinedRecord& q : quarantined) quarantined_.push_back(std::move(q));
           return write_status_;
         },
         [&](const std::string& note) { notes_.push_back(note); });
@@ -160,6 +190,7 @@ class BulkOrdersClientTest : public ::testing::Test {
   FakeTransport transport_;
   FakeSleeper sleeper_;
   std::vector<std::vector<int64_t>> batches_;
+  std::vector<QuarantinedRecord> quarantined_;
   std::vector<std::string> notes_;
   absl::Status write_status_;
 };
@@ -217,7 +248,7 @@ TEST_F(BulkOrdersClientTest, EachEndOfAnOperationIsAClearError) {
                              .access_token = "tok-secret"},
                             transport, sleeper);
     const absl::Status s = client.Run(
-        {}, [](std::vector<Order>&) { return absl::OkStatus(); }, [](const std::string&) {});
+        {}, [](std::vector<Order>&, std::vector<QuarantinedRecord>&) { return absl::OkStatus(); }, [](const std::string&) {});
     EXPECT_EQ(s.code(), c.code) << c.node;
     EXPECT_THAT(std::string(s.message()), HasSubstr(c.message)) << c.node;
   }
@@ -265,7 +296,7 @@ TEST_F(BulkOrdersClientTest, ACutDownloadIsRetryableAndKeepsTheWholeOrdersBefore
                           cutting, sleeper_, {}, {}, {.batch_orders = 5});
   const absl::Status s = client.Run(
       {},
-      [&](std::vector<Order>& batch) {
+      [&](std::vector<Order>& batch, std::vector<QuarantinedRecord>&) {
         batches_.push_back(Ids(batch));
         return absl::OkStatus();
       },

@@ -2,11 +2,18 @@
 // own, what a valid record looks like, and the order in which rules are checked.
 #include "sync-worker/connectors/record_rules.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "sync-worker/connectors/graphql_orders.h"
+#include "sync-worker/connectors/insights_page.h"
+#include "sync-worker/connectors/orders_page.h"
 
 namespace autosync::worker {
 namespace {
@@ -123,6 +130,103 @@ TEST(RecordRulesTest, Iso4217KnowsTheCodesInUse) {
   for (const char* code : {"", "US", "USDD", "usd", "XAU", "XTS", "XXX", "BTC"}) {
     EXPECT_FALSE(IsIso4217(code)) << code;
   }
+}
+
+// A REST order as the API writes it; `total` and `created` vary.
+std::string RestOrder(int64_t id, absl::string_view total, absl::string_view created,
+                      absl::string_view name = "#1") {
+  return absl::StrCat(R"({"id":)", id, R"(, "name":")", name, R"(", "created_at":")", created,
+                      R"(", "updated_at":")", created, R"(", "currency":"EUR",)",
+                      R"( "total_price":")", total, R"("})");
+}
+
+RecordScreen ScreenInto(std::vector<QuarantinedRecord>* out) {
+  RecordScreen screen;
+  screen.now = kNow;
+  screen.page = "orders page 2";
+  screen.quarantined = out;
+  return screen;
+}
+
+TEST(RecordScreenTest, ARestPageKeepsTheValidOrdersAndQuarantinesTheRestWithTheirJson) {
+  const std::string body = absl::StrCat(
+      R"({"orders":[)", RestOrder(1, "10.00", "2026-12-01T10:00:00Z"), ",",
+      RestOrder(2, "-5.00", "2026-12-01T10:00:00Z"), ",",
+      RestOrder(3, "10.00", "2031-01-01T00:00:00Z"), ",",
+      RestOrder(4, "10.00", "2026-12-01T10:00:00Z"), "]}");
+  std::vector<QuarantinedRecord> quarantined;
+  const RecordScreen screen = ScreenInto(&quarantined);
+  absl::StatusOr<std::vector<Order>> orders = ParseOrdersPage(body, &screen);
+  ASSERT_TRUE(orders.ok()) << orders.status();
+  ASSERT_EQ(orders->size(), 2u);
+  EXPECT_EQ((*orders)[0].id, 1);
+  EXPECT_EQ((*orders)[1].id, 4);
+  ASSERT_EQ(quarantined.size(), 2u);
+  EXPECT_EQ(quarantined[0].record_key, "2");
+  EXPECT_EQ(quarantined[0].rule, "negative_amount");
+  EXPECT_EQ(quarantined[0].source, "orders page 2, orders[1]");
+  // Minified: the spaces between members are gone, the values are untouched.
+  EXPECT_EQ(quarantined[0].raw,
+            R"({"id":2,"name":"#1","created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","currency":"EUR","total_price":"-5.00"})");
+  EXPECT_EQ(quarantined[1].record_key, "3");
+  EXPECT_EQ(quarantined[1].rule, "created_in_future");
+  // Without a screen, every order that parses is returned (the shape check alone).
+  EXPECT_EQ(ParseOrdersPage(body)->size(), 4u);
+}
+
+TEST(RecordScreenTest, AHugeRecordIsCutBeforeACharacterNeverInsideOne) {
+  std::string name = "#";
+  while (name.size() < kMaxRawBytes + 100) name += "€";  // three bytes each
+  const std::string body =
+      absl::StrCat(R"({"orders":[)", RestOrder(9, "-1.00", "2026-12-01T10:00:00Z", name), "]}");
+  std::vector<QuarantinedRecord> quarantined;
+  const RecordScreen screen = ScreenInto(&quarantined);
+  ASSERT_TRUE(ParseOrdersPage(body, &screen).ok());
+  ASSERT_EQ(quarantined.size(), 1u);
+  const std::string& raw = quarantined[0].raw;
+  EXPECT_TRUE(quarantined[0].raw_truncated);
+  EXPECT_LE(raw.size(), kMaxRawBytes);
+  EXPECT_GE(raw.size(), kMaxRawBytes - 2);
+  EXPECT_TRUE(absl::EndsWith(raw, "€")) << "cut inside a character";
+}
+
+TEST(RecordScreenTest, AGraphqlPageQuarantinesByTheSameRules) {
+  const std::string body = R"({"data":{"orders":{"pageInfo":{"hasNextPage":false,"endCursor":null},"nodes":[
+    {"id":"gid://shopify/Order/5","name":"#5","createdAt":"2026-12-01T10:00:00Z","updatedAt":"2026-11-01T10:00:00Z","currencyCode":"EUR","totalPriceSet":{"shopMoney":{"amount":"10.00"}}},
+    {"id":"gid://shopify/Order/6","name":"#6","createdAt":"2026-12-01T10:00:00Z","updatedAt":"2026-12-01T10:00:00Z","currencyCode":"EUR","totalPriceSet":{"shopMoney":{"amount":"10.00"}}}]}}})";
+  std::vector<QuarantinedRecord> quarantined;
+  const RecordScreen screen = ScreenInto(&quarantined);
+  absl::StatusOr<GraphqlOrdersAnswer> answer = ParseGraphqlOrders(body, &screen);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->orders.size(), 1u);
+  EXPECT_EQ(answer->orders[0].id, 6);
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_EQ(quarantined[0].record_key, "5");
+  EXPECT_EQ(quarantined[0].rule, "updated_before_created");
+  EXPECT_EQ(quarantined[0].source, "orders page 2, data.orders.nodes[0]");
+  EXPECT_TRUE(absl::StartsWith(quarantined[0].raw, R"({"id":"gid://shopify/Order/5")"));
+}
+
+TEST(RecordScreenTest, AnAdRowOutsideTheRangeAskedForIsQuarantined) {
+  const std::string body = R"({"data":[
+    {"campaign_id":"c1","campaign_name":"A","date_start":"2026-12-01","date_stop":"2026-12-01","spend":"5.00","impressions":"100","clicks":"3","account_currency":"EUR"},
+    {"campaign_id":"c1","campaign_name":"A","date_start":"2026-10-01","date_stop":"2026-10-01","spend":"5.00","impressions":"100","clicks":"3","account_currency":"EUR"},
+    {"campaign_id":"c2","campaign_name":"B","date_start":"2026-12-02","date_stop":"2026-12-02","spend":"5.00","impressions":"10","clicks":"30","account_currency":"EUR"}]})";
+  std::vector<QuarantinedRecord> quarantined;
+  RecordScreen screen;
+  screen.ad_range.emplace(absl::CivilDay(2026, 11, 9), absl::CivilDay(2026, 12, 6));
+  screen.page = "ads page 1";
+  screen.quarantined = &quarantined;
+  absl::StatusOr<ParsedInsights> page = ParseInsightsPage(body, &screen);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->rows.size(), 1u);
+  EXPECT_EQ(page->rows[0].date, absl::CivilDay(2026, 12, 1));
+  ASSERT_EQ(quarantined.size(), 2u);
+  EXPECT_EQ(quarantined[0].kind, "ad");
+  EXPECT_EQ(quarantined[0].record_key, "c1/2026-10-01");
+  EXPECT_EQ(quarantined[0].rule, "date_outside_range");
+  EXPECT_EQ(quarantined[1].record_key, "c2/2026-12-02");
+  EXPECT_EQ(quarantined[1].rule, "clicks_exceed_impressions");
 }
 
 }  // namespace

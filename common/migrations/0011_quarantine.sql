@@ -1,0 +1,26 @@
+-- 0011: quarantine (issue 17). A record that parses but breaks a business rule
+-- (sync-worker/connectors/record_rules.h) is not written to `orders` or `ads`: it is kept here,
+-- one row per store, kind and record, with the rule it broke, the run and source page it came
+-- from and its raw JSON (minified, cut at 16 KiB). A later sighting replaces the row (last_seen,
+-- times_seen move); the record arriving valid deletes it (the worker's page write does).
+CREATE TABLE quarantined_records (
+  store_id       text NOT NULL REFERENCES stores (store_id) ON DELETE CASCADE,
+  kind           text NOT NULL CHECK (kind IN ('order', 'ad')),
+  record_key     text NOT NULL,  -- the order id; "<campaign_id>/<YYYY-MM-DD>" for an ad row
+  rule           text NOT NULL,
+  detail         text NOT NULL DEFAULT '',
+  run_id         text NOT NULL DEFAULT '',
+  source         text NOT NULL DEFAULT '',
+  raw            text NOT NULL DEFAULT '',
+  raw_truncated  boolean NOT NULL DEFAULT false,
+  first_seen     timestamptz NOT NULL DEFAULT now(),
+  last_seen      timestamptz NOT NULL DEFAULT now(),
+  times_seen     bigint NOT NULL DEFAULT 1,
+  PRIMARY KEY (store_id, kind, record_key)
+);
+CREATE INDEX quarantined_records_store_last_seen ON quarantined_records (store_id, last_seen DESC);
+
+-- A run's counts say how many records it quarantined ("completed with warnings").
+ALTER TABLE sync_runs
+  ADD COLUMN orders_quarantined bigint NOT NULL DEFAULT 0,
+  ADD COLUMN ads_quarantined bigint NOT NULL DEFAULT 0;
