@@ -350,6 +350,42 @@ absl::StatusOr<autosync::v1::ListRunsResponse> SchedulerCore::ListRuns(
   return response;
 }
 
+absl::StatusOr<autosync::v1::ListQuarantineResponse> SchedulerCore::ListQuarantine(
+    const autosync::v1::ListQuarantineRequest& request) {
+  if (absl::Status s = common::ValidateStoreId(request.store_id()); !s.ok()) return s;
+  if (request.page_size() < 0) {
+    return absl::InvalidArgumentError("page_size: must not be negative");
+  }
+  const std::string& kind = request.kind();
+  if (!kind.empty() && kind != "order" && kind != "ad") {
+    return absl::InvalidArgumentError("kind: must be \"order\", \"ad\" or empty (both)");
+  }
+  const int size = request.page_size() == 0 ? 50 : std::min(request.page_size(), 200);
+  std::optional<Repository::QuarantineCursor> after;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<std::string> decoded = DecodeToken(request.page_token());
+    if (!decoded.ok()) return decoded.status();
+    std::vector<std::string> parts = absl::StrSplit(*decoded, absl::MaxSplits('|', 2));
+    int64_t micros = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &micros) ||
+        (parts[1] != "order" && parts[1] != "ad") || parts[2].empty() ||
+        parts[2].size() > 200) {
+      return absl::InvalidArgumentError("page_token: is malformed (pass back next_page_token)");
+    }
+    after = Repository::QuarantineCursor{absl::FromUnixMicros(micros), parts[1], parts[2]};
+  }
+  auto page = repo_.ListQuarantine(request.store_id(), kind, after, size + 1);
+  if (!page.ok()) return page.status();
+  if (page->records_size() > size) {
+    page->mutable_records()->DeleteSubrange(size, page->records_size() - size);
+    const autosync::v1::QuarantinedRecord& last = *page->records().rbegin();
+    page->set_next_page_token(EncodeToken(absl::StrCat(
+        absl::ToUnixMicros(FromProto(last.last_seen())), "|", last.kind(), "|",
+        last.record_key())));
+  }
+  return page;
+}
+
 absl::StatusOr<autosync::v1::GetLtvCohortsResponse> SchedulerCore::LtvCohorts(
     const std::string& store_id) {
   if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;

@@ -80,6 +80,8 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   absl::StatusOr<autosync::v1::ListRunsResponse> ListRuns(
       const autosync::v1::ListRunsRequest& request);
   absl::StatusOr<autosync::v1::GetLtvCohortsResponse> LtvCohorts(const std::string& store_id);
+  absl::StatusOr<autosync::v1::ListQuarantineResponse> ListQuarantine(
+      const autosync::v1::ListQuarantineRequest& request);
   absl::Status ReportConnections(const autosync::v1::ReportConnectionsRequest& request);
 
   // TickEvents (the claimer's): skips announced, queued runs dispatched, unscheduled stores

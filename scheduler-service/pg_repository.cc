@@ -63,7 +63,7 @@ constexpr char kRunColumns[] =
                        "pages, error, " MICROS("scheduled_for") ", owner, " MICROS(
                            "queued_at") ", attempt, CASE WHEN not_before > now() THEN " MICROS("not_before") " END, "
     "array_to_string(data_types, ','), force, coalesce(backfill_from::text, ''), "
-    "coalesce(backfill_to::text, '')";
+    "coalesce(backfill_to::text, ''), orders_quarantined, ads_quarantined";
 
 Run RunFromRow(const pqxx::row& r) {
   Run run;
@@ -81,6 +81,8 @@ Run RunFromRow(const pqxx::row& r) {
   c->set_ads_written(r[10].as<int64_t>());
   c->set_cohort_rows(r[11].as<int64_t>());
   c->set_pages(r[12].as<int64_t>());
+  c->set_orders_quarantined(r[23].as<int64_t>());
+  c->set_ads_quarantined(r[24].as<int64_t>());
   run.set_error(r[13].as<std::string>());
   if (!r[14].is_null()) ToProto(TimeFrom(r[14]), run.mutable_scheduled_for());
   run.set_owner(r[15].as<std::string>());
@@ -378,11 +380,12 @@ absl::Status Repository::UpdateRun(absl::string_view run_id, autosync::v1::Stage
     pqxx::work tx(c);
     tx.exec_params(
         "UPDATE sync_runs SET stage = $2, orders_fetched = $3, orders_written = $4, "
-        "ads_fetched = $5, ads_written = $6, cohort_rows = $7, pages = $8, heartbeat_at = now() "
+        "ads_fetched = $5, ads_written = $6, cohort_rows = $7, pages = $8, "
+        "orders_quarantined = $9, ads_quarantined = $10, heartbeat_at = now() "
         "WHERE run_id = $1 AND status = 'running'",
         std::string(run_id), std::string(StageName(stage)), counts.orders_fetched(),
         counts.orders_written(), counts.ads_fetched(), counts.ads_written(), counts.cohort_rows(),
-        counts.pages());
+        counts.pages(), counts.orders_quarantined(), counts.ads_quarantined());
     tx.commit();
     return absl::OkStatus();
   });
@@ -396,10 +399,12 @@ absl::Status Repository::FinishRun(absl::string_view run_id, absl::string_view s
     tx.exec_params(
         "UPDATE sync_runs SET status = $2, stage = $3, orders_fetched = $4, orders_written = $5, "
         "ads_fetched = $6, ads_written = $7, cohort_rows = $8, pages = $9, error = $10, "
+        "orders_quarantined = $11, ads_quarantined = $12, "
         "finished_at = now(), heartbeat_at = now() WHERE run_id = $1 AND status = 'running'",
         std::string(run_id), std::string(status), std::string(StageName(stage)),
         counts.orders_fetched(), counts.orders_written(), counts.ads_fetched(),
-        counts.ads_written(), counts.cohort_rows(), counts.pages(), std::string(error));
+        counts.ads_written(), counts.cohort_rows(), counts.pages(), std::string(error),
+        counts.orders_quarantined(), counts.ads_quarantined());
     tx.commit();
     return absl::OkStatus();
   });
@@ -628,6 +633,58 @@ absl::StatusOr<std::vector<std::string>> Repository::ReportConnections(
     if (n != 0) changed.push_back(id);
   }
   return changed;
+}
+
+absl::StatusOr<autosync::v1::ListQuarantineResponse> Repository::ListQuarantine(
+    absl::string_view store_id, absl::string_view kind,
+    const std::optional<QuarantineCursor>& after, int limit) {
+  autosync::v1::ListQuarantineResponse out;
+  bool found = false;
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+    out.Clear();
+    pqxx::read_transaction tx(c);
+    const std::string id(store_id);
+    const std::string k(kind);
+    found = !tx.exec_params("SELECT 1 FROM stores WHERE store_id = $1", id).empty();
+    if (!found) return absl::OkStatus();
+    for (const auto& row :
+         tx.exec_params("SELECT rule, count(*) FROM quarantined_records WHERE store_id = $1 "
+                        "AND ($2 = '' OR kind = $2) GROUP BY rule",
+                        id, k)) {
+      (*out.mutable_by_rule())[row[0].as<std::string>()] = row[1].as<int64_t>();
+      out.set_total(out.total() + row[1].as<int64_t>());
+    }
+    // Keyset paging: every column of the order is descending, so one row comparison does.
+    const pqxx::result r = tx.exec_params(
+        "SELECT kind, record_key, rule, detail, run_id, source, raw, raw_truncated, "
+        MICROS("first_seen") ", " MICROS("last_seen") ", times_seen "
+        "FROM quarantined_records WHERE store_id = $1 AND ($2 = '' OR kind = $2) "
+        "AND (NOT $3 OR (last_seen, kind, record_key) < "
+        "('epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5, $6)) "
+        "ORDER BY last_seen DESC, kind DESC, record_key DESC LIMIT $7",
+        id, k, after.has_value(),
+        after.has_value() ? absl::ToUnixMicros(after->last_seen) : int64_t{0},
+        after.has_value() ? after->kind : std::string(),
+        after.has_value() ? after->record_key : std::string(), limit);
+    for (const auto& row : r) {
+      autosync::v1::QuarantinedRecord* q = out.add_records();
+      q->set_kind(row[0].as<std::string>());
+      q->set_record_key(row[1].as<std::string>());
+      q->set_rule(row[2].as<std::string>());
+      q->set_detail(row[3].as<std::string>());
+      q->set_run_id(row[4].as<std::string>());
+      q->set_source(row[5].as<std::string>());
+      q->set_raw(row[6].as<std::string>());
+      q->set_raw_truncated(row[7].as<bool>());
+      ToProto(TimeFrom(row[8]), q->mutable_first_seen());
+      ToProto(TimeFrom(row[9]), q->mutable_last_seen());
+      q->set_times_seen(row[10].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!found) return NoStore(store_id);
+  return out;
 }
 
 absl::StatusOr<autosync::v1::GetLtvCohortsResponse> Repository::LtvCohorts(

@@ -176,6 +176,17 @@ class Repository final {
                                  absl::Duration ttl);
 
   absl::StatusOr<autosync::v1::GetLtvCohortsResponse> LtvCohorts(absl::string_view store_id);
+  // Where a page of quarantined records continues: after (last_seen, kind, record_key).
+  struct QuarantineCursor {
+    absl::Time last_seen;
+    std::string kind;
+    std::string record_key;
+  };
+  // Up to `limit` records of the store, most recently seen first, of `kind` ("" = both), with
+  // the totals (records, by_rule) filled in. NOT_FOUND for an unknown store.
+  absl::StatusOr<autosync::v1::ListQuarantineResponse> ListQuarantine(
+      absl::string_view store_id, absl::string_view kind,
+      const std::optional<QuarantineCursor>& after, int limit);
 
   // pg_notify(channel, payload), sent at once (no surrounding transaction).
   absl::Status Notify(absl::string_view channel, absl::string_view payload);

@@ -324,6 +324,17 @@ grpc::ServerUnaryReactor* SchedulerService::GetLtvCohorts(
   });
 }
 
+grpc::ServerUnaryReactor* SchedulerService::ListQuarantine(
+    grpc::CallbackServerContext* context, const autosync::v1::ListQuarantineRequest* request,
+    autosync::v1::ListQuarantineResponse* response) {
+  return OnPool(core_, context, "ListQuarantine", [this, request, response]() -> absl::Status {
+    auto r = core_.ListQuarantine(*request);
+    if (!r.ok()) return r.status();
+    *response = *std::move(r);
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* SchedulerService::PreviewSchedule(
     grpc::CallbackServerContext* context, const autosync::v1::PreviewScheduleRequest* request,
     autosync::v1::PreviewScheduleResponse* response) {

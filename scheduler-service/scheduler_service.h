@@ -44,6 +44,9 @@ class SchedulerService final : public autosync::v1::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* context,
                                      const autosync::v1::ListRunsRequest* request,
                                      autosync::v1::ListRunsResponse* response) override;
+  grpc::ServerUnaryReactor* ListQuarantine(grpc::CallbackServerContext* context,
+                                           const autosync::v1::ListQuarantineRequest* request,
+                                           autosync::v1::ListQuarantineResponse* response) override;
   grpc::ServerUnaryReactor* GetLtvCohorts(grpc::CallbackServerContext* context,
                                           const autosync::v1::GetLtvCohortsRequest* request,
                                           autosync::v1::GetLtvCohortsResponse* response) override;

@@ -115,6 +115,10 @@ RouteMatch MatchRoute(absl::string_view method, absl::string_view path) {
         return Make(RouteId::kStoreRuns, "/api/stores/:storeId/runs", method, kRead,
                     std::string(parts[2]));
       }
+      if (parts[3] == "quarantine") {
+        return Make(RouteId::kStoreQuarantine, "/api/stores/:storeId/quarantine", method, kRead,
+                    std::string(parts[2]));
+      }
     }
     return RouteMatch{};
   }

@@ -29,6 +29,7 @@ enum class RouteId {
   kMe,            // GET  /api/me
   kStoreLtv,      // GET  /api/stores/:storeId/ltv
   kStoreRuns,     // GET  /api/stores/:storeId/runs
+  kStoreQuarantine,  // GET  /api/stores/:storeId/quarantine
   kBenchBroadcast,  // POST /bench/broadcast (only with --bench_endpoints)
   kStatic,        // GET anything else outside /api/: a file under --web_root
   kNotFound,

@@ -416,6 +416,21 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
       absl::StrAppend(&extra, ",", TimestampMember());
       return JsonOk(SuccessJson(*runs, extra));
     }
+    case RouteId::kStoreQuarantine: {
+      auto page_size = PageSize(query);
+      if (!page_size.ok()) return ErrorFor(page_size.status());
+      v1::ListQuarantineRequest req;
+      req.set_store_id(store);
+      req.set_page_size(*page_size);
+      req.set_page_token(QueryParam(query, "pageToken").value_or(""));
+      req.set_kind(QueryParam(query, "kind").value_or(""));
+      auto page = scheduler_.ListQuarantine(req);
+      if (!page.ok()) return ErrorFor(page.status());
+      std::string extra = "\"storeId\":";
+      AppendJsonString(&extra, store);
+      absl::StrAppend(&extra, ",", TimestampMember());
+      return JsonOk(SuccessJson(*page, extra));
+    }
     default: break;
   }
   return JsonError(404, absl::StrCat("no route for ", request.method, " ", path));

@@ -119,6 +119,10 @@ class GrpcSchedulerClient final : public SchedulerClient {
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
     return Unary<v1::ListRunsResponse>(request, &v1::Scheduler::Stub::ListRuns);
   }
+  absl::StatusOr<v1::ListQuarantineResponse> ListQuarantine(
+      const v1::ListQuarantineRequest& request) override {
+    return Unary<v1::ListQuarantineResponse>(request, &v1::Scheduler::Stub::ListQuarantine);
+  }
   absl::StatusOr<v1::UpsertStoreResponse> UpsertStore(
       const v1::UpsertStoreRequest& request) override {
     return Unary<v1::UpsertStoreResponse>(request, &v1::Scheduler::Stub::UpsertStore);

@@ -45,6 +45,8 @@ class SchedulerClient {
       const std::string& store_id) = 0;
   virtual absl::StatusOr<autosync::v1::ListRunsResponse> ListRuns(
       const autosync::v1::ListRunsRequest& request) = 0;
+  virtual absl::StatusOr<autosync::v1::ListQuarantineResponse> ListQuarantine(
+      const autosync::v1::ListQuarantineRequest& request) = 0;
   // Store management (the HTTP routes of docs/STORES-HTTP.md).
   virtual absl::StatusOr<autosync::v1::UpsertStoreResponse> UpsertStore(
       const autosync::v1::UpsertStoreRequest& request) = 0;

@@ -46,6 +46,11 @@ class FakeScheduler final : public SchedulerClient {
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest&) override {
     return runs_response;
   }
+  absl::StatusOr<v1::ListQuarantineResponse> ListQuarantine(
+      const v1::ListQuarantineRequest& request) override {
+    quarantine_requests.push_back(request);
+    return quarantine_response;
+  }
   absl::StatusOr<v1::UpsertStoreResponse> UpsertStore(
       const v1::UpsertStoreRequest& request) override {
     upserts.push_back(request);
@@ -98,6 +103,8 @@ class FakeScheduler final : public SchedulerClient {
 
   v1::GetSyncStatusResponse status_response;  // what GetSyncStatus answers
   v1::ListRunsResponse runs_response;         // what ListRuns answers
+  v1::ListQuarantineResponse quarantine_response;  // what ListQuarantine answers
+  std::vector<v1::ListQuarantineRequest> quarantine_requests;
   v1::Store stored;                           // what GetStore answers (with the asked id)
   absl::Status upsert_error;                  // what UpsertStore fails with, when not OK
   std::vector<v1::UpsertStoreRequest> upserts;
