@@ -73,6 +73,9 @@ void CheckRoute(absl::string_view method, absl::string_view path) {
     case gw::RouteId::kStoreRuns:
       rebuilt = absl::StrCat("/api/stores/", match.store_id, "/runs");
       break;
+    case gw::RouteId::kStoreQuarantine:
+      rebuilt = absl::StrCat("/api/stores/", match.store_id, "/quarantine");
+      break;
     case gw::RouteId::kStore:
     case gw::RouteId::kReplaceStore:
     case gw::RouteId::kDeleteStore:

@@ -88,6 +88,7 @@ std::vector<std::pair<std::string, std::string>> StoreRoutes(const std::string& 
   return {{"GET", "/api/sync/status/" + store},
           {"GET", "/api/stores/" + store + "/ltv"},
           {"GET", "/api/stores/" + store + "/runs"},
+          {"GET", "/api/stores/" + store + "/quarantine"},
           {"POST", "/api/test/trigger-sync/" + store}};
 }
 

@@ -27,6 +27,10 @@ TEST(RouteMatchTest, MatchesEveryRouteWithItsStoreId) {
   EXPECT_EQ(m.id, RouteId::kStoreLtv);
   EXPECT_EQ(m.store_id, "a");
   EXPECT_EQ(MatchRoute("GET", "/api/stores/a/runs").id, RouteId::kStoreRuns);
+  m = MatchRoute("GET", "/api/stores/a/quarantine");
+  EXPECT_EQ(m.id, RouteId::kStoreQuarantine);
+  EXPECT_EQ(m.store_id, "a");
+  EXPECT_EQ(m.label, "/api/stores/:storeId/quarantine");
   EXPECT_EQ(MatchRoute("HEAD", "/health").id, RouteId::kHealth);
   EXPECT_EQ(MatchRoute("GET", "/metrics").id, RouteId::kMetrics);
   EXPECT_EQ(MatchRoute("GET", "/").id, RouteId::kStatic);

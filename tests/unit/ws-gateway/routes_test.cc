@@ -77,6 +77,38 @@ TEST_F(RouterTest, StatusOfAQueuedStoreKeepsIsSyncingAndAddsTheQueueFields) {
   EXPECT_THAT(res.body, HasSubstr(R"("timestamp":")"));
 }
 
+TEST_F(RouterTest, QuarantineListsRecordsWithTheirRuleAndPassesPagingOn) {
+  v1::QuarantinedRecord* q = scheduler_.quarantine_response.add_records();
+  q->set_kind("order");
+  q->set_record_key("1042");
+  q->set_rule("refund_exceeds_total");
+  q->set_detail("refunded 150.00 of a 100.00 order");
+  q->set_raw(R"({"id":1042,"total_price":"100.00"})");
+  *q->mutable_last_seen() = TimeUtil::SecondsToTimestamp(1796590000);
+  scheduler_.quarantine_response.set_total(3);
+  (*scheduler_.quarantine_response.mutable_by_rule())["refund_exceeds_total"] = 3;
+  scheduler_.quarantine_response.set_next_page_token("tok");
+
+  const HttpResponse res = Get("/api/stores/buycosari/quarantine?pageSize=1&kind=order&pageToken=abc");
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_THAT(res.body, HasSubstr(R"("success":true)"));
+  EXPECT_THAT(res.body, HasSubstr(R"("storeId":"buycosari")"));
+  EXPECT_THAT(res.body, HasSubstr(R"("recordKey":"1042")"));
+  EXPECT_THAT(res.body, HasSubstr(R"("rule":"refund_exceeds_total")"));
+  // The raw JSON travels as a string, escaped, never spliced into the answer.
+  EXPECT_THAT(res.body, HasSubstr(R"("raw":"{\"id\":1042,\"total_price\":\"100.00\"}")"));
+  EXPECT_THAT(res.body, HasSubstr(R"("byRule":{"refund_exceeds_total":"3"})"));
+  EXPECT_THAT(res.body, HasSubstr(R"("nextPageToken":"tok")"));
+  ASSERT_EQ(scheduler_.quarantine_requests.size(), 1u);
+  EXPECT_EQ(scheduler_.quarantine_requests[0].store_id(), "buycosari");
+  EXPECT_EQ(scheduler_.quarantine_requests[0].page_size(), 1);
+  EXPECT_EQ(scheduler_.quarantine_requests[0].kind(), "order");
+  EXPECT_EQ(scheduler_.quarantine_requests[0].page_token(), "abc");
+
+  EXPECT_EQ(Get("/api/stores/buycosari/quarantine?pageSize=-1").status, 400);
+  EXPECT_EQ(Get("/api/stores/Bad%20Id/quarantine").status, 400);
+}
+
 TEST_F(RouterTest, RunHistoryShowsAQueuedRunWithoutAStartTime) {
   *scheduler_.runs_response.add_runs() = QueuedRun("buycosari");
   v1::Run* done = scheduler_.runs_response.add_runs();
