@@ -44,22 +44,26 @@ bool IsIso4217(absl::string_view code) {
 
 std::optional<RuleBreak> RuleForOrder(const Order& o, absl::Time now, const RuleOptions& options) {
   if (o.id <= 0) return RuleBreak{"bad_id", absl::StrCat("order id ", o.id, " is not positive")};
-  const std::pair<const char*, int64_t> amounts[] = {
-      {"total", o.total_price_cents},
-      {"subtotal", o.subtotal_price_cents},
-      {"tax", o.total_tax_cents},
-      {"discounts", o.total_discounts_cents},
-      {"current total", o.current_total_price_cents.value_or(0)},
-      {"refunded", o.refunded_cents}};
+  const std::pair<const char*, int64_t> amounts[] = {{"total", o.total_price_cents},
+                                                      {"subtotal", o.subtotal_price_cents},
+                                                      {"tax", o.total_tax_cents},
+                                                      {"discounts", o.total_discounts_cents},
+                                                      {"refunded", o.refunded_cents}};
   for (const auto& [what, cents] : amounts) {
     if (cents < 0) {
       return RuleBreak{"negative_amount", absl::StrCat(what, " is ", FormatCents(cents))};
     }
   }
+  // Before the current total: a refund above the total makes it negative, and the refund is
+  // what a person has to look at.
   if (o.refunded_cents > o.total_price_cents) {
     return RuleBreak{"refund_exceeds_total",
                      absl::StrCat("refunded ", FormatCents(o.refunded_cents), " of a ",
                                   FormatCents(o.total_price_cents), " order")};
+  }
+  if (o.current_total_price_cents.value_or(0) < 0) {
+    return RuleBreak{"negative_amount",
+                     absl::StrCat("current total is ", FormatCents(*o.current_total_price_cents))};
   }
   if (!IsIso4217(o.currency)) {
     return RuleBreak{"currency_not_iso4217",

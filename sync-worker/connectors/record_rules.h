@@ -6,8 +6,10 @@
 //
 // Orders (RuleForOrder), the first broken rule wins, in this order:
 //   bad_id                      id ≤ 0
-//   negative_amount             total, subtotal, tax, discounts, current total or refunded < 0
+//   negative_amount             total, subtotal, tax, discounts or refunded < 0
 //   refund_exceeds_total        refunded > total (what was paid cannot be refunded twice)
+//   negative_amount             current total < 0 (after the refund check: an over-refund
+//                               makes it negative, and the refund is the cause to show)
 //   currency_not_iso4217        not an ISO 4217 code in use (three upper-case letters we know)
 //   created_too_early           created before 2004-01-01 (before any shop of this platform)
 //   created_in_future           created after now + clock_skew

@@ -465,6 +465,108 @@ TEST_F(WorkerSyncTest, MetaAsyncReportFailuresSayWhatToDo) {
   EXPECT_GT(next.last().counts().ads_written(), 0);
 }
 
+// store-sim's ":invalid" stores break every data rule once: nine orders (one per rule) and four
+// ad rows (three rules on one day, and a row dated outside the range asked for). Read through
+// REST pages and through a GraphQL bulk operation, the runs complete with warnings, nothing
+// invalid reaches orders, ads or the cohorts, and the records leave quarantine once valid.
+TEST_F(WorkerSyncTest, RecordsBreakingDataRulesAreQuarantinedAndLeaveItOnceValid) {
+  auto sim = StoreSim::Start(
+      {"--stores=bad:300:invalid,badq:300:hostile:invalid", "--leak_per_second=0", "--seed=7"});
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  RegisterStore("bad", "env:SIM_TOKEN", "rest", sim->get());
+  RegisterStore("badq", "env:SIM_TOKEN", "graphql", sim->get());
+  const std::set<std::string> order_rules = {
+      "bad_id", "negative_amount", "refund_exceeds_total", "currency_not_iso4217",
+      "created_too_early", "created_in_future", "updated_in_future", "updated_before_created",
+      "cancelled_before_created"};
+  const std::set<std::string> ad_rules = {"negative_metric", "clicks_exceed_impressions",
+                                          "currency_not_iso4217", "date_outside_range"};
+  auto rules = [&](const std::string& store, const std::string& kind) {
+    std::set<std::string> out;
+    pqxx::connection conn(db_url_);
+    pqxx::read_transaction tx(conn);
+    for (const auto& row : tx.exec_params(
+             "SELECT rule FROM quarantined_records WHERE store_id = $1 AND kind = $2", store,
+             kind)) {
+      out.insert(row[0].as<std::string>());
+    }
+    return out;
+  };
+  for (const std::string store : {"bad", "badq"}) {
+    SCOPED_TRACE(store);
+    const RunResult run = Sync(store);
+    ExpectWellFormedStream(run, autosync::v1::STAGE_COMPLETED);
+    EXPECT_THAT(run.last().message(), HasSubstr("completed with warnings"));
+    EXPECT_THAT(run.last().message(), HasSubstr("9 orders and 4 ad rows broke a data rule"));
+    EXPECT_EQ(run.last().counts().orders_quarantined(), 9);
+    EXPECT_EQ(run.last().counts().ads_quarantined(), 4);
+    if (store == "badq") {
+      EXPECT_TRUE(AnyMessage(run, "bulk operation"));
+    }
+
+    // The tables hold exactly the source's valid orders (store-sim's summary leaves the nine
+    // out), and nothing that breaks a rule.
+    auto source = (*sim)->Summary(store);
+    auto stored = DatabaseSummary(db_url_, store);
+    ASSERT_TRUE(source.ok() && stored.ok()) << source.status() << stored.status();
+    EXPECT_EQ(source->count, 300 - 9);
+    EXPECT_EQ(stored->count, source->count);
+    EXPECT_EQ(stored->checksum, source->checksum);
+    const std::string where = absl::StrCat(" WHERE store_id = '", store, "'");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM orders" + where +
+                     " AND (order_id <= 0 OR total_price < 0 OR refunded_amount > total_price "
+                     "OR currency <> 'USD' OR created_at < '2004-01-01' OR created_at > now() "
+                     "OR updated_at > now() OR updated_at < created_at OR cancelled_at < created_at)"),
+              0);
+    EXPECT_GT(Scalar("SELECT count(*) FROM ads" + where), 0);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ads" + where +
+                     " AND (spend < 0 OR clicks > impressions OR currency <> 'USD' "
+                     "OR date > current_date + 1)"),
+              0);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM customer_ltv_cohorts" + where +
+                     " AND (cohort_month < '2020-01-01' OR cohort_month > now())"),
+              0);
+    EXPECT_GT(Scalar("SELECT count(*) FROM customer_ltv_cohorts" + where), 0);
+    EXPECT_EQ(rules(store, "order"), order_rules);
+    EXPECT_EQ(rules(store, "ad"), ad_rules);
+    // Each keeps what a person needs: the rule's detail, the run, where it was, the raw JSON.
+    EXPECT_EQ(Scalar("SELECT count(*) FROM quarantined_records" + where +
+                     " AND (detail = '' OR run_id = '' OR source = '' OR raw NOT LIKE '{%')"),
+              0);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM quarantined_records" + where +
+                     " AND kind = 'order' AND rule = 'currency_not_iso4217' AND raw LIKE '%XYZ%'"),
+              1);
+  }
+
+  // A second run sees the same records again: counted, not duplicated.
+  const RunResult again = Sync("bad", /*force=*/true);
+  ExpectWellFormedStream(again, autosync::v1::STAGE_COMPLETED);
+  EXPECT_EQ(again.last().counts().orders_quarantined(), 9);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM quarantined_records WHERE store_id = 'bad' AND "
+                   "kind = 'order'"),
+            9);
+  EXPECT_EQ(Scalar("SELECT min(times_seen) FROM quarantined_records WHERE store_id = 'bad' AND "
+                   "kind = 'order'"),
+            2);
+
+  // The source fixes eight of them (an order shown with id 0 cannot be matched to its real id):
+  // they arrive valid, are stored, and leave quarantine.
+  auto repaired = HttpPost(absl::StrCat((*sim)->base_url(), "/_sim/stores/bad/repair"), "");
+  ASSERT_TRUE(repaired.ok() && repaired->status == 200);
+  EXPECT_EQ(repaired->body, R"({"repaired":8})");
+  const RunResult fixed = Sync("bad");
+  ExpectWellFormedStream(fixed, autosync::v1::STAGE_COMPLETED);
+  EXPECT_EQ(fixed.last().counts().orders_quarantined(), 0);
+  EXPECT_GE(fixed.last().counts().orders_written(), 8);
+  auto source = (*sim)->Summary("bad");
+  auto stored = DatabaseSummary(db_url_, "bad");
+  ASSERT_TRUE(source.ok() && stored.ok());
+  EXPECT_EQ(source->count, 300 - 1);
+  EXPECT_EQ(stored->count, source->count);
+  EXPECT_EQ(stored->checksum, source->checksum);
+  EXPECT_EQ(rules("bad", "order"), std::set<std::string>{"bad_id"});
+}
+
 TEST_F(WorkerSyncTest, LiveChangesArriveOnTheNextSync) {
   ASSERT_EQ(Sync(kStore).last().stage(), autosync::v1::STAGE_COMPLETED);
   auto before = sim_->Summary(kStore);

@@ -67,8 +67,9 @@ absl::StatusOr<SortKey> DecodeGraphqlCursor(absl::string_view after, uint64_t se
   return c->key;
 }
 
-void AppendGraphqlOrderMembers(std::string& out, const StoreData& data, const Order& o,
+void AppendGraphqlOrderMembers(std::string& out, const StoreData& data, const Order& stored,
                                bool total_refunded) {
+  const Order o = data.Shown(stored);
   // Appends, not StrCat: a bulk operation renders a million of these in about a second.
   auto time = [&](int64_t t) {
     out.push_back('"');
@@ -108,7 +109,9 @@ void AppendGraphqlOrderMembers(std::string& out, const StoreData& data, const Or
     for (char c : status) out.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
     out.push_back('"');
   }
-  out += ",\"currencyCode\":\"USD\",\"totalPriceSet\":";
+  out += ",\"currencyCode\":\"";
+  absl::StrAppend(&out, data.Currency(o));
+  out += "\",\"totalPriceSet\":";
   AppendMoneySet(out, o.total_cents());
   out += ",\"subtotalPriceSet\":";
   AppendMoneySet(out, o.subtotal_cents);

@@ -26,7 +26,7 @@ ABSL_FLAG(bool, allow_non_loopback, false, "allow --listen on a non-loopback add
 ABSL_FLAG(int, threads, 2, "I/O threads");
 ABSL_FLAG(uint64_t, seed, 42, "data seed: same seed and stores, same data");
 ABSL_FLAG(std::string, stores, "buycosari:200000,acme:5000",
-          "stores as id:order_count[:+hh:mm][:hostile], comma-separated; the optional offset is "
+          "stores as id:order_count[:+hh:mm][:hostile][:invalid], comma-separated; the optional offset is "
           "the store's UTC offset for printed timestamps and ad days (default +00:00); "
           "\"hostile\" fills its order names, emails and campaign names with text that breaks "
           "naive SQL/COPY/JSON handling (quotes, backslashes, \\N, tabs, newlines, emoji, RTL, "
@@ -154,8 +154,14 @@ One server, many stores (default http://127.0.0.1:8090):
        it, with X-Shopify-API-Deprecated-Reason) and x-fb-api-version (--meta_oldest_version).
   Admin (no auth): GET /_sim/health, GET /_sim/stores, GET /_sim/stores/{store}/summary
        ({"count","checksum"}: FNV-1a 64 over "<id>:<updated_at unix>:<current_total_price>\n" of
-       non-deleted orders by id), GET|POST|DELETE /_sim/faults (JSON switches as the fault flags),
-       POST /_sim/stores/{store}/tick[?steps=N] (deterministic live steps).
+       non-deleted orders by id, without rule-breaking ones), GET|POST|DELETE /_sim/faults (JSON
+       switches as the fault flags), POST /_sim/stores/{store}/tick[?steps=N] (deterministic live
+       steps), POST /_sim/stores/{store}/repair (an :invalid store's broken orders, but the one
+       with a bad id, come back valid and updated now).
+  Rule-breaking data: a store given as "<id>:<count>[:…]:invalid" has nine orders that each
+       break one data rule (id 0, a negative amount, a refund above the total, currency XYZ,
+       created in 1999 or 2099, updated in 2099 or before it was created, cancelled before it
+       was created) and, per day-level campaign report, four ad rows that break the ad rules.
 Timestamps print at the store's UTC offset (+00:00 unless given in --stores). Every option can
 also come from the environment as AUTOSYNC_<FLAG> (upper-case); the command line wins.
 )";

@@ -226,6 +226,17 @@ std::string RenderInsightsPage(const AdsModel& ads, const InsightsQuery& q,
           m += ads.Metrics(k, d, spec.today, spec.call);
       }
     }
+    int64_t shown_start = b.start;
+    int64_t shown_stop = b.stop;
+    bool bad_currency = false;
+    if (spec.invalid && by_campaign && q.increment == 1) {
+      if (b.start == spec.today - 2 && c == 0) m.spend_cents = -m.spend_cents - 100;
+      if (b.start == spec.today - 2 && c == 1) m.clicks = m.impressions + 10;
+      if (b.start == spec.today - 2 && c == 2) bad_currency = true;
+      if (pos / per_bucket == 0 && b.start != spec.today - 2 && c + 1 == per_bucket) {
+        shown_start = shown_stop = q.since - 1;
+      }
+    }
     if (pos > offset) body += ",";
     body += "{";
     if (want("account_id")) absl::StrAppend(&body, "\"account_id\":\"", spec.account, "\",");
@@ -254,9 +265,11 @@ std::string RenderInsightsPage(const AdsModel& ads, const InsightsQuery& q,
                       "\"},{\"action_type\":\"offsite_conversion.fb_pixel_purchase\",\"value\":\"",
                       FormatTrimmedCents(m.purchase_value_cents), "\"}],");
     }
-    if (want("account_currency")) body += "\"account_currency\":\"USD\",";
-    absl::StrAppend(&body, "\"date_start\":\"", FormatDay(b.start), "\",\"date_stop\":\"",
-                    FormatDay(b.stop), "\"}");
+    if (want("account_currency")) {
+      body += bad_currency ? "\"account_currency\":\"XYZ\"," : "\"account_currency\":\"USD\",";
+    }
+    absl::StrAppend(&body, "\"date_start\":\"", FormatDay(shown_start), "\",\"date_stop\":\"",
+                    FormatDay(shown_stop), "\"}");
   }
   body += "]";
   if (end_pos > offset) {

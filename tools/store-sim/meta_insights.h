@@ -86,6 +86,10 @@ struct InsightsPageSpec {
   uint64_t call = 0;     // restatement counter for the trailing days
   uint64_t fingerprint = 0;  // binds cursors to one query (or one report)
   int limit = kDefaultInsightsLimit;
+  // The ":invalid" store: at campaign level by day, the rows of today - 2 break the ad rules
+  // (campaign 0: negative spend; 1: more clicks than impressions; 2: currency "XYZ") and the
+  // last campaign's row of the first day with data is dated the day before the range.
+  bool invalid = false;
   // paging.next is this plus "after=<cursor>": "http://host/path?" and the request's own
   // parameters but after/before, each followed by '&'.
   std::string next_prefix;

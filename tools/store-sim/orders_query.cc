@@ -356,8 +356,9 @@ bool Wanted(const std::vector<std::string>& fields, absl::string_view name) {
 
 }  // namespace
 
-void AppendOrderJson(std::string& out, const StoreData& data, const Order& o,
+void AppendOrderJson(std::string& out, const StoreData& data, const Order& stored,
                      const std::vector<std::string>& fields) {
+  const Order o = data.Shown(stored);
   const int off = data.spec().utc_offset_minutes;
   bool first = true;
   auto key = [&](absl::string_view name) {
@@ -395,8 +396,8 @@ void AppendOrderJson(std::string& out, const StoreData& data, const Order& o,
       out += "null";
   }
   if (key("cancel_reason")) out += o.cancelled_at != 0 ? "\"customer\"" : "null";
-  if (key("currency")) out += "\"USD\"";
-  if (key("presentment_currency")) out += "\"USD\"";
+  if (key("currency")) absl::StrAppend(&out, "\"", data.Currency(o), "\"");
+  if (key("presentment_currency")) absl::StrAppend(&out, "\"", data.Currency(o), "\"");
   if (key("total_price")) money(o.total_cents());
   if (key("subtotal_price")) money(o.subtotal_cents);
   if (key("total_tax")) money(o.tax_cents);

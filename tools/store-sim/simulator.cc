@@ -365,6 +365,11 @@ Response Simulator::HandleAdmin(const Request& request, const ParsedTarget& targ
       return JsonResponse(200, absl::StrCat("{\"count\":", sum.count, ",\"checksum\":\"",
                                             ChecksumHex(sum.checksum), "\"}"));
     }
+    if (parts[3] == "repair") {  // ":invalid" stores: the broken orders come back valid
+      if (method != "POST") return method_not_allowed();
+      return JsonResponse(
+          200, absl::StrCat("{\"repaired\":", s->data.RepairBrokenOrders(), "}"));
+    }
     if (parts[3] == "tick") {
       if (method != "POST") return method_not_allowed();
       int64_t steps = 1;
@@ -818,6 +823,7 @@ Response Simulator::HandleMeta(const Request& request, const ParsedTarget& targe
   }
   InsightsPageSpec spec;
   spec.account = account;
+  spec.invalid = store->data.spec().invalid;
   const InsightsQuery* query = nullptr;
   ParsedInsights parsed;
   if (route == Route::kReportInsights) {

@@ -99,12 +99,17 @@ absl::StatusOr<std::vector<StoreSpec>> ParseStoreSpecs(absl::string_view text) {
   for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     item = absl::StripAsciiWhitespace(item);
     StoreSpec spec;
-    // A trailing ":hostile" asks for hostile text fields (hostile.h).
-    spec.hostile = absl::ConsumeSuffix(&item, ":hostile");
+    // Trailing ":hostile" (hostile text fields, hostile.h) and ":invalid" (records breaking
+    // data rules), in any order.
+    for (bool more = true; more;) {
+      more = false;
+      if (absl::ConsumeSuffix(&item, ":hostile")) more = spec.hostile = true;
+      if (absl::ConsumeSuffix(&item, ":invalid")) more = spec.invalid = true;
+    }
     std::vector<absl::string_view> parts = absl::StrSplit(item, absl::MaxSplits(':', 2));
     if (parts.size() < 2) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--stores: '", item, "' is not <id>:<order_count>[:+hh:mm][:hostile]"));
+          "--stores: '", item, "' is not <id>:<order_count>[:+hh:mm][:hostile][:invalid]"));
     }
     spec.id = std::string(parts[0]);
     if (!ValidStoreId(spec.id)) {
@@ -270,8 +275,86 @@ StoreData StoreData::Generate(uint64_t seed, const StoreSpec& spec, int64_t end)
     o.customer = slots[i].customer;
     d.FillOrderDetails(o, MixKeys(d.store_seed_, 3, i), end);
   }
+  if (spec.invalid) d.BreakRules();
   d.RebuildUpdatedIndex();
   return d;
+}
+
+absl::string_view BrokenRuleName(BrokenRule rule) {
+  switch (rule) {
+    case BrokenRule::kNone: return "";
+    case BrokenRule::kBadId: return "bad_id";
+    case BrokenRule::kNegativeAmount: return "negative_amount";
+    case BrokenRule::kRefundExceedsTotal: return "refund_exceeds_total";
+    case BrokenRule::kCurrency: return "currency_not_iso4217";
+    case BrokenRule::kCreatedTooEarly: return "created_too_early";
+    case BrokenRule::kCreatedInFuture: return "created_in_future";
+    case BrokenRule::kUpdatedInFuture: return "updated_in_future";
+    case BrokenRule::kUpdatedBeforeCreated: return "updated_before_created";
+    case BrokenRule::kCancelledBeforeCreated: return "cancelled_before_created";
+    case BrokenRule::kCount: break;
+  }
+  return "";
+}
+
+void StoreData::BreakRules() {
+  constexpr size_t kBroken = static_cast<size_t>(BrokenRule::kCount) - 1;
+  for (size_t i = 0; i < kBroken && i + 1 < orders_.size(); ++i) {
+    Order& o = orders_[i + 1];
+    unbroken_.push_back(o);
+    o.broken = static_cast<BrokenRule>(i + 1);
+    if (o.broken == BrokenRule::kNegativeAmount) {
+      o.subtotal_cents = -o.subtotal_cents;
+    } else if (o.broken == BrokenRule::kRefundExceedsTotal) {
+      if (o.refund_at == 0) o.refund_at = std::min(o.created_at + 3600, end_);
+      o.updated_at = std::max(o.updated_at, o.refund_at);
+      o.refund_cents = static_cast<int32_t>(o.total_cents() + 5000);
+      o.cancelled_at = 0;
+      o.financial_status = FinancialStatus::kRefunded;
+    } else if (o.broken == BrokenRule::kCancelledBeforeCreated) {
+      o.cancelled_at = o.created_at;  // shown a day earlier (Shown)
+    }
+  }
+}
+
+Order StoreData::Shown(const Order& o) const {
+  if (o.broken == BrokenRule::kNone) return o;
+  constexpr int64_t k1999 = 915148800;   // 1999-01-01T00:00:00Z
+  constexpr int64_t k2099 = 4070908800;  // 2099-01-01T00:00:00Z
+  Order shown = o;
+  switch (o.broken) {
+    case BrokenRule::kBadId: shown.id = 0; break;
+    case BrokenRule::kCreatedTooEarly: shown.created_at = k1999; break;
+    case BrokenRule::kCreatedInFuture: shown.created_at = k2099; break;
+    case BrokenRule::kUpdatedInFuture: shown.updated_at = k2099; break;
+    case BrokenRule::kUpdatedBeforeCreated: shown.updated_at = o.created_at - kDay; break;
+    case BrokenRule::kCancelledBeforeCreated: shown.cancelled_at = o.created_at - kDay; break;
+    default: break;
+  }
+  return shown;
+}
+
+absl::string_view StoreData::Currency(const Order& o) const {
+  return o.broken == BrokenRule::kCurrency ? "XYZ" : "USD";
+}
+
+int StoreData::RepairBrokenOrders() {
+  int repaired = 0;
+  for (const Order& original : unbroken_) {
+    const size_t pos = static_cast<size_t>(
+        std::lower_bound(orders_.begin(), orders_.end(), original.id,
+                         [](const Order& o, int64_t id) { return o.id < id; }) -
+        orders_.begin());
+    if (pos >= orders_.size() || orders_[pos].id != original.id) continue;
+    Order& o = orders_[pos];
+    if (o.broken == BrokenRule::kNone || o.broken == BrokenRule::kBadId) continue;
+    const int64_t updated = o.updated_at;
+    o = original;
+    o.updated_at = updated;
+    Touch(static_cast<uint32_t>(pos), std::max(now_, updated + 1));
+    ++repaired;
+  }
+  return repaired;
 }
 
 void StoreData::RebuildUpdatedIndex() {
@@ -408,7 +491,7 @@ StoreData::Summary StoreData::Summarize() const {
   uint64_t hash = kFnvOffset;
   std::string line;
   for (const Order& o : orders_) {
-    if (o.deleted) continue;
+    if (o.deleted || o.broken != BrokenRule::kNone) continue;
     line.clear();
     absl::StrAppend(&line, o.id, ":", o.updated_at, ":", FormatMoney(o.current_total_cents()),
                     "\n");

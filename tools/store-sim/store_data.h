@@ -22,6 +22,23 @@ enum class FinancialStatus : uint8_t {
 };
 absl::string_view FinancialStatusName(FinancialStatus s);
 
+// The data rule a rule-breaking order breaks (stores with ":invalid"; sync-worker's
+// record_rules.h names them). kNone for every order of every other store.
+enum class BrokenRule : uint8_t {
+  kNone,
+  kBadId,                   // shown with id 0
+  kNegativeAmount,          // a negative subtotal
+  kRefundExceedsTotal,      // refunded 50.00 more than the total
+  kCurrency,                // currency "XYZ"
+  kCreatedTooEarly,         // shown created 1999-01-01
+  kCreatedInFuture,         // shown created 2099-01-01
+  kUpdatedInFuture,         // shown updated 2099-01-01
+  kUpdatedBeforeCreated,    // shown updated a day before it was created
+  kCancelledBeforeCreated,  // shown cancelled a day before it was created
+  kCount,
+};
+absl::string_view BrokenRuleName(BrokenRule rule);  // record_rules.h's name ("bad_id", …)
+
 // One order, compact (72 bytes) so a 1,000,000-order store fits in ~80 MB. Times are unix
 // seconds; money is integer cents. processed_at equals created_at.
 struct Order {
@@ -40,6 +57,7 @@ struct Order {
   FinancialStatus financial_status = FinancialStatus::kPaid;
   bool test = false;
   bool deleted = false;
+  BrokenRule broken = BrokenRule::kNone;
 
   int64_t total_cents() const { return int64_t{subtotal_cents} + tax_cents + shipping_cents; }
   // The sum of the successful refund transactions (REST refunds[], GraphQL totalRefundedSet).
@@ -56,10 +74,15 @@ struct StoreSpec {
   int utc_offset_minutes = 0;  // how timestamps are printed and days cut (ads)
   // Text fields (order names, emails, campaign names) hold hostile text (hostile.h).
   bool hostile = false;
+  // ":invalid": orders 2..10 (positions 1..9) each break one data rule (BrokenRule, in that
+  // order), and four ad rows a day break the ad rules (meta_insights.h). They parse fine: a
+  // worker must keep them out of its tables, in quarantine. Summarize() leaves them out.
+  bool invalid = false;
 };
 
 // Parses "--stores": "buycosari:200000,acme:5000" with an optional per-store UTC offset
-// "acme:5000:-05:00" and an optional ":hostile" last ("evil:500:hostile", "evil:500:+02:00:hostile"). Store ids are 1–64 of [A-Za-z0-9_-] (they appear in URL paths).
+// "acme:5000:-05:00", and optional ":hostile" and ":invalid" last ("evil:500:hostile",
+// "evil:500:+02:00:hostile", "bad:300:invalid", "bad:300:hostile:invalid"). Store ids are 1–64 of [A-Za-z0-9_-] (they appear in URL paths).
 absl::StatusOr<std::vector<StoreSpec>> ParseStoreSpecs(absl::string_view text);
 
 // Everything about one store's orders. Not thread-safe; the Simulator serializes access.
@@ -89,6 +112,13 @@ class StoreData final {
   // The order's name: "#<number>", with hostile text after it for a hostile store (and ~1 MiB
   // of it for the first order and the one numbered first + order_count / 2).
   std::string OrderName(const Order& o) const;
+  // The order as the APIs show it: a rule-breaking order's shown id and times differ from the
+  // stored ones (which keep the id and created_at order of orders()). Others: `o` itself.
+  Order Shown(const Order& o) const;
+  absl::string_view Currency(const Order& o) const;  // "USD"; "XYZ" for kCurrency
+  // Repairs every rule-breaking order but the one with a bad id (its real id was never shown):
+  // valid values, updated now, so the next sync reads them valid. Returns how many.
+  int RepairBrokenOrders();
 
   // One live-mode step: advances the clock by step_seconds, adds a few orders (some from
   // existing customers), refunds and cancels a few recent ones (updated_at = new now).
@@ -112,7 +142,7 @@ class StoreData final {
   };
   const std::vector<DeletionEvent>& events() const { return events_; }
 
-  // Count of non-deleted orders and FNV-1a 64 over "<id>:<updated_at>:<current_total>\n"
+  // Count of non-deleted, rule-abiding orders and FNV-1a 64 over "<id>:<updated_at>:<current_total>\n"
   // for each, in id order.
   struct Summary {
     int64_t count = 0;
@@ -125,10 +155,12 @@ class StoreData final {
   void RebuildUpdatedIndex();
   void Touch(uint32_t pos, int64_t new_updated_at);
   void FillOrderDetails(Order& o, uint64_t key, int64_t horizon);
+  void BreakRules();
 
   StoreSpec spec_;
   uint64_t store_seed_ = 0;
   std::vector<Order> orders_;
+  std::vector<Order> unbroken_;  // ":invalid": the rule-breaking orders as they were generated
   std::vector<uint32_t> by_updated_;
   std::vector<DeletionEvent> events_;
   int64_t customer_count_ = 0;

@@ -55,6 +55,12 @@ TEST(RecordRulesTest, EachOrderRuleCatchesItsCase) {
       {"negative_amount", [](Order& o) { o.total_tax_cents = -500; }},
       {"negative_amount", [](Order& o) { o.current_total_price_cents = -1; }},
       {"refund_exceeds_total", [](Order& o) { o.refunded_cents = o.total_price_cents + 1; }},
+      // An over-refund also makes the current total negative: the refund is named.
+      {"refund_exceeds_total",
+       [](Order& o) {
+         o.refunded_cents = o.total_price_cents + 5000;
+         o.current_total_price_cents = -5000;
+       }},
       {"currency_not_iso4217", [](Order& o) { o.currency = "usd"; }},
       {"currency_not_iso4217", [](Order& o) { o.currency = "XXX"; }},
       {"currency_not_iso4217", [](Order& o) { o.currency = ""; }},
