@@ -18,7 +18,8 @@ const root = path.resolve(here, '..', '..');
 const k8s = path.join(root, 'deploy', 'k8s');
 const kubectl = process.env.KUBECTL ?? 'kubectl';
 // Secrets that production creates by hand (documented in overlays/prod/kustomization.yaml).
-const prodExternalSecrets = ['autosync-database', 'autosync-gateway-jwt', 'autosync-store-tokens', 'autosync-tls'];
+const prodExternalSecrets = ['autosync-database', 'autosync-gateway-jwt', 'autosync-store-tokens', 'autosync-tls',
+  'autosync-alertmanager-webhook'];
 
 const rendered = new Map();
 function render(dir) {
@@ -42,7 +43,8 @@ for (const [overlay, externalSecrets] of [['overlays/dev', []], ['overlays/prod'
 // dev leaves the Operator objects out (a dev cluster may lack the CRDs); applied next to it
 // they must still find their Services.
 test('overlays/dev + monitoring validates together', async () => {
-  const problems = await validateStream(`${render('overlays/dev')}\n---\n${render('monitoring')}`, { hardening: true });
+  const problems = await validateStream(`${render('overlays/dev')}\n---\n${render('monitoring')}`,
+    { hardening: true, externalSecrets: ['autosync-alertmanager-webhook'] });
   assert.deepEqual(problems, []);
 });
 
@@ -194,6 +196,34 @@ test('the PrometheusRule carries exactly the rules of deploy/prometheus/autosync
   for (const name of ['AutosyncSyncFailuresRising', 'AutosyncStoreDataStale', 'AutosyncWorkerUnavailable', 'AutosyncNoSchedulerReplica', 'AutosyncGatewaySlowConsumerDisconnectsSpiking',
     'AutosyncQueueBehindStaleness', 'AutosyncWorkerRefusals']) {
     assert.ok(alerts.some((a) => a.alert === name), name);
+  }
+});
+
+// The AlertmanagerConfig's child routes are free-form in the CRD schema (the Operator checks
+// them when it loads them), so they are compared here, key by key, with the plain configuration.
+test('the AlertmanagerConfig routes, groups, times and inhibits as deploy/alertmanager/alertmanager.yml', () => {
+  const plain = yaml.load(fs.readFileSync(path.join(root, 'deploy/alertmanager/alertmanager.yml'), 'utf8'));
+  const amc = find(objects('monitoring'), 'AlertmanagerConfig', 'autosync');
+  assert.ok(amc, 'AlertmanagerConfig autosync in deploy/k8s/monitoring');
+  assert.ok(find(objects('overlays/prod'), 'AlertmanagerConfig', 'autosync'), 'prod carries it');
+  const matcher = (text) => {
+    const m = text.match(/^(\w+)(=~|!~|!=|=)"(.*)"$/);
+    assert.ok(m, `matcher ${text}`);
+    return { name: m[1], matchType: m[2], value: m[3] };
+  };
+  const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const route = (r) => defined({
+    receiver: r.receiver, groupBy: r.group_by, groupWait: r.group_wait, groupInterval: r.group_interval,
+    repeatInterval: r.repeat_interval, matchers: r.matchers?.map(matcher), routes: r.routes?.map(route),
+  });
+  assert.deepEqual(amc.spec.route, route(plain.route));
+  assert.deepEqual(amc.spec.inhibitRules, plain.inhibit_rules.map((r) => defined({
+    sourceMatch: r.source_matchers.map(matcher), targetMatch: r.target_matchers.map(matcher), equal: r.equal,
+  })));
+  assert.deepEqual(amc.spec.receivers.map((r) => [r.name, r.webhookConfigs.map((w) => w.sendResolved)]),
+    plain.receivers.map((r) => [r.name, r.webhook_configs.map((w) => w.send_resolved)]));
+  for (const r of amc.spec.receivers) {
+    for (const w of r.webhookConfigs) assert.deepEqual(w.urlSecret, { name: 'autosync-alertmanager-webhook', key: 'url' }, r.name);
   }
 });
 

@@ -257,6 +257,14 @@ export async function validateStream(text, options = {}) {
       }
     }
   }
+  // An AlertmanagerConfig whose webhook URL Secret is missing is skipped by the Operator.
+  for (const c of byKind('AlertmanagerConfig')) {
+    for (const r of c.spec?.receivers ?? []) {
+      for (const [i, w] of (r.webhookConfigs ?? []).entries()) {
+        if (w.urlSecret) needSecret(`AlertmanagerConfig/${c.metadata.name}`, w.urlSecret.name, w.urlSecret.key, `receiver ${r.name} webhookConfigs/${i}`);
+      }
+    }
+  }
   for (const np of byKind('NetworkPolicy')) {
     const id = `NetworkPolicy/${np.metadata.name}`;
     const selectors = [np.spec?.podSelector?.matchLabels];
