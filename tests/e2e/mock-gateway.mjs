@@ -886,6 +886,12 @@ export async function startMockGateway(options = {}) {
       return sendJson(res, 200, { success: true, runs: entry.runs.slice(0, size),
                                   nextPageToken: '', storeId: m[1], timestamp });
     }
+    if (req.method === 'GET' && (m = p.match(/^\/api\/stores\/([^/]+)\/quarantine$/))) {
+      const entry = storeOr404(m[1]);
+      if (!entry) return undefined;
+      return sendJson(res, 200, { success: true, records: [], total: '0', byRule: {},
+                                  nextPageToken: '', storeId: m[1], timestamp });
+    }
     return sendJson(res, 404, { success: false, error: `no route for ${req.method} ${p}` });
   }
 

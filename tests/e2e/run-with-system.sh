@@ -4,7 +4,8 @@
 # stores), sync-worker and scheduler-service on free loopback ports; the suite itself starts
 # ws-gateway (so it can kill and restart it mid-run). Everything stops on exit; logs and
 # screenshots land in tests/e2e/artifacts/.
-# store-sim also serves a store no registered store reads ($E2E_SIM_STORE): stores.spec.mjs creates
+# store-sim also serves a store no registered store reads ($E2E_SIM_STORE, whose data breaks every
+# data rule once: store-sim ":invalid"): stores.spec.mjs creates
 # a store through the dashboard that syncs from it (AUTOSYNC_E2E_SIM_BASE/_STORE/_CREDENTIALS_REF).
 #
 #   tests/e2e/run-with-system.sh            binaries from $AUTOSYNC_BIN_DIR (default build/release/bin)
@@ -73,7 +74,7 @@ DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/autosync"
 export SIM_TOKEN=sim-token
 E2E_SIM_STORE=e2e-flow
 start store-sim --listen="127.0.0.1:$SIM_PORT" --live \
-  --stores="buycosari:20000,acme:5000,northwind:2000,$E2E_SIM_STORE:3000" \
+  --stores="buycosari:20000,acme:5000,northwind:2000,$E2E_SIM_STORE:3000:invalid" \
   --leak_per_second=20 --bucket_size=400
 wait_http "http://127.0.0.1:$SIM_PORT/_sim/health" 60
 start scheduler-service --database_url="$DB_URL" --listen="127.0.0.1:$SCHEDULER_PORT" \
@@ -103,6 +104,9 @@ export AUTOSYNC_E2E_SIM_URL="http://127.0.0.1:$SIM_PORT"
 # it reads (orders at <base>/shops/<store>, ad account <store>) and the worker's token variable.
 export AUTOSYNC_E2E_SIM_BASE="http://127.0.0.1:$SIM_PORT"
 export AUTOSYNC_E2E_SIM_STORE="$E2E_SIM_STORE"
+# Its data breaks every data rule once (store-sim ":invalid"): 9 orders and 4 ad rows a day are
+# kept in quarantine, and the dashboard must show them.
+export AUTOSYNC_E2E_SIM_INVALID=1
 export AUTOSYNC_E2E_SIM_CREDENTIALS_REF="env:SIM_TOKEN"
 AUTOSYNC_E2E_GATEWAY_ARGV=$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' \
   "$BIN/ws-gateway" "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \

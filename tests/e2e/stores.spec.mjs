@@ -36,6 +36,9 @@ const kFlowWaitMs = Number(process.env.AUTOSYNC_E2E_FLOW_TIMEOUT_MS || (kExterna
 const kSimBase = (process.env.AUTOSYNC_E2E_SIM_BASE || process.env.AUTOSYNC_E2E_SIM_URL || '').replace(/\/+$/, '');
 const kSimStore = process.env.AUTOSYNC_E2E_SIM_STORE || 'acme';
 const kSimCredentialsRef = process.env.AUTOSYNC_E2E_SIM_CREDENTIALS_REF || 'env:SIM_TOKEN';
+// The sim store breaks every data rule once (store-sim ":invalid"): its first sync completes with
+// warnings and the dashboard lists what it kept out.
+const kSimInvalid = process.env.AUTOSYNC_E2E_SIM_INVALID === '1';
 // Where a test store's APIs point: the real sim, or any URL for the mock (it fetches nothing).
 const kApiBase = kSimBase || 'http://127.0.0.1:8090';
 const kTerminalRun = ['completed', 'failed', 'skipped', 'cancelled'];
@@ -277,6 +280,26 @@ describe('store management', () => {
       await page.waitForSelector(`${tid('cohort-table')}[data-state="ready"]`, { timeout: kFlowWaitMs });
       assert.ok(await page.locator(tid('cohort-row')).count() > 0, 'no cohort rows after the first sync');
       assert.notEqual(await page.textContent(tid('status-last-success')), 'Never');
+      if (kSimInvalid) {
+        // Nine orders (one per order rule) and four ad rows were kept out, and the page says so:
+        // the run is tagged, the quarantine lists each with its rule and raw JSON.
+        const warnings = `${tid('run-item')}[data-run-id="${firstRun}"] ${tid('run-warnings')}`;
+        await page.waitForSelector(warnings, { timeout: kFlowWaitMs });
+        assert.equal(await page.getAttribute(warnings, 'data-orders'), '9');
+        assert.equal(await page.getAttribute(warnings, 'data-ads'), '4');
+        await page.waitForSelector(`${tid('quarantine-list')}[data-total="13"]`, { timeout: kFlowWaitMs });
+        const rules = await page.$$eval(tid('quarantine-item'), (rows) => rows.map((r) => r.dataset.rule));
+        for (const rule of ['bad_id', 'negative_amount', 'refund_exceeds_total', 'currency_not_iso4217',
+          'created_too_early', 'created_in_future', 'updated_in_future', 'updated_before_created',
+          'cancelled_before_created', 'negative_metric', 'clicks_exceed_impressions', 'date_outside_range']) {
+          assert.ok(rules.includes(rule), `the quarantine does not list ${rule}: ${rules.join(', ')}`);
+        }
+        const refund = `${tid('quarantine-item')}[data-rule="refund_exceeds_total"]`;
+        await page.click(`${refund} ${tid('quarantine-raw')} summary`);
+        const raw = await page.textContent(`${refund} ${tid('quarantine-raw')} pre`);
+        assert.ok(JSON.parse(raw.split('\n')[0]), 'the raw JSON of a quarantined order does not parse');
+        await page.screenshot({ path: `${kArtifacts}/quarantine.png`, fullPage: true });
+      }
 
       // --- Edit the orders schedule: the preview follows the typing, the list the save.
       await switchTab(page, 'stores');

@@ -64,6 +64,12 @@
 //                              data-status = queued | running | completed | failed | skipped |
 //                              cancelled; data-attempt
 //   run-empty, runs-refresh
+//   run-warnings               on a run-item that kept records out: data-orders, data-ads
+//   quarantine-card            records kept out for breaking a data rule (GET …/quarantine)
+//   quarantine-list            <table>; data-count = rows shown, data-total = the store's total;
+//                              rows quarantine-item with data-kind = order | ad, data-key,
+//                              data-rule; each has quarantine-raw (<details>, the raw JSON)
+//   quarantine-summary, quarantine-empty, quarantine-refresh
 //   test-panel, test-trigger-http, test-fetch-status, test-reconnect, test-output,
 //   test-connection-info (its <dd data-info = id | transport | url | auth | events>),
 //   token-form, token-input
@@ -403,6 +409,9 @@ const el = {
   legend: byTestId('cohort-legend'),
   runList: byTestId('run-list'),
   runEmpty: byTestId('run-empty'),
+  quarantineList: byTestId('quarantine-list'),
+  quarantineEmpty: byTestId('quarantine-empty'),
+  quarantineSummary: byTestId('quarantine-summary'),
   output: byTestId('test-output'),
   testTrigger: byTestId('test-trigger-http'),
   info: byTestId('test-connection-info'),
@@ -682,6 +691,7 @@ function onRunEnded(stage) {
   if (stage === 'completed') loadLtv();
   loadRuns();
   loadStatus();
+  loadQuarantine();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -969,6 +979,58 @@ function runKindTag(run) {
   return text ? h('span', { class: 'tag tag-info', dataset: { testid: 'run-kind' } }, text) : null;
 }
 
+// "with warnings": the run kept records out of the figures (they broke a data rule).
+function runWarningsTag(c) {
+  const orders = Math.trunc(num(c.ordersQuarantined));
+  const ads = Math.trunc(num(c.adsQuarantined));
+  if (orders + ads <= 0) return null;
+  return h('span', { class: 'tag tag-warn', dataset: { testid: 'run-warnings', orders: String(orders), ads: String(ads) },
+    title: `${fmtInt(orders)} orders and ${fmtInt(ads)} ad rows broke a data rule: kept out, see "Data kept out"` },
+  'with warnings');
+}
+
+function renderQuarantine(body) {
+  const records = (Array.isArray(body.records) ? body.records : []).filter((r) => r && typeof r === 'object');
+  const total = Math.trunc(num(body.total));
+  const tbody = el.quarantineList.tBodies[0];
+  el.quarantineList.dataset.count = String(records.length);
+  el.quarantineList.dataset.total = String(total);
+  el.quarantineEmpty.hidden = records.length > 0;
+  el.quarantineEmpty.textContent = 'Nothing kept out.';
+  const byRule = body.byRule && typeof body.byRule === 'object' ? Object.entries(body.byRule) : [];
+  el.quarantineSummary.textContent = total > 0
+    ? `${fmtInt(total)} records kept out of the figures: ${byRule.map(([rule, n]) => `${rule} ${fmtInt(num(n))}`).join(', ')}.`
+      + (total > records.length ? ` Showing the ${fmtInt(records.length)} seen last.` : '')
+    : 'Records that broke a data rule are kept here, not in the figures, until the store sends them again valid.';
+  tbody.replaceChildren(...records.map((r) => {
+    const kind = str(r.kind);
+    const seen = time(r.lastSeen);
+    const raw = h('details', { class: 'raw', dataset: { testid: 'quarantine-raw' } },
+      h('summary', {}, r.rawTruncated === true ? 'Raw JSON (cut at 16 KiB)' : 'Raw JSON'),
+      h('pre', {}, str(r.raw)));
+    return h('tr', { dataset: { testid: 'quarantine-item', kind, key: str(r.recordKey), rule: str(r.rule) } },
+      h('td', {}, h('span', { class: 'tag tag-info' }, kind === 'ad' ? 'ad row' : 'order'), ' ', h('code', {}, str(r.recordKey))),
+      h('td', {}, h('code', {}, str(r.rule))),
+      h('td', {}, str(r.detail), h('span', { class: 'fact-sub' }, str(r.source)), raw),
+      h('td', {}, seen ? timeEl(seen) : '—'),
+      h('td', { class: 'num' }, fmtInt(num(r.timesSeen))));
+  }));
+}
+
+async function loadQuarantine() {
+  const storeId = state.storeId;
+  if (!storeId) return;
+  try {
+    const body = await api(`/api/stores/${storePath(storeId)}/quarantine?pageSize=50`);
+    if (storeId !== state.storeId) return;
+    renderQuarantine(body);
+  } catch (err) {
+    if (storeId !== state.storeId) return;
+    el.quarantineEmpty.hidden = false;
+    el.quarantineEmpty.textContent = `Could not load the quarantine: ${err.message}`;
+  }
+}
+
 function renderRuns() {
   const tbody = el.runList.tBodies[0];
   el.runList.dataset.count = String(state.runs.length);
@@ -986,7 +1048,7 @@ function renderRuns() {
     const row = h('tr', { class: error ? 'has-error' : '', dataset: { testid: 'run-item', runId: str(run.runId), status, attempt: String(attempt || 1) } },
       h('td', {}, h('span', { class: `badge badge-${status}` }, kRunStatusLabel[status] ?? status),
         attempt > 1 ? h('span', { class: 'tag tag-warn', title: `Retry: attempt ${attempt}` }, `attempt ${attempt}`) : null),
-      h('td', {}, kTriggerLabel[str(run.trigger)] ?? str(run.trigger), runKindTag(run)),
+      h('td', {}, kTriggerLabel[str(run.trigger)] ?? str(run.trigger), runKindTag(run), runWarningsTag(c)),
       h('td', {}, started ? timeEl(started)
         : queuedAt ? h('span', { class: 'muted', title: 'Not started yet' }, 'queued ', timeEl(queuedAt)) : '—'),
       h('td', {}, started && finished ? duration(finished - started)
@@ -1034,7 +1096,7 @@ async function loadRuns() {
 let runsTimer = 0;
 function scheduleRunsRefresh() {
   clearTimeout(runsTimer);
-  runsTimer = setTimeout(loadRuns, 150);
+  runsTimer = setTimeout(() => { loadRuns(); loadQuarantine(); }, 150);
 }
 
 let ltvSeq = 0;
@@ -1060,6 +1122,7 @@ function loadStoreData() {
   loadStatus();
   loadRuns();
   loadLtv();
+  loadQuarantine();
 }
 
 // Every registered store, following nextPageToken (bounded).
@@ -2405,6 +2468,7 @@ function wireUi() {
   });
   el.syncButton.addEventListener('click', syncNow);
   byTestId('runs-refresh').addEventListener('click', loadRuns);
+  byTestId('quarantine-refresh').addEventListener('click', loadQuarantine);
   byTestId('test-trigger-http').addEventListener('click', () => {
     if (state.storeId) triggerOverHttp();
   });
