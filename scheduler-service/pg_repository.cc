@@ -63,7 +63,7 @@ constexpr char kRunColumns[] =
                        "pages, error, " MICROS("scheduled_for") ", owner, " MICROS(
                            "queued_at") ", attempt, CASE WHEN not_before > now() THEN " MICROS("not_before") " END, "
     "array_to_string(data_types, ','), force, coalesce(backfill_from::text, ''), "
-    "coalesce(backfill_to::text, ''), orders_quarantined, ads_quarantined";
+    "coalesce(backfill_to::text, ''), orders_quarantined, ads_quarantined, orders_deleted";
 
 Run RunFromRow(const pqxx::row& r) {
   Run run;
@@ -83,6 +83,7 @@ Run RunFromRow(const pqxx::row& r) {
   c->set_pages(r[12].as<int64_t>());
   c->set_orders_quarantined(r[23].as<int64_t>());
   c->set_ads_quarantined(r[24].as<int64_t>());
+  c->set_orders_deleted(r[25].as<int64_t>());
   run.set_error(r[13].as<std::string>());
   if (!r[14].is_null()) ToProto(TimeFrom(r[14]), run.mutable_scheduled_for());
   run.set_owner(r[15].as<std::string>());
@@ -381,11 +382,12 @@ absl::Status Repository::UpdateRun(absl::string_view run_id, autosync::v1::Stage
     tx.exec_params(
         "UPDATE sync_runs SET stage = $2, orders_fetched = $3, orders_written = $4, "
         "ads_fetched = $5, ads_written = $6, cohort_rows = $7, pages = $8, "
-        "orders_quarantined = $9, ads_quarantined = $10, heartbeat_at = now() "
-        "WHERE run_id = $1 AND status = 'running'",
+        "orders_quarantined = $9, ads_quarantined = $10, orders_deleted = $11, "
+        "heartbeat_at = now() WHERE run_id = $1 AND status = 'running'",
         std::string(run_id), std::string(StageName(stage)), counts.orders_fetched(),
         counts.orders_written(), counts.ads_fetched(), counts.ads_written(), counts.cohort_rows(),
-        counts.pages(), counts.orders_quarantined(), counts.ads_quarantined());
+        counts.pages(), counts.orders_quarantined(), counts.ads_quarantined(),
+        counts.orders_deleted());
     tx.commit();
     return absl::OkStatus();
   });
@@ -399,12 +401,12 @@ absl::Status Repository::FinishRun(absl::string_view run_id, absl::string_view s
     tx.exec_params(
         "UPDATE sync_runs SET status = $2, stage = $3, orders_fetched = $4, orders_written = $5, "
         "ads_fetched = $6, ads_written = $7, cohort_rows = $8, pages = $9, error = $10, "
-        "orders_quarantined = $11, ads_quarantined = $12, "
+        "orders_quarantined = $11, ads_quarantined = $12, orders_deleted = $13, "
         "finished_at = now(), heartbeat_at = now() WHERE run_id = $1 AND status = 'running'",
         std::string(run_id), std::string(status), std::string(StageName(stage)),
         counts.orders_fetched(), counts.orders_written(), counts.ads_fetched(),
         counts.ads_written(), counts.cohort_rows(), counts.pages(), std::string(error),
-        counts.orders_quarantined(), counts.ads_quarantined());
+        counts.orders_quarantined(), counts.ads_quarantined(), counts.orders_deleted());
     tx.commit();
     return absl::OkStatus();
   });

@@ -44,6 +44,9 @@ ABSL_FLAG(int32_t, ads_max_throttle_wait_seconds, 300,
 ABSL_FLAG(int32_t, source_request_timeout_seconds, 0,
           "Longest wait for one store-API answer before it counts as failed and is retried "
           "(1-300; 0 = the defaults: 30 s for orders, 60 s for ad insights)");
+ABSL_FLAG(bool, orders_deletions, true,
+          "After the orders, read Shopify's order destroy events (events.json) since the last "
+          "ones applied and remove those orders from the tables and the cohorts");
 ABSL_FLAG(bool, graphql_bulk, true,
           "Read a GraphQL store's first sync, forced re-syncs and backfills through a Shopify bulk "
           "operation instead of paging");
@@ -108,6 +111,7 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
     config.pipeline.ads_client.request_timeout = absl::Seconds(request_timeout);
   }
   config.pipeline.graphql_bulk = absl::GetFlag(FLAGS_graphql_bulk);
+  config.pipeline.orders_deletions = absl::GetFlag(FLAGS_orders_deletions);
   const int bulk_timeout = absl::GetFlag(FLAGS_bulk_timeout_seconds);
   errors.Require(bulk_timeout >= 10 && bulk_timeout <= 864000, "bulk_timeout_seconds",
                  "must be between 10 and 864000 (Shopify's own limit is 10 days)");

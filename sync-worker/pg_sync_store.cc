@@ -507,6 +507,57 @@ class PgSyncStore final : public SyncStore {
     return written;
   }
 
+  absl::StatusOr<std::optional<absl::Time>> DeletionsCursor(absl::string_view store_id) override {
+    std::optional<absl::Time> cursor;
+    absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+      cursor.reset();
+      pqxx::read_transaction tx(c);
+      const pqxx::result r = tx.exec_params(
+          "SELECT (extract(epoch FROM cursor_at) * 1000000)::bigint FROM sync_tracking "
+          "WHERE store_id = $1 AND stage = 'deletions' AND cursor_at IS NOT NULL",
+          std::string(store_id));
+      if (!r.empty()) cursor = absl::FromUnixMicros(r[0][0].as<int64_t>());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return cursor;
+  }
+
+  absl::StatusOr<int64_t> DeleteOrders(absl::string_view store_id, absl::string_view run_id,
+                                       const std::vector<int64_t>& order_ids,
+                                       absl::Time cursor) override {
+    int64_t deleted = 0;
+    const std::string store(store_id);
+    std::string ids = "{";
+    for (int64_t id : order_ids) absl::StrAppend(&ids, ids.size() > 1 ? "," : "", id);
+    ids += "}";
+    absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+      pqxx::work tx(c, "order_deletions");
+      deleted = 0;
+      if (!order_ids.empty()) {
+        deleted = static_cast<int64_t>(
+            tx.exec_params("DELETE FROM orders WHERE store_id = $1 AND order_id = ANY($2::bigint[])",
+                           store, ids)
+                .affected_rows());
+        tx.exec_params(
+            "DELETE FROM quarantined_records WHERE store_id = $1 AND kind = 'order' "
+            "AND record_key = ANY($2::text[])",
+            store, ids);
+      }
+      tx.exec_params(
+          "INSERT INTO sync_tracking (store_id, stage, cursor_at, last_run_id, updated_at) "
+          "VALUES ($1, 'deletions', $2::timestamptz, $3, now()) "
+          "ON CONFLICT (store_id, stage) DO UPDATE SET "
+          "cursor_at = GREATEST(sync_tracking.cursor_at, excluded.cursor_at), "
+          "last_run_id = excluded.last_run_id, updated_at = now()",
+          store, Timestamp(cursor), std::string(run_id));
+      tx.commit();
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return deleted;
+  }
+
   absl::StatusOr<std::optional<absl::CivilDay>> AdsCursor(absl::string_view store_id) override {
     std::optional<absl::CivilDay> cursor;
     absl::Status s = pool_.Run([&](pqxx::connection_base& c) {

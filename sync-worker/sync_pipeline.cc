@@ -39,6 +39,10 @@ absl::string_view StageName(Stage stage) {
 
 namespace {
 
+// A run reads at most this many pages of deletion events (250 each); the rest waits for the
+// next run (the cursor has moved to the last one applied).
+constexpr int kMaxDeletionPages = 400;
+
 // Fetches (HTTP + JSON parse) the next orders page on its own thread while the run's thread
 // writes the current one: the store API, this process and PostgreSQL then work at the same time
 // instead of taking turns (issue #9). Pages are still written strictly in order, so the cursor
@@ -314,7 +318,7 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   if (run.store.orders_api == "graphql" && options_.graphql_bulk &&
       (everything || run.backfill.has_value())) {
     return EndOrdersStage(
-        run, stage_start,
+        run, api, stage_start,
         SyncOrdersBulk(run, api,
                        !cursor->has_value() && !run.backfill.has_value() && !run.request.force()));
   }
@@ -405,7 +409,7 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   if (fetching) (void)fetcher->Take();
   fetcher.reset();
   ReportSource(run, "orders", client.stats());
-  return EndOrdersStage(run, stage_start, std::move(result));
+  return EndOrdersStage(run, api, stage_start, std::move(result));
 }
 
 absl::Status SyncPipeline::KeepQuarantined(RunState& run,
@@ -436,8 +440,66 @@ absl::Status SyncPipeline::KeepQuarantined(RunState& run,
   return absl::OkStatus();
 }
 
-absl::Status SyncPipeline::EndOrdersStage(RunState& run, absl::Time stage_start,
-                                          absl::Status result) {
+absl::Status SyncPipeline::SyncDeletions(RunState& run, const OrdersClientConfig& api) {
+  absl::StatusOr<std::optional<absl::Time>> cursor = store_.DeletionsCursor(run.store.store_id);
+  if (!cursor.ok()) return cursor.status();
+  if (!cursor->has_value()) {
+    // The store's first listing has just been stored: an order deleted before it was not
+    // listed, and one deleted since has an event no older than the newest change listed (the
+    // source's clock, like every cursor here). Nothing listed yet: the next run starts it.
+    absl::StatusOr<std::optional<absl::Time>> orders = store_.OrdersCursor(run.store.store_id);
+    if (!orders.ok()) return orders.status();
+    if (!orders->has_value() || **orders <= absl::UnixEpoch()) return absl::OkStatus();
+    absl::StatusOr<int64_t> none =
+        store_.DeleteOrders(run.store.store_id, run.request.run_id(), {}, **orders);
+    return none.ok() ? absl::OkStatus() : none.status();
+  }
+  // Events are read with the orders' lookback: one committed late is still seen.
+  OrdersClient client(api, *run.transport, sleeper_, options_.backoff, options_.orders_client);
+  absl::StatusOr<DeletionsPage> page =
+      client.FirstDeletionsPage(**cursor - options_.orders_lookback);
+  absl::Time high_water = **cursor;
+  int pages = 0;
+  while (true) {
+    if (!page.ok()) {
+      ReportSource(run, "orders", client.stats());
+      return absl::Status(page.status().code(),
+                          absl::StrCat("reading the orders deleted at the source: ",
+                                       page.status().message()));
+    }
+    std::vector<int64_t> ids;
+    for (const OrderDeletion& d : page->deletions) {
+      ids.push_back(d.order_id);
+      high_water = std::max(high_water, d.at);
+    }
+    absl::StatusOr<int64_t> deleted =
+        store_.DeleteOrders(run.store.store_id, run.request.run_id(), ids, high_water);
+    if (!deleted.ok()) {
+      ReportSource(run, "orders", client.stats());
+      return absl::Status(deleted.status().code(),
+                          absl::StrCat("removing orders deleted at the source: ",
+                                       deleted.status().message()));
+    }
+    run.counts.set_orders_deleted(run.counts.orders_deleted() + *deleted);
+    if (!page->next.has_value() || ++pages >= kMaxDeletionPages) break;
+    if (absl::Status s = CheckCancelled(); !s.ok()) return s;
+    page = client.NextDeletionsPage(*page->next);
+  }
+  ReportSource(run, "orders", client.stats());
+  if (run.counts.orders_deleted() > 0) {
+    run.Emit(autosync::v1::STAGE_ORDERS, 60,
+             absl::StrFormat("Removed %d orders deleted at the source", run.counts.orders_deleted()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncPipeline::EndOrdersStage(RunState& run, const OrdersClientConfig& api,
+                                          absl::Time stage_start, absl::Status result) {
+  // Deletions are read after the listing (a backfill reads a slice and leaves them to the
+  // regular syncs).
+  if (result.ok() && options_.orders_deletions && !run.backfill.has_value()) {
+    result = SyncDeletions(run, api);
+  }
   if (metrics_ != nullptr) {
     metrics_->RecordsFetched("orders", run.counts.orders_fetched());
     metrics_->RecordsWritten("orders", run.counts.orders_written());

@@ -39,6 +39,9 @@ struct PipelineOptions {
   // A GraphQL store's first (or forced full) sync and its backfills read the orders through a
   // Shopify bulk operation instead of paging (graphql_bulk_client.h).
   bool graphql_bulk = true;
+  // After the orders, Shopify's order destroy events since the last ones applied are read and
+  // those orders removed (REST events.json, for REST and GraphQL stores alike).
+  bool orders_deletions = true;
   BulkOptions bulk;
   BackoffPolicy backoff;
   OrdersClientOptions orders_client;
@@ -70,7 +73,11 @@ class SyncPipeline final {
   absl::Status SyncOrdersBulk(RunState& run, const OrdersClientConfig& api, bool likely_new);
   // The end of the orders stage either way: its counts and duration into the metrics, then the
   // stage recorded done when `result` is OK (else `result`).
-  absl::Status EndOrdersStage(RunState& run, absl::Time stage_start, absl::Status result);
+  absl::Status EndOrdersStage(RunState& run, const OrdersClientConfig& api,
+                              absl::Time stage_start, absl::Status result);
+  // Orders deleted at the source since the deletions cursor (Shopify's order destroy events)
+  // leave `orders`; the store's first run only sets that cursor to its orders cursor.
+  absl::Status SyncDeletions(RunState& run, const OrdersClientConfig& api);
   // Records that broke a business rule into quarantine and the run's counts (before the page
   // they came with is written, so the cursor never passes a record kept nowhere).
   absl::Status KeepQuarantined(RunState& run, const std::vector<QuarantinedRecord>& records);

@@ -118,6 +118,50 @@ absl::StatusOr<OrdersPage> OrdersClient::NextPage(absl::string_view next_url) {
                                  page_info ? page_info->substr(0, 60) : "none", ")"));
 }
 
+absl::StatusOr<DeletionsPage> OrdersClient::FirstDeletionsPage(absl::Time created_at_min) {
+  if (!config_status_.ok()) return config_status_;
+  const std::string since =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", created_at_min, absl::UTCTimeZone());
+  return FetchDeletions(absl::StrCat(config_.base_url, "/admin/api/", config_.api_version,
+                                     "/events.json?filter=Order&verb=destroy&limit=", kMaxLimit,
+                                     "&created_at_min=", UrlEncode(since)),
+                        absl::StrCat("deletion events since ", since));
+}
+
+absl::StatusOr<DeletionsPage> OrdersClient::NextDeletionsPage(absl::string_view next_url) {
+  if (!config_status_.ok()) return config_status_;
+  absl::StatusOr<std::string> resolved =
+      ResolveSameOriginUrl(origin_, next_url, "orders API events next-page link");
+  if (!resolved.ok()) return Error(resolved.status().code(), resolved.status().message());
+  return FetchDeletions(*resolved, "the next page of deletion events");
+}
+
+absl::StatusOr<DeletionsPage> OrdersClient::FetchDeletions(const std::string& url,
+                                                           const std::string& label) {
+  HttpRequest request;
+  request.url = url;
+  OrdersPage exchange;  // attempts and call limit
+  absl::StatusOr<HttpResponse> response = Exchange(std::move(request), label, &exchange);
+  if (!response.ok()) return response.status();
+  absl::StatusOr<std::vector<OrderDeletion>> deletions = ParseOrderDeletions(response->body);
+  if (!deletions.ok()) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("orders API returned unreadable ", label, ": ",
+                              deletions.status().message()));
+  }
+  absl::StatusOr<PageLinks> links = ParsePageLinks(response->JoinedHeader("link"));
+  if (!links.ok()) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("orders API returned an unreadable Link header on ", label, ": ",
+                              links.status().message()));
+  }
+  DeletionsPage page;
+  page.deletions = *std::move(deletions);
+  page.next = std::move(links->next);
+  page.attempts = exchange.attempts;
+  return page;
+}
+
 void OrdersClient::NoteDeprecation(const HttpResponse& response) {
   const absl::string_view reason = response.Header("x-shopify-api-deprecated-reason");
   const absl::string_view served = response.Header("x-shopify-api-version");

@@ -56,6 +56,13 @@ struct OrdersPage {
 };
 
 // Orders created within [min, max] (both inclusive), for a backfill.
+// A page of order deletion events (OrdersClient::FirstDeletionsPage).
+struct DeletionsPage {
+  std::vector<OrderDeletion> deletions;
+  std::optional<std::string> next;  // the Link header's rel="next" URL
+  int attempts = 0;
+};
+
 struct CreatedRange {
   absl::Time min;
   absl::Time max;
@@ -110,6 +117,13 @@ class OrdersClient final : public OrdersSource {
                                        std::optional<CreatedRange> created = std::nullopt) override;
   absl::StatusOr<OrdersPage> NextPage(absl::string_view next_url) override;
 
+  // Orders deleted at the source since `created_at_min`: GET events.json?filter=Order&
+  // verb=destroy&created_at_min=…&limit=250, then the Link header's pages (NextDeletionsPage).
+  // Errors as for orders pages. A GraphQL store's token reads them too (REST and GraphQL are
+  // one Admin API with one token; the read_orders scope covers order events).
+  absl::StatusOr<DeletionsPage> FirstDeletionsPage(absl::Time created_at_min);
+  absl::StatusOr<DeletionsPage> NextDeletionsPage(absl::string_view next_url);
+
   // The URL FirstPage requests (limit clamped to 1..250).
   std::string FirstPageUrl(absl::Time updated_at_min, int limit = 250,
                            std::optional<CreatedRange> created = std::nullopt) const;
@@ -134,6 +148,7 @@ class OrdersClient final : public OrdersSource {
 
  private:
   absl::StatusOr<OrdersPage> Fetch(const std::string& url, const std::string& page_label);
+  absl::StatusOr<DeletionsPage> FetchDeletions(const std::string& url, const std::string& label);
   // Counts an answer that says the asked API version is deprecated or no longer served.
   void NoteDeprecation(const HttpResponse& response);
 

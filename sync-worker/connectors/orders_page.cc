@@ -153,6 +153,36 @@ absl::StatusOr<std::vector<Order>> ParseOrdersPage(absl::string_view body,
   return orders;
 }
 
+absl::StatusOr<std::vector<OrderDeletion>> ParseOrderDeletions(absl::string_view body) {
+  thread_local simdjson::dom::parser parser;
+  AUTOSYNC_ASSIGN_OR_RETURN(element root, json::Parse(parser, body, "events page"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object root_object, json::Object(root, "events page"));
+  std::optional<element> events_value = json::Member(root_object, "events");
+  if (!events_value) return absl::InvalidArgumentError("events page: no \"events\" array");
+  array events;
+  if (events_value->get(events) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("events: expected an array");
+  }
+  std::vector<OrderDeletion> out;
+  size_t index = 0;
+  for (element value : events) {
+    const std::string path = json::Path("events", index++);
+    AUTOSYNC_ASSIGN_OR_RETURN(object event, json::Object(value, path));
+    AUTOSYNC_ASSIGN_OR_RETURN(std::string type, json::OptionalString(event, "subject_type", path));
+    AUTOSYNC_ASSIGN_OR_RETURN(std::string verb, json::OptionalString(event, "verb", path));
+    if (type != "Order" || verb != "destroy") continue;
+    OrderDeletion d;
+    AUTOSYNC_ASSIGN_OR_RETURN(element id, Required(event, "id", path));
+    AUTOSYNC_ASSIGN_OR_RETURN(d.event_id, json::Int64(id, json::Path(path, "id")));
+    AUTOSYNC_ASSIGN_OR_RETURN(element subject, Required(event, "subject_id", path));
+    AUTOSYNC_ASSIGN_OR_RETURN(d.order_id, json::Int64(subject, json::Path(path, "subject_id")));
+    AUTOSYNC_ASSIGN_OR_RETURN(element created, Required(event, "created_at", path));
+    AUTOSYNC_ASSIGN_OR_RETURN(d.at, json::Timestamp(created, json::Path(path, "created_at")));
+    out.push_back(d);
+  }
+  return out;
+}
+
 std::string ShopifyErrorText(absl::string_view body, size_t max_chars) {
   simdjson::dom::parser parser;
   absl::StatusOr<element> root = json::Parse(parser, body, "error body");

@@ -50,6 +50,18 @@ struct Order {
 absl::StatusOr<std::vector<Order>> ParseOrdersPage(absl::string_view body,
                                                    const RecordScreen* screen = nullptr);
 
+// One of Shopify's order deletion events (REST `events.json?filter=Order&verb=destroy`): the order
+// `order_id` was deleted at `at`. Shopify's APIs list no deleted orders otherwise (and GraphQL's
+// deletionEvents cover products and collections only).
+struct OrderDeletion {
+  int64_t event_id = 0;
+  int64_t order_id = 0;  // subject_id
+  absl::Time at;         // created_at
+};
+// `{"events":[…]}`: the destroy events of orders. Events of another subject type or verb are
+// skipped. DATA_LOSS when not JSON, INVALID_ARGUMENT naming the field ("events[2].subject_id: …").
+absl::StatusOr<std::vector<OrderDeletion>> ParseOrderDeletions(absl::string_view body);
+
 // The `errors` member of a Shopify error body ({"errors":"…"} or {"errors":{…}}), at most
 // `max_chars` long, or "" when the body has none. For error messages a person reads.
 std::string ShopifyErrorText(absl::string_view body, size_t max_chars = 200);

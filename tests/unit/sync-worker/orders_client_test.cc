@@ -1,5 +1,6 @@
 #include "sync-worker/connectors/orders_client.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
@@ -98,6 +99,40 @@ TEST_F(OrdersClientTest, SendsTheTokenOnlyAsHeaderAndFollowsNextLinks) {
   EXPECT_TRUE(has_token_header);
   EXPECT_TRUE(sleeper_.delays().empty());
   EXPECT_EQ(client.stats().requests_by_status.at(200), 2);
+}
+
+TEST_F(OrdersClientTest, DeletionEventsAreOrderDestroyEventsPagedByLink) {
+  transport_.Then(
+      200,
+      R"({"events":[{"id":9,"subject_id":1001,"subject_type":"Order","verb":"destroy",)"
+      R"("created_at":"2024-01-16T08:00:00-05:00"},{"id":10,"subject_id":77,)"
+      R"("subject_type":"Product","verb":"destroy","created_at":"2024-01-16T09:00:00Z"}]})",
+      {{"link", absl::StrCat("<", kBase, "/admin/api/2024-01/events.json?limit=250&page_info=E2>; "
+                                         "rel=\"next\"")}});
+  transport_.Then(200, R"({"events":[]})");
+  transport_.Then(200, R"({"events":[{"id":"x","subject_id":1,"subject_type":"Order",)"
+                       R"("verb":"destroy","created_at":"2024-01-16T09:00:00Z"}]})");
+  OrdersClient client = MakeClient();
+  const auto first = client.FirstDeletionsPage(since_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(transport_.requests()[0].url,
+            "http://127.0.0.1:8090/shops/buycosari/admin/api/2024-01/events.json"
+            "?filter=Order&verb=destroy&limit=250&created_at_min=2024-01-15T10%3A30%3A00Z");
+  ASSERT_EQ(first->deletions.size(), 1u);  // the product's event is not ours
+  EXPECT_EQ(first->deletions[0].order_id, 1001);
+  EXPECT_EQ(first->deletions[0].at,
+            absl::FromCivil(absl::CivilSecond(2024, 1, 16, 13, 0, 0), absl::UTCTimeZone()));
+  ASSERT_TRUE(first->next.has_value());
+  const auto second = client.NextDeletionsPage(*first->next);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->deletions.empty());
+  EXPECT_FALSE(second->next.has_value());
+  // A page of another shape fails naming the field; a link to another host is refused.
+  const auto bad = client.FirstDeletionsPage(since_);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("events[0]"));
+  EXPECT_EQ(client.NextDeletionsPage("http://evil.example/admin/api/2024-01/events.json").status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(OrdersClientTest, TooManyRequestsHonoursRetryAfterWithoutUsingUpAttempts) {

@@ -1,4 +1,6 @@
--- 0011: quarantine (issue 17). A record that parses but breaks a business rule
+-- 0011: data quality (issue 17): quarantine, and the counts of what runs kept out or removed.
+--
+-- Quarantine. A record that parses but breaks a business rule
 -- (sync-worker/connectors/record_rules.h) is not written to `orders` or `ads`: it is kept here,
 -- one row per store, kind and record, with the rule it broke, the run and source page it came
 -- from and its raw JSON (minified, cut at 16 KiB). A later sighting replaces the row (last_seen,
@@ -20,7 +22,15 @@ CREATE TABLE quarantined_records (
 );
 CREATE INDEX quarantined_records_store_last_seen ON quarantined_records (store_id, last_seen DESC);
 
--- A run's counts say how many records it quarantined ("completed with warnings").
+-- A run's counts say how many records it quarantined ("completed with warnings") and how many
+-- orders it removed because the source deleted them (Shopify's order destroy events).
 ALTER TABLE sync_runs
   ADD COLUMN orders_quarantined bigint NOT NULL DEFAULT 0,
-  ADD COLUMN ads_quarantined bigint NOT NULL DEFAULT 0;
+  ADD COLUMN ads_quarantined bigint NOT NULL DEFAULT 0,
+  ADD COLUMN orders_deleted bigint NOT NULL DEFAULT 0;
+
+-- Two more cursors per store: 'deletions' (the newest order destroy event applied) and 'sweep'
+-- (when the daily late-change sweep last re-read the store's recent history).
+ALTER TABLE sync_tracking DROP CONSTRAINT sync_tracking_stage_check;
+ALTER TABLE sync_tracking ADD CONSTRAINT sync_tracking_stage_check
+  CHECK (stage IN ('orders', 'ads', 'ltv', 'deletions', 'sweep'));
