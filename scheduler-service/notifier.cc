@@ -241,7 +241,7 @@ void Notifier::Enqueue(Notification n) {
       return;
     }
   }
-  common::LogWarn("notification dropped: the queue is full",
+  common::LogWarn("notification dropped: the queue is full or the scheduler is stopping",
                   {{"store", n.store_id}, {"condition", ConditionName(n.condition)}});
   Count(n.condition, "dropped");
 }
