@@ -347,11 +347,12 @@ void Notifier::Deliver(const Notification& n) {
     if (result == AttemptResult::kFailed) break;
   }
   const absl::string_view outcome = delivered ? "delivered" : "failed";
-  Count(n.condition, outcome);
+  // Recorded, then counted: whoever sees the count finds the row up to date.
   if (absl::Status s = store_.RecordNotificationOutcome(n.store_id, condition, outcome); !s.ok()) {
     common::LogDebug("cannot record a notification's outcome",
                      {{"store", n.store_id}, {"error", s.message()}});
   }
+  Count(n.condition, outcome);
   if (delivered) {
     common::LogInfo("notification delivered",
                     {{"store", n.store_id}, {"condition", condition}, {"run", n.run_id}});
