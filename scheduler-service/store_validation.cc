@@ -56,7 +56,9 @@ absl::Status CheckUrl(absl::string_view field, absl::string_view url,
   const bool https = absl::ConsumePrefix(&rest, "https://");
   if (!https && !absl::ConsumePrefix(&rest, "http://")) {
     return Invalid(field, absl::StrCat(Quote(url), " must start with ",
-                                       loopback_http_only ? "https://" : "http:// or https://"));
+                                       loopback_http_only
+                                           ? "https:// (or http:// to 127.0.0.1, [::1], localhost)"
+                                           : "http:// or https://"));
   }
   const size_t slash = rest.find('/');
   const absl::string_view authority = rest.substr(0, slash);
