@@ -40,6 +40,10 @@ struct SchedulerConfig {
   absl::Duration run_history = absl::Hours(24 * 30);  // runs older than this are pruned
   int watcher_queue_limit = 256;  // events queued per WatchStore stream before it is dropped
 
+  // Notification webhooks (notifier.h): one POST's budget, and the attempts of one notification.
+  absl::Duration notify_timeout = absl::Seconds(10);
+  int notify_attempts = 4;
+
   // How often a replica heartbeats its runs and reaps stale ones: well inside run_stale.
   absl::Duration heartbeat_interval() const {
     return std::clamp(run_stale / 4, absl::Milliseconds(500), absl::Seconds(5));

@@ -73,6 +73,8 @@ SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool
       clock_(clock),
       repo_(pool),
       metrics_(registry),
+      notifier_({.timeout = config.notify_timeout, .attempts = config.notify_attempts}, repo_,
+                MakeCurlPoster(), metrics_, clock),
       rpc_pool_(kRpcThreads, kRpcQueue),
       announce_pool_(kAnnounceThreads, 0),
       queue_(pool),
@@ -127,6 +129,7 @@ absl::Status SchedulerCore::Start() {
   }
   listener_.Start();
   listener_.WaitListening(absl::Seconds(5));
+  notifier_.Start();
   loop_.Start();
   executor_.Start();
   {
@@ -150,6 +153,7 @@ void SchedulerCore::Stop() {
   executor_.Stop();
   announce_pool_.Stop();
   if (housekeeping_.joinable()) housekeeping_.join();
+  notifier_.Stop();
   listener_.Stop();
   rpc_pool_.Stop();
 }
@@ -539,6 +543,16 @@ void SchedulerCore::DeliverLocal(const SyncProgress& progress) {
 
 std::vector<std::string> SchedulerCore::WatchedStores() { return hub_.WatchedStores(); }
 
+void SchedulerCore::OnRunFailed(const std::string& store_id, const std::string& run_id,
+                                const std::string& error) {
+  notifier_.Enqueue({.condition = NotifyCondition::kRunFailed,
+                     .store_id = store_id,
+                     .run_id = run_id,
+                     .error = error,
+                     .staleness_seconds = 0,
+                     .time = clock_.Now()});
+}
+
 void SchedulerCore::PublishStatus(const std::string& store_id) {
   absl::StatusOr<autosync::v1::SyncStatus> status = Status(store_id);
   if (!status.ok()) return;
@@ -568,6 +582,27 @@ void SchedulerCore::ExportFreshness() {
   // Deleted or paused stores are not in the new set, so they stop being exported (never alert).
   metrics_.store_freshness->Replace(*std::move(stores));
   successes_since_ = since;
+  if (absl::StatusOr<std::vector<NotifyStore>> notify = repo_.LoadNotifyStores(); notify.ok()) {
+    notify_stores_ = *std::move(notify);
+  }
+}
+
+void SchedulerCore::NotifyStaleStores() {
+  const absl::Time now = clock_.Now();
+  for (const NotifyStore& store : notify_stores_) {
+    std::optional<StoreFreshness> row = metrics_.store_freshness->Find(store.store_id);
+    if (!row.has_value() ||
+        !IsDataStale(row->last_success_unix, store.created_at, row->staleness_seconds, now)) {
+      continue;
+    }
+    // The notifier claims it (once an hour per store, across replicas) or counts it suppressed.
+    notifier_.Enqueue({.condition = NotifyCondition::kDataStale,
+                       .store_id = store.store_id,
+                       .run_id = "",
+                       .error = "",
+                       .staleness_seconds = row->staleness_seconds,
+                       .time = now});
+  }
 }
 
 void SchedulerCore::Refresh() {
@@ -581,6 +616,7 @@ void SchedulerCore::Refresh() {
     }
     ExportFreshness();
     ReleaseFreedMemory();
+    NotifyStaleStores();
     return;
   }
   // Nothing changed in the stores: only the runs completed since the last look (and an overlap,
@@ -592,6 +628,7 @@ void SchedulerCore::Refresh() {
   metrics_.refreshes_unchanged.Increment();
   metrics_.store_freshness->Advance(*latest);
   successes_since_ = since;
+  NotifyStaleStores();
 }
 
 void SchedulerCore::ExportQueue() {
@@ -610,6 +647,7 @@ void SchedulerCore::Housekeeping() {
   absl::Time next_refresh = clock_.Now() + config_.schedule_refresh;
   ExportFreshness();
   ReleaseFreedMemory();
+  NotifyStaleStores();
   while (SleepUnlessStopping(config_.heartbeat_interval())) {
     const std::vector<std::string> mine = executor_.ActiveRunIds();
     if (absl::Status s = repo_.Heartbeat(mine); !s.ok()) {
@@ -631,6 +669,10 @@ void SchedulerCore::Housekeeping() {
         ToProto(clock_.Now(), p.mutable_time());
         PublishProgress(p);
         PublishStatus(r.store_id);
+        // The last attempt reaped, nothing after it: failed for good.
+        if (r.follow_up_run_id.empty() && r.attempt >= kMaxAttempts) {
+          OnRunFailed(r.store_id, r.run_id, r.error);
+        }
         if (!r.follow_up_run_id.empty()) {
           metrics_.runs_queued.Increment();
           common::LogInfo("new run queued after a reaped run",

@@ -27,6 +27,7 @@
 #include "scheduler-service/clock.h"
 #include "scheduler-service/config.h"
 #include "scheduler-service/metrics.h"
+#include "scheduler-service/notifier.h"
 #include "scheduler-service/pg_listener.h"
 #include "scheduler-service/repository.h"
 #include "scheduler-service/run_executor.h"
@@ -96,6 +97,8 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   void PublishStatus(const std::string& store_id) override;
   void DeliverLocal(const autosync::v1::SyncProgress& progress) override;
   std::vector<std::string> WatchedStores() override;
+  void OnRunFailed(const std::string& store_id, const std::string& run_id,
+                   const std::string& error) override;
 
  private:
   // Each skip's event and the store's status, a few hundred stores per announce task.
@@ -114,6 +117,9 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   // otherwise only the runs completed since the last look move the gauges.
   void Refresh();
   void ExportFreshness();
+  // data_stale notifications: every enabled store with a webhook whose last success (the
+  // freshness gauges' table) is older than twice its threshold, on the injected clock.
+  void NotifyStaleStores();
   // Queue gauges from the database (housekeeping thread only).
   void ExportQueue();
   void Housekeeping();
@@ -124,6 +130,8 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   const Clock& clock_;
   Repository repo_;
   SchedulerMetrics metrics_;
+  // Before the executor: it tells the notifier of failed runs until it stops.
+  Notifier notifier_;
   // This process's token on the events it NOTIFYs, so that their echo is not delivered twice.
   const std::string origin_ = common::NewRunId();
   WatchHub hub_;
@@ -143,6 +151,8 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   std::optional<int64_t> loaded_version_;
   absl::Time loaded_at_ = absl::InfinitePast();
   absl::Time successes_since_ = absl::InfinitePast();
+  // Enabled stores with a webhook, loaded with the freshness table (housekeeping thread only).
+  std::vector<NotifyStore> notify_stores_;
 };
 
 }  // namespace autosync::scheduler

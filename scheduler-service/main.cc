@@ -73,6 +73,11 @@ ABSL_FLAG(int32_t, schedule_refresh_seconds, 60,
 ABSL_FLAG(int32_t, run_history_days, 30,
           "Runs older than this are pruned from sync_runs in small batches (1-3650); each "
           "store's newest run is kept");
+ABSL_FLAG(int32_t, notify_timeout_seconds, 10,
+          "Budget of one POST to a store's notification webhook (1-300)");
+ABSL_FLAG(int32_t, notify_attempts, 4,
+          "POSTs of one store notification at most, with exponential backoff and jitter between "
+          "them (1-10)");
 ABSL_FLAG(int32_t, watcher_queue_limit, 256,
           "Events queued for one WatchStore stream before it is dropped as too slow (8-100000)");
 
@@ -149,6 +154,13 @@ SchedulerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   config.watcher_queue_limit = absl::GetFlag(FLAGS_watcher_queue_limit);
   errors.Require(config.watcher_queue_limit >= 8 && config.watcher_queue_limit <= 100000,
                  "watcher_queue_limit", "must be between 8 and 100000");
+  const int notify_timeout = absl::GetFlag(FLAGS_notify_timeout_seconds);
+  errors.Require(notify_timeout >= 1 && notify_timeout <= 300, "notify_timeout_seconds",
+                 "must be between 1 and 300");
+  config.notify_timeout = absl::Seconds(notify_timeout);
+  config.notify_attempts = absl::GetFlag(FLAGS_notify_attempts);
+  errors.Require(config.notify_attempts >= 1 && config.notify_attempts <= 10, "notify_attempts",
+                 "must be between 1 and 10");
   return config;
 }
 

@@ -85,6 +85,15 @@ void StoreFreshnessGauges::Advance(const std::vector<std::pair<std::string, doub
   }
 }
 
+std::optional<StoreFreshness> StoreFreshnessGauges::Find(const std::string& store_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = std::lower_bound(
+      rows_.begin(), rows_.end(), store_id,
+      [](const StoreFreshness& row, const std::string& id) { return row.store_id < id; });
+  if (it == rows_.end() || it->store_id != store_id) return std::nullopt;
+  return *it;
+}
+
 size_t StoreFreshnessGauges::size() const {
   absl::MutexLock lock(&mu_);
   return rows_.size();
@@ -199,8 +208,25 @@ SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
               .Add({}, prometheus::Histogram::BucketBoundaries{0.002, 0.005, 0.01, 0.025, 0.05,
                                                                0.1, 0.25, 0.5, 1, 2.5})),
       refreshes_reloaded(Refreshes(registry).Add({{"outcome", "reloaded"}})),
-      refreshes_unchanged(Refreshes(registry).Add({{"outcome", "unchanged"}})) {
+      refreshes_unchanged(Refreshes(registry).Add({{"outcome", "unchanged"}})),
+      notifications(prometheus::BuildCounter()
+                        .Name("autosync_scheduler_notifications_total")
+                        .Help("Store notifications (webhooks), by condition (run_failed, "
+                              "data_stale) and outcome (delivered; failed after its attempts "
+                              "or refused; suppressed: one was sent for this store and "
+                              "condition within the hour; dropped: the queue was full)")
+                        .Register(registry)),
+      notification_attempts(prometheus::BuildCounter()
+                                .Name("autosync_scheduler_notification_attempts_total")
+                                .Help("POSTs to store notification webhooks, by condition and "
+                                      "result (2xx, 3xx, 4xx, 5xx, timeout, error)")
+                                .Register(registry)) {
   registry.AddCollectable(store_freshness);
+  for (const char* condition : {"run_failed", "data_stale"}) {
+    for (const char* outcome : {"delivered", "failed", "suppressed", "dropped"}) {
+      notifications.Add({{"condition", condition}, {"outcome", outcome}});
+    }
+  }
 }
 
 }  // namespace autosync::scheduler

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,8 @@ class StoreFreshnessGauges final : public prometheus::Collectable {
   void Advance(const std::vector<std::pair<std::string, double>>& latest);
   std::vector<prometheus::MetricFamily> Collect() const override;
   size_t size() const;
+  // One exported store's row; nullopt when it is not exported.
+  std::optional<StoreFreshness> Find(const std::string& store_id) const;
 
  private:
   mutable absl::Mutex mu_;
@@ -101,6 +104,12 @@ struct SchedulerMetrics {
   prometheus::Histogram& run_start_latency;
   prometheus::Counter& refreshes_reloaded;
   prometheus::Counter& refreshes_unchanged;
+  // Notification webhooks (notifier.h), by condition ("run_failed", "data_stale") and outcome
+  // ("delivered", "failed", "suppressed": within the hour of the last one, "dropped": the queue
+  // was full); every combination is exported from the start.
+  prometheus::Family<prometheus::Counter>& notifications;
+  // Each POST, by condition and result ("2xx", "3xx", "4xx", "5xx", "timeout", "error").
+  prometheus::Family<prometheus::Counter>& notification_attempts;
 };
 
 }  // namespace autosync::scheduler

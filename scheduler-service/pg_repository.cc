@@ -29,7 +29,7 @@ constexpr char kStoreColumns[] =
     "store_id, display_name, schedule, timezone, enabled, staleness_seconds, jitter_seconds, "
     "pause_note, orders_api_base, orders_api_version, ads_api_base, ads_api_version, "
     "ad_account_id, credentials_ref, " MICROS("created_at") ", " MICROS("updated_at") ", "
-    "ads_schedule, ads_staleness_seconds, version, orders_api";
+    "ads_schedule, ads_staleness_seconds, version, orders_api, notify_webhook_url, notify_secret_ref";
 
 // The kStoreColumns of `r`, starting at column `o`.
 Store StoreFromRow(const pqxx::row& r, int o = 0) {
@@ -54,6 +54,8 @@ Store StoreFromRow(const pqxx::row& r, int o = 0) {
   s.set_ads_staleness_seconds(r[o + 17].as<int64_t>());
   s.set_version(r[o + 18].as<int64_t>());
   s.set_orders_api(r[o + 19].as<std::string>());
+  s.set_notify_webhook_url(r[o + 20].as<std::string>());
+  s.set_notify_secret_ref(r[o + 21].as<std::string>());
   return s;
 }
 
@@ -155,8 +157,9 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
         "INSERT INTO stores AS s (store_id, display_name, schedule, timezone, enabled, "
         "staleness_seconds, jitter_seconds, pause_note, orders_api_base, orders_api_version, "
         "ads_api_base, ads_api_version, ad_account_id, credentials_ref, ads_schedule, "
-        "ads_staleness_seconds, orders_api) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ";
+        "ads_staleness_seconds, orders_api, notify_webhook_url, notify_secret_ref) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+        "$18, $19) ";
     if (options.create_only) {
       sql += "ON CONFLICT (store_id) DO NOTHING ";
     } else {
@@ -171,7 +174,10 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
           "ad_account_id = EXCLUDED.ad_account_id, credentials_ref = EXCLUDED.credentials_ref, "
           "ads_schedule = EXCLUDED.ads_schedule, "
           "ads_staleness_seconds = EXCLUDED.ads_staleness_seconds, "
-          "orders_api = EXCLUDED.orders_api, version = s.version + 1, updated_at = now() ";
+          "orders_api = EXCLUDED.orders_api, "
+          "notify_webhook_url = EXCLUDED.notify_webhook_url, "
+          "notify_secret_ref = EXCLUDED.notify_secret_ref, "
+          "version = s.version + 1, updated_at = now() ";
     }
     sql += absl::StrCat("RETURNING (xmax = 0), ", kStoreColumns);
     if (options.expected_version > 0) {
@@ -181,11 +187,12 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
           "staleness_seconds = $6, jitter_seconds = $7, pause_note = $8, orders_api_base = $9, "
           "orders_api_version = $10, ads_api_base = $11, ads_api_version = $12, "
           "ad_account_id = $13, credentials_ref = $14, ads_schedule = $15, "
-          "ads_staleness_seconds = $16, orders_api = $17, version = s.version + 1, "
-          "updated_at = now() WHERE store_id = $1 AND version = $18 RETURNING false, ",
+          "ads_staleness_seconds = $16, orders_api = $17, notify_webhook_url = $18, "
+          "notify_secret_ref = $19, version = s.version + 1, "
+          "updated_at = now() WHERE store_id = $1 AND version = $20 RETURNING false, ",
           kStoreColumns);
     }
-    // $18 only where the statement has it (an unused parameter has no type).
+    // $20 only where the statement has it (an unused parameter has no type).
     const pqxx::result r =
         options.expected_version > 0
             ? tx.exec_params(sql, store.store_id(), store.display_name(), store.schedule(),
@@ -195,6 +202,7 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
                              store.ads_api_version(), store.ad_account_id(),
                              store.credentials_ref(), store.ads_schedule(),
                              store.ads_staleness_seconds(), store.orders_api(),
+                             store.notify_webhook_url(), store.notify_secret_ref(),
                              options.expected_version)
             : tx.exec_params(sql, store.store_id(), store.display_name(), store.schedule(),
                              store.timezone(), store.enabled(), store.staleness_seconds(),
@@ -202,7 +210,8 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
                              store.orders_api_version(), store.ads_api_base(),
                              store.ads_api_version(), store.ad_account_id(),
                              store.credentials_ref(), store.ads_schedule(),
-                             store.ads_staleness_seconds(), store.orders_api());
+                             store.ads_staleness_seconds(), store.orders_api(),
+                             store.notify_webhook_url(), store.notify_secret_ref());
     if (r.empty()) {
       if (options.create_only) {
         return absl::AlreadyExistsError(

@@ -16,6 +16,7 @@
 #include "autosync/v1/scheduler.pb.h"
 #include "scheduler-service/data_schedule.h"
 #include "scheduler-service/metrics.h"
+#include "scheduler-service/notifier.h"
 #include "scheduler-service/schedule_loop.h"
 
 namespace autosync::common {
@@ -85,7 +86,13 @@ struct UpsertOptions {
   bool create_only = false;      // insert only (ALREADY_EXISTS otherwise)
 };
 
-class Repository final {
+// An enabled store with a notification webhook (the data_stale check).
+struct NotifyStore {
+  std::string store_id;
+  absl::Time created_at;
+};
+
+class Repository final : public NotificationStore {
  public:
   explicit Repository(common::PgPool& pool) : pool_(pool) {}
 
@@ -187,6 +194,18 @@ class Repository final {
   absl::StatusOr<autosync::v1::ListQuarantineResponse> ListQuarantine(
       absl::string_view store_id, absl::string_view kind,
       const std::optional<QuarantineCursor>& after, int limit);
+
+  // Notifications (pg_notifications.cc). Enabled stores with a webhook.
+  absl::StatusOr<std::vector<NotifyStore>> LoadNotifyStores();
+  // NotificationStore: the store's webhook, key reference and last success; the once-an-hour
+  // claim of store_notifications (migration 0012); the delivery's outcome.
+  absl::StatusOr<std::optional<NotifyTarget>> LoadNotifyTarget(
+      absl::string_view store_id) override;
+  absl::StatusOr<NotifyClaim> ClaimNotification(absl::string_view store_id,
+                                                absl::string_view condition) override;
+  absl::Status RecordNotificationOutcome(absl::string_view store_id,
+                                         absl::string_view condition,
+                                         absl::string_view outcome) override;
 
   // pg_notify(channel, payload), sent at once (no surrounding transaction).
   absl::Status Notify(absl::string_view channel, absl::string_view payload);

@@ -333,6 +333,9 @@ void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
     (completed ? metrics_.runs_completed : metrics_.runs_failed).Increment();
     common::LogInfo(completed ? "run completed" : "run failed",
                     {{"store", run.store_id}, {"run", run.run_id}, {"error", decided.error}});
+    if (!completed && decided.next == RunNext::kNothing) {
+      events_.OnRunFailed(run.store_id, run.run_id, decided.error);
+    }
   }
   {
     absl::MutexLock lock(&mu_);

@@ -45,6 +45,10 @@ class RunEvents {
   // This replica's watchers only (queue positions are refreshed by every replica for its own).
   virtual void DeliverLocal(const autosync::v1::SyncProgress& progress) = 0;
   virtual std::vector<std::string> WatchedStores() = 0;
+  // A run was recorded failed and nothing follows it (no retry or follow-up run queued, not
+  // given back to the queue): the store's run_failed notification. Must not block.
+  virtual void OnRunFailed(const std::string& store_id, const std::string& run_id,
+                           const std::string& error) = 0;
 };
 
 class RunExecutor final {

@@ -40,8 +40,11 @@ absl::Status CheckText(absl::string_view field, absl::string_view value, size_t 
 }
 
 // http(s)://host[:port][/path], no user info (a password in a URL would be a secret in the
-// registry), no whitespace, no query or fragment.
-absl::Status CheckApiBase(absl::string_view field, absl::string_view url) {
+// registry: `secret_field` is where it belongs), no whitespace, no query or fragment. With
+// `loopback_http_only`, http:// is accepted only for a loopback host (a webhook carries signed
+// events: in clear only to this machine).
+absl::Status CheckUrl(absl::string_view field, absl::string_view url,
+                      absl::string_view secret_field, bool loopback_http_only) {
   if (url.empty()) return absl::OkStatus();
   if (url.size() > 512) return Invalid(field, "is longer than 512 bytes");
   for (char c : url) {
@@ -50,13 +53,17 @@ absl::Status CheckApiBase(absl::string_view field, absl::string_view url) {
     }
   }
   absl::string_view rest = url;
-  if (!absl::ConsumePrefix(&rest, "https://") && !absl::ConsumePrefix(&rest, "http://")) {
-    return Invalid(field, absl::StrCat(Quote(url), " must start with http:// or https://"));
+  const bool https = absl::ConsumePrefix(&rest, "https://");
+  if (!https && !absl::ConsumePrefix(&rest, "http://")) {
+    return Invalid(field, absl::StrCat(Quote(url), " must start with ",
+                                       loopback_http_only
+                                           ? "https:// (or http:// to 127.0.0.1, [::1], localhost)"
+                                           : "http:// or https://"));
   }
   const size_t slash = rest.find('/');
   const absl::string_view authority = rest.substr(0, slash);
   if (absl::StrContains(authority, '@')) {
-    return Invalid(field, "must not contain user credentials; use credentials_ref");
+    return Invalid(field, absl::StrCat("must not contain user credentials; use ", secret_field));
   }
   if (authority.empty() || authority.front() == ':') {
     return Invalid(field, absl::StrCat(Quote(url), " has no host"));
@@ -64,7 +71,26 @@ absl::Status CheckApiBase(absl::string_view field, absl::string_view url) {
   if (absl::StrContains(url, '?') || absl::StrContains(url, '#')) {
     return Invalid(field, absl::StrCat(Quote(url), " must not have a query or fragment"));
   }
+  if (loopback_http_only && !https) {
+    // The host without its port: "[::1]:8080" -> "[::1]", "127.0.0.1:80" -> "127.0.0.1".
+    absl::string_view host = authority;
+    if (absl::StartsWith(host, "[")) {
+      host = host.substr(0, host.find(']') == absl::string_view::npos ? host.size()
+                                                                       : host.find(']') + 1);
+    } else {
+      host = host.substr(0, host.find(':'));
+    }
+    const std::string lower = absl::AsciiStrToLower(host);
+    if (lower != "127.0.0.1" && lower != "[::1]" && lower != "localhost") {
+      return Invalid(field, absl::StrCat(Quote(url), " must use https:// (http:// only to "
+                                         "127.0.0.1, [::1] or localhost)"));
+    }
+  }
   return absl::OkStatus();
+}
+
+absl::Status CheckApiBase(absl::string_view field, absl::string_view url) {
+  return CheckUrl(field, url, "credentials_ref", /*loopback_http_only=*/false);
 }
 
 absl::Status CheckToken(absl::string_view field, absl::string_view value, size_t max) {
@@ -80,30 +106,29 @@ absl::Status CheckToken(absl::string_view field, absl::string_view value, size_t
 
 // Never quotes the value: a caller who pasted the token itself here must not see it echoed
 // into logs or error messages.
-absl::Status CheckCredentialsRef(absl::string_view ref) {
-  constexpr absl::string_view kField = "credentials_ref";
+absl::Status CheckSecretRef(absl::string_view field, absl::string_view ref) {
   if (ref.empty()) return absl::OkStatus();
-  if (ref.size() > 512) return Invalid(kField, "is longer than 512 bytes");
+  if (ref.size() > 512) return Invalid(field, "is longer than 512 bytes");
   absl::string_view rest = ref;
   if (absl::ConsumePrefix(&rest, "env:")) {
     bool ok = !rest.empty() && !absl::ascii_isdigit(static_cast<unsigned char>(rest[0]));
     for (char c : rest) {
       if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') ok = false;
     }
-    if (!ok) return Invalid(kField, "env:NAME needs a variable name of A-Z, a-z, 0-9 and '_'");
+    if (!ok) return Invalid(field, "env:NAME needs a variable name of A-Z, a-z, 0-9 and '_'");
     return absl::OkStatus();
   }
   if (absl::ConsumePrefix(&rest, "file:")) {
     if (rest.empty() || rest.front() != '/') {
-      return Invalid(kField, "file: needs an absolute path (file:/path)");
+      return Invalid(field, "file: needs an absolute path (file:/path)");
     }
-    if (HasControlChars(rest)) return Invalid(kField, "the file path contains control characters");
+    if (HasControlChars(rest)) return Invalid(field, "the file path contains control characters");
     if (absl::StrContains(rest, "/../") || absl::EndsWith(rest, "/..")) {
-      return Invalid(kField, "the file path must not contain \"..\"");
+      return Invalid(field, "the file path must not contain \"..\"");
     }
     return absl::OkStatus();
   }
-  return Invalid(kField,
+  return Invalid(field,
                  "must be a reference to the secret, env:NAME or file:/path, never the secret "
                  "itself");
 }
@@ -231,7 +256,21 @@ absl::StatusOr<Store> NormalizeStore(const Store& in, const StoreDefaults& defau
     }
   }
   out.set_ad_account_id(std::string(account));
-  if (absl::Status s = CheckCredentialsRef(in.credentials_ref()); !s.ok()) return s;
+  if (absl::Status s = CheckSecretRef("credentials_ref", in.credentials_ref()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckUrl("notify_webhook_url", in.notify_webhook_url(),
+                                "notify_secret_ref", /*loopback_http_only=*/true);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckSecretRef("notify_secret_ref", in.notify_secret_ref()); !s.ok()) {
+    return s;
+  }
+  if (!in.notify_webhook_url().empty() && in.notify_secret_ref().empty()) {
+    return Invalid("notify_secret_ref",
+                   "is required with notify_webhook_url (env:NAME or file:/path of the HMAC key)");
+  }
   if (absl::Status s = CheckText("pause_note", in.pause_note(), 500); !s.ok()) return s;
   return out;
 }

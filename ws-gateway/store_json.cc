@@ -157,6 +157,8 @@ std::string StoreToJson(const v1::Store& s) {
   Str(&out, "adsApiVersion", s.ads_api_version());
   Str(&out, "adAccountId", s.ad_account_id());
   Str(&out, "credentialsRef", s.credentials_ref());
+  Str(&out, "notifyWebhookUrl", s.notify_webhook_url());
+  Str(&out, "notifySecretRef", s.notify_secret_ref());
   absl::StrAppend(&out, "\"version\":", s.version());
   if (s.has_created_at()) absl::StrAppend(&out, ",\"createdAt\":\"", RfcTime(s.created_at()), "\"");
   if (s.has_updated_at()) absl::StrAppend(&out, ",\"updatedAt\":\"", RfcTime(s.updated_at()), "\"");
@@ -172,6 +174,7 @@ absl::StatusOr<StoreBody> ParseStoreBody(absl::string_view body) {
   v1::Store& st = out.store;
   st.set_enabled(true);
   std::string id, name, tz, note, oapi, ob, ov, ab, av, account, cred, orders_cron, ads_cron;
+  std::string notify_url, notify_ref;
   int64_t so = 0, sa = 0, jitter = 0;
   bool enabled = true;
   auto per_type = [](std::string* orders, std::string* ads) -> Handler {
@@ -200,6 +203,8 @@ absl::StatusOr<StoreBody> ParseStoreBody(absl::string_view body) {
                             {"adsApiVersion", String(&av)},
                             {"adAccountId", String(&account)},
                             {"credentialsRef", String(&cred)},
+                            {"notifyWebhookUrl", String(&notify_url)},
+                            {"notifySecretRef", String(&notify_ref)},
                             {"version", Int(&out.version)},
                             {"createdAt", Ignored()},
                             {"updatedAt", Ignored()}});
@@ -224,6 +229,8 @@ absl::StatusOr<StoreBody> ParseStoreBody(absl::string_view body) {
   st.set_ads_api_version(av);
   st.set_ad_account_id(account);
   st.set_credentials_ref(cred);
+  st.set_notify_webhook_url(notify_url);
+  st.set_notify_secret_ref(notify_ref);
   if (out.version < 0) return Bad("version", "must not be negative");
   return out;
 }
@@ -299,6 +306,8 @@ std::string JsonFieldFor(absl::string_view message) {
       {"ads_api_version", "adsApiVersion"},
       {"ad_account_id", "adAccountId"},
       {"credentials_ref", "credentialsRef"},
+      {"notify_webhook_url", "notifyWebhookUrl"},
+      {"notify_secret_ref", "notifySecretRef"},
       {"pause_note", "pauseNote"},
       {"backfill_from", "from"},
       {"backfill_to", "to"},

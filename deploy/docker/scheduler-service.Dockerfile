@@ -14,12 +14,14 @@ RUN cmake --preset release -DAUTOSYNC_BUILD_TESTS=OFF \
  && strip --strip-debug build/release/bin/scheduler-service
 
 FROM debian:bookworm-slim
-# tzdata: schedules are evaluated in IANA time zones (/usr/share/zoneinfo).
+# tzdata: schedules are evaluated in IANA time zones (/usr/share/zoneinfo). libcurl4 and libssl3
+# (libcrypto): notification webhooks are POSTed with libcurl and signed with OpenSSL's HMAC;
+# ca-certificates: their https:// receivers are verified.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libabsl20220623 libfmt9 libgrpc++1.51 libgrpc29 libpq5 libpqxx-6.4 \
-      libprometheus-cpp-core1.0 libprotobuf32 libspdlog1.10 libstdc++6 \
-      tzdata \
+      libabsl20220623 libcurl4 libfmt9 libgrpc++1.51 libgrpc29 libpq5 libpqxx-6.4 \
+      libprometheus-cpp-core1.0 libprotobuf32 libspdlog1.10 libssl3 libstdc++6 \
+      ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin autosync
 COPY --from=build /src/build/release/bin/scheduler-service /usr/local/bin/scheduler-service

@@ -196,6 +196,8 @@ export function makeStore(fields, now = Date.now()) {
     adsApiVersion: fields.adsApiVersion || 'v24.0',
     adAccountId: fields.adAccountId ?? fields.storeId,
     credentialsRef: fields.credentialsRef ?? 'env:STORE_TOKEN',
+    notifyWebhookUrl: fields.notifyWebhookUrl ?? '',
+    notifySecretRef: fields.notifySecretRef ?? '',
     version: fields.version ?? 1,
     createdAt: fields.createdAt ?? iso(now),
     updatedAt: fields.updatedAt ?? iso(now),
@@ -454,9 +456,9 @@ const kStoreMembers = {
   enabled: 'boolean', pauseNote: 'string', stalenessSeconds: 'object', jitterSeconds: 'integer',
   ordersApi: 'string', ordersApiBase: 'string', ordersApiVersion: 'string', adsApiBase: 'string',
   adsApiVersion: 'string', adAccountId: 'string', credentialsRef: 'string', version: 'integer',
-  createdAt: 'string', updatedAt: 'string',
+  createdAt: 'string', updatedAt: 'string', notifyWebhookUrl: 'string', notifySecretRef: 'string',
 };
-const kSecretMember = /token|secret|password|passwd|api_?key|private_?key|credential(?!sref)|authorization/i;
+const kSecretMember = /token|secret(?!ref)|password|passwd|api_?key|private_?key|credential(?!sref)|authorization/i;
 
 class BadInput extends Error {
   constructor(field, message, status = 400) {
@@ -496,13 +498,13 @@ function checkText(field, value, max) {
   if (Buffer.byteLength(value) > max) throw new BadInput(field, `is longer than ${max} bytes`);
   if (/[\x00-\x1f\x7f]/.test(value)) throw new BadInput(field, 'contains control characters');
 }
-function checkApiBase(field, url) {
+function checkApiBase(field, url, secretField = 'credentialsRef') {
   if (!url) return;
   if (url.length > 512) throw new BadInput(field, 'is longer than 512 bytes');
   if (/[\x00-\x20\x7f]/.test(url)) throw new BadInput(field, 'contains whitespace or control characters');
   const m = /^https?:\/\/([^/]*)/.exec(url);
   if (!m) throw new BadInput(field, `"${url.slice(0, 64)}" must start with http:// or https://`);
-  if (m[1].includes('@')) throw new BadInput(field, 'must not contain user credentials; use credentialsRef');
+  if (m[1].includes('@')) throw new BadInput(field, `must not contain user credentials; use ${secretField}`);
   if (!m[1] || m[1].startsWith(':')) throw new BadInput(field, `"${url.slice(0, 64)}" has no host`);
   if (/[?#]/.test(url)) throw new BadInput(field, `"${url.slice(0, 64)}" must not have a query or fragment`);
 }
@@ -510,24 +512,33 @@ function checkToken(field, value) {
   if (value.length > 32) throw new BadInput(field, 'is longer than 32 bytes');
   if (!/^[A-Za-z0-9._-]*$/.test(value)) throw new BadInput(field, `"${value}" may only contain A-Z, a-z, 0-9, '.', '-', '_'`);
 }
+// The notification webhook: as an API base, but http:// only to this machine.
+function checkWebhookUrl(url) {
+  checkApiBase('notifyWebhookUrl', url, 'notifySecretRef');
+  if (!url || url.startsWith('https://')) return;
+  const host = /^http:\/\/(\[[^\]]*\]|[^/:]*)/.exec(url)[1].toLowerCase();
+  if (!['127.0.0.1', '[::1]', 'localhost'].includes(host)) {
+    throw new BadInput('notifyWebhookUrl', `"${url.slice(0, 64)}" must use https:// (http:// only to 127.0.0.1, [::1] or localhost)`);
+  }
+}
 // Never echoes the value: it may be the secret itself, pasted by mistake.
-function checkCredentialsRef(ref) {
+function checkCredentialsRef(ref, field = 'credentialsRef') {
   if (!ref) return;
-  if (ref.length > 512) throw new BadInput('credentialsRef', 'is longer than 512 bytes');
+  if (ref.length > 512) throw new BadInput(field, 'is longer than 512 bytes');
   if (ref.startsWith('env:')) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.slice(4))) {
-      throw new BadInput('credentialsRef', "env:NAME needs a variable name of A-Z, a-z, 0-9 and '_'");
+      throw new BadInput(field, "env:NAME needs a variable name of A-Z, a-z, 0-9 and '_'");
     }
     return;
   }
   if (ref.startsWith('file:')) {
     const file = ref.slice(5);
-    if (!file.startsWith('/')) throw new BadInput('credentialsRef', 'file: needs an absolute path (file:/path)');
-    if (/[\x00-\x1f\x7f]/.test(file)) throw new BadInput('credentialsRef', 'the file path contains control characters');
-    if (file.includes('/../') || file.endsWith('/..')) throw new BadInput('credentialsRef', 'the file path must not contain ".."');
+    if (!file.startsWith('/')) throw new BadInput(field, 'file: needs an absolute path (file:/path)');
+    if (/[\x00-\x1f\x7f]/.test(file)) throw new BadInput(field, 'the file path contains control characters');
+    if (file.includes('/../') || file.endsWith('/..')) throw new BadInput(field, 'the file path must not contain ".."');
     return;
   }
-  throw new BadInput('credentialsRef', 'must be a reference to the secret, env:NAME or file:/path, never the secret itself');
+  throw new BadInput(field, 'must be a reference to the secret, env:NAME or file:/path, never the secret itself');
 }
 function checkSchedule(field, expr) {
   if (expr.length > kMaxCronLength) throw new BadInput(field, `is longer than ${kMaxCronLength} bytes`);
@@ -593,6 +604,11 @@ export function normalizeStore(body, current) {
     throw new BadInput('adAccountId', `"${account.slice(0, 64)}" may only contain A-Z, a-z, 0-9, '_', '-' (an optional act_ prefix is dropped)`);
   }
   checkCredentialsRef(body.credentialsRef ?? '');
+  checkWebhookUrl(body.notifyWebhookUrl ?? '');
+  checkCredentialsRef(body.notifySecretRef ?? '', 'notifySecretRef');
+  if (body.notifyWebhookUrl && !body.notifySecretRef) {
+    throw new BadInput('notifySecretRef', 'is required with notify_webhook_url (env:NAME or file:/path of the HMAC key)');
+  }
   const pauseNote = body.pauseNote ?? '';
   checkText('pauseNote', pauseNote, 500);
   const now = iso(Date.now());
@@ -605,6 +621,7 @@ export function normalizeStore(body, current) {
     ordersApi, ordersApiBase: body.ordersApiBase ?? '', ordersApiVersion,
     adsApiBase: body.adsApiBase ?? '', adsApiVersion,
     adAccountId: account, credentialsRef: body.credentialsRef ?? '',
+    notifyWebhookUrl: body.notifyWebhookUrl ?? '', notifySecretRef: body.notifySecretRef ?? '',
     version: current ? current.version + 1 : 1,
     createdAt: current ? current.createdAt : now, updatedAt: now,
   };

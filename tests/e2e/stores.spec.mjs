@@ -255,6 +255,14 @@ describe('store management', () => {
       assert.ok(!(await page.textContent(fieldError('credentialsRef'))).includes('shpat_'), 'the error echoed the secret');
       assert.equal(await page.isHidden(fieldError('schedules.orders')), true);
       await page.fill(input('credentialsRef'), kSimCredentialsRef);
+      // A notification webhook in clear to another host is refused at its field; one on this
+      // machine (nothing listens there: a notification would only fail) is kept with its key.
+      await page.fill(input('notifyWebhookUrl'), 'http://hooks.example.com/autosync');
+      await page.fill(input('notifySecretRef'), 'env:E2E_HOOK_KEY');
+      await page.click(tid('store-save'));
+      await page.waitForSelector(`${fieldError('notifyWebhookUrl')}:not([hidden])`);
+      assert.match(await page.textContent(fieldError('notifyWebhookUrl')), /https:\/\//);
+      await page.fill(input('notifyWebhookUrl'), 'http://127.0.0.1:9/autosync-hook');
       // Orders through Shopify's GraphQL Admin API (store-sim speaks it too).
       await page.selectOption(input('ordersApi'), 'graphql');
       assert.equal(await page.isChecked(tid('store-sync-after-create')), true);
@@ -313,6 +321,8 @@ describe('store management', () => {
       assert.equal(await page.inputValue(input('schedules.orders')), '0 4 1 1 *');
       assert.equal(await page.inputValue(input('timezone')), 'America/New_York');
       assert.equal(await page.inputValue(input('ordersApi')), 'graphql');
+      assert.equal(await page.inputValue(input('notifyWebhookUrl')), 'http://127.0.0.1:9/autosync-hook');
+      assert.equal(await page.inputValue(input('notifySecretRef')), 'env:E2E_HOOK_KEY');
       assert.equal(await page.isHidden(tid('store-sync-after-create')), true);
       await page.fill(input('schedules.orders'), '0 5 1 7 *');
       const edited = await previewOf(page, 'orders', '0 5 1 7 *', 'America/New_York');

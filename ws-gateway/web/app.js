@@ -104,7 +104,7 @@
 //                              stalenessSeconds.orders, stalenessSeconds.ads, jitterSeconds,
 //                              ordersApiBase, ordersApiVersion, adsApiBase, adsApiVersion,
 //                              ordersApi (<select>: "" service default, graphql, rest),
-//                              adAccountId, credentialsRef
+//                              adAccountId, credentialsRef, notifyWebhookUrl, notifySecretRef
 //   store-field-error          data-field as above: the gateway's 400 for that field, or a local
 //                              check (the input then has aria-invalid=true)
 //   schedule-preview           data-type = orders | ads; data-state = idle | pending | ready |
@@ -1955,6 +1955,10 @@ const kFormFields = [
   { path: 'adAccountId', label: 'Ad account ID', group: 'conn', placeholder: '1234567890', max: 68 },
   { path: 'credentialsRef', label: 'Credentials reference', group: 'conn', placeholder: 'env:STORE_TOKEN', max: 512,
     hint: 'Where the worker reads the API token: env:NAME or file:/path. Never the token itself.' },
+  { path: 'notifyWebhookUrl', label: 'Notification webhook URL', group: 'notify', placeholder: 'https://hooks.example.com/autosync', max: 512,
+    hint: 'A signed POST when a run fails for good or the data goes stale, at most one an hour each; empty: none.' },
+  { path: 'notifySecretRef', label: 'Webhook signing key reference', group: 'notify', placeholder: 'env:HOOK_KEY', max: 512,
+    hint: 'Where the scheduler reads the HMAC key: env:NAME or file:/path. Never the key itself; required with a URL.' },
 ];
 const kFieldPaths = new Set(kFormFields.map((f) => f.path));
 
@@ -2053,6 +2057,7 @@ function buildStoreForm() {
         h('div', { class: 'type-col' }, h('h3', {}, 'Orders'), group('orders')),
         h('div', { class: 'type-col' }, h('h3', {}, 'Ad spend'), group('ads')))),
     h('fieldset', { class: 'form-group' }, h('legend', {}, 'Connection'), h('div', { class: 'form-grid' }, group('conn'))),
+    h('fieldset', { class: 'form-group' }, h('legend', {}, 'Notifications'), h('div', { class: 'form-grid' }, group('notify'))),
     f.syncAfterWrap,
     f.conflictBox,
     h('div', { class: 'form-actions' }, f.save, f.cancel, f.feedback));
@@ -2129,7 +2134,8 @@ function fillStoreForm(f, store) {
   }
   const jitter = num(store?.jitterSeconds);
   set('jitterSeconds', jitter > 0 ? String(jitter) : '');
-  for (const path of ['ordersApi', 'ordersApiBase', 'ordersApiVersion', 'adsApiBase', 'adsApiVersion', 'adAccountId', 'credentialsRef']) {
+  for (const path of ['ordersApi', 'ordersApiBase', 'ordersApiVersion', 'adsApiBase', 'adsApiVersion', 'adAccountId', 'credentialsRef',
+    'notifyWebhookUrl', 'notifySecretRef']) {
     set(path, str(getPath(store, path)));
   }
   f.form.dataset.version = store && f.mode === 'edit' ? String(num(store.version)) : '';
@@ -2257,6 +2263,8 @@ function collectStoreForm(f) {
     adsApiVersion: value('adsApiVersion'),
     adAccountId: value('adAccountId'),
     credentialsRef: value('credentialsRef'),
+    notifyWebhookUrl: value('notifyWebhookUrl'),
+    notifySecretRef: value('notifySecretRef'),
   };
   if (f.mode === 'create') {
     if (!body.storeId) problems.push(['storeId', 'is required']);

@@ -166,6 +166,59 @@ TEST(StoreValidationTest, AcceptsFileReferenceAndEmptyOptionalFields) {
   EXPECT_TRUE(Check(s).ok());
 }
 
+// The notification webhook: https, or http only to this machine; no user info, query or
+// fragment; a key reference like credentials_ref, required with the URL. Each refusal names
+// its field, and a key pasted instead of a reference is never echoed.
+TEST(StoreValidationTest, NotifyWebhookRefusalsNameTheirField) {
+  struct Case {
+    const char* url;
+    const char* ref;
+    const char* field;
+  };
+  const Case cases[] = {
+      {"http://hooks.example.com/autosync", "env:HOOK_KEY", "notify_webhook_url"},
+      {"http://10.0.0.1/x", "env:HOOK_KEY", "notify_webhook_url"},
+      {"http://127.0.0.1.example.com/x", "env:HOOK_KEY", "notify_webhook_url"},
+      {"ftp://hooks.example.com", "env:HOOK_KEY", "notify_webhook_url"},
+      {"https://user:pw@hooks.example.com", "env:HOOK_KEY", "notify_webhook_url"},
+      {"https://hooks.example.com/x?token=1", "env:HOOK_KEY", "notify_webhook_url"},
+      {"https://hooks.example.com/a b", "env:HOOK_KEY", "notify_webhook_url"},
+      {"https://", "env:HOOK_KEY", "notify_webhook_url"},
+      {"https://hooks.example.com", "", "notify_secret_ref"},
+      {"https://hooks.example.com", "whsec_0123456789", "notify_secret_ref"},
+      {"https://hooks.example.com", "env:", "notify_secret_ref"},
+      {"https://hooks.example.com", "file:relative", "notify_secret_ref"},
+      {"https://hooks.example.com", "file:/a/../b", "notify_secret_ref"},
+      {"", "whsec_0123456789", "notify_secret_ref"},
+  };
+  for (const Case& c : cases) {
+    autosync::v1::Store s = Valid();
+    s.set_notify_webhook_url(c.url);
+    s.set_notify_secret_ref(c.ref);
+    const absl::Status status = Check(s);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.url << " " << c.ref;
+    EXPECT_THAT(std::string(status.message()), StartsWith(c.field)) << status;
+    EXPECT_THAT(std::string(status.message()), Not(HasSubstr("whsec_0123"))) << status;
+  }
+  autosync::v1::Store s = Valid();
+  s.set_notify_webhook_url(std::string("https://hooks.example.com/") + std::string(500, 'a'));
+  s.set_notify_secret_ref("env:HOOK_KEY");
+  EXPECT_THAT(std::string(Check(s).message()), StartsWith("notify_webhook_url"));
+}
+
+TEST(StoreValidationTest, NotifyWebhookAcceptsHttpsAndLoopbackHttp) {
+  for (const char* url : {"https://hooks.example.com/autosync", "https://10.0.0.1:8443/x",
+                          "http://127.0.0.1:9000/hook", "http://[::1]:9000/hook",
+                          "http://localhost/hook", "http://LOCALHOST:80"}) {
+    autosync::v1::Store s = Valid();
+    s.set_notify_webhook_url(url);
+    s.set_notify_secret_ref("file:/var/run/secrets/autosync/hook-key");
+    EXPECT_TRUE(Check(s).ok()) << url << ": " << Check(s);
+  }
+  autosync::v1::Store none = Valid();  // no webhook: no key needed
+  EXPECT_TRUE(Check(none).ok());
+}
+
 TEST(JitterTest, DeterministicBoundedAndSpread) {
   EXPECT_EQ(JitterFor("shop", 0), absl::ZeroDuration());
   EXPECT_EQ(JitterFor("shop", 600), JitterFor("shop", 600));

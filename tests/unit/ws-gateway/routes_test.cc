@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/unit/ws-gateway/fake_scheduler_client.h"
+#include "ws-gateway/store_json.h"
 
 namespace autosync::gateway {
 namespace {
@@ -237,6 +238,25 @@ TEST_F(StoreRoutesTest, CreateMapsTheJsonToTheSchedulerStore) {
   EXPECT_EQ(req.store().credentials_ref(), "env:SHOP2_TOKEN");
   EXPECT_THAT(res.body, HasSubstr(R"("schedules":{"orders":"*/5 * * * *","ads":"0 */6 * * *"})"));
   EXPECT_THAT(res.body, HasSubstr(R"("stalenessSeconds":{"orders":600,"ads":7200})"));
+}
+
+// The notification webhook and its key reference travel both ways under their camelCase names;
+// the scheduler's refusals of them name the JSON member.
+TEST_F(StoreRoutesTest, NotificationFieldsMapBothWays) {
+  const std::string body = absl::StrCat(
+      R"({"storeId":"shop-2","credentialsRef":"env:SHOP2_TOKEN",)",
+      R"("notifyWebhookUrl":"https://hooks.example.com/autosync",)",
+      R"("notifySecretRef":"file:/var/run/secrets/hook"})");
+  const HttpResponse res = Call("POST", "/api/stores", "admin", body);
+  ASSERT_EQ(res.status, 201) << res.body;
+  ASSERT_EQ(scheduler_.upserts.size(), 1u);
+  EXPECT_EQ(scheduler_.upserts[0].store().notify_webhook_url(),
+            "https://hooks.example.com/autosync");
+  EXPECT_EQ(scheduler_.upserts[0].store().notify_secret_ref(), "file:/var/run/secrets/hook");
+  EXPECT_THAT(res.body, HasSubstr(R"("notifyWebhookUrl":"https://hooks.example.com/autosync")"));
+  EXPECT_THAT(res.body, HasSubstr(R"("notifySecretRef":"file:/var/run/secrets/hook")"));
+  EXPECT_EQ(JsonFieldFor("notify_webhook_url: must use https://"), "notifyWebhookUrl");
+  EXPECT_EQ(JsonFieldFor("notify_secret_ref: is required"), "notifySecretRef");
 }
 
 TEST_F(StoreRoutesTest, BadBodiesAreRefusedNamingTheMember) {
