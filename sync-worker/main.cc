@@ -44,6 +44,13 @@ ABSL_FLAG(int32_t, ads_max_throttle_wait_seconds, 300,
 ABSL_FLAG(int32_t, source_request_timeout_seconds, 0,
           "Longest wait for one store-API answer before it counts as failed and is retried "
           "(1-300; 0 = the defaults: 30 s for orders, 60 s for ad insights)");
+ABSL_FLAG(int32_t, sweep_interval_hours, 24,
+          "How often a store's run also re-reads its recent history for changes that arrived "
+          "late (the late-change sweep); 0 turns the sweep off");
+ABSL_FLAG(int32_t, orders_sweep_days, 7,
+          "The sweep re-reads the orders updated in this many days before the orders cursor");
+ABSL_FLAG(int32_t, ads_sweep_days, 90,
+          "The sweep re-reads this many days of ad spend (restatements beyond --ads_window_days)");
 ABSL_FLAG(bool, orders_deletions, true,
           "After the orders, read Shopify's order destroy events (events.json) since the last "
           "ones applied and remove those orders from the tables and the cohorts");
@@ -112,6 +119,18 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   }
   config.pipeline.graphql_bulk = absl::GetFlag(FLAGS_graphql_bulk);
   config.pipeline.orders_deletions = absl::GetFlag(FLAGS_orders_deletions);
+  const int sweep_hours = absl::GetFlag(FLAGS_sweep_interval_hours);
+  errors.Require(sweep_hours >= 0 && sweep_hours <= 24 * 366, "sweep_interval_hours",
+                 "must be 0 (no sweep) to 8784");
+  config.pipeline.sweep_interval = absl::Hours(sweep_hours);
+  const int orders_sweep_days = absl::GetFlag(FLAGS_orders_sweep_days);
+  errors.Require(orders_sweep_days >= 1 && orders_sweep_days <= 366, "orders_sweep_days",
+                 "must be 1 to 366");
+  config.pipeline.orders_sweep = absl::Hours(24 * orders_sweep_days);
+  const int ads_sweep_days = absl::GetFlag(FLAGS_ads_sweep_days);
+  errors.Require(ads_sweep_days >= 1 && ads_sweep_days <= 1100, "ads_sweep_days",
+                 "must be 1 to 1100");
+  config.pipeline.ads_sweep_days = ads_sweep_days;
   const int bulk_timeout = absl::GetFlag(FLAGS_bulk_timeout_seconds);
   errors.Require(bulk_timeout >= 10 && bulk_timeout <= 864000, "bulk_timeout_seconds",
                  "must be between 10 and 864000 (Shopify's own limit is 10 days)");

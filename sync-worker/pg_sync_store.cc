@@ -523,6 +523,40 @@ class PgSyncStore final : public SyncStore {
     return cursor;
   }
 
+  absl::StatusOr<std::optional<absl::Time>> SweptAt(absl::string_view store_id,
+                                                    absl::string_view kind) override {
+    std::optional<absl::Time> at;
+    absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+      at.reset();
+      pqxx::read_transaction tx(c);
+      const pqxx::result r = tx.exec_params(
+          "SELECT (extract(epoch FROM cursor_at) * 1000000)::bigint FROM sync_tracking "
+          "WHERE store_id = $1 AND stage = $2 AND cursor_at IS NOT NULL",
+          std::string(store_id), absl::StrCat(kind, "_sweep"));
+      if (!r.empty()) at = absl::FromUnixMicros(r[0][0].as<int64_t>());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return at;
+  }
+
+  absl::Status MarkSwept(absl::string_view store_id, absl::string_view kind,
+                         absl::string_view run_id, absl::Time at) override {
+    return pool_.Run([&](pqxx::connection_base& c) {
+      pqxx::work tx(c, "swept");
+      tx.exec_params(
+          "INSERT INTO sync_tracking (store_id, stage, cursor_at, last_run_id, last_success_at, "
+          "updated_at) VALUES ($1, $2, $3::timestamptz, $4, now(), now()) "
+          "ON CONFLICT (store_id, stage) DO UPDATE SET "
+          "cursor_at = GREATEST(sync_tracking.cursor_at, excluded.cursor_at), "
+          "last_run_id = excluded.last_run_id, last_success_at = now(), updated_at = now()",
+          std::string(store_id), absl::StrCat(kind, "_sweep"), Timestamp(at),
+          std::string(run_id));
+      tx.commit();
+      return absl::OkStatus();
+    });
+  }
+
   absl::StatusOr<int64_t> DeleteOrders(absl::string_view store_id, absl::string_view run_id,
                                        const std::vector<int64_t>& order_ids,
                                        absl::Time cursor) override {

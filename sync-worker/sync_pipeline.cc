@@ -119,6 +119,10 @@ struct SyncPipeline::RunState {
   autosync::v1::StageCounts counts;
   const EmitFn* emit = nullptr;
   absl::Time started;
+  // This run re-reads the orders / ad days of the late-change sweep, or reads everything (a
+  // first or forced sync): either is recorded as a sweep at the end of the stage.
+  bool orders_sweep = false;
+  bool ads_sweep = false;
   // Progress never goes back on the wire: a stage's phases (an async report's preparation, then
   // its pages) each measure their own share, and a dashboard's bar must only move forward.
   int last_progress = 0;
@@ -250,9 +254,11 @@ absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, cons
     run.transport = *std::move(transport);
     if (run.orders) {
       if (absl::Status s = SyncOrders(run); !s.ok()) return s;
+      if (absl::Status s = EndSweep(run, "orders", run.orders_sweep); !s.ok()) return s;
     }
     if (run.ads) {
       if (absl::Status s = SyncAds(run); !s.ok()) return s;
+      if (absl::Status s = EndSweep(run, "ads", run.ads_sweep); !s.ok()) return s;
     }
     // Every run recomputes the cohorts (incrementally: customers whose orders did not change
     // cost nothing), so a run that follows one cut off before its LTV stage completes it.
@@ -302,8 +308,20 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   absl::StatusOr<std::optional<absl::Time>> cursor = store_.OrdersCursor(run.store.store_id);
   if (!cursor.ok()) return cursor.status();
   absl::Time from = absl::UnixEpoch();
+  // Everything is read (no cursor, or forced): that is a sweep too.
+  run.orders_sweep = !run.backfill.has_value() && (!cursor->has_value() || run.request.force());
   if (cursor->has_value() && !run.request.force() && !run.backfill.has_value()) {
     from = **cursor - options_.orders_lookback;
+    absl::StatusOr<bool> due = SweepDue(run, "orders");
+    if (!due.ok()) return due.status();
+    if (*due && **cursor > absl::UnixEpoch()) {
+      from = std::min(from, **cursor - options_.orders_sweep);
+      run.orders_sweep = true;
+      run.Emit(autosync::v1::STAGE_ORDERS, 5,
+               absl::StrCat("Daily sweep: re-reading the orders updated in the ",
+                            absl::FormatDuration(options_.orders_sweep),
+                            " before the cursor, for changes that arrived late"));
+    }
   }
   const absl::Time now = absl::Now();
 
@@ -410,6 +428,20 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   fetcher.reset();
   ReportSource(run, "orders", client.stats());
   return EndOrdersStage(run, api, stage_start, std::move(result));
+}
+
+absl::StatusOr<bool> SyncPipeline::SweepDue(const RunState& run, absl::string_view kind) {
+  if (options_.sweep_interval <= absl::ZeroDuration() || run.backfill.has_value()) return false;
+  absl::StatusOr<std::optional<absl::Time>> swept = store_.SweptAt(run.store.store_id, kind);
+  if (!swept.ok()) return swept.status();
+  return !swept->has_value() || absl::Now() - **swept >= options_.sweep_interval;
+}
+
+absl::Status SyncPipeline::EndSweep(const RunState& run, absl::string_view kind, bool swept) {
+  if (!swept || options_.sweep_interval <= absl::ZeroDuration() || run.backfill.has_value()) {
+    return absl::OkStatus();
+  }
+  return store_.MarkSwept(run.store.store_id, kind, run.request.run_id(), run.started);
 }
 
 absl::Status SyncPipeline::KeepQuarantined(RunState& run,
@@ -678,8 +710,19 @@ absl::Status SyncPipeline::SyncAds(RunState& run) {
   (void)absl::LoadTimeZone(run.store.timezone, &tz);  // validated at UpsertStore; UTC if not
   const absl::CivilDay until = absl::ToCivilDay(absl::Now(), tz);
   absl::CivilDay since = until - (options_.ads_initial_days - 1);
+  run.ads_sweep = !cursor->has_value() || run.request.force();  // everything: a sweep too
   if (cursor->has_value() && !run.request.force()) {
     since = std::min(**cursor, until) - (options_.ads_window_days - 1);
+    absl::StatusOr<bool> due = SweepDue(run, "ads");
+    if (!due.ok()) return due.status();
+    if (*due && options_.ads_sweep_days > options_.ads_window_days) {
+      since = std::min(since, until - (options_.ads_sweep_days - 1));
+      run.ads_sweep = true;
+      run.Emit(autosync::v1::STAGE_ADS, 60,
+               absl::StrCat("Daily sweep: re-reading ", options_.ads_sweep_days,
+                            " days of ad spend for restatements beyond the ",
+                            options_.ads_window_days, "-day window"));
+    }
   }
 
   AdsClient client({.base_url = run.store.ads_api_base,

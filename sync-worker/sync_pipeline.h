@@ -39,6 +39,13 @@ struct PipelineOptions {
   // A GraphQL store's first (or forced full) sync and its backfills read the orders through a
   // Shopify bulk operation instead of paging (graphql_bulk_client.h).
   bool graphql_bulk = true;
+  // The late-change sweep: once per sweep_interval a run also re-reads the orders updated in the
+  // last orders_sweep (before its cursor) and the ad days of the last ads_sweep_days, so a refund
+  // or edit that became visible after the lookback passed it, and an ads restatement beyond the
+  // trailing window, are picked up. Zero interval: no sweep.
+  absl::Duration sweep_interval = absl::Hours(24);
+  absl::Duration orders_sweep = absl::Hours(7 * 24);
+  int ads_sweep_days = 90;
   // After the orders, Shopify's order destroy events since the last ones applied are read and
   // those orders removed (REST events.json, for REST and GraphQL stores alike).
   bool orders_deletions = true;
@@ -81,6 +88,10 @@ class SyncPipeline final {
   // Records that broke a business rule into quarantine and the run's counts (before the page
   // they came with is written, so the cursor never passes a record kept nowhere).
   absl::Status KeepQuarantined(RunState& run, const std::vector<QuarantinedRecord>& records);
+  // Whether the late-change sweep of `kind` ("orders" | "ads") is due (PipelineOptions).
+  absl::StatusOr<bool> SweepDue(const RunState& run, absl::string_view kind);
+  // Records the sweep of `kind` when this run made one (`swept`).
+  absl::Status EndSweep(const RunState& run, absl::string_view kind, bool swept);
   absl::Status SyncAds(RunState& run);
   // Runs an async report for [since, until] and returns its first page of rows.
   absl::StatusOr<InsightsPage> AdsReport(RunState& run, AdsClient& client, absl::CivilDay since,

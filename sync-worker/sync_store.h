@@ -58,6 +58,12 @@ class SyncStore {
                                                const std::vector<int64_t>& order_ids,
                                                absl::Time cursor) = 0;
 
+  // When the late-change sweep of `kind` ("orders" | "ads") last completed, if ever.
+  virtual absl::StatusOr<std::optional<absl::Time>> SweptAt(absl::string_view store_id,
+                                                            absl::string_view kind) = 0;
+  virtual absl::Status MarkSwept(absl::string_view store_id, absl::string_view kind,
+                                 absl::string_view run_id, absl::Time at) = 0;
+
   // The last ad day fetched, if any.
   virtual absl::StatusOr<std::optional<absl::CivilDay>> AdsCursor(absl::string_view store_id) = 0;
 

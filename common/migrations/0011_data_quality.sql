@@ -29,8 +29,9 @@ ALTER TABLE sync_runs
   ADD COLUMN ads_quarantined bigint NOT NULL DEFAULT 0,
   ADD COLUMN orders_deleted bigint NOT NULL DEFAULT 0;
 
--- Two more cursors per store: 'deletions' (the newest order destroy event applied) and 'sweep'
--- (when the daily late-change sweep last re-read the store's recent history).
+-- More cursors per store: 'deletions' (the newest order destroy event applied), and
+-- 'orders_sweep' / 'ads_sweep' (when the daily late-change sweep last re-read the store's recent
+-- orders / ad days, in the worker's clock).
 ALTER TABLE sync_tracking DROP CONSTRAINT sync_tracking_stage_check;
 ALTER TABLE sync_tracking ADD CONSTRAINT sync_tracking_stage_check
-  CHECK (stage IN ('orders', 'ads', 'ltv', 'deletions', 'sweep'));
+  CHECK (stage IN ('orders', 'ads', 'ltv', 'deletions', 'orders_sweep', 'ads_sweep'));

@@ -626,6 +626,65 @@ TEST_F(WorkerSyncTest, OrdersDeletedAtTheSourceLeaveOrdersAndCohorts) {
   }
 }
 
+// A change that became visible only after the lookback had passed it (here: a stored order and
+// ad day made stale by hand, older than the lookback and the 28-day window) is repaired by the
+// daily late-change sweep, and only by it.
+TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
+  const RunResult first = Sync(kStore);
+  ExpectWellFormedStream(first, autosync::v1::STAGE_COMPLETED);
+  const SimSummary source = ExpectDatabaseEqualsSource();
+  const std::string stale_order =
+      "UPDATE orders SET total_price = total_price + 1, updated_at = updated_at - interval '1 "
+      "second' WHERE store_id = 'shop' AND order_id = (SELECT order_id FROM orders WHERE "
+      "store_id = 'shop' AND updated_at < (SELECT cursor_at FROM sync_tracking WHERE store_id = "
+      "'shop' AND stage = 'orders') - interval '1 day' ORDER BY updated_at DESC LIMIT 1)";
+  const std::string stale_ad =
+      "UPDATE ads SET spend = spend + 1 WHERE store_id = 'shop' AND date = current_date - 45";
+  const std::string ad_stale_count =
+      "SELECT count(*) FROM ads a WHERE store_id = 'shop' AND date = current_date - 45";
+  auto exec = [&](const std::string& sql) {
+    pqxx::connection conn(db_url_);
+    pqxx::work tx(conn);
+    const auto affected = tx.exec(sql).affected_rows();
+    tx.commit();
+    return affected;
+  };
+  ASSERT_EQ(exec(stale_order), 1u);
+  const int64_t spend_before = Scalar(
+      "SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = current_date - 45");
+  ASSERT_GT(exec(stale_ad), 0u);
+  ASSERT_GT(Scalar(ad_stale_count), 0);
+
+  // Not due (the first sync read everything): a normal sync leaves both stale.
+  const RunResult normal = Sync(kStore);
+  ExpectWellFormedStream(normal, autosync::v1::STAGE_COMPLETED);
+  EXPECT_FALSE(AnyMessage(normal, "Daily sweep"));
+  auto stored = DatabaseSummary(db_url_, kStore);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_NE(stored->checksum, source.checksum) << "the lookback re-read an old order";
+
+  // Due (the last sweep a day ago): the run re-reads the last 7 days of orders and 90 ad days.
+  {
+    pqxx::connection conn(db_url_);
+    pqxx::work tx(conn);
+    tx.exec("UPDATE sync_tracking SET cursor_at = now() - interval '25 hours' WHERE "
+            "store_id = 'shop' AND stage IN ('orders_sweep', 'ads_sweep')");
+    tx.commit();
+  }
+  const RunResult swept = Sync(kStore);
+  ExpectWellFormedStream(swept, autosync::v1::STAGE_COMPLETED);
+  EXPECT_TRUE(AnyMessage(swept, "Daily sweep: re-reading the orders"));
+  EXPECT_TRUE(AnyMessage(swept, "Daily sweep: re-reading 90 days of ad spend"));
+  EXPECT_GE(swept.last().counts().orders_written(), 1);
+  ExpectDatabaseEqualsSource();
+  EXPECT_EQ(Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND "
+                   "date = current_date - 45"),
+            spend_before);
+  // And it is recorded: the next run does not sweep again.
+  const RunResult after = Sync(kStore);
+  EXPECT_FALSE(AnyMessage(after, "Daily sweep"));
+}
+
 TEST_F(WorkerSyncTest, LiveChangesArriveOnTheNextSync) {
   ASSERT_EQ(Sync(kStore).last().stage(), autosync::v1::STAGE_COMPLETED);
   auto before = sim_->Summary(kStore);
