@@ -123,9 +123,9 @@ bool IsPositiveDecimal(absl::string_view s) {
 
 absl::StatusOr<FxRatesTable> ParseFxRatesCsv(absl::string_view csv) {
   if (csv.size() > kMaxFxCsvBytes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "the CSV is %d bytes, more than the %d MiB allowed: import it in parts",
-        csv.size(), kMaxFxCsvBytes >> 20));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the CSV is %d bytes, more than the %d MiB allowed: import it in parts",
+                        csv.size(), kMaxFxCsvBytes >> 20));
   }
   if (absl::StartsWith(csv, "\xEF\xBB\xBF")) csv.remove_prefix(3);
   FxRatesTable table;
@@ -169,8 +169,9 @@ absl::StatusOr<FxRatesTable> ParseFxRatesCsv(absl::string_view csv) {
                         "EUR is the base currency (1 EUR per EUR): leave its column out");
         }
         if (!IsCurrencyCode(code)) {
-          return Refuse(line_no, column,
-                        absl::StrCat(Shown(code), " is not a currency code (3 upper-case letters)"));
+          return Refuse(
+              line_no, column,
+              absl::StrCat(Shown(code), " is not a currency code (3 upper-case letters)"));
         }
         auto [it, inserted] = column_of.emplace(code, c);
         if (!inserted) {

@@ -51,7 +51,8 @@ TEST_F(FxRatesCsvTest, ReadsTheEcbLayoutWithTrailingCommasAndNotAvailableCells) 
 
 TEST_F(FxRatesCsvTest, AcceptsLinesWithoutTrailingCommaBlanksQuotesAndAByteOrderMark) {
   absl::StatusOr<FxRatesTable> t = ParseFxRatesCsv(
-      "\xEF\xBB\xBF" "Date, USD ,GBP\n\n2026-12-04, 1.05 ,\"0.83\"\n2026-12-05,N/A,N/A\n");
+      "\xEF\xBB\xBF"
+      "Date, USD ,GBP\n\n2026-12-04, 1.05 ,\"0.83\"\n2026-12-05,N/A,N/A\n");
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->days, 1);  // a day without any rate is not counted
   ASSERT_EQ(t->rates.size(), 2u);
@@ -102,7 +103,8 @@ TEST_F(FxRatesCsvTest, RefusesMalformedAndRepeatedDates) {
                           "4 December 2026", ""}) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(ErrorOf(absl::StrCat("Date,USD,\n2026-12-04,1.05,\n", bad, ",1.05,\n")),
-              absl::StrCat("line 3, column Date: \"", bad, "\" is not a date (YYYY-MM-DD, "
+              absl::StrCat("line 3, column Date: \"", bad,
+                           "\" is not a date (YYYY-MM-DD, "
                            "1900-2999)"));
   }
   EXPECT_TRUE(ParseFxRatesCsv("Date,USD\n2024-02-29,1.08\n").ok());  // a leap day is a day
@@ -113,8 +115,8 @@ TEST_F(FxRatesCsvTest, RefusesMalformedAndRepeatedDates) {
 TEST_F(FxRatesCsvTest, RefusesARateThatIsNotAPositiveDecimalNamingItsCurrency) {
   EXPECT_EQ(ErrorOf("Date,USD,JPY,\n2026-12-04,1.05,162.3,\n2026-12-03,1.04,\"1,05\",\n"),
             "line 3, column JPY: \"1,05\" is not a positive decimal");
-  for (const char* bad : {"0", "0.0000", "-1.05", "+1.05", "1e3", "1.", ".5", "abc", "1.0.5",
-                          "NaN", "n/a", "1 05", "12345678901234567890123456789012345678901"}) {
+  for (const char* bad : {"0", "0.0000", "-1.05", "+1.05", "1e3", "1.", ".5", "abc", "1.0.5", "NaN",
+                          "n/a", "1 05", "12345678901234567890123456789012345678901"}) {
     SCOPED_TRACE(bad);
     EXPECT_THAT(ErrorOf(absl::StrCat("Date,USD,GBP,\n2026-12-04,1.05,", bad, ",\n")),
                 HasSubstr("line 2, column GBP: \""));
