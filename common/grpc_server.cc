@@ -12,14 +12,15 @@
 namespace autosync::common {
 
 absl::StatusOr<StartedGrpcServer> StartGrpcServer(const HostPort& listen,
-                                                  const std::vector<grpc::Service*>& services) {
+                                                  const std::vector<grpc::Service*>& services,
+                                                  int max_receive_bytes) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   StartedGrpcServer started;
   builder.AddListeningPort(listen.ToString(), grpc::InsecureServerCredentials(), &started.port);
   for (grpc::Service* service : services) builder.RegisterService(service);
-  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  builder.SetMaxReceiveMessageSize(max_receive_bytes);
   // Long-lived streams (WatchStore) survive idle proxies; dead peers are noticed.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
@@ -124,8 +125,8 @@ int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
                          const std::vector<grpc::Service*>& services,
                          const std::vector<std::string>& service_names,
                          std::shared_ptr<prometheus::Registry> registry, absl::Duration grace,
-                         ReadinessCheck readiness) {
-  auto grpc_server = StartGrpcServer(listen, services);
+                         ReadinessCheck readiness, int max_receive_bytes) {
+  auto grpc_server = StartGrpcServer(listen, services, max_receive_bytes);
   if (!grpc_server.ok()) {
     LogError("cannot start gRPC server (--listen)", {{"error", grpc_server.status().message()}});
     return 1;

@@ -19,11 +19,16 @@ struct StartedGrpcServer {
   int port = 0;  // the bound port (useful with :0)
 };
 
+// The largest request message a server accepts unless told otherwise.
+inline constexpr int kDefaultMaxReceiveBytes = 4 << 20;  // 4 MiB
+
 // Binds `listen` (insecure credentials: TLS is terminated by the platform) and registers
 // `services`, which must outlive the server. Health starts NOT_SERVING for every service; call
-// SetServing once the process is ready.
+// SetServing once the process is ready. Requests over `max_receive_bytes` are refused by gRPC
+// (RESOURCE_EXHAUSTED).
 absl::StatusOr<StartedGrpcServer> StartGrpcServer(const HostPort& listen,
-                                                  const std::vector<grpc::Service*>& services);
+                                                  const std::vector<grpc::Service*>& services,
+                                                  int max_receive_bytes = kDefaultMaxReceiveBytes);
 
 // Sets the health status of the overall server ("") and of each named service.
 void SetServing(grpc::Server& server, const std::vector<std::string>& service_names, bool serving);
@@ -60,6 +65,7 @@ int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
                          const std::vector<grpc::Service*>& services,
                          const std::vector<std::string>& service_names,
                          std::shared_ptr<prometheus::Registry> registry, absl::Duration grace,
-                         ReadinessCheck readiness = {});
+                         ReadinessCheck readiness = {},
+                         int max_receive_bytes = kDefaultMaxReceiveBytes);
 
 }  // namespace autosync::common

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/pg_pool.h"
 #include "common/status.h"
+#include "scheduler-service/fx_rates_csv.h"
 #include "scheduler-service/run_stage.h"
 
 namespace autosync::scheduler {
@@ -394,6 +395,29 @@ absl::StatusOr<autosync::v1::GetLtvCohortsResponse> SchedulerCore::LtvCohorts(
     const std::string& store_id) {
   if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
   return repo_.LtvCohorts(store_id);
+}
+
+absl::StatusOr<autosync::v1::ImportFxRatesResponse> SchedulerCore::ImportFxRates(
+    const autosync::v1::ImportFxRatesRequest& request) {
+  if (request.csv().size() > kMaxFxCsvBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "csv: ", request.csv().size(), " bytes, more than the ", kMaxFxCsvBytes >> 20,
+        " MiB allowed: import the file in parts"));
+  }
+  absl::StatusOr<FxRatesTable> table = ParseFxRatesCsv(request.csv());
+  if (!table.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("csv: ", table.status().message()));
+  }
+  absl::StatusOr<int64_t> stored = repo_.ImportFxRates(*table);
+  if (!stored.ok()) return stored.status();
+  autosync::v1::ImportFxRatesResponse response;
+  response.set_days(table->days);
+  response.set_rates(*stored);
+  if (table->days > 0) {
+    response.set_first_day(absl::FormatCivilTime(table->first_day));
+    response.set_last_day(absl::FormatCivilTime(table->last_day));
+  }
+  return response;
 }
 
 absl::Status SchedulerCore::ReportConnections(

@@ -84,6 +84,10 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   absl::StatusOr<autosync::v1::ListQuarantineResponse> ListQuarantine(
       const autosync::v1::ListQuarantineRequest& request);
   absl::Status ReportConnections(const autosync::v1::ReportConnectionsRequest& request);
+  // Parses the CSV (fx_rates_csv.h; a body over kMaxFxCsvBytes is refused unread) and stores
+  // its rates, all or nothing.
+  absl::StatusOr<autosync::v1::ImportFxRatesResponse> ImportFxRates(
+      const autosync::v1::ImportFxRatesRequest& request);
 
   // TickEvents (the claimer's): skips announced, queued runs dispatched, unscheduled stores
   // removed from the loop.

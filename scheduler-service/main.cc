@@ -24,6 +24,7 @@
 #include "scheduler-service/config.h"
 #include "scheduler-service/core.h"
 #include "scheduler-service/cron.h"
+#include "scheduler-service/fx_rates_csv.h"
 #include "scheduler-service/scheduler_service.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (host:port)");
@@ -205,11 +206,13 @@ int Main(int argc, char** argv) {
     return 1;
   }
   SchedulerService service(core);
-  // Readiness follows the database: every Scheduler RPC and claim needs it.
+  // Readiness follows the database: every Scheduler RPC and claim needs it. Requests up to
+  // 33 MiB: an ImportFxRates CSV may be 32 MiB (its own limit answers with a clear message).
   common::PgPool& db = **pool;
   const int code = common::ServeGrpcUntilSignal(
       config.listen, config.metrics_listen, {&service}, {"autosync.v1.Scheduler"}, registry,
-      config.shutdown_grace, {.check = [&db] { return db.Ping(); }});
+      config.shutdown_grace, {.check = [&db] { return db.Ping(); }},
+      static_cast<int>(kMaxFxCsvBytes) + (1 << 20));
   core.Stop();
   return code;
 }

@@ -3,6 +3,8 @@
 // boundary as integer microseconds since the epoch, so nothing is lost to float rounding.
 #include <pqxx/pqxx>
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -708,14 +710,19 @@ absl::StatusOr<autosync::v1::GetLtvCohortsResponse> Repository::LtvCohorts(
     found = !tx.exec_params("SELECT 1 FROM stores WHERE store_id = $1", id).empty();
     if (!found) return absl::OkStatus();
     out.set_store_id(id);
+    // The shop's currency as the worker's cohort statement takes it (pg_sync_store.cc): that
+    // of the most recently updated order.
     const pqxx::result currency = tx.exec_params(
-        "SELECT currency FROM orders WHERE store_id = $1 AND currency <> '' LIMIT 1", id);
+        "SELECT currency FROM orders WHERE store_id = $1 AND currency <> '' "
+        "ORDER BY updated_at DESC LIMIT 1",
+        id);
     if (!currency.empty()) out.set_currency(currency[0][0].as<std::string>());
     const pqxx::result r = tx.exec_params(
         "SELECT to_char(cohort_month, 'YYYY-MM'), month_offset, cohort_customers, "
         "active_customers, orders, net_revenue::float8, cumulative_revenue_per_customer::float8, "
-        "retention, ad_spend::float8, coalesce(cac, 0)::float8, coalesce(ltv_to_cac, 0), "
-        MICROS("computed_at") " FROM customer_ltv_cohorts WHERE store_id = $1 "
+        "retention, coalesce(ad_spend, 0)::float8, coalesce(cac, 0)::float8, "
+        "coalesce(ltv_to_cac, 0), " MICROS("computed_at") ", cac_note "
+        "FROM customer_ltv_cohorts WHERE store_id = $1 "
         "ORDER BY cohort_month, month_offset",
         id);
     autosync::v1::Cohort* cohort = nullptr;
@@ -728,6 +735,7 @@ absl::StatusOr<autosync::v1::GetLtvCohortsResponse> Repository::LtvCohorts(
         cohort->set_customers(row[2].as<int64_t>());
         cohort->set_ad_spend(row[8].as<double>());
         cohort->set_cac(row[9].as<double>());
+        cohort->set_cac_note(row[12].as<std::string>());
       }
       autosync::v1::CohortCell* cell = cohort->add_cells();
       cell->set_month_offset(row[1].as<int32_t>());
@@ -745,6 +753,40 @@ absl::StatusOr<autosync::v1::GetLtvCohortsResponse> Repository::LtvCohorts(
   if (!s.ok()) return s;
   if (!found) return NoStore(store_id);
   return out;
+}
+
+absl::StatusOr<int64_t> Repository::ImportFxRates(const FxRatesTable& table) {
+  // Array literals of values the parser validated (dates, [A-Z]{3}, plain decimals), sent in
+  // statements of at most kChunk rates, all in one transaction.
+  constexpr size_t kChunk = 20'000;
+  int64_t stored = 0;
+  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+    stored = 0;
+    pqxx::work tx(c, "import_fx_rates");
+    for (size_t from = 0; from < table.rates.size(); from += kChunk) {
+      const size_t to = std::min(table.rates.size(), from + kChunk);
+      std::string days = "{", currencies = "{", rates = "{";
+      for (size_t i = from; i < to; ++i) {
+        const char* sep = i == from ? "" : ",";
+        const FxRate& r = table.rates[i];
+        absl::StrAppend(&days, sep, absl::FormatCivilTime(r.day));
+        absl::StrAppend(&currencies, sep, r.currency);
+        absl::StrAppend(&rates, sep, r.per_eur);
+      }
+      for (std::string* a : {&days, &currencies, &rates}) a->push_back('}');
+      stored += static_cast<int64_t>(
+          tx.exec_params("INSERT INTO fx_rates (day, currency, per_eur) "
+                         "SELECT * FROM unnest($1::date[], $2::text[], $3::numeric[]) "
+                         "ON CONFLICT (day, currency) DO UPDATE SET "
+                         "per_eur = excluded.per_eur, loaded_at = now()",
+                         days, currencies, rates)
+              .affected_rows());
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return stored;
 }
 
 absl::Status Repository::Notify(absl::string_view channel, absl::string_view payload) {

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "autosync/v1/scheduler.pb.h"
 #include "scheduler-service/data_schedule.h"
+#include "scheduler-service/fx_rates_csv.h"
 #include "scheduler-service/metrics.h"
 #include "scheduler-service/notifier.h"
 #include "scheduler-service/schedule_loop.h"
@@ -206,6 +207,9 @@ class Repository final : public NotificationStore {
   absl::Status RecordNotificationOutcome(absl::string_view store_id,
                                          absl::string_view condition,
                                          absl::string_view outcome) override;
+  // Upserts every rate of `table` into fx_rates by (day, currency), in one transaction.
+  // Returns how many rates were stored.
+  absl::StatusOr<int64_t> ImportFxRates(const FxRatesTable& table);
 
   // pg_notify(channel, payload), sent at once (no surrounding transaction).
   absl::Status Notify(absl::string_view channel, absl::string_view payload);

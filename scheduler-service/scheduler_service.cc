@@ -335,6 +335,21 @@ grpc::ServerUnaryReactor* SchedulerService::ListQuarantine(
   });
 }
 
+grpc::ServerUnaryReactor* SchedulerService::ImportFxRates(
+    grpc::CallbackServerContext* context, const autosync::v1::ImportFxRatesRequest* request,
+    autosync::v1::ImportFxRatesResponse* response) {
+  return OnPool(core_, context, "ImportFxRates", [this, request, response]() -> absl::Status {
+    auto r = core_.ImportFxRates(*request);
+    if (!r.ok()) return r.status();
+    *response = *std::move(r);
+    common::LogInfo("fx rates imported",
+                    {{"rpc", "ImportFxRates"}, {"days", absl::StrCat(response->days())},
+                     {"rates", absl::StrCat(response->rates())},
+                     {"first_day", response->first_day()}, {"last_day", response->last_day()}});
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* SchedulerService::PreviewSchedule(
     grpc::CallbackServerContext* context, const autosync::v1::PreviewScheduleRequest* request,
     autosync::v1::PreviewScheduleResponse* response) {

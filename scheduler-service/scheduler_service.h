@@ -53,6 +53,9 @@ class SchedulerService final : public autosync::v1::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* PreviewSchedule(
       grpc::CallbackServerContext* context, const autosync::v1::PreviewScheduleRequest* request,
       autosync::v1::PreviewScheduleResponse* response) override;
+  grpc::ServerUnaryReactor* ImportFxRates(grpc::CallbackServerContext* context,
+                                          const autosync::v1::ImportFxRatesRequest* request,
+                                          autosync::v1::ImportFxRatesResponse* response) override;
   grpc::ServerUnaryReactor* ReportConnections(
       grpc::CallbackServerContext* context,
       const autosync::v1::ReportConnectionsRequest* request,

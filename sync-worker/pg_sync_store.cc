@@ -343,7 +343,13 @@ ON CONFLICT (store_id, cohort_month, month_offset) DO UPDATE SET
 
 // The cohort table from the cells: every cohort × month offset up to the store's latest month
 // (so curves have no holes), cumulative revenue per customer, retention, CAC from the cohort
-// month's ad spend.
+// month's ad spend in the shop's currency (migration 0013): the shop's currency is that of its
+// most recently updated order (what GetLtvCohorts reports); ad rows in it, or in no currency,
+// count as they are; each day's spend in another currency is converted with fx_per_eur (the
+// day's rate or the latest up to 4 days before). A month with a day that cannot be converted
+// gets no spend, CAC or LTV:CAC, and a note naming the first such day. Spend is derived from
+// `ads` and fx_rates here at every recompute (incremental or not), never kept, so rates loaded
+// since the last recompute count at the next one.
 constexpr char kWriteCohortsSql[] = R"sql(
 WITH cells AS (
   SELECT cohort_month AS cohort, month_offset, active_customers AS active, orders,
@@ -358,15 +364,47 @@ WITH cells AS (
   FROM sizes s CROSS JOIN horizon h,
        generate_series(0, ((extract(year FROM h.last_month) - extract(year FROM s.cohort)) * 12
                            + extract(month FROM h.last_month) - extract(month FROM s.cohort))::int) k
+), shop AS (
+  SELECT coalesce((SELECT currency FROM orders WHERE store_id = $1 AND currency <> ''
+                   ORDER BY updated_at DESC LIMIT 1), '') AS currency
+), daily AS (
+  SELECT a.date, a.currency, sum(a.spend) AS spend,
+         CASE WHEN a.currency IN ('', s.currency) THEN sum(a.spend)
+              ELSE sum(a.spend) * fx_per_eur(s.currency, a.date) / fx_per_eur(a.currency, a.date)
+         END AS converted
+  FROM ads a CROSS JOIN shop s
+  WHERE a.store_id = $1
+  GROUP BY a.date, a.currency, s.currency
 ), spend AS (
-  SELECT date_trunc('month', date)::date AS month, sum(spend) AS spend
-  FROM ads WHERE store_id = $1 GROUP BY 1
+  SELECT date_trunc('month', d.date)::date AS month,
+         CASE WHEN every(d.converted IS NOT NULL) THEN round(sum(d.converted), 2) END AS spend,
+         CASE WHEN NOT every(d.converted IS NOT NULL) THEN
+           CASE WHEN s.currency = '' THEN
+             format('ad spend in %s cannot be converted: the shop''s currency is unknown '
+                    '(no order carries one)', min(d.currency) FILTER (WHERE d.converted IS NULL))
+           ELSE
+             format('no %s→%s rate for %s%s (none that day or up to 4 days before; '
+                    'load ECB rates: ImportFxRates)',
+                    (array_agg(d.currency ORDER BY d.date, d.currency)
+                       FILTER (WHERE d.converted IS NULL))[1],
+                    s.currency, min(d.date) FILTER (WHERE d.converted IS NULL),
+                    CASE count(DISTINCT d.date) FILTER (WHERE d.converted IS NULL)
+                      WHEN 1 THEN ''
+                      WHEN 2 THEN ' and 1 more day of the month'
+                      ELSE format(' and %s more days of the month',
+                                  count(DISTINCT d.date) FILTER (WHERE d.converted IS NULL) - 1)
+                    END)
+           END
+         END AS note
+  FROM daily d CROSS JOIN shop s
+  GROUP BY 1, s.currency
 ), filled AS (
   SELECT g.cohort, g.month_offset, g.customers,
          coalesce(a.active, 0) AS active, coalesce(a.orders, 0) AS orders,
          coalesce(a.net, 0) AS net,
          sum(coalesce(a.net, 0)) OVER (PARTITION BY g.cohort ORDER BY g.month_offset) AS cumulative,
-         coalesce(sp.spend, 0) AS spend
+         CASE WHEN sp.note IS NULL THEN coalesce(sp.spend, 0) END AS spend,
+         coalesce(sp.note, '') AS cac_note
   FROM grid g
   LEFT JOIN cells a ON a.cohort = g.cohort AND a.month_offset = g.month_offset
   LEFT JOIN spend sp ON sp.month = g.cohort
@@ -374,13 +412,14 @@ WITH cells AS (
 INSERT INTO customer_ltv_cohorts (
   store_id, cohort_month, month_offset, cohort_customers, active_customers, orders, net_revenue,
   cumulative_revenue, cumulative_revenue_per_customer, retention, ad_spend, cac, ltv_to_cac,
-  computed_at)
+  cac_note, computed_at)
 SELECT $1, cohort, month_offset, customers, active, orders, net, cumulative,
        round(cumulative / customers, 4),
        active::float8 / customers,
        spend,
        CASE WHEN spend > 0 THEN round(spend / customers, 4) END,
        CASE WHEN spend > 0 THEN (cumulative / customers)::float8 / (spend / customers)::float8 END,
+       cac_note,
        now()
 FROM filled
 )sql";

@@ -63,7 +63,19 @@ def readme_commands(path):
                         raise
                     command += "\n" + lines[i]
                     i += 1
-            commands.append(command)
+            # `-d @ … <<'EOF'`: the body is the here-document that follows, as grpcurl reads
+            # it from stdin.
+            stdin = None
+            heredoc = re.search(r"<<-?\s*'?\"?(\w+)'?\"?\s*$", command)
+            if heredoc:
+                body = []
+                while i < len(lines) and lines[i].strip() != heredoc.group(1):
+                    body.append(lines[i])
+                    i += 1
+                i += 1
+                stdin = "\n".join(body)
+                command = command[:heredoc.start()].rstrip()
+            commands.append((command, stdin))
     return commands
 
 
@@ -93,7 +105,7 @@ def run(readme, targets):
         print("grpcurl-readme: no grpcurl commands found", file=sys.stderr)
         return 1
     failures = 0
-    for command in commands:
+    for command, stdin in commands:
         args = shlex.split(command, comments=True)[1:]
         data = None
         positional = []
@@ -103,6 +115,10 @@ def run(readme, targets):
                 i += 1
             elif args[i] == "-d":
                 data = args[i + 1]
+                if data == "@":
+                    if stdin is None:
+                        raise SystemExit(f"grpcurl-readme: -d @ without a here-document in: {command}")
+                    data = stdin
                 i += 2
             elif args[i].startswith("-"):
                 raise SystemExit(f"grpcurl-readme: unsupported option {args[i]} in: {command}")

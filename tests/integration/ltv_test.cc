@@ -34,6 +34,7 @@ struct Cell {
   std::string spend;
   std::optional<std::string> cac;
   std::optional<double> ltv_to_cac;
+  std::string cac_note = {};  // "" when CAC is known or there is no ad spend
 };
 
 class LtvTest : public autosync::testing::MigratedDatabaseTest {
@@ -67,13 +68,15 @@ class LtvTest : public autosync::testing::MigratedDatabaseTest {
     for (const auto& r : tx.exec(
              "SELECT to_char(cohort_month, 'YYYY-MM'), month_offset, cohort_customers, "
              "active_customers, orders, net_revenue::text, "
-             "cumulative_revenue_per_customer::text, retention, ad_spend::text, cac::text, "
-             "ltv_to_cac FROM customer_ltv_cohorts WHERE store_id = 'fx' ORDER BY 1, 2")) {
+             "cumulative_revenue_per_customer::text, retention, coalesce(ad_spend::text, "
+             "'NULL'), cac::text, ltv_to_cac, cac_note FROM customer_ltv_cohorts "
+             "WHERE store_id = 'fx' ORDER BY 1, 2")) {
       out.push_back({r[0].as<std::string>(), r[1].as<int>(), r[2].as<int64_t>(),
                      r[3].as<int64_t>(), r[4].as<int64_t>(), r[5].as<std::string>(),
                      r[6].as<std::string>(), r[7].as<double>(), r[8].as<std::string>(),
                      r[9].is_null() ? std::nullopt : std::optional(r[9].as<std::string>()),
-                     r[10].is_null() ? std::nullopt : std::optional(r[10].as<double>())});
+                     r[10].is_null() ? std::nullopt : std::optional(r[10].as<double>()),
+                     r[11].as<std::string>()});
     }
     return out;
   }
@@ -86,7 +89,7 @@ class LtvTest : public autosync::testing::MigratedDatabaseTest {
         "SELECT count(*) || ':' || coalesce(md5(string_agg(concat_ws('|', cohort_month, "
         "month_offset, cohort_customers, active_customers, orders, net_revenue, "
         "cumulative_revenue, cumulative_revenue_per_customer, retention, ad_spend, cac, "
-        "ltv_to_cac), ',' ORDER BY cohort_month, month_offset)), '') "
+        "ltv_to_cac, cac_note), ',' ORDER BY cohort_month, month_offset)), '') "
         "FROM customer_ltv_cohorts WHERE store_id = 'fx'")[0][0].as<std::string>();
   }
 
@@ -230,7 +233,96 @@ TEST_F(LtvTest, MatchesTheHandComputedCohortTable) {
     EXPECT_EQ(actual[i].cac, expected[i].cac);
     ASSERT_TRUE(actual[i].ltv_to_cac.has_value());
     EXPECT_NEAR(*actual[i].ltv_to_cac, *expected[i].ltv_to_cac, 1e-9);
+    EXPECT_EQ(actual[i].cac_note, "");  // ads without a currency count as the shop's
   }
+}
+
+TEST_F(LtvTest, AdSpendInAnotherCurrencyIsConvertedIntoTheShopCurrency) {
+  // A USD shop (its orders say so) whose ad account bills in EUR, with a GBP campaign and a USD
+  // one. Nov cohort: customers 1 and 2; Dec cohort: customer 3.
+  Order(1, 1, "2026-11-05T12:00:00-05:00", "100.00");
+  Order(2, 2, "2026-11-20T12:00:00-05:00", "60.00");
+  Order(3, 3, "2026-12-03T12:00:00-05:00", "90.00");
+  Exec("UPDATE orders SET currency = 'USD' WHERE store_id = 'fx'");
+  Exec("INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
+       "('fx', '2026-11-02', 'e1', 100, 'EUR'), ('fx', '2026-11-08', 'e1', 50, 'EUR'), "
+       "('fx', '2026-11-03', 'g1', 30, 'GBP'), ('fx', '2026-11-10', 'u1', 20, 'USD'), "
+       "('fx', '2026-12-01', 'e1', 80, 'EUR'), ('fx', '2026-12-14', 'e1', 10, 'EUR')");
+  // ECB-style rates (units per EUR). Nothing on Sunday 2026-11-08 (Friday's counts, 2 days
+  // back) and nothing for 2026-12-10 … 12-14: Wednesday 12-09 is 5 days before Monday 12-14,
+  // one too many.
+  Exec("INSERT INTO fx_rates (day, currency, per_eur) VALUES "
+       "('2026-11-02', 'USD', 1.1000), ('2026-11-03', 'USD', 1.2000), "
+       "('2026-11-03', 'GBP', 0.8000), ('2026-11-06', 'USD', 1.0800), "
+       "('2026-12-01', 'USD', 1.0500), ('2026-12-09', 'USD', 1.0300)");
+
+  ASSERT_TRUE(store_->RecomputeLtv("fx", "America/New_York").ok());
+  // By hand, amount × per_eur(USD) / per_eur(currency), per day:
+  //   Nov: 100 EUR × 1.10 = 110.00; 50 EUR on Sun 11-08 × 1.08 (Fri 11-06) = 54.00;
+  //        30 GBP × 1.20 / 0.80 = 45.00; 20 USD as is. Spend 229.00 USD; CAC 229 / 2 = 114.50.
+  //        M0 LTV (100 + 60) / 2 = 80 → LTV:CAC 80 / 114.5; M1 nothing new, the same.
+  //   Dec: 80 EUR × 1.05 = 84.00, but 10 EUR on 12-14 has no rate within 4 days: no spend, no
+  //        CAC, a note naming the day.
+  const std::string dec_note =
+      "no EUR→USD rate for 2026-12-14 (none that day or up to 4 days before; load ECB rates: "
+      "ImportFxRates)";
+  std::vector<Cell> cells = Cells();
+  ASSERT_EQ(cells.size(), 3u);  // Nov +0, Nov +1, Dec +0
+  for (int i : {0, 1}) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(cells[i].cohort, "2026-11");
+    EXPECT_EQ(cells[i].per_customer, "80.0000");
+    EXPECT_EQ(cells[i].spend, "229.00");
+    EXPECT_EQ(cells[i].cac, "114.5000");
+    ASSERT_TRUE(cells[i].ltv_to_cac.has_value());
+    EXPECT_NEAR(*cells[i].ltv_to_cac, 80 / 114.5, 1e-9);
+    EXPECT_EQ(cells[i].cac_note, "");
+  }
+  EXPECT_EQ(cells[2].cohort, "2026-12");
+  EXPECT_EQ(cells[2].per_customer, "90.0000");
+  EXPECT_EQ(cells[2].spend, "NULL");
+  EXPECT_EQ(cells[2].cac, std::nullopt);
+  EXPECT_EQ(cells[2].ltv_to_cac, std::nullopt);
+  EXPECT_EQ(cells[2].cac_note, dec_note);
+
+  // Rates loaded for Friday 12-11 (3 days before 12-14): the next recompute, with no order
+  // changed (incremental, nothing to apply), uses them. Dec: 84.00 + 10 × 1.04 = 94.40 for one
+  // customer; LTV:CAC 90 / 94.4.
+  const std::string rebuilt_at = RebuiltAt();
+  Exec("INSERT INTO fx_rates (day, currency, per_eur) VALUES ('2026-12-11', 'USD', 1.0400)");
+  ASSERT_TRUE(store_->RecomputeLtv("fx", "America/New_York").ok());
+  EXPECT_EQ(RebuiltAt(), rebuilt_at);
+  cells = Cells();
+  ASSERT_EQ(cells.size(), 3u);
+  EXPECT_EQ(cells[2].spend, "94.40");
+  EXPECT_EQ(cells[2].cac, "94.4000");
+  ASSERT_TRUE(cells[2].ltv_to_cac.has_value());
+  EXPECT_NEAR(*cells[2].ltv_to_cac, 90 / 94.4, 1e-9);
+  EXPECT_EQ(cells[2].cac_note, "");
+
+  // A second missing day in the month is counted in the note; incremental equals from scratch.
+  Exec("INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
+       "('fx', '2026-12-20', 'e1', 5, 'EUR'), ('fx', '2026-12-28', 'e1', 5, 'EUR')");
+  ExpectIncrementalEqualsRebuild("America/New_York");
+  cells = Cells();
+  EXPECT_EQ(cells[2].cac, std::nullopt);
+  EXPECT_EQ(cells[2].cac_note,
+            "no EUR→USD rate for 2026-12-20 and 1 more day of the month (none that day or up "
+            "to 4 days before; load ECB rates: ImportFxRates)");
+  EXPECT_EQ(cells[0].cac, "114.5000");  // November is unaffected
+}
+
+TEST_F(LtvTest, AdSpendInACurrencyWithoutAKnownShopCurrencyIsNotGuessed) {
+  Order(1, 1, "2026-11-05T12:00:00Z", "100.00");  // no currency on the order
+  Exec("INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
+       "('fx', '2026-11-02', 'e1', 100, 'EUR')");
+  ASSERT_TRUE(store_->RecomputeLtv("fx", "UTC").ok());
+  const std::vector<Cell> cells = Cells();
+  ASSERT_EQ(cells.size(), 1u);
+  EXPECT_EQ(cells[0].cac, std::nullopt);
+  EXPECT_EQ(cells[0].cac_note,
+            "ad spend in EUR cannot be converted: the shop's currency is unknown (no order "
+            "carries one)");
 }
 
 TEST_F(LtvTest, CohortMonthsFollowTheStoreTimeZone) {

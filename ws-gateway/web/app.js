@@ -822,8 +822,9 @@ function cohortRows(ltv) {
           ltvToCac: num(cell.ltvToCac),
         }))
         .sort((a, b) => a.offset - b.offset);
+      // cacNote: why CAC is unknown although the month has ad spend (a missing exchange rate).
       return { month: str(c.cohortMonth), customers: num(c.customers), adSpend: num(c.adSpend),
-        cac: num(c.cac), cells };
+        cac: num(c.cac), cacNote: str(c.cacNote), cells };
     })
     .sort((a, b) => a.month.localeCompare(b.month));
 }
@@ -846,7 +847,11 @@ function renderKpis(rows, currency) {
   el.kpis.replaceChildren();
   if (!rows.length) return;
   const customers = rows.reduce((n, r) => n + r.customers, 0);
-  const spend = rows.reduce((n, r) => n + r.adSpend, 0);
+  // Months whose spend could not be converted into the shop currency stay out of blended CAC.
+  const priced = rows.filter((r) => !r.cacNote);
+  const pricedCustomers = priced.reduce((n, r) => n + r.customers, 0);
+  const spend = priced.reduce((n, r) => n + r.adSpend, 0);
+  const unpriced = rows.length - priced.length;
   let m1Active = 0;
   let m1Base = 0;
   for (const r of rows) {
@@ -865,7 +870,9 @@ function renderKpis(rows, currency) {
     note ? h('span', { class: 'kpi-note' }, note) : null);
   el.kpis.append(
     kpi('New customers', fmtInt(customers), `${rows.length} cohorts`),
-    kpi('Blended CAC', customers && spend ? money(spend / customers, currency) : '—', spend ? `${money(spend, currency, 0)} ad spend` : 'no ad spend'),
+    kpi('Blended CAC', pricedCustomers && spend ? money(spend / pricedCustomers, currency) : '—',
+      (spend ? `${money(spend, currency, 0)} ad spend` : 'no ad spend')
+        + (unpriced ? ` · ${unpriced} month${unpriced > 1 ? 's' : ''} without an exchange rate left out` : '')),
     kpi('Month-1 retention', m1Base ? percentFormat1.format(m1Active / m1Base) : '—', 'weighted by cohort size'),
     kpi('Oldest cohort LTV', oldestLast ? money(oldestLast.ltv, currency) : '—', oldestLast ? `${monthLabel(oldest.month)}, after ${oldestLast.offset} mo` : ''),
     kpi('Best LTV:CAC', best ? `${ratioFormat.format(best.ratio)}×` : '—', best ? monthLabel(best.month) : 'CAC unknown'),
@@ -956,8 +963,11 @@ function renderLtv() {
     return h('tr', { dataset: { testid: 'cohort-row', cohort: r.month } },
       h('th', { scope: 'row', class: 'sticky-col' }, monthLabel(r.month)),
       h('td', { class: 'num' }, fmtInt(r.customers)),
-      h('td', { class: 'num' }, r.cac > 0 ? money(r.cac, currency) : '—'),
-      h('td', { class: 'num' }, h('span', { class: `ratio ${ratioClass(ratio)}` }, ratio > 0 ? `${ratioFormat.format(ratio)}×` : '—')),
+      r.cacNote
+        ? h('td', { class: 'num cac-unknown', title: r.cacNote, 'aria-label': `CAC unknown: ${r.cacNote}`,
+          dataset: { testid: 'cac-note' } }, '—')
+        : h('td', { class: 'num' }, r.cac > 0 ? money(r.cac, currency) : '—'),
+      h('td', { class: 'num', title: r.cacNote || null }, h('span', { class: `ratio ${ratioClass(ratio)}` }, ratio > 0 ? `${ratioFormat.format(ratio)}×` : '—')),
       cells);
   });
   tbody.replaceChildren(...body);
