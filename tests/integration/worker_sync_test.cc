@@ -638,10 +638,13 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
       "second' WHERE store_id = 'shop' AND order_id = (SELECT order_id FROM orders WHERE "
       "store_id = 'shop' AND updated_at < (SELECT cursor_at FROM sync_tracking WHERE store_id = "
       "'shop' AND stage = 'orders') - interval '1 day' ORDER BY updated_at DESC LIMIT 1)";
+  // 45 days before the source's last ad day (store-sim's clock): beyond the 28 days it restates.
+  const std::string day45 =
+      "(SELECT max(date) - 45 FROM ads WHERE store_id = 'shop')";
   const std::string stale_ad =
-      "UPDATE ads SET spend = spend + 1 WHERE store_id = 'shop' AND date = current_date - 45";
+      "UPDATE ads SET spend = spend + 1 WHERE store_id = 'shop' AND date = " + day45;
   const std::string ad_stale_count =
-      "SELECT count(*) FROM ads a WHERE store_id = 'shop' AND date = current_date - 45";
+      "SELECT count(*) FROM ads a WHERE store_id = 'shop' AND date = " + day45;
   auto exec = [&](const std::string& sql) {
     pqxx::connection conn(db_url_);
     pqxx::work tx(conn);
@@ -650,8 +653,8 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
     return affected;
   };
   ASSERT_EQ(exec(stale_order), 1u);
-  const int64_t spend_before = Scalar(
-      "SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = current_date - 45");
+  const int64_t spend_before =
+      Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " + day45);
   ASSERT_GT(exec(stale_ad), 0u);
   ASSERT_GT(Scalar(ad_stale_count), 0);
 
@@ -662,6 +665,10 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
   auto stored = DatabaseSummary(db_url_, kStore);
   ASSERT_TRUE(stored.ok());
   EXPECT_NE(stored->checksum, source.checksum) << "the lookback re-read an old order";
+  EXPECT_NE(
+      Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " + day45),
+      spend_before)
+      << "the trailing window re-read a day 45 days back";
 
   // Due (the last sweep a day ago): the run re-reads the last 7 days of orders and 90 ad days.
   {
@@ -677,9 +684,9 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
   EXPECT_TRUE(AnyMessage(swept, "Daily sweep: re-reading 90 days of ad spend"));
   EXPECT_GE(swept.last().counts().orders_written(), 1);
   ExpectDatabaseEqualsSource();
-  EXPECT_EQ(Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND "
-                   "date = current_date - 45"),
-            spend_before);
+  EXPECT_EQ(
+      Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " + day45),
+      spend_before);
   // And it is recorded: the next run does not sweep again.
   const RunResult after = Sync(kStore);
   EXPECT_FALSE(AnyMessage(after, "Daily sweep"));
