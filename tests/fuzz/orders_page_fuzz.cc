@@ -15,6 +15,7 @@
 #include "tests/fuzz/same_order.h"
 #include "ws-gateway/ws_message.h"
 #include "sync-worker/connectors/orders_page.h"
+#include "sync-worker/connectors/record_rules.h"
 
 namespace {
 
@@ -92,6 +93,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Fail("unexpected error code", body);
     }
     return 0;
+  }
+  // Screened (issue 17): every order is either admitted or quarantined, in order, and each
+  // quarantined one keeps a rule, its id and at most kMaxRawBytes of valid raw JSON.
+  std::vector<w::QuarantinedRecord> quarantined;
+  w::RecordScreen screen;
+  screen.now = absl::FromUnixSeconds(1800000000);
+  screen.quarantined = &quarantined;
+  absl::StatusOr<std::vector<w::Order>> admitted = w::ParseOrdersPage(body, &screen);
+  if (!admitted.ok() || admitted->size() + quarantined.size() != orders->size()) {
+    Fail("screening lost or invented an order", body);
+  }
+  for (const w::QuarantinedRecord& q : quarantined) {
+    if (q.rule.empty() || q.kind != "order" || q.raw.size() > w::kMaxRawBytes ||
+        (!q.raw_truncated && (q.raw.empty() || q.raw.front() != '{'))) {
+      Fail("a quarantined order lacks its rule or raw JSON", body);
+    }
+    if (q.raw_truncated && !q.raw.empty() && (static_cast<unsigned char>(q.raw.back()) & 0xC0) == 0xC0) {
+      Fail("raw JSON cut inside a character", body);
+    }
   }
   for (const w::Order& o : *orders) {
     if (!InRange(o.created_at) || !InRange(o.updated_at) ||
