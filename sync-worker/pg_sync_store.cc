@@ -124,15 +124,39 @@ void AppendOrNull(std::string& out, const std::optional<T>& value, Append append
 }
 
 // One page of orders as COPY text for kOrderColumns, rows separated by newlines (no final one).
-// The page's order ids as a PostgreSQL text[] literal ({1,2,3}: digits need no quoting).
-std::string OrderIdsArray(const std::vector<Order>& orders) {
+// Order ids as a PostgreSQL array literal ({1,2,3}: digits need no quoting), for a bigint[] or
+// a text[] parameter. `id_of` gives an element's id.
+template <typename T, typename IdOf>
+std::string IdsArray(const std::vector<T>& items, IdOf id_of) {
   std::string out = "{";
-  for (const Order& o : orders) {
+  for (const T& item : items) {
     if (out.size() > 1) out.push_back(',');
-    absl::StrAppend(&out, o.id);
+    absl::StrAppend(&out, id_of(item));
   }
   out.push_back('}');
   return out;
+}
+
+// Orders that arrived valid, or that the source deleted, leave quarantine. `ids` as IdsArray
+// makes it. An index probe per order, on an index that is empty for almost every store.
+void ReleaseQuarantinedOrders(pqxx::transaction_base& tx, const std::string& store,
+                              const std::string& ids) {
+  tx.exec_params(
+      "DELETE FROM quarantined_records WHERE store_id = $1 AND kind = 'order' "
+      "AND record_key = ANY($2::text[])",
+      store, ids);
+}
+
+// Moves the store's `stage` cursor in sync_tracking to `cursor`, never backwards.
+void AdvanceCursor(pqxx::transaction_base& tx, const std::string& store, const char* stage,
+                   absl::Time cursor, absl::string_view run_id) {
+  tx.exec_params(
+      "INSERT INTO sync_tracking (store_id, stage, cursor_at, last_run_id, updated_at) "
+      "VALUES ($1, $2, $3::timestamptz, $4, now()) "
+      "ON CONFLICT (store_id, stage) DO UPDATE SET "
+      "cursor_at = GREATEST(sync_tracking.cursor_at, excluded.cursor_at), "
+      "last_run_id = excluded.last_run_id, updated_at = now()",
+      store, std::string(stage), Timestamp(cursor), std::string(run_id));
 }
 
 std::string OrdersCopyText(const std::string& store, const std::vector<Order>& orders) {
@@ -525,20 +549,9 @@ class PgSyncStore final : public SyncStore {
         tx.exec("DELETE FROM orders_stage");  // see "Staging tables" above
       }
       if (!orders.empty()) {
-        // Arrived valid: out of quarantine. An index probe per order, on an index that is
-        // empty for almost every store.
-        tx.exec_params(
-            "DELETE FROM quarantined_records WHERE store_id = $1 AND kind = 'order' "
-            "AND record_key = ANY($2::text[])",
-            store, OrderIdsArray(orders));
+        ReleaseQuarantinedOrders(tx, store, IdsArray(orders, [](const Order& o) { return o.id; }));
       }
-      tx.exec_params(
-          "INSERT INTO sync_tracking (store_id, stage, cursor_at, last_run_id, updated_at) "
-          "VALUES ($1, 'orders', $2::timestamptz, $3, now()) "
-          "ON CONFLICT (store_id, stage) DO UPDATE SET "
-          "cursor_at = GREATEST(sync_tracking.cursor_at, excluded.cursor_at), "
-          "last_run_id = excluded.last_run_id, updated_at = now()",
-          store, Timestamp(cursor), std::string(run_id));
+      AdvanceCursor(tx, store, "orders", cursor, run_id);
       tx.commit();
       return absl::OkStatus();
     });
@@ -547,37 +560,15 @@ class PgSyncStore final : public SyncStore {
   }
 
   absl::StatusOr<std::optional<absl::Time>> DeletionsCursor(absl::string_view store_id) override {
-    std::optional<absl::Time> cursor;
-    absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
-      cursor.reset();
-      pqxx::read_transaction tx(c);
-      const pqxx::result r = tx.exec_params(
-          "SELECT (extract(epoch FROM cursor_at) * 1000000)::bigint FROM sync_tracking "
-          "WHERE store_id = $1 AND stage = 'deletions' AND cursor_at IS NOT NULL",
-          std::string(store_id));
-      if (!r.empty()) cursor = absl::FromUnixMicros(r[0][0].as<int64_t>());
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    return cursor;
+    return CursorTime(store_id, "deletions");
   }
+
 
   absl::StatusOr<std::optional<absl::Time>> SweptAt(absl::string_view store_id,
                                                     absl::string_view kind) override {
-    std::optional<absl::Time> at;
-    absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
-      at.reset();
-      pqxx::read_transaction tx(c);
-      const pqxx::result r = tx.exec_params(
-          "SELECT (extract(epoch FROM cursor_at) * 1000000)::bigint FROM sync_tracking "
-          "WHERE store_id = $1 AND stage = $2 AND cursor_at IS NOT NULL",
-          std::string(store_id), absl::StrCat(kind, "_sweep"));
-      if (!r.empty()) at = absl::FromUnixMicros(r[0][0].as<int64_t>());
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    return at;
+    return CursorTime(store_id, absl::StrCat(kind, "_sweep"));
   }
+
 
   absl::Status MarkSwept(absl::string_view store_id, absl::string_view kind,
                          absl::string_view run_id, absl::Time at) override {
@@ -601,9 +592,7 @@ class PgSyncStore final : public SyncStore {
                                        absl::Time cursor) override {
     int64_t deleted = 0;
     const std::string store(store_id);
-    std::string ids = "{";
-    for (int64_t id : order_ids) absl::StrAppend(&ids, ids.size() > 1 ? "," : "", id);
-    ids += "}";
+    const std::string ids = IdsArray(order_ids, [](int64_t id) { return id; });
     absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
       pqxx::work tx(c, "order_deletions");
       deleted = 0;
@@ -612,18 +601,9 @@ class PgSyncStore final : public SyncStore {
             tx.exec_params("DELETE FROM orders WHERE store_id = $1 AND order_id = ANY($2::bigint[])",
                            store, ids)
                 .affected_rows());
-        tx.exec_params(
-            "DELETE FROM quarantined_records WHERE store_id = $1 AND kind = 'order' "
-            "AND record_key = ANY($2::text[])",
-            store, ids);
+        ReleaseQuarantinedOrders(tx, store, ids);
       }
-      tx.exec_params(
-          "INSERT INTO sync_tracking (store_id, stage, cursor_at, last_run_id, updated_at) "
-          "VALUES ($1, 'deletions', $2::timestamptz, $3, now()) "
-          "ON CONFLICT (store_id, stage) DO UPDATE SET "
-          "cursor_at = GREATEST(sync_tracking.cursor_at, excluded.cursor_at), "
-          "last_run_id = excluded.last_run_id, updated_at = now()",
-          store, Timestamp(cursor), std::string(run_id));
+      AdvanceCursor(tx, store, "deletions", cursor, run_id);
       tx.commit();
       return absl::OkStatus();
     });
@@ -754,6 +734,24 @@ class PgSyncStore final : public SyncStore {
   }
 
  private:
+  // The store's `stage` cursor in sync_tracking as an instant (microseconds), if set.
+  absl::StatusOr<std::optional<absl::Time>> CursorTime(absl::string_view store_id,
+                                                       const std::string& stage) {
+    std::optional<absl::Time> at;
+    absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
+      at.reset();
+      pqxx::read_transaction tx(c);
+      const pqxx::result r = tx.exec_params(
+          "SELECT (extract(epoch FROM cursor_at) * 1000000)::bigint FROM sync_tracking "
+          "WHERE store_id = $1 AND stage = $2 AND cursor_at IS NOT NULL",
+          std::string(store_id), stage);
+      if (!r.empty()) at = absl::FromUnixMicros(r[0][0].as<int64_t>());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return at;
+  }
+
   absl::StatusOr<int64_t> Ltv(absl::string_view store_id, absl::string_view timezone,
                               bool rebuild) {
     int64_t rows = 0;
