@@ -149,17 +149,24 @@ absl::StatusOr<DeletionsPage> OrdersClient::FetchDeletions(const std::string& ur
                  absl::StrCat("orders API returned unreadable ", label, ": ",
                               deletions.status().message()));
   }
-  absl::StatusOr<PageLinks> links = ParsePageLinks(response->JoinedHeader("link"));
+  absl::StatusOr<std::optional<std::string>> next = NextLink(*response, label);
+  if (!next.ok()) return next.status();
+  DeletionsPage page;
+  page.deletions = *std::move(deletions);
+  page.next = *std::move(next);
+  page.attempts = exchange.attempts;
+  return page;
+}
+
+absl::StatusOr<std::optional<std::string>> OrdersClient::NextLink(const HttpResponse& response,
+                                                                  const std::string& label) const {
+  absl::StatusOr<PageLinks> links = ParsePageLinks(response.JoinedHeader("link"));
   if (!links.ok()) {
     return Error(absl::StatusCode::kDataLoss,
                  absl::StrCat("orders API returned an unreadable Link header on ", label, ": ",
                               links.status().message()));
   }
-  DeletionsPage page;
-  page.deletions = *std::move(deletions);
-  page.next = std::move(links->next);
-  page.attempts = exchange.attempts;
-  return page;
+  return std::move(links->next);
 }
 
 void OrdersClient::NoteDeprecation(const HttpResponse& response) {
@@ -205,14 +212,10 @@ absl::StatusOr<OrdersPage> OrdersClient::Fetch(const std::string& url,
                  absl::StrCat("orders API returned an unreadable ", page_label, ": ",
                               orders.status().message()));
   }
-  absl::StatusOr<PageLinks> links = ParsePageLinks(response->JoinedHeader("link"));
-  if (!links.ok()) {
-    return Error(absl::StatusCode::kDataLoss,
-                 absl::StrCat("orders API returned an unreadable Link header on ", page_label,
-                              ": ", links.status().message()));
-  }
+  absl::StatusOr<std::optional<std::string>> next = NextLink(*response, page_label);
+  if (!next.ok()) return next.status();
   page.orders = *std::move(orders);
-  page.next = std::move(links->next);
+  page.next = *std::move(next);
   ++pages_fetched_;
   return page;
 }

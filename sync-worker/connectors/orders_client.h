@@ -149,6 +149,10 @@ class OrdersClient final : public OrdersSource {
  private:
   absl::StatusOr<OrdersPage> Fetch(const std::string& url, const std::string& page_label);
   absl::StatusOr<DeletionsPage> FetchDeletions(const std::string& url, const std::string& label);
+  // The answer's Link rel="next" URL (nullopt on the last page); DATA_LOSS naming `label` when
+  // the header does not parse.
+  absl::StatusOr<std::optional<std::string>> NextLink(const HttpResponse& response,
+                                                      const std::string& label) const;
   // Counts an answer that says the asked API version is deprecated or no longer served.
   void NoteDeprecation(const HttpResponse& response);
 
