@@ -491,13 +491,14 @@ absl::Status SyncPipeline::SyncDeletions(RunState& run, const OrdersClientConfig
   absl::StatusOr<DeletionsPage> page =
       client.FirstDeletionsPage(**cursor - options_.orders_lookback);
   absl::Time high_water = **cursor;
+  absl::Status result = absl::OkStatus();
   int pages = 0;
   while (true) {
     if (!page.ok()) {
-      ReportSource(run, "orders", client.stats());
-      return absl::Status(page.status().code(),
-                          absl::StrCat("reading the orders deleted at the source: ",
-                                       page.status().message()));
+      result = absl::Status(page.status().code(),
+                            absl::StrCat("reading the orders deleted at the source: ",
+                                         page.status().message()));
+      break;
     }
     std::vector<int64_t> ids;
     for (const OrderDeletion& d : page->deletions) {
@@ -507,22 +508,22 @@ absl::Status SyncPipeline::SyncDeletions(RunState& run, const OrdersClientConfig
     absl::StatusOr<int64_t> deleted =
         store_.DeleteOrders(run.store.store_id, run.request.run_id(), ids, high_water);
     if (!deleted.ok()) {
-      ReportSource(run, "orders", client.stats());
-      return absl::Status(deleted.status().code(),
-                          absl::StrCat("removing orders deleted at the source: ",
-                                       deleted.status().message()));
+      result = absl::Status(deleted.status().code(),
+                            absl::StrCat("removing orders deleted at the source: ",
+                                         deleted.status().message()));
+      break;
     }
     run.counts.set_orders_deleted(run.counts.orders_deleted() + *deleted);
     if (!page->next.has_value() || ++pages >= kMaxDeletionPages) break;
-    if (absl::Status s = CheckCancelled(); !s.ok()) return s;
+    if (result = CheckCancelled(); !result.ok()) break;
     page = client.NextDeletionsPage(*page->next);
   }
   ReportSource(run, "orders", client.stats());
-  if (run.counts.orders_deleted() > 0) {
+  if (result.ok() && run.counts.orders_deleted() > 0) {
     run.Emit(autosync::v1::STAGE_ORDERS, 60,
              absl::StrFormat("Removed %d orders deleted at the source", run.counts.orders_deleted()));
   }
-  return absl::OkStatus();
+  return result;
 }
 
 absl::Status SyncPipeline::EndOrdersStage(RunState& run, const OrdersClientConfig& api,
