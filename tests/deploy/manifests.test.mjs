@@ -18,7 +18,8 @@ const root = path.resolve(here, '..', '..');
 const k8s = path.join(root, 'deploy', 'k8s');
 const kubectl = process.env.KUBECTL ?? 'kubectl';
 // Secrets that production creates by hand (documented in overlays/prod/kustomization.yaml).
-const prodExternalSecrets = ['autosync-database', 'autosync-gateway-jwt', 'autosync-store-tokens', 'autosync-tls',
+const prodExternalSecrets = ['autosync-database-owner', 'autosync-database-scheduler',
+  'autosync-database-worker', 'autosync-gateway-jwt', 'autosync-store-tokens', 'autosync-tls',
   'autosync-alertmanager-webhook'];
 
 const rendered = new Map();
@@ -73,8 +74,26 @@ test('dev: one replica each, in-cluster PostgreSQL and store-sim, no autoscaler'
   assert.equal(find(objs, 'StatefulSet', 'postgres')?.spec.replicas, 1);
   assert.equal(objs.filter((o) => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject').length, 0);
   const secrets = objs.filter((o) => o.kind === 'Secret').map((o) => baseName(o.metadata.name)).sort();
-  assert.deepEqual(secrets, ['autosync-database', 'autosync-gateway-jwt', 'autosync-store-tokens', 'postgres-credentials']);
+  assert.deepEqual(secrets, ['autosync-database-owner', 'autosync-database-scheduler', 'autosync-database-worker',
+    'autosync-gateway-jwt', 'autosync-store-tokens', 'postgres-credentials']);
 });
+
+// Least privilege (README "Database roles"): the migration Job connects as the schema's owner,
+// each service as its own login; the gateway has no database at all.
+for (const overlay of ['overlays/dev', 'overlays/prod']) {
+  test(`${overlay}: each workload takes its own database URL Secret`, () => {
+    const objs = objects(overlay);
+    const urlSecret = (kind, name) => {
+      const spec = find(objs, kind, name)?.spec.template.spec;
+      const env = spec.containers.flatMap((c) => c.env ?? []).find((e) => e.name === 'AUTOSYNC_DATABASE_URL');
+      return env ? baseName(env.valueFrom.secretKeyRef.name) : undefined;
+    };
+    assert.equal(urlSecret('Job', 'autosync-migrate'), 'autosync-database-owner');
+    assert.equal(urlSecret('Deployment', 'scheduler-service'), 'autosync-database-scheduler');
+    assert.equal(urlSecret('Deployment', 'sync-worker'), 'autosync-database-worker');
+    assert.equal(urlSecret('Deployment', 'ws-gateway'), undefined);
+  });
+}
 
 test('prod: 2+ schedulers and gateways, autoscaled workers, external database, WebSocket Ingress', () => {
   const objs = objects('overlays/prod');
