@@ -80,7 +80,9 @@ absl::StatusOr<PasswordDatabase> MakePasswordDatabase() {
   try {
     pqxx::connection conn(admin_url);
     pqxx::nontransaction tx(conn);
-    tx.exec(absl::StrCat("CREATE ROLE ", tx.quote_name(role), " LOGIN PASSWORD ",
+    // CREATEROLE: it owns the schema and migrates it, and migration 0014 creates the services'
+    // group roles (README "Database roles").
+    tx.exec(absl::StrCat("CREATE ROLE ", tx.quote_name(role), " LOGIN CREATEROLE PASSWORD ",
                          tx.quote(kDbPassword)));
     tx.exec(absl::StrCat("ALTER DATABASE ", tx.quote_name(db), " OWNER TO ", tx.quote_name(role)));
     const std::string hba = tx.exec("SHOW hba_file")[0][0].as<std::string>();
