@@ -673,7 +673,7 @@ void SchedulerCore::Housekeeping() {
   ReleaseFreedMemory();
   NotifyStaleStores();
   while (SleepUnlessStopping(config_.heartbeat_interval())) {
-    const std::vector<std::string> mine = executor_.ActiveRunIds();
+    const std::vector<RunKey> mine = executor_.ActiveRuns();
     if (absl::Status s = repo_.Heartbeat(mine); !s.ok()) {
       common::LogWarn("cannot heartbeat runs", {{"error", s.message()}});
     }

@@ -386,7 +386,7 @@ absl::StatusOr<std::optional<StoreSchedule>> Repository::LoadSchedule(absl::stri
 }
 
 
-absl::Status Repository::UpdateRun(absl::string_view run_id, autosync::v1::Stage stage,
+absl::Status Repository::UpdateRun(const RunKey& run, autosync::v1::Stage stage,
                                    const StageCounts& counts) {
   return pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
@@ -394,17 +394,17 @@ absl::Status Repository::UpdateRun(absl::string_view run_id, autosync::v1::Stage
         "UPDATE sync_runs SET stage = $2, orders_fetched = $3, orders_written = $4, "
         "ads_fetched = $5, ads_written = $6, cohort_rows = $7, pages = $8, "
         "orders_quarantined = $9, ads_quarantined = $10, orders_deleted = $11, "
-        "heartbeat_at = now() WHERE run_id = $1 AND status = 'running'",
-        std::string(run_id), std::string(StageName(stage)), counts.orders_fetched(),
+        "heartbeat_at = now() WHERE store_id = $12 AND run_id = $1 AND status = 'running'",
+        run.run_id, std::string(StageName(stage)), counts.orders_fetched(),
         counts.orders_written(), counts.ads_fetched(), counts.ads_written(), counts.cohort_rows(),
         counts.pages(), counts.orders_quarantined(), counts.ads_quarantined(),
-        counts.orders_deleted());
+        counts.orders_deleted(), run.store_id);
     tx.commit();
     return absl::OkStatus();
   });
 }
 
-absl::Status Repository::FinishRun(absl::string_view run_id, absl::string_view status,
+absl::Status Repository::FinishRun(const RunKey& run, absl::string_view status,
                                    autosync::v1::Stage stage, const StageCounts& counts,
                                    absl::string_view error) {
   return pool_.Run([&](pqxx::connection_base& c) {
@@ -413,24 +413,34 @@ absl::Status Repository::FinishRun(absl::string_view run_id, absl::string_view s
         "UPDATE sync_runs SET status = $2, stage = $3, orders_fetched = $4, orders_written = $5, "
         "ads_fetched = $6, ads_written = $7, cohort_rows = $8, pages = $9, error = $10, "
         "orders_quarantined = $11, ads_quarantined = $12, orders_deleted = $13, "
-        "finished_at = now(), heartbeat_at = now() WHERE run_id = $1 AND status = 'running'",
-        std::string(run_id), std::string(status), std::string(StageName(stage)),
+        "finished_at = now(), heartbeat_at = now() "
+        "WHERE store_id = $14 AND run_id = $1 AND status = 'running'",
+        run.run_id, std::string(status), std::string(StageName(stage)),
         counts.orders_fetched(), counts.orders_written(), counts.ads_fetched(),
         counts.ads_written(), counts.cohort_rows(), counts.pages(), std::string(error),
-        counts.orders_quarantined(), counts.ads_quarantined(), counts.orders_deleted());
+        counts.orders_quarantined(), counts.ads_quarantined(), counts.orders_deleted(),
+        run.store_id);
     tx.commit();
     return absl::OkStatus();
   });
 }
 
-absl::Status Repository::Heartbeat(const std::vector<std::string>& run_ids) {
-  if (run_ids.empty()) return absl::OkStatus();
+absl::Status Repository::Heartbeat(const std::vector<RunKey>& runs) {
+  if (runs.empty()) return absl::OkStatus();
+  std::vector<std::string> store_ids, run_ids;
+  store_ids.reserve(runs.size());
+  run_ids.reserve(runs.size());
+  for (const RunKey& run : runs) {
+    store_ids.push_back(run.store_id);
+    run_ids.push_back(run.run_id);
+  }
   return pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
     tx.exec_params(
-        "UPDATE sync_runs SET heartbeat_at = now() WHERE run_id = ANY($1::text[]) AND "
-        "status = 'running'",
-        TextArray(run_ids));
+        "UPDATE sync_runs r SET heartbeat_at = now() "
+        "FROM unnest($1::text[], $2::text[]) AS k(store_id, run_id) "
+        "WHERE r.store_id = k.store_id AND r.run_id = k.run_id AND r.status = 'running'",
+        TextArray(store_ids), TextArray(run_ids));
     tx.commit();
     return absl::OkStatus();
   });
@@ -477,21 +487,6 @@ absl::StatusOr<std::vector<ReapedRun>> Repository::ReapStale(absl::Duration stal
   });
   if (!s.ok()) return s;
   return out;
-}
-
-absl::StatusOr<Run> Repository::GetRun(absl::string_view run_id) {
-  std::optional<Run> out;
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
-    pqxx::read_transaction tx(c);
-    const pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT ", kRunColumns, " FROM sync_runs WHERE run_id = $1"),
-        std::string(run_id));
-    if (!r.empty()) out = RunFromRow(r[0]);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  if (!out.has_value()) return absl::NotFoundError(absl::StrCat("no run ", run_id));
-  return *std::move(out);
 }
 
 absl::StatusOr<std::vector<Run>> Repository::ListRuns(
@@ -554,7 +549,7 @@ absl::StatusOr<StatusRow> Repository::LoadStatus(absl::string_view store_id,
         st.set_is_syncing(true);
         *st.mutable_current_run() = std::move(run);
       } else {
-        const pqxx::row place = tx.exec_params1(pg::kQueuePosition, run.run_id());
+        const pqxx::row place = tx.exec_params1(pg::kQueuePosition, run.run_id(), run.store_id());
         st.set_queued(true);
         st.set_queue_position(static_cast<int32_t>(place[0].as<int64_t>()));
         *st.mutable_queued_run() = std::move(run);

@@ -67,7 +67,7 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
       if (!inserted.empty()) {
         out = {request.run_id, true, false};
         out.position = static_cast<int>(
-            tx.exec_params1(pg::kQueuePosition, out.run_id)[0].as<int64_t>());
+            tx.exec_params1(pg::kQueuePosition, out.run_id, request.store_id)[0].as<int64_t>());
         tx.commit();
         return absl::OkStatus();
       }
@@ -82,7 +82,7 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
           "  force = r.force OR $3, not_before = '-infinity', "
           "  data_types = ARRAY(SELECT DISTINCT t FROM unnest(r.data_types || $4::text[]) t "
           "    ORDER BY t DESC) FROM a "
-          "  WHERE r.run_id = a.run_id AND a.status = 'queued' AND NOT $5 AND "
+          "  WHERE r.store_id = $1 AND r.run_id = a.run_id AND a.status = 'queued' AND NOT $5 AND "
           "  a.backfill_from IS NULL AND "
           "  (a.priority > $2 OR ($2 = 0 AND a.not_before > now()) OR "
           "   NOT r.data_types @> $4::text[] OR ($3 AND NOT r.force)) "
@@ -93,7 +93,7 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
         out = {active[0][0].as<std::string>(), false, active[0][1].as<bool>()};
         if (out.promoted) {
           out.position = static_cast<int>(
-              tx.exec_params1(pg::kQueuePosition, out.run_id)[0].as<int64_t>());
+              tx.exec_params1(pg::kQueuePosition, out.run_id, request.store_id)[0].as<int64_t>());
         }
         tx.commit();
         return absl::OkStatus();
@@ -123,12 +123,12 @@ absl::StatusOr<Dispatch> PgRunQueue::Take(absl::string_view owner, int limit) {
     // passed over rather than waited for.
     const pqxx::result r = tx.exec_params(
         absl::StrCat(
-            "WITH picked AS (SELECT run_id FROM sync_runs "
+            "WITH picked AS (SELECT store_id, run_id FROM sync_runs "
             "  WHERE status = 'queued' AND not_before <= now() ORDER BY ", kOrder,
             "  LIMIT $2 FOR UPDATE SKIP LOCKED) "
             "UPDATE sync_runs r SET status = 'running', stage = 'starting', "
             "  started_at = clock_timestamp(), heartbeat_at = clock_timestamp(), owner = $1 "
-            "FROM picked p WHERE r.run_id = p.run_id "
+            "FROM picked p WHERE r.store_id = p.store_id AND r.run_id = p.run_id "
             "RETURNING r.run_id, r.store_id, r.trigger, r.force, r.attempt, r.refusals, ",
             AUTOSYNC_MICROS("r.queued_at"),
             ", array_to_string(r.data_types, ','), coalesce(r.backfill_from::text, ''), "
@@ -159,13 +159,13 @@ absl::StatusOr<Dispatch> PgRunQueue::Take(absl::string_view owner, int limit) {
   return out;
 }
 
-absl::Status PgRunQueue::GiveBack(absl::string_view run_id, absl::Time not_before) {
+absl::Status PgRunQueue::GiveBack(const RunKey& run, absl::Time not_before) {
   return pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
     tx.exec_params("UPDATE sync_runs SET status = 'queued', stage = 'queued', started_at = NULL, "
                    "refusals = refusals + 1, not_before = " + pg::TimeParam(2) +
-                       " WHERE run_id = $1 AND status = 'running'",
-                   std::string(run_id), absl::ToUnixMicros(not_before));
+                       " WHERE store_id = $3 AND run_id = $1 AND status = 'running'",
+                   run.run_id, absl::ToUnixMicros(not_before), run.store_id);
     tx.commit();
     return absl::OkStatus();
   });
@@ -229,8 +229,8 @@ absl::StatusOr<int64_t> PgRunQueue::PruneHistory(absl::Duration older_than, int 
       // Oldest first; each store's newest run stays (its last outcome and success).
       deleted = static_cast<int64_t>(
           tx.exec_params(
-                "DELETE FROM sync_runs WHERE run_id IN ("
-                "  SELECT o.run_id FROM sync_runs o "
+                "DELETE FROM sync_runs WHERE (store_id, run_id) IN ("
+                "  SELECT o.store_id, o.run_id FROM sync_runs o "
                 "  WHERE o.queued_at < now() - $1 * interval '1 microsecond' "
                 "  AND o.status NOT IN ('queued', 'running') "
                 "  AND EXISTS (SELECT 1 FROM sync_runs n WHERE n.store_id = o.store_id "

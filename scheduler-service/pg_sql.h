@@ -41,10 +41,12 @@ inline std::string DataAsOf(absl::string_view store_id_expr) {
                       store_id_expr, " AND p.status = 'completed'), '-infinity')");
 }
 
-// A queued run's place in the dispatch order, 1 = next ($1: its run id): the queued runs ahead
+// A queued run's place in the dispatch order, 1 = next ($1: its run id, $2 its store): the
+// queued runs ahead
 // of it, one range scan of the queue's index (sync_runs_queue).
 inline constexpr char kQueuePosition[] =
     "SELECT count(*) + 1 FROM sync_runs q, sync_runs me WHERE me.run_id = $1 "
+    "AND me.store_id = $2 "
     "AND q.status = 'queued' AND (q.priority, q.data_as_of, q.queued_at, q.run_id) < "
     "(me.priority, me.data_as_of, me.queued_at, me.run_id)";
 

@@ -18,6 +18,7 @@
 #include "scheduler-service/fx_rates_csv.h"
 #include "scheduler-service/metrics.h"
 #include "scheduler-service/notifier.h"
+#include "scheduler-service/run_queue.h"
 #include "scheduler-service/schedule_loop.h"
 
 namespace autosync::common {
@@ -155,19 +156,21 @@ class Repository final : public NotificationStore {
   absl::StatusOr<std::vector<TickRequest>> UnrecordedTicks(const std::vector<TickRequest>& ticks);
   // Deletes group claims made before `older_than` ago; returns how many.
   absl::StatusOr<int64_t> PruneGroupClaims(absl::Duration older_than);
-  absl::Status UpdateRun(absl::string_view run_id, autosync::v1::Stage stage,
+  // A run is named by its store and id: every statement on sync_runs names the store, so it
+  // stays a one-store ("router") statement if the table is ever distributed by store_id
+  // (docs/SCALING.md).
+  absl::Status UpdateRun(const RunKey& run, autosync::v1::Stage stage,
                          const autosync::v1::StageCounts& counts);
   // Terminal: status "completed" or "failed". Only a row still 'running' changes.
-  absl::Status FinishRun(absl::string_view run_id, absl::string_view status,
+  absl::Status FinishRun(const RunKey& run, absl::string_view status,
                          autosync::v1::Stage stage, const autosync::v1::StageCounts& counts,
                          absl::string_view error);
-  absl::Status Heartbeat(const std::vector<std::string>& run_ids);
+  absl::Status Heartbeat(const std::vector<RunKey>& runs);
   // Marks failed every running run whose heartbeat is older than `stale`, and in the same
   // statement queues its follow-up (attempt + 1, same trigger and priority, owner `owner`)
   // unless it was attempt `max_attempts` or the store has another run queued or running.
   absl::StatusOr<std::vector<ReapedRun>> ReapStale(absl::Duration stale, int max_attempts,
                                                    absl::string_view owner);
-  absl::StatusOr<autosync::v1::Run> GetRun(absl::string_view run_id);
   // Newest first; strictly older than (before_started, before_run_id) when given.
   absl::StatusOr<std::vector<autosync::v1::Run>> ListRuns(
       absl::string_view store_id, std::optional<std::pair<absl::Time, std::string>> before,

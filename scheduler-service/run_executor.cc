@@ -88,12 +88,12 @@ void RunExecutor::Wake() {
   wake_ = true;
 }
 
-std::vector<std::string> RunExecutor::ActiveRunIds() {
+std::vector<RunKey> RunExecutor::ActiveRuns() {
   absl::MutexLock lock(&mu_);
-  std::vector<std::string> ids;
-  ids.reserve(active_.size());
-  for (const auto& [id, run] : active_) ids.push_back(id);
-  return ids;
+  std::vector<RunKey> runs;
+  runs.reserve(active_.size());
+  for (const auto& [id, run] : active_) runs.push_back({run.store_id, id});
+  return runs;
 }
 
 void RunExecutor::CancelStore(const std::string& store_id) {
@@ -286,7 +286,7 @@ void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
       }
       // Progress rows are throttled: the stage changes and at most one write a second.
       if (stage_changed || clock_.Now() - last_write >= absl::Seconds(1)) {
-        if (absl::Status s = repo_.UpdateRun(run.run_id, stage, counts); !s.ok()) {
+        if (absl::Status s = repo_.UpdateRun({run.store_id, run.run_id}, stage, counts); !s.ok()) {
           common::LogDebug("cannot record run progress",
                            {{"run", run.run_id}, {"error", s.message()}});
         }
@@ -310,7 +310,7 @@ void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
   const RunEnd decided = DecideRunEnd(end);
   if (decided.next == RunNext::kGiveBack) {
     metrics_.worker_refusals.Increment();
-    if (absl::Status s = queue_.GiveBack(run.run_id, clock_.Now() + decided.delay); !s.ok()) {
+    if (absl::Status s = queue_.GiveBack({run.store_id, run.run_id}, clock_.Now() + decided.delay); !s.ok()) {
       // Left running: the reaper fails it after --run_stale_seconds and its follow-up is queued.
       common::LogWarn("cannot give a refused run back to the queue",
                       {{"store", run.store_id}, {"run", run.run_id}, {"error", s.message()}});
@@ -366,7 +366,7 @@ void RunExecutor::FinishAndAnnounce(const DispatchedRun& run, absl::Time deadlin
   bool announced = false;
   absl::Status s;
   while (true) {
-    s = repo_.FinishRun(run.run_id, status, terminal.stage(), terminal.counts(),
+    s = repo_.FinishRun({run.store_id, run.run_id}, status, terminal.stage(), terminal.counts(),
                         terminal.error());
     const bool unreachable = s.code() == absl::StatusCode::kUnavailable ||
                              s.code() == absl::StatusCode::kResourceExhausted;

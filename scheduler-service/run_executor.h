@@ -71,7 +71,7 @@ class RunExecutor final {
   void Wake();
   // Cancels this replica's runs of a deleted store.
   void CancelStore(const std::string& store_id);
-  std::vector<std::string> ActiveRunIds();
+  std::vector<RunKey> ActiveRuns();
   // The estimated wait of a run at `position`, from the last dispatch's capacity and the recent
   // mean run time (-1: unknown).
   int64_t EstimateWait(int position);

@@ -64,6 +64,14 @@ struct EnqueueResult {
   int position = 0;
 };
 
+// A run row's key: sync_runs' primary key is (store_id, run_id), and every statement on a run
+// names both, so it stays a one-store statement if the table is distributed by store_id
+// (docs/SCALING.md).
+struct RunKey {
+  std::string store_id;
+  std::string run_id;
+};
+
 // A run a dispatch took: now 'running', owned by the dispatching replica.
 struct DispatchedRun {
   std::string run_id;
@@ -112,7 +120,7 @@ class RunQueueStore {
   virtual absl::StatusOr<Dispatch> Take(absl::string_view owner, int limit) = 0;
   // A worker refused the run before starting it: back to 'queued' (same place in the order),
   // not dispatched before `not_before`.
-  virtual absl::Status GiveBack(absl::string_view run_id, absl::Time not_before) = 0;
+  virtual absl::Status GiveBack(const RunKey& run, absl::Time not_before) = 0;
   // The queued runs of `store_ids` and their positions.
   virtual absl::StatusOr<std::vector<QueuePlace>> Places(
       const std::vector<std::string>& store_ids) = 0;
@@ -128,7 +136,7 @@ class PgRunQueue final : public RunQueueStore {
   explicit PgRunQueue(common::PgPool& pool) : pool_(pool) {}
   absl::StatusOr<EnqueueResult> Enqueue(const EnqueueRequest& request) override;
   absl::StatusOr<Dispatch> Take(absl::string_view owner, int limit) override;
-  absl::Status GiveBack(absl::string_view run_id, absl::Time not_before) override;
+  absl::Status GiveBack(const RunKey& run, absl::Time not_before) override;
   absl::StatusOr<std::vector<QueuePlace>> Places(
       const std::vector<std::string>& store_ids) override;
   absl::StatusOr<QueueStats> Stats() override;

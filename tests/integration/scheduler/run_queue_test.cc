@@ -200,7 +200,7 @@ TEST_F(RunQueueTest, RefusedRunGoesBackInItsPlaceAfterItsBackoff) {
   Enqueue("s0002", "r2");
   Slots("w1", 1);
   ASSERT_THAT(TakeIds(1), ElementsAre("r1"));
-  ASSERT_TRUE(queue_->GiveBack("r1", absl::Now() + absl::Hours(1)).ok());
+  ASSERT_TRUE(queue_->GiveBack({"s0001", "r1"}, absl::Now() + absl::Hours(1)).ok());
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 'r1' AND status = 'queued' "
                    "AND started_at IS NULL AND refusals = 1"),
             1);
@@ -216,7 +216,7 @@ TEST_F(RunQueueTest, RefusedRunGoesBackInItsPlaceAfterItsBackoff) {
   EXPECT_EQ(d->runs[0].refusals, 1);
   // Giving back a run that is no longer running changes nothing.
   Finish("r1");
-  ASSERT_TRUE(queue_->GiveBack("r1", absl::Now()).ok());
+  ASSERT_TRUE(queue_->GiveBack({"s0001", "r1"}, absl::Now()).ok());
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 'r1' AND status = 'completed'"),
             1);
 }
