@@ -3,6 +3,8 @@
 // headers and methods, and HS256 tokens signed with a test secret.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <map>
 #include <memory>
 #include <string>
