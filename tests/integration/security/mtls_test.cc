@@ -323,7 +323,7 @@ TEST_F(MtlsTest, RotatedCertificateServesNewHandshakesWithoutARestart) {
 
 TEST_F(MtlsTest, OwnCertificateExpiringWhileRunningIsRefusedAndMakesTheWorkerUnready) {
   auto short_lived = ca_->Issue("autosync-worker", "short-lived", absl::Now() - absl::Hours(1),
-                                absl::Now() + absl::Seconds(8));
+                                absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(short_lived.ok()) << short_lived.status();
   auto worker = StartWorker(*short_lived);
   ASSERT_NE(worker, nullptr);
