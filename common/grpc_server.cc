@@ -11,14 +11,14 @@
 
 namespace autosync::common {
 
-absl::StatusOr<StartedGrpcServer> StartGrpcServer(const HostPort& listen,
-                                                  const std::vector<grpc::Service*>& services,
-                                                  int max_receive_bytes) {
+absl::StatusOr<StartedGrpcServer> StartGrpcServer(
+    const HostPort& listen, const std::vector<grpc::Service*>& services,
+    std::shared_ptr<grpc::ServerCredentials> credentials, int max_receive_bytes) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   StartedGrpcServer started;
-  builder.AddListeningPort(listen.ToString(), grpc::InsecureServerCredentials(), &started.port);
+  builder.AddListeningPort(listen.ToString(), std::move(credentials), &started.port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(max_receive_bytes);
   // Long-lived streams (WatchStore) survive idle proxies; dead peers are noticed.
@@ -104,9 +104,9 @@ class ReadinessLoop final {
         }
       }
       if (ready) {
-        LogInfo("ready again: the database answers");
+        LogInfo("ready again: the readiness check passes");
       } else {
-        LogWarn("not ready: the database is unreachable", {{"error", s.message()}});
+        LogWarn(absl::StrCat("not ready: ", s.message()));
       }
     }
   }
@@ -124,9 +124,10 @@ class ReadinessLoop final {
 int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
                          const std::vector<grpc::Service*>& services,
                          const std::vector<std::string>& service_names,
+                         std::shared_ptr<grpc::ServerCredentials> credentials,
                          std::shared_ptr<prometheus::Registry> registry, absl::Duration grace,
                          ReadinessCheck readiness, int max_receive_bytes) {
-  auto grpc_server = StartGrpcServer(listen, services, max_receive_bytes);
+  auto grpc_server = StartGrpcServer(listen, services, std::move(credentials), max_receive_bytes);
   if (!grpc_server.ok()) {
     LogError("cannot start gRPC server (--listen)", {{"error", grpc_server.status().message()}});
     return 1;

@@ -2,6 +2,7 @@
 // grpc.health.v1.Health service, server reflection, keepalive and message-size limits.
 #pragma once
 
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 
 #include <functional>
@@ -22,13 +23,14 @@ struct StartedGrpcServer {
 // The largest request message a server accepts unless told otherwise.
 inline constexpr int kDefaultMaxReceiveBytes = 4 << 20;  // 4 MiB
 
-// Binds `listen` (insecure credentials: TLS is terminated by the platform) and registers
-// `services`, which must outlive the server. Health starts NOT_SERVING for every service; call
-// SetServing once the process is ready. Requests over `max_receive_bytes` are refused by gRPC
-// (RESOURCE_EXHAUSTED).
-absl::StatusOr<StartedGrpcServer> StartGrpcServer(const HostPort& listen,
-                                                  const std::vector<grpc::Service*>& services,
-                                                  int max_receive_bytes = kDefaultMaxReceiveBytes);
+// Binds `listen` with `credentials` (mTLS or, with --insecure_grpc, plaintext: see
+// common/grpc_tls.h) and registers `services`, which must outlive the server. Health starts
+// NOT_SERVING for every service; call SetServing once the process is ready. Requests over
+// `max_receive_bytes` are refused by gRPC (RESOURCE_EXHAUSTED).
+absl::StatusOr<StartedGrpcServer> StartGrpcServer(
+    const HostPort& listen, const std::vector<grpc::Service*>& services,
+    std::shared_ptr<grpc::ServerCredentials> credentials,
+    int max_receive_bytes = kDefaultMaxReceiveBytes);
 
 // Sets the health status of the overall server ("") and of each named service.
 void SetServing(grpc::Server& server, const std::vector<std::string>& service_names, bool serving);
@@ -46,14 +48,16 @@ class Registry;
 
 namespace autosync::common {
 
-// A check of what the service needs to do its work (PostgreSQL), run every `interval` while
-// serving. UNAVAILABLE means "not ready"; any other error (a busy pool) leaves the state as is.
+// A check of what the service needs to do its work (PostgreSQL, an unexpired TLS certificate),
+// run every `interval` while serving. UNAVAILABLE means "not ready" (its message is logged, so it
+// says why); any other error (a busy pool) leaves the state as is.
 struct ReadinessCheck {
   std::function<absl::Status()> check = {};
   absl::Duration interval = absl::Seconds(1);
 };
 
-// The serve loop shared by scheduler-service and sync-worker: starts the gRPC server and the
+// The serve loop shared by scheduler-service and sync-worker: starts the gRPC server (with
+// `credentials`) and the
 // /metrics server, reports SERVING, waits for SIGTERM/SIGINT, then shuts both down. Returns the
 // process exit code (0 after a clean stop, 1 when a listener cannot start).
 //
@@ -64,6 +68,7 @@ struct ReadinessCheck {
 int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
                          const std::vector<grpc::Service*>& services,
                          const std::vector<std::string>& service_names,
+                         std::shared_ptr<grpc::ServerCredentials> credentials,
                          std::shared_ptr<prometheus::Registry> registry, absl::Duration grace,
                          ReadinessCheck readiness = {},
                          int max_receive_bytes = kDefaultMaxReceiveBytes);

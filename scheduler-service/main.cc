@@ -1,19 +1,19 @@
 // scheduler-service: parses configuration, applies migrations, serves the Scheduler API.
 // Wiring only; the logic lives in the autosync_scheduler library.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <string>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/support/channel_arguments.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/grpc_server.h"
+#include "common/grpc_tls.h"
 #include "common/log.h"
 #include "common/migrations.h"
 #include "common/pg_pool.h"
@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, database_url, "postgresql://autosync@127.0.0.1:5432/autos
 ABSL_FLAG(int32_t, database_pool_size, 8, "PostgreSQL connections kept by this process (1-100)");
 ABSL_FLAG(std::string, worker_target, "dns:///127.0.0.1:50052",
           "gRPC target of the sync-worker(s); dns:/// names round-robin across replicas");
+ABSL_FLAG(std::string, worker_tls_name, "autosync-worker",
+          "DNS name the workers' TLS certificates must carry (checked instead of the host in "
+          "--worker_target)");
 ABSL_FLAG(bool, migrate_only, false,
           "Apply database migrations and exit (for a Kubernetes Job)");
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
@@ -173,6 +176,15 @@ int Main(int argc, char** argv) {
   common::ConfigErrors errors;
   common::InitLoggingFromFlags("scheduler-service", errors);
   const SchedulerConfig config = ConfigFromFlags(errors);
+  // A --migrate_only Job serves and calls no gRPC: it needs neither the TLS files nor
+  // --insecure_grpc.
+  common::GrpcSecurity security;
+  if (!config.migrate_only) {
+    security = common::GrpcSecurityFromFlags(
+        {std::string(common::kGatewayName), std::string(common::kOperatorName)}, errors);
+  }
+  const std::string worker_tls_name = absl::GetFlag(FLAGS_worker_tls_name);
+  errors.Require(!worker_tls_name.empty(), "worker_tls_name", "is empty");
   if (!errors.ok()) common::ExitWithConfigError(argv[0], errors.Summary());
 
   auto pool = common::PgPool::Create({.url = config.database_url,
@@ -198,7 +210,7 @@ int Main(int argc, char** argv) {
   // dns:/// targets resolve to every worker replica; spread runs across them.
   args.SetLoadBalancingPolicyName("round_robin");
   std::shared_ptr<grpc::Channel> worker = grpc::CreateCustomChannel(
-      config.worker_target, grpc::InsecureChannelCredentials(), args);
+      config.worker_target, security.ChannelCredentials(worker_tls_name), args);
   RealClock clock;
   SchedulerCore core(config, **pool, *registry, clock, worker);
   if (absl::Status s = core.Start(); !s.ok()) {
@@ -206,12 +218,24 @@ int Main(int argc, char** argv) {
     return 1;
   }
   SchedulerService service(core);
-  // Readiness follows the database: every Scheduler RPC and claim needs it. Requests up to
-  // 33 MiB: an ImportFxRates CSV may be 32 MiB (its own limit answers with a clear message).
+  // Readiness follows the database (every Scheduler RPC and claim needs it) and this service's
+  // own TLS certificate (expired, no peer accepts it). Requests up to 33 MiB: an ImportFxRates
+  // CSV may be 32 MiB (its own limit answers with a clear message).
   common::PgPool& db = **pool;
+  std::unique_ptr<common::CertificateExpiryCheck> expiry;
+  if (!security.insecure) {
+    expiry = std::make_unique<common::CertificateExpiryCheck>(security.files.cert_file, *registry);
+  }
   const int code = common::ServeGrpcUntilSignal(
-      config.listen, config.metrics_listen, {&service}, {"autosync.v1.Scheduler"}, registry,
-      config.shutdown_grace, {.check = [&db] { return db.Ping(); }},
+      config.listen, config.metrics_listen, {&service}, {"autosync.v1.Scheduler"},
+      security.ServerCredentials(), registry, config.shutdown_grace,
+      {.check =
+           [&db, &expiry] {
+             if (expiry != nullptr) {
+               if (absl::Status s = expiry->Check(); !s.ok()) return s;
+             }
+             return db.Ping();
+           }},
       static_cast<int>(kMaxFxCsvBytes) + (1 << 20));
   core.Stop();
   return code;

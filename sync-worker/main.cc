@@ -1,15 +1,16 @@
 // sync-worker: parses configuration and serves the SyncWorker API. Wiring only; the logic lives
 // in the autosync_worker library.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <string>
-
-#include <unistd.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/grpc_server.h"
+#include "common/grpc_tls.h"
 #include "common/log.h"
 #include "common/pg_pool.h"
 #include "common/service_flags.h"
@@ -163,6 +164,8 @@ int Main(int argc, char** argv) {
   common::ConfigErrors errors;
   common::InitLoggingFromFlags("sync-worker", errors);
   const WorkerConfig config = ConfigFromFlags(errors);
+  const common::GrpcSecurity security = common::GrpcSecurityFromFlags(
+      {std::string(common::kSchedulerName), std::string(common::kOperatorName)}, errors);
   if (!errors.ok()) common::ExitWithConfigError(argv[0], errors.Summary());
 
   auto pool = common::PgPool::Create({.url = config.database_url,
@@ -190,11 +193,21 @@ int Main(int argc, char** argv) {
   CapacityReporter capacity(**pool, config.worker_id, config.max_concurrent_syncs,
                             [&service] { return service.in_flight(); });
   capacity.Start();
-  // Readiness follows the database: without it no run can write anything.
+  // Readiness follows the database (without it no run can write anything) and this service's
+  // own TLS certificate (expired, no scheduler accepts it).
   common::PgPool& db = **pool;
+  std::unique_ptr<common::CertificateExpiryCheck> expiry;
+  if (!security.insecure) {
+    expiry = std::make_unique<common::CertificateExpiryCheck>(security.files.cert_file, *registry);
+  }
   const int rc = common::ServeGrpcUntilSignal(
-      config.listen, config.metrics_listen, {&service}, {"autosync.v1.SyncWorker"}, registry,
-      config.shutdown_grace, {.check = [&db] { return db.Ping(); }});
+      config.listen, config.metrics_listen, {&service}, {"autosync.v1.SyncWorker"},
+      security.ServerCredentials(), registry, config.shutdown_grace, {.check = [&db, &expiry] {
+        if (expiry != nullptr) {
+          if (absl::Status s = expiry->Check(); !s.ok()) return s;
+        }
+        return db.Ping();
+      }});
   capacity.Stop();
   return rc;
 }

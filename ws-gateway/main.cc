@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/config.h"
+#include "common/grpc_tls.h"
 #include "common/log.h"
 #include "common/service_flags.h"
 #include "common/shutdown.h"
@@ -31,6 +32,9 @@
 #include "ws-gateway/timers.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "HTTP + WebSocket listen address (host:port)");
+ABSL_FLAG(std::string, scheduler_tls_name, "autosync-scheduler",
+          "DNS name the scheduler's TLS certificate must carry (checked instead of the host in "
+          "--scheduler_target)");
 ABSL_FLAG(std::string, scheduler_target, "dns:///127.0.0.1:50051",
           "gRPC target of the scheduler-service; dns:/// names round-robin across replicas");
 ABSL_FLAG(int32_t, threads, 1, "io threads (1-64)");
@@ -174,12 +178,23 @@ int Main(int argc, char** argv) {
   common::ConfigErrors errors;
   common::InitLoggingFromFlags("ws-gateway", errors);
   const GatewayConfig config = ConfigFromFlags(errors);
+  // The gateway serves no gRPC: --tls_allowed_clients does not apply to it.
+  const common::GrpcSecurity security = common::GrpcSecurityFromFlags({}, errors);
+  const std::string scheduler_tls_name = absl::GetFlag(FLAGS_scheduler_tls_name);
+  errors.Require(!scheduler_tls_name.empty(), "scheduler_tls_name", "is empty");
   if (!errors.ok()) common::ExitWithConfigError(argv[0], errors.Summary());
 
   auto registry = std::make_shared<prometheus::Registry>();
   GatewayMetrics metrics(*registry);
+  // Its own certificate's expiry as a gauge; once it has expired the scheduler refuses the
+  // gateway, so /health (which asks the scheduler) reports it unready by itself.
+  std::unique_ptr<common::CertificateExpiryCheck> expiry;
+  if (!security.insecure) {
+    expiry = std::make_unique<common::CertificateExpiryCheck>(security.files.cert_file, *registry);
+  }
   std::unique_ptr<SchedulerClient> scheduler =
-      MakeGrpcSchedulerClient(config.scheduler_target, config.upstream_timeout);
+      MakeGrpcSchedulerClient(config.scheduler_target, config.upstream_timeout,
+                              security.ChannelCredentials(scheduler_tls_name));
   const Authenticator auth =
       config.jwt_secret.empty() ? Authenticator() : Authenticator(JwtVerifier(config.jwt_secret));
   if (auth.dev_mode()) {

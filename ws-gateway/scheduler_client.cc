@@ -74,8 +74,9 @@ class WatchReactor final : public grpc::ClientReadReactor<v1::WatchEvent> {
 
 class GrpcSchedulerClient final : public SchedulerClient {
  public:
-  GrpcSchedulerClient(const std::string& target, absl::Duration timeout)
-      : channel_(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
+  GrpcSchedulerClient(const std::string& target, absl::Duration timeout,
+                      std::shared_ptr<grpc::ChannelCredentials> credentials)
+      : channel_(grpc::CreateChannel(target, std::move(credentials))),
         health_(grpc::health::v1::Health::NewStub(channel_)),
         scheduler_(v1::Scheduler::NewStub(channel_)),
         timeout_(timeout) {}
@@ -195,9 +196,10 @@ class GrpcSchedulerClient final : public SchedulerClient {
 
 }  // namespace
 
-std::unique_ptr<SchedulerClient> MakeGrpcSchedulerClient(const std::string& target,
-                                                         absl::Duration timeout) {
-  return std::make_unique<GrpcSchedulerClient>(target, timeout);
+std::unique_ptr<SchedulerClient> MakeGrpcSchedulerClient(
+    const std::string& target, absl::Duration timeout,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  return std::make_unique<GrpcSchedulerClient>(target, timeout, std::move(credentials));
 }
 
 }  // namespace autosync::gateway

@@ -3,6 +3,8 @@
 // hub can use a fake. Thread-safe.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -68,7 +70,9 @@ class SchedulerClient {
                                              WatchCallbacks callbacks) = 0;
 };
 
-std::unique_ptr<SchedulerClient> MakeGrpcSchedulerClient(const std::string& target,
-                                                         absl::Duration timeout);
+// `credentials`: mTLS or plaintext (common::GrpcSecurity::ChannelCredentials).
+std::unique_ptr<SchedulerClient> MakeGrpcSchedulerClient(
+    const std::string& target, absl::Duration timeout,
+    std::shared_ptr<grpc::ChannelCredentials> credentials);
 
 }  // namespace autosync::gateway

@@ -104,15 +104,20 @@ def run(readme, targets):
     if not commands:
         print("grpcurl-readme: no grpcurl commands found", file=sys.stderr)
         return 1
-    failures = 0
+    failures = skipped = 0
+    tls_dir = os.environ.get("AUTOSYNC_GRPCURL_TLS_DIR")
     for command, stdin in commands:
         args = shlex.split(command, comments=True)[1:]
         data = None
         positional = []
+        tls = {}  # -cacert / -cert / -key / -servername / -authority (README "mTLS between services")
         i = 0
         while i < len(args):
             if args[i] == "-plaintext":
                 i += 1
+            elif args[i] in ("-cacert", "-cert", "-key", "-servername", "-authority"):
+                tls[args[i]] = args[i + 1]
+                i += 2
             elif args[i] == "-d":
                 data = args[i + 1]
                 if data == "@":
@@ -127,7 +132,21 @@ def run(readme, targets):
                 i += 1
         address = positional[0]
         port = address.rsplit(":", 1)[1]
-        channel = grpc.insecure_channel(targets.get(port, address))
+        if tls and not tls_dir:
+            # The system run-with-system.sh starts is plaintext (--insecure_grpc).
+            skipped += 1
+            print(f"skip {command[:110]} (TLS: set AUTOSYNC_GRPCURL_TLS_DIR to the files' folder "
+                  "and run against services started with the --tls_* files)")
+            continue
+        if tls:
+            def read(option):
+                return open(os.path.join(tls_dir, tls[option]), "rb").read()
+            credentials = grpc.ssl_channel_credentials(read("-cacert"), read("-key"), read("-cert"))
+            name = tls.get("-servername", tls.get("-authority"))
+            options = [("grpc.ssl_target_name_override", name)] if name else []
+            channel = grpc.secure_channel(targets.get(port, address), credentials, options)
+        else:
+            channel = grpc.insecure_channel(targets.get(port, address))
         try:
             result = call(channel, positional[1:], data, pool, json_format,
                           health_pb2, health_pb2_grpc, reflection_pb2, reflection_pb2_grpc)
@@ -137,7 +156,8 @@ def run(readme, targets):
             print(f"FAIL {command}\n     {type(e).__name__}: {e}", file=sys.stderr)
         finally:
             channel.close()
-    print(f"grpcurl-readme: {len(commands) - failures} passed, {failures} failed")
+    print(f"grpcurl-readme: {len(commands) - failures - skipped} passed, {failures} failed, "
+          f"{skipped} skipped")
     return 1 if failures else 0
 
 

@@ -153,14 +153,16 @@ test('a real prod overlay with a ScaledObject typo is refused', async () => {
   }
 });
 
-test('gRPC services: headless Services, native grpc probes, graceful termination', () => {
+test('gRPC services: headless Services, grpc probes (TCP under prod mTLS), graceful termination', () => {
   for (const overlay of ['overlays/dev', 'overlays/prod']) {
     const objs = objects(overlay);
     for (const [name, port] of [['scheduler-service', 50051], ['sync-worker', 50052]]) {
       assert.equal(find(objs, 'Service', name).spec.clusterIP, 'None', `${overlay} ${name}`);
       const pod = find(objs, 'Deployment', name).spec.template.spec;
       const c = pod.containers[0];
-      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.equal(c[probe].grpc.port, port, `${name} ${probe}`);
+      // kubelet's grpc probes are plaintext: prod's mTLS ports are probed over TCP instead.
+      const kind = overlay === 'overlays/prod' ? 'tcpSocket' : 'grpc';
+      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.equal(c[probe][kind]?.port, port, `${name} ${probe} ${kind}`);
       assert.ok(pod.terminationGracePeriodSeconds >= 10, 'room for preStop + the 3 s gRPC grace');
       assert.ok(c.lifecycle.preStop.exec.command.includes('/bin/sleep'));
     }
@@ -266,4 +268,36 @@ test('the Dockerfile linter bites', () => {
   const messages = lintDockerfile('FROM debian:bookworm-slim\nRUNN echo hi\nUSER\n', {}).map((d) => d.message);
   assert.ok(messages.includes('Unknown instruction: RUNN'), JSON.stringify(messages));
   assert.ok(messages.includes('Instruction has no arguments'), JSON.stringify(messages));
+});
+
+// mTLS between the services (issue 19): dev runs plaintext gRPC; prod gives each service a
+// cert-manager Certificate naming it, mounts its Secret and points the --tls_* flags at it.
+test('mTLS: dev is --insecure_grpc; prod has a Certificate per service, mounted and configured', () => {
+  const dev = objects('overlays/dev');
+  assert.equal(find(dev, 'ConfigMap', 'autosync-common').data.AUTOSYNC_INSECURE_GRPC, 'true');
+  assert.equal(dev.filter((o) => o.kind === 'Certificate').length, 0);
+
+  const objs = objects('overlays/prod');
+  const common = find(objs, 'ConfigMap', 'autosync-common').data;
+  assert.equal(common.AUTOSYNC_INSECURE_GRPC, undefined, 'prod must not run plaintext gRPC');
+  for (const [deployment, certificate, service] of [
+    ['scheduler-service', 'autosync-scheduler', 'scheduler-service'],
+    ['sync-worker', 'autosync-worker', 'sync-worker'],
+    ['ws-gateway', 'autosync-gateway', 'ws-gateway'],
+  ]) {
+    const cert = find(objs, 'Certificate', certificate);
+    assert.ok(cert, `Certificate ${certificate}`);
+    assert.ok(cert.spec.dnsNames.includes(certificate), `${certificate}: the name the peers check`);
+    assert.ok(cert.spec.dnsNames.includes(`${service}.autosync.svc.cluster.local`), `${certificate}: the Service's DNS name`);
+    assert.ok(cert.spec.usages.includes('client auth'), certificate);
+    assert.ok(cert.spec.issuerRef.name, certificate);
+    const pod = find(objs, 'Deployment', deployment).spec.template.spec;
+    const volume = pod.volumes.find((v) => v.secret?.secretName === cert.spec.secretName);
+    assert.ok(volume, `${deployment} mounts ${cert.spec.secretName}`);
+    const mount = pod.containers[0].volumeMounts.find((m) => m.name === volume.name);
+    for (const [flag, file] of [['AUTOSYNC_TLS_CERT_FILE', 'tls.crt'], ['AUTOSYNC_TLS_KEY_FILE', 'tls.key'], ['AUTOSYNC_TLS_CA_FILE', 'ca.crt']]) {
+      assert.equal(common[flag], `${mount.mountPath}/${file}`, `${deployment} ${flag}`);
+    }
+    assert.ok(pod.containers[0].envFrom.some((e) => e.configMapRef?.name === find(objs, 'ConfigMap', 'autosync-common').metadata.name), deployment);
+  }
 });

@@ -77,10 +77,10 @@ start store-sim --listen="127.0.0.1:$SIM_PORT" --live \
   --stores="buycosari:20000,acme:5000,northwind:2000,$E2E_SIM_STORE:3000:invalid" \
   --leak_per_second=20 --bucket_size=400
 wait_http "http://127.0.0.1:$SIM_PORT/_sim/health" 60
-start scheduler-service --database_url="$DB_URL" --listen="127.0.0.1:$SCHEDULER_PORT" \
+start scheduler-service --database_url="$DB_URL" --insecure_grpc --listen="127.0.0.1:$SCHEDULER_PORT" \
   --metrics_listen="127.0.0.1:$SCHEDULER_METRICS_PORT" --worker_target="127.0.0.1:$WORKER_PORT"
 wait_http "http://127.0.0.1:$SCHEDULER_METRICS_PORT/metrics" 60
-start sync-worker --database_url="$DB_URL" --listen="127.0.0.1:$WORKER_PORT" \
+start sync-worker --database_url="$DB_URL" --insecure_grpc --listen="127.0.0.1:$WORKER_PORT" \
   --metrics_listen="127.0.0.1:$WORKER_METRICS_PORT"
 wait_http "http://127.0.0.1:$WORKER_METRICS_PORT/metrics" 60
 
@@ -109,7 +109,7 @@ export AUTOSYNC_E2E_SIM_STORE="$E2E_SIM_STORE"
 export AUTOSYNC_E2E_SIM_INVALID=1
 export AUTOSYNC_E2E_SIM_CREDENTIALS_REF="env:SIM_TOKEN"
 AUTOSYNC_E2E_GATEWAY_ARGV=$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' \
-  "$BIN/ws-gateway" "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
+  "$BIN/ws-gateway" --insecure_grpc "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
   "--web_root=$ROOT/ws-gateway/web")
 export AUTOSYNC_E2E_GATEWAY_ARGV
 export AUTOSYNC_E2E_SCHEDULER_TARGET="127.0.0.1:$SCHEDULER_PORT"
@@ -119,7 +119,7 @@ export AUTOSYNC_E2E_WORKER_METRICS="127.0.0.1:$WORKER_METRICS_PORT"
 export AUTOSYNC_E2E_WORKER_TARGET="127.0.0.1:$WORKER_PORT"
 export AUTOSYNC_E2E_GATEWAY="127.0.0.1:$GATEWAY_PORT"
 if (($# > 0)); then
-  start ws-gateway "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
+  start ws-gateway --insecure_grpc "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
     "--web_root=$ROOT/ws-gateway/web"
   wait_http "${AUTOSYNC_E2E_URL}health" 60
   echo "run-with-system: dashboard at $AUTOSYNC_E2E_URL"

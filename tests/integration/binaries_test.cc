@@ -23,12 +23,20 @@ using ::testing::Not;
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kStopTimeout = absl::Seconds(5);
 
-std::unique_ptr<ChildProcess> StartBinary(const std::string& name,
-                                          std::vector<std::string> args,
-                                          std::map<std::string, std::string> env = {}) {
+// Starts `name` with exactly `args`.
+std::unique_ptr<ChildProcess> StartBinaryWith(const std::string& name,
+                                              std::vector<std::string> args,
+                                              std::map<std::string, std::string> env = {}) {
   auto child = ChildProcess::Start(BinaryPath(name), {.args = std::move(args), .env = env});
   EXPECT_TRUE(child.ok()) << child.status();
   return child.ok() ? std::move(*child) : nullptr;
+}
+
+// Starts `name` with `args` and plaintext gRPC (--insecure_grpc): these tests run on loopback.
+std::unique_ptr<ChildProcess> StartBinary(const std::string& name, std::vector<std::string> args,
+                                          std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), "--insecure_grpc");
+  return StartBinaryWith(name, std::move(args), std::move(env));
 }
 
 std::vector<std::string> NonEmptyLines(const std::string& text) {
@@ -158,6 +166,43 @@ TEST(ConfigErrorTest, HelpListsTheOptions) {
   ASSERT_TRUE(child->Wait(kStopTimeout).ok());
   EXPECT_THAT(child->Output(), HasSubstr("--database_url"));
   EXPECT_THAT(child->Output(), HasSubstr("--worker_target"));
+}
+
+// gRPC is mTLS (the three --tls_* files) or, said explicitly, plaintext (--insecure_grpc):
+// neither and both stop every binary at start with one line naming the flags.
+TEST(ConfigErrorTest, GrpcNeedsTheTlsFilesOrInsecureGrpcButNotBoth) {
+  for (const std::string binary : {"scheduler-service", "sync-worker", "ws-gateway"}) {
+    auto neither = StartBinaryWith(binary, {"--listen=127.0.0.1:0"});
+    ASSERT_NE(neither, nullptr);
+    auto code = neither->Wait(kStartTimeout);
+    ASSERT_TRUE(code.ok()) << binary;
+    EXPECT_EQ(*code, 2) << binary;
+    const std::vector<std::string> lines = NonEmptyLines(neither->Output());
+    ASSERT_EQ(lines.size(), 1u) << neither->Output();
+    for (const char* flag :
+         {"--tls_cert_file", "--tls_key_file", "--tls_ca_file", "--insecure_grpc"}) {
+      EXPECT_THAT(lines[0], HasSubstr(flag)) << binary;
+    }
+
+    auto both = StartBinaryWith(
+        binary, {"--listen=127.0.0.1:0", "--insecure_grpc", "--tls_cert_file=/etc/hostname"});
+    ASSERT_NE(both, nullptr);
+    code = both->Wait(kStartTimeout);
+    ASSERT_TRUE(code.ok()) << binary;
+    EXPECT_EQ(*code, 2) << binary;
+    EXPECT_THAT(both->Output(), HasSubstr("--insecure_grpc")) << binary;
+    EXPECT_THAT(both->Output(), HasSubstr("not both")) << binary;
+
+    auto missing = StartBinaryWith(
+        binary, {"--listen=127.0.0.1:0", "--tls_cert_file=/nonexistent/cert.pem",
+                 "--tls_key_file=/nonexistent/key.pem", "--tls_ca_file=/nonexistent/ca.pem"});
+    ASSERT_NE(missing, nullptr);
+    code = missing->Wait(kStartTimeout);
+    ASSERT_TRUE(code.ok()) << binary;
+    EXPECT_EQ(*code, 2) << binary;
+    EXPECT_THAT(missing->Output(), HasSubstr("--tls_cert_file: cannot read /nonexistent/cert.pem"))
+        << binary;
+  }
 }
 
 TEST(MigrateOnlyTest, AppliesTheSchemaAndExits) {

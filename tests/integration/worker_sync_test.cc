@@ -64,9 +64,11 @@ class WorkerSyncTest : public ::testing::Test {
     const int port = FreePort();
     metrics_port_ = FreePort();
     std::vector<std::string> args = {"--database_url=" + db_url_,
+                                     "--insecure_grpc",
                                      absl::StrCat("--listen=127.0.0.1:", port),
                                      absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-                                     "--max_concurrent_syncs=2", "--ads_max_throttle_wait_seconds=1"};
+                                     "--max_concurrent_syncs=2",
+                                     "--ads_max_throttle_wait_seconds=1"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto worker = ChildProcess::Start(BinaryPath("sync-worker"),
                                       {.args = args, .env = {{"SIM_TOKEN", "sim-token"}}});

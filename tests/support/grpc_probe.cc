@@ -12,9 +12,8 @@
 
 namespace autosync::testing {
 
-absl::StatusOr<std::string> HealthCheck(const std::string& target, const std::string& service,
-                                        absl::Duration timeout) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+absl::StatusOr<std::string> HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
+                                        const std::string& service, absl::Duration timeout) {
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -29,16 +28,29 @@ absl::StatusOr<std::string> HealthCheck(const std::string& target, const std::st
   return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
 }
 
-absl::Status WaitForServing(const std::string& target, absl::Duration timeout) {
+absl::StatusOr<std::string> HealthCheck(const std::string& target, const std::string& service,
+                                        absl::Duration timeout) {
+  return HealthCheck(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()), service,
+                     timeout);
+}
+
+absl::Status WaitForServing(const std::string& target,
+                            const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                            absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   absl::StatusOr<std::string> last = absl::DeadlineExceededError("not tried");
   while (absl::Now() < deadline) {
-    last = HealthCheck(target, "", absl::Milliseconds(500));
+    // A fresh channel each time: a reused one would back off after the first refused connect.
+    last = HealthCheck(grpc::CreateChannel(target, credentials), "", absl::Milliseconds(500));
     if (last.ok() && *last == "SERVING") return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(50));
   }
   if (!last.ok()) return last.status();
   return absl::UnavailableError(absl::StrCat("health answered ", *last));
+}
+
+absl::Status WaitForServing(const std::string& target, absl::Duration timeout) {
+  return WaitForServing(target, grpc::InsecureChannelCredentials(), timeout);
 }
 
 absl::StatusOr<std::vector<std::string>> ListServices(const std::string& target) {

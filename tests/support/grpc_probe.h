@@ -3,8 +3,12 @@
 // HTTP GET for the gateway and /metrics.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -16,10 +20,17 @@ namespace autosync::testing {
 // "NOT_SERVING", …) or the RPC error.
 absl::StatusOr<std::string> HealthCheck(const std::string& target, const std::string& service,
                                         absl::Duration timeout = absl::Seconds(2));
+// The same over `channel` (e.g. one with TLS credentials).
+absl::StatusOr<std::string> HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
+                                        const std::string& service, absl::Duration timeout);
 
 // Repeats HealthCheck until it answers SERVING or `timeout` passes (a freshly started process
 // needs a moment to bind); returns the last answer on timeout.
 absl::Status WaitForServing(const std::string& target, absl::Duration timeout);
+// The same with `credentials` (a service started with the --tls_* files).
+absl::Status WaitForServing(const std::string& target,
+                            const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                            absl::Duration timeout);
 
 // ServerReflectionInfo list_services.
 absl::StatusOr<std::vector<std::string>> ListServices(const std::string& target);

@@ -70,11 +70,11 @@ int Main(int argc, char** argv) {
     tx.commit();
   }
   const int worker_port = autosync::testing::FreePort();
-  auto worker = ChildProcess::Start(
-      autosync::testing::BinaryPath("sync-worker"),
-      {.args = {"--database_url=" + *url, absl::StrCat("--listen=127.0.0.1:", worker_port),
-                "--metrics_listen=127.0.0.1:0", "--log_level=warn"},
-       .env = {{"SIM_TOKEN", "sim-token"}}});
+  auto worker = ChildProcess::Start(autosync::testing::BinaryPath("sync-worker"),
+                                    {.args = {"--database_url=" + *url, "--insecure_grpc",
+                                              absl::StrCat("--listen=127.0.0.1:", worker_port),
+                                              "--metrics_listen=127.0.0.1:0", "--log_level=warn"},
+                                     .env = {{"SIM_TOKEN", "sim-token"}}});
   if (!worker.ok()) Die(worker.status().ToString());
   const std::string worker_target = absl::StrCat("127.0.0.1:", worker_port);
   if (!autosync::testing::WaitForServing(worker_target, absl::Seconds(30)).ok()) {
@@ -83,9 +83,9 @@ int Main(int argc, char** argv) {
   const int scheduler_port = autosync::testing::FreePort();
   auto scheduler = ChildProcess::Start(
       autosync::testing::BinaryPath("scheduler-service"),
-      {.args = {"--database_url=" + *url, absl::StrCat("--listen=127.0.0.1:", scheduler_port),
-                "--metrics_listen=127.0.0.1:0", "--log_level=warn",
-                "--worker_target=" + worker_target}});
+      {.args = {"--database_url=" + *url, "--insecure_grpc",
+                absl::StrCat("--listen=127.0.0.1:", scheduler_port), "--metrics_listen=127.0.0.1:0",
+                "--log_level=warn", "--worker_target=" + worker_target}});
   if (!scheduler.ok()) Die(scheduler.status().ToString());
   const std::string scheduler_target = absl::StrCat("127.0.0.1:", scheduler_port);
   if (!autosync::testing::WaitForServing(scheduler_target, absl::Seconds(30)).ok()) {
@@ -94,7 +94,7 @@ int Main(int argc, char** argv) {
   const int gateway_port = autosync::testing::FreePort();
   auto gateway = ChildProcess::Start(
       autosync::testing::BinaryPath("ws-gateway"),
-      {.args = {absl::StrCat("--listen=127.0.0.1:", gateway_port),
+      {.args = {"--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", gateway_port),
                 "--scheduler_target=" + scheduler_target, "--log_level=warn",
                 "--store_triggers_per_minute=6000", "--client_triggers_per_minute=6000"}});
   if (!gateway.ok()) Die(gateway.status().ToString());

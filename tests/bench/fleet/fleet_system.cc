@@ -123,9 +123,9 @@ Service StartService(const std::string& binary, std::vector<std::string> args,
   Service s;
   const int port = autosync::testing::FreePort();
   s.metrics_port = autosync::testing::FreePort();
-  args.insert(args.begin(), {absl::StrCat("--listen=127.0.0.1:", port),
-                             absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port),
-                             "--log_level=warn"});
+  args.insert(args.begin(),
+              {"--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", port),
+               absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port), "--log_level=warn"});
   auto p = ChildProcess::Start(autosync::testing::BinaryPath(binary),
                                {.args = std::move(args), .env = std::move(env)});
   if (!p.ok()) Die(p.status().ToString());

@@ -478,11 +478,11 @@ int Main(int argc, char** argv) {
       tx.commit();
     }
     const int port = autosync::testing::FreePort();
-    auto worker = ChildProcess::Start(
-        autosync::testing::BinaryPath("sync-worker"),
-        {.args = {"--database_url=" + url, absl::StrCat("--listen=127.0.0.1:", port),
-                  "--metrics_listen=127.0.0.1:0", "--log_level=warn"},
-         .env = {{"SIM_TOKEN", "sim-token"}}});
+    auto worker = ChildProcess::Start(autosync::testing::BinaryPath("sync-worker"),
+                                      {.args = {"--database_url=" + url, "--insecure_grpc",
+                                                absl::StrCat("--listen=127.0.0.1:", port),
+                                                "--metrics_listen=127.0.0.1:0", "--log_level=warn"},
+                                       .env = {{"SIM_TOKEN", "sim-token"}}});
     if (!worker.ok()) Die(worker.status().ToString());
     const std::string target = absl::StrCat("127.0.0.1:", port);
     if (!autosync::testing::WaitForServing(target, absl::Seconds(30)).ok()) Die("worker not up");

@@ -108,10 +108,11 @@ int Main(int argc, char** argv) {
   const absl::Time start = absl::Now();
   auto scheduler = autosync::testing::ChildProcess::Start(
       autosync::testing::BinaryPath("scheduler-service"),
-      {.args = {"--database_url=" + *url, absl::StrCat("--listen=127.0.0.1:", port),
-                absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port), "--log_level=warn",
-                "--worker_target=127.0.0.1:1", "--database_pool_size=8",
-                absl::StrCat("--schedule_refresh_seconds=", absl::GetFlag(FLAGS_refresh_seconds))}});
+      {.args = {
+           "--database_url=" + *url, "--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", port),
+           absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port), "--log_level=warn",
+           "--worker_target=127.0.0.1:1", "--database_pool_size=8",
+           absl::StrCat("--schedule_refresh_seconds=", absl::GetFlag(FLAGS_refresh_seconds))}});
   if (!scheduler.ok()) Die(scheduler.status().ToString());
   const std::string target = absl::StrCat("127.0.0.1:", port);
   if (!autosync::testing::WaitForServing(target, absl::Seconds(60)).ok()) {

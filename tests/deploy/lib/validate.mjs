@@ -1,6 +1,6 @@
 // Offline validation of a rendered Kubernetes manifest stream: each object against the API
-// schemas shipped by npm's kubernetes-models (+ the Prometheus Operator and KEDA models), an
-// unknown-field check, references between the objects, and autosync's hardening rules.
+// schemas shipped by npm's kubernetes-models (+ the Prometheus Operator, KEDA and cert-manager
+// models), an unknown-field check, references between the objects, and autosync's hardening rules.
 // validateStream(text, options) returns a list of "<Kind>/<name>: <path>: <problem>" strings.
 
 import fs from 'node:fs';
@@ -19,6 +19,7 @@ function modelFile(apiVersion, kind) {
     path.join(modules, 'kubernetes-models', apiVersion, `${kind}.js`),
     path.join(modules, '@kubernetes-models', 'prometheus-operator', apiVersion, `${kind}.js`),
     path.join(modules, '@kubernetes-models', 'keda', apiVersion, `${kind}.js`),
+    path.join(modules, '@kubernetes-models', 'cert-manager', apiVersion, `${kind}.js`),
   ];
   return candidates.find((f) => fs.existsSync(f)) ?? null;
 }
@@ -157,6 +158,12 @@ export async function validateStream(text, options = {}) {
   const byKind = (k) => objects.filter(({ o }) => o.kind === k).map(({ o }) => o);
   const configMaps = new Map(byKind('ConfigMap').map((o) => [o.metadata.name, o]));
   const secrets = new Map(byKind('Secret').map((o) => [o.metadata.name, o]));
+  // A cert-manager Certificate writes its Secret (tls.crt, tls.key, ca.crt) into the cluster.
+  for (const c of byKind('Certificate')) {
+    if (typeof c.spec?.secretName === 'string') {
+      secrets.set(c.spec.secretName, { data: { 'tls.crt': '', 'tls.key': '', 'ca.crt': '' } });
+    }
+  }
   const workloads = objects.filter(({ o }) => podSpecOf(o));
 
   const needSecret = (id, name, key, where) => {

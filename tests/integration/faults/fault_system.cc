@@ -79,7 +79,8 @@ absl::Status FaultSystem::StartWorker(size_t i, std::vector<std::string> extra_a
   WorkerTarget(i + 1);
   Process& w = workers_[i];
   w.metrics_port = FreePort();
-  w.args = {"--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", w.port),
+  w.args = {"--database_url=" + db_url_, "--insecure_grpc",
+            absl::StrCat("--listen=127.0.0.1:", w.port),
             absl::StrCat("--metrics_listen=127.0.0.1:", w.metrics_port)};
   w.args.insert(w.args.end(), extra_args.begin(), extra_args.end());
   return StartProcess(w, "sync-worker", {{"SIM_TOKEN", "sim-token"}});
@@ -103,6 +104,7 @@ absl::Status FaultSystem::StartScheduler(const std::string& name,
   s.port = FreePort();
   s.metrics_port = FreePort();
   s.args = {"--database_url=" + db_url_,
+            "--insecure_grpc",
             absl::StrCat("--listen=127.0.0.1:", s.port),
             absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port),
             "--replica_id=" + name,

@@ -47,7 +47,7 @@ class GatewayFixture : public ::testing::Test {
   // Starts the gateway with `base_args_` and `extra` and waits until /health answers.
   void StartGateway(std::vector<std::string> extra = {}) {
     port_ = FreePort();
-    std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", port_),
+    std::vector<std::string> args = {"--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", port_),
                                      "--scheduler_target=" + fake_->target()};
     args.insert(args.end(), base_args_.begin(), base_args_.end());
     args.insert(args.end(), extra.begin(), extra.end());

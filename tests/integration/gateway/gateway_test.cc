@@ -401,7 +401,7 @@ TEST_F(GatewayTest, RefusesBadFlagsWithOneLineNamingTheOption) {
        {std::string("--ping_interval_ms=0"), std::string("--jwt_secret_file=/nonexistent"),
         std::string("--allowed_origins=ftp://x"), std::string("--send_queue_max=1")}) {
     auto gateway = ChildProcess::Start(BinaryPath("ws-gateway"),
-                                       {.args = {"--listen=127.0.0.1:0", bad}});
+                                       {.args = {"--listen=127.0.0.1:0", "--insecure_grpc", bad}});
     ASSERT_TRUE(gateway.ok());
     auto code = (*gateway)->Wait(absl::Seconds(10));
     ASSERT_TRUE(code.ok());
@@ -410,8 +410,8 @@ TEST_F(GatewayTest, RefusesBadFlagsWithOneLineNamingTheOption) {
     EXPECT_THAT((*gateway)->Output(), HasSubstr(option)) << bad;
   }
   for (const std::string flag : {"--bench_endpoints", "--protocol_conformance"}) {
-    auto loopback_only =
-        ChildProcess::Start(BinaryPath("ws-gateway"), {.args = {"--listen=0.0.0.0:0", flag}});
+    auto loopback_only = ChildProcess::Start(
+        BinaryPath("ws-gateway"), {.args = {"--listen=0.0.0.0:0", "--insecure_grpc", flag}});
     ASSERT_TRUE(loopback_only.ok());
     EXPECT_EQ(*(*loopback_only)->Wait(absl::Seconds(10)), 2) << flag;
     EXPECT_THAT((*loopback_only)->Output(), HasSubstr(flag.substr(2))) << flag;

@@ -31,9 +31,9 @@ class FxRatesTest : public MigratedDatabaseTest {
     const int port = FreePort();
     auto p = ChildProcess::Start(
         BinaryPath("scheduler-service"),
-        {.args = {"--database_url=" + url_, absl::StrCat("--listen=127.0.0.1:", port),
-                  "--metrics_listen=127.0.0.1:0", "--replica_id=fx",
-                  absl::StrCat("--worker_target=127.0.0.1:", FreePort())}});
+        {.args = {"--database_url=" + url_, "--insecure_grpc",
+                  absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=127.0.0.1:0",
+                  "--replica_id=fx", absl::StrCat("--worker_target=127.0.0.1:", FreePort())}});
     ASSERT_TRUE(p.ok()) << p.status();
     scheduler_ = std::move(*p);
     const std::string target = absl::StrCat("127.0.0.1:", port);

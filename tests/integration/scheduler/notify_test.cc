@@ -185,11 +185,14 @@ class NotifyTest : public ::testing::Test {
     worker_port_ = FreePort();
     metrics_port_ = FreePort();
     const int port = FreePort();
-    std::vector<std::string> args = {
-        "--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", port),
-        absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_), "--replica_id=a",
-        absl::StrCat("--worker_target=127.0.0.1:", worker_port_), "--run_stale_seconds=3",
-        "--schedule_refresh_seconds=1"};
+    std::vector<std::string> args = {"--database_url=" + db_url_,
+                                     "--insecure_grpc",
+                                     absl::StrCat("--listen=127.0.0.1:", port),
+                                     absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+                                     "--replica_id=a",
+                                     absl::StrCat("--worker_target=127.0.0.1:", worker_port_),
+                                     "--run_stale_seconds=3",
+                                     "--schedule_refresh_seconds=1"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto scheduler = ChildProcess::Start(BinaryPath("scheduler-service"), {.args = args});
     ASSERT_TRUE(scheduler.ok()) << scheduler.status();
@@ -197,11 +200,12 @@ class NotifyTest : public ::testing::Test {
     const std::string target = absl::StrCat("127.0.0.1:", port);
     ASSERT_TRUE(WaitForServing(target, absl::Seconds(20)).ok()) << scheduler_->Output();
     stub_ = v1::Scheduler::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-    auto worker = ChildProcess::Start(
-        BinaryPath("sync-worker"),
-        {.args = {"--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", worker_port_),
-                  "--metrics_listen=127.0.0.1:0", "--max_concurrent_syncs=4"},
-         .unset_env = {"NO_SUCH_TOKEN"}});
+    auto worker =
+        ChildProcess::Start(BinaryPath("sync-worker"),
+                            {.args = {"--database_url=" + db_url_, "--insecure_grpc",
+                                      absl::StrCat("--listen=127.0.0.1:", worker_port_),
+                                      "--metrics_listen=127.0.0.1:0", "--max_concurrent_syncs=4"},
+                             .unset_env = {"NO_SUCH_TOKEN"}});
     ASSERT_TRUE(worker.ok()) << worker.status();
     worker_ = std::move(*worker);
     ASSERT_TRUE(WaitForServing(absl::StrCat("127.0.0.1:", worker_port_), absl::Seconds(20)).ok())

@@ -58,11 +58,12 @@ class SchedulerTest : public ::testing::Test {
     replicas_.push_back(StartScheduler("a"));
     ASSERT_NE(replicas_[0].stub, nullptr);
     const int port = worker_port_;
-    auto worker = ChildProcess::Start(
-        BinaryPath("sync-worker"),
-        {.args = {"--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", port),
-                  "--metrics_listen=127.0.0.1:0", "--max_concurrent_syncs=8"},
-         .env = {{"SIM_TOKEN", "sim-token"}}});
+    auto worker =
+        ChildProcess::Start(BinaryPath("sync-worker"),
+                            {.args = {"--database_url=" + db_url_, "--insecure_grpc",
+                                      absl::StrCat("--listen=127.0.0.1:", port),
+                                      "--metrics_listen=127.0.0.1:0", "--max_concurrent_syncs=8"},
+                             .env = {{"SIM_TOKEN", "sim-token"}}});
     ASSERT_TRUE(worker.ok()) << worker.status();
     worker_ = std::move(*worker);
     ASSERT_TRUE(WaitForServing(absl::StrCat("127.0.0.1:", port), absl::Seconds(20)).ok())
@@ -74,11 +75,14 @@ class SchedulerTest : public ::testing::Test {
     Replica r;
     const int port = FreePort();
     r.metrics_port = FreePort();
-    std::vector<std::string> args = {
-        "--database_url=" + db_url_, absl::StrCat("--listen=127.0.0.1:", port),
-        absl::StrCat("--metrics_listen=127.0.0.1:", r.metrics_port), "--replica_id=" + name,
-        absl::StrCat("--worker_target=127.0.0.1:", worker_port_), "--run_stale_seconds=3",
-        "--schedule_refresh_seconds=2"};
+    std::vector<std::string> args = {"--database_url=" + db_url_,
+                                     "--insecure_grpc",
+                                     absl::StrCat("--listen=127.0.0.1:", port),
+                                     absl::StrCat("--metrics_listen=127.0.0.1:", r.metrics_port),
+                                     "--replica_id=" + name,
+                                     absl::StrCat("--worker_target=127.0.0.1:", worker_port_),
+                                     "--run_stale_seconds=3",
+                                     "--schedule_refresh_seconds=2"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto p = ChildProcess::Start(BinaryPath("scheduler-service"), {.args = args});
     EXPECT_TRUE(p.ok()) << p.status();
@@ -937,7 +941,7 @@ TEST_F(SchedulerTest, VersionsPauseResumeAndHasCronJob) {
 
 TEST_F(SchedulerTest, BadFlagStopsWithOneLineNamingIt) {
   auto out = RunCommand({BinaryPath("scheduler-service"), "--database_url=" + db_url_,
-                         "--default_schedule=61 * * * *"});
+                         "--insecure_grpc", "--default_schedule=61 * * * *"});
   ASSERT_FALSE(out.ok());
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("default_schedule"));
 }

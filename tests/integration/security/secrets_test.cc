@@ -204,7 +204,7 @@ TEST_P(SecretsTest, NoSecretAppearsAnywhereAUserOrOperatorLooks) {
   for (const char* binary : {"sync-worker", "scheduler-service"}) {
     auto wrong = ChildProcess::Start(
         BinaryPath(binary),
-        {.args = {"--database_url=" + db->wrong_url,
+        {.args = {"--database_url=" + db->wrong_url, "--insecure_grpc",
                   absl::StrCat("--listen=127.0.0.1:", FreePort()),
                   absl::StrCat("--metrics_listen=127.0.0.1:", FreePort()),
                   "--startup_timeout_seconds=1", "--log_format=" + log_format}});
@@ -220,7 +220,7 @@ TEST_P(SecretsTest, NoSecretAppearsAnywhereAUserOrOperatorLooks) {
   {
     auto bad_flag = ChildProcess::Start(
         BinaryPath("sync-worker"),
-        {.args = {"--listen=nonsense", "--log_format=" + log_format},
+        {.args = {"--listen=nonsense", "--insecure_grpc", "--log_format=" + log_format},
          .env = {{"AUTOSYNC_DATABASE_URL", db->wrong_url}}});
     ASSERT_TRUE(bad_flag.ok());
     auto code = (*bad_flag)->Wait(absl::Seconds(20));

@@ -101,6 +101,12 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
   system->sim_ = std::move(*sim);
 
   // The scheduler migrates the database; the worker needs the tables, so it starts after.
+  const bool tls = options.tls.scheduler_credentials != nullptr;
+  const auto grpc_args = [&](const std::vector<std::string>& tls_args) {
+    return tls ? tls_args : std::vector<std::string>{"--insecure_grpc"};
+  };
+  const auto scheduler_credentials =
+      tls ? options.tls.scheduler_credentials : grpc::InsecureChannelCredentials();
   const int worker_port = FreePort();
   system->worker_target_ = absl::StrCat("127.0.0.1:", worker_port);
   const int scheduler_port = FreePort();
@@ -113,15 +119,18 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
       "--replica_id=sec", "--worker_target=" + system->worker_target_,
       "--run_stale_seconds=5", "--schedule_refresh_seconds=2"};
   args.insert(args.end(), options.service_args.begin(), options.service_args.end());
+  for (std::string& a : grpc_args(options.tls.scheduler_args)) args.push_back(std::move(a));
   auto scheduler = ChildProcess::Start(BinaryPath("scheduler-service"), {.args = args});
   if (!scheduler.ok()) return scheduler.status();
   system->scheduler_ = std::move(*scheduler);
-  if (absl::Status s = WaitForServing(system->scheduler_target_, absl::Seconds(30)); !s.ok()) {
+  if (absl::Status s =
+          WaitForServing(system->scheduler_target_, scheduler_credentials, absl::Seconds(30));
+      !s.ok()) {
     return absl::UnavailableError(
         absl::StrCat("scheduler did not come up: ", s.message(), "\n", system->AllOutput()));
   }
   system->stub_ = v1::Scheduler::NewStub(
-      grpc::CreateChannel(system->scheduler_target_, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(system->scheduler_target_, scheduler_credentials));
 
   system->worker_metrics_port_ = FreePort();
   args = {"--database_url=" + system->database_url_,
@@ -129,11 +138,16 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
           absl::StrCat("--metrics_listen=127.0.0.1:", system->worker_metrics_port_),
           "--max_concurrent_syncs=4", "--ads_max_throttle_wait_seconds=1"};
   args.insert(args.end(), options.service_args.begin(), options.service_args.end());
+  for (std::string& a : grpc_args(options.tls.worker_args)) args.push_back(std::move(a));
   auto worker = ChildProcess::Start(BinaryPath("sync-worker"),
                                     {.args = args, .env = options.worker_env});
   if (!worker.ok()) return worker.status();
   system->worker_ = std::move(*worker);
-  if (absl::Status s = WaitForServing(system->worker_target_, absl::Seconds(30)); !s.ok()) {
+  if (absl::Status s = WaitForServing(
+          system->worker_target_,
+          tls ? options.tls.worker_credentials : grpc::InsecureChannelCredentials(),
+          absl::Seconds(30));
+      !s.ok()) {
     return absl::UnavailableError(
         absl::StrCat("worker did not come up: ", s.message(), "\n", system->AllOutput()));
   }
@@ -147,6 +161,7 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
   }
   args.insert(args.end(), options.service_args.begin(), options.service_args.end());
   args.insert(args.end(), options.gateway_args.begin(), options.gateway_args.end());
+  for (std::string& a : grpc_args(options.tls.gateway_args)) args.push_back(std::move(a));
   auto gateway = ChildProcess::Start(BinaryPath("ws-gateway"), {.args = args});
   if (!gateway.ok()) return gateway.status();
   system->gateway_ = std::move(*gateway);

@@ -3,6 +3,8 @@
 // headers and methods, and HS256 tokens signed with a test secret.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -49,6 +51,17 @@ struct SystemOptions {
   // Empty: the gateway runs in dev mode.
   std::string jwt_secret = {};
   std::vector<std::string> gateway_args = {};
+  // mTLS between the services (tests/integration/security/mtls_test.cc): each service's own
+  // --tls_* arguments, and the credentials this test process reaches the scheduler and the
+  // worker with. Unset (null credentials): every service runs with --insecure_grpc.
+  struct Tls {
+    std::vector<std::string> scheduler_args = {};
+    std::vector<std::string> worker_args = {};
+    std::vector<std::string> gateway_args = {};
+    std::shared_ptr<grpc::ChannelCredentials> scheduler_credentials = nullptr;
+    std::shared_ptr<grpc::ChannelCredentials> worker_credentials = nullptr;
+  };
+  Tls tls = {};
 };
 
 // The running system. Every process is stopped (SIGTERM, then SIGKILL) on destruction.
