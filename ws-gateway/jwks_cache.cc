@@ -173,7 +173,9 @@ void JwksCache::Refresh() {
   absl::StatusOr<JsonWebKeySet> set = body.ok() ? JsonWebKeySet::Parse(*body) : body.status();
   if (set.ok() && set->keys().empty()) {
     set = absl::InvalidArgumentError(
-        absl::StrCat("JWKS holds no usable key (", absl::StrJoin(set->skipped(), "; "), ")"));
+        set->skipped().empty()
+            ? std::string("JWKS holds no key")
+            : absl::StrCat("JWKS holds no usable key: ", absl::StrJoin(set->skipped(), "; ")));
   }
   absl::MutexLock lock(&mu_);
   ++refreshes_;

@@ -420,7 +420,7 @@ class JwksCacheTest : public ::testing::Test {
 
 TEST_F(JwksCacheTest, RefusesEveryJwksTokenBeforeTheFirstGoodFetchAndSaysWhy) {
   script_ = {absl::UnavailableError("connection refused")};
-  Start({.refresh_interval = absl::Hours(1), .min_refresh_interval = absl::Hours(1)});
+  Start({.url = "", .refresh_interval = absl::Hours(1), .min_refresh_interval = absl::Hours(1)});
   WaitForRefreshes(1);
   JwtOptions options;
   options.jwks = cache_;
@@ -438,7 +438,7 @@ TEST_F(JwksCacheTest, OnlyAGoodFetchWithUsableKeysReplacesTheSet) {
   script_ = {absl::UnavailableError("connection refused"), std::string("garbage"),
              Jwks({Jwk(K().ec.get(), "e1")}), std::string(R"({"keys":[]})"),
              absl::DeadlineExceededError("no answer"), Jwks({Jwk(K().ec2.get(), "e2")})};
-  Start({.refresh_interval = absl::Milliseconds(1), .min_refresh_interval = absl::Milliseconds(1)});
+  Start({.url = "", .refresh_interval = absl::Milliseconds(1), .min_refresh_interval = absl::Milliseconds(1)});
   WaitForRefreshes(6);
   // Fetch 3 loaded e1; 4 (no usable key) and 5 (timeout) kept it; 6 replaced it with e2.
   auto keys = cache_->Keys();
@@ -468,7 +468,7 @@ TEST_F(JwksCacheTest, OnlyAGoodFetchWithUsableKeysReplacesTheSet) {
 
 TEST_F(JwksCacheTest, KeepsTheLastGoodSetWhenRefreshesFail) {
   script_ = {Jwks({Jwk(K().ec.get(), "e1")}), std::string("garbage")};
-  Start({.refresh_interval = absl::Milliseconds(1), .min_refresh_interval = absl::Milliseconds(1)});
+  Start({.url = "", .refresh_interval = absl::Milliseconds(1), .min_refresh_interval = absl::Milliseconds(1)});
   WaitForRefreshes(3);
   auto keys = cache_->Keys();
   ASSERT_TRUE(keys.ok()) << keys.status();
@@ -483,7 +483,7 @@ TEST_F(JwksCacheTest, KeepsTheLastGoodSetWhenRefreshesFail) {
 TEST_F(JwksCacheTest, AnUnknownKidRefreshesNoSoonerThanTheMinimumInterval) {
   script_ = {Jwks({Jwk(K().ec.get(), "e1")})};
   const absl::Duration min_interval = absl::Milliseconds(300);
-  Start({.refresh_interval = absl::Hours(1), .min_refresh_interval = min_interval});
+  Start({.url = "", .refresh_interval = absl::Hours(1), .min_refresh_interval = min_interval});
   WaitForRefreshes(1);
   // Many requests in a burst: one fetch, and not before the minimum interval.
   for (int i = 0; i < 50; ++i) cache_->RequestRefresh();
