@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "ws-gateway/route_match.h"
 
 namespace autosync::gateway {
@@ -19,6 +21,28 @@ absl::StatusOr<JwtClaims> Authenticator::Authenticate(absl::string_view token,
   }
   if (token.empty()) return absl::UnauthenticatedError("a bearer token is required");
   return verifier_->Verify(token, now);
+}
+
+std::string Authenticator::HealthMembers() const {
+  std::string out = absl::StrCat("\"auth\":\"", dev_mode() ? "dev" : "jwt",
+                                 "\",\"devMode\":", dev_mode() ? "true" : "false");
+  if (dev_mode() || verifier_->options().jwks == nullptr) return out;
+  const KeyProvider& jwks = *verifier_->options().jwks;
+  absl::StatusOr<std::shared_ptr<const JsonWebKeySet>> keys = jwks.Keys();
+  absl::StrAppend(&out, ",\"jwks\":{\"ready\":", keys.ok() ? "true" : "false",
+                  ",\"keys\":", keys.ok() ? (*keys)->keys().size() : 0);
+  if (!keys.ok()) {
+    out += ",\"reason\":\"";
+    common::AppendJsonEscaped(out, keys.status().message());
+    out += "\"";
+  }
+  if (const std::string error = jwks.LastRefreshError(); !error.empty()) {
+    out += ",\"lastError\":\"";
+    common::AppendJsonEscaped(out, error);
+    out += "\"";
+  }
+  out += "}";
+  return out;
 }
 
 std::string TokenFromRequest(const std::vector<std::pair<std::string, std::string>>& headers,

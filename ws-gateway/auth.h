@@ -1,5 +1,6 @@
-// Who may use the gateway: JWT authentication (or the explicit dev mode without a secret) and
-// the Origin allow-list for WebSocket upgrades and CORS. Thread-safe, immutable after start.
+// Who may use the gateway: JWT authentication (HS256 and/or JWKS keys, or the explicit dev mode
+// without either) and the Origin allow-list for WebSocket upgrades and CORS. Thread-safe,
+// immutable after start (the JWKS keys behind it refresh on their own thread).
 #pragma once
 
 #include <optional>
@@ -25,6 +26,12 @@ class Authenticator final {
   // The caller's claims from `token` (empty when the caller sent none). UNAUTHENTICATED when a
   // token is required and missing or invalid. Dev mode ignores the token.
   absl::StatusOr<JwtClaims> Authenticate(absl::string_view token, absl::Time now) const;
+
+  // The members /health reports about authentication, as JSON object members (no braces):
+  // `"auth":"dev"|"jwt","devMode":…`, and with a JWKS `"jwks":{"ready":…,"keys":N}` plus
+  // `"reason"` while no key set is loaded (every JWKS token is refused then) and `"lastError"`
+  // when the latest refresh failed (the previous keys stay in use).
+  std::string HealthMembers() const;
 
  private:
   std::optional<JwtVerifier> verifier_;

@@ -7,6 +7,8 @@
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "ws-gateway/client_context.h"
+#include "ws-gateway/jwks_cache.h"
+#include "ws-gateway/jwt.h"
 
 namespace autosync::gateway {
 
@@ -18,7 +20,9 @@ struct GatewayConfig {
   int blocking_threads = 4;      // upstream calls of routes and triggers
   absl::Duration upstream_timeout = absl::Seconds(2);
   absl::Duration shutdown_grace = absl::Seconds(3);
-  std::string jwt_secret;        // empty = dev mode (no auth)
+  std::string jwt_secret;        // HS256 key; empty with jwks.url empty = dev mode (no auth)
+  JwksCacheOptions jwks;         // url empty = no JWKS tokens
+  JwtOptions jwt;                // issuer, audience, claims, leeway (keys filled in by main)
   std::vector<std::string> allowed_origins;  // empty = any
   SessionLimits limits;
   int store_triggers_per_minute = 6;

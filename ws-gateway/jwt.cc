@@ -14,39 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "simdjson.h"
+#include "ws-gateway/sv.h"
 
 namespace autosync::gateway {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int DecodeChar(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
-std::optional<std::string> Base64UrlDecode(absl::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int v = DecodeChar(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -66,6 +40,109 @@ absl::Time FromNumericDate(double seconds) {
 
 absl::Status Refused(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("invalid token: ", why));
+}
+
+// The claim named `name`: a top-level member, else, for a dotted name, the path through nested
+// objects ("realm_access.roles"). NO_SUCH_FIELD when absent.
+simdjson::simdjson_result<simdjson::dom::element> Claim(simdjson::dom::element doc,
+                                                        absl::string_view name) {
+  simdjson::dom::element found;
+  auto direct = doc[std::string_view(name.data(), name.size())];
+  if (direct.error() == simdjson::SUCCESS || name.find('.') == absl::string_view::npos) {
+    return direct;
+  }
+  found = doc;
+  for (absl::string_view segment : absl::StrSplit(name, '.')) {
+    simdjson::dom::object object;
+    if (found.get_object().get(object) != simdjson::SUCCESS) return simdjson::NO_SUCH_FIELD;
+    if (object[std::string_view(segment.data(), segment.size())].get(found) != simdjson::SUCCESS) {
+      return simdjson::NO_SUCH_FIELD;
+    }
+  }
+  return found;
+}
+
+// A claim that is a string or an array of strings, as a list; nullopt for other types.
+// `skip_non_strings`: array members of other types are ignored instead of refused.
+std::optional<std::vector<std::string>> StringList(simdjson::dom::element value,
+                                                   bool skip_non_strings) {
+  std::vector<std::string> out;
+  if (value.is_string()) {
+    out.emplace_back(value.get_string().value_unsafe());
+    return out;
+  }
+  simdjson::dom::array list;
+  if (value.get_array().get(list) != simdjson::SUCCESS) return std::nullopt;
+  for (simdjson::dom::element item : list) {
+    if (!item.is_string()) {
+      if (skip_non_strings) continue;
+      return std::nullopt;
+    }
+    out.emplace_back(item.get_string().value_unsafe());
+  }
+  return out;
+}
+
+absl::StatusOr<JwtClaims> ReadClaims(simdjson::dom::element claims_doc, const JwtOptions& options,
+                                     absl::Time now) {
+  JwtClaims claims;
+  simdjson::dom::element exp_el;
+  if (claims_doc["exp"].get(exp_el) != simdjson::SUCCESS || !exp_el.is_number()) {
+    return Refused("no numeric exp claim");
+  }
+  claims.expires = FromNumericDate(exp_el.get_double().value_unsafe());
+  if (now >= claims.expires + options.leeway) return Refused("expired");
+  simdjson::dom::element nbf_el;
+  if (claims_doc["nbf"].get(nbf_el) == simdjson::SUCCESS) {
+    if (!nbf_el.is_number()) return Refused("nbf is not a number");
+    if (now + options.leeway < FromNumericDate(nbf_el.get_double().value_unsafe())) {
+      return Refused("not valid yet (nbf)");
+    }
+  }
+  if (!options.issuer.empty()) {
+    std::string_view iss;
+    if (claims_doc["iss"].get_string().get(iss) != simdjson::SUCCESS) return Refused("no iss claim");
+    if (iss != options.issuer) return Refused("wrong issuer (iss)");
+  }
+  if (!options.audience.empty()) {
+    simdjson::dom::element aud_el;
+    if (claims_doc["aud"].get(aud_el) != simdjson::SUCCESS) return Refused("no aud claim");
+    const std::optional<std::vector<std::string>> aud = StringList(aud_el, false);
+    if (!aud) return Refused("aud is not a string or an array of strings");
+    if (std::find(aud->begin(), aud->end(), options.audience) == aud->end()) {
+      return Refused("wrong audience (aud)");
+    }
+  }
+  std::string_view sub;
+  if (claims_doc["sub"].get_string().get(sub) == simdjson::SUCCESS) claims.subject = sub;
+
+  simdjson::dom::element stores;
+  if (Claim(claims_doc, options.stores_claim).get(stores) != simdjson::SUCCESS) {
+    return Refused(absl::StrCat("no ", options.stores_claim, " claim"));
+  }
+  std::optional<std::vector<std::string>> store_list = StringList(stores, false);
+  if (!store_list) {
+    return Refused(absl::StrCat(options.stores_claim,
+                                " claim is not a string or an array of strings"));
+  }
+  claims.stores = *std::move(store_list);
+
+  simdjson::dom::element role;
+  if (Claim(claims_doc, options.role_claim).get(role) != simdjson::SUCCESS) {
+    claims.role = options.default_role;
+    return claims;
+  }
+  // IdPs put roles and groups in one list: unknown names are ignored, the highest known wins.
+  const std::optional<std::vector<std::string>> names = StringList(role, true);
+  if (!names) {
+    return Refused(absl::StrCat(options.role_claim, " claim is not a string or an array of strings"));
+  }
+  claims.role = Role::kNone;
+  for (const std::string& name : *names) {
+    const std::optional<Role> known = RoleFromName(name);
+    if (known && static_cast<int>(*known) > static_cast<int>(claims.role)) claims.role = *known;
+  }
+  return claims;
 }
 
 }  // namespace
@@ -128,20 +205,59 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, absl::Tim
   if (header_doc["alg"].get_string().get(alg) != simdjson::SUCCESS) {
     return Refused("header has no alg");
   }
-  // Only the algorithm we configured: refusing everything else closes the "alg":"none" and
-  // algorithm-confusion holes.
+  const bool hs256 = !options_.hs256_secret.empty();
+  const bool jwks = options_.jwks != nullptr;
+  // Only the algorithms configured, each checked with its own kind of key: refusing everything
+  // else closes the "alg":"none" and algorithm-confusion holes (an HS256 token is never checked
+  // with an RSA public key as its secret, an RS256 one never with the secret).
   // The refusal names the alg, escaped and cut short: it is caller-controlled text that ends up
   // in responses, close reasons and logs.
-  if (alg != "HS256") {
+  const bool accepted =
+      (alg == "HS256" && hs256) || ((alg == "RS256" || alg == "ES256") && jwks);
+  if (!accepted) {
     const absl::string_view shown(alg.data(), std::min<size_t>(alg.size(), 32));
-    return Refused(absl::StrCat("alg ", absl::CHexEscape(shown), " is not HS256"));
+    return Refused(absl::StrCat("alg ", absl::CHexEscape(shown), " is not ",
+                                hs256 && jwks ? "HS256, RS256 or ES256"
+                                : hs256       ? "HS256"
+                                              : "RS256 or ES256"));
   }
 
   const std::string signing_input = absl::StrCat(parts[0], ".", parts[1]);
-  const std::string expected = HmacSha256(secret_, signing_input);
-  if (signature->size() != expected.size() ||
-      CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
-    return Refused("bad signature");
+  if (alg == "HS256") {
+    const std::string expected = HmacSha256(options_.hs256_secret, signing_input);
+    if (signature->size() != expected.size() ||
+        CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
+      return Refused("bad signature");
+    }
+  } else {
+    const KeyType type = alg == "RS256" ? KeyType::kRsa : KeyType::kEcP256;
+    absl::StatusOr<std::shared_ptr<const JsonWebKeySet>> keys = options_.jwks->Keys();
+    if (!keys.ok()) return Refused(absl::StrCat("no JWKS keys loaded: ", keys.status().message()));
+    const JsonWebKey* key = nullptr;
+    simdjson::dom::element kid_el;
+    if (header_doc["kid"].get(kid_el) == simdjson::SUCCESS) {
+      std::string_view kid;
+      if (kid_el.get_string().get(kid) != simdjson::SUCCESS) return Refused("kid is not a string");
+      key = (*keys)->Find(Av(kid));
+      if (key == nullptr) {
+        // Perhaps the keys rotated: the provider refreshes (rate-limited) for later tokens;
+        // this one waits for nothing.
+        options_.jwks->RequestRefresh();
+        return Refused("unknown key id");
+      }
+      if (key->type != type) {
+        return Refused(absl::StrCat("key id names an ", KeyTypeName(key->type), " key, not one for ",
+                                    AlgorithmFor(type)));
+      }
+    } else {
+      // No kid: only unambiguous when the set holds exactly one key of this algorithm.
+      key = (*keys)->OnlyKeyOf(type);
+      if (key == nullptr) {
+        return Refused(absl::StrCat("no kid, and the JWKS holds ", (*keys)->CountOf(type), " ",
+                                    KeyTypeName(type), " keys, not exactly one"));
+      }
+    }
+    if (!VerifyJwsSignature(*key, signing_input, *signature)) return Refused("bad signature");
   }
 
   simdjson::dom::parser payload_parser;
@@ -150,60 +266,24 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, absl::Tim
       !claims_doc.is_object()) {
     return Refused("payload is not a JSON object");
   }
-  JwtClaims claims;
-  double exp = 0;
-  simdjson::dom::element exp_el;
-  if (claims_doc["exp"].get(exp_el) != simdjson::SUCCESS || !exp_el.is_number()) {
-    return Refused("no numeric exp claim");
-  }
-  exp = exp_el.get_double().value_unsafe();
-  claims.expires = FromNumericDate(exp);
-  if (now >= claims.expires) return Refused("expired");
-  simdjson::dom::element nbf_el;
-  if (claims_doc["nbf"].get(nbf_el) == simdjson::SUCCESS) {
-    if (!nbf_el.is_number()) return Refused("nbf is not a number");
-    if (now < FromNumericDate(nbf_el.get_double().value_unsafe())) {
-      return Refused("not valid yet (nbf)");
-    }
-  }
-  std::string_view sub;
-  if (claims_doc["sub"].get_string().get(sub) == simdjson::SUCCESS) claims.subject = sub;
-  simdjson::dom::element stores;
-  if (claims_doc["stores"].get(stores) != simdjson::SUCCESS) return Refused("no stores claim");
-  if (stores.is_string()) {
-    claims.stores.emplace_back(stores.get_string().value_unsafe());
-  } else if (simdjson::dom::array list; stores.get_array().get(list) == simdjson::SUCCESS) {
-    for (simdjson::dom::element item : list) {
-      if (!item.is_string()) return Refused("stores claim holds a non-string");
-      claims.stores.emplace_back(item.get_string().value_unsafe());
-    }
-  } else {
-    return Refused("stores claim is not a string or an array of strings");
-  }
-  simdjson::dom::element role;
-  if (claims_doc["role"].get(role) == simdjson::SUCCESS) {
-    std::string_view name;
-    if (role.get_string().get(name) != simdjson::SUCCESS) return Refused("role is not a string");
-    if (name == "viewer") {
-      claims.role = Role::kViewer;
-    } else if (name == "operator") {
-      claims.role = Role::kOperator;
-    } else if (name == "admin") {
-      claims.role = Role::kAdmin;
-    } else {
-      return Refused("role is not viewer, operator or admin");
-    }
-  }
-  return claims;
+  return ReadClaims(claims_doc, options_, now);
+}
+
+std::optional<Role> RoleFromName(absl::string_view name) {
+  if (name == "viewer") return Role::kViewer;
+  if (name == "operator") return Role::kOperator;
+  if (name == "admin") return Role::kAdmin;
+  return std::nullopt;
 }
 
 absl::string_view RoleName(Role role) {
   switch (role) {
+    case Role::kNone: return "none";
     case Role::kViewer: return "viewer";
     case Role::kOperator: return "operator";
     case Role::kAdmin: return "admin";
   }
-  return "viewer";
+  return "none";
 }
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {

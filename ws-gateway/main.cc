@@ -5,9 +5,11 @@
 
 #include <csignal>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -25,6 +27,7 @@
 #include "ws-gateway/config.h"
 #include "ws-gateway/eio_session.h"
 #include "ws-gateway/hub.h"
+#include "ws-gateway/jwks_cache.h"
 #include "ws-gateway/jwt.h"
 #include "ws-gateway/routes.h"
 #include "ws-gateway/scheduler_client.h"
@@ -48,8 +51,31 @@ ABSL_FLAG(std::string, jwt_secret_file, "",
           "(every caller is an admin), refused unless --listen is a loopback address or "
           "--allow_remote_dev_mode is given");
 ABSL_FLAG(bool, allow_remote_dev_mode, false,
-          "Allow dev mode (no --jwt_secret_file) on a non-loopback --listen: anyone who can "
-          "reach the port may create, change and delete stores");
+          "Allow dev mode (no --jwt_secret_file and no --jwks_url) on a non-loopback --listen: "
+          "anyone who can reach the port may create, change and delete stores");
+ABSL_FLAG(std::string, jwks_url, "",
+          "http(s) URL of the identity provider's JWKS: RS256 / ES256 tokens are verified with "
+          "its keys (by kid). Fetched on a thread of its own and cached. Empty: no JWKS tokens");
+ABSL_FLAG(int32_t, jwks_refresh_seconds, 600, "Re-fetch the JWKS this often (10-86400)");
+ABSL_FLAG(int32_t, jwks_min_refresh_seconds, 30,
+          "A token naming an unknown kid triggers a JWKS re-fetch at most this often; also the "
+          "retry interval after a failed fetch (1-3600)");
+ABSL_FLAG(int32_t, jwks_timeout_ms, 5000, "Deadline of one JWKS fetch (100-60000)");
+ABSL_FLAG(std::string, jwt_issuer, "", "When set, every token's iss must equal it");
+ABSL_FLAG(std::string, jwt_audience, "",
+          "When set, every token's aud (a string or an array) must contain it");
+ABSL_FLAG(int32_t, jwt_leeway_seconds, 0, "Clock skew allowed on exp and nbf (0-300)");
+ABSL_FLAG(std::string, role_claim, "role",
+          "Claim holding the caller's role: a string or an array of strings; the highest of "
+          "viewer/operator/admin in it wins, other names are ignored, none known = no role (403 "
+          "on every /api/ route). A dotted name not found at the top level is a path "
+          "(realm_access.roles)");
+ABSL_FLAG(std::string, default_role, "operator",
+          "Role of a token without the role claim: viewer, operator, admin or none. Production "
+          "should set viewer (operator keeps tokens from before roles working)");
+ABSL_FLAG(std::string, stores_claim, "stores",
+          "Claim holding the store ids a token may use (a string or an array of strings, * = "
+          "every store); looked up like --role_claim");
 ABSL_FLAG(std::string, allowed_origins, "",
           "Comma-separated Origins allowed for WebSocket upgrades and CORS; empty or * = any");
 ABSL_FLAG(int32_t, ping_interval_ms, 25000, "Engine.IO pingInterval (10-600000)");
@@ -116,11 +142,42 @@ GatewayConfig ConfigFromFlags(common::ConfigErrors& errors) {
     absl::StatusOr<std::string> secret = ReadSecretFile(secret_file);
     errors.Check(secret.status(), "jwt_secret_file");
     if (secret.ok()) config.jwt_secret = *secret;
-  } else if (!common::IsLoopbackHost(config.listen.host) &&
-             !absl::GetFlag(FLAGS_allow_remote_dev_mode)) {
+  }
+  config.jwks.url = absl::GetFlag(FLAGS_jwks_url);
+  if (!config.jwks.url.empty()) {
+    errors.Require(absl::StartsWith(config.jwks.url, "http://") ||
+                       absl::StartsWith(config.jwks.url, "https://"),
+                   "jwks_url", "must be an http:// or https:// URL");
+  }
+  config.jwks.refresh_interval = absl::Seconds(
+      range(absl::GetFlag(FLAGS_jwks_refresh_seconds), 10, 86400, "jwks_refresh_seconds"));
+  config.jwks.min_refresh_interval = absl::Seconds(
+      range(absl::GetFlag(FLAGS_jwks_min_refresh_seconds), 1, 3600, "jwks_min_refresh_seconds"));
+  config.jwks.timeout =
+      absl::Milliseconds(range(absl::GetFlag(FLAGS_jwks_timeout_ms), 100, 60000, "jwks_timeout_ms"));
+  config.jwt.issuer = absl::GetFlag(FLAGS_jwt_issuer);
+  config.jwt.audience = absl::GetFlag(FLAGS_jwt_audience);
+  config.jwt.leeway = absl::Seconds(
+      range(absl::GetFlag(FLAGS_jwt_leeway_seconds), 0, 300, "jwt_leeway_seconds"));
+  config.jwt.role_claim = absl::GetFlag(FLAGS_role_claim);
+  errors.Require(!config.jwt.role_claim.empty(), "role_claim", "is empty");
+  config.jwt.stores_claim = absl::GetFlag(FLAGS_stores_claim);
+  errors.Require(!config.jwt.stores_claim.empty(), "stores_claim", "is empty");
+  const std::string default_role = absl::GetFlag(FLAGS_default_role);
+  if (default_role == "none") {
+    config.jwt.default_role = Role::kNone;
+  } else if (std::optional<Role> role = RoleFromName(default_role)) {
+    config.jwt.default_role = *role;
+  } else {
+    errors.Require(false, "default_role", "must be viewer, operator, admin or none");
+  }
+  if (secret_file.empty() && config.jwks.url.empty() &&
+      !common::IsLoopbackHost(config.listen.host) &&
+      !absl::GetFlag(FLAGS_allow_remote_dev_mode)) {
     errors.Require(false, "jwt_secret_file",
-                   "is required when --listen is not a loopback address (dev mode lets every "
-                   "caller manage every store); pass --allow_remote_dev_mode to accept that");
+                   "(or --jwks_url) is required when --listen is not a loopback address (dev "
+                   "mode lets every caller manage every store); pass --allow_remote_dev_mode to "
+                   "accept that");
   }
   for (absl::string_view origin :
        absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
@@ -195,11 +252,21 @@ int Main(int argc, char** argv) {
   std::unique_ptr<SchedulerClient> scheduler =
       MakeGrpcSchedulerClient(config.scheduler_target, config.upstream_timeout,
                               security.ChannelCredentials(scheduler_tls_name));
-  const Authenticator auth =
-      config.jwt_secret.empty() ? Authenticator() : Authenticator(JwtVerifier(config.jwt_secret));
+  // The JWKS cache fetches on its own thread; verification only reads its cached keys.
+  std::shared_ptr<JwksCache> jwks;
+  if (!config.jwks.url.empty()) {
+    jwks = std::make_shared<JwksCache>(config.jwks, MakeCurlJwksFetcher(), *registry);
+    jwks->Start();
+  }
+  JwtOptions jwt = config.jwt;
+  jwt.hs256_secret = config.jwt_secret;
+  jwt.jwks = jwks;
+  const Authenticator auth = config.jwt_secret.empty() && jwks == nullptr
+                                 ? Authenticator()
+                                 : Authenticator(JwtVerifier(std::move(jwt)));
   if (auth.dev_mode()) {
-    common::LogWarn("DEV MODE: no --jwt_secret_file, every client is an admin: it may watch, "
-                    "trigger, create, change and delete every store");
+    common::LogWarn("DEV MODE: no --jwt_secret_file or --jwks_url, every client is an admin: it "
+                    "may watch, trigger, create, change and delete every store");
   }
   const OriginPolicy origins(config.allowed_origins);
   TriggerLimiter limiter(config.store_triggers_per_minute,
@@ -244,7 +311,12 @@ int Main(int argc, char** argv) {
   common::LogInfo("serving",
                   {{"http", absl::StrCat(config.listen.host, ":", (*server)->port())},
                    {"scheduler", config.scheduler_target},
-                   {"auth", auth.dev_mode() ? "dev" : "jwt"},
+                   {"auth", auth.dev_mode()                         ? "dev"
+                            : !config.jwt_secret.empty() && jwks != nullptr ? "hs256+jwks"
+                            : jwks != nullptr                               ? "jwks"
+                                                                            : "hs256"},
+                   {"role_claim", config.jwt.role_claim},
+                   {"default_role", std::string(RoleName(config.jwt.default_role))},
                    {"origins", origins.allows_all() ? "*" : absl::StrJoin(config.allowed_origins, ",")},
                    {"web_root", config.web_root.empty() ? "(none)" : config.web_root},
                    {"bench_endpoints", config.bench_endpoints ? "on" : "off"},
@@ -254,6 +326,7 @@ int Main(int argc, char** argv) {
   (*server)->Shutdown(config.shutdown_grace);
   pool.Join();
   hub.Shutdown();
+  if (jwks) jwks->Stop();
   timers.reset();  // no timer callback may run once the hub and sessions go
   eio.CloseAll("server stopped");
   if (raw_eio) raw_eio->CloseAll("server stopped");

@@ -517,8 +517,7 @@ HttpResponse Router::WriteStore(const HttpRequest& request, const RouteMatch& ma
 HttpResponse Router::Health() {
   HttpResponse res;
   const absl::Status upstream = scheduler_.CheckHealth();
-  const std::string auth = absl::StrCat("\"auth\":\"", auth_.dev_mode() ? "dev" : "jwt",
-                                        "\",\"devMode\":", auth_.dev_mode() ? "true" : "false");
+  const std::string auth = auth_.HealthMembers();
   if (upstream.ok()) {
     res.status = 200;
     res.body = absl::StrCat("{\"status\":\"ok\",\"scheduler\":\"SERVING\",", auth, ",",

@@ -222,6 +222,16 @@ TEST_F(StoreRoutesTest, EachRouteNeedsItsRoleAndARefusalChangesNothing) {
   EXPECT_EQ(Call("DELETE", "/api/stores/shop-1", "").status, 403);
 }
 
+// A role claim naming no known role gives no role: every /api/ route answers 403 (issue 19).
+TEST_F(StoreRoutesTest, ARoleClaimNamingNoKnownRoleIsRefusedEverywhere) {
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/stores"}, {"GET", "/api/me"}, {"POST", "/api/stores/shop-1/pause"}}) {
+    const HttpResponse res = Call(method, target, "superuser");
+    EXPECT_EQ(res.status, 403) << method << " " << target << ": " << res.body;
+    EXPECT_THAT(res.body, HasSubstr("role none may not use")) << target;
+  }
+}
+
 TEST_F(StoreRoutesTest, CreateMapsTheJsonToTheSchedulerStore) {
   const HttpResponse res = Call("POST", "/api/stores", "admin", kNewStore);
   ASSERT_EQ(res.status, 201) << res.body;
