@@ -244,12 +244,9 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
   }
   switch (match.id) {
     case RouteId::kHealth: return Health();
-    case RouteId::kMetrics: {
-      HttpResponse res;
-      res.content_type = std::string(common::kMetricsContentType);
-      res.body = common::SerializeMetrics(*registry_);
-      return res;
-    }
+    case RouteId::kMetrics:
+      // Served on --metrics_listen only, so the public port (and the Ingress) never shows it.
+      return JsonError(404, "no route for /metrics on this port (see --metrics_listen)");
     case RouteId::kStatic: return Static(path);
     case RouteId::kBenchBroadcast:
       if (!options_.bench_endpoints || !bench_handler_) {

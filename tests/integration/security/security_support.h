@@ -95,6 +95,7 @@ class System final {
   int scheduler_metrics_port_ = 0;
   int worker_metrics_port_ = 0;
   int gateway_port_ = 0;
+  int gateway_metrics_port_ = 0;
 };
 
 }  // namespace autosync::testing
