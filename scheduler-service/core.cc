@@ -173,7 +173,7 @@ bool SchedulerCore::SleepUnlessStopping(absl::Duration d) {
 // ---- Registry ----
 
 absl::StatusOr<autosync::v1::UpsertStoreResponse> SchedulerCore::UpsertStore(
-    const autosync::v1::UpsertStoreRequest& request) {
+    const autosync::v1::UpsertStoreRequest& request, const AuditEntry* audit) {
   if (request.expected_version() < 0) {
     return absl::InvalidArgumentError("expected_version: must not be negative");
   }
@@ -189,7 +189,8 @@ absl::StatusOr<autosync::v1::UpsertStoreResponse> SchedulerCore::UpsertStore(
                                        .orders_api = config_.default_orders_api});
   if (!normalized.ok()) return normalized.status();
   auto stored = repo_.UpsertStore(*normalized, {.expected_version = request.expected_version(),
-                                                .create_only = request.create_only()});
+                                                .create_only = request.create_only(),
+                                                .audit = audit});
   if (!stored.ok()) return stored.status();
   autosync::v1::UpsertStoreResponse response;
   *response.mutable_store() = stored->first;
@@ -200,7 +201,8 @@ absl::StatusOr<autosync::v1::UpsertStoreResponse> SchedulerCore::UpsertStore(
 
 absl::StatusOr<autosync::v1::Store> SchedulerCore::SetEnabled(const std::string& store_id,
                                                               bool enabled,
-                                                              const std::string& note) {
+                                                              const std::string& note,
+                                                              const AuditEntry* audit) {
   if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
   autosync::v1::Store probe;
   probe.set_pause_note(note);
@@ -211,7 +213,7 @@ absl::StatusOr<autosync::v1::Store> SchedulerCore::SetEnabled(const std::string&
     return absl::InvalidArgumentError(absl::StrCat(
         "note: ", absl::StripPrefix(s.message(), "pause_note: ")));
   }
-  absl::StatusOr<autosync::v1::Store> stored = repo_.SetEnabled(store_id, enabled, note);
+  absl::StatusOr<autosync::v1::Store> stored = repo_.SetEnabled(store_id, enabled, note, audit);
   if (!stored.ok()) return stored.status();
   StoreChanged(store_id);
   return stored;
@@ -257,9 +259,9 @@ absl::StatusOr<autosync::v1::ListStoresResponse> SchedulerCore::ListStores(
   return response;
 }
 
-absl::Status SchedulerCore::DeleteStore(const std::string& store_id) {
+absl::Status SchedulerCore::DeleteStore(const std::string& store_id, const AuditEntry* audit) {
   if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
-  if (absl::Status s = repo_.DeleteStore(store_id); !s.ok()) return s;
+  if (absl::Status s = repo_.DeleteStore(store_id, audit); !s.ok()) return s;
   loop_.Remove(store_id);
   // A run of this replica for the deleted store has nothing left to write to (its queued runs
   // went with the store's rows).
@@ -398,7 +400,7 @@ absl::StatusOr<autosync::v1::GetLtvCohortsResponse> SchedulerCore::LtvCohorts(
 }
 
 absl::StatusOr<autosync::v1::ImportFxRatesResponse> SchedulerCore::ImportFxRates(
-    const autosync::v1::ImportFxRatesRequest& request) {
+    const autosync::v1::ImportFxRatesRequest& request, const AuditEntry* audit) {
   if (request.csv().size() > kMaxFxCsvBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "csv: ", request.csv().size(), " bytes, more than the ", kMaxFxCsvBytes >> 20,
@@ -408,7 +410,7 @@ absl::StatusOr<autosync::v1::ImportFxRatesResponse> SchedulerCore::ImportFxRates
   if (!table.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("csv: ", table.status().message()));
   }
-  absl::StatusOr<int64_t> stored = repo_.ImportFxRates(*table);
+  absl::StatusOr<int64_t> stored = repo_.ImportFxRates(*table, audit);
   if (!stored.ok()) return stored.status();
   autosync::v1::ImportFxRatesResponse response;
   response.set_days(table->days);
@@ -417,6 +419,35 @@ absl::StatusOr<autosync::v1::ImportFxRatesResponse> SchedulerCore::ImportFxRates
     response.set_first_day(absl::FormatCivilTime(table->first_day));
     response.set_last_day(absl::FormatCivilTime(table->last_day));
   }
+  return response;
+}
+
+absl::StatusOr<autosync::v1::ListAuditResponse> SchedulerCore::ListAudit(
+    const autosync::v1::ListAuditRequest& request) {
+  if (request.page_size() < 0 || request.page_size() > 500) {
+    return absl::InvalidArgumentError("page_size: must be between 0 (= 100) and 500");
+  }
+  AuditQuery query{.store_id = request.store_id(),
+                   .action = request.action(),
+                   .limit = request.page_size() == 0 ? 100 : request.page_size()};
+  if (!query.store_id.empty()) {
+    if (absl::Status s = common::ValidateStoreId(query.store_id); !s.ok()) return s;
+  }
+  if (query.action.size() > 64) return absl::InvalidArgumentError("action: is too long");
+  if (!request.page_token().empty() &&
+      (!absl::SimpleAtoi(request.page_token(), &query.before) || query.before < 1)) {
+    return absl::InvalidArgumentError("page_token: is malformed (pass back next_page_token)");
+  }
+  // One more than asked: whether there is a next page.
+  const int limit = query.limit;
+  query.limit = limit + 1;
+  auto entries = repo_.ListAudit(query);
+  if (!entries.ok()) return entries.status();
+  autosync::v1::ListAuditResponse response;
+  const bool more = static_cast<int>(entries->size()) > limit;
+  if (more) entries->resize(static_cast<size_t>(limit));
+  for (auto& e : *entries) *response.add_entries() = std::move(e);
+  if (more) response.set_next_page_token(absl::StrCat(response.entries().rbegin()->id()));
   return response;
 }
 
@@ -461,7 +492,7 @@ absl::Status SchedulerCore::ReportConnections(
 // ---- Runs ----
 
 absl::StatusOr<autosync::v1::TriggerSyncResponse> SchedulerCore::TriggerSync(
-    const autosync::v1::TriggerSyncRequest& request) {
+    const autosync::v1::TriggerSyncRequest& request, const AuditEntry* audit) {
   if (absl::Status s = common::ValidateStoreId(request.store_id()); !s.ok()) return s;
   autosync::v1::Trigger trigger = request.trigger();
   if (trigger == autosync::v1::TRIGGER_CRON) {
@@ -482,7 +513,8 @@ absl::StatusOr<autosync::v1::TriggerSyncResponse> SchedulerCore::TriggerSync(
                          .types = is_backfill ? kOrdersType : kAllDataTypes,
                          .backfill_from = backfill->from,
                          .backfill_to = backfill->to,
-                         .owner = config_.replica_id});
+                         .owner = config_.replica_id,
+                         .audit = audit});
   if (!queued.ok()) return queued.status();
   if (is_backfill && !queued->queued) {
     return absl::AlreadyExistsError(absl::StrCat(

@@ -65,18 +65,25 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   SchedulerMetrics& metrics() { return metrics_; }
   const SchedulerConfig& config() const { return config_; }
 
-  // Blocking operations (rpc_pool threads).
+  // Blocking operations (rpc_pool threads). A non-null `audit` is recorded in the change's
+  // transaction (audit.h); a failed change records nothing.
   absl::StatusOr<autosync::v1::UpsertStoreResponse> UpsertStore(
-      const autosync::v1::UpsertStoreRequest& request);
+      const autosync::v1::UpsertStoreRequest& request, const AuditEntry* audit = nullptr);
   // Pause (enabled=false, with a note) or resume one store, as one change.
   absl::StatusOr<autosync::v1::Store> SetEnabled(const std::string& store_id, bool enabled,
-                                                 const std::string& note);
+                                                 const std::string& note,
+                                                 const AuditEntry* audit = nullptr);
   absl::StatusOr<autosync::v1::Store> GetStore(const std::string& store_id);
   absl::StatusOr<autosync::v1::ListStoresResponse> ListStores(
       const autosync::v1::ListStoresRequest& request);
-  absl::Status DeleteStore(const std::string& store_id);
+  absl::Status DeleteStore(const std::string& store_id, const AuditEntry* audit = nullptr);
+  // Audited only when it queues a run (started=true): a trigger answered by the store's queued
+  // or running run starts nothing.
   absl::StatusOr<autosync::v1::TriggerSyncResponse> TriggerSync(
-      const autosync::v1::TriggerSyncRequest& request);
+      const autosync::v1::TriggerSyncRequest& request, const AuditEntry* audit = nullptr);
+  // The audit trail, newest first; page_token is the last id of the previous page.
+  absl::StatusOr<autosync::v1::ListAuditResponse> ListAudit(
+      const autosync::v1::ListAuditRequest& request);
   absl::StatusOr<autosync::v1::SyncStatus> Status(const std::string& store_id);
   absl::StatusOr<autosync::v1::ListRunsResponse> ListRuns(
       const autosync::v1::ListRunsRequest& request);
@@ -87,7 +94,7 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   // Parses the CSV (fx_rates_csv.h; a body over kMaxFxCsvBytes is refused unread) and stores
   // its rates, all or nothing.
   absl::StatusOr<autosync::v1::ImportFxRatesResponse> ImportFxRates(
-      const autosync::v1::ImportFxRatesRequest& request);
+      const autosync::v1::ImportFxRatesRequest& request, const AuditEntry* audit = nullptr);
 
   // TickEvents (the claimer's): skips announced, queued runs dispatched, unscheduled stores
   // removed from the loop.

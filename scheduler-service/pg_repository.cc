@@ -224,6 +224,10 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
     if (!store.enabled()) DropQueuedCronRuns(tx, store.store_id(), store.pause_note());
     out.second = r[0][0].as<bool>();
     out.first = StoreFromRow(r[0], 1);
+    pg::InsertAudit(tx, options.audit,
+                    absl::StrCat("{\"version\":", out.first.version(), ",\"enabled\":",
+                                 out.first.enabled() ? "true" : "false", "}"),
+                    out.second ? kAuditStoreCreate : kAuditStoreReplace);
     tx.commit();
     return absl::OkStatus();
   });
@@ -232,7 +236,7 @@ absl::StatusOr<std::pair<Store, bool>> Repository::UpsertStore(const Store& stor
 }
 
 absl::StatusOr<Store> Repository::SetEnabled(absl::string_view store_id, bool enabled,
-                                             absl::string_view note) {
+                                             absl::string_view note, const AuditEntry* audit) {
   std::optional<Store> out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
     pqxx::work tx(c);
@@ -246,6 +250,7 @@ absl::StatusOr<Store> Repository::SetEnabled(absl::string_view store_id, bool en
     if (r.empty()) return absl::OkStatus();
     if (!enabled) DropQueuedCronRuns(tx, id, std::string(note));
     out = StoreFromRow(r[0]);
+    pg::InsertAudit(tx, audit, absl::StrCat("{\"version\":", out->version(), "}"));
     tx.commit();
     return absl::OkStatus();
   });
@@ -284,7 +289,7 @@ absl::StatusOr<std::vector<Store>> Repository::ListStores(absl::string_view afte
   return out;
 }
 
-absl::Status Repository::DeleteStore(absl::string_view store_id) {
+absl::Status Repository::DeleteStore(absl::string_view store_id, const AuditEntry* audit) {
   bool found = false;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
@@ -307,6 +312,7 @@ absl::Status Repository::DeleteStore(absl::string_view store_id) {
     // The store's row last: its delete bumps the stores version (migration 0007), a row every
     // change to a store locks, so it is held only for the rest of this commit.
     tx.exec_params("DELETE FROM stores WHERE store_id = $1", id);
+    pg::InsertAudit(tx, audit);
     tx.commit();
     return absl::OkStatus();
   });
@@ -750,7 +756,8 @@ absl::StatusOr<autosync::v1::GetLtvCohortsResponse> Repository::LtvCohorts(
   return out;
 }
 
-absl::StatusOr<int64_t> Repository::ImportFxRates(const FxRatesTable& table) {
+absl::StatusOr<int64_t> Repository::ImportFxRates(const FxRatesTable& table,
+                                                  const AuditEntry* audit) {
   // Array literals of values the parser validated (dates, [A-Z]{3}, plain decimals), sent in
   // statements of at most kChunk rates, all in one transaction.
   constexpr size_t kChunk = 20'000;
@@ -777,6 +784,8 @@ absl::StatusOr<int64_t> Repository::ImportFxRates(const FxRatesTable& table) {
                          days, currencies, rates)
               .affected_rows());
     }
+    pg::InsertAudit(tx, audit,
+                    absl::StrCat("{\"days\":", table.days, ",\"rates\":", stored, "}"));
     tx.commit();
     return absl::OkStatus();
   });

@@ -68,6 +68,8 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
         out = {request.run_id, true, false};
         out.position = static_cast<int>(
             tx.exec_params1(pg::kQueuePosition, out.run_id, request.store_id)[0].as<int64_t>());
+        pg::InsertAudit(tx, request.audit,
+                        absl::StrCat("{\"run_id\":\"", out.run_id, "\",\"queued\":true}"));
         tx.commit();
         return absl::OkStatus();
       }

@@ -17,7 +17,17 @@
 // A timestamptz column as bigint microseconds since the epoch.
 #define AUTOSYNC_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
+namespace autosync::scheduler {
+struct AuditEntry;
+}
+
 namespace autosync::scheduler::pg {
+
+// Inserts `entry` into audit_log inside `tx` (the change's own transaction), its detail object
+// merged with `extra_detail_json` (what the write learnt: a version, a run id). `action`
+// replaces entry.action when not empty. No-op for a null entry.
+void InsertAudit(pqxx::transaction_base& tx, const AuditEntry* entry,
+                 const std::string& extra_detail_json = "{}", absl::string_view action = {});
 
 // $n (bigint microseconds) as a timestamptz, exactly.
 inline std::string TimeParam(int n) {

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "autosync/v1/scheduler.pb.h"
+#include "scheduler-service/audit.h"
 #include "scheduler-service/data_schedule.h"
 #include "scheduler-service/fx_rates_csv.h"
 #include "scheduler-service/metrics.h"
@@ -86,6 +87,17 @@ struct StatusRow {
 struct UpsertOptions {
   int64_t expected_version = 0;  // non-zero: update only this version (ABORTED otherwise)
   bool create_only = false;      // insert only (ALREADY_EXISTS otherwise)
+  // Recorded in the write's transaction (action store.create or store.replace, from what the
+  // write did); null: not audited.
+  const AuditEntry* audit = nullptr;
+};
+
+// Where a page of the audit trail continues: entries with id < before (0 = from the newest).
+struct AuditQuery {
+  std::string store_id;  // "" = any
+  std::string action;    // "" = any
+  int64_t before = 0;
+  int limit = 100;
 };
 
 // An enabled store with a notification webhook (the data_stale check).
@@ -104,12 +116,15 @@ class Repository final : public NotificationStore {
       const autosync::v1::Store& store, const UpsertOptions& options = {});
   // Pause (with a note) or resume, as one change of the stored row. NOT_FOUND when absent.
   absl::StatusOr<autosync::v1::Store> SetEnabled(absl::string_view store_id, bool enabled,
-                                                 absl::string_view note);
+                                                 absl::string_view note,
+                                                 const AuditEntry* audit = nullptr);
   absl::StatusOr<autosync::v1::Store> GetStore(absl::string_view store_id);  // NOT_FOUND
   // Stores with store_id > after, ordered by id.
   absl::StatusOr<std::vector<autosync::v1::Store>> ListStores(absl::string_view after, int limit);
   // Removes the store and its rows in every table in one transaction. NOT_FOUND when absent.
-  absl::Status DeleteStore(absl::string_view store_id);
+  absl::Status DeleteStore(absl::string_view store_id, const AuditEntry* audit = nullptr);
+  // The audit trail, newest first (pg_audit.cc).
+  absl::StatusOr<std::vector<autosync::v1::AuditEntry>> ListAudit(const AuditQuery& query);
 
   // Every store as the schedule loop needs it (with its latest claimed cron tick).
   absl::StatusOr<std::vector<StoreSchedule>> LoadSchedules();
@@ -212,7 +227,8 @@ class Repository final : public NotificationStore {
                                          absl::string_view outcome) override;
   // Upserts every rate of `table` into fx_rates by (day, currency), in one transaction.
   // Returns how many rates were stored.
-  absl::StatusOr<int64_t> ImportFxRates(const FxRatesTable& table);
+  absl::StatusOr<int64_t> ImportFxRates(const FxRatesTable& table,
+                                        const AuditEntry* audit = nullptr);
 
   // pg_notify(channel, payload), sent at once (no surrounding transaction).
   absl::Status Notify(absl::string_view channel, absl::string_view payload);

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "autosync/v1/sync_worker.pb.h"
+#include "scheduler-service/audit.h"
 #include "scheduler-service/data_schedule.h"
 
 namespace autosync::common {
@@ -52,6 +53,9 @@ struct EnqueueRequest {
   int attempt = 1;
   absl::Time not_before = absl::InfinitePast();  // a retry's backoff
   std::string owner;                             // the replica that queued it
+  // Recorded in the enqueue's transaction when it queues a run (a person's trigger); null: not
+  // audited. Must outlive the call.
+  const AuditEntry* audit = nullptr;
 };
 
 struct EnqueueResult {

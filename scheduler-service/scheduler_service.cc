@@ -4,11 +4,13 @@
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "scheduler-service/audit.h"
 
 namespace autosync::scheduler {
 namespace {
@@ -33,6 +35,51 @@ grpc::ServerUnaryReactor* OnPool(SchedulerCore& core, grpc::CallbackServerContex
                                  "the scheduler is overloaded; retry with backoff"));
   }
   return reactor;
+}
+
+// The value of client metadata `key`, or "".
+std::string Metadata(const grpc::CallbackServerContext& context, absl::string_view key) {
+  const auto& md = context.client_metadata();
+  auto it = md.find(grpc::string_ref(key.data(), key.size()));
+  return it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+// Who is calling, for the audit trail. With TLS, the peer's authenticated identity decides: a
+// gateway's (an identity naming "ws-gateway") actor metadata is recorded as verified, any other
+// peer is recorded as "grpc:<identity>" (what it claimed is kept in the detail). Without TLS
+// nothing can be verified: the gateway's actor metadata is recorded as given (actor_verified
+// false), a caller without it is "grpc:anonymous". README "Audit trail".
+AuditEntry AuditFor(const grpc::CallbackServerContext& context, absl::string_view action,
+                    const std::string& store_id, std::string detail_json = "{}") {
+  AuditEntry entry;
+  entry.action = std::string(action);
+  entry.store_id = store_id;
+  entry.detail_json = std::move(detail_json);
+  const std::string peer = context.peer();
+  std::string identity;
+  if (std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+      auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const grpc::string_ref& id : auth->GetPeerIdentity()) {
+      identity.assign(id.data(), id.size());
+      break;
+    }
+  }
+  const std::string claimed = Metadata(context, "x-autosync-actor");
+  const std::string client = Metadata(context, "x-autosync-client-address");
+  const bool from_gateway = !claimed.empty();
+  if (!identity.empty()) {
+    if (from_gateway && absl::StrContains(identity, "ws-gateway")) {
+      entry.actor = claimed;
+      entry.actor_verified = true;
+    } else {
+      entry.actor = absl::StrCat("grpc:", identity);
+      if (from_gateway) AddAuditDetail(&entry.detail_json, "claimed_actor", claimed);
+    }
+  } else {
+    entry.actor = from_gateway ? claimed : "grpc:anonymous";
+  }
+  entry.source = from_gateway ? absl::StrCat(client, " via ", peer) : peer;
+  return entry;
 }
 
 // One WatchStore stream. Deleted in OnDone. The hub holds the Queue weakly; the Queue points at
@@ -198,10 +245,23 @@ class ErrorReactor final : public grpc::ServerWriteReactor<WatchEvent> {
 grpc::ServerUnaryReactor* SchedulerService::TriggerSync(
     grpc::CallbackServerContext* context, const autosync::v1::TriggerSyncRequest* request,
     autosync::v1::TriggerSyncResponse* response) {
-  return OnPool(core_, context, "TriggerSync", [this, request, response]() -> absl::Status {
-    auto r = core_.TriggerSync(*request);
+  const absl::string_view action = !request->backfill_from().empty() ? kAuditSyncBackfill
+                                   : request->force()                  ? kAuditSyncResync
+                                                                       : kAuditSyncTrigger;
+  std::string detail = "{}";
+  if (action == kAuditSyncBackfill) {
+    detail = AuditDetail({{"from", request->backfill_from()}, {"to", request->backfill_to()}});
+  }
+  AuditEntry audit = AuditFor(*context, action, request->store_id(), std::move(detail));
+  return OnPool(core_, context, "TriggerSync",
+                [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
+    auto r = core_.TriggerSync(*request, &audit);
     if (!r.ok()) return r.status();
     *response = *std::move(r);
+    if (response->started()) {
+      AddAuditDetail(&audit.detail_json, "run_id", response->run_id());
+      LogAudit(audit);
+    }
     return absl::OkStatus();
   });
 }
@@ -232,11 +292,16 @@ grpc::ServerWriteReactor<WatchEvent>* SchedulerService::WatchStore(
 grpc::ServerUnaryReactor* SchedulerService::UpsertStore(
     grpc::CallbackServerContext* context, const autosync::v1::UpsertStoreRequest* request,
     autosync::v1::UpsertStoreResponse* response) {
-  return OnPool(core_, context, "UpsertStore", [this, request, response]() -> absl::Status {
+  AuditEntry audit = AuditFor(*context, kAuditStoreReplace, request->store().store_id());
+  return OnPool(core_, context, "UpsertStore",
+                [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
     if (!request->has_store()) return absl::InvalidArgumentError("store: is missing");
-    auto r = core_.UpsertStore(*request);
+    auto r = core_.UpsertStore(*request, &audit);
     if (!r.ok()) return r.status();
     *response = *std::move(r);
+    audit.action = std::string(response->created() ? kAuditStoreCreate : kAuditStoreReplace);
+    audit.detail_json = absl::StrCat("{\"version\":", response->store().version(), "}");
+    LogAudit(audit);
     common::LogInfo(response->created() ? "store created" : "store updated",
                     {{"rpc", "UpsertStore"}, {"store", response->store().store_id()}});
     return absl::OkStatus();
@@ -268,8 +333,12 @@ grpc::ServerUnaryReactor* SchedulerService::ListStores(
 grpc::ServerUnaryReactor* SchedulerService::PauseStore(
     grpc::CallbackServerContext* context, const autosync::v1::PauseStoreRequest* request,
     autosync::v1::Store* response) {
-  return OnPool(core_, context, "PauseStore", [this, request, response]() -> absl::Status {
-    auto r = core_.SetEnabled(request->store_id(), false, request->note());
+  AuditEntry audit = AuditFor(*context, kAuditStorePause, request->store_id(),
+                              AuditDetail({{"note", request->note()}}));
+  return OnPool(core_, context, "PauseStore",
+                [this, request, response, audit = std::move(audit)]() -> absl::Status {
+    auto r = core_.SetEnabled(request->store_id(), false, request->note(), &audit);
+    if (r.ok()) LogAudit(audit);
     if (!r.ok()) return r.status();
     *response = *std::move(r);
     common::LogInfo("store paused", {{"rpc", "PauseStore"}, {"store", request->store_id()}});
@@ -280,8 +349,11 @@ grpc::ServerUnaryReactor* SchedulerService::PauseStore(
 grpc::ServerUnaryReactor* SchedulerService::ResumeStore(
     grpc::CallbackServerContext* context, const autosync::v1::ResumeStoreRequest* request,
     autosync::v1::Store* response) {
-  return OnPool(core_, context, "ResumeStore", [this, request, response]() -> absl::Status {
-    auto r = core_.SetEnabled(request->store_id(), true, "");
+  AuditEntry audit = AuditFor(*context, kAuditStoreResume, request->store_id());
+  return OnPool(core_, context, "ResumeStore",
+                [this, request, response, audit = std::move(audit)]() -> absl::Status {
+    auto r = core_.SetEnabled(request->store_id(), true, "", &audit);
+    if (r.ok()) LogAudit(audit);
     if (!r.ok()) return r.status();
     *response = *std::move(r);
     common::LogInfo("store resumed", {{"rpc", "ResumeStore"}, {"store", request->store_id()}});
@@ -293,9 +365,12 @@ grpc::ServerUnaryReactor* SchedulerService::DeleteStore(
     grpc::CallbackServerContext* context, const autosync::v1::DeleteStoreRequest* request,
     autosync::v1::DeleteStoreResponse* response) {
   (void)response;
-  return OnPool(core_, context, "DeleteStore", [this, request]() -> absl::Status {
-    absl::Status s = core_.DeleteStore(request->store_id());
+  AuditEntry audit = AuditFor(*context, kAuditStoreDelete, request->store_id());
+  return OnPool(core_, context, "DeleteStore",
+                [this, request, audit = std::move(audit)]() -> absl::Status {
+    absl::Status s = core_.DeleteStore(request->store_id(), &audit);
     if (s.ok()) {
+      LogAudit(audit);
       common::LogInfo("store deleted", {{"rpc", "DeleteStore"}, {"store", request->store_id()}});
     }
     return s;
@@ -338,14 +413,30 @@ grpc::ServerUnaryReactor* SchedulerService::ListQuarantine(
 grpc::ServerUnaryReactor* SchedulerService::ImportFxRates(
     grpc::CallbackServerContext* context, const autosync::v1::ImportFxRatesRequest* request,
     autosync::v1::ImportFxRatesResponse* response) {
-  return OnPool(core_, context, "ImportFxRates", [this, request, response]() -> absl::Status {
-    auto r = core_.ImportFxRates(*request);
+  AuditEntry audit = AuditFor(*context, kAuditFxImport, "");
+  return OnPool(core_, context, "ImportFxRates",
+                [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
+    auto r = core_.ImportFxRates(*request, &audit);
     if (!r.ok()) return r.status();
     *response = *std::move(r);
+    audit.detail_json = absl::StrCat("{\"days\":", response->days(), ",\"rates\":",
+                                     response->rates(), "}");
+    LogAudit(audit);
     common::LogInfo("fx rates imported",
                     {{"rpc", "ImportFxRates"}, {"days", absl::StrCat(response->days())},
                      {"rates", absl::StrCat(response->rates())},
                      {"first_day", response->first_day()}, {"last_day", response->last_day()}});
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SchedulerService::ListAudit(
+    grpc::CallbackServerContext* context, const autosync::v1::ListAuditRequest* request,
+    autosync::v1::ListAuditResponse* response) {
+  return OnPool(core_, context, "ListAudit", [this, request, response]() -> absl::Status {
+    auto r = core_.ListAudit(*request);
+    if (!r.ok()) return r.status();
+    *response = *std::move(r);
     return absl::OkStatus();
   });
 }

@@ -56,6 +56,9 @@ class SchedulerService final : public autosync::v1::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* ImportFxRates(grpc::CallbackServerContext* context,
                                           const autosync::v1::ImportFxRatesRequest* request,
                                           autosync::v1::ImportFxRatesResponse* response) override;
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
+                                      const autosync::v1::ListAuditRequest* request,
+                                      autosync::v1::ListAuditResponse* response) override;
   grpc::ServerUnaryReactor* ReportConnections(
       grpc::CallbackServerContext* context,
       const autosync::v1::ReportConnectionsRequest* request,

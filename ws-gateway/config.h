@@ -13,7 +13,8 @@
 namespace autosync::gateway {
 
 struct GatewayConfig {
-  common::HostPort listen;       // HTTP + WebSocket + /metrics
+  common::HostPort listen;          // HTTP + WebSocket (never /metrics)
+  common::HostPort metrics_listen;  // GET /metrics only
   std::string scheduler_target;  // gRPC name syntax: "dns:///scheduler-service:50051"
   std::string web_root;          // dashboard static files; empty = none
   int threads = 1;               // io_context threads

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "simdjson.h"
+#include "ws-gateway/access.h"
 #include "ws-gateway/jwt.h"
 #include "ws-gateway/route_match.h"
 #include "ws-gateway/sv.h"
@@ -673,8 +674,8 @@ void EioSession::OnEvent(const socketio::Packet& packet) {
   if (packet.event == "selectStore") {
     absl::StatusOr<std::string> store = ParseStoreArgument(arg);
     if (!store.ok()) return refuse(absl::StrCat("selectStore: ", store.status().message()));
-    if (!claims.AllowsStore(*store)) {
-      return refuse(absl::StrCat("selectStore: token does not grant store ", *store));
+    if (absl::Status s = Authorize(claims, SocketEvent::kSelectStore, *store); !s.ok()) {
+      return refuse(absl::StrCat("selectStore: ", s.message()));
     }
     {
       absl::MutexLock lock(&mu_);
@@ -709,8 +710,15 @@ void EioSession::Trigger(const std::string& store_id, std::optional<uint64_t> ac
       claims = self->claims_;
       client_key = self->client_key_;
     }
-    auto result = self->context_.router.Trigger(store_id, client_key, claims,
-                                                autosync::v1::TRIGGER_MANUAL);
+    const ScopedCaller caller({.actor = ActorOf(claims, self->context_.auth.dev_mode()),
+                               .client_address = self->remote_});
+    // A refusal answers in the trigger's own shape (code 403 in the ack, or an error event).
+    absl::StatusOr<autosync::v1::TriggerSyncResponse> result;
+    if (absl::Status s = Authorize(claims, SocketEvent::kTriggerManualSync, store_id); s.ok()) {
+      result = self->context_.router.Trigger(store_id, client_key, autosync::v1::TRIGGER_MANUAL);
+    } else {
+      result = s;
+    }
     std::string data;
     if (result.ok()) {
       data = absl::StrCat(
@@ -748,7 +756,8 @@ std::shared_ptr<EioSession> EioServer::NewSession(const HttpRequest& request) {
     sid = RandomId();
   } while (sessions_.contains(sid));
   session = std::make_shared<EioSession>(
-      context_, profile_, sid, TokenFromRequest(request.headers, request.target), request.remote_address,
+      context_, profile_, sid, TokenFromRequest(request.headers, request.target),
+      ClientAddressOf(request.remote_address, request.headers),
       [this](const std::string& closed_sid) {
         absl::MutexLock l(&mu_);
         sessions_.erase(closed_sid);

@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/grpc_tls.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/service_flags.h"
 #include "common/shutdown.h"
 #include "prometheus/registry.h"
@@ -38,6 +39,8 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "HTTP + WebSocket listen address 
 ABSL_FLAG(std::string, scheduler_tls_name, "autosync-scheduler",
           "DNS name the scheduler's TLS certificate must carry (checked instead of the host in "
           "--scheduler_target)");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9103",
+          "Prometheus /metrics listen address (host:port), apart from the public --listen port");
 ABSL_FLAG(std::string, scheduler_target, "dns:///127.0.0.1:50051",
           "gRPC target of the scheduler-service; dns:/// names round-robin across replicas");
 ABSL_FLAG(int32_t, threads, 1, "io threads (1-64)");
@@ -117,6 +120,8 @@ std::string DefaultWebRoot() {
 GatewayConfig ConfigFromFlags(common::ConfigErrors& errors) {
   GatewayConfig config;
   config.listen = common::ListenFromFlag(absl::GetFlag(FLAGS_listen), "listen", errors);
+  config.metrics_listen =
+      common::ListenFromFlag(absl::GetFlag(FLAGS_metrics_listen), "metrics_listen", errors);
   config.scheduler_target = absl::GetFlag(FLAGS_scheduler_target);
   errors.Require(!config.scheduler_target.empty(), "scheduler_target", "is empty");
   auto range = [&](int64_t value, int64_t lo, int64_t hi, const char* name) {
@@ -296,6 +301,13 @@ int Main(int argc, char** argv) {
     common::LogWarn("PROTOCOL CONFORMANCE MODE: /socket.io/ echoes for the protocol test suites "
                     "and serves no store events; /engine.io/ is a raw Engine.IO echo");
   }
+  // /metrics on its own listener: the public port never serves it (README "## Security").
+  auto metrics_server = common::MetricsServer::Start(config.metrics_listen, registry);
+  if (!metrics_server.ok()) {
+    common::LogError("cannot start the metrics server (--metrics_listen)",
+                     {{"error", metrics_server.status().message()}});
+    return 1;
+  }
   hub.Start();
   auto server = GatewayServer::Start(config.listen, config.threads,
                                      {.router = router,
@@ -310,6 +322,8 @@ int Main(int argc, char** argv) {
   }
   common::LogInfo("serving",
                   {{"http", absl::StrCat(config.listen.host, ":", (*server)->port())},
+                   {"metrics", absl::StrCat(config.metrics_listen.host, ":",
+                                            (*metrics_server)->port())},
                    {"scheduler", config.scheduler_target},
                    {"auth", auth.dev_mode()                         ? "dev"
                             : !config.jwt_secret.empty() && jwks != nullptr ? "hs256+jwks"
@@ -330,6 +344,7 @@ int Main(int argc, char** argv) {
   timers.reset();  // no timer callback may run once the hub and sessions go
   eio.CloseAll("server stopped");
   if (raw_eio) raw_eio->CloseAll("server stopped");
+  (*metrics_server)->Stop();
   common::LogInfo("stopped");
   return 0;
 }

@@ -83,6 +83,9 @@ RouteMatch MatchRoute(absl::string_view method, absl::string_view path) {
                   {{"GET", RouteId::kStores}, {"POST", RouteId::kCreateStore}});
     }
     if (parts.size() == 2 && parts[1] == "me") return Make(RouteId::kMe, "/api/me", method, kRead);
+    if (parts.size() == 2 && parts[1] == "audit") {
+      return Make(RouteId::kAudit, "/api/audit", method, kRead);
+    }
     if (parts.size() == 3 && parts[1] == "schedules" && parts[2] == "preview") {
       return Make(RouteId::kPreviewSchedule, "/api/schedules/preview", method, kWrite);
     }

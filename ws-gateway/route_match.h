@@ -30,9 +30,10 @@ enum class RouteId {
   kStoreLtv,      // GET  /api/stores/:storeId/ltv
   kStoreRuns,     // GET  /api/stores/:storeId/runs
   kStoreQuarantine,  // GET  /api/stores/:storeId/quarantine
+  kAudit,         // GET  /api/audit
   kBenchBroadcast,  // POST /bench/broadcast (only with --bench_endpoints)
   kStatic,        // GET anything else outside /api/: a file under --web_root
-  kNotFound,
+  kNotFound,  // last: access.h kAllRoutes ends with it
 };
 
 struct RouteMatch {

@@ -1,5 +1,6 @@
 #include "ws-gateway/routes.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "ws-gateway/access.h"
 #include "ws-gateway/event_json.h"
 #include "ws-gateway/store_json.h"
 #include "ws-gateway/ws_message.h"
@@ -86,21 +88,6 @@ absl::StatusOr<v1::ListStoresResponse> GrantedStores(SchedulerClient& scheduler,
   return out;
 }
 
-// The role each /api/ route needs (docs/STORES-HTTP.md, "Roles").
-Role NeededRole(RouteId id) {
-  switch (id) {
-    case RouteId::kTriggerSync:
-    case RouteId::kPauseStore:
-    case RouteId::kResumeStore:
-    case RouteId::kResyncStore: return Role::kOperator;
-    case RouteId::kCreateStore:
-    case RouteId::kReplaceStore:
-    case RouteId::kDeleteStore:
-    case RouteId::kBackfillStore: return Role::kAdmin;
-    default: return Role::kViewer;
-  }
-}
-
 // An error answer for a store route: the status and message, the JSON member it names
 // (`field`) and, for a conflict, the store as it is now.
 HttpResponse StoreError(const absl::Status& status, const v1::Store* current = nullptr) {
@@ -161,6 +148,20 @@ std::string StoresJson(const v1::ListStoresResponse& stores) {
 }
 
 }  // namespace
+
+std::string ActorOf(const JwtClaims& claims, bool dev_mode) {
+  if (dev_mode) return "dev";
+  return claims.subject.empty() ? "anonymous" : claims.subject;
+}
+
+std::string ClientAddressOf(absl::string_view remote_address,
+                            const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string out = absl::StrCat("peer=", remote_address);
+  if (auto xff = HeaderValue(headers, "x-forwarded-for"); xff.has_value()) {
+    absl::StrAppend(&out, " x-forwarded-for=", *xff);
+  }
+  return out;
+}
 
 HttpResponse JsonError(int status, absl::string_view message) {
   HttpResponse res;
@@ -244,12 +245,9 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
   }
   switch (match.id) {
     case RouteId::kHealth: return Health();
-    case RouteId::kMetrics: {
-      HttpResponse res;
-      res.content_type = std::string(common::kMetricsContentType);
-      res.body = common::SerializeMetrics(*registry_);
-      return res;
-    }
+    case RouteId::kMetrics:
+      // Served on --metrics_listen only, so the public port (and the Ingress) never shows it.
+      return JsonError(404, "no route for /metrics on this port (see --metrics_listen)");
     case RouteId::kStatic: return Static(path);
     case RouteId::kBenchBroadcast:
       if (!options_.bench_endpoints || !bench_handler_) {
@@ -271,17 +269,20 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     res.headers.emplace_back("WWW-Authenticate", "Bearer");
     return res;
   }
-  if (!claims->Can(NeededRole(match.id))) {
-    return JsonError(403, absl::StrCat("role ", RoleName(claims->role), " may not use ",
-                                       request.method, " ", match.label, ": it needs role ",
-                                       RoleName(NeededRole(match.id))));
-  }
+  const std::optional<Role> needed = NeededRole(match.id);
+  if (!needed.has_value()) return JsonError(404, absl::StrCat("no route for ", request.method, " ", path));
+  const std::string what = absl::StrCat(request.method, " ", match.label);
+  if (absl::Status s = Authorize(*claims, *needed, what); !s.ok()) return ErrorFor(s);
   if (!match.store_id.empty()) {
     if (absl::Status s = common::ValidateStoreId(match.store_id); !s.ok()) return ErrorFor(s);
-    if (!claims->AllowsStore(match.store_id)) {
-      return JsonError(403, absl::StrCat("token does not grant store ", match.store_id));
+    if (absl::Status s = Authorize(*claims, *needed, what, match.store_id); !s.ok()) {
+      return ErrorFor(s);
     }
   }
+  // Every scheduler call below is made for this caller (the audit trail's actor and source).
+  const ScopedCaller caller({.actor = ActorOf(*claims, auth_.dev_mode()),
+                             .client_address = ClientAddressOf(request.remote_address,
+                                                               request.headers)});
   const std::string& store = match.store_id;
   const std::string client = claims->subject.empty() || auth_.dev_mode()
                                  ? absl::StrCat("ip:", request.remote_address)
@@ -297,7 +298,7 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
       return JsonOk(std::move(body));
     }
     case RouteId::kTriggerSync: {
-      auto result = Trigger(store, client, *claims, v1::TRIGGER_MANUAL);
+      auto result = Trigger(store, client, v1::TRIGGER_MANUAL);
       if (!result.ok()) return ErrorFor(result.status());
       // The prototype's texts.
       return TriggerAnswer(*result, result->started()
@@ -331,6 +332,7 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     }
     case RouteId::kCreateStore:
     case RouteId::kReplaceStore: return WriteStore(request, match, *claims);
+    case RouteId::kAudit: return Audit(query);
     case RouteId::kDeleteStore: {
       if (absl::Status s = scheduler_.DeleteStore(store); !s.ok()) return StoreError(s);
       common::LogInfo("store deleted over HTTP", {{"store", store}, {"by", client}});
@@ -371,7 +373,7 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
         options.backfill_from = range->first;
         options.backfill_to = range->second;
       }
-      auto result = Trigger(store, client, *claims, v1::TRIGGER_MANUAL, options);
+      auto result = Trigger(store, client, v1::TRIGGER_MANUAL, options);
       if (!result.ok()) return StoreError(result.status());
       return TriggerAnswer(*result, result->message());
     }
@@ -438,19 +440,9 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
 
 absl::StatusOr<v1::TriggerSyncResponse> Router::Trigger(const std::string& store_id,
                                                         absl::string_view client_key,
-                                                        const JwtClaims& claims,
                                                         v1::Trigger trigger,
                                                         const TriggerOptions& options) {
   if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
-  if (!claims.AllowsStore(store_id)) {
-    return absl::PermissionDeniedError(absl::StrCat("token does not grant store ", store_id));
-  }
-  const Role needed = options.backfill_from.empty() ? Role::kOperator : Role::kAdmin;
-  if (!claims.Can(needed)) {
-    return absl::PermissionDeniedError(absl::StrCat("role ", RoleName(claims.role),
-                                                    " may not trigger syncs: it needs role ",
-                                                    RoleName(needed)));
-  }
   if (absl::Status s = limiter_.Check(store_id, client_key, absl::Now()); !s.ok()) return s;
   v1::TriggerSyncRequest request;
   request.set_store_id(store_id);
@@ -481,8 +473,11 @@ HttpResponse Router::WriteStore(const HttpRequest& request, const RouteMatch& ma
     if (absl::Status s = common::ValidateStoreId(body->store.store_id()); !s.ok()) {
       return StoreError(absl::InvalidArgumentError(absl::StrCat("storeId: ", s.message())));
     }
-    if (!claims.AllowsStore(body->store.store_id())) {
-      return JsonError(403, absl::StrCat("token does not grant store ", body->store.store_id()));
+    // The new store's id comes from the body: the same check as a path's store id.
+    if (absl::Status s = Authorize(claims, *NeededRole(RouteId::kCreateStore), "POST /api/stores",
+                                   body->store.store_id());
+        !s.ok()) {
+      return StoreError(s);
     }
     req.set_create_only(true);
   } else {
@@ -512,6 +507,71 @@ HttpResponse Router::WriteStore(const HttpRequest& request, const RouteMatch& ma
                    {"version", absl::StrCat(written->store().version())},
                    {"by", claims.subject}});
   return StoreOk(written->store(), create ? 201 : 200);
+}
+
+HttpResponse Router::Audit(absl::string_view query) {
+  v1::ListAuditRequest req;
+  req.set_page_size(100);
+  if (auto store = QueryParam(query, "storeId"); store.has_value() && !store->empty()) {
+    if (absl::Status s = common::ValidateStoreId(*store); !s.ok()) {
+      return JsonError(400, absl::StrCat("storeId: ", s.message()));
+    }
+    req.set_store_id(*store);
+  }
+  if (auto action = QueryParam(query, "action"); action.has_value() && !action->empty()) {
+    const bool ok = action->size() <= 64 && std::all_of(action->begin(), action->end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || c == '_' || c == '.';
+                    });
+    if (!ok) return JsonError(400, "action: must be an action name such as store.create");
+    req.set_action(*action);
+  }
+  if (auto limit = QueryParam(query, "limit"); limit.has_value()) {
+    int value = 0;
+    if (!absl::SimpleAtoi(*limit, &value) || value < 1 || value > 500) {
+      return JsonError(400, "limit: must be an integer between 1 and 500");
+    }
+    req.set_page_size(value);
+  }
+  if (auto before = QueryParam(query, "before"); before.has_value()) {
+    int64_t value = 0;
+    if (!absl::SimpleAtoi(*before, &value) || value < 1) {
+      return JsonError(400, "before: must be a positive entry id (the nextBefore of a page)");
+    }
+    req.set_page_token(absl::StrCat(value));
+  }
+  auto page = scheduler_.ListAudit(req);
+  if (!page.ok()) return ErrorFor(page.status());
+  std::string body = "{\"success\":true,\"entries\":[";
+  for (int i = 0; i < page->entries_size(); ++i) {
+    const v1::AuditEntry& e = page->entries(i);
+    if (i > 0) body += ",";
+    absl::StrAppend(&body, "{\"id\":", e.id(), ",\"at\":");
+    const absl::Time at =
+        absl::FromUnixSeconds(e.at().seconds()) + absl::Nanoseconds(e.at().nanos());
+    AppendJsonString(&body, absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", at, absl::UTCTimeZone()));
+    body += ",\"actor\":";
+    AppendJsonString(&body, e.actor());
+    body += ",\"action\":";
+    AppendJsonString(&body, e.action());
+    body += ",\"storeId\":";
+    if (e.store_id().empty()) {
+      body += "null";
+    } else {
+      AppendJsonString(&body, e.store_id());
+    }
+    // The scheduler's jsonb column, serialized by PostgreSQL: a JSON object.
+    absl::StrAppend(&body, ",\"detail\":", e.detail_json().empty() ? "{}" : e.detail_json(),
+                    ",\"source\":");
+    AppendJsonString(&body, e.source());
+    body += "}";
+  }
+  int64_t next = 0;
+  if (!page->next_page_token().empty() && !absl::SimpleAtoi(page->next_page_token(), &next)) {
+    return JsonError(502, "the scheduler answered a malformed audit page token");
+  }
+  absl::StrAppend(&body, "],\"nextBefore\":", next > 0 ? absl::StrCat(next) : "null");
+  absl::StrAppend(&body, ",", TimestampMember(), "}");
+  return JsonOk(std::move(body));
 }
 
 HttpResponse Router::Health() {

@@ -24,6 +24,14 @@ struct RouterOptions {
   bool bench_endpoints = false;  // POST /bench/broadcast (loopback callers only)
 };
 
+// Who a request is for, as the scheduler's audit trail records it (ScopedCaller): the token's
+// `sub` ("dev" in dev mode, "anonymous" for a token without one) and the client's address, the
+// TCP peer plus the X-Forwarded-For value when present, labelled: "peer=10.0.0.7
+// x-forwarded-for=203.0.113.9".
+std::string ActorOf(const JwtClaims& claims, bool dev_mode);
+std::string ClientAddressOf(absl::string_view remote_address,
+                            const std::vector<std::pair<std::string, std::string>>& headers);
+
 // HTTP status for an upstream / validation error: 400 bad argument, 401, 403, 404, 409 run in
 // flight, 429 limited, 503 upstream down or slow, 502 otherwise.
 int HttpStatusFor(const absl::Status& status);
@@ -46,11 +54,10 @@ class Router final {
   HttpResponse Handle(const HttpRequest& request);
 
   // A manual trigger on behalf of an authenticated client (HTTP or WebSocket): validates the
-  // store id, checks the claims and the rate limits, calls TriggerSync. Blocking.
-  // The caller's role must be operator (admin for a backfill).
+  // store id, checks the rate limits, calls TriggerSync. Blocking. The caller has authorized
+  // it first (Authorize in access.h: the route's or event's role and the store).
   absl::StatusOr<autosync::v1::TriggerSyncResponse> Trigger(const std::string& store_id,
                                                             absl::string_view client_key,
-                                                            const JwtClaims& claims,
                                                             autosync::v1::Trigger trigger,
                                                             const TriggerOptions& options = {});
 
@@ -66,6 +73,8 @@ class Router final {
   HttpResponse WriteStore(const HttpRequest& request, const RouteMatch& match,
                           const JwtClaims& claims);
   HttpResponse Static(absl::string_view path);
+  // GET /api/audit?storeId=&action=&limit=&before=
+  HttpResponse Audit(absl::string_view query);
 
   SchedulerClient& scheduler_;
   std::shared_ptr<prometheus::Registry> registry_;

@@ -11,6 +11,26 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace autosync::gateway {
+
+namespace {
+thread_local const Caller* current_caller = nullptr;
+
+// Metadata values must be printable ASCII; a forwarded header could hold anything.
+std::string MetadataValue(absl::string_view value) {
+  std::string out(value.substr(0, 512));
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+}  // namespace
+
+ScopedCaller::ScopedCaller(Caller caller) : caller_(std::move(caller)), previous_(current_caller) {
+  current_caller = &caller_;
+}
+ScopedCaller::~ScopedCaller() { current_caller = previous_; }
+const Caller* ScopedCaller::Current() { return current_caller; }
+
 namespace {
 
 namespace v1 = autosync::v1;
@@ -151,6 +171,10 @@ class GrpcSchedulerClient final : public SchedulerClient {
     return Unary<v1::PreviewScheduleResponse>(request, &v1::Scheduler::Stub::PreviewSchedule);
   }
 
+  absl::StatusOr<v1::ListAuditResponse> ListAudit(const v1::ListAuditRequest& request) override {
+    return Unary<v1::ListAuditResponse>(request, &v1::Scheduler::Stub::ListAudit);
+  }
+
   void ReportConnections(const v1::ReportConnectionsRequest& request,
                          std::function<void(absl::Status)> done) override {
     struct Call {
@@ -174,8 +198,13 @@ class GrpcSchedulerClient final : public SchedulerClient {
   }
 
  private:
+  // The deadline, and who the call is for (ScopedCaller) when the thread has a caller.
   void SetDeadline(grpc::ClientContext& context) const {
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    if (const Caller* caller = ScopedCaller::Current(); caller != nullptr) {
+      context.AddMetadata(kActorMetadata, MetadataValue(caller->actor));
+      context.AddMetadata(kClientAddressMetadata, MetadataValue(caller->client_address));
+    }
   }
 
   template <typename Response, typename Request, typename Method>

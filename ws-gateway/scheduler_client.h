@@ -30,6 +30,33 @@ struct WatchCallbacks {
   std::function<void(const absl::Status&)> on_done;
 };
 
+// The gRPC metadata naming the person behind a call, for the scheduler's audit trail.
+inline constexpr char kActorMetadata[] = "x-autosync-actor";
+inline constexpr char kClientAddressMetadata[] = "x-autosync-client-address";
+
+// On whose behalf this thread calls the scheduler: the token's `sub` and the client's address
+// ("peer=<tcp peer>", plus " x-forwarded-for=<value>" when the request had one). Every unary call
+// made on this thread while a ScopedCaller lives sends them as kActorMetadata /
+// kClientAddressMetadata. The router and the sessions set one around each request or event
+// (they call the scheduler synchronously on one thread). Nests; not shared across threads.
+struct Caller {
+  std::string actor;
+  std::string client_address;
+};
+class ScopedCaller final {
+ public:
+  explicit ScopedCaller(Caller caller);
+  ~ScopedCaller();
+  ScopedCaller(const ScopedCaller&) = delete;
+  ScopedCaller& operator=(const ScopedCaller&) = delete;
+  // The innermost caller of this thread, or nullptr.
+  static const Caller* Current();
+
+ private:
+  Caller caller_;
+  const Caller* previous_;
+};
+
 class SchedulerClient {
  public:
   virtual ~SchedulerClient() = default;
@@ -59,6 +86,9 @@ class SchedulerClient {
   virtual absl::StatusOr<autosync::v1::Store> ResumeStore(const std::string& store_id) = 0;
   virtual absl::StatusOr<autosync::v1::PreviewScheduleResponse> PreviewSchedule(
       const autosync::v1::PreviewScheduleRequest& request) = 0;
+  // The audit trail (GET /api/audit).
+  virtual absl::StatusOr<autosync::v1::ListAuditResponse> ListAudit(
+      const autosync::v1::ListAuditRequest& request) = 0;
 
   // Non-blocking; `done` runs on a gRPC thread when the call ends (deadline bounded).
   virtual void ReportConnections(const autosync::v1::ReportConnectionsRequest& request,

@@ -615,8 +615,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
         std::string key = deps_.clients.auth.dev_mode() || claims->subject.empty()
                               ? absl::StrCat("ws:", request.remote_address)
                               : absl::StrCat("sub:", claims->subject);
-        handler = std::make_shared<PlainWsClient>(deps_.clients, *std::move(claims),
-                                                  std::move(key));
+        handler = std::make_shared<PlainWsClient>(
+            deps_.clients, *std::move(claims), std::move(key),
+            ClientAddressOf(request.remote_address, request.headers));
       }
     } else if (EioEndpoint endpoint = EioFor(path); endpoint.server != nullptr) {
       framing = Framing::kSocketIo;

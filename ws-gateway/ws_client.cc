@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "ws-gateway/access.h"
 #include "simdjson.h"
 #include "ws-gateway/sv.h"
 #include "ws-gateway/ws_message.h"
@@ -33,10 +34,12 @@ absl::StatusOr<std::string> ParseStoreArgument(absl::string_view json) {
   return std::string(id);
 }
 
-PlainWsClient::PlainWsClient(ClientContext& context, JwtClaims claims, std::string client_key)
+PlainWsClient::PlainWsClient(ClientContext& context, JwtClaims claims, std::string client_key,
+                             std::string client_address)
     : context_(context),
       claims_(std::move(claims)),
       client_key_(std::move(client_key)),
+      client_address_(std::move(client_address)),
       hub_id_(context.hub.NewClientId()) {}
 
 void PlainWsClient::OnOpen(std::weak_ptr<WsSink> sink) {
@@ -74,8 +77,8 @@ void PlainWsClient::OnText(absl::string_view text) {
   if (message->event == "selectStore") {
     absl::StatusOr<std::string> store = ParseStoreArgument(message->data);
     if (!store.ok()) return ProtocolError(absl::StrCat("selectStore: ", store.status().message()));
-    if (!claims_.AllowsStore(*store)) {
-      return ProtocolError(absl::StrCat("selectStore: token does not grant store ", *store));
+    if (absl::Status s = Authorize(claims_, SocketEvent::kSelectStore, *store); !s.ok()) {
+      return ProtocolError(absl::StrCat("selectStore: ", s.message()));
     }
     {
       absl::MutexLock lock(&mu_);
@@ -105,8 +108,18 @@ void PlainWsClient::OnText(absl::string_view text) {
 
 void PlainWsClient::Trigger(const std::string& store_id) {
   context_.run_blocking([self = shared_from_this(), store_id] {
-    auto result = self->context_.router.Trigger(store_id, self->client_key_, self->claims_,
-                                                autosync::v1::TRIGGER_MANUAL);
+    const ScopedCaller caller(
+        {.actor = ActorOf(self->claims_, self->context_.auth.dev_mode()),
+         .client_address = self->client_address_});
+    // A refusal answers in the trigger's own shape (triggerResult, code 403).
+    absl::StatusOr<autosync::v1::TriggerSyncResponse> result;
+    if (absl::Status s = Authorize(self->claims_, SocketEvent::kTriggerManualSync, store_id);
+        s.ok()) {
+      result =
+          self->context_.router.Trigger(store_id, self->client_key_, autosync::v1::TRIGGER_MANUAL);
+    } else {
+      result = s;
+    }
     std::string data = "{\"success\":";
     if (result.ok()) {
       absl::StrAppend(&data, result->started() ? "true" : "false", ",\"storeId\":",

@@ -17,8 +17,10 @@ class PlainWsClient final : public WsHandler,
                             public HubClient,
                             public std::enable_shared_from_this<PlainWsClient> {
  public:
-  // `claims` were checked at the upgrade; `client_key` identifies the client for rate limits.
-  PlainWsClient(ClientContext& context, JwtClaims claims, std::string client_key);
+  // `claims` were checked at the upgrade; `client_key` identifies the client for rate limits;
+  // `client_address` is what the audit trail records (ClientAddressOf in routes.h).
+  PlainWsClient(ClientContext& context, JwtClaims claims, std::string client_key,
+                std::string client_address = "");
 
   void OnOpen(std::weak_ptr<WsSink> sink) override;
   void OnText(absl::string_view text) override;
@@ -38,6 +40,7 @@ class PlainWsClient final : public WsHandler,
   ClientContext& context_;
   const JwtClaims claims_;
   const std::string client_key_;
+  const std::string client_address_;
   const uint64_t hub_id_;
   std::string store_ ABSL_GUARDED_BY(mu_);
   int errors_ ABSL_GUARDED_BY(mu_) = 0;

@@ -133,7 +133,7 @@ fi
   echo "scrape_configs:"
   echo "  - {job_name: scheduler-service, static_configs: [{targets: ['$AUTOSYNC_E2E_SCHEDULER_METRICS']}]}"
   echo "  - {job_name: sync-worker, static_configs: [{targets: ['$AUTOSYNC_E2E_WORKER_METRICS']}]}"
-  echo "  - {job_name: ws-gateway, static_configs: [{targets: ['$AUTOSYNC_E2E_GATEWAY']}]}"
+  echo "  - {job_name: ws-gateway, static_configs: [{targets: ['$AUTOSYNC_E2E_GATEWAY_METRICS']}]}"
 } >"$TMP/prometheus.yml"
 promtool check config "$TMP/prometheus.yml" >/dev/null || fail "the generated prometheus.yml is invalid"
 prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom-data" \

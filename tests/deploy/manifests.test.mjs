@@ -107,6 +107,13 @@ test('prod: 2+ schedulers and gateways, autoscaled workers, external database, W
   assert.ok(Number(a['nginx.ingress.kubernetes.io/proxy-send-timeout']) >= 3600);
   assert.equal(a['nginx.ingress.kubernetes.io/affinity'], 'cookie');
   assert.equal(ingress.spec.rules[0].http.paths[0].backend.service.name, 'ws-gateway');
+  // The Ingress routes the gateway's public port only, never its metrics port.
+  for (const rule of ingress.spec.rules) {
+    for (const p of rule.http.paths) assert.equal(p.backend.service.port.name, 'http');
+  }
+  const gatewayService = find(objs, 'Service', 'ws-gateway');
+  assert.deepEqual(gatewayService.spec.ports.map((p) => [p.name, p.port]), [['http', 8080], ['metrics', 9103]]);
+  assert.equal(find(objs, 'ServiceMonitor', 'ws-gateway').spec.endpoints[0].port, 'metrics');
   for (const kind of ['ServiceMonitor']) {
     assert.deepEqual(objs.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort(), ['scheduler-service', 'sync-worker', 'ws-gateway']);
   }
@@ -192,10 +199,13 @@ test('network policies: default deny, only the scheduler reaches the worker, onl
     }
   }
   // Every metrics port admits the monitoring namespace.
-  for (const [name, port] of [['scheduler-service', 9101], ['sync-worker', 9102]]) {
+  for (const [name, port] of [['scheduler-service', 9101], ['sync-worker', 9102], ['ws-gateway', 9103]]) {
     const rules = forPod(name).flatMap((p) => p.spec.ingress).filter((r) => r.ports.some((x) => x.port === port));
-    assert.ok(rules.some((r) => r.from.some((f) => f.namespaceSelector)), name);
+    assert.ok(rules.length > 0 && rules.every((r) => r.from?.every((f) => f.namespaceSelector)), name);
   }
+  // The gateway's metrics port is open to the monitoring namespace only, never to everyone.
+  const gatewayRules = forPod('ws-gateway').flatMap((p) => p.spec.ingress);
+  for (const r of gatewayRules.filter((x) => !x.from)) assert.ok(r.ports.every((x) => x.port !== 9103));
 });
 
 test('store tokens are mounted into the worker only, the JWT key into the gateway only', () => {

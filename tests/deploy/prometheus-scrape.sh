@@ -18,7 +18,7 @@ fail() { echo "prometheus-scrape: $*" >&2; exit 1; }
 declare -A TARGETS=(
   [scheduler-service]=$AUTOSYNC_E2E_SCHEDULER_METRICS
   [sync-worker]=$AUTOSYNC_E2E_WORKER_METRICS
-  [ws-gateway]=$AUTOSYNC_E2E_GATEWAY
+  [ws-gateway]=$AUTOSYNC_E2E_GATEWAY_METRICS
 )
 # The lint must bite: a counter without the _total suffix is a finding.
 if printf '# HELP bad_requests Requests.\n# TYPE bad_requests counter\nbad_requests 1\n' |

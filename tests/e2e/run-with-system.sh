@@ -44,11 +44,11 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-# Seven free loopback ports, chosen by the kernel.
-read -r PG_PORT SIM_PORT WORKER_PORT WORKER_METRICS_PORT SCHEDULER_PORT SCHEDULER_METRICS_PORT GATEWAY_PORT < <(
+# Eight free loopback ports, chosen by the kernel.
+read -r PG_PORT SIM_PORT WORKER_PORT WORKER_METRICS_PORT SCHEDULER_PORT SCHEDULER_METRICS_PORT GATEWAY_PORT GATEWAY_METRICS_PORT < <(
   node -e '
     const net = require("net");
-    const servers = Array.from({ length: 7 }, () => net.createServer());
+    const servers = Array.from({ length: 8 }, () => net.createServer());
     Promise.all(servers.map((s) => new Promise((r) => s.listen(0, "127.0.0.1", () => r(s.address().port)))))
       .then((ports) => { console.log(ports.join(" ")); servers.forEach((s) => s.close()); });')
 
@@ -109,7 +109,7 @@ export AUTOSYNC_E2E_SIM_STORE="$E2E_SIM_STORE"
 export AUTOSYNC_E2E_SIM_INVALID=1
 export AUTOSYNC_E2E_SIM_CREDENTIALS_REF="env:SIM_TOKEN"
 AUTOSYNC_E2E_GATEWAY_ARGV=$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' \
-  "$BIN/ws-gateway" --insecure_grpc "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
+  "$BIN/ws-gateway" --insecure_grpc "--listen=127.0.0.1:$GATEWAY_PORT" "--metrics_listen=127.0.0.1:$GATEWAY_METRICS_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
   "--web_root=$ROOT/ws-gateway/web")
 export AUTOSYNC_E2E_GATEWAY_ARGV
 export AUTOSYNC_E2E_SCHEDULER_TARGET="127.0.0.1:$SCHEDULER_PORT"
@@ -118,8 +118,9 @@ export AUTOSYNC_E2E_SCHEDULER_METRICS="127.0.0.1:$SCHEDULER_METRICS_PORT"
 export AUTOSYNC_E2E_WORKER_METRICS="127.0.0.1:$WORKER_METRICS_PORT"
 export AUTOSYNC_E2E_WORKER_TARGET="127.0.0.1:$WORKER_PORT"
 export AUTOSYNC_E2E_GATEWAY="127.0.0.1:$GATEWAY_PORT"
+export AUTOSYNC_E2E_GATEWAY_METRICS="127.0.0.1:$GATEWAY_METRICS_PORT"
 if (($# > 0)); then
-  start ws-gateway --insecure_grpc "--listen=127.0.0.1:$GATEWAY_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
+  start ws-gateway --insecure_grpc "--listen=127.0.0.1:$GATEWAY_PORT" "--metrics_listen=127.0.0.1:$GATEWAY_METRICS_PORT" "--scheduler_target=127.0.0.1:$SCHEDULER_PORT" \
     "--web_root=$ROOT/ws-gateway/web"
   wait_http "${AUTOSYNC_E2E_URL}health" 60
   echo "run-with-system: dashboard at $AUTOSYNC_E2E_URL"

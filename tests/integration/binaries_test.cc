@@ -19,6 +19,7 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 using ::testing::Not;
+using ::testing::Not;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kStopTimeout = absl::Seconds(5);
@@ -223,8 +224,10 @@ TEST(GatewayTest, HealthFollowsTheScheduler) {
   const std::string url = FreshDatabaseUrl();
   const int scheduler_port = FreePort();
   const int gateway_port = FreePort();
+  const int gateway_metrics_port = FreePort();
   auto gateway = StartBinary(
       "ws-gateway", {absl::StrCat("--listen=127.0.0.1:", gateway_port),
+                     absl::StrCat("--metrics_listen=127.0.0.1:", gateway_metrics_port),
                      absl::StrCat("--scheduler_target=127.0.0.1:", scheduler_port),
                      "--upstream_timeout_ms=300"});
   ASSERT_NE(gateway, nullptr);
@@ -254,9 +257,15 @@ TEST(GatewayTest, HealthFollowsTheScheduler) {
   EXPECT_EQ(up->status, 200) << up->body;
   EXPECT_THAT(up->body, HasSubstr("\"status\":\"ok\""));
 
-  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", gateway_port, "/metrics"));
+  // /metrics only on --metrics_listen; the public port answers 404 for it.
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", gateway_metrics_port, "/metrics"));
   ASSERT_TRUE(metrics.ok());
   EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("autosync_gateway_"));
+  auto public_metrics = HttpGet(absl::StrCat("http://127.0.0.1:", gateway_port, "/metrics"));
+  ASSERT_TRUE(public_metrics.ok());
+  EXPECT_EQ(public_metrics->status, 404);
+  EXPECT_THAT(public_metrics->body, Not(HasSubstr("autosync_gateway_")));
   auto missing = HttpGet(absl::StrCat("http://127.0.0.1:", gateway_port, "/nope"));
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->status, 404);

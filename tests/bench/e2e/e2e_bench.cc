@@ -94,7 +94,7 @@ int Main(int argc, char** argv) {
   const int gateway_port = autosync::testing::FreePort();
   auto gateway = ChildProcess::Start(
       autosync::testing::BinaryPath("ws-gateway"),
-      {.args = {"--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", gateway_port),
+      {.args = {"--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", gateway_port), "--metrics_listen=127.0.0.1:0",
                 "--scheduler_target=" + scheduler_target, "--log_level=warn",
                 "--store_triggers_per_minute=6000", "--client_triggers_per_minute=6000"}});
   if (!gateway.ok()) Die(gateway.status().ToString());

@@ -47,6 +47,7 @@ gateway() {  # gateway PROTOCOL
   local port
   port=$(free_port)
   measure "$1" ws-gateway "$port" "$build/bin/ws-gateway" --insecure_grpc --listen="127.0.0.1:$port" \
+    --metrics_listen=127.0.0.1:0 \
     --bench_endpoints --scheduler_target=127.0.0.1:1 --send_queue_max=100000 --log_level=warn
 }
 anchor() {  # anchor SCRIPT PROTOCOL LABEL

@@ -335,6 +335,12 @@ grpc::ServerUnaryReactor* FakeScheduler::GetLtvCohorts(grpc::CallbackServerConte
   return Answer(context, grpc::Status::OK);
 }
 
+grpc::ServerUnaryReactor* FakeScheduler::ListAudit(grpc::CallbackServerContext* context,
+                                                    const v1::ListAuditRequest*,
+                                                    v1::ListAuditResponse*) {
+  return Answer(context, grpc::Status::OK);
+}
+
 grpc::ServerUnaryReactor* FakeScheduler::ReportConnections(
     grpc::CallbackServerContext* context, const v1::ReportConnectionsRequest* request,
     v1::ReportConnectionsResponse*) {

@@ -69,6 +69,10 @@ class FakeScheduler final : public autosync::v1::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* GetLtvCohorts(grpc::CallbackServerContext* context,
                                           const autosync::v1::GetLtvCohortsRequest* request,
                                           autosync::v1::GetLtvCohortsResponse* response) override;
+  // An empty page (the role tests only need an answer).
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
+                                      const autosync::v1::ListAuditRequest* request,
+                                      autosync::v1::ListAuditResponse* response) override;
   grpc::ServerUnaryReactor* ReportConnections(
       grpc::CallbackServerContext* context,
       const autosync::v1::ReportConnectionsRequest* request,

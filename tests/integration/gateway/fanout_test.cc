@@ -140,7 +140,7 @@ TEST_F(FanoutTest, ThousandClientsAllReceiveEveryEventOfARun) {
   EXPECT_EQ(fleet.progress_total.load(), kClients * kEvents);
   std::cout << kClients * kEvents << " deliveries in " << absl::FormatDuration(absl::Now() - start)
             << "\n";
-  auto metrics = HttpGet(Url("/metrics"));
+  auto metrics = HttpGet(MetricsUrl());
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(metrics->body, HasSubstr("autosync_gateway_connections{protocol=\"ws\"} 1000"));
   EXPECT_TRUE(fake_->WaitForReport("buycosari", kClients, absl::Seconds(5)));

@@ -47,7 +47,9 @@ class GatewayFixture : public ::testing::Test {
   // Starts the gateway with `base_args_` and `extra` and waits until /health answers.
   void StartGateway(std::vector<std::string> extra = {}) {
     port_ = FreePort();
+    metrics_port_ = FreePort();
     std::vector<std::string> args = {"--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", port_),
+                                     absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
                                      "--scheduler_target=" + fake_->target()};
     args.insert(args.end(), base_args_.begin(), base_args_.end());
     args.insert(args.end(), extra.begin(), extra.end());
@@ -61,11 +63,17 @@ class GatewayFixture : public ::testing::Test {
     return absl::StrCat("http://127.0.0.1:", port_, path);
   }
 
+  // GET /metrics on the gateway's --metrics_listen port.
+  std::string MetricsUrl() const {
+    return absl::StrCat("http://127.0.0.1:", metrics_port_, "/metrics");
+  }
+
   std::vector<std::string> base_args_;  // flags every StartGateway of the suite passes
   absl::Duration stop_timeout_ = absl::Seconds(15);
   std::unique_ptr<FakeScheduler> fake_;
   std::unique_ptr<ChildProcess> gateway_;
   int port_ = 0;
+  int metrics_port_ = 0;
 };
 
 }  // namespace autosync::testing

@@ -335,7 +335,7 @@ TEST_F(GatewayTest, SlowConsumerIsDroppedWhileOthersKeepReceiving) {
   for (int i = 0; i <= kEvents && end.ok(); ++i) end = slow->Read(absl::Seconds(10)).status();
   EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable) << end;
   EXPECT_THAT(std::string(end.message()), HasSubstr("closed 1008: slow consumer"));
-  auto metrics = HttpGet(Url("/metrics"));
+  auto metrics = HttpGet(MetricsUrl());
   EXPECT_THAT(metrics->body, HasSubstr("autosync_gateway_slow_consumer_disconnects_total 1"));
 }
 
@@ -441,7 +441,7 @@ TEST_F(GatewayTest, ConformanceModeEchoesRawEngineIo) {
 TEST_F(GatewayTest, AnAbortedHeldPollEndsTheSession) {
   StartGateway();
   auto sessions = [&]() -> std::string {
-    auto metrics = HttpGet(Url("/metrics"));
+    auto metrics = HttpGet(MetricsUrl());
     if (!metrics.ok()) return "";
     const size_t at = metrics->body.find("autosync_gateway_connections{protocol=\"socketio\"}");
     return at == std::string::npos ? "" : metrics->body.substr(at, metrics->body.find('\n', at) - at);

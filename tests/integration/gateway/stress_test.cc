@@ -185,7 +185,7 @@ class GatewayStressTest : public GatewayFixture {
   }
   // The value of one metric line (`name{labels}`), or -1.
   double Metric(const std::string& series) {
-    absl::StatusOr<MetricValues> metrics = ScrapeMetrics(port_);
+    absl::StatusOr<MetricValues> metrics = ScrapeMetrics(metrics_port_);
     if (!metrics.ok()) return -1;
     auto it = metrics->find(series);
     return it == metrics->end() ? -1 : it->second;

@@ -153,7 +153,9 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
   }
 
   system->gateway_port_ = FreePort();
+  system->gateway_metrics_port_ = FreePort();
   args = {absl::StrCat("--listen=127.0.0.1:", system->gateway_port_),
+          absl::StrCat("--metrics_listen=127.0.0.1:", system->gateway_metrics_port_),
           "--scheduler_target=" + system->scheduler_target_, "--upstream_timeout_ms=5000",
           "--store_triggers_per_minute=600", "--client_triggers_per_minute=600"};
   if (!options.jwt_secret.empty()) {
@@ -194,7 +196,7 @@ std::string System::GatewayUrl(const std::string& path) const {
 std::vector<std::string> System::MetricsUrls() const {
   return {absl::StrCat("http://127.0.0.1:", scheduler_metrics_port_, "/metrics"),
           absl::StrCat("http://127.0.0.1:", worker_metrics_port_, "/metrics"),
-          GatewayUrl("/metrics")};
+          absl::StrCat("http://127.0.0.1:", gateway_metrics_port_, "/metrics")};
 }
 
 std::string System::AllOutput() const {

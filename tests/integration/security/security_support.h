@@ -108,6 +108,7 @@ class System final {
   int scheduler_metrics_port_ = 0;
   int worker_metrics_port_ = 0;
   int gateway_port_ = 0;
+  int gateway_metrics_port_ = 0;
 };
 
 }  // namespace autosync::testing

@@ -87,6 +87,10 @@ class FakeScheduler final : public SchedulerClient {
       const v1::PreviewScheduleRequest&) override {
     return v1::PreviewScheduleResponse();
   }
+  absl::StatusOr<v1::ListAuditResponse> ListAudit(const v1::ListAuditRequest& request) override {
+    audit_requests.push_back(request);
+    return audit_page;
+  }
   void ReportConnections(const v1::ReportConnectionsRequest& request,
                          std::function<void(absl::Status)> done) override {
     reports.push_back(request);
@@ -111,6 +115,8 @@ class FakeScheduler final : public SchedulerClient {
   std::vector<std::string> deleted;
   std::vector<std::shared_ptr<FakeStream>> streams;
   std::vector<v1::ReportConnectionsRequest> reports;
+  std::vector<v1::ListAuditRequest> audit_requests;
+  v1::ListAuditResponse audit_page;
 };
 
 }  // namespace autosync::gateway

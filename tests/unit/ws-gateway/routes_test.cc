@@ -209,7 +209,7 @@ TEST_F(StoreRoutesTest, EachRouteNeedsItsRoleAndARefusalChangesNothing) {
       const std::string what = absl::StrCat(c.method, " ", c.target, " as ", roles[r]);
       if (static_cast<long>(r) < needed) {
         EXPECT_EQ(res.status, 403) << what << ": " << res.body;
-        EXPECT_THAT(res.body, HasSubstr(absl::StrCat("needs role ", c.needs))) << what;
+        EXPECT_THAT(res.body, HasSubstr(absl::StrCat("role ", c.needs, " required"))) << what;
         EXPECT_EQ(scheduler_.upserts.size(), upserts) << what;
         EXPECT_EQ(scheduler_.deleted.size(), deletes) << what;
       } else {

@@ -1,7 +1,8 @@
 // Drives the ws-gateway with the stock socket.io-client 4.x, as a dashboard would. Exits 0 when
 // the scenario's expectations hold, 1 otherwise, printing one JSON line with what it saw.
 //   node sio_client.js --url=http://127.0.0.1:8080 --store=buycosari [--websocket-only]
-//        [--token=JWT] [--scenario=run|refused|heartbeat] [--hold-ms=N] [--timeout-ms=N]
+//        [--token=JWT] [--scenario=run|refused|heartbeat|emit] [--hold-ms=N] [--timeout-ms=N]
+//        [--event=NAME]   (emit: sends NAME with the store once connected and prints the ack)
 'use strict';
 const { io } = require('socket.io-client');
 
@@ -48,11 +49,15 @@ socket.on('error', (e) => { seen.lastError = e; });
 
 socket.on('connect', () => {
   if (scenario === 'refused') return finish(false, 'connected although it should be refused');
+  if (scenario === 'emit') {
+    return socket.emit(args.event, store, (ack) => { seen.ack = ack; finish(true, 'acked'); });
+  }
   socket.emit('selectStore', store, (ack) => { seen.selectAck = ack; });
 });
 
 let triggered = false;
 socket.on('syncStatus', (status) => {
+  if (scenario === 'emit') return;
   seen.statuses += 1;
   if (status.storeId !== store) return finish(false, 'status of another store');
   if (!triggered) {
@@ -66,6 +71,7 @@ socket.on('syncStatus', (status) => {
   }
 });
 socket.on('autoSyncProgress', (p) => {
+  if (scenario === 'emit') return;
   if (p.storeId !== store) return finish(false, 'progress of another store');
   seen.stages.push(p.stage);
   seen.runId = p.runId;
