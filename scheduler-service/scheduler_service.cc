@@ -44,8 +44,11 @@ std::string Metadata(const grpc::CallbackServerContext& context, absl::string_vi
   return it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
+// The DNS name of the gateway's client certificate (README "mTLS between services").
+constexpr absl::string_view kGatewayIdentity = "autosync-gateway";
+
 // Who is calling, for the audit trail. With TLS, the peer's authenticated identity decides: a
-// gateway's (an identity naming "ws-gateway") actor metadata is recorded as verified, any other
+// gateway's (a certificate naming autosync-gateway) actor metadata is recorded as verified, any other
 // peer is recorded as "grpc:<identity>" (what it claimed is kept in the detail). Without TLS
 // nothing can be verified: the gateway's actor metadata is recorded as given (actor_verified
 // false), a caller without it is "grpc:anonymous". README "Audit trail".
@@ -56,19 +59,21 @@ AuditEntry AuditFor(const grpc::CallbackServerContext& context, absl::string_vie
   entry.store_id = store_id;
   entry.detail_json = std::move(detail_json);
   const std::string peer = context.peer();
-  std::string identity;
+  std::string identity;  // the first of the peer's names (its certificate's DNS SANs)
+  bool gateway_peer = false;
   if (std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
       auth != nullptr && auth->IsPeerAuthenticated()) {
     for (const grpc::string_ref& id : auth->GetPeerIdentity()) {
-      identity.assign(id.data(), id.size());
-      break;
+      const absl::string_view name(id.data(), id.size());
+      if (identity.empty()) identity = std::string(name);
+      if (name == kGatewayIdentity) gateway_peer = true;
     }
   }
   const std::string claimed = Metadata(context, "x-autosync-actor");
   const std::string client = Metadata(context, "x-autosync-client-address");
   const bool from_gateway = !claimed.empty();
   if (!identity.empty()) {
-    if (from_gateway && absl::StrContains(identity, "ws-gateway")) {
+    if (from_gateway && gateway_peer) {
       entry.actor = claimed;
       entry.actor_verified = true;
     } else {

@@ -20,3 +20,9 @@ CREATE TABLE audit_log (
 -- No foreign key to stores: a deleted store's history stays.
 CREATE INDEX audit_log_store_id ON audit_log (store_id, id DESC);
 CREATE INDEX audit_log_action_id ON audit_log (action, id DESC);
+
+-- Who may use it (migration 0014's roles): the scheduler writes and lists it; dashboards read it;
+-- nobody updates or deletes it but its owner.
+GRANT SELECT, INSERT ON audit_log TO autosync_scheduler;
+GRANT USAGE ON SEQUENCE audit_log_id_seq TO autosync_scheduler;
+GRANT SELECT ON audit_log, audit_log_id_seq TO autosync_readonly;

@@ -19,9 +19,10 @@ using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
 // Tables that have a store_id column but are fleet-wide, not store-scoped, as a PostgreSQL array
-// literal: none today. A table listed here stays on the coordinator if the schema is distributed;
-// say why beside it.
-constexpr char kFleetWideTables[] = "{}";
+// literal. A table listed here stays on the coordinator if the schema is distributed:
+// - audit_log: one log of who changed what, across stores (store_id is NULL for fleet-wide
+//   actions such as an fx-rates import), kept apart from the per-store data it describes.
+constexpr char kFleetWideTables[] = "{audit_log}";
 
 // One line per broken rule, e.g. "sync_runs: primary key sync_runs_pkey (run_id) lacks store_id".
 std::vector<std::string> Violations(const std::string& url) {

@@ -62,6 +62,8 @@ const std::map<std::string, TableGrants>& ExpectedTableGrants() {
       {"quarantined_records", {{"SELECT"}, {"SELECT", "INSERT", "UPDATE", "DELETE"}}},
       {"store_notifications", {{"SELECT", "INSERT", "UPDATE"}, {}}},
       {"fx_rates", {{"SELECT", "INSERT", "UPDATE"}, {"SELECT"}}},
+      {"audit_log", {{"SELECT", "INSERT"}, {}}},
+      {"audit_log_id_seq", {{"USAGE"}, {}}},
   };
   return *grants;
 }
