@@ -69,8 +69,9 @@ namespace {
 class ReadinessLoop final {
  public:
   ReadinessLoop(grpc::Server& server, std::vector<std::string> service_names,
-                prometheus::Registry& registry, ReadinessCheck readiness)
+                prometheus::Registry& registry, ReadinessCheck readiness, ReadyState& state)
       : server_(server),
+        state_(state),
         names_(std::move(service_names)),
         readiness_(std::move(readiness)),
         gauge_(prometheus::BuildGauge()
@@ -98,6 +99,7 @@ class ReadinessLoop final {
       if (now_ready == ready) continue;
       ready = now_ready;
       gauge_.Set(ready ? 1 : 0);
+      state_.Set(ready, std::string(s.message()));
       for (const std::string& name : names_) {
         if (grpc::HealthCheckServiceInterface* health = server_.GetHealthCheckService()) {
           health->SetServingStatus(name, ready);
@@ -112,6 +114,7 @@ class ReadinessLoop final {
   }
 
   grpc::Server& server_;
+  ReadyState& state_;
   const std::vector<std::string> names_;
   const ReadinessCheck readiness_;
   prometheus::Gauge& gauge_;
@@ -133,7 +136,9 @@ int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
     return 1;
   }
   std::shared_ptr<prometheus::Registry> registry_for_readiness = registry;
-  auto metrics = MetricsServer::Start(metrics_listen, std::move(registry));
+  // GET /ready on the metrics listener says what the named health services say.
+  auto ready = std::make_shared<ReadyState>();
+  auto metrics = MetricsServer::Start(metrics_listen, std::move(registry), ready);
   if (!metrics.ok()) {
     LogError("cannot start metrics server (--metrics_listen)",
              {{"error", metrics.status().message()}});
@@ -146,11 +151,12 @@ int ServeGrpcUntilSignal(const HostPort& listen, const HostPort& metrics_listen,
   std::unique_ptr<ReadinessLoop> readiness_loop;
   if (readiness.check) {
     readiness_loop = std::make_unique<ReadinessLoop>(*grpc_server->server, service_names,
-                                                     *registry_for_readiness, readiness);
+                                                     *registry_for_readiness, readiness, *ready);
   }
   const int sig = WaitForShutdownSignal();
   LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   readiness_loop.reset();  // before shutdown sets everything NOT_SERVING for good
+  ready->Set(false, "shutting down");
   ShutdownGrpcServer(*grpc_server->server, service_names, grace);
   (*metrics)->Stop();
   LogInfo("stopped");

@@ -78,6 +78,17 @@ std::string ProcessMetrics() {
 
 }  // namespace
 
+void ReadyState::Set(bool ready, std::string reason) {
+  absl::MutexLock lock(&mu_);
+  ready_ = ready;
+  reason_ = ready ? std::string() : std::move(reason);
+}
+
+std::pair<bool, std::string> ReadyState::Get() const {
+  absl::MutexLock lock(&mu_);
+  return {ready_, reason_};
+}
+
 std::string SerializeMetrics(prometheus::Registry& registry) {
   std::string out = prometheus::TextSerializer{}.Serialize(registry.Collect());
   out += ProcessMetrics();
@@ -88,6 +99,7 @@ struct MetricsServer::Impl {
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   std::shared_ptr<prometheus::Registry> registry;
+  std::shared_ptr<const ReadyState> ready;
   std::thread thread;
   bool stopped = false;
 
@@ -119,6 +131,13 @@ struct MetricsServer::Impl {
                          res->result(http::status::ok);
                          res->set(http::field::content_type, std::string(kMetricsContentType));
                          res->body() = SerializeMetrics(*registry);
+                       } else if (target == "/ready" && ready != nullptr) {
+                         const auto [is_ready, reason] = ready->Get();
+                         res->result(is_ready ? http::status::ok
+                                              : http::status::service_unavailable);
+                         res->set(http::field::content_type, "text/plain; charset=utf-8");
+                         res->body() = is_ready ? std::string("ready\n")
+                                                : absl::StrCat("not ready: ", reason, "\n");
                        } else {
                          res->result(http::status::not_found);
                          res->body() = "not found: try /metrics\n";
@@ -141,9 +160,11 @@ struct MetricsServer::Impl {
 MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const HostPort& listen, std::shared_ptr<prometheus::Registry> registry) {
+    const HostPort& listen, std::shared_ptr<prometheus::Registry> registry,
+    std::shared_ptr<const ReadyState> ready) {
   auto impl = std::make_unique<Impl>();
   impl->registry = std::move(registry);
+  impl->ready = std::move(ready);
   beast::error_code ec;
   const auto address = asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address ", listen.host));

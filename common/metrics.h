@@ -5,6 +5,10 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -19,11 +23,28 @@ std::string SerializeMetrics(prometheus::Registry& registry);
 
 inline constexpr absl::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-// Serves GET /metrics on its own thread. Stop() (or destruction) closes the listener and joins.
+// Whether the process is ready for work, and why not: what GET /ready answers. Thread-safe.
+// Kubernetes' HTTP readiness probe reads it where the gRPC port needs a client certificate
+// (kubelet's grpc probe cannot present one).
+class ReadyState final {
+ public:
+  void Set(bool ready, std::string reason) ABSL_LOCKS_EXCLUDED(mu_);
+  // {ready, the reason it is not ("" when ready)}.
+  std::pair<bool, std::string> Get() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable absl::Mutex mu_;
+  bool ready_ ABSL_GUARDED_BY(mu_) = true;
+  std::string reason_ ABSL_GUARDED_BY(mu_);
+};
+
+// Serves GET /metrics on its own thread, and GET /ready when given a ReadyState: 200 "ready" or
+// 503 "not ready: <reason>". Stop() (or destruction) closes the listener and joins.
 class MetricsServer final {
  public:
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
-      const HostPort& listen, std::shared_ptr<prometheus::Registry> registry);
+      const HostPort& listen, std::shared_ptr<prometheus::Registry> registry,
+      std::shared_ptr<const ReadyState> ready = nullptr);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

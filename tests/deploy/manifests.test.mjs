@@ -167,9 +167,17 @@ test('gRPC services: headless Services, grpc probes (TCP under prod mTLS), grace
       assert.equal(find(objs, 'Service', name).spec.clusterIP, 'None', `${overlay} ${name}`);
       const pod = find(objs, 'Deployment', name).spec.template.spec;
       const c = pod.containers[0];
-      // kubelet's grpc probes are plaintext: prod's mTLS ports are probed over TCP instead.
+      // kubelet's grpc probes are plaintext: prod's mTLS ports are probed over TCP for start-up
+      // and liveness, and readiness (which must follow the database) is GET /ready on the
+      // metrics port.
       const kind = overlay === 'overlays/prod' ? 'tcpSocket' : 'grpc';
-      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.equal(c[probe][kind]?.port, port, `${name} ${probe} ${kind}`);
+      for (const probe of ['startupProbe', 'livenessProbe']) assert.equal(c[probe][kind]?.port, port, `${name} ${probe} ${kind}`);
+      if (overlay === 'overlays/prod') {
+        const metricsPort = c.ports.find((p) => p.name === 'metrics').containerPort;
+        assert.deepEqual(c.readinessProbe.httpGet, { path: '/ready', port: metricsPort }, `${name} readiness`);
+      } else {
+        assert.equal(c.readinessProbe.grpc?.port, port, `${name} readinessProbe grpc`);
+      }
       assert.ok(pod.terminationGracePeriodSeconds >= 10, 'room for preStop + the 3 s gRPC grace');
       assert.ok(c.lifecycle.preStop.exec.command.includes('/bin/sleep'));
     }

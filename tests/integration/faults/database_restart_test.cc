@@ -24,6 +24,7 @@ namespace {
 namespace v1 = autosync::v1;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 constexpr char kStore[] = "shop";
 constexpr char kSchedulerService[] = "autosync.v1.Scheduler";
@@ -39,6 +40,15 @@ std::string ReadyGauge(int metrics_port) {
   if (!m.ok()) return "unreachable";
   auto it = m->find("autosync_ready");
   return it == m->end() ? "absent" : absl::StrCat(it->second);
+}
+
+// GET /ready on the metrics listener (what Kubernetes probes where gRPC needs a client
+// certificate): "200 ready" or "503 not ready: <reason>".
+std::string ReadyRoute(int metrics_port) {
+  absl::StatusOr<HttpResult> r =
+      HttpGet(absl::StrCat("http://127.0.0.1:", metrics_port, "/ready"), absl::Seconds(2));
+  if (!r.ok()) return "unreachable";
+  return absl::StrCat(r->status, " ", r->body);
 }
 
 TEST(DatabaseRestartTest, ServicesStayUpReportNotServingAndRecoverWithin10s) {
@@ -88,6 +98,8 @@ TEST(DatabaseRestartTest, ServicesStayUpReportNotServingAndRecoverWithin10s) {
   EXPECT_EQ(Health(worker, ""), "SERVING");
   EXPECT_EQ(ReadyGauge(sys.scheduler(0).metrics_port), "0");
   EXPECT_EQ(ReadyGauge(sys.worker(0).metrics_port), "0");
+  EXPECT_THAT(ReadyRoute(sys.scheduler(0).metrics_port), StartsWith("503 not ready: "));
+  EXPECT_THAT(ReadyRoute(sys.worker(0).metrics_port), StartsWith("503 not ready: "));
   v1::TriggerSyncResponse refused;
   grpc::Status trigger_down = sys.Trigger(kStore, &refused);
   EXPECT_EQ(trigger_down.error_code(), grpc::StatusCode::UNAVAILABLE)
@@ -155,6 +167,8 @@ TEST(DatabaseRestartTest, ServicesStayUpReportNotServingAndRecoverWithin10s) {
   EXPECT_TRUE(fresh.events().front().has_status());
   EXPECT_EQ(ReadyGauge(sys.scheduler(0).metrics_port), "1");
   EXPECT_EQ(ReadyGauge(sys.worker(0).metrics_port), "1");
+  EXPECT_EQ(ReadyRoute(sys.scheduler(0).metrics_port), "200 ready\n");
+  EXPECT_EQ(ReadyRoute(sys.worker(0).metrics_port), "200 ready\n");
   EXPECT_EQ(sys.CompareWithSource(kStore), "");
   EXPECT_EQ(sys.ScalarOrDie("SELECT count(*) FROM sync_runs WHERE status = 'running'"), 0);
   // Never restarted.
