@@ -131,6 +131,17 @@ absl::StatusOr<std::unique_ptr<PgFailoverCluster>> PgFailoverCluster::Start() {
                                                     cluster->MonitorLog(), "\n",
                                                     cluster->NodeLog(1)));
   }
+  // Each keeper's own timeout, set once it is settled (a keeper rewrites its configuration file
+  // while it initializes) and reloaded in place.
+  for (const Node& node : cluster->nodes_) {
+    auto set = cluster->Autoctl({"config", "set", "--pgdata", node.pgdata,
+                                 "timeout.network_partition_timeout",
+                                 kNetworkPartitionTimeoutSeconds});
+    if (!set.ok()) return set.status();
+    if (auto reload = cluster->Autoctl({"reload", "--pgdata", node.pgdata}); !reload.ok()) {
+      return reload.status();
+    }
+  }
   return cluster;
 }
 
@@ -178,7 +189,6 @@ absl::Status PgFailoverCluster::CreateNode(int i) {
   if (!pgid.ok()) return pgid.status();
   node.pgid = *pgid;
   ++node.runs;
-  // The keeper's configuration exists once it has registered; it reloads on `pg_autoctl reload`.
   const std::string cfg = absl::StrCat(dir_, "/cfg/pg_autoctl", node.pgdata, "/pg_autoctl.cfg");
   absl::Status registered = Poll(
       [&] {
@@ -190,10 +200,7 @@ absl::Status PgFailoverCluster::CreateNode(int i) {
   if (!registered.ok()) {
     return absl::DeadlineExceededError(absl::StrCat(registered.message(), "\n", NodeLog(i)));
   }
-  auto set = Autoctl({"config", "set", "--pgdata", node.pgdata, "timeout.network_partition_timeout",
-                      kNetworkPartitionTimeoutSeconds});
-  if (!set.ok()) return set.status();
-  return Autoctl({"reload", "--pgdata", node.pgdata}).status();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<pid_t> PgFailoverCluster::Spawn(const std::vector<std::string>& args,
@@ -290,7 +297,11 @@ absl::StatusOr<int> PgFailoverCluster::Primary() const {
   if (!states.ok()) return states.status();
   for (int i = 0; i < kNodes; ++i) {
     auto it = states->find(nodes_[i].name);
-    if (it != states->end() && it->second == "primary/primary") return i;
+    if (it == states->end()) continue;
+    // wait_primary: a primary without a standby to wait for (the other node is down).
+    for (const char* writable : {"primary/primary", "wait_primary/wait_primary", "single/single"}) {
+      if (it->second == writable) return i;
+    }
   }
   return absl::NotFoundError(absl::StrCat("no primary: ", absl::StrJoin(*states, ", ",
                                                                          absl::PairFormatter("="))));

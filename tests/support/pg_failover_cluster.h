@@ -44,7 +44,8 @@ class PgFailoverCluster final {
 
   // node name -> "reported/assigned" state, as the monitor has them ("primary/primary").
   absl::StatusOr<std::map<std::string, std::string>> States() const;
-  // The node (0 or 1) that the monitor has as primary in both reported and assigned state.
+  // The node (0 or 1) that the monitor has as the writable one in both reported and assigned
+  // state: primary, or wait_primary / single while no standby follows it.
   absl::StatusOr<int> Primary() const;
   // Polls the monitor until `want` (node index -> state, reported and assigned) holds.
   absl::Status WaitForState(const std::map<int, std::string>& want, absl::Duration timeout) const;
