@@ -382,7 +382,6 @@ TEST_F(FailoverTest, PostmasterKillThenSwitchoverWhileIdle) {
   ASSERT_TRUE(sys.Upsert(sys.StoreFor("sw", "0 0 1 1 *", /*with_ads=*/false)).ok());
   absl::StatusOr<int> primary = cluster().Primary();
   ASSERT_TRUE(primary.ok()) << primary.status();
-  const int standby = 1 - *primary;
   const pid_t scheduler_pid = sys.scheduler(0).process->pid();
   const pid_t worker_pid = sys.worker(0).process->pid();
 
@@ -400,16 +399,23 @@ TEST_F(FailoverTest, PostmasterKillThenSwitchoverWhileIdle) {
       absl::Seconds(60)))
       << write_error << "\n"
       << cluster().NodeLog(*primary);
-  std::cout << "postmaster killed -> first write "
-            << absl::FormatDuration(absl::Now() - postmaster_killed) << std::endl;
-  EXPECT_EQ(cluster().Primary().value_or(-1), *primary) << "no failover for a postmaster restart";
+  const absl::Duration postmaster_write = absl::Now() - postmaster_killed;
+  // The keeper restarts PostgreSQL in place; with the test's eager health checks the monitor
+  // may meanwhile have failed over to the standby (under load the restart can outlast
+  // node_considered_unhealthy_timeout). Either way the services must carry on.
+  absl::StatusOr<int> after = cluster().WaitForPrimaryAndSecondary(absl::Seconds(60));
+  ASSERT_TRUE(after.ok()) << after.status();
+  std::cout << "postmaster killed -> first write " << absl::FormatDuration(postmaster_write)
+            << "; "
+            << (*after == *primary ? "restarted in place" : "failed over") << std::endl;
+  primary = after;
+  const int standby = 1 - *primary;
   EXPECT_TRUE(WaitUntil(
       [&] {
         return Health(sys.scheduler(0).target(), kSchedulerService) == "SERVING" &&
                Health(sys.worker(0).target(), kWorkerService) == "SERVING";
       },
       absl::Seconds(15)));
-  ASSERT_TRUE(cluster().WaitForPrimaryAndSecondary(absl::Seconds(60)).ok());
 
   // A scheduler pointed at the standby alone waits for a primary: it says so, with libpq's
   // reason, and does not serve.
