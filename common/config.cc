@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 
@@ -138,6 +139,18 @@ absl::Status ValidateDatabaseUrl(absl::string_view url) {
   // libpq checks ports only when connecting; a typo should stop the process at start instead.
   absl::Status status = absl::OkStatus();
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    // libpq checks this one only when connecting too; a typo would read as "cannot connect".
+    if (std::string_view(o->keyword) == "target_session_attrs" && o->val != nullptr) {
+      static constexpr std::string_view kAttrs[] = {"any",     "read-write", "read-only",
+                                                    "primary", "standby",    "prefer-standby"};
+      if (std::find(std::begin(kAttrs), std::end(kAttrs), std::string_view(o->val)) ==
+          std::end(kAttrs)) {
+        status = absl::InvalidArgumentError(absl::StrCat(
+            "target_session_attrs \"", o->val,
+            "\" is not one of any, read-write, read-only, primary, standby, prefer-standby"));
+      }
+      continue;
+    }
     if (std::string_view(o->keyword) != "port" || o->val == nullptr) continue;
     for (absl::string_view part : absl::StrSplit(o->val, ',')) {
       uint32_t port = 0;

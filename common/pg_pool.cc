@@ -20,11 +20,14 @@ std::string WithConnectOptions(const PgPoolOptions& options) {
       absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options.connect_timeout)));
   std::string url = options.url;
   if (uri) {
+    // A multi-host URI (host1:port1,host2:port2/db?target_session_attrs=read-write) is libpq's
+    // own: only parameters are added, the host list is left as it is.
     if (!absl::StrContains(url, "connect_timeout=")) {
       absl::StrAppend(&url, absl::StrContains(url, "?") ? "&" : "?", "connect_timeout=", timeout);
     }
     if (!absl::StrContains(url, "application_name=")) {
-      absl::StrAppend(&url, "&application_name=", options.application_name);
+      absl::StrAppend(&url, absl::StrContains(url, "?") ? "&" : "?", "application_name=",
+                      options.application_name);
     }
   } else {
     if (!absl::StrContains(url, "connect_timeout=")) {
@@ -59,6 +62,8 @@ bool ClosedByServer(const pqxx::connection_base& conn) {
   return ::poll(&p, 1, 0) != 0;
 }
 
+constexpr char kReadOnlySqlTransaction[] = "25006";
+
 }  // namespace
 
 void PgConnectionDeleter::operator()(pqxx::connection_base* conn) const {
@@ -90,6 +95,14 @@ absl::Status StatusFromPgException(const std::exception& e) {
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     // Class 57 (operator intervention: admin shutdown, cannot connect now) and 08 (connection).
     const std::string state = sql->sqlstate();
+    // 25006 read_only_sql_transaction: this connection's server is no longer a writable primary
+    // (demoted, or fenced read-only by pg_auto_failover while it promotes the standby). Like a
+    // lost connection: the caller retries, and a new connection finds the primary
+    // (target_session_attrs=read-write).
+    if (state == kReadOnlySqlTransaction) {
+      return absl::UnavailableError(
+          absl::StrCat("database is read-only (no longer the primary): ", OneLine(e.what())));
+    }
     if (absl::StartsWith(state, "57") || absl::StartsWith(state, "08")) {
       return absl::UnavailableError(absl::StrCat("database unavailable: ", OneLine(e.what())));
     }
@@ -196,7 +209,14 @@ absl::Status PgPool::Warm(int n, absl::FunctionRef<absl::Status(pqxx::connection
 absl::Status PgPool::Ping() {
   return Run([](pqxx::connection_base& c) {
     pqxx::nontransaction tx(c);
-    tx.exec("SELECT 1");
+    // A server that answers but takes no writes (a standby, or a primary fenced read-only during
+    // a failover) is not ready: every service writes. Thrown as a lost connection so that Run()
+    // drops this connection and the next one looks for the primary again.
+    const pqxx::result r = tx.exec(
+        "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool");
+    if (r[0][0].as<bool>()) {
+      throw pqxx::broken_connection("the server is read-only (not a primary)");
+    }
     return absl::OkStatus();
   });
 }

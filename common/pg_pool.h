@@ -20,7 +20,10 @@ class connection_base;
 namespace autosync::common {
 
 struct PgPoolOptions {
-  std::string url = {};  // libpq connection string or URI
+  // libpq connection string or URI; a multi-host URI with target_session_attrs=read-write
+  // (postgresql://h1:5432,h2:5432/db?target_session_attrs=read-write) connects to whichever
+  // host is the primary, so a failover is a reconnect.
+  std::string url = {};
   int size = 4;
   absl::Duration acquire_timeout = absl::Seconds(10);
   absl::Duration connect_timeout = absl::Seconds(5);
@@ -44,12 +47,14 @@ class PgPool final {
 
   // Runs `fn` on a pooled connection. libpqxx exceptions thrown by `fn` become a Status
   // (broken connection → UNAVAILABLE, unique violation → ALREADY_EXISTS, serialization failure
-  // or deadlock → ABORTED, check/not-null violation → INVALID_ARGUMENT, else INTERNAL); a broken
-  // connection is discarded. Waiting longer than acquire_timeout for a free connection is
-  // RESOURCE_EXHAUSTED; failing to connect is UNAVAILABLE.
+  // or deadlock → ABORTED, check/not-null violation → INVALID_ARGUMENT, a write refused by a
+  // read-only server (SQLSTATE 25006: a demoted primary) → UNAVAILABLE, else INTERNAL); an
+  // UNAVAILABLE connection is discarded, with the idle ones. Waiting longer than acquire_timeout
+  // for a free connection is RESOURCE_EXHAUSTED; failing to connect is UNAVAILABLE.
   absl::Status Run(absl::FunctionRef<absl::Status(pqxx::connection_base&)> fn);
 
-  // SELECT 1 on a pooled connection.
+  // One query on a pooled connection: OK when the server answers and takes writes. A standby or
+  // a read-only primary is UNAVAILABLE, like a lost connection (and that connection is dropped).
   absl::Status Ping();
 
   // Takes `n` connections at once (opening what is missing, at most the pool's size), runs `fn`

@@ -13,7 +13,8 @@ namespace autosync::common {
 void InitLoggingFromFlags(absl::string_view service, ConfigErrors& errors);
 
 // Pings the database until it answers or `timeout` passes (retrying every 0.5 s: PostgreSQL
-// often starts after us in a fresh cluster). Returns the last error on timeout.
+// often starts after us in a fresh cluster; a writable one: a standby is not enough). Logs
+// why it waits, every 10 s. Returns the last error on timeout.
 absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout);
 
 }  // namespace autosync::common

@@ -31,6 +31,12 @@ std::vector<Case> Cases() {
       {"host=db password='it\\'s s3cretJ' dbname=x", "s3cretJ"},
       {"host=db PASSWORD=s3cretK", "s3cretK"},
       {"host=db\tpassword=s3cretL\tdbname=x", "s3cretL"},
+      // Multi-host (HA) URLs: libpq tries each host for the primary (issue 21).
+      {"postgresql://app:s3cretM@db1:5432,db2:5432/autosync?target_session_attrs=read-write",
+       "s3cretM"},
+      {"postgresql://app:s3cr@tN@[::1]:5432,db2/autosync?target_session_attrs=read-write", "tN"},
+      {"postgresql://db1,db2:5433/x?target_session_attrs=read-write&password=s3cretO", "s3cretO"},
+      {"host=db1,db2 port=5432,5433 password=s3cretP target_session_attrs=read-write", "s3cretP"},
   };
 }
 
@@ -44,6 +50,24 @@ TEST(RedactionTest, RedactDatabaseUrlDropsEveryPasswordShape) {
   EXPECT_EQ(RedactDatabaseUrl("postgresql://app@db:5432/autosync"),
             "postgresql://app@db:5432/autosync");
   EXPECT_EQ(RedactDatabaseUrl("host=db dbname=x"), "host=db dbname=x");
+  // A multi-host URL keeps every host (an operator needs to see which ones are configured).
+  EXPECT_EQ(RedactDatabaseUrl("postgresql://app:pw@db1:5432,db2:5432/autosync"
+                              "?target_session_attrs=read-write"),
+            "postgresql://app:***@db1:5432,db2:5432/autosync?target_session_attrs=read-write");
+}
+
+TEST(RedactionTest, ValidateDatabaseUrlAcceptsMultiHostUrlsAndChecksEveryPort) {
+  EXPECT_TRUE(ValidateDatabaseUrl("postgresql://app:pw@db1:5432,db2:5433/autosync"
+                                  "?target_session_attrs=read-write")
+                  .ok());
+  EXPECT_TRUE(ValidateDatabaseUrl("host=db1,db2 port=5432,5433 target_session_attrs=read-write")
+                  .ok());
+  const absl::Status bad_port =
+      ValidateDatabaseUrl("postgresql://app:s3cretQ@db1:5432,db2:99999/autosync");
+  EXPECT_FALSE(bad_port.ok());
+  EXPECT_THAT(std::string(bad_port.message()), HasSubstr("99999"));
+  EXPECT_THAT(std::string(bad_port.message()), Not(HasSubstr("s3cretQ")));
+  EXPECT_FALSE(ValidateDatabaseUrl("postgresql://db1,db2/x?target_session_attrs=bogus").ok());
 }
 
 TEST(RedactionTest, ValidateDatabaseUrlNeverQuotesAPassword) {
