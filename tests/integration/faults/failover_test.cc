@@ -426,7 +426,8 @@ TEST_F(FailoverTest, PostmasterKillThenSwitchoverWhileIdle) {
   const int waiting_port = FreePort();
   auto waiting = ChildProcess::Start(
       BinaryPath("scheduler-service"),
-      {.args = {"--database_url=" + standby_url, absl::StrCat("--listen=127.0.0.1:", waiting_port),
+      {.args = {"--database_url=" + standby_url, "--insecure_grpc",
+                absl::StrCat("--listen=127.0.0.1:", waiting_port),
                 absl::StrCat("--metrics_listen=127.0.0.1:", FreePort()), "--replica_id=w",
                 "--worker_target=" + sys.WorkerTarget(1), "--startup_timeout_seconds=120"}});
   ASSERT_TRUE(waiting.ok()) << waiting.status();
