@@ -97,7 +97,7 @@ class JwksGatewayTest : public GatewayFixture {
     return res.ok() ? res->body : res.status().ToString();
   }
   double Refreshes(const std::string& outcome) {
-    auto metrics = ScrapeMetrics(port_);
+    auto metrics = ScrapeMetrics(metrics_port_);
     return metrics.ok() ? SeriesValue(*metrics, absl::StrCat(
                                                     "autosync_gateway_jwks_refresh_total{outcome=\"",
                                                     outcome, "\"}"))
