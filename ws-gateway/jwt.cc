@@ -123,7 +123,9 @@ absl::StatusOr<JwtClaims> ReadClaims(simdjson::dom::element claims_doc, const Jw
   std::optional<std::vector<std::string>> store_list = StringList(stores, false);
   if (!store_list) {
     return Refused(absl::StrCat(options.stores_claim,
-                                " claim is not a string or an array of strings"));
+                                stores.is_array()
+                                    ? " claim holds a non-string"
+                                    : " claim is not a string or an array of strings"));
   }
   claims.stores = *std::move(store_list);
 
