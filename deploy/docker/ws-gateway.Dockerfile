@@ -19,6 +19,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libabsl20220623 libfmt9 libgrpc++1.51 libgrpc29 libpq5 libpqxx-6.4 \
       libprometheus-cpp-core1.0 libprotobuf32 libsimdjson14 libspdlog1.10 libstdc++6 \
+      libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin autosync
 COPY --from=build /src/build/release/bin/ws-gateway /usr/local/bin/ws-gateway
