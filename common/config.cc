@@ -4,9 +4,9 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <iterator>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/parse.h"
@@ -73,8 +73,7 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
   if (absl::StartsWith(text, "[")) {
     const size_t close = text.find(']');
     if (close == absl::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", text, "\" is not [ipv6]:port"));
+      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not [ipv6]:port"));
     }
     out.host = std::string(text.substr(1, close - 1));
     port_text = text.substr(close + 2);
@@ -92,8 +91,7 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
   uint32_t port = 0;
   if (!absl::SimpleAtoi(port_text, &port) || port > 65535 || port_text.empty() ||
       port_text[0] == '+' || port_text[0] == '-') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\" has a bad port (want 0-65535)"));
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" has a bad port (want 0-65535)"));
   }
   out.port = static_cast<uint16_t>(port);
   return out;
@@ -110,13 +108,15 @@ bool IsLoopbackHost(absl::string_view host) {
 }
 
 absl::Status ValidateDatabaseUrl(absl::string_view url) {
-  if (url.empty()) return absl::InvalidArgumentError("is empty (want postgresql://user@host:port/db)");
+  if (url.empty())
+    return absl::InvalidArgumentError("is empty (want postgresql://user@host:port/db)");
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(std::string(url).c_str(), &error);
   if (options == nullptr) {
     std::string message = error != nullptr ? error : "cannot parse";
     if (error != nullptr) PQfreemem(error);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
     // libpq quotes the offending text (`missing "=" after "…"`, `invalid percent-encoded token:
     // "…"`), which may be part of a password or a password pasted into the wrong place: keep
     // only the reason, with every quoted word longer than one character replaced.
@@ -185,8 +185,8 @@ std::string RedactDatabaseUrl(absl::string_view url) {
   auto blank = [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); };
   size_t pos = 0;
   while ((pos = absl::AsciiStrToLower(out).find("password", pos)) != std::string::npos) {
-    const bool boundary = pos == 0 || blank(out[pos - 1]) || out[pos - 1] == '?' ||
-                          out[pos - 1] == '&';
+    const bool boundary =
+        pos == 0 || blank(out[pos - 1]) || out[pos - 1] == '?' || out[pos - 1] == '&';
     size_t i = pos + 8;
     while (i < out.size() && blank(out[i])) ++i;
     if (!boundary || i >= out.size() || out[i] != '=') {

@@ -4,9 +4,9 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
 
-#include "absl/strings/str_cat.h"
 #include <csignal>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace autosync::common {
@@ -28,15 +28,14 @@ absl::StatusOr<StartedGrpcServer> StartGrpcServer(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   started.server = builder.BuildAndStart();
   if (started.server == nullptr || started.port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen.ToString(),
-                                               " (address in use or not available)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen.ToString(), " (address in use or not available)"));
   }
   SetServing(*started.server, {}, false);
   return started;
 }
 
-void SetServing(grpc::Server& server, const std::vector<std::string>& service_names,
-                bool serving) {
+void SetServing(grpc::Server& server, const std::vector<std::string>& service_names, bool serving) {
   grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
   if (health == nullptr) return;
   health->SetServingStatus(serving);

@@ -24,13 +24,13 @@ absl::Status ValidateStoreId(absl::string_view id) {
         absl::StrCat("store_id ", Quote(id), " is longer than 63 characters"));
   }
   if (!IsLowerAlnum(id[0])) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "store_id ", Quote(id), " must start with a lowercase letter or digit"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("store_id ", Quote(id), " must start with a lowercase letter or digit"));
   }
   for (char c : id) {
     if (!IsLowerAlnum(c) && c != '_' && c != '-') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "store_id ", Quote(id), " may only contain a-z, 0-9, '_' and '-'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("store_id ", Quote(id), " may only contain a-z, 0-9, '_' and '-'"));
     }
   }
   return absl::OkStatus();
@@ -47,11 +47,11 @@ absl::Status ValidateRunId(absl::string_view id) {
     return absl::InvalidArgumentError("run_id must be 1-64 characters");
   }
   for (char c : id) {
-    const bool ok = IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' ||
-                    c == ':' || c == '-';
+    const bool ok =
+        IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' || c == ':' || c == '-';
     if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("run_id ", Quote(id), " may only contain A-Z, a-z, 0-9, '_', '.', ':', '-'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "run_id ", Quote(id), " may only contain A-Z, a-z, 0-9, '_', '.', ':', '-'"));
     }
   }
   return absl::OkStatus();

@@ -26,20 +26,28 @@ LogState& State() {
 
 spdlog::level::level_enum ToSpd(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return spdlog::level::debug;
-    case LogLevel::kInfo: return spdlog::level::info;
-    case LogLevel::kWarn: return spdlog::level::warn;
-    case LogLevel::kError: return spdlog::level::err;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
 
 absl::string_view LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -55,16 +63,34 @@ bool NeedsQuotes(absl::string_view v) {
 }  // namespace
 
 absl::Status ParseLogFormat(absl::string_view text, LogFormat* out) {
-  if (text == "text") { *out = LogFormat::kText; return absl::OkStatus(); }
-  if (text == "json") { *out = LogFormat::kJson; return absl::OkStatus(); }
+  if (text == "text") {
+    *out = LogFormat::kText;
+    return absl::OkStatus();
+  }
+  if (text == "json") {
+    *out = LogFormat::kJson;
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not one of text, json"));
 }
 
 absl::Status ParseLogLevel(absl::string_view text, LogLevel* out) {
-  if (text == "debug") { *out = LogLevel::kDebug; return absl::OkStatus(); }
-  if (text == "info") { *out = LogLevel::kInfo; return absl::OkStatus(); }
-  if (text == "warn") { *out = LogLevel::kWarn; return absl::OkStatus(); }
-  if (text == "error") { *out = LogLevel::kError; return absl::OkStatus(); }
+  if (text == "debug") {
+    *out = LogLevel::kDebug;
+    return absl::OkStatus();
+  }
+  if (text == "info") {
+    *out = LogLevel::kInfo;
+    return absl::OkStatus();
+  }
+  if (text == "warn") {
+    *out = LogLevel::kWarn;
+    return absl::OkStatus();
+  }
+  if (text == "error") {
+    *out = LogLevel::kError;
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("\"", text, "\" is not one of debug, info, warn, error"));
 }
@@ -73,8 +99,8 @@ void InitLogging(absl::string_view service, LogFormat format, LogLevel level) {
   LogState& state = State();
   state.format = format;
   state.service = std::string(service);
-  auto logger = std::make_shared<spdlog::logger>(
-      std::string(service), std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(std::string(service),
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   // We render the whole line ourselves, so both formats are exactly one line per event.
   logger->set_pattern("%v");
   logger->set_level(ToSpd(level));
@@ -85,13 +111,27 @@ void InitLogging(absl::string_view service, LogFormat format, LogLevel level) {
 void AppendJsonEscaped(std::string& out, absl::string_view text) {
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));

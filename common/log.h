@@ -3,10 +3,10 @@
 #pragma once
 
 #include <initializer_list>
-#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace autosync::common {
 

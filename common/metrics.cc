@@ -55,10 +55,12 @@ std::string ProcessMetrics() {
       absl::StrAppend(&out,
                       "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
                       "seconds.\n# TYPE process_cpu_seconds_total counter\n"
-                      "process_cpu_seconds_total ", cpu, "\n",
+                      "process_cpu_seconds_total ",
+                      cpu, "\n",
                       "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
                       "# TYPE process_resident_memory_bytes gauge\n"
-                      "process_resident_memory_bytes ", rss, "\n");
+                      "process_resident_memory_bytes ",
+                      rss, "\n");
     }
   }
   int fds = 0;
@@ -69,10 +71,12 @@ std::string ProcessMetrics() {
   }
   absl::StrAppend(&out,
                   "# HELP process_open_fds Number of open file descriptors.\n"
-                  "# TYPE process_open_fds gauge\nprocess_open_fds ", fds, "\n",
+                  "# TYPE process_open_fds gauge\nprocess_open_fds ",
+                  fds, "\n",
                   "# HELP process_start_time_seconds Start time of the process since unix epoch "
                   "in seconds.\n# TYPE process_start_time_seconds gauge\n"
-                  "process_start_time_seconds ", ProcessStartTimeSeconds(), "\n");
+                  "process_start_time_seconds ",
+                  ProcessStartTimeSeconds(), "\n");
   return out;
 }
 
@@ -116,44 +120,41 @@ struct MetricsServer::Impl {
     auto buffer = std::make_shared<beast::flat_buffer>();
     auto req = std::make_shared<http::request<http::empty_body>>();
     stream->expires_after(std::chrono::seconds(30));
-    http::async_read(*stream, *buffer, *req,
-                     [this, stream, buffer, req](beast::error_code ec, size_t) {
-                       if (ec) return;
-                       auto res = std::make_shared<http::response<http::string_body>>();
-                       res->version(req->version());
-                       res->keep_alive(req->keep_alive());
-                       const std::string target(req->target());
-                       if (req->method() != http::verb::get) {
-                         res->result(http::status::method_not_allowed);
-                         res->set(http::field::allow, "GET");
-                         res->body() = "only GET\n";
-                       } else if (target == "/metrics" || target.rfind("/metrics?", 0) == 0) {
-                         res->result(http::status::ok);
-                         res->set(http::field::content_type, std::string(kMetricsContentType));
-                         res->body() = SerializeMetrics(*registry);
-                       } else if (target == "/ready" && ready != nullptr) {
-                         const auto [is_ready, reason] = ready->Get();
-                         res->result(is_ready ? http::status::ok
-                                              : http::status::service_unavailable);
-                         res->set(http::field::content_type, "text/plain; charset=utf-8");
-                         res->body() = is_ready ? std::string("ready\n")
-                                                : absl::StrCat("not ready: ", reason, "\n");
-                       } else {
-                         res->result(http::status::not_found);
-                         res->body() = "not found: try /metrics\n";
-                       }
-                       res->prepare_payload();
-                       http::async_write(*stream, *res,
-                                         [this, stream, res](beast::error_code wec, size_t) {
-                                           if (wec || !res->keep_alive()) {
-                                             beast::error_code ignored;
-                                             stream->socket().shutdown(tcp::socket::shutdown_send,
-                                                                       ignored);
-                                             return;
-                                           }
-                                           Serve(stream);
-                                         });
-                     });
+    http::async_read(
+        *stream, *buffer, *req, [this, stream, buffer, req](beast::error_code ec, size_t) {
+          if (ec) return;
+          auto res = std::make_shared<http::response<http::string_body>>();
+          res->version(req->version());
+          res->keep_alive(req->keep_alive());
+          const std::string target(req->target());
+          if (req->method() != http::verb::get) {
+            res->result(http::status::method_not_allowed);
+            res->set(http::field::allow, "GET");
+            res->body() = "only GET\n";
+          } else if (target == "/metrics" || target.rfind("/metrics?", 0) == 0) {
+            res->result(http::status::ok);
+            res->set(http::field::content_type, std::string(kMetricsContentType));
+            res->body() = SerializeMetrics(*registry);
+          } else if (target == "/ready" && ready != nullptr) {
+            const auto [is_ready, reason] = ready->Get();
+            res->result(is_ready ? http::status::ok : http::status::service_unavailable);
+            res->set(http::field::content_type, "text/plain; charset=utf-8");
+            res->body() =
+                is_ready ? std::string("ready\n") : absl::StrCat("not ready: ", reason, "\n");
+          } else {
+            res->result(http::status::not_found);
+            res->body() = "not found: try /metrics\n";
+          }
+          res->prepare_payload();
+          http::async_write(*stream, *res, [this, stream, res](beast::error_code wec, size_t) {
+            if (wec || !res->keep_alive()) {
+              beast::error_code ignored;
+              stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+              return;
+            }
+            Serve(stream);
+          });
+        });
   }
 };
 
@@ -166,7 +167,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   impl->registry = std::move(registry);
   impl->ready = std::move(ready);
   beast::error_code ec;
-  const auto address = asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
+  const auto address =
+      asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address ", listen.host));
   const tcp::endpoint endpoint(address, listen.port);
   impl->acceptor.open(endpoint.protocol(), ec);

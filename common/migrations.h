@@ -2,10 +2,10 @@
 // routine that applies the missing ones, once, even when several processes start together.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace autosync::common {
 

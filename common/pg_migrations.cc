@@ -43,9 +43,9 @@ absl::StatusOr<int> ApplyMigrations(PgPool& pool, const std::vector<Migration>& 
     }
     const int known = migrations.empty() ? 0 : migrations.back().version;
     if (current > known) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "database schema is at version ", current, " but this binary knows only up to ", known,
-          ": run a newer build"));
+      return absl::FailedPreconditionError(absl::StrCat("database schema is at version ", current,
+                                                        " but this binary knows only up to ", known,
+                                                        ": run a newer build"));
     }
     for (const Migration& m : migrations) {
       if (m.version <= current) continue;

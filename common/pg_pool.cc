@@ -26,8 +26,8 @@ std::string WithConnectOptions(const PgPoolOptions& options) {
       absl::StrAppend(&url, absl::StrContains(url, "?") ? "&" : "?", "connect_timeout=", timeout);
     }
     if (!absl::StrContains(url, "application_name=")) {
-      absl::StrAppend(&url, absl::StrContains(url, "?") ? "&" : "?", "application_name=",
-                      options.application_name);
+      absl::StrAppend(&url, absl::StrContains(url, "?") ? "&" : "?",
+                      "application_name=", options.application_name);
     }
   } else {
     if (!absl::StrContains(url, "connect_timeout=")) {
@@ -89,8 +89,8 @@ absl::Status StatusFromPgException(const std::exception& e) {
     return absl::InvalidArgumentError(OneLine(e.what()));
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
-    return absl::UnavailableError(absl::StrCat("database connection lost during commit: ",
-                                               OneLine(e.what())));
+    return absl::UnavailableError(
+        absl::StrCat("database connection lost during commit: ", OneLine(e.what())));
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     // Class 57 (operator intervention: admin shutdown, cannot connect now) and 08 (connection).
@@ -129,9 +129,9 @@ absl::StatusOr<PgConnectionPtr> PgPool::Acquire() {
       return !idle_.empty() || in_use_ < options_.size;
     };
     if (!mu_.AwaitWithTimeout(absl::Condition(&available), options_.acquire_timeout)) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "all ", options_.size, " database connections stayed busy for ",
-          absl::FormatDuration(options_.acquire_timeout)));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("all ", options_.size, " database connections stayed busy for ",
+                       absl::FormatDuration(options_.acquire_timeout)));
     }
     ++in_use_;
     while (!idle_.empty()) {
@@ -212,8 +212,8 @@ absl::Status PgPool::Ping() {
     // A server that answers but takes no writes (a standby, or a primary fenced read-only during
     // a failover) is not ready: every service writes. Thrown as a lost connection so that Run()
     // drops this connection and the next one looks for the primary again.
-    const pqxx::result r = tx.exec(
-        "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool");
+    const pqxx::result r =
+        tx.exec("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool");
     if (r[0][0].as<bool>()) {
       throw pqxx::broken_connection("the server is read-only (not a primary)");
     }

@@ -2,7 +2,6 @@
 #pragma once
 
 #include "absl/strings/string_view.h"
-
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "common/pg_pool.h"

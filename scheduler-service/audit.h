@@ -22,13 +22,13 @@ inline constexpr absl::string_view kAuditSyncBackfill = "sync.backfill";
 inline constexpr absl::string_view kAuditFxImport = "fx_rates.import";
 
 struct AuditEntry {
-  std::string actor;   // "alice" (through a gateway), "grpc:<identity>", "grpc:anonymous"
-  std::string action;  // one of the kAudit* names (UpsertStore: create or replace, decided by
-                       // the repository from what the write did)
-  std::string store_id;             // empty: none
-  std::string detail_json = "{}";   // a JSON object; the repository adds what the write learnt
-  std::string source;               // the client's address / the gRPC peer
-  bool actor_verified = false;      // vouched for by an authenticated (TLS) gateway peer
+  std::string actor;     // "alice" (through a gateway), "grpc:<identity>", "grpc:anonymous"
+  std::string action;    // one of the kAudit* names (UpsertStore: create or replace, decided by
+                         // the repository from what the write did)
+  std::string store_id;  // empty: none
+  std::string detail_json = "{}";  // a JSON object; the repository adds what the write learnt
+  std::string source;              // the client's address / the gRPC peer
+  bool actor_verified = false;     // vouched for by an authenticated (TLS) gateway peer
 };
 
 // One log line: msg "audit" with event=audit, actor, action, store, source and detail.

@@ -37,7 +37,7 @@ struct SchedulerConfig {
   absl::Duration run_stale = absl::Seconds(60);    // heartbeat age after which a run is failed
   absl::Duration catchup_window = absl::Hours(1);
   absl::Duration schedule_refresh = absl::Seconds(60);  // full reload of other replicas' changes
-  absl::Duration run_history = absl::Hours(24 * 30);  // runs older than this are pruned
+  absl::Duration run_history = absl::Hours(24 * 30);    // runs older than this are pruned
   int watcher_queue_limit = 256;  // events queued per WatchStore stream before it is dropped
 
   // Notification webhooks (notifier.h): one POST's budget, and the attempts of one notification.

@@ -81,9 +81,10 @@ SchedulerCore::SchedulerCore(const SchedulerConfig& config, common::PgPool& pool
       queue_(pool),
       executor_(config, clock, repo_, queue_, metrics_, *this, std::move(worker_channel)),
       claimer_(config, clock, repo_, metrics_, *this),
-      loop_(clock, claimer_, {.catchup_window = config.catchup_window,
-                                 .max_fires_per_pass = kMaxFiresPerPass,
-                                 .lead = kFireLead},
+      loop_(clock, claimer_,
+            {.catchup_window = config.catchup_window,
+             .max_fires_per_pass = kMaxFiresPerPass,
+             .lead = kFireLead},
             &metrics_.scheduled_stores),
       listener_(
           pool.options().url, {kEventsChannel, kStoresChannel},
@@ -138,8 +139,8 @@ absl::Status SchedulerCore::Start() {
     started_ = true;
   }
   housekeeping_ = std::thread([this] { Housekeeping(); });
-  common::LogInfo("schedule loaded", {{"stores", absl::StrCat(loop_.size())},
-                                      {"replica", config_.replica_id}});
+  common::LogInfo("schedule loaded",
+                  {{"stores", absl::StrCat(loop_.size())}, {"replica", config_.replica_id}});
   return absl::OkStatus();
 }
 
@@ -200,8 +201,7 @@ absl::StatusOr<autosync::v1::UpsertStoreResponse> SchedulerCore::UpsertStore(
 }
 
 absl::StatusOr<autosync::v1::Store> SchedulerCore::SetEnabled(const std::string& store_id,
-                                                              bool enabled,
-                                                              const std::string& note,
+                                                              bool enabled, const std::string& note,
                                                               const AuditEntry* audit) {
   if (absl::Status s = common::ValidateStoreId(store_id); !s.ok()) return s;
   autosync::v1::Store probe;
@@ -210,8 +210,8 @@ absl::StatusOr<autosync::v1::Store> SchedulerCore::SetEnabled(const std::string&
   // The note obeys the rules of a stored pause_note (length, no control characters).
   if (absl::StatusOr<autosync::v1::Store> checked = NormalizeStore(probe, {}); !checked.ok()) {
     absl::Status s = checked.status();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "note: ", absl::StripPrefix(s.message(), "pause_note: ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("note: ", absl::StripPrefix(s.message(), "pause_note: ")));
   }
   absl::StatusOr<autosync::v1::Store> stored = repo_.SetEnabled(store_id, enabled, note, audit);
   if (!stored.ok()) return stored.status();
@@ -312,8 +312,8 @@ absl::StatusOr<autosync::v1::SyncStatus> SchedulerCore::Status(const std::string
     if (std::optional<absl::Time> t = next_of(status.schedule()); t.has_value()) {
       ToProto(*t, status.mutable_next_orders_fire_time());
     }
-    if (std::optional<absl::Time> t = next_of(
-            status.ads_schedule().empty() ? status.schedule() : status.ads_schedule());
+    if (std::optional<absl::Time> t =
+            next_of(status.ads_schedule().empty() ? status.schedule() : status.ads_schedule());
         t.has_value()) {
       ToProto(*t, status.mutable_next_ads_fire_time());
     }
@@ -351,8 +351,8 @@ absl::StatusOr<autosync::v1::ListRunsResponse> SchedulerCore::ListRuns(
   for (auto& r : *runs) *response.add_runs() = std::move(r);
   if (more) {
     const autosync::v1::Run& last = *response.runs().rbegin();
-    response.set_next_page_token(EncodeToken(absl::StrCat(
-        absl::ToUnixMicros(FromProto(last.queued_at())), "|", last.run_id())));
+    response.set_next_page_token(EncodeToken(
+        absl::StrCat(absl::ToUnixMicros(FromProto(last.queued_at())), "|", last.run_id())));
   }
   return response;
 }
@@ -375,8 +375,7 @@ absl::StatusOr<autosync::v1::ListQuarantineResponse> SchedulerCore::ListQuaranti
     std::vector<std::string> parts = absl::StrSplit(*decoded, absl::MaxSplits('|', 2));
     int64_t micros = 0;
     if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &micros) ||
-        (parts[1] != "order" && parts[1] != "ad") || parts[2].empty() ||
-        parts[2].size() > 200) {
+        (parts[1] != "order" && parts[1] != "ad") || parts[2].empty() || parts[2].size() > 200) {
       return absl::InvalidArgumentError("page_token: is malformed (pass back next_page_token)");
     }
     after = Repository::QuarantineCursor{absl::FromUnixMicros(micros), parts[1], parts[2]};
@@ -386,9 +385,9 @@ absl::StatusOr<autosync::v1::ListQuarantineResponse> SchedulerCore::ListQuaranti
   if (page->records_size() > size) {
     page->mutable_records()->DeleteSubrange(size, page->records_size() - size);
     const autosync::v1::QuarantinedRecord& last = *page->records().rbegin();
-    page->set_next_page_token(EncodeToken(absl::StrCat(
-        absl::ToUnixMicros(FromProto(last.last_seen())), "|", last.kind(), "|",
-        last.record_key())));
+    page->set_next_page_token(
+        EncodeToken(absl::StrCat(absl::ToUnixMicros(FromProto(last.last_seen())), "|", last.kind(),
+                                 "|", last.record_key())));
   }
   return page;
 }
@@ -402,9 +401,9 @@ absl::StatusOr<autosync::v1::GetLtvCohortsResponse> SchedulerCore::LtvCohorts(
 absl::StatusOr<autosync::v1::ImportFxRatesResponse> SchedulerCore::ImportFxRates(
     const autosync::v1::ImportFxRatesRequest& request, const AuditEntry* audit) {
   if (request.csv().size() > kMaxFxCsvBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "csv: ", request.csv().size(), " bytes, more than the ", kMaxFxCsvBytes >> 20,
-        " MiB allowed: import the file in parts"));
+    return absl::InvalidArgumentError(absl::StrCat("csv: ", request.csv().size(),
+                                                   " bytes, more than the ", kMaxFxCsvBytes >> 20,
+                                                   " MiB allowed: import the file in parts"));
   }
   absl::StatusOr<FxRatesTable> table = ParseFxRatesCsv(request.csv());
   if (!table.ok()) {
@@ -517,9 +516,9 @@ absl::StatusOr<autosync::v1::TriggerSyncResponse> SchedulerCore::TriggerSync(
                          .audit = audit});
   if (!queued.ok()) return queued.status();
   if (is_backfill && !queued->queued) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "a sync of ", request.store_id(), " is already queued or running (run ", queued->run_id,
-        "); queue the backfill after it ends"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("a sync of ", request.store_id(), " is already queued or running (run ",
+                     queued->run_id, "); queue the backfill after it ends"));
   }
   autosync::v1::TriggerSyncResponse response;
   response.set_run_id(queued->run_id);
@@ -529,8 +528,8 @@ absl::StatusOr<autosync::v1::TriggerSyncResponse> SchedulerCore::TriggerSync(
                                       backfill->from, " to ", backfill->to,
                                       ") queued after scheduled runs"));
   } else if (queued->queued) {
-    response.set_message(absl::StrCat("sync of ", request.store_id(),
-                                      " queued ahead of scheduled runs"));
+    response.set_message(
+        absl::StrCat("sync of ", request.store_id(), " queued ahead of scheduled runs"));
   } else if (queued->promoted) {
     response.set_message(absl::StrCat("a sync of ", request.store_id(), " was already queued (run ",
                                       queued->run_id, "); moved ahead of scheduled runs"));
@@ -732,7 +731,8 @@ void SchedulerCore::Housekeeping() {
         if (!r.follow_up_run_id.empty()) {
           metrics_.runs_queued.Increment();
           common::LogInfo("new run queued after a reaped run",
-                          {{"store", r.store_id}, {"run", r.follow_up_run_id},
+                          {{"store", r.store_id},
+                           {"run", r.follow_up_run_id},
                            {"attempt", absl::StrCat(r.attempt + 1)}});
           executor_.Wake();
         }

@@ -7,15 +7,15 @@
 // TaskPool thread (rpc_pool()).
 #pragma once
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -50,9 +50,8 @@ inline constexpr absl::Duration kConnectionsTtl = absl::Seconds(45);
 class SchedulerCore final : public RunEvents, public TickEvents {
  public:
   // `pool`, `registry`, `clock` must outlive the core.
-  SchedulerCore(const SchedulerConfig& config, common::PgPool& pool,
-                SchedulerRegistry& registry, const Clock& clock,
-                std::shared_ptr<grpc::Channel> worker_channel);
+  SchedulerCore(const SchedulerConfig& config, common::PgPool& pool, SchedulerRegistry& registry,
+                const Clock& clock, std::shared_ptr<grpc::Channel> worker_channel);
   ~SchedulerCore() override;
 
   // Loads the schedules (with catch-up), starts the loop, the listener and housekeeping.

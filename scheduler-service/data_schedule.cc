@@ -24,9 +24,8 @@ absl::StatusOr<DataTypes> ParseDataTypes(const std::vector<std::string>& names,
     } else if (name == "ads") {
       t = kAdsType;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": unknown data type \"", name.substr(0, 40),
-                       "\" (use \"orders\" or \"ads\")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": unknown data type \"", name.substr(0, 40), "\" (use \"orders\" or \"ads\")"));
     }
     if ((out & t) != 0) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": \"", name, "\" is repeated"));

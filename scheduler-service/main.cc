@@ -38,8 +38,7 @@ ABSL_FLAG(std::string, worker_target, "dns:///127.0.0.1:50052",
 ABSL_FLAG(std::string, worker_tls_name, "autosync-worker",
           "DNS name the workers' TLS certificates must carry (checked instead of the host in "
           "--worker_target)");
-ABSL_FLAG(bool, migrate_only, false,
-          "Apply database migrations and exit (for a Kubernetes Job)");
+ABSL_FLAG(bool, migrate_only, false, "Apply database migrations and exit (for a Kubernetes Job)");
 ABSL_FLAG(int32_t, startup_timeout_seconds, 30,
           "How long to wait for PostgreSQL at start before giving up (1-600)");
 ABSL_FLAG(std::string, default_schedule, "0 * * * *",
@@ -50,8 +49,7 @@ ABSL_FLAG(std::string, default_ads_schedule, "0 */6 * * *",
 ABSL_FLAG(std::string, default_orders_api, "graphql",
           "Shopify Admin API of stores registered without orders_api: graphql (Shopify's "
           "current API) or rest (legacy since October 2024)");
-ABSL_FLAG(std::string, default_timezone, "UTC",
-          "IANA time zone of stores registered without one");
+ABSL_FLAG(std::string, default_timezone, "UTC", "IANA time zone of stores registered without one");
 ABSL_FLAG(int64_t, default_staleness_seconds, 3600,
           "Staleness threshold of stores registered without one (1-31536000): a scheduled fire "
           "syncs only when the last success is older");
@@ -122,9 +120,9 @@ SchedulerConfig ConfigFromFlags(common::ConfigErrors& errors) {
     errors.Require(false, "default_timezone", tz.status().message());
   }
   config.default_staleness_seconds = absl::GetFlag(FLAGS_default_staleness_seconds);
-  errors.Require(config.default_staleness_seconds >= 1 &&
-                     config.default_staleness_seconds <= 31'536'000,
-                 "default_staleness_seconds", "must be between 1 and 31536000");
+  errors.Require(
+      config.default_staleness_seconds >= 1 && config.default_staleness_seconds <= 31'536'000,
+      "default_staleness_seconds", "must be between 1 and 31536000");
   config.replica_id = absl::GetFlag(FLAGS_replica_id);
   if (config.replica_id.empty()) {
     char host[256] = {};
@@ -192,9 +190,9 @@ int Main(int argc, char** argv) {
                                       .application_name = "scheduler-service"});
   if (!pool.ok()) common::ExitWithConfigError(argv[0], pool.status().message());
   if (absl::Status s = common::WaitForDatabase(**pool, config.startup_timeout); !s.ok()) {
-    common::LogError("cannot reach the database (--database_url)",
-                     {{"error", s.message()},
-                      {"database", common::RedactDatabaseUrl(config.database_url)}});
+    common::LogError(
+        "cannot reach the database (--database_url)",
+        {{"error", s.message()}, {"database", common::RedactDatabaseUrl(config.database_url)}});
     return 1;
   }
   absl::StatusOr<int> applied = common::ApplyMigrations(**pool, common::EmbeddedMigrations());

@@ -14,10 +14,11 @@ using prometheus::Family;
 Family<Counter>& Fires(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("autosync_scheduler_fires_total")
-      .Help("Schedule fires on this replica, by outcome of the tick claim "
-            "(started: a run was queued; skipped; lost to another replica; error; recovered: a "
-            "claim another "
-            "replica made but never recorded, recorded here)")
+      .Help(
+          "Schedule fires on this replica, by outcome of the tick claim "
+          "(started: a run was queued; skipped; lost to another replica; error; recovered: a "
+          "claim another "
+          "replica made but never recorded, recorded here)")
       .Register(r);
 }
 Family<Counter>& Skips(prometheus::Registry& r) {
@@ -29,23 +30,26 @@ Family<Counter>& Skips(prometheus::Registry& r) {
 prometheus::Family<prometheus::Gauge>& QueueDepth(prometheus::Registry& r) {
   return prometheus::BuildGauge()
       .Name("autosync_scheduler_queue_depth")
-      .Help("Runs waiting in the run queue, fleet-wide, by priority (manual: people and API "
-            "calls; cron; low: backfills). Every replica exports the same value: take max")
+      .Help(
+          "Runs waiting in the run queue, fleet-wide, by priority (manual: people and API "
+          "calls; cron; low: backfills). Every replica exports the same value: take max")
       .Register(r);
 }
 prometheus::Family<prometheus::Gauge>& WorkerSlots(prometheus::Registry& r) {
   return prometheus::BuildGauge()
       .Name("autosync_scheduler_worker_slots")
-      .Help("Run slots of the live sync-workers (total) and those not running a run (free), "
-            "as of this replica's last dispatch")
+      .Help(
+          "Run slots of the live sync-workers (total) and those not running a run (free), "
+          "as of this replica's last dispatch")
       .Register(r);
 }
 Family<Counter>& Refreshes(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("autosync_scheduler_schedule_refreshes_total")
-      .Help("Periodic schedule refreshes (--schedule_refresh_seconds), by outcome: reloaded "
-            "(every schedule read again: a store changed, or an hour passed) or unchanged (only "
-            "the completed runs since the last refresh were read)")
+      .Help(
+          "Periodic schedule refreshes (--schedule_refresh_seconds), by outcome: reloaded "
+          "(every schedule read again: a store changed, or an hour passed) or unchanged (only "
+          "the completed runs since the last refresh were read)")
       .Register(r);
 }
 prometheus::Gauge& PlainGauge(prometheus::Registry& r, const std::string& name,
@@ -58,16 +62,18 @@ Counter& PlainCounter(prometheus::Registry& r, const std::string& name, const st
 Family<Counter>& Runs(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("autosync_scheduler_runs_total")
-      .Help("Runs finished, by result (completed, failed by this replica, reaped after their "
-            "owner stopped heartbeating)")
+      .Help(
+          "Runs finished, by result (completed, failed by this replica, reaped after their "
+          "owner stopped heartbeating)")
       .Register(r);
 }
 
 }  // namespace
 
 void StoreFreshnessGauges::Replace(std::vector<StoreFreshness> rows) {
-  std::sort(rows.begin(), rows.end(),
-            [](const StoreFreshness& a, const StoreFreshness& b) { return a.store_id < b.store_id; });
+  std::sort(rows.begin(), rows.end(), [](const StoreFreshness& a, const StoreFreshness& b) {
+    return a.store_id < b.store_id;
+  });
   rows.shrink_to_fit();
   absl::MutexLock lock(&mu_);
   rows_.swap(rows);
@@ -151,19 +157,20 @@ SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
       runs_completed(Runs(registry).Add({{"result", "completed"}})),
       runs_failed(Runs(registry).Add({{"result", "failed"}})),
       runs_reaped(Runs(registry).Add({{"result", "reaped"}})),
-      runs_in_flight(prometheus::BuildGauge()
-                         .Name("autosync_scheduler_runs_in_flight")
-                         .Help("Runs this replica is executing right now (taken from the queue, streaming)")
-                         .Register(registry)
-                         .Add({})),
-      fire_lateness(prometheus::BuildHistogram()
-                        .Name("autosync_scheduler_fire_lateness_seconds")
-                        .Help("Tick claim time minus the instant the fire was due (cron boundary "
-                              "plus the store's jitter)")
-                        .Register(registry)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{
-                                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-                                     60})),
+      runs_in_flight(
+          prometheus::BuildGauge()
+              .Name("autosync_scheduler_runs_in_flight")
+              .Help("Runs this replica is executing right now (taken from the queue, streaming)")
+              .Register(registry)
+              .Add({})),
+      fire_lateness(
+          prometheus::BuildHistogram()
+              .Name("autosync_scheduler_fire_lateness_seconds")
+              .Help("Tick claim time minus the instant the fire was due (cron boundary "
+                    "plus the store's jitter)")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                               0.5, 1, 2.5, 5, 10, 30, 60})),
       watchers(prometheus::BuildGauge()
                    .Name("autosync_scheduler_watchers")
                    .Help("WatchStore streams open on this replica")
@@ -205,8 +212,8 @@ SchedulerMetrics::SchedulerMetrics(SchedulerRegistry& registry)
               .Help("From opening a run's RunSync stream to the worker's first event: the "
                     "signal behind the dispatch limit")
               .Register(registry)
-              .Add({}, prometheus::Histogram::BucketBoundaries{0.002, 0.005, 0.01, 0.025, 0.05,
-                                                               0.1, 0.25, 0.5, 1, 2.5})),
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                               0.25, 0.5, 1, 2.5})),
       refreshes_reloaded(Refreshes(registry).Add({{"outcome", "reloaded"}})),
       refreshes_unchanged(Refreshes(registry).Add({{"outcome", "unchanged"}})),
       notifications(prometheus::BuildCounter()

@@ -55,8 +55,7 @@ class CurlPoster final : public WebhookPoster {
                            const std::atomic<bool>& cancel) override {
     if (GlobalInit() != CURLE_OK) return absl::InternalError("curl_global_init failed");
     // A handle per POST: notifications are rare, and the notifier's threads share nothing.
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(),
-                                                             &curl_easy_cleanup);
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(), &curl_easy_cleanup);
     if (easy == nullptr) return absl::InternalError("curl_easy_init failed");
     curl_slist* list = nullptr;
     for (const auto& [name, value] : headers) {
@@ -134,7 +133,7 @@ std::string SignNotification(absl::string_view key, int64_t timestamp, absl::str
 AttemptResult ClassifyAttempt(const absl::StatusOr<int>& answer) {
   if (!answer.ok()) {
     return answer.status().code() == absl::StatusCode::kCancelled ? AttemptResult::kFailed
-                                                                   : AttemptResult::kRetry;
+                                                                  : AttemptResult::kRetry;
   }
   const int status = *answer;
   if (status >= 200 && status <= 299) return AttemptResult::kDelivered;
@@ -178,8 +177,7 @@ absl::StatusOr<std::string> ResolveSecretRef(absl::string_view ref) {
     // A file written by `echo` or a Kubernetes Secret ends with a newline that is not the key.
     while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
   } else {
-    return absl::FailedPreconditionError(
-        "notify_secret_ref: must be env:NAME or file:/path");
+    return absl::FailedPreconditionError("notify_secret_ref: must be env:NAME or file:/path");
   }
   if (key.empty()) return absl::FailedPreconditionError("notify_secret_ref: the key is empty");
   return key;
@@ -188,17 +186,16 @@ absl::StatusOr<std::string> ResolveSecretRef(absl::string_view ref) {
 bool IsDataStale(double last_success_unix, absl::Time created_at, int64_t staleness_seconds,
                  absl::Time now) {
   if (staleness_seconds <= 0) return false;
-  const absl::Time since =
-      last_success_unix > 0 ? absl::FromUnixSeconds(0) + absl::Seconds(last_success_unix)
-                            : created_at;
+  const absl::Time since = last_success_unix > 0
+                               ? absl::FromUnixSeconds(0) + absl::Seconds(last_success_unix)
+                               : created_at;
   return now - since > absl::Seconds(2 * staleness_seconds);
 }
 
 std::unique_ptr<WebhookPoster> MakeCurlPoster() { return std::make_unique<CurlPoster>(); }
 
-Notifier::Notifier(Options options, NotificationStore& store,
-                   std::unique_ptr<WebhookPoster> poster, SchedulerMetrics& metrics,
-                   const Clock& clock)
+Notifier::Notifier(Options options, NotificationStore& store, std::unique_ptr<WebhookPoster> poster,
+                   SchedulerMetrics& metrics, const Clock& clock)
     : options_(options),
       store_(store),
       poster_(std::move(poster)),
@@ -228,8 +225,8 @@ void Notifier::Stop() {
 }
 
 void Notifier::Count(NotifyCondition c, absl::string_view outcome) {
-  metrics_.notifications.Add({{"condition", std::string(ConditionName(c))},
-                              {"outcome", std::string(outcome)}})
+  metrics_.notifications
+      .Add({{"condition", std::string(ConditionName(c))}, {"outcome", std::string(outcome)}})
       .Increment();
 }
 
@@ -257,9 +254,8 @@ void Notifier::Loop() {
     Notification n;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !queue_.empty();
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (stopping_) return;
       n = std::move(queue_.front());
@@ -283,9 +279,9 @@ void Notifier::Deliver(const Notification& n) {
   }
   absl::StatusOr<std::optional<NotifyTarget>> target = store_.LoadNotifyTarget(n.store_id);
   if (!target.ok()) {
-    common::LogWarn("notification not sent: cannot read the store",
-                    {{"store", n.store_id}, {"condition", condition},
-                     {"error", target.status().message()}});
+    common::LogWarn(
+        "notification not sent: cannot read the store",
+        {{"store", n.store_id}, {"condition", condition}, {"error", target.status().message()}});
     Count(n.condition, "failed");
     return;
   }
@@ -293,9 +289,9 @@ void Notifier::Deliver(const Notification& n) {
   if (!target->has_value() || (*target)->webhook_url.empty()) return;
   absl::StatusOr<NotifyClaim> claim = store_.ClaimNotification(n.store_id, condition);
   if (!claim.ok()) {
-    common::LogWarn("notification not sent: cannot claim it",
-                    {{"store", n.store_id}, {"condition", condition},
-                     {"error", claim.status().message()}});
+    common::LogWarn(
+        "notification not sent: cannot claim it",
+        {{"store", n.store_id}, {"condition", condition}, {"error", claim.status().message()}});
     Count(n.condition, "failed");
     return;
   }
@@ -342,8 +338,8 @@ void Notifier::Deliver(const Notification& n) {
       delivered = true;
       break;
     }
-    last_problem = answer.ok() ? absl::StrCat("HTTP ", *answer)
-                               : std::string(answer.status().message());
+    last_problem =
+        answer.ok() ? absl::StrCat("HTTP ", *answer) : std::string(answer.status().message());
     if (result == AttemptResult::kFailed) break;
   }
   const absl::string_view outcome = delivered ? "delivered" : "failed";
@@ -357,9 +353,8 @@ void Notifier::Deliver(const Notification& n) {
     common::LogInfo("notification delivered",
                     {{"store", n.store_id}, {"condition", condition}, {"run", n.run_id}});
   } else {
-    common::LogWarn("notification failed", {{"store", n.store_id},
-                                            {"condition", condition},
-                                            {"error", last_problem}});
+    common::LogWarn("notification failed",
+                    {{"store", n.store_id}, {"condition", condition}, {"error", last_problem}});
   }
 }
 

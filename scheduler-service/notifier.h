@@ -45,8 +45,8 @@ absl::string_view ConditionName(NotifyCondition condition);
 struct Notification {
   NotifyCondition condition = NotifyCondition::kRunFailed;
   std::string store_id;
-  std::string run_id;  // run_failed
-  std::string error;   // run_failed: the run's error
+  std::string run_id;             // run_failed
+  std::string error;              // run_failed: the run's error
   int64_t staleness_seconds = 0;  // data_stale: the store's staleness threshold
   absl::Time time;                // when the condition was seen
 };

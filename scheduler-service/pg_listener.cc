@@ -1,9 +1,9 @@
-#include <pqxx/pqxx>
+#include "scheduler-service/pg_listener.h"
 
 #include <memory>
+#include <pqxx/pqxx>
 
 #include "common/log.h"
-#include "scheduler-service/pg_listener.h"
 
 namespace autosync::scheduler {
 namespace {
@@ -32,7 +32,9 @@ PgListener::PgListener(std::string database_url, std::vector<std::string> channe
 
 PgListener::~PgListener() { Stop(); }
 
-void PgListener::Start() { thread_ = std::thread([this] { Loop(); }); }
+void PgListener::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void PgListener::Stop() {
   {

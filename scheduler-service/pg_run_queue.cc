@@ -1,6 +1,5 @@
 // PgRunQueue: the run queue's SQL (migration 0005). See run_queue.h for the rules.
 #include <optional>
-
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -42,8 +41,8 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) -> absl::Status {
     pqxx::work tx(c);
     // KEY SHARE: a concurrent DeleteStore waits for this instead of racing it.
-    const pqxx::result store = tx.exec_params(
-        "SELECT 1 FROM stores WHERE store_id = $1 FOR KEY SHARE", request.store_id);
+    const pqxx::result store =
+        tx.exec_params("SELECT 1 FROM stores WHERE store_id = $1 FOR KEY SHARE", request.store_id);
     found = !store.empty();
     if (!found) return absl::OkStatus();
     // sync_runs_one_active decides; a run that ends between the INSERT and the SELECT makes us
@@ -126,7 +125,8 @@ absl::StatusOr<Dispatch> PgRunQueue::Take(absl::string_view owner, int limit) {
     const pqxx::result r = tx.exec_params(
         absl::StrCat(
             "WITH picked AS (SELECT store_id, run_id FROM sync_runs "
-            "  WHERE status = 'queued' AND not_before <= now() ORDER BY ", kOrder,
+            "  WHERE status = 'queued' AND not_before <= now() ORDER BY ",
+            kOrder,
             "  LIMIT $2 FOR UPDATE SKIP LOCKED) "
             "UPDATE sync_runs r SET status = 'running', stage = 'starting', "
             "  started_at = clock_timestamp(), heartbeat_at = clock_timestamp(), owner = $1 "
@@ -164,10 +164,11 @@ absl::StatusOr<Dispatch> PgRunQueue::Take(absl::string_view owner, int limit) {
 absl::Status PgRunQueue::GiveBack(const RunKey& run, absl::Time not_before) {
   return pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
-    tx.exec_params("UPDATE sync_runs SET status = 'queued', stage = 'queued', started_at = NULL, "
-                   "refusals = refusals + 1, not_before = " + pg::TimeParam(2) +
-                       " WHERE store_id = $3 AND run_id = $1 AND status = 'running'",
-                   run.run_id, absl::ToUnixMicros(not_before), run.store_id);
+    tx.exec_params(
+        "UPDATE sync_runs SET status = 'queued', stage = 'queued', started_at = NULL, "
+        "refusals = refusals + 1, not_before = " +
+            pg::TimeParam(2) + " WHERE store_id = $3 AND run_id = $1 AND status = 'running'",
+        run.run_id, absl::ToUnixMicros(not_before), run.store_id);
     tx.commit();
     return absl::OkStatus();
   });
@@ -180,13 +181,15 @@ absl::StatusOr<std::vector<QueuePlace>> PgRunQueue::Places(
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::read_transaction tx(c);
     // One walk of the queue's index for every watched store (not one count per store).
-    const pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT store_id, run_id, trigger, pos FROM ("
-                     "  SELECT store_id, run_id, trigger, "
-                     "    row_number() OVER (ORDER BY ", kOrder, ") AS pos "
-                     "  FROM sync_runs WHERE status = 'queued') q "
-                     "WHERE store_id = ANY($1::text[])"),
-        pg::TextArray(store_ids));
+    const pqxx::result r =
+        tx.exec_params(absl::StrCat("SELECT store_id, run_id, trigger, pos FROM ("
+                                    "  SELECT store_id, run_id, trigger, "
+                                    "    row_number() OVER (ORDER BY ",
+                                    kOrder,
+                                    ") AS pos "
+                                    "  FROM sync_runs WHERE status = 'queued') q "
+                                    "WHERE store_id = ANY($1::text[])"),
+                       pg::TextArray(store_ids));
     for (const auto& row : r) {
       out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
                      TriggerFromName(row[2].as<std::string>()), row[3].as<int>()});
@@ -201,10 +204,9 @@ absl::StatusOr<QueueStats> PgRunQueue::Stats() {
   QueueStats out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::read_transaction tx(c);
-    for (const auto& row : tx.exec(
-             "SELECT priority, count(*), "
-             "  extract(epoch FROM now() - min(queued_at))::float8 "
-             "FROM sync_runs WHERE status = 'queued' GROUP BY priority")) {
+    for (const auto& row : tx.exec("SELECT priority, count(*), "
+                                   "  extract(epoch FROM now() - min(queued_at))::float8 "
+                                   "FROM sync_runs WHERE status = 'queued' GROUP BY priority")) {
       const int p = row[0].as<int>();
       if (p >= 0 && p < kPriorities) out.depth[p] = row[1].as<int64_t>();
       out.oldest = std::max(out.oldest, absl::Seconds(row[2].as<double>()));
@@ -230,15 +232,14 @@ absl::StatusOr<int64_t> PgRunQueue::PruneHistory(absl::Duration older_than, int 
       pqxx::work tx(c);
       // Oldest first; each store's newest run stays (its last outcome and success).
       deleted = static_cast<int64_t>(
-          tx.exec_params(
-                "DELETE FROM sync_runs WHERE (store_id, run_id) IN ("
-                "  SELECT o.store_id, o.run_id FROM sync_runs o "
-                "  WHERE o.queued_at < now() - $1 * interval '1 microsecond' "
-                "  AND o.status NOT IN ('queued', 'running') "
-                "  AND EXISTS (SELECT 1 FROM sync_runs n WHERE n.store_id = o.store_id "
-                "              AND n.queued_at > o.queued_at) "
-                "  ORDER BY o.queued_at LIMIT $2)",
-                absl::ToInt64Microseconds(older_than), batch)
+          tx.exec_params("DELETE FROM sync_runs WHERE (store_id, run_id) IN ("
+                         "  SELECT o.store_id, o.run_id FROM sync_runs o "
+                         "  WHERE o.queued_at < now() - $1 * interval '1 microsecond' "
+                         "  AND o.status NOT IN ('queued', 'running') "
+                         "  AND EXISTS (SELECT 1 FROM sync_runs n WHERE n.store_id = o.store_id "
+                         "              AND n.queued_at > o.queued_at) "
+                         "  ORDER BY o.queued_at LIMIT $2)",
+                         absl::ToInt64Microseconds(older_than), batch)
               .affected_rows());
       tx.commit();
       return absl::OkStatus();

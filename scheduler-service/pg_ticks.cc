@@ -48,8 +48,8 @@ TickArrays ToArrays(const std::vector<TickRequest>& ticks) {
     claimed.push_back(t.claimed_at == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t.claimed_at));
     types.push_back(t.types);
   }
-  return {TextArray(store_ids), TextArray(run_ids), MicrosArray(boundaries),
-          MicrosArray(claimed), MicrosArray(types)};
+  return {TextArray(store_ids), TextArray(run_ids), MicrosArray(boundaries), MicrosArray(claimed),
+          MicrosArray(types)};
 }
 
 // The group claim: one insert per (group, boundary), in key order (two replicas claiming the
@@ -72,8 +72,8 @@ constexpr char kClaimGroupsName[] = "claim_tick_groups";
 
 }  // namespace
 
-absl::StatusOr<std::vector<GroupClaim>> Repository::ClaimGroups(
-    const std::vector<GroupTick>& keys, absl::string_view owner) {
+absl::StatusOr<std::vector<GroupClaim>> Repository::ClaimGroups(const std::vector<GroupTick>& keys,
+                                                                absl::string_view owner) {
   std::vector<GroupClaim> out(keys.size());
   if (keys.empty()) return out;
   std::vector<std::string> groups;
@@ -147,11 +147,11 @@ absl::StatusOr<int64_t> Repository::PruneGroupClaims(absl::Duration older_than) 
   int64_t deleted = 0;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
-    deleted = static_cast<int64_t>(
-        tx.exec_params("DELETE FROM tick_group_claims WHERE claimed_at < "
-                       "now() - $1 * interval '1 microsecond'",
-                       absl::ToInt64Microseconds(older_than))
-            .affected_rows());
+    deleted =
+        static_cast<int64_t>(tx.exec_params("DELETE FROM tick_group_claims WHERE claimed_at < "
+                                            "now() - $1 * interval '1 microsecond'",
+                                            absl::ToInt64Microseconds(older_than))
+                                 .affected_rows());
     tx.commit();
     return absl::OkStatus();
   });
@@ -159,8 +159,7 @@ absl::StatusOr<int64_t> Repository::PruneGroupClaims(absl::Duration older_than) 
   return deleted;
 }
 
-absl::StatusOr<TickClaim> Repository::RecordTick(const TickRequest& tick,
-                                                 absl::string_view owner) {
+absl::StatusOr<TickClaim> Repository::RecordTick(const TickRequest& tick, absl::string_view owner) {
   // The batch statement for one tick, so both paths decide alike. It is rolled back when a run
   // of the store is queued after its snapshot (ALREADY_EXISTS) or the store is deleted
   // meanwhile (ABORTED); the next attempt sees that commit and decides overlap or not

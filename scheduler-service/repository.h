@@ -136,8 +136,7 @@ class Repository final : public NotificationStore {
   absl::StatusOr<int64_t> StoresVersion();
   // Stores with a completed run that finished after `since`, with their latest finish time
   // (unix seconds).
-  absl::StatusOr<std::vector<std::pair<std::string, double>>> LoadSuccessesSince(
-      absl::Time since);
+  absl::StatusOr<std::vector<std::pair<std::string, double>>> LoadSuccessesSince(absl::Time since);
   // One store; nullopt when it does not exist.
   absl::StatusOr<std::optional<StoreSchedule>> LoadSchedule(absl::string_view store_id);
 
@@ -177,9 +176,8 @@ class Repository final : public NotificationStore {
   absl::Status UpdateRun(const RunKey& run, autosync::v1::Stage stage,
                          const autosync::v1::StageCounts& counts);
   // Terminal: status "completed" or "failed". Only a row still 'running' changes.
-  absl::Status FinishRun(const RunKey& run, absl::string_view status,
-                         autosync::v1::Stage stage, const autosync::v1::StageCounts& counts,
-                         absl::string_view error);
+  absl::Status FinishRun(const RunKey& run, absl::string_view status, autosync::v1::Stage stage,
+                         const autosync::v1::StageCounts& counts, absl::string_view error);
   absl::Status Heartbeat(const std::vector<RunKey>& runs);
   // Marks failed every running run whose heartbeat is older than `stale`, and in the same
   // statement queues its follow-up (attempt + 1, same trigger and priority, owner `owner`)
@@ -192,14 +190,13 @@ class Repository final : public NotificationStore {
       int limit);
 
   // Status. NOT_FOUND when the store does not exist.
-  absl::StatusOr<StatusRow> LoadStatus(absl::string_view store_id,
-                                       absl::Duration connections_ttl);
+  absl::StatusOr<StatusRow> LoadStatus(absl::string_view store_id, absl::Duration connections_ttl);
 
   // Replaces a gateway's table of connections; drops every report older than `ttl`. Returns
   // the stores whose rows changed (a count moved, appeared, or went away).
-  absl::StatusOr<std::vector<std::string>> ReportConnections(absl::string_view gateway_id,
-                                 const std::vector<std::pair<std::string, int>>& stores,
-                                 absl::Duration ttl);
+  absl::StatusOr<std::vector<std::string>> ReportConnections(
+      absl::string_view gateway_id, const std::vector<std::pair<std::string, int>>& stores,
+      absl::Duration ttl);
 
   absl::StatusOr<autosync::v1::GetLtvCohortsResponse> LtvCohorts(absl::string_view store_id);
   // Where a page of quarantined records continues: after (last_seen, kind, record_key).
@@ -218,12 +215,10 @@ class Repository final : public NotificationStore {
   absl::StatusOr<std::vector<NotifyStore>> LoadNotifyStores();
   // NotificationStore: the store's webhook, key reference and last success; the once-an-hour
   // claim of store_notifications (migration 0012); the delivery's outcome.
-  absl::StatusOr<std::optional<NotifyTarget>> LoadNotifyTarget(
-      absl::string_view store_id) override;
+  absl::StatusOr<std::optional<NotifyTarget>> LoadNotifyTarget(absl::string_view store_id) override;
   absl::StatusOr<NotifyClaim> ClaimNotification(absl::string_view store_id,
                                                 absl::string_view condition) override;
-  absl::Status RecordNotificationOutcome(absl::string_view store_id,
-                                         absl::string_view condition,
+  absl::Status RecordNotificationOutcome(absl::string_view store_id, absl::string_view condition,
                                          absl::string_view outcome) override;
   // Upserts every rate of `table` into fx_rates by (day, currency), in one transaction.
   // Returns how many rates were stored.

@@ -22,21 +22,21 @@
 
 namespace autosync::scheduler {
 
-inline constexpr int kMaxAttempts = 4;    // a first run and three retries or follow-ups
-inline constexpr int kMaxRefusals = 30;   // about 4 minutes of RefusalBackoff
+inline constexpr int kMaxAttempts = 4;   // a first run and three retries or follow-ups
+inline constexpr int kMaxRefusals = 30;  // about 4 minutes of RefusalBackoff
 
 struct StreamEnd {
-  bool accepted = false;   // the worker sent at least one event
-  bool terminal = false;   // COMPLETED or FAILED arrived
-  bool completed = false;  // the terminal event was COMPLETED
-  bool retryable = false;  // the FAILED event said its cause may pass
-  std::string terminal_error;  // the FAILED event's error
+  bool accepted = false;                          // the worker sent at least one event
+  bool terminal = false;                          // COMPLETED or FAILED arrived
+  bool completed = false;                         // the terminal event was COMPLETED
+  bool retryable = false;                         // the FAILED event said its cause may pass
+  std::string terminal_error;                     // the FAILED event's error
   absl::StatusCode code = absl::StatusCode::kOk;  // the RPC's final status
   std::string message;                            // and its message
-  bool stopping = false;        // this replica is shutting down
-  bool deadline_passed = false;  // the run's budget is spent
+  bool stopping = false;                          // this replica is shutting down
+  bool deadline_passed = false;                   // the run's budget is spent
   int attempt = 1;
-  int refusals = 0;  // before this stream
+  int refusals = 0;            // before this stream
   absl::Duration run_timeout;  // for the message
 };
 

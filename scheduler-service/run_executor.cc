@@ -57,7 +57,9 @@ RunExecutor::RunExecutor(const SchedulerConfig& config, const Clock& clock, Repo
 
 RunExecutor::~RunExecutor() { Stop(); }
 
-void RunExecutor::Start() { dispatcher_ = std::thread([this] { DispatchLoop(); }); }
+void RunExecutor::Start() {
+  dispatcher_ = std::thread([this] { DispatchLoop(); });
+}
 
 void RunExecutor::Stop() {
   {
@@ -116,10 +118,11 @@ void RunExecutor::ObserveStart(absl::Duration latency) {
     limit_.OnStart(latency, static_cast<int>(active_.size()), clock_.Now());
     grew = limit_.limit() > before;
     if (limit_.limit() != before) {
-      common::LogDebug("dispatch limit changed",
-                       {{"limit", absl::StrCat(limit_.limit())},
-                        {"recent_start_ms", absl::StrCat(absl::ToInt64Milliseconds(limit_.recent()))},
-                        {"baseline_ms", absl::StrCat(absl::ToInt64Milliseconds(limit_.baseline()))}});
+      common::LogDebug(
+          "dispatch limit changed",
+          {{"limit", absl::StrCat(limit_.limit())},
+           {"recent_start_ms", absl::StrCat(absl::ToInt64Milliseconds(limit_.recent()))},
+           {"baseline_ms", absl::StrCat(absl::ToInt64Milliseconds(limit_.baseline()))}});
     }
     metrics_.dispatch_limit.Set(limit_.limit());
   }
@@ -145,10 +148,10 @@ absl::StatusOr<EnqueueResult> RunExecutor::Enqueue(EnqueueRequest request) {
       absl::MutexLock lock(&mu_);
       shown_places_[request.store_id] = result->position;
     }
-    events_.PublishProgress(QueuedEvent(
-        {request.store_id, result->run_id, request.trigger, result->position},
-        request.not_before > clock_.Now() ? "Queued for a retry" : "Queued",
-        EstimateWait(result->position), clock_.Now()));
+    events_.PublishProgress(
+        QueuedEvent({request.store_id, result->run_id, request.trigger, result->position},
+                    request.not_before > clock_.Now() ? "Queued for a retry" : "Queued",
+                    EstimateWait(result->position), clock_.Now()));
     Wake();
   }
   return result;
@@ -176,8 +179,8 @@ void RunExecutor::DispatchOnce() {
   int local_free = 0;
   {
     absl::MutexLock lock(&mu_);
-    local_free = std::min(config_.max_concurrent_runs, limit_.limit()) -
-                 static_cast<int>(active_.size());
+    local_free =
+        std::min(config_.max_concurrent_runs, limit_.limit()) - static_cast<int>(active_.size());
   }
   if (local_free <= 0) return;
   absl::StatusOr<Dispatch> taken = queue_.Take(config_.replica_id, local_free);
@@ -310,7 +313,8 @@ void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
   const RunEnd decided = DecideRunEnd(end);
   if (decided.next == RunNext::kGiveBack) {
     metrics_.worker_refusals.Increment();
-    if (absl::Status s = queue_.GiveBack({run.store_id, run.run_id}, clock_.Now() + decided.delay); !s.ok()) {
+    if (absl::Status s = queue_.GiveBack({run.store_id, run.run_id}, clock_.Now() + decided.delay);
+        !s.ok()) {
       // Left running: the reaper fails it after --run_stale_seconds and its follow-up is queued.
       common::LogWarn("cannot give a refused run back to the queue",
                       {{"store", run.store_id}, {"run", run.run_id}, {"error", s.message()}});
@@ -347,8 +351,7 @@ void RunExecutor::ExecuteRun(const DispatchedRun& run, absl::Time deadline) {
   if (decided.next == RunNext::kFollowUp || decided.next == RunNext::kRetryLater) {
     QueueNext(run, run.attempt + 1, decided.delay,
               decided.next == RunNext::kFollowUp ? "interrupted" : "failed");
-  } else if (end.attempt >= kMaxAttempts && !end.completed &&
-             decided.next == RunNext::kNothing) {
+  } else if (end.attempt >= kMaxAttempts && !end.completed && decided.next == RunNext::kNothing) {
     common::LogWarn("run failed again; not retried until the next tick or trigger",
                     {{"store", run.store_id}, {"attempts", absl::StrCat(end.attempt)}});
   }
@@ -395,35 +398,33 @@ void RunExecutor::QueueNext(const DispatchedRun& run, int attempt, absl::Duratio
   const autosync::v1::Trigger trigger = run.trigger;
   // The same work again: its data types, full re-fetch and backfill range (a backfill stays
   // at the back of the queue).
-  EnqueueRequest next{.store_id = store_id,
-                      .run_id = common::NewRunId(),
-                      .trigger = trigger,
-                      .priority = run.backfill_from.empty() ? PriorityOf(trigger) : RunPriority::kLow,
-                      .force = run.force,
-                      .types = run.types,
-                      .backfill_from = run.backfill_from,
-                      .backfill_to = run.backfill_to,
-                      .attempt = attempt,
-                      .not_before = delay > absl::ZeroDuration() ? clock_.Now() + delay
-                                                                 : absl::InfinitePast(),
-                      .owner = config_.replica_id};
+  EnqueueRequest next{
+      .store_id = store_id,
+      .run_id = common::NewRunId(),
+      .trigger = trigger,
+      .priority = run.backfill_from.empty() ? PriorityOf(trigger) : RunPriority::kLow,
+      .force = run.force,
+      .types = run.types,
+      .backfill_from = run.backfill_from,
+      .backfill_to = run.backfill_to,
+      .attempt = attempt,
+      .not_before = delay > absl::ZeroDuration() ? clock_.Now() + delay : absl::InfinitePast(),
+      .owner = config_.replica_id};
   absl::StatusOr<EnqueueResult> queued = Enqueue(next);
   if (!queued.ok() || !queued->queued) {
     // Another run is queued or in flight (it covers the store), or the database is away (the
     // next tick or trigger does it).
-    common::LogWarn("no new run after a failed run",
-                    {{"store", store_id},
-                     {"reason", queued.ok() ? "a run is queued or in flight"
-                                            : queued.status().message()}});
+    common::LogWarn(
+        "no new run after a failed run",
+        {{"store", store_id},
+         {"reason", queued.ok() ? "a run is queued or in flight" : queued.status().message()}});
     return;
   }
-  common::LogInfo("new run queued after a failed run",
-                  {{"store", store_id},
-                   {"run", queued->run_id},
-                   {"why", why},
-                   {"attempt", absl::StrCat(attempt)},
-                   {"delay", absl::FormatDuration(delay)}});
+  common::LogInfo("new run queued after a failed run", {{"store", store_id},
+                                                        {"run", queued->run_id},
+                                                        {"why", why},
+                                                        {"attempt", absl::StrCat(attempt)},
+                                                        {"delay", absl::FormatDuration(delay)}});
 }
-
 
 }  // namespace autosync::scheduler

@@ -7,9 +7,12 @@ namespace autosync::scheduler {
 
 absl::string_view PriorityLabel(RunPriority priority) {
   switch (priority) {
-    case RunPriority::kPerson: return "manual";
-    case RunPriority::kCron: return "cron";
-    case RunPriority::kLow: return "low";
+    case RunPriority::kPerson:
+      return "manual";
+    case RunPriority::kCron:
+      return "cron";
+    case RunPriority::kLow:
+      return "low";
   }
   return "cron";
 }

@@ -4,15 +4,24 @@ namespace autosync::scheduler {
 
 absl::string_view StageName(autosync::v1::Stage stage) {
   switch (stage) {
-    case autosync::v1::STAGE_STARTING: return "starting";
-    case autosync::v1::STAGE_ORDERS: return "orders";
-    case autosync::v1::STAGE_ADS: return "ads";
-    case autosync::v1::STAGE_LTV: return "ltv";
-    case autosync::v1::STAGE_COMPLETED: return "completed";
-    case autosync::v1::STAGE_FAILED: return "failed";
-    case autosync::v1::STAGE_SKIPPED: return "skipped";
-    case autosync::v1::STAGE_QUEUED: return "queued";
-    default: return "starting";
+    case autosync::v1::STAGE_STARTING:
+      return "starting";
+    case autosync::v1::STAGE_ORDERS:
+      return "orders";
+    case autosync::v1::STAGE_ADS:
+      return "ads";
+    case autosync::v1::STAGE_LTV:
+      return "ltv";
+    case autosync::v1::STAGE_COMPLETED:
+      return "completed";
+    case autosync::v1::STAGE_FAILED:
+      return "failed";
+    case autosync::v1::STAGE_SKIPPED:
+      return "skipped";
+    case autosync::v1::STAGE_QUEUED:
+      return "queued";
+    default:
+      return "starting";
   }
 }
 
@@ -30,9 +39,12 @@ autosync::v1::Stage StageFromName(absl::string_view name) {
 
 absl::string_view TriggerName(autosync::v1::Trigger trigger) {
   switch (trigger) {
-    case autosync::v1::TRIGGER_CRON: return "cron";
-    case autosync::v1::TRIGGER_MANUAL: return "manual";
-    default: return "api";
+    case autosync::v1::TRIGGER_CRON:
+      return "cron";
+    case autosync::v1::TRIGGER_MANUAL:
+      return "manual";
+    default:
+      return "api";
   }
 }
 

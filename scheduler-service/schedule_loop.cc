@@ -15,7 +15,9 @@ ScheduleLoop::ScheduleLoop(const Clock& clock, FireSink& sink, Options options,
 
 ScheduleLoop::~ScheduleLoop() { Stop(); }
 
-void ScheduleLoop::Start() { thread_ = std::thread([this] { Loop(); }); }
+void ScheduleLoop::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void ScheduleLoop::Stop() {
   {

@@ -48,8 +48,8 @@ std::string Metadata(const grpc::CallbackServerContext& context, absl::string_vi
 constexpr absl::string_view kGatewayIdentity = "autosync-gateway";
 
 // Who is calling, for the audit trail. With TLS, the peer's authenticated identity decides: a
-// gateway's (a certificate naming autosync-gateway) actor metadata is recorded as verified, any other
-// peer is recorded as "grpc:<identity>" (what it claimed is kept in the detail). Without TLS
+// gateway's (a certificate naming autosync-gateway) actor metadata is recorded as verified, any
+// other peer is recorded as "grpc:<identity>" (what it claimed is kept in the detail). Without TLS
 // nothing can be verified: the gateway's actor metadata is recorded as given (actor_verified
 // false), a caller without it is "grpc:anonymous". README "Audit trail".
 AuditEntry AuditFor(const grpc::CallbackServerContext& context, absl::string_view action,
@@ -251,8 +251,8 @@ grpc::ServerUnaryReactor* SchedulerService::TriggerSync(
     grpc::CallbackServerContext* context, const autosync::v1::TriggerSyncRequest* request,
     autosync::v1::TriggerSyncResponse* response) {
   const absl::string_view action = !request->backfill_from().empty() ? kAuditSyncBackfill
-                                   : request->force()                  ? kAuditSyncResync
-                                                                       : kAuditSyncTrigger;
+                                   : request->force()                ? kAuditSyncResync
+                                                                     : kAuditSyncTrigger;
   std::string detail = "{}";
   if (action == kAuditSyncBackfill) {
     detail = AuditDetail({{"from", request->backfill_from()}, {"to", request->backfill_to()}});
@@ -260,15 +260,15 @@ grpc::ServerUnaryReactor* SchedulerService::TriggerSync(
   AuditEntry audit = AuditFor(*context, action, request->store_id(), std::move(detail));
   return OnPool(core_, context, "TriggerSync",
                 [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
-    auto r = core_.TriggerSync(*request, &audit);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    if (response->started()) {
-      AddAuditDetail(&audit.detail_json, "run_id", response->run_id());
-      LogAudit(audit);
-    }
-    return absl::OkStatus();
-  });
+                  auto r = core_.TriggerSync(*request, &audit);
+                  if (!r.ok()) return r.status();
+                  *response = *std::move(r);
+                  if (response->started()) {
+                    AddAuditDetail(&audit.detail_json, "run_id", response->run_id());
+                    LogAudit(audit);
+                  }
+                  return absl::OkStatus();
+                });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::GetSyncStatus(
@@ -298,19 +298,20 @@ grpc::ServerUnaryReactor* SchedulerService::UpsertStore(
     grpc::CallbackServerContext* context, const autosync::v1::UpsertStoreRequest* request,
     autosync::v1::UpsertStoreResponse* response) {
   AuditEntry audit = AuditFor(*context, kAuditStoreReplace, request->store().store_id());
-  return OnPool(core_, context, "UpsertStore",
-                [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
-    if (!request->has_store()) return absl::InvalidArgumentError("store: is missing");
-    auto r = core_.UpsertStore(*request, &audit);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    audit.action = std::string(response->created() ? kAuditStoreCreate : kAuditStoreReplace);
-    audit.detail_json = absl::StrCat("{\"version\":", response->store().version(), "}");
-    LogAudit(audit);
-    common::LogInfo(response->created() ? "store created" : "store updated",
-                    {{"rpc", "UpsertStore"}, {"store", response->store().store_id()}});
-    return absl::OkStatus();
-  });
+  return OnPool(
+      core_, context, "UpsertStore",
+      [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
+        if (!request->has_store()) return absl::InvalidArgumentError("store: is missing");
+        auto r = core_.UpsertStore(*request, &audit);
+        if (!r.ok()) return r.status();
+        *response = *std::move(r);
+        audit.action = std::string(response->created() ? kAuditStoreCreate : kAuditStoreReplace);
+        audit.detail_json = absl::StrCat("{\"version\":", response->store().version(), "}");
+        LogAudit(audit);
+        common::LogInfo(response->created() ? "store created" : "store updated",
+                        {{"rpc", "UpsertStore"}, {"store", response->store().store_id()}});
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::GetStore(grpc::CallbackServerContext* context,
@@ -340,30 +341,32 @@ grpc::ServerUnaryReactor* SchedulerService::PauseStore(
     autosync::v1::Store* response) {
   AuditEntry audit = AuditFor(*context, kAuditStorePause, request->store_id(),
                               AuditDetail({{"note", request->note()}}));
-  return OnPool(core_, context, "PauseStore",
-                [this, request, response, audit = std::move(audit)]() -> absl::Status {
-    auto r = core_.SetEnabled(request->store_id(), false, request->note(), &audit);
-    if (r.ok()) LogAudit(audit);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    common::LogInfo("store paused", {{"rpc", "PauseStore"}, {"store", request->store_id()}});
-    return absl::OkStatus();
-  });
+  return OnPool(
+      core_, context, "PauseStore",
+      [this, request, response, audit = std::move(audit)]() -> absl::Status {
+        auto r = core_.SetEnabled(request->store_id(), false, request->note(), &audit);
+        if (r.ok()) LogAudit(audit);
+        if (!r.ok()) return r.status();
+        *response = *std::move(r);
+        common::LogInfo("store paused", {{"rpc", "PauseStore"}, {"store", request->store_id()}});
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ResumeStore(
     grpc::CallbackServerContext* context, const autosync::v1::ResumeStoreRequest* request,
     autosync::v1::Store* response) {
   AuditEntry audit = AuditFor(*context, kAuditStoreResume, request->store_id());
-  return OnPool(core_, context, "ResumeStore",
-                [this, request, response, audit = std::move(audit)]() -> absl::Status {
-    auto r = core_.SetEnabled(request->store_id(), true, "", &audit);
-    if (r.ok()) LogAudit(audit);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    common::LogInfo("store resumed", {{"rpc", "ResumeStore"}, {"store", request->store_id()}});
-    return absl::OkStatus();
-  });
+  return OnPool(
+      core_, context, "ResumeStore",
+      [this, request, response, audit = std::move(audit)]() -> absl::Status {
+        auto r = core_.SetEnabled(request->store_id(), true, "", &audit);
+        if (r.ok()) LogAudit(audit);
+        if (!r.ok()) return r.status();
+        *response = *std::move(r);
+        common::LogInfo("store resumed", {{"rpc", "ResumeStore"}, {"store", request->store_id()}});
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::DeleteStore(
@@ -373,13 +376,14 @@ grpc::ServerUnaryReactor* SchedulerService::DeleteStore(
   AuditEntry audit = AuditFor(*context, kAuditStoreDelete, request->store_id());
   return OnPool(core_, context, "DeleteStore",
                 [this, request, audit = std::move(audit)]() -> absl::Status {
-    absl::Status s = core_.DeleteStore(request->store_id(), &audit);
-    if (s.ok()) {
-      LogAudit(audit);
-      common::LogInfo("store deleted", {{"rpc", "DeleteStore"}, {"store", request->store_id()}});
-    }
-    return s;
-  });
+                  absl::Status s = core_.DeleteStore(request->store_id(), &audit);
+                  if (s.ok()) {
+                    LogAudit(audit);
+                    common::LogInfo("store deleted",
+                                    {{"rpc", "DeleteStore"}, {"store", request->store_id()}});
+                  }
+                  return s;
+                });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ListRuns(grpc::CallbackServerContext* context,
@@ -421,23 +425,24 @@ grpc::ServerUnaryReactor* SchedulerService::ImportFxRates(
   AuditEntry audit = AuditFor(*context, kAuditFxImport, "");
   return OnPool(core_, context, "ImportFxRates",
                 [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
-    auto r = core_.ImportFxRates(*request, &audit);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    audit.detail_json = absl::StrCat("{\"days\":", response->days(), ",\"rates\":",
-                                     response->rates(), "}");
-    LogAudit(audit);
-    common::LogInfo("fx rates imported",
-                    {{"rpc", "ImportFxRates"}, {"days", absl::StrCat(response->days())},
-                     {"rates", absl::StrCat(response->rates())},
-                     {"first_day", response->first_day()}, {"last_day", response->last_day()}});
-    return absl::OkStatus();
-  });
+                  auto r = core_.ImportFxRates(*request, &audit);
+                  if (!r.ok()) return r.status();
+                  *response = *std::move(r);
+                  audit.detail_json = absl::StrCat("{\"days\":", response->days(),
+                                                   ",\"rates\":", response->rates(), "}");
+                  LogAudit(audit);
+                  common::LogInfo("fx rates imported", {{"rpc", "ImportFxRates"},
+                                                        {"days", absl::StrCat(response->days())},
+                                                        {"rates", absl::StrCat(response->rates())},
+                                                        {"first_day", response->first_day()},
+                                                        {"last_day", response->last_day()}});
+                  return absl::OkStatus();
+                });
 }
 
-grpc::ServerUnaryReactor* SchedulerService::ListAudit(
-    grpc::CallbackServerContext* context, const autosync::v1::ListAuditRequest* request,
-    autosync::v1::ListAuditResponse* response) {
+grpc::ServerUnaryReactor* SchedulerService::ListAudit(grpc::CallbackServerContext* context,
+                                                      const autosync::v1::ListAuditRequest* request,
+                                                      autosync::v1::ListAuditResponse* response) {
   return OnPool(core_, context, "ListAudit", [this, request, response]() -> absl::Status {
     auto r = core_.ListAudit(*request);
     if (!r.ok()) return r.status();

@@ -60,8 +60,7 @@ class SchedulerService final : public autosync::v1::Scheduler::CallbackService {
                                       const autosync::v1::ListAuditRequest* request,
                                       autosync::v1::ListAuditResponse* response) override;
   grpc::ServerUnaryReactor* ReportConnections(
-      grpc::CallbackServerContext* context,
-      const autosync::v1::ReportConnectionsRequest* request,
+      grpc::CallbackServerContext* context, const autosync::v1::ReportConnectionsRequest* request,
       autosync::v1::ReportConnectionsResponse* response) override;
 
  private:

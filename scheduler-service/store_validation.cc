@@ -6,8 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/ids.h"
 
 namespace autosync::scheduler {
@@ -75,14 +75,15 @@ absl::Status CheckUrl(absl::string_view field, absl::string_view url,
     // The host without its port: "[::1]:8080" -> "[::1]", "127.0.0.1:80" -> "127.0.0.1".
     absl::string_view host = authority;
     if (absl::StartsWith(host, "[")) {
-      host = host.substr(0, host.find(']') == absl::string_view::npos ? host.size()
-                                                                       : host.find(']') + 1);
+      host = host.substr(
+          0, host.find(']') == absl::string_view::npos ? host.size() : host.find(']') + 1);
     } else {
       host = host.substr(0, host.find(':'));
     }
     const std::string lower = absl::AsciiStrToLower(host);
     if (lower != "127.0.0.1" && lower != "[::1]" && lower != "localhost") {
-      return Invalid(field, absl::StrCat(Quote(url), " must use https:// (http:// only to "
+      return Invalid(field, absl::StrCat(Quote(url),
+                                         " must use https:// (http:// only to "
                                          "127.0.0.1, [::1] or localhost)"));
     }
   }
@@ -97,7 +98,8 @@ absl::Status CheckToken(absl::string_view field, absl::string_view value, size_t
   if (value.size() > max) return Invalid(field, absl::StrCat("is longer than ", max, " bytes"));
   for (char c : value) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
-      return Invalid(field, absl::StrCat(Quote(value), " may only contain A-Z, a-z, 0-9, '.', "
+      return Invalid(field, absl::StrCat(Quote(value),
+                                         " may only contain A-Z, a-z, 0-9, '.', "
                                          "'-', '_'"));
     }
   }
@@ -212,8 +214,7 @@ absl::StatusOr<Store> NormalizeStore(const Store& in, const StoreDefaults& defau
   if (!ads.ok()) return ads.status();
   out.set_ads_schedule(*ads);
   if (in.timezone().empty()) out.set_timezone(defaults.timezone);
-  if (absl::StatusOr<absl::TimeZone> tz = LoadZoneForField(out.timezone(), "timezone");
-      !tz.ok()) {
+  if (absl::StatusOr<absl::TimeZone> tz = LoadZoneForField(out.timezone(), "timezone"); !tz.ok()) {
     return tz.status();
   }
   if (absl::Status s = CheckStaleness("staleness_seconds", in.staleness_seconds()); !s.ok()) {
@@ -232,8 +233,8 @@ absl::StatusOr<Store> NormalizeStore(const Store& in, const StoreDefaults& defau
   if (absl::Status s = CheckApiBase("ads_api_base", in.ads_api_base()); !s.ok()) return s;
   if (in.orders_api().empty()) out.set_orders_api(defaults.orders_api);
   if (out.orders_api() != "rest" && out.orders_api() != "graphql") {
-    return Invalid("orders_api", absl::StrCat(Quote(in.orders_api()),
-                                              " must be \"rest\" or \"graphql\""));
+    return Invalid("orders_api",
+                   absl::StrCat(Quote(in.orders_api()), " must be \"rest\" or \"graphql\""));
   }
   if (in.orders_api_version().empty()) out.set_orders_api_version(kDefaultShopifyVersion);
   if (absl::Status s = CheckToken("orders_api_version", out.orders_api_version(), 32); !s.ok()) {
@@ -259,8 +260,8 @@ absl::StatusOr<Store> NormalizeStore(const Store& in, const StoreDefaults& defau
   if (absl::Status s = CheckSecretRef("credentials_ref", in.credentials_ref()); !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckUrl("notify_webhook_url", in.notify_webhook_url(),
-                                "notify_secret_ref", /*loopback_http_only=*/true);
+  if (absl::Status s = CheckUrl("notify_webhook_url", in.notify_webhook_url(), "notify_secret_ref",
+                                /*loopback_http_only=*/true);
       !s.ok()) {
     return s;
   }
@@ -297,8 +298,8 @@ absl::StatusOr<BackfillRange> ParseBackfillRange(absl::string_view from, absl::s
   }
   if (days[1] < days[0]) return Invalid("backfill_to", "is before backfill_from");
   if (days[1] - days[0] >= kMaxBackfillDays) {
-    return Invalid("backfill_to", absl::StrCat("is more than ", kMaxBackfillDays,
-                                               " days after backfill_from"));
+    return Invalid("backfill_to",
+                   absl::StrCat("is more than ", kMaxBackfillDays, " days after backfill_from"));
   }
   return BackfillRange{std::string(from), std::string(to)};
 }

@@ -41,8 +41,7 @@ absl::StatusOr<autosync::v1::Store> NormalizeStore(const autosync::v1::Store& in
 
 // Parses `expr` and checks that it fires at all (a never-firing "0 0 30 2 *" is refused).
 // Errors are prefixed with `field`.
-absl::StatusOr<CronSchedule> ParseFiringSchedule(absl::string_view expr,
-                                                 absl::string_view field);
+absl::StatusOr<CronSchedule> ParseFiringSchedule(absl::string_view expr, absl::string_view field);
 
 // A cron expression as stored: whitespace trimmed, bounded, parsed and firing. Errors are
 // prefixed with `field`.

@@ -78,8 +78,8 @@ void TickClaimer::OnFires(std::vector<Fire> fires) {
   prepared->key_of.reserve(fires.size());
   for (const Fire& fire : fires) {
     due = std::max(due, fire.due);
-    prepared->ticks.push_back({fire.store_id, common::NewRunId(), fire.scheduled_for,
-                               absl::InfinitePast(), fire.types});
+    prepared->ticks.push_back(
+        {fire.store_id, common::NewRunId(), fire.scheduled_for, absl::InfinitePast(), fire.types});
     const auto key =
         std::make_pair(TickGroupOf(fire.store_id), absl::ToUnixMicros(fire.scheduled_for));
     auto [it, added] = keys.emplace(key, prepared->keys.size());
@@ -103,9 +103,9 @@ void TickClaimer::Claim(const std::shared_ptr<Prepared>& prepared) {
     // Nothing was claimed (one statement). Another replica may win these groups; whoever does
     // not record a tick, this replica's check after the grace does.
     metrics_.fires_error.Increment(static_cast<double>(prepared->fires.size()));
-    common::LogWarn("cannot claim scheduled ticks; checking them again later",
-                    {{"count", absl::StrCat(prepared->fires.size())},
-                     {"error", claimed.status().message()}});
+    common::LogWarn(
+        "cannot claim scheduled ticks; checking them again later",
+        {{"count", absl::StrCat(prepared->fires.size())}, {"error", claimed.status().message()}});
     AddLost(std::move(prepared->ticks), now + kLostTickGrace);
     return;
   }
@@ -169,9 +169,9 @@ void TickClaimer::Record(const std::vector<TickRequest>& ticks, std::vector<Sync
                         records.status().code() == absl::StatusCode::kAborted)) {
     // Rolled back as a whole: a run of one of these stores was queued after the statement's
     // snapshot, a store was deleted, or a deadlock. Rare; row by row decides each.
-    common::LogInfo("batch record rolled back; recording one by one",
-                    {{"count", absl::StrCat(ticks.size())},
-                     {"reason", records.status().message()}});
+    common::LogInfo(
+        "batch record rolled back; recording one by one",
+        {{"count", absl::StrCat(ticks.size())}, {"reason", records.status().message()}});
     std::vector<TickRequest> failed;
     for (const TickRequest& tick : ticks) {
       absl::StatusOr<TickClaim> one = repo_.RecordTick(tick, config_.replica_id);
@@ -191,8 +191,7 @@ void TickClaimer::Record(const std::vector<TickRequest>& ticks, std::vector<Sync
     // Claimed but not recorded: checked again after the grace, like a lost group.
     metrics_.fires_error.Increment(static_cast<double>(ticks.size()));
     common::LogWarn("cannot record claimed ticks; checking them again later",
-                    {{"count", absl::StrCat(ticks.size())},
-                     {"error", records.status().message()}});
+                    {{"count", absl::StrCat(ticks.size())}, {"error", records.status().message()}});
     AddLost(ticks, clock_.Now() + kLostTickGrace);
     return;
   }
@@ -281,9 +280,9 @@ void TickClaimer::VerifyLost() {
                                   due.begin() + static_cast<ptrdiff_t>(end));
     absl::StatusOr<std::vector<TickRequest>> missing = repo_.UnrecordedTicks(part);
     if (!missing.ok()) {
-      common::LogWarn("cannot check lost ticks; checking them again later",
-                      {{"count", absl::StrCat(part.size())},
-                       {"error", missing.status().message()}});
+      common::LogWarn(
+          "cannot check lost ticks; checking them again later",
+          {{"count", absl::StrCat(part.size())}, {"error", missing.status().message()}});
       AddLost(std::move(part), clock_.Now() + kLostTickGrace);
       continue;
     }

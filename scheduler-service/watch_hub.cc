@@ -63,7 +63,8 @@ absl::StatusOr<RelayedEvent> DecodeEvent(absl::string_view payload) {
       out.event.GetReflection()->GetUnknownFields(out.event);
   for (int i = 0; i < unknown.field_count(); ++i) {
     const google::protobuf::UnknownField& f = unknown.field(i);
-    if (f.number() == kOriginField && f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+    if (f.number() == kOriginField &&
+        f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
       out.origin = f.length_delimited();
     }
   }

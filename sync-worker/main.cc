@@ -102,9 +102,8 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   errors.Require(config.pipeline.ads_window_days >= 1 && config.pipeline.ads_window_days <= 90,
                  "ads_window_days", "must be between 1 and 90");
   config.pipeline.ads_initial_days = absl::GetFlag(FLAGS_ads_initial_days);
-  errors.Require(
-      config.pipeline.ads_initial_days >= 1 && config.pipeline.ads_initial_days <= 1100,
-      "ads_initial_days", "must be between 1 and 1100 (the ads API keeps 37 months)");
+  errors.Require(config.pipeline.ads_initial_days >= 1 && config.pipeline.ads_initial_days <= 1100,
+                 "ads_initial_days", "must be between 1 and 1100 (the ads API keeps 37 months)");
   const int throttle = absl::GetFlag(FLAGS_ads_max_throttle_wait_seconds);
   errors.Require(throttle >= 1 && throttle <= 3600, "ads_max_throttle_wait_seconds",
                  "must be between 1 and 3600");
@@ -142,8 +141,8 @@ WorkerConfig ConfigFromFlags(common::ConfigErrors& errors) {
   config.pipeline.bulk.max_poll = absl::Seconds(bulk_poll);
   config.pipeline.ads_async = absl::GetFlag(FLAGS_ads_async);
   const int ads_async_timeout = absl::GetFlag(FLAGS_ads_async_timeout_seconds);
-  errors.Require(ads_async_timeout >= 10 && ads_async_timeout <= 86400,
-                 "ads_async_timeout_seconds", "must be between 10 and 86400");
+  errors.Require(ads_async_timeout >= 10 && ads_async_timeout <= 86400, "ads_async_timeout_seconds",
+                 "must be between 10 and 86400");
   config.pipeline.ads_async_timeout = absl::Seconds(ads_async_timeout);
   config.verify_tls = absl::GetFlag(FLAGS_verify_tls);
   config.worker_id = absl::GetFlag(FLAGS_worker_id);
@@ -173,9 +172,9 @@ int Main(int argc, char** argv) {
                                       .application_name = "sync-worker"});
   if (!pool.ok()) common::ExitWithConfigError(argv[0], pool.status().message());
   if (absl::Status s = common::WaitForDatabase(**pool, config.startup_timeout); !s.ok()) {
-    common::LogError("cannot reach the database (--database_url)",
-                     {{"error", s.message()},
-                      {"database", common::RedactDatabaseUrl(config.database_url)}});
+    common::LogError(
+        "cannot reach the database (--database_url)",
+        {{"error", s.message()}, {"database", common::RedactDatabaseUrl(config.database_url)}});
     return 1;
   }
 

@@ -174,8 +174,7 @@ std::string OrdersCopyText(const std::string& store, const std::vector<Order>& o
     out.push_back('\t');
     AppendCopyEscaped(out, o.email);
     out.push_back('\t');
-    AppendOrNull(out, o.customer_id,
-                 [](std::string& to, int64_t id) { absl::StrAppend(&to, id); });
+    AppendOrNull(out, o.customer_id, [](std::string& to, int64_t id) { absl::StrAppend(&to, id); });
     out.push_back('\t');
     AppendTimestamp(out, o.created_at);
     out.push_back('\t');
@@ -231,13 +230,13 @@ constexpr char kLtvLockSql[] =
 
 // Orders that count: a customer's, not test, not cancelled, not voided (the predicate of the
 // orders_ltv index, so the planner can read the store from that index alone).
-#define AUTOSYNC_LTV_COUNTED(o)                                                   \
+#define AUTOSYNC_LTV_COUNTED(o)                                                      \
   o "customer_id IS NOT NULL AND NOT " o "test AND " o "cancelled_at IS NULL AND " o \
     "financial_status <> 'voided'"
 
 // Months are numbered year * 12 + month - 1 in the store's time zone ($2).
-#define AUTOSYNC_LTV_EXACT_MONTH(t)                                                     \
-  "(extract(year FROM " t " AT TIME ZONE $2) * 12 + extract(month FROM " t             \
+#define AUTOSYNC_LTV_EXACT_MONTH(t)                                        \
+  "(extract(year FROM " t " AT TIME ZONE $2) * 12 + extract(month FROM " t \
   " AT TIME ZONE $2) - 1)::int"
 #define AUTOSYNC_LTV_MONTH_DATE(m) "make_date(" m " / 12, " m " % 12 + 1, 1)"
 
@@ -480,7 +479,8 @@ class PgSyncStore final : public SyncStore {
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
-    if (!found) return absl::NotFoundError(absl::StrCat("no store \"", store_id, "\" is registered"));
+    if (!found)
+      return absl::NotFoundError(absl::StrCat("no store \"", store_id, "\" is registered"));
     return config;
   }
 
@@ -530,8 +530,8 @@ class PgSyncStore final : public SyncStore {
         CopyRows(tx, "orders_stage", copy_text);
         // An order can appear twice when it changes while we page: keep its newest version.
         const pqxx::result r = tx.exec(absl::StrCat(
-            "INSERT INTO orders (", kOrderColumns, ") ",
-            "SELECT DISTINCT ON (order_id) ", kOrderColumns,
+            "INSERT INTO orders (", kOrderColumns, ") ", "SELECT DISTINCT ON (order_id) ",
+            kOrderColumns,
             " FROM orders_stage ORDER BY order_id, updated_at DESC "
             "ON CONFLICT (store_id, order_id) DO UPDATE SET "
             "name = excluded.name, email = excluded.email, customer_id = excluded.customer_id, "
@@ -563,12 +563,10 @@ class PgSyncStore final : public SyncStore {
     return CursorTime(store_id, "deletions");
   }
 
-
   absl::StatusOr<std::optional<absl::Time>> SweptAt(absl::string_view store_id,
                                                     absl::string_view kind) override {
     return CursorTime(store_id, absl::StrCat(kind, "_sweep"));
   }
-
 
   absl::Status MarkSwept(absl::string_view store_id, absl::string_view kind,
                          absl::string_view run_id, absl::Time at) override {
@@ -580,8 +578,7 @@ class PgSyncStore final : public SyncStore {
           "ON CONFLICT (store_id, stage) DO UPDATE SET "
           "cursor_at = GREATEST(sync_tracking.cursor_at, excluded.cursor_at), "
           "last_run_id = excluded.last_run_id, last_success_at = now(), updated_at = now()",
-          std::string(store_id), absl::StrCat(kind, "_sweep"), Timestamp(at),
-          std::string(run_id));
+          std::string(store_id), absl::StrCat(kind, "_sweep"), Timestamp(at), std::string(run_id));
       tx.commit();
       return absl::OkStatus();
     });
@@ -598,8 +595,9 @@ class PgSyncStore final : public SyncStore {
       deleted = 0;
       if (!order_ids.empty()) {
         deleted = static_cast<int64_t>(
-            tx.exec_params("DELETE FROM orders WHERE store_id = $1 AND order_id = ANY($2::bigint[])",
-                           store, ids)
+            tx.exec_params(
+                  "DELETE FROM orders WHERE store_id = $1 AND order_id = ANY($2::bigint[])", store,
+                  ids)
                 .affected_rows());
         ReleaseQuarantinedOrders(tx, store, ids);
       }
@@ -640,11 +638,11 @@ class PgSyncStore final : public SyncStore {
           "CREATE TEMP TABLE IF NOT EXISTS ads_stage "
           "(LIKE ads INCLUDING DEFAULTS)");
       {
-        pqxx::stream_to copy(tx, "ads_stage",
-                             std::vector<std::string>{"store_id", "date", "campaign_id",
-                                                      "campaign_name", "spend", "impressions",
-                                                      "clicks", "purchases", "purchase_value",
-                                                      "currency"});
+        pqxx::stream_to copy(
+            tx, "ads_stage",
+            std::vector<std::string>{"store_id", "date", "campaign_id", "campaign_name", "spend",
+                                     "impressions", "clicks", "purchases", "purchase_value",
+                                     "currency"});
         for (const AdRow& a : rows) {
           copy << std::make_tuple(store, Day(a.date), a.campaign_id, a.campaign_name,
                                   Money(a.spend_cents), a.impressions, a.clicks, a.purchases,
@@ -696,8 +694,7 @@ class PgSyncStore final : public SyncStore {
             "detail = excluded.detail, run_id = excluded.run_id, source = excluded.source, "
             "raw = excluded.raw, raw_truncated = excluded.raw_truncated, last_seen = now(), "
             "times_seen = q.times_seen + 1",
-            store, q.kind, q.record_key, q.rule, q.detail, run, q.source, q.raw,
-            q.raw_truncated);
+            store, q.kind, q.record_key, q.rule, q.detail, run, q.source, q.raw, q.raw_truncated);
       }
       tx.commit();
       return absl::OkStatus();
@@ -785,8 +782,9 @@ class PgSyncStore final : public SyncStore {
         tx.exec_params("INSERT INTO ltv_state (store_id, timezone) VALUES ($1, $2)", store, tz);
         // See IndexScans.
         const bool vacuumed =
-            tx.exec("SELECT relpages > 0 AND relallvisible >= 0.9 * relpages FROM pg_class "
-                    "WHERE oid = 'orders'::regclass")[0][0]
+            tx.exec(
+                  "SELECT relpages > 0 AND relallvisible >= 0.9 * relpages FROM pg_class "
+                  "WHERE oid = 'orders'::regclass")[0][0]
                 .as<bool>();
         if (!vacuumed) IndexScans(tx, "off");
         RebuildCells(tx, store, tz, vacuumed);
@@ -812,8 +810,8 @@ class PgSyncStore final : public SyncStore {
     if (range[0][0].is_null()) return;  // no counted orders: no cells
     const int64_t lo = range[0][0].as<int64_t>();
     const int64_t hi = range[0][1].as<int64_t>();
-    const int64_t mid = lo + static_cast<int64_t>((static_cast<uint64_t>(hi) -
-                                                   static_cast<uint64_t>(lo)) / 2);
+    const int64_t mid =
+        lo + static_cast<int64_t>((static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) / 2);
     const std::string insert = absl::StrCat(kInsertLtvCells, kRebuildLtvCellsSql);
     if (lo == hi || range[0][2].as<int64_t>() < kLtvHelperMinOrders) {
       tx.exec_params(insert, store, tz, lo, hi);
@@ -851,13 +849,14 @@ class PgSyncStore final : public SyncStore {
       // Only the exception's class of failure is worth a line; libpq's text names the server.
       common::LogWarn("LTV rebuild: helper connection failed, walking every customer here",
                       {{"store_id", store}, {"error", helper_error.substr(0, 200)}});
-      tx.exec_params(absl::StrCat(kInsertLtvCells, kRebuildLtvCellsSql,
-                                  " ON CONFLICT (store_id, cohort_month, month_offset) DO UPDATE SET "
-                                  "active_customers = ltv_cells.active_customers + "
-                                  "excluded.active_customers, orders = ltv_cells.orders + "
-                                  "excluded.orders, net_revenue = ltv_cells.net_revenue + "
-                                  "excluded.net_revenue"),
-                     store, tz, mid + 1, hi);
+      tx.exec_params(
+          absl::StrCat(kInsertLtvCells, kRebuildLtvCellsSql,
+                       " ON CONFLICT (store_id, cohort_month, month_offset) DO UPDATE SET "
+                       "active_customers = ltv_cells.active_customers + "
+                       "excluded.active_customers, orders = ltv_cells.orders + "
+                       "excluded.orders, net_revenue = ltv_cells.net_revenue + "
+                       "excluded.net_revenue"),
+          store, tz, mid + 1, hi);
       return;
     }
     if (upper->empty()) return;
@@ -877,8 +876,7 @@ class PgSyncStore final : public SyncStore {
 
   // The rebuild sorts when the orders_ltv index cannot be read alone; JIT compiling these
   // statements costs more than it saves. Set on the LTV transaction and on the rebuild's helper.
-  static constexpr char kLtvSessionSettings[] =
-      "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off";
+  static constexpr char kLtvSessionSettings[] = "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off";
 
   // Reading the orders_ltv index in order needs a heap visit per row where the table is not yet
   // vacuumed (right after a first full sync): one random read each, several times slower than

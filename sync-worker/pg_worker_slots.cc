@@ -39,7 +39,9 @@ CapacityReporter::CapacityReporter(common::PgPool& pool, std::string worker_id, 
 
 CapacityReporter::~CapacityReporter() { Stop(); }
 
-void CapacityReporter::Start() { thread_ = std::thread([this] { Loop(); }); }
+void CapacityReporter::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void CapacityReporter::Stop() {
   {

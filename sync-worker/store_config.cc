@@ -35,9 +35,9 @@ absl::StatusOr<Credentials> ParseCredentials(absl::string_view secret_text) {
     } else if (key == "ads") {
       out.ads_token = value;
     } else {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the credentials secret has an unknown key \"", absl::CHexEscape(key.substr(0, 32)),
-          "\" (want orders= and ads=)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the credentials secret has an unknown key \"",
+                       absl::CHexEscape(key.substr(0, 32)), "\" (want orders= and ads=)"));
     }
   }
   return out;
@@ -52,8 +52,8 @@ absl::StatusOr<Credentials> ResolveCredentials(absl::string_view ref) {
     const std::string name(ref.substr(4));
     const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
     if (value == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "credentials_ref ", ref, ": the worker has no environment variable ", name));
+      return absl::FailedPreconditionError(
+          absl::StrCat("credentials_ref ", ref, ": the worker has no environment variable ", name));
     }
     return ParseCredentials(value);
   }
@@ -68,9 +68,9 @@ absl::StatusOr<Credentials> ResolveCredentials(absl::string_view ref) {
     text << in.rdbuf();
     return ParseCredentials(text.str());
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "credentials_ref \"", absl::CHexEscape(ref.substr(0, 64)),
-      "\" is neither env:NAME nor file:/path"));
+  return absl::FailedPreconditionError(absl::StrCat("credentials_ref \"",
+                                                    absl::CHexEscape(ref.substr(0, 64)),
+                                                    "\" is neither env:NAME nor file:/path"));
 }
 
 }  // namespace autosync::worker

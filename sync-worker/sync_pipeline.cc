@@ -25,15 +25,24 @@ using autosync::v1::SyncProgress;
 
 absl::string_view StageName(Stage stage) {
   switch (stage) {
-    case autosync::v1::STAGE_STARTING: return "starting";
-    case autosync::v1::STAGE_ORDERS: return "orders";
-    case autosync::v1::STAGE_ADS: return "ads";
-    case autosync::v1::STAGE_LTV: return "ltv";
-    case autosync::v1::STAGE_COMPLETED: return "completed";
-    case autosync::v1::STAGE_FAILED: return "failed";
-    case autosync::v1::STAGE_SKIPPED: return "skipped";
-    case autosync::v1::STAGE_QUEUED: return "queued";
-    default: return "unspecified";
+    case autosync::v1::STAGE_STARTING:
+      return "starting";
+    case autosync::v1::STAGE_ORDERS:
+      return "orders";
+    case autosync::v1::STAGE_ADS:
+      return "ads";
+    case autosync::v1::STAGE_LTV:
+      return "ltv";
+    case autosync::v1::STAGE_COMPLETED:
+      return "completed";
+    case autosync::v1::STAGE_FAILED:
+      return "failed";
+    case autosync::v1::STAGE_SKIPPED:
+      return "skipped";
+    case autosync::v1::STAGE_QUEUED:
+      return "queued";
+    default:
+      return "unspecified";
   }
 }
 
@@ -238,8 +247,8 @@ absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, cons
 
   std::string what = run.orders && run.ads ? "orders, ads" : run.orders ? "orders" : "ads";
   if (run.backfill.has_value()) {
-    what = absl::StrCat("orders created ", request.backfill_from(), " to ",
-                        request.backfill_to(), " (backfill)");
+    what = absl::StrCat("orders created ", request.backfill_from(), " to ", request.backfill_to(),
+                        " (backfill)");
   }
   run.Emit(autosync::v1::STAGE_STARTING, 0,
            absl::StrCat("Starting sync of ", run.store.store_id, ": ", what,
@@ -268,19 +277,19 @@ absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, cons
   const double seconds = absl::ToDoubleSeconds(absl::Now() - run.started);
   if (status.ok()) {
     const int64_t quarantined = run.counts.orders_quarantined() + run.counts.ads_quarantined();
-    run.Emit(autosync::v1::STAGE_COMPLETED, 100,
-             absl::StrCat(
-                 absl::StrFormat("Sync completed%s in %.1fs: %d orders written, %d ad rows "
-                                 "written, %d cohort rows",
-                                 quarantined > 0 ? " with warnings" : "", seconds,
-                                 run.counts.orders_written(), run.counts.ads_written(),
-                                 run.counts.cohort_rows()),
-                 quarantined > 0
-                     ? absl::StrFormat("; %d orders and %d ad rows broke a data rule and are in "
-                                       "quarantine, not in the figures",
-                                       run.counts.orders_quarantined(),
-                                       run.counts.ads_quarantined())
-                     : ""));
+    run.Emit(
+        autosync::v1::STAGE_COMPLETED, 100,
+        absl::StrCat(
+            absl::StrFormat("Sync completed%s in %.1fs: %d orders written, %d ad rows "
+                            "written, %d cohort rows",
+                            quarantined > 0 ? " with warnings" : "", seconds,
+                            run.counts.orders_written(), run.counts.ads_written(),
+                            run.counts.cohort_rows()),
+            quarantined > 0
+                ? absl::StrFormat("; %d orders and %d ad rows broke a data rule and are in "
+                                  "quarantine, not in the figures",
+                                  run.counts.orders_quarantined(), run.counts.ads_quarantined())
+                : ""));
     if (metrics_ != nullptr) metrics_->RunFinished("completed");
   } else {
     const bool cancelled = status.code() == absl::StatusCode::kCancelled;
@@ -291,8 +300,7 @@ absl::Status SyncPipeline::Run(const autosync::v1::RunSyncRequest& request, cons
                            status.code() == absl::StatusCode::kDeadlineExceeded ||
                            status.code() == absl::StatusCode::kResourceExhausted ||
                            status.code() == absl::StatusCode::kAborted;
-    run.Emit(autosync::v1::STAGE_FAILED, 100,
-             cancelled ? "Sync cancelled" : "Sync failed",
+    run.Emit(autosync::v1::STAGE_FAILED, 100, cancelled ? "Sync cancelled" : "Sync failed",
              std::string(status.message()), retryable && !cancelled);
     if (metrics_ != nullptr) metrics_->RunFinished(cancelled ? "cancelled" : "failed");
   }
@@ -342,8 +350,8 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   }
   std::unique_ptr<OrdersSource> source;
   if (run.store.orders_api == "graphql") {
-    source = std::make_unique<GraphqlOrdersClient>(api, *run.transport, sleeper_,
-                                                   options_.backoff, options_.orders_client);
+    source = std::make_unique<GraphqlOrdersClient>(api, *run.transport, sleeper_, options_.backoff,
+                                                   options_.orders_client);
   } else {
     source = std::make_unique<OrdersClient>(api, *run.transport, sleeper_, options_.backoff,
                                             options_.orders_client);
@@ -353,18 +361,17 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
            run.backfill.has_value()
                ? absl::StrCat("Fetching orders created ", run.request.backfill_from(), " to ",
                               run.request.backfill_to())
-               : absl::StrCat("Fetching orders updated since ",
-                              from == absl::UnixEpoch()
-                                  ? std::string("the beginning")
-                                  : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", from,
-                                                     absl::UTCTimeZone())));
+               : absl::StrCat(
+                     "Fetching orders updated since ",
+                     from == absl::UnixEpoch()
+                         ? std::string("the beginning")
+                         : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", from, absl::UTCTimeZone())));
 
   // A store that never committed a page has no orders of ours yet: its pages can go straight
   // into the table (the store falls back to merging if one does not).
   bool likely_new = !cursor->has_value() && !run.backfill.has_value();
   int hint_misses = 0;
-  absl::StatusOr<OrdersPage> page =
-      client.FirstPage(from, options_.orders_page_size, run.backfill);
+  absl::StatusOr<OrdersPage> page = client.FirstPage(from, options_.orders_page_size, run.backfill);
   absl::Status result = absl::OkStatus();
   absl::Time high_water = from;
   // Declared after `client`, so it is joined before the client goes away.
@@ -372,9 +379,9 @@ absl::Status SyncPipeline::SyncOrders(RunState& run) {
   bool fetching = false;
   while (true) {
     if (!page.ok()) {
-      result = absl::Status(page.status().code(),
-                            absl::StrCat("orders page ", run.counts.pages() + 1, ": ",
-                                         page.status().message()));
+      result = absl::Status(
+          page.status().code(),
+          absl::StrCat("orders page ", run.counts.pages() + 1, ": ", page.status().message()));
       break;
     }
     if (page->next.has_value() && !cancelled_.load()) {
@@ -449,9 +456,9 @@ absl::Status SyncPipeline::KeepQuarantined(RunState& run,
   if (records.empty()) return absl::OkStatus();
   if (absl::Status s = store_.Quarantine(run.store.store_id, run.request.run_id(), records);
       !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("keeping ", records.size(),
-                                               " records that broke a data rule in quarantine: ",
-                                               s.message()));
+    return absl::Status(
+        s.code(), absl::StrCat("keeping ", records.size(),
+                               " records that broke a data rule in quarantine: ", s.message()));
   }
   for (const QuarantinedRecord& q : records) {
     if (q.kind == "order") {
@@ -495,9 +502,9 @@ absl::Status SyncPipeline::SyncDeletions(RunState& run, const OrdersClientConfig
   int pages = 0;
   while (true) {
     if (!page.ok()) {
-      result = absl::Status(page.status().code(),
-                            absl::StrCat("reading the orders deleted at the source: ",
-                                         page.status().message()));
+      result = absl::Status(
+          page.status().code(),
+          absl::StrCat("reading the orders deleted at the source: ", page.status().message()));
       break;
     }
     std::vector<int64_t> ids;
@@ -508,9 +515,9 @@ absl::Status SyncPipeline::SyncDeletions(RunState& run, const OrdersClientConfig
     absl::StatusOr<int64_t> deleted =
         store_.DeleteOrders(run.store.store_id, run.request.run_id(), ids, high_water);
     if (!deleted.ok()) {
-      result = absl::Status(deleted.status().code(),
-                            absl::StrCat("removing orders deleted at the source: ",
-                                         deleted.status().message()));
+      result = absl::Status(
+          deleted.status().code(),
+          absl::StrCat("removing orders deleted at the source: ", deleted.status().message()));
       break;
     }
     run.counts.set_orders_deleted(run.counts.orders_deleted() + *deleted);
@@ -520,8 +527,9 @@ absl::Status SyncPipeline::SyncDeletions(RunState& run, const OrdersClientConfig
   }
   ReportSource(run, "orders", client.stats());
   if (result.ok() && run.counts.orders_deleted() > 0) {
-    run.Emit(autosync::v1::STAGE_ORDERS, 60,
-             absl::StrFormat("Removed %d orders deleted at the source", run.counts.orders_deleted()));
+    run.Emit(
+        autosync::v1::STAGE_ORDERS, 60,
+        absl::StrFormat("Removed %d orders deleted at the source", run.counts.orders_deleted()));
   }
   return result;
 }
@@ -552,7 +560,7 @@ class BulkHandoff final {
   struct Item {
     std::vector<Order> batch;
     std::vector<QuarantinedRecord> quarantined;  // broke a rule: kept before `batch` is written
-    std::string note;  // set: a progress message instead of a batch
+    std::string note;                            // set: a progress message instead of a batch
   };
 
   explicit BulkHandoff(size_t capacity) : capacity_(capacity) {}
@@ -664,10 +672,10 @@ absl::Status SyncPipeline::SyncOrdersBulk(RunState& run, const OrdersClientConfi
     absl::StatusOr<int64_t> written = store_.WriteOrdersPage(
         run.store.store_id, run.request.run_id(), batch, absl::UnixEpoch(), likely_new);
     if (!written.ok()) {
-      written_status = absl::Status(written.status().code(),
-                                    absl::StrCat("writing orders of bulk operation ",
-                                                 client.operation_id(), ": ",
-                                                 written.status().message()));
+      written_status =
+          absl::Status(written.status().code(),
+                       absl::StrCat("writing orders of bulk operation ", client.operation_id(),
+                                    ": ", written.status().message()));
       handoff.StopWriter(written_status);
       continue;
     }
@@ -676,8 +684,7 @@ absl::Status SyncPipeline::SyncOrdersBulk(RunState& run, const OrdersClientConfi
       if (hint_misses >= 3) likely_new = false;
     }
     run.counts.set_pages(run.counts.pages() + 1);
-    run.counts.set_orders_fetched(run.counts.orders_fetched() +
-                                  static_cast<int64_t>(batch.size()));
+    run.counts.set_orders_fetched(run.counts.orders_fetched() + static_cast<int64_t>(batch.size()));
     run.counts.set_orders_written(run.counts.orders_written() + *written);
     run.Emit(autosync::v1::STAGE_ORDERS, 15 + std::min(44, static_cast<int>(run.counts.pages())),
              absl::StrFormat("Stored %d orders from the bulk operation, %d new or changed",
@@ -744,15 +751,16 @@ absl::Status SyncPipeline::SyncAds(RunState& run) {
   absl::CivilDay reached = since;
   while (true) {
     if (!page.ok()) {
-      result = absl::Status(page.status().code(), absl::StrCat("ads page ", pages + 1, ": ",
-                                                               page.status().message()));
+      result = absl::Status(page.status().code(),
+                            absl::StrCat("ads page ", pages + 1, ": ", page.status().message()));
       break;
     }
     if (result = KeepQuarantined(run, page->quarantined); !result.ok()) break;
     absl::StatusOr<int64_t> written = store_.WriteAdsPage(run.store.store_id, page->rows);
     if (!written.ok()) {
-      result = absl::Status(written.status().code(), absl::StrCat("writing ads page ", pages + 1,
-                                                                  ": ", written.status().message()));
+      result = absl::Status(
+          written.status().code(),
+          absl::StrCat("writing ads page ", pages + 1, ": ", written.status().message()));
       break;
     }
     ++pages;
@@ -794,21 +802,21 @@ absl::StatusOr<InsightsPage> SyncPipeline::AdsReport(RunState& run, AdsClient& c
     absl::StatusOr<AsyncReportStatus> polled = client.PollReport(*id);
     if (!polled.ok()) return polled.status();
     report = *std::move(polled);
-    const std::string where = absl::StrCat("Meta's async report ", *id, " for ",
-                                           absl::FormatCivilTime(since), "..",
-                                           absl::FormatCivilTime(until), " says \"",
-                                           report.status.substr(0, 40), "\" at ", report.percent,
-                                           "%");
+    const std::string where =
+        absl::StrCat("Meta's async report ", *id, " for ", absl::FormatCivilTime(since), "..",
+                     absl::FormatCivilTime(until), " says \"", report.status.substr(0, 40),
+                     "\" at ", report.percent, "%");
     if (report.status == "Job Completed") break;
     if (report.status == "Job Failed" || report.status == "Job Skipped") {
-      return absl::UnavailableError(absl::StrCat(
-          where, "; the next run asks again (if it keeps failing, lower the worker's "
-                 "--ads_initial_days)"));
+      return absl::UnavailableError(
+          absl::StrCat(where,
+                       "; the next run asks again (if it keeps failing, lower the worker's "
+                       "--ads_initial_days)"));
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          where, " after ", absl::FormatDuration(options_.ads_async_timeout),
-          "; the next run asks again"));
+      return absl::DeadlineExceededError(
+          absl::StrCat(where, " after ", absl::FormatDuration(options_.ads_async_timeout),
+                       "; the next run asks again"));
     }
     run.Emit(autosync::v1::STAGE_ADS, 60 + report.percent / 20,
              absl::StrCat("Meta is preparing the ad report: ", report.percent, "%"));

@@ -63,8 +63,7 @@ using EmitFn = std::function<void(const autosync::v1::SyncProgress&)>;
 class SyncPipeline final {
  public:
   SyncPipeline(SyncStore& store, TransportFactory transports, Sleeper& sleeper,
-               const std::atomic<bool>& cancelled, PipelineOptions options,
-               WorkerMetrics* metrics);
+               const std::atomic<bool>& cancelled, PipelineOptions options, WorkerMetrics* metrics);
 
   // Runs the request. Errors found before the run starts (bad store id → INVALID_ARGUMENT,
   // unknown store → NOT_FOUND, database down → UNAVAILABLE) are returned and nothing is
@@ -80,8 +79,8 @@ class SyncPipeline final {
   absl::Status SyncOrdersBulk(RunState& run, const OrdersClientConfig& api, bool likely_new);
   // The end of the orders stage either way: its counts and duration into the metrics, then the
   // stage recorded done when `result` is OK (else `result`).
-  absl::Status EndOrdersStage(RunState& run, const OrdersClientConfig& api,
-                              absl::Time stage_start, absl::Status result);
+  absl::Status EndOrdersStage(RunState& run, const OrdersClientConfig& api, absl::Time stage_start,
+                              absl::Status result);
   // Orders deleted at the source since the deletions cursor (Shopify's order destroy events)
   // leave `orders`; the store's first run only sets that cursor to its orders cursor.
   absl::Status SyncDeletions(RunState& run, const OrdersClientConfig& api);

@@ -47,14 +47,12 @@ class SyncStore {
                                                   absl::Time cursor, bool likely_new) = 0;
 
   // The newest order deletion event applied (sync_tracking stage 'deletions'), if any.
-  virtual absl::StatusOr<std::optional<absl::Time>> DeletionsCursor(
-      absl::string_view store_id) = 0;
+  virtual absl::StatusOr<std::optional<absl::Time>> DeletionsCursor(absl::string_view store_id) = 0;
 
   // Deletes the orders the source deleted (and their quarantined versions) and advances the
   // deletions cursor to `cursor` (never backwards), in one transaction; the LTV change log sees
   // the deletes like any other change. Returns how many orders were stored and are now gone.
-  virtual absl::StatusOr<int64_t> DeleteOrders(absl::string_view store_id,
-                                               absl::string_view run_id,
+  virtual absl::StatusOr<int64_t> DeleteOrders(absl::string_view store_id, absl::string_view run_id,
                                                const std::vector<int64_t>& order_ids,
                                                absl::Time cursor) = 0;
 

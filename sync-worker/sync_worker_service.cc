@@ -139,9 +139,8 @@ grpc::ServerWriteReactor<SyncProgress>* SyncWorkerService::RunSync(
     metrics_.active_runs().Increment();
     SyncPipeline pipeline(store_, transports_, ch->sleeper, ch->cancelled, config_.pipeline,
                           &metrics_);
-    const absl::Status status = pipeline.Run(req, [&ch](const SyncProgress& p) {
-      RunSyncReactor::Emit(ch, p);
-    });
+    const absl::Status status =
+        pipeline.Run(req, [&ch](const SyncProgress& p) { RunSyncReactor::Emit(ch, p); });
     metrics_.active_runs().Decrement();
     if (!status.ok()) {
       common::LogWarn("RunSync refused", {{"rpc", "RunSync"},
@@ -153,10 +152,10 @@ grpc::ServerWriteReactor<SyncProgress>* SyncWorkerService::RunSync(
   if (!started) {
     metrics_.RunFinished("rejected");
     RunSyncReactor::RunDone(
-        ch, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                         absl::StrCat("this worker is already running ",
-                                      config_.max_concurrent_syncs,
-                                      " syncs (--max_concurrent_syncs); try another replica")));
+        ch,
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("this worker is already running ", config_.max_concurrent_syncs,
+                                  " syncs (--max_concurrent_syncs); try another replica")));
   }
   return reactor;
 }

@@ -19,8 +19,7 @@ constexpr bool InDeclarationOrder(const std::array<Enum, N>& all) {
 static_assert(InDeclarationOrder(kAllRoutes) &&
               static_cast<size_t>(RouteId::kNotFound) + 1 == kAllRoutes.size());
 static_assert(InDeclarationOrder(kAllSocketEvents) &&
-              static_cast<size_t>(SocketEvent::kTriggerManualSync) + 1 ==
-                  kAllSocketEvents.size());
+              static_cast<size_t>(SocketEvent::kTriggerManualSync) + 1 == kAllSocketEvents.size());
 
 std::optional<Role> NeededRole(RouteId id) {
   switch (id) {
@@ -28,7 +27,8 @@ std::optional<Role> NeededRole(RouteId id) {
     case RouteId::kMetrics:
     case RouteId::kBenchBroadcast:
     case RouteId::kStatic:
-    case RouteId::kNotFound: return std::nullopt;
+    case RouteId::kNotFound:
+      return std::nullopt;
     case RouteId::kSyncStatus:
     case RouteId::kStores:
     case RouteId::kStore:
@@ -36,32 +36,39 @@ std::optional<Role> NeededRole(RouteId id) {
     case RouteId::kMe:
     case RouteId::kStoreLtv:
     case RouteId::kStoreRuns:
-    case RouteId::kStoreQuarantine: return Role::kViewer;
+    case RouteId::kStoreQuarantine:
+      return Role::kViewer;
     case RouteId::kTriggerSync:
     case RouteId::kPauseStore:
     case RouteId::kResumeStore:
-    case RouteId::kResyncStore: return Role::kOperator;
+    case RouteId::kResyncStore:
+      return Role::kOperator;
     case RouteId::kCreateStore:
     case RouteId::kReplaceStore:
     case RouteId::kDeleteStore:
     case RouteId::kBackfillStore:
-    case RouteId::kAudit: return Role::kAdmin;
+    case RouteId::kAudit:
+      return Role::kAdmin;
   }
   return Role::kAdmin;  // not reached: every RouteId is listed above
 }
 
 Role NeededRole(SocketEvent event) {
   switch (event) {
-    case SocketEvent::kSelectStore: return Role::kViewer;
-    case SocketEvent::kTriggerManualSync: return Role::kOperator;
+    case SocketEvent::kSelectStore:
+      return Role::kViewer;
+    case SocketEvent::kTriggerManualSync:
+      return Role::kOperator;
   }
   return Role::kAdmin;  // not reached
 }
 
 absl::string_view SocketEventName(SocketEvent event) {
   switch (event) {
-    case SocketEvent::kSelectStore: return "selectStore";
-    case SocketEvent::kTriggerManualSync: return "triggerManualSync";
+    case SocketEvent::kSelectStore:
+      return "selectStore";
+    case SocketEvent::kTriggerManualSync:
+      return "triggerManualSync";
   }
   return "?";
 }
@@ -69,9 +76,9 @@ absl::string_view SocketEventName(SocketEvent event) {
 absl::Status Authorize(const JwtClaims& claims, Role needed, absl::string_view what,
                        absl::string_view store_id) {
   if (!claims.Can(needed)) {
-    return absl::PermissionDeniedError(absl::StrCat("role ", RoleName(claims.role),
-                                                    " may not use ", what, ": role ",
-                                                    RoleName(needed), " required"));
+    return absl::PermissionDeniedError(absl::StrCat("role ", RoleName(claims.role), " may not use ",
+                                                    what, ": role ", RoleName(needed),
+                                                    " required"));
   }
   if (!store_id.empty() && !claims.AllowsStore(store_id)) {
     return absl::PermissionDeniedError(absl::StrCat("token does not grant store ", store_id));

@@ -26,13 +26,13 @@ enum class SocketEvent {
 // complete at compile time (access.cc static_asserts: entry i is enumerator i, and the last
 // is RouteId::kNotFound / SocketEvent::kTriggerManualSync, the last enumerators).
 inline constexpr std::array kAllRoutes = {
-    RouteId::kHealth,        RouteId::kMetrics,        RouteId::kSyncStatus,
-    RouteId::kTriggerSync,   RouteId::kStores,         RouteId::kCreateStore,
-    RouteId::kStore,         RouteId::kReplaceStore,   RouteId::kDeleteStore,
-    RouteId::kPauseStore,    RouteId::kResumeStore,    RouteId::kResyncStore,
+    RouteId::kHealth,        RouteId::kMetrics,         RouteId::kSyncStatus,
+    RouteId::kTriggerSync,   RouteId::kStores,          RouteId::kCreateStore,
+    RouteId::kStore,         RouteId::kReplaceStore,    RouteId::kDeleteStore,
+    RouteId::kPauseStore,    RouteId::kResumeStore,     RouteId::kResyncStore,
     RouteId::kBackfillStore, RouteId::kPreviewSchedule, RouteId::kMe,
-    RouteId::kStoreLtv,      RouteId::kStoreRuns,      RouteId::kStoreQuarantine,
-    RouteId::kAudit,         RouteId::kBenchBroadcast, RouteId::kStatic,
+    RouteId::kStoreLtv,      RouteId::kStoreRuns,       RouteId::kStoreQuarantine,
+    RouteId::kAudit,         RouteId::kBenchBroadcast,  RouteId::kStatic,
     RouteId::kNotFound,
 };
 inline constexpr std::array kAllSocketEvents = {SocketEvent::kSelectStore,
@@ -52,7 +52,6 @@ absl::string_view SocketEventName(SocketEvent event);
 // store <id>". `what` names the route or event ("POST /api/stores", "triggerManualSync").
 absl::Status Authorize(const JwtClaims& claims, Role needed, absl::string_view what,
                        absl::string_view store_id = {});
-absl::Status Authorize(const JwtClaims& claims, SocketEvent event,
-                       absl::string_view store_id = {});
+absl::Status Authorize(const JwtClaims& claims, SocketEvent event, absl::string_view store_id = {});
 
 }  // namespace autosync::gateway

@@ -55,8 +55,8 @@ std::string TokenFromRequest(const std::vector<std::pair<std::string, std::strin
 }
 
 OriginPolicy::OriginPolicy(std::vector<std::string> allowed) : allowed_(std::move(allowed)) {
-  allow_all_ = allowed_.empty() ||
-               std::find(allowed_.begin(), allowed_.end(), "*") != allowed_.end();
+  allow_all_ =
+      allowed_.empty() || std::find(allowed_.begin(), allowed_.end(), "*") != allowed_.end();
   for (std::string& origin : allowed_) {
     absl::AsciiStrToLower(&origin);
     while (!origin.empty() && origin.back() == '/') origin.pop_back();

@@ -60,8 +60,8 @@ HttpResponse BenchBroadcast(Hub& hub, const HttpRequest& request) {
     if (seq > 0 && interval_ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     }
-    const std::string data = absl::StrCat(prefix, seq, ",\"sentAtUs\":", SteadyMicros(),
-                                          ",\"pad\":\"", pad, "\"}");
+    const std::string data =
+        absl::StrCat(prefix, seq, ",\"sentAtUs\":", SteadyMicros(), ",\"pad\":\"", pad, "\"}");
     recipients = hub.Broadcast(store_id, EncodeForClients(Av(event), data));
   }
   const int64_t end_us = SteadyMicros();

@@ -24,7 +24,7 @@ struct SessionLimits {
   absl::Duration ping_timeout = absl::Milliseconds(20000);
   size_t max_payload = 1'000'000;
   absl::Duration connect_timeout = absl::Milliseconds(45000);
-  size_t send_queue_max = 512;  // frames queued per client before it counts as too slow
+  size_t send_queue_max = 512;   // frames queued per client before it counts as too slow
   int max_protocol_errors = 20;  // bad frames tolerated before the connection is closed
 };
 

@@ -15,15 +15,15 @@ namespace autosync::gateway {
 struct GatewayConfig {
   common::HostPort listen;          // HTTP + WebSocket (never /metrics)
   common::HostPort metrics_listen;  // GET /metrics only
-  std::string scheduler_target;  // gRPC name syntax: "dns:///scheduler-service:50051"
-  std::string web_root;          // dashboard static files; empty = none
-  int threads = 1;               // io_context threads
-  int blocking_threads = 4;      // upstream calls of routes and triggers
+  std::string scheduler_target;     // gRPC name syntax: "dns:///scheduler-service:50051"
+  std::string web_root;             // dashboard static files; empty = none
+  int threads = 1;                  // io_context threads
+  int blocking_threads = 4;         // upstream calls of routes and triggers
   absl::Duration upstream_timeout = absl::Seconds(2);
   absl::Duration shutdown_grace = absl::Seconds(3);
-  std::string jwt_secret;        // HS256 key; empty with jwks.url empty = dev mode (no auth)
-  JwksCacheOptions jwks;         // url empty = no JWKS tokens
-  JwtOptions jwt;                // issuer, audience, claims, leeway (keys filled in by main)
+  std::string jwt_secret;  // HS256 key; empty with jwks.url empty = dev mode (no auth)
+  JwksCacheOptions jwks;   // url empty = no JWKS tokens
+  JwtOptions jwt;          // issuer, audience, claims, leeway (keys filled in by main)
   std::vector<std::string> allowed_origins;  // empty = any
   SessionLimits limits;
   int store_triggers_per_minute = 6;

@@ -489,8 +489,8 @@ bool EioSession::OnPacket(const engineio::Packet& packet) {
     // The reassembler exists only while a binary packet waits for its attachments: an idle
     // session does not carry its ~200 bytes.
     if (!reassembler_) reassembler_ = std::make_unique<socketio::BinaryReassembler>();
-    decoded = packet.binary ? reassembler_->AddBinary(packet.data)
-                            : reassembler_->AddText(packet.data);
+    decoded =
+        packet.binary ? reassembler_->AddBinary(packet.data) : reassembler_->AddText(packet.data);
     if (!reassembler_->awaiting_attachments()) reassembler_.reset();
   }
   if (!decoded.ok()) {
@@ -534,8 +534,8 @@ void EioSession::OnConformanceSocketIo(const socketio::Packet& packet) {
   switch (packet.type) {
     case PacketType::kConnect: {
       if (!known_nsp) {
-        SendText(engineio::EncodeMessage(
-            socketio::EncodeConnectError(packet.nsp, "Invalid namespace")));
+        SendText(
+            engineio::EncodeMessage(socketio::EncodeConnectError(packet.nsp, "Invalid namespace")));
         return;
       }
       {
@@ -594,16 +594,16 @@ void EioSession::OnSocketIo(const socketio::Packet& packet) {
   switch (packet.type) {
     case PacketType::kConnect: {
       if (packet.nsp != socketio::kMainNamespace) {
-        SendText(engineio::EncodeMessage(
-            socketio::EncodeConnectError(packet.nsp, "Invalid namespace")));
+        SendText(
+            engineio::EncodeMessage(socketio::EncodeConnectError(packet.nsp, "Invalid namespace")));
         return;
       }
       std::string token = TokenFromAuth(packet.data);
       if (token.empty()) token = handshake_token_;
       absl::StatusOr<JwtClaims> claims = context_.auth.Authenticate(token, absl::Now());
       if (!claims.ok()) {
-        SendText(engineio::EncodeMessage(socketio::EncodeConnectError(
-            socketio::kMainNamespace, Sv(claims.status().message()))));
+        SendText(engineio::EncodeMessage(
+            socketio::EncodeConnectError(socketio::kMainNamespace, Sv(claims.status().message()))));
         return;
       }
       const std::string socket_sid = RandomId();
@@ -616,8 +616,8 @@ void EioSession::OnSocketIo(const socketio::Packet& packet) {
                           : absl::StrCat("sub:", claims->subject);
         claims_ = *std::move(claims);
       }
-      SendText(engineio::EncodeMessage(
-          socketio::EncodeConnect(socketio::kMainNamespace, socket_sid)));
+      SendText(
+          engineio::EncodeMessage(socketio::EncodeConnect(socketio::kMainNamespace, socket_sid)));
       return;
     }
     case PacketType::kDisconnect: {
@@ -642,7 +642,8 @@ void EioSession::OnSocketIo(const socketio::Packet& packet) {
 
 void EioSession::Ack(std::optional<uint64_t> ack_id, absl::string_view json) {
   if (!ack_id.has_value()) return;
-  SendText(engineio::EncodeMessage(socketio::EncodeAck(socketio::kMainNamespace, *ack_id, Sv(json))));
+  SendText(
+      engineio::EncodeMessage(socketio::EncodeAck(socketio::kMainNamespace, *ack_id, Sv(json))));
 }
 
 void EioSession::EmitError(absl::string_view message) {
@@ -755,13 +756,13 @@ std::shared_ptr<EioSession> EioServer::NewSession(const HttpRequest& request) {
   do {
     sid = RandomId();
   } while (sessions_.contains(sid));
-  session = std::make_shared<EioSession>(
-      context_, profile_, sid, TokenFromRequest(request.headers, request.target),
-      ClientAddressOf(request.remote_address, request.headers),
-      [this](const std::string& closed_sid) {
-        absl::MutexLock l(&mu_);
-        sessions_.erase(closed_sid);
-      });
+  session = std::make_shared<EioSession>(context_, profile_, sid,
+                                         TokenFromRequest(request.headers, request.target),
+                                         ClientAddressOf(request.remote_address, request.headers),
+                                         [this](const std::string& closed_sid) {
+                                           absl::MutexLock l(&mu_);
+                                           sessions_.erase(closed_sid);
+                                         });
   sessions_[sid] = session;
   return session;
 }

@@ -98,7 +98,9 @@ class EioSession final : public HubClient, public std::enable_shared_from_this<E
 
   // Queues one Engine.IO packet (its text, or a binary message's bytes) for the client.
   void Send(std::shared_ptr<const std::string> packet, bool binary = false);
-  void SendText(std::string packet) { Send(std::make_shared<const std::string>(std::move(packet))); }
+  void SendText(std::string packet) {
+    Send(std::make_shared<const std::string>(std::move(packet)));
+  }
   // The queued packets as one polling payload; empties the queue.
   std::string TakePayloadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True once the client has let pingInterval + pingTimeout pass without a pong, whether or not

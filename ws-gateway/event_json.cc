@@ -21,8 +21,8 @@ void LowerEnum(std::string& json, absl::string_view key, absl::string_view prefi
     const size_t start = pos + key.size() + 4;  // first char of the value, the prefix
     const size_t end = json.find('"', start);
     if (end == std::string::npos) return;
-    std::string word = absl::AsciiStrToLower(json.substr(start + prefix.size(),
-                                                          end - start - prefix.size()));
+    std::string word =
+        absl::AsciiStrToLower(json.substr(start + prefix.size(), end - start - prefix.size()));
     if (word == "unspecified") word.clear();
     json.replace(start, end - start, word);
     pos = start;

@@ -58,8 +58,7 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                         .Register(registry)) {}
 
 void GatewayMetrics::ObserveHttp(absl::string_view route, int code, double seconds) {
-  http_requests_.Add({{"route", std::string(route)}, {"code", std::to_string(code)}})
-      .Increment();
+  http_requests_.Add({{"route", std::string(route)}, {"code", std::to_string(code)}}).Increment();
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
   http_latency_.Add({{"route", std::string(route)}}, kBuckets).Observe(seconds);

@@ -11,8 +11,8 @@
 namespace autosync::gateway {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", …
-  std::string target;  // path and query, as received
+  std::string method;                                        // "GET", "POST", …
+  std::string target;                                        // path and query, as received
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote_address;  // peer IP, for per-client limits and loopback-only routes

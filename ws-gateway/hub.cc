@@ -28,8 +28,7 @@ void DeliverAll(std::vector<std::shared_ptr<HubClient>>& recipients, const Encod
 
 }  // namespace
 
-Hub::Hub(SchedulerClient& scheduler, Timers& timers, GatewayMetrics* metrics,
-         HubOptions options)
+Hub::Hub(SchedulerClient& scheduler, Timers& timers, GatewayMetrics* metrics, HubOptions options)
     : scheduler_(scheduler), timers_(timers), metrics_(metrics), options_(std::move(options)) {}
 
 Hub::~Hub() { Shutdown(); }
@@ -64,8 +63,7 @@ uint64_t Hub::NewClientId() {
   return next_client_id_++;
 }
 
-void Hub::Select(uint64_t client_id, std::weak_ptr<HubClient> client,
-                 const std::string& store_id) {
+void Hub::Select(uint64_t client_id, std::weak_ptr<HubClient> client, const std::string& store_id) {
   std::vector<std::shared_ptr<WatchStream>> to_cancel;
   std::shared_ptr<const EncodedEvent> status;
   {
@@ -173,10 +171,10 @@ void Hub::OnDone(const std::string& store_id, uint64_t generation, const absl::S
     // would only hammer it. Tell the clients once and let them go.
     auto it = stores_.find(store_id);
     std::string data = "{\"message\":";
-    AppendJsonString(&data, Sv(absl::StrCat(
-                                status.code() == absl::StatusCode::kNotFound ? "unknown store "
-                                                                             : "cannot watch store ",
-                                store_id, ": ", status.message())));
+    AppendJsonString(
+        &data, Sv(absl::StrCat(status.code() == absl::StatusCode::kNotFound ? "unknown store "
+                                                                            : "cannot watch store ",
+                               store_id, ": ", status.message())));
     data += ",\"storeId\":";
     AppendJsonString(&data, Sv(store_id));
     data += "}";

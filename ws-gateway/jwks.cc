@@ -56,13 +56,15 @@ std::string Shown(std::string_view text) {
 std::shared_ptr<EVP_PKEY> FromData(const char* type, OSSL_PARAM_BLD* bld) {
   std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
   if (params == nullptr) return nullptr;
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) <= 0) return nullptr;
   EVP_PKEY* pkey = nullptr;
   if (EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0) return nullptr;
   std::shared_ptr<EVP_PKEY> key(pkey, EVP_PKEY_free);
   // fromdata takes the numbers as given: check the key itself (an EC point on the curve).
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (check == nullptr || EVP_PKEY_public_check(check.get()) != 1) return nullptr;
   return key;
 }
@@ -116,7 +118,8 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> EcKey(simdjson::dom::object jwk) {
   if (jwk["crv"].get_string().get(crv) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("no string member crv");
   }
-  if (crv != "P-256") return absl::InvalidArgumentError(absl::StrCat("crv ", Shown(crv), " is not P-256"));
+  if (crv != "P-256")
+    return absl::InvalidArgumentError(absl::StrCat("crv ", Shown(crv), " is not P-256"));
   absl::StatusOr<std::string> x = Member(jwk, "x");
   if (!x.ok()) return x.status();
   absl::StatusOr<std::string> y = Member(jwk, "y");
@@ -177,8 +180,8 @@ absl::StatusOr<JsonWebKey> ParseKey(simdjson::dom::element element) {
     std::string_view text;
     if (alg.get_string().get(text) != simdjson::SUCCESS || Av(text) != AlgorithmFor(key.type)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("alg ", alg.is_string() ? Shown(text) : "(not a string)",
-                       " is not ", AlgorithmFor(key.type), " (the only one we verify for ",
+          absl::StrCat("alg ", alg.is_string() ? Shown(text) : "(not a string)", " is not ",
+                       AlgorithmFor(key.type), " (the only one we verify for ",
                        KeyTypeName(key.type), " keys)"));
     }
   }
@@ -191,13 +194,9 @@ absl::StatusOr<JsonWebKey> ParseKey(simdjson::dom::element element) {
 
 }  // namespace
 
-absl::string_view KeyTypeName(KeyType type) {
-  return type == KeyType::kRsa ? "RSA" : "EC P-256";
-}
+absl::string_view KeyTypeName(KeyType type) { return type == KeyType::kRsa ? "RSA" : "EC P-256"; }
 
-absl::string_view AlgorithmFor(KeyType type) {
-  return type == KeyType::kRsa ? "RS256" : "ES256";
-}
+absl::string_view AlgorithmFor(KeyType type) { return type == KeyType::kRsa ? "RS256" : "ES256"; }
 
 std::optional<std::string> Base64UrlDecode(absl::string_view text) {
   if (text.size() % 4 == 1) return std::nullopt;
@@ -246,8 +245,10 @@ absl::StatusOr<JsonWebKeySet> JsonWebKeySet::Parse(absl::string_view json) {
     }
     if (!key.ok()) {
       std::string_view kid;
-      const bool named = entry.is_object() && entry["kid"].get_string().get(kid) == simdjson::SUCCESS;
-      set.skipped_.push_back(absl::StrCat("key ", index, named ? absl::StrCat(" (kid ", Shown(kid), ")") : "",
+      const bool named =
+          entry.is_object() && entry["kid"].get_string().get(kid) == simdjson::SUCCESS;
+      set.skipped_.push_back(absl::StrCat("key ", index,
+                                          named ? absl::StrCat(" (kid ", Shown(kid), ")") : "",
                                           ": ", key.status().message()));
       continue;
     }

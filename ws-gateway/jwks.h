@@ -20,8 +20,8 @@ namespace autosync::gateway {
 
 // The key types we verify with: `kty` RSA (RS256) and `kty` EC with `crv` P-256 (ES256).
 enum class KeyType { kRsa, kEcP256 };
-absl::string_view KeyTypeName(KeyType type);     // "RSA", "EC P-256"
-absl::string_view AlgorithmFor(KeyType type);    // "RS256", "ES256"
+absl::string_view KeyTypeName(KeyType type);   // "RSA", "EC P-256"
+absl::string_view AlgorithmFor(KeyType type);  // "RS256", "ES256"
 
 // One public key. Immutable; the EVP_PKEY is shared by every key-set snapshot holding it and
 // only read (EVP_DigestVerify on a const key is thread-safe in OpenSSL 3).

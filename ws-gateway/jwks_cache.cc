@@ -38,8 +38,7 @@ class CurlJwksFetcher final : public JwksFetcher {
   absl::StatusOr<std::string> Fetch(const std::string& url, absl::Duration timeout,
                                     const std::atomic<bool>& cancel) override {
     if (GlobalInit() != CURLE_OK) return absl::InternalError("curl_global_init failed");
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(),
-                                                             &curl_easy_cleanup);
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(), &curl_easy_cleanup);
     if (easy == nullptr) return absl::InternalError("curl_easy_init failed");
     const long timeout_ms =
         static_cast<long>(std::clamp<int64_t>(absl::ToInt64Milliseconds(timeout), 1, 600'000));
@@ -126,9 +125,9 @@ void JwksCache::Stop() {
 absl::StatusOr<std::shared_ptr<const JsonWebKeySet>> JwksCache::Keys() const {
   absl::ReaderMutexLock lock(&mu_);
   if (keys_ == nullptr) {
-    return absl::UnavailableError(
-        last_error_.empty() ? std::string("the first JWKS fetch has not finished")
-                            : absl::StrCat("no JWKS fetched yet: ", last_error_));
+    return absl::UnavailableError(last_error_.empty()
+                                      ? std::string("the first JWKS fetch has not finished")
+                                      : absl::StrCat("no JWKS fetched yet: ", last_error_));
   }
   return keys_;
 }

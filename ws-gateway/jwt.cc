@@ -21,7 +21,6 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -101,7 +100,8 @@ absl::StatusOr<JwtClaims> ReadClaims(simdjson::dom::element claims_doc, const Jw
   }
   if (!options.issuer.empty()) {
     std::string_view iss;
-    if (claims_doc["iss"].get_string().get(iss) != simdjson::SUCCESS) return Refused("no iss claim");
+    if (claims_doc["iss"].get_string().get(iss) != simdjson::SUCCESS)
+      return Refused("no iss claim");
     if (iss != options.issuer) return Refused("wrong issuer (iss)");
   }
   if (!options.audience.empty()) {
@@ -122,10 +122,9 @@ absl::StatusOr<JwtClaims> ReadClaims(simdjson::dom::element claims_doc, const Jw
   }
   std::optional<std::vector<std::string>> store_list = StringList(stores, false);
   if (!store_list) {
-    return Refused(absl::StrCat(options.stores_claim,
-                                stores.is_array()
-                                    ? " claim holds a non-string"
-                                    : " claim is not a string or an array of strings"));
+    return Refused(absl::StrCat(
+        options.stores_claim, stores.is_array() ? " claim holds a non-string"
+                                                : " claim is not a string or an array of strings"));
   }
   claims.stores = *std::move(store_list);
 
@@ -137,7 +136,8 @@ absl::StatusOr<JwtClaims> ReadClaims(simdjson::dom::element claims_doc, const Jw
   // IdPs put roles and groups in one list: unknown names are ignored, the highest known wins.
   const std::optional<std::vector<std::string>> names = StringList(role, true);
   if (!names) {
-    return Refused(absl::StrCat(options.role_claim, " claim is not a string or an array of strings"));
+    return Refused(
+        absl::StrCat(options.role_claim, " claim is not a string or an array of strings"));
   }
   claims.role = Role::kNone;
   for (const std::string& name : *names) {
@@ -214,8 +214,7 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, absl::Tim
   // with an RSA public key as its secret, an RS256 one never with the secret).
   // The refusal names the alg, escaped and cut short: it is caller-controlled text that ends up
   // in responses, close reasons and logs.
-  const bool accepted =
-      (alg == "HS256" && hs256) || ((alg == "RS256" || alg == "ES256") && jwks);
+  const bool accepted = (alg == "HS256" && hs256) || ((alg == "RS256" || alg == "ES256") && jwks);
   if (!accepted) {
     const absl::string_view shown(alg.data(), std::min<size_t>(alg.size(), 32));
     return Refused(absl::StrCat("alg ", absl::CHexEscape(shown), " is not ",
@@ -248,8 +247,8 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, absl::Tim
         return Refused("unknown key id");
       }
       if (key->type != type) {
-        return Refused(absl::StrCat("key id names an ", KeyTypeName(key->type), " key, not one for ",
-                                    AlgorithmFor(type)));
+        return Refused(absl::StrCat("key id names an ", KeyTypeName(key->type),
+                                    " key, not one for ", AlgorithmFor(type)));
       }
     } else {
       // No kid: only unambiguous when the set holds exactly one key of this algorithm.
@@ -280,10 +279,14 @@ std::optional<Role> RoleFromName(absl::string_view name) {
 
 absl::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kNone: return "none";
-    case Role::kViewer: return "viewer";
-    case Role::kOperator: return "operator";
-    case Role::kAdmin: return "admin";
+    case Role::kNone:
+      return "none";
+    case Role::kViewer:
+      return "viewer";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAdmin:
+      return "admin";
   }
   return "none";
 }

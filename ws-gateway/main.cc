@@ -158,12 +158,12 @@ GatewayConfig ConfigFromFlags(common::ConfigErrors& errors) {
       range(absl::GetFlag(FLAGS_jwks_refresh_seconds), 10, 86400, "jwks_refresh_seconds"));
   config.jwks.min_refresh_interval = absl::Seconds(
       range(absl::GetFlag(FLAGS_jwks_min_refresh_seconds), 1, 3600, "jwks_min_refresh_seconds"));
-  config.jwks.timeout =
-      absl::Milliseconds(range(absl::GetFlag(FLAGS_jwks_timeout_ms), 100, 60000, "jwks_timeout_ms"));
+  config.jwks.timeout = absl::Milliseconds(
+      range(absl::GetFlag(FLAGS_jwks_timeout_ms), 100, 60000, "jwks_timeout_ms"));
   config.jwt.issuer = absl::GetFlag(FLAGS_jwt_issuer);
   config.jwt.audience = absl::GetFlag(FLAGS_jwt_audience);
-  config.jwt.leeway = absl::Seconds(
-      range(absl::GetFlag(FLAGS_jwt_leeway_seconds), 0, 300, "jwt_leeway_seconds"));
+  config.jwt.leeway =
+      absl::Seconds(range(absl::GetFlag(FLAGS_jwt_leeway_seconds), 0, 300, "jwt_leeway_seconds"));
   config.jwt.role_claim = absl::GetFlag(FLAGS_role_claim);
   errors.Require(!config.jwt.role_claim.empty(), "role_claim", "is empty");
   config.jwt.stores_claim = absl::GetFlag(FLAGS_stores_claim);
@@ -177,8 +177,7 @@ GatewayConfig ConfigFromFlags(common::ConfigErrors& errors) {
     errors.Require(false, "default_role", "must be viewer, operator, admin or none");
   }
   if (secret_file.empty() && config.jwks.url.empty() &&
-      !common::IsLoopbackHost(config.listen.host) &&
-      !absl::GetFlag(FLAGS_allow_remote_dev_mode)) {
+      !common::IsLoopbackHost(config.listen.host) && !absl::GetFlag(FLAGS_allow_remote_dev_mode)) {
     errors.Require(false, "jwt_secret_file",
                    "(or --jwks_url) is required when --listen is not a loopback address (dev "
                    "mode lets every caller manage every store); pass --allow_remote_dev_mode to "
@@ -270,14 +269,14 @@ int Main(int argc, char** argv) {
                                  ? Authenticator()
                                  : Authenticator(JwtVerifier(std::move(jwt)));
   if (auth.dev_mode()) {
-    common::LogWarn("DEV MODE: no --jwt_secret_file or --jwks_url, every client is an admin: it "
-                    "may watch, trigger, create, change and delete every store");
+    common::LogWarn(
+        "DEV MODE: no --jwt_secret_file or --jwks_url, every client is an admin: it "
+        "may watch, trigger, create, change and delete every store");
   }
   const OriginPolicy origins(config.allowed_origins);
-  TriggerLimiter limiter(config.store_triggers_per_minute,
-                         absl::Minutes(1) / config.store_triggers_per_minute,
-                         config.client_triggers_per_minute,
-                         absl::Minutes(1) / config.client_triggers_per_minute);
+  TriggerLimiter limiter(
+      config.store_triggers_per_minute, absl::Minutes(1) / config.store_triggers_per_minute,
+      config.client_triggers_per_minute, absl::Minutes(1) / config.client_triggers_per_minute);
   Router router(*scheduler, registry, metrics, auth, origins, limiter,
                 {.web_root = config.web_root, .bench_endpoints = config.bench_endpoints});
   BlockingPool pool(config.blocking_threads);
@@ -286,20 +285,22 @@ int Main(int argc, char** argv) {
   if (config.bench_endpoints) {
     router.set_bench_handler([&hub](const HttpRequest& r) { return BenchBroadcast(hub, r); });
   }
-  ClientContext clients{.hub = hub,
-                        .router = router,
-                        .auth = auth,
-                        .metrics = metrics,
-                        .timers = *timers,
-                        .run_blocking = [&pool](std::function<void()> f) { pool.Post(std::move(f)); },
-                        .limits = config.limits};
+  ClientContext clients{
+      .hub = hub,
+      .router = router,
+      .auth = auth,
+      .metrics = metrics,
+      .timers = *timers,
+      .run_blocking = [&pool](std::function<void()> f) { pool.Post(std::move(f)); },
+      .limits = config.limits};
   EioServer eio(clients, config.protocol_conformance ? EioProfile::kSocketIoConformance
                                                      : EioProfile::kGateway);
   std::unique_ptr<EioServer> raw_eio;
   if (config.protocol_conformance) {
     raw_eio = std::make_unique<EioServer>(clients, EioProfile::kRawEcho);
-    common::LogWarn("PROTOCOL CONFORMANCE MODE: /socket.io/ echoes for the protocol test suites "
-                    "and serves no store events; /engine.io/ is a raw Engine.IO echo");
+    common::LogWarn(
+        "PROTOCOL CONFORMANCE MODE: /socket.io/ echoes for the protocol test suites "
+        "and serves no store events; /engine.io/ is a raw Engine.IO echo");
   }
   // /metrics on its own listener: the public port never serves it (README "## Security").
   auto metrics_server = common::MetricsServer::Start(config.metrics_listen, registry);
@@ -320,21 +321,21 @@ int Main(int argc, char** argv) {
     common::LogError("cannot start HTTP server (--listen)", {{"error", server.status().message()}});
     return 1;
   }
-  common::LogInfo("serving",
-                  {{"http", absl::StrCat(config.listen.host, ":", (*server)->port())},
-                   {"metrics", absl::StrCat(config.metrics_listen.host, ":",
-                                            (*metrics_server)->port())},
-                   {"scheduler", config.scheduler_target},
-                   {"auth", auth.dev_mode()                         ? "dev"
-                            : !config.jwt_secret.empty() && jwks != nullptr ? "hs256+jwks"
-                            : jwks != nullptr                               ? "jwks"
-                                                                            : "hs256"},
-                   {"role_claim", config.jwt.role_claim},
-                   {"default_role", std::string(RoleName(config.jwt.default_role))},
-                   {"origins", origins.allows_all() ? "*" : absl::StrJoin(config.allowed_origins, ",")},
-                   {"web_root", config.web_root.empty() ? "(none)" : config.web_root},
-                   {"bench_endpoints", config.bench_endpoints ? "on" : "off"},
-                   {"protocol_conformance", config.protocol_conformance ? "on" : "off"}});
+  common::LogInfo(
+      "serving",
+      {{"http", absl::StrCat(config.listen.host, ":", (*server)->port())},
+       {"metrics", absl::StrCat(config.metrics_listen.host, ":", (*metrics_server)->port())},
+       {"scheduler", config.scheduler_target},
+       {"auth", auth.dev_mode()                                 ? "dev"
+                : !config.jwt_secret.empty() && jwks != nullptr ? "hs256+jwks"
+                : jwks != nullptr                               ? "jwks"
+                                                                : "hs256"},
+       {"role_claim", config.jwt.role_claim},
+       {"default_role", std::string(RoleName(config.jwt.default_role))},
+       {"origins", origins.allows_all() ? "*" : absl::StrJoin(config.allowed_origins, ",")},
+       {"web_root", config.web_root.empty() ? "(none)" : config.web_root},
+       {"bench_endpoints", config.bench_endpoints ? "on" : "off"},
+       {"protocol_conformance", config.protocol_conformance ? "on" : "off"}});
   const int sig = common::WaitForShutdownSignal();
   common::LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown(config.shutdown_grace);

@@ -19,8 +19,8 @@ bool RateLimiter::Allow(absl::string_view key, absl::Time now) {
   if (inserted) {
     bucket.tokens = burst_;
   } else if (now > bucket.updated) {
-    bucket.tokens = std::min<double>(
-        burst_, bucket.tokens + absl::FDivDuration(now - bucket.updated, refill_));
+    bucket.tokens =
+        std::min<double>(burst_, bucket.tokens + absl::FDivDuration(now - bucket.updated, refill_));
   }
   bucket.updated = std::max(bucket.updated, now);
   if (bucket.tokens < 1) return false;

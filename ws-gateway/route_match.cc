@@ -67,8 +67,7 @@ RouteMatch MatchRoute(absl::string_view method, absl::string_view path) {
     return Make(RouteId::kBenchBroadcast, "/bench/broadcast", method, kWrite);
   }
   if (absl::StartsWith(path, "/api/") || path == "/api") {
-    const std::vector<absl::string_view> parts =
-        absl::StrSplit(path.substr(1), '/');  // "api", ...
+    const std::vector<absl::string_view> parts = absl::StrSplit(path.substr(1), '/');  // "api", ...
     if (parts.size() == 4 && parts[1] == "sync" && parts[2] == "status" && !parts[3].empty()) {
       return Make(RouteId::kSyncStatus, "/api/sync/status/:storeId", method, kRead,
                   std::string(parts[3]));

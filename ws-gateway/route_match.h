@@ -14,26 +14,26 @@ namespace autosync::gateway {
 enum class RouteId {
   kHealth,
   kMetrics,
-  kSyncStatus,    // GET  /api/sync/status/:storeId
-  kTriggerSync,   // POST /api/test/trigger-sync/:storeId
-  kStores,        // GET  /api/stores
-  kCreateStore,   // POST /api/stores
-  kStore,         // GET  /api/stores/:storeId
-  kReplaceStore,  // PUT  /api/stores/:storeId
-  kDeleteStore,   // DELETE /api/stores/:storeId
-  kPauseStore,    // POST /api/stores/:storeId/pause
-  kResumeStore,   // POST /api/stores/:storeId/resume
-  kResyncStore,   // POST /api/stores/:storeId/resync
-  kBackfillStore,  // POST /api/stores/:storeId/backfill
+  kSyncStatus,       // GET  /api/sync/status/:storeId
+  kTriggerSync,      // POST /api/test/trigger-sync/:storeId
+  kStores,           // GET  /api/stores
+  kCreateStore,      // POST /api/stores
+  kStore,            // GET  /api/stores/:storeId
+  kReplaceStore,     // PUT  /api/stores/:storeId
+  kDeleteStore,      // DELETE /api/stores/:storeId
+  kPauseStore,       // POST /api/stores/:storeId/pause
+  kResumeStore,      // POST /api/stores/:storeId/resume
+  kResyncStore,      // POST /api/stores/:storeId/resync
+  kBackfillStore,    // POST /api/stores/:storeId/backfill
   kPreviewSchedule,  // POST /api/schedules/preview
-  kMe,            // GET  /api/me
-  kStoreLtv,      // GET  /api/stores/:storeId/ltv
-  kStoreRuns,     // GET  /api/stores/:storeId/runs
+  kMe,               // GET  /api/me
+  kStoreLtv,         // GET  /api/stores/:storeId/ltv
+  kStoreRuns,        // GET  /api/stores/:storeId/runs
   kStoreQuarantine,  // GET  /api/stores/:storeId/quarantine
-  kAudit,         // GET  /api/audit
-  kBenchBroadcast,  // POST /bench/broadcast (only with --bench_endpoints)
-  kStatic,        // GET anything else outside /api/: a file under --web_root
-  kNotFound,  // last: access.h kAllRoutes ends with it
+  kAudit,            // GET  /api/audit
+  kBenchBroadcast,   // POST /bench/broadcast (only with --bench_endpoints)
+  kStatic,           // GET anything else outside /api/: a file under --web_root
+  kNotFound,         // last: access.h kAllRoutes ends with it
 };
 
 struct RouteMatch {

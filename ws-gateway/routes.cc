@@ -112,8 +112,8 @@ HttpResponse StoreError(const absl::Status& status, const v1::Store* current = n
 HttpResponse StoreOk(const v1::Store& store, int status = 200) {
   HttpResponse res;
   res.status = status;
-  res.body = absl::StrCat("{\"success\":true,\"store\":", StoreToJson(store), ",",
-                          TimestampMember(), "}");
+  res.body =
+      absl::StrCat("{\"success\":true,\"store\":", StoreToJson(store), ",", TimestampMember(), "}");
   return res;
 }
 
@@ -174,20 +174,29 @@ HttpResponse JsonError(int status, absl::string_view message) {
 
 int HttpStatusFor(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kOk:
+      return 200;
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange: return 400;
-    case absl::StatusCode::kUnauthenticated: return 401;
-    case absl::StatusCode::kPermissionDenied: return 403;
-    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kAborted:
-    case absl::StatusCode::kFailedPrecondition: return 409;
-    case absl::StatusCode::kResourceExhausted: return 429;
+    case absl::StatusCode::kFailedPrecondition:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kCancelled: return 503;
-    default: return 502;
+    case absl::StatusCode::kCancelled:
+      return 503;
+    default:
+      return 502;
   }
 }
 
@@ -238,17 +247,19 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     return res;
   }
   if (!match.allowed_methods.empty()) {
-    HttpResponse res = JsonError(
-        405, absl::StrCat("use ", match.allowed_methods, " ", match.label));
+    HttpResponse res =
+        JsonError(405, absl::StrCat("use ", match.allowed_methods, " ", match.label));
     res.headers.emplace_back("Allow", match.allowed_methods);
     return res;
   }
   switch (match.id) {
-    case RouteId::kHealth: return Health();
+    case RouteId::kHealth:
+      return Health();
     case RouteId::kMetrics:
       // Served on --metrics_listen only, so the public port (and the Ingress) never shows it.
       return JsonError(404, "no route for /metrics on this port (see --metrics_listen)");
-    case RouteId::kStatic: return Static(path);
+    case RouteId::kStatic:
+      return Static(path);
     case RouteId::kBenchBroadcast:
       if (!options_.bench_endpoints || !bench_handler_) {
         return JsonError(404, "bench endpoints are off (--bench_endpoints)");
@@ -257,7 +268,8 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
         return JsonError(403, "bench endpoints answer loopback callers only");
       }
       return bench_handler_(request);
-    default: break;
+    default:
+      break;
   }
 
   // /api/: origin, then authentication, then the store id and the claims.
@@ -270,7 +282,8 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     return res;
   }
   const std::optional<Role> needed = NeededRole(match.id);
-  if (!needed.has_value()) return JsonError(404, absl::StrCat("no route for ", request.method, " ", path));
+  if (!needed.has_value())
+    return JsonError(404, absl::StrCat("no route for ", request.method, " ", path));
   const std::string what = absl::StrCat(request.method, " ", match.label);
   if (absl::Status s = Authorize(*claims, *needed, what); !s.ok()) return ErrorFor(s);
   if (!match.store_id.empty()) {
@@ -280,9 +293,9 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
     }
   }
   // Every scheduler call below is made for this caller (the audit trail's actor and source).
-  const ScopedCaller caller({.actor = ActorOf(*claims, auth_.dev_mode()),
-                             .client_address = ClientAddressOf(request.remote_address,
-                                                               request.headers)});
+  const ScopedCaller caller(
+      {.actor = ActorOf(*claims, auth_.dev_mode()),
+       .client_address = ClientAddressOf(request.remote_address, request.headers)});
   const std::string& store = match.store_id;
   const std::string client = claims->subject.empty() || auth_.dev_mode()
                                  ? absl::StrCat("ip:", request.remote_address)
@@ -293,18 +306,18 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
       if (!status.ok()) return ErrorFor(status.status());
       std::string body = "{\"success\":true,\"storeId\":";
       AppendJsonString(&body, store);
-      absl::StrAppend(&body, ",\"status\":", ProtoToJson(status->status()), ",",
-                      TimestampMember(), "}");
+      absl::StrAppend(&body, ",\"status\":", ProtoToJson(status->status()), ",", TimestampMember(),
+                      "}");
       return JsonOk(std::move(body));
     }
     case RouteId::kTriggerSync: {
       auto result = Trigger(store, client, v1::TRIGGER_MANUAL);
       if (!result.ok()) return ErrorFor(result.status());
       // The prototype's texts.
-      return TriggerAnswer(*result, result->started()
-                                        ? absl::StrCat("Manual sync triggered for store: ", store)
-                                        : absl::StrCat("A sync is already running for store: ",
-                                                       store));
+      return TriggerAnswer(*result,
+                           result->started()
+                               ? absl::StrCat("Manual sync triggered for store: ", store)
+                               : absl::StrCat("A sync is already running for store: ", store));
     }
     case RouteId::kStores: {
       auto page_size = PageSize(query);
@@ -331,8 +344,10 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
       return StoreOk(*got);
     }
     case RouteId::kCreateStore:
-    case RouteId::kReplaceStore: return WriteStore(request, match, *claims);
-    case RouteId::kAudit: return Audit(query);
+    case RouteId::kReplaceStore:
+      return WriteStore(request, match, *claims);
+    case RouteId::kAudit:
+      return Audit(query);
     case RouteId::kDeleteStore: {
       if (absl::Status s = scheduler_.DeleteStore(store); !s.ok()) return StoreError(s);
       common::LogInfo("store deleted over HTTP", {{"store", store}, {"by", client}});
@@ -356,9 +371,9 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
         changed = scheduler_.ResumeStore(store);
       }
       if (!changed.ok()) return StoreError(changed.status());
-      common::LogInfo(match.id == RouteId::kPauseStore ? "store paused over HTTP"
-                                                       : "store resumed over HTTP",
-                      {{"store", store}, {"by", client}});
+      common::LogInfo(
+          match.id == RouteId::kPauseStore ? "store paused over HTTP" : "store resumed over HTTP",
+          {{"store", store}, {"by", client}});
       return StoreOk(*changed);
     }
     case RouteId::kResyncStore:
@@ -433,7 +448,8 @@ HttpResponse Router::Route(const HttpRequest& request, const RouteMatch& match) 
       absl::StrAppend(&extra, ",", TimestampMember());
       return JsonOk(SuccessJson(*page, extra));
     }
-    default: break;
+    default:
+      break;
   }
   return JsonError(404, absl::StrCat("no route for ", request.method, " ", path));
 }
@@ -486,8 +502,8 @@ HttpResponse Router::WriteStore(const HttpRequest& request, const RouteMatch& ma
           "storeId: does not match the store in the path (a store id cannot change)"));
     }
     if (body->version <= 0) {
-      return StoreError(absl::InvalidArgumentError(
-          "version: is required (send the version GET returned)"));
+      return StoreError(
+          absl::InvalidArgumentError("version: is required (send the version GET returned)"));
     }
     req.mutable_store()->set_store_id(match.store_id);
     req.set_expected_version(body->version);

@@ -128,8 +128,7 @@ class GrpcSchedulerClient final : public SchedulerClient {
     request.set_store_id(store_id);
     return Unary<v1::GetSyncStatusResponse>(request, &v1::Scheduler::Stub::GetSyncStatus);
   }
-  absl::StatusOr<v1::ListStoresResponse> ListStores(
-      const v1::ListStoresRequest& request) override {
+  absl::StatusOr<v1::ListStoresResponse> ListStores(const v1::ListStoresRequest& request) override {
     return Unary<v1::ListStoresResponse>(request, &v1::Scheduler::Stub::ListStores);
   }
   absl::StatusOr<v1::GetLtvCohortsResponse> GetLtvCohorts(const std::string& store_id) override {
@@ -185,11 +184,10 @@ class GrpcSchedulerClient final : public SchedulerClient {
     auto call = std::make_shared<Call>();
     call->request = request;
     SetDeadline(call->context);
-    scheduler_->async()->ReportConnections(
-        &call->context, &call->request, &call->response,
-        [call, done = std::move(done)](grpc::Status status) {
-          if (done) done(common::FromGrpcStatus(status));
-        });
+    scheduler_->async()->ReportConnections(&call->context, &call->request, &call->response,
+                                           [call, done = std::move(done)](grpc::Status status) {
+                                             if (done) done(common::FromGrpcStatus(status));
+                                           });
   }
 
   std::shared_ptr<WatchStream> Watch(const std::string& store_id, const std::string& watcher_id,

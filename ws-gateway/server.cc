@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <optional>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -135,9 +135,8 @@ class WsConnection final : public WsSink, public std::enable_shared_from_this<Ws
     handshake->set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(http::field::server, "autosync-ws-gateway");
     }));
-    handshake->async_accept(req, [self = shared_from_this(), handshake](beast::error_code ec) {
-      self->OnAccept(ec);
-    });
+    handshake->async_accept(
+        req, [self = shared_from_this(), handshake](beast::error_code ec) { self->OnAccept(ec); });
   }
 
   void Send(std::shared_ptr<const std::string> frame, bool binary) override {
@@ -160,10 +159,10 @@ class WsConnection final : public WsSink, public std::enable_shared_from_this<Ws
   }
 
   void Close(uint16_t code, std::string reason) override {
-    asio::post(socket_.get_executor(), [self = shared_from_this(), code,
-                                        reason = std::move(reason)]() mutable {
-      self->StartClose(code, reason);
-    });
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+                 self->StartClose(code, reason);
+               });
   }
 
  private:
@@ -281,9 +280,9 @@ class WsConnection final : public WsSink, public std::enable_shared_from_this<Ws
       if (queued() >= clients_.limits.send_queue_max) {
         clients_.metrics.slow_consumer_disconnects().Increment();
         common::LogInfo("disconnecting slow consumer", {{"queued", absl::StrCat(queued())}});
-        return StartClose(kClosePolicy, absl::StrCat("slow consumer: more than ",
-                                                     clients_.limits.send_queue_max,
-                                                     " messages queued"));
+        return StartClose(kClosePolicy,
+                          absl::StrCat("slow consumer: more than ", clients_.limits.send_queue_max,
+                                       " messages queued"));
       }
       Enqueue(std::move(in.frame), in.binary ? wsframe::kBinary : wsframe::kText, false);
     }
@@ -294,7 +293,8 @@ class WsConnection final : public WsSink, public std::enable_shared_from_this<Ws
 
   void Enqueue(std::shared_ptr<const std::string> payload, wsframe::Opcode opcode, bool close) {
     Outgoing& out = queue_.emplace_back();
-    out.header_size = static_cast<uint8_t>(wsframe::EncodeHeader(opcode, payload->size(), out.header));
+    out.header_size =
+        static_cast<uint8_t>(wsframe::EncodeHeader(opcode, payload->size(), out.header));
     out.payload = std::move(payload);
     out.close = close;
   }
@@ -378,8 +378,8 @@ class WsConnection final : public WsSink, public std::enable_shared_from_this<Ws
     // Keep only a frame already partly on the wire: frames cannot be cut.
     const size_t keep = head_ + (written_of_head_ > 0 ? 1 : 0);
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
-    Enqueue(std::make_shared<const std::string>(
-                code == 0 ? std::string() : wsframe::ClosePayload(code, reason)),
+    Enqueue(std::make_shared<const std::string>(code == 0 ? std::string()
+                                                          : wsframe::ClosePayload(code, reason)),
             wsframe::kClose, true);
     // A peer that reads nothing never lets the write or the close handshake finish.
     close_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
@@ -509,8 +509,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     request.body = std::move(req.body());
     const bool head = req.method() == http::verb::head;
     // Route handlers may block on the scheduler: run them off the io threads.
-    deps_.pool.Post([self = shared_from_this(), request = std::move(request), keep_alive,
-                     version, head]() mutable {
+    deps_.pool.Post([self = shared_from_this(), request = std::move(request), keep_alive, version,
+                     head]() mutable {
       HttpResponse res = self->deps_.router.Handle(request);
       if (head) res.body.clear();
       asio::post(self->stream_.get_executor(),
@@ -539,7 +539,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     if (absl::StartsWith(path, "/socket.io/") || path == "/socket.io") {
       return {&deps_.eio, "/socket.io/"};
     }
-    if (deps_.raw_eio != nullptr && (absl::StartsWith(path, "/engine.io/") || path == "/engine.io")) {
+    if (deps_.raw_eio != nullptr &&
+        (absl::StartsWith(path, "/engine.io/") || path == "/engine.io")) {
       return {deps_.raw_eio, "/engine.io/"};
     }
     return {};
@@ -563,9 +564,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     auto self = shared_from_this();
     auto shared_request = std::make_shared<HttpRequest>(std::move(request));
     const uint64_t held = endpoint.server->HandleHttp(
-        *shared_request,
-        [self, shared_request, keep_alive, version, start, label = endpoint.label](
-            HttpResponse res) {
+        *shared_request, [self, shared_request, keep_alive, version, start,
+                          label = endpoint.label](HttpResponse res) {
           self->AddCors(*shared_request, res);
           self->deps_.clients.metrics.ObserveHttp(
               label, res.status,
@@ -681,7 +681,8 @@ struct GatewayServer::Impl {
   }
   static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int count) {
     std::vector<std::unique_ptr<asio::io_context>> made;
-    for (int i = 0; i < std::max(count, 1); ++i) made.push_back(std::make_unique<asio::io_context>(1));
+    for (int i = 0; i < std::max(count, 1); ++i)
+      made.push_back(std::make_unique<asio::io_context>(1));
     return made;
   }
   // Declared first so it is destroyed last: handlers still queued in the contexts refer to it.
@@ -712,8 +713,8 @@ struct GatewayServer::Impl {
 
 GatewayServer::GatewayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
-    const common::HostPort& listen, int threads, ServerDeps deps) {
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const common::HostPort& listen,
+                                                                    int threads, ServerDeps deps) {
   auto impl = std::make_unique<Impl>(threads, deps);
   beast::error_code ec;
   const auto address =

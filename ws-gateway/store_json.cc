@@ -25,16 +25,14 @@ absl::Status Bad(absl::string_view field, absl::string_view problem) {
 // Member names that carry a secret rather than a reference to one.
 bool LooksLikeSecret(absl::string_view name) {
   std::string n = absl::AsciiStrToLower(name);
-  n.erase(std::remove_if(n.begin(), n.end(), [](char c) { return c == '_' || c == '-'; }),
-          n.end());
-  static const char* const kSecrets[] = {"token",  "accesstoken", "apitoken", "apikey",
-                                         "secret", "clientsecret", "password", "apisecret",
+  n.erase(std::remove_if(n.begin(), n.end(), [](char c) { return c == '_' || c == '-'; }), n.end());
+  static const char* const kSecrets[] = {"token",      "accesstoken",   "apitoken", "apikey",
+                                         "secret",     "clientsecret",  "password", "apisecret",
                                          "privatekey", "authorization", "bearer"};
   for (const char* s : kSecrets) {
     if (n == s) return true;
   }
-  return absl::EndsWith(n, "token") || absl::EndsWith(n, "secret") ||
-         absl::EndsWith(n, "password");
+  return absl::EndsWith(n, "token") || absl::EndsWith(n, "secret") || absl::EndsWith(n, "password");
 }
 
 std::string Path(absl::string_view parent, absl::string_view name) {
@@ -56,8 +54,9 @@ absl::Status Members(simdjson::dom::element object, absl::string_view parent,
     const absl::string_view key(std_key.data(), std_key.size());
     const std::string path = Path(parent, key);
     if (LooksLikeSecret(key)) {
-      return Bad(path, "looks like a secret; never send one: set credentialsRef to a reference "
-                       "(env:NAME or file:/path) the worker resolves");
+      return Bad(path,
+                 "looks like a secret; never send one: set credentialsRef to a reference "
+                 "(env:NAME or file:/path) the worker resolves");
     }
     if (!seen.insert(std::string(key)).second) return Bad(path, "appears twice");
     auto it = std::find_if(handlers.begin(), handlers.end(),
@@ -103,16 +102,18 @@ Handler Ignored() {
   };
 }
 
-absl::StatusOr<simdjson::dom::element> Parse(simdjson::dom::parser& parser,
-                                             absl::string_view body, bool allow_empty) {
+absl::StatusOr<simdjson::dom::element> Parse(simdjson::dom::parser& parser, absl::string_view body,
+                                             bool allow_empty) {
   if (body.size() > kMaxStoreBodyBytes) {
     return absl::OutOfRangeError(
         absl::StrCat("body: is larger than ", kMaxStoreBodyBytes, " bytes"));
   }
   std::string text(absl::StripAsciiWhitespace(body));
   if (text.empty()) {
-    if (allow_empty) text = "{}";
-    else return absl::InvalidArgumentError("body: is empty (send a JSON object)");
+    if (allow_empty)
+      text = "{}";
+    else
+      return absl::InvalidArgumentError("body: is empty (send a JSON object)");
   }
   simdjson::dom::element doc;
   if (parser.parse(text).get(doc) != simdjson::SUCCESS) {
@@ -249,8 +250,7 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseBackfillBody(absl::stri
   absl::StatusOr<simdjson::dom::element> doc = Parse(parser, body, /*allow_empty=*/false);
   if (!doc.ok()) return doc.status();
   std::string from, to;
-  if (absl::Status s = Members(*doc, "", {{"from", String(&from)}, {"to", String(&to)}});
-      !s.ok()) {
+  if (absl::Status s = Members(*doc, "", {{"from", String(&from)}, {"to", String(&to)}}); !s.ok()) {
     return s;
   }
   if (from.empty()) return Bad("from", "is required (YYYY-MM-DD)");
@@ -264,10 +264,9 @@ absl::StatusOr<v1::PreviewScheduleRequest> ParsePreviewBody(absl::string_view bo
   if (!doc.ok()) return doc.status();
   std::string schedule, tz;
   int64_t count = 0;
-  if (absl::Status s = Members(*doc, "",
-                               {{"schedule", String(&schedule)},
-                                {"timezone", String(&tz)},
-                                {"count", Int(&count)}});
+  if (absl::Status s = Members(
+          *doc, "",
+          {{"schedule", String(&schedule)}, {"timezone", String(&tz)}, {"count", Int(&count)}});
       !s.ok()) {
     return s;
   }
@@ -321,9 +320,9 @@ std::string JsonFieldFor(absl::string_view message) {
     if (field == proto) return std::string(json);
   }
   // Already a JSON path of ours ("schedules.ads: must be a string").
-  if (absl::StrContains(field, '.') || (!field.empty() && std::islower(field[0]) &&
-                                        !absl::StrContains(field, '_') &&
-                                        !absl::StrContains(field, ' '))) {
+  if (absl::StrContains(field, '.') ||
+      (!field.empty() && std::islower(field[0]) && !absl::StrContains(field, '_') &&
+       !absl::StrContains(field, ' '))) {
     return std::string(field);
   }
   return "";

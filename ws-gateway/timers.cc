@@ -41,14 +41,13 @@ void ThreadTimers::Run() {
         size_t size;
         absl::Time due;
       } args{this, size, due};
-      mu_.AwaitWithDeadline(
-          absl::Condition(
-              +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                return a->self->stop_ || a->self->queue_.size() != a->size ||
-                       a->self->queue_.begin()->first != a->due;
-              },
-              &args),
-          due);
+      mu_.AwaitWithDeadline(absl::Condition(
+                                +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                  return a->self->stop_ || a->self->queue_.size() != a->size ||
+                                         a->self->queue_.begin()->first != a->due;
+                                },
+                                &args),
+                            due);
       continue;
     }
     std::function<void()> fn = std::move(queue_.begin()->second);

@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
-#include "ws-gateway/access.h"
 #include "simdjson.h"
+#include "ws-gateway/access.h"
 #include "ws-gateway/sv.h"
 #include "ws-gateway/ws_message.h"
 
@@ -27,8 +27,7 @@ absl::StatusOr<std::string> ParseStoreArgument(absl::string_view json) {
   } else {
     return absl::InvalidArgumentError("expected a store id string or {\"storeId\": \"<id>\"}");
   }
-  if (absl::Status s = common::ValidateStoreId(absl::string_view(id.data(), id.size()));
-      !s.ok()) {
+  if (absl::Status s = common::ValidateStoreId(absl::string_view(id.data(), id.size())); !s.ok()) {
     return s;
   }
   return std::string(id);
@@ -108,9 +107,8 @@ void PlainWsClient::OnText(absl::string_view text) {
 
 void PlainWsClient::Trigger(const std::string& store_id) {
   context_.run_blocking([self = shared_from_this(), store_id] {
-    const ScopedCaller caller(
-        {.actor = ActorOf(self->claims_, self->context_.auth.dev_mode()),
-         .client_address = self->client_address_});
+    const ScopedCaller caller({.actor = ActorOf(self->claims_, self->context_.auth.dev_mode()),
+                               .client_address = self->client_address_});
     // A refusal answers in the trigger's own shape (triggerResult, code 403).
     absl::StatusOr<autosync::v1::TriggerSyncResponse> result;
     if (absl::Status s = Authorize(self->claims_, SocketEvent::kTriggerManualSync, store_id);
@@ -122,14 +120,14 @@ void PlainWsClient::Trigger(const std::string& store_id) {
     }
     std::string data = "{\"success\":";
     if (result.ok()) {
-      absl::StrAppend(&data, result->started() ? "true" : "false", ",\"storeId\":",
-                      JsonQuote(store_id), ",\"runId\":", JsonQuote(result->run_id()),
-                      ",\"started\":", result->started() ? "true" : "false", ",\"message\":",
-                      JsonQuote(result->started()
-                                    ? absl::StrCat("Manual sync triggered for store: ", store_id)
-                                    : absl::StrCat("A sync is already running for store: ",
-                                                   store_id)),
-                      "}");
+      absl::StrAppend(
+          &data, result->started() ? "true" : "false", ",\"storeId\":", JsonQuote(store_id),
+          ",\"runId\":", JsonQuote(result->run_id()),
+          ",\"started\":", result->started() ? "true" : "false", ",\"message\":",
+          JsonQuote(result->started()
+                        ? absl::StrCat("Manual sync triggered for store: ", store_id)
+                        : absl::StrCat("A sync is already running for store: ", store_id)),
+          "}");
     } else {
       absl::StrAppend(&data, "false,\"storeId\":", JsonQuote(store_id),
                       ",\"code\":", HttpStatusFor(result.status()),

@@ -93,10 +93,9 @@ absl::StatusOr<InsightsPage> AdsClient::FirstPage(absl::CivilDay since, absl::Ci
   if (absl::Status s = CheckRange(since, until); !s.ok()) return s;
   pages_fetched_ = 0;
   range_.emplace(since, until);
-  const std::string url =
-      absl::StrCat(config_.base_url, "/", config_.api_version, "/act_", config_.ad_account_id,
-                   "/insights?", QueryParams(since, until, limit),
-                   "&access_token=", UrlEncode(config_.access_token));
+  const std::string url = absl::StrCat(
+      config_.base_url, "/", config_.api_version, "/act_", config_.ad_account_id, "/insights?",
+      QueryParams(since, until, limit), "&access_token=", UrlEncode(config_.access_token));
   return Fetch(url, absl::StrCat("first page (", DayString(since), "..", DayString(until), ")"));
 }
 
@@ -127,8 +126,8 @@ absl::StatusOr<std::string> AdsClient::StartReport(absl::CivilDay since, absl::C
   absl::StatusOr<std::string> id = ParseReportRunId(response->body);
   if (!id.ok()) {
     return Error(absl::StatusCode::kDataLoss, absl::StrCat("ads API returned an unreadable answer "
-                                                           "to ", label, ": ",
-                                                           id.status().message()));
+                                                           "to ",
+                                                           label, ": ", id.status().message()));
   }
   return id;
 }

@@ -55,13 +55,12 @@ std::string BulkRunBody(absl::string_view filter) {
 
 std::string BulkPollBody(absl::string_view operation_id) {
   return absl::StrCat("{\"query\":\"query($id: ID!) { node(id: $id) { ... on BulkOperation { ",
-                      kOperationFields, " } } }\",\"variables\":{\"id\":",
-                      json::Quote(operation_id), "}}");
+                      kOperationFields,
+                      " } } }\",\"variables\":{\"id\":", json::Quote(operation_id), "}}");
 }
 
 std::string BulkCurrentBody() {
-  return absl::StrCat("{\"query\":\"query { currentBulkOperation { ", kOperationFields,
-                      " } }\"}");
+  return absl::StrCat("{\"query\":\"query { currentBulkOperation { ", kOperationFields, " } }\"}");
 }
 
 std::string BulkCancelBody(absl::string_view operation_id) {
@@ -138,12 +137,11 @@ absl::Status BulkOrdersReader::Feed(absl::string_view bytes, std::vector<Order>&
   if (!failed_.ok()) return failed_;
   while (!bytes.empty()) {
     const char* newline = static_cast<const char*>(std::memchr(bytes.data(), '\n', bytes.size()));
-    const size_t take = newline == nullptr ? bytes.size()
-                                           : static_cast<size_t>(newline - bytes.data());
+    const size_t take =
+        newline == nullptr ? bytes.size() : static_cast<size_t>(newline - bytes.data());
     if (partial_.size() + take > max_line_bytes_) {
       return Fail(absl::DataLossError(absl::StrCat("bulk result line ", lines_ + 1,
-                                                   " is longer than ", max_line_bytes_,
-                                                   " bytes")));
+                                                   " is longer than ", max_line_bytes_, " bytes")));
     }
     if (newline == nullptr) {
       partial_.append(bytes.data(), bytes.size());
@@ -248,9 +246,9 @@ absl::Status BulkOrdersReader::Child(object child, absl::string_view parent_gid)
                      ") before any order line: children must follow their parent"));
   }
   if (!absl::StartsWith(parent_gid, "gid://shopify/Refund/")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a child of ", parent_gid.substr(0, 80),
-        ": the bulk query asks only for refund transactions (children of a Refund)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a child of ", parent_gid.substr(0, 80),
+                     ": the bulk query asks only for refund transactions (children of a Refund)"));
   }
   AUTOSYNC_ASSIGN_OR_RETURN(int64_t refund_id, ParseGid(parent_gid, "Refund", "__parentId"));
   if (std::find(current_refunds_.begin(), current_refunds_.end(), refund_id) ==
@@ -264,8 +262,7 @@ absl::Status BulkOrdersReader::Child(object child, absl::string_view parent_gid)
   (void)transaction_id;  // read to check the line's type; the tables keep only the sum
   AUTOSYNC_ASSIGN_OR_RETURN(std::string kind, json::OptionalString(child, "kind", ""));
   AUTOSYNC_ASSIGN_OR_RETURN(std::string status, json::OptionalString(child, "status", ""));
-  AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> amount,
-                            ParseShopMoney(child, "amountSet", ""));
+  AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> amount, ParseShopMoney(child, "amountSet", ""));
   if (!amount.has_value()) return absl::InvalidArgumentError("amountSet: missing");
   if (absl::EqualsIgnoreCase(kind, "REFUND") && absl::EqualsIgnoreCase(status, "SUCCESS")) {
     current_->refunded_cents += *amount;

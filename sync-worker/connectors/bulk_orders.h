@@ -28,10 +28,10 @@ namespace autosync::worker {
 std::string BulkOrdersQuery(absl::string_view filter);
 
 // Request bodies (JSON with the document and its variables).
-std::string BulkRunBody(absl::string_view filter);            // bulkOperationRunQuery
-std::string BulkPollBody(absl::string_view operation_id);     // node(id:) … on BulkOperation
-std::string BulkCurrentBody();                                // currentBulkOperation
-std::string BulkCancelBody(absl::string_view operation_id);   // bulkOperationCancel
+std::string BulkRunBody(absl::string_view filter);           // bulkOperationRunQuery
+std::string BulkPollBody(absl::string_view operation_id);    // node(id:) … on BulkOperation
+std::string BulkCurrentBody();                               // currentBulkOperation
+std::string BulkCancelBody(absl::string_view operation_id);  // bulkOperationCancel
 
 struct BulkOperation {
   std::string id;          // gid://shopify/BulkOperation/<n>
@@ -91,11 +91,11 @@ class BulkOrdersReader final {
   size_t max_line_bytes_;
   std::string partial_;  // the start of a line whose newline has not arrived
   int64_t lines_ = 0;
-  std::optional<Order> current_;       // the last order line, waiting for its children
+  std::optional<Order> current_;          // the last order line, waiting for its children
   std::vector<int64_t> current_refunds_;  // its refunds' ids (its children's parents)
   const RecordScreen* screen_;
-  std::string current_raw_;    // with a screen: its lines, up to kMaxRawBytes + 1
-  int64_t current_line_ = 0;   // its line number
+  std::string current_raw_;   // with a screen: its lines, up to kMaxRawBytes + 1
+  int64_t current_line_ = 0;  // its line number
   absl::Status failed_;
   simdjson::dom::parser parser_;
 };

@@ -33,8 +33,8 @@ absl::StatusOr<BulkAnswer> BulkOrdersClient::Call(std::string body, absl::string
     absl::StatusOr<BulkAnswer> answer = ParseBulkAnswer(response->body, field);
     if (!answer.ok()) {
       return http_.Error(absl::StatusCode::kDataLoss,
-                         absl::StrCat("orders GraphQL API returned an unreadable answer to ",
-                                      label, ": ", answer.status().message()));
+                         absl::StrCat("orders GraphQL API returned an unreadable answer to ", label,
+                                      ": ", answer.status().message()));
     }
     if (!answer->throttled) {
       if (!answer->errors.empty()) {
@@ -54,10 +54,10 @@ absl::StatusOr<BulkAnswer> BulkOrdersClient::Call(std::string body, absl::string
     }
     absl::Duration wait = options_.default_retry_after;
     if (answer->cost.has_value() && answer->cost->restore_rate > 0) {
-      wait = std::min(absl::Seconds(std::max(0.0, answer->cost->requested -
-                                                      answer->cost->currently_available) /
-                                    answer->cost->restore_rate),
-                      options_.max_retry_after);
+      wait = std::min(
+          absl::Seconds(std::max(0.0, answer->cost->requested - answer->cost->currently_available) /
+                        answer->cost->restore_rate),
+          options_.max_retry_after);
     }
     if (!http_.Wait(wait)) {
       return http_.Error(absl::StatusCode::kCancelled, "orders sync cancelled while throttled");
@@ -78,10 +78,10 @@ absl::Status BulkOrdersClient::CancelAndWait(const std::string& id) {
     if (!polled.ok()) return polled.status();
     if (!polled->operation.has_value() || !polled->operation->Running()) return absl::OkStatus();
     if (now_() >= deadline) {
-      return http_.Error(absl::StatusCode::kDeadlineExceeded,
-                         absl::StrCat("bulk operation ", id, " was cancelled but is still ",
-                                      polled->operation->status, " after ",
-                                      absl::FormatDuration(bulk_.timeout)));
+      return http_.Error(
+          absl::StatusCode::kDeadlineExceeded,
+          absl::StrCat("bulk operation ", id, " was cancelled but is still ",
+                       polled->operation->status, " after ", absl::FormatDuration(bulk_.timeout)));
     }
     if (!http_.Wait(interval)) {
       return http_.Error(absl::StatusCode::kCancelled,
@@ -100,8 +100,8 @@ absl::StatusOr<BulkOperation> BulkOrdersClient::Start(const GraphqlOrdersRequest
       // Ours, from a run that was cut off (see the header): nobody waits for its result.
       if (absl::Status s = CancelAndWait(current->operation->id); !s.ok()) return s;
     }
-    absl::StatusOr<BulkAnswer> started = Call(BulkRunBody(GraphqlOrdersFilter(request)),
-                                              "bulkOperationRunQuery", "the bulk query");
+    absl::StatusOr<BulkAnswer> started =
+        Call(BulkRunBody(GraphqlOrdersFilter(request)), "bulkOperationRunQuery", "the bulk query");
     if (!started.ok()) return started.status();
     if (started->user_errors.empty() && started->operation.has_value()) {
       return *started->operation;
@@ -141,8 +141,9 @@ absl::StatusOr<BulkOperation> BulkOrdersClient::WaitForResult(const BulkOperatio
     if (op.status == "COMPLETED") return op;
     if (op.status == "FAILED" && op.error_code == "ACCESS_DENIED") {
       return http_.Error(absl::StatusCode::kPermissionDenied,
-                         absl::StrCat(summary, ": the token needs read_orders, and "
-                                               "read_all_orders for orders older than 60 days"));
+                         absl::StrCat(summary,
+                                      ": the token needs read_orders, and "
+                                      "read_all_orders for orders older than 60 days"));
     }
     if (op.status == "FAILED" || op.status == "EXPIRED") {
       return http_.Error(absl::StatusCode::kUnavailable,
@@ -150,15 +151,16 @@ absl::StatusOr<BulkOperation> BulkOrdersClient::WaitForResult(const BulkOperatio
     }
     if (op.status == "CANCELED") {
       return http_.Error(absl::StatusCode::kAborted,
-                         absl::StrCat(summary, ": cancelled by someone else (another app run "
-                                               "with this token, or a person)"));
+                         absl::StrCat(summary,
+                                      ": cancelled by someone else (another app run "
+                                      "with this token, or a person)"));
     }
     if (now_() >= deadline) {
       (void)CancelAndWait(id).ok();  // best effort; the error below says what happened
-      return http_.Error(absl::StatusCode::kDeadlineExceeded,
-                         absl::StrCat(summary, ", still unfinished after ",
-                                      absl::FormatDuration(bulk_.timeout),
-                                      ": cancelled; the next run starts a new one"));
+      return http_.Error(
+          absl::StatusCode::kDeadlineExceeded,
+          absl::StrCat(summary, ", still unfinished after ", absl::FormatDuration(bulk_.timeout),
+                       ": cancelled; the next run starts a new one"));
     }
     on_progress(absl::StrCat("Shopify is preparing the orders: ", op.object_count,
                              " objects so far (bulk operation ", op.status, ")"));
@@ -169,12 +171,12 @@ absl::Status BulkOrdersClient::Download(const BulkOperation& done, const OrdersF
                                         const ProgressFn& on_progress) {
   if (done.url.empty()) return absl::OkStatus();  // no order matched: no file
   if (!absl::StartsWith(done.url, "https://") && !absl::StartsWith(done.url, "http://")) {
-    return http_.Error(absl::StatusCode::kFailedPrecondition,
-                       absl::StrCat("bulk operation ", done.id,
-                                    " gave a result URL that is not http(s)"));
+    return http_.Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("bulk operation ", done.id, " gave a result URL that is not http(s)"));
   }
-  on_progress(absl::StrCat("Downloading ", done.object_count, " objects of bulk operation ",
-                           done.id));
+  on_progress(
+      absl::StrCat("Downloading ", done.object_count, " objects of bulk operation ", done.id));
   std::vector<QuarantinedRecord> quarantined;
   RecordScreen screen;
   screen.now = now_();
@@ -209,9 +211,9 @@ absl::Status BulkOrdersClient::Download(const BulkOperation& done, const OrdersF
   if (!stopped.ok()) {
     if (stopped.code() == absl::StatusCode::kDataLoss ||
         stopped.code() == absl::StatusCode::kInvalidArgument) {
-      return http_.Error(absl::StatusCode::kDataLoss,
-                         absl::StrCat(where, ": ", stopped.message(),
-                                      "; the orders before that line are stored"));
+      return http_.Error(
+          absl::StatusCode::kDataLoss,
+          absl::StrCat(where, ": ", stopped.message(), "; the orders before that line are stored"));
     }
     return stopped;  // the caller's own error (a write that failed)
   }

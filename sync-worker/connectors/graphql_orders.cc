@@ -84,10 +84,10 @@ absl::StatusOr<Order> ParseGraphqlOrderNode(element value, absl::string_view pat
                             json::OptionalString(node, "displayFinancialStatus", path));
   order.financial_status = absl::AsciiStrToLower(status);
   AUTOSYNC_ASSIGN_OR_RETURN(order.currency, json::String(node, "currencyCode", path));
-  AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> total, ParseShopMoney(node, "totalPriceSet", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> total,
+                            ParseShopMoney(node, "totalPriceSet", path));
   if (!total.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(json::Path(path, "totalPriceSet"), ": missing"));
+    return absl::InvalidArgumentError(absl::StrCat(json::Path(path, "totalPriceSet"), ": missing"));
   }
   order.total_price_cents = *total;
   AUTOSYNC_ASSIGN_OR_RETURN(std::optional<int64_t> subtotal,
@@ -150,11 +150,11 @@ absl::StatusOr<std::optional<GraphqlCost>> ParseCost(object root) {
 absl::string_view GraphqlOrderFields() { return kOrderFields; }
 
 absl::string_view GraphqlOrdersQuery() {
-  static const std::string* const query = new std::string(absl::StrCat(
-      "query Orders($first: Int!, $after: String, $query: String) { "
-      "orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) { "
-      "pageInfo { hasNextPage endCursor } nodes { ",
-      kOrderFields, " totalRefundedSet { shopMoney { amount } } } } }"));
+  static const std::string* const query = new std::string(
+      absl::StrCat("query Orders($first: Int!, $after: String, $query: String) { "
+                   "orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) { "
+                   "pageInfo { hasNextPage endCursor } nodes { ",
+                   kOrderFields, " totalRefundedSet { shopMoney { amount } } } } }"));
   return *query;
 }
 
@@ -171,10 +171,10 @@ std::string GraphqlOrdersFilter(const GraphqlOrdersRequest& request) {
 
 std::string GraphqlOrdersBody(const GraphqlOrdersRequest& request) {
   const std::string filter = GraphqlOrdersFilter(request);
-  return absl::StrCat("{\"query\":", json::Quote(GraphqlOrdersQuery()), ",\"variables\":{\"first\":",
-                      request.first, ",\"after\":",
-                      request.after.empty() ? std::string("null") : json::Quote(request.after),
-                      ",\"query\":", json::Quote(filter), "}}");
+  return absl::StrCat(
+      "{\"query\":", json::Quote(GraphqlOrdersQuery()), ",\"variables\":{\"first\":", request.first,
+      ",\"after\":", request.after.empty() ? std::string("null") : json::Quote(request.after),
+      ",\"query\":", json::Quote(filter), "}}");
 }
 
 absl::StatusOr<int64_t> ParseGid(absl::string_view gid, absl::string_view type,
@@ -185,9 +185,9 @@ absl::StatusOr<int64_t> ParseGid(absl::string_view gid, absl::string_view type,
   if (!absl::ConsumePrefix(&rest, prefix) || rest.empty() || rest.size() > 19 ||
       !std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       !absl::SimpleAtoi(rest, &id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field_path, ": expected a global id ", prefix, "<digits>, got \"",
-        absl::CHexEscape(gid.substr(0, 64)), "\""));
+    return absl::InvalidArgumentError(absl::StrCat(field_path, ": expected a global id ", prefix,
+                                                   "<digits>, got \"",
+                                                   absl::CHexEscape(gid.substr(0, 64)), "\""));
   }
   return id;
 }
@@ -225,7 +225,7 @@ absl::StatusOr<GraphqlEnvelope> ParseGraphqlEnvelope(object root) {
 }
 
 absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body,
-                                                     const RecordScreen* screen) {
+                                                       const RecordScreen* screen) {
   thread_local simdjson::dom::parser parser;
   AUTOSYNC_ASSIGN_OR_RETURN(element root_value, json::Parse(parser, body, "GraphQL answer"));
   AUTOSYNC_ASSIGN_OR_RETURN(object root, json::Object(root_value, "GraphQL answer"));
@@ -237,7 +237,8 @@ absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body,
   AUTOSYNC_ASSIGN_OR_RETURN(element orders_value, Required(data, "orders", "data"));
   AUTOSYNC_ASSIGN_OR_RETURN(object orders, json::Object(orders_value, "data.orders"));
   AUTOSYNC_ASSIGN_OR_RETURN(element page_info_value, Required(orders, "pageInfo", "data.orders"));
-  AUTOSYNC_ASSIGN_OR_RETURN(object page_info, json::Object(page_info_value, "data.orders.pageInfo"));
+  AUTOSYNC_ASSIGN_OR_RETURN(object page_info,
+                            json::Object(page_info_value, "data.orders.pageInfo"));
   AUTOSYNC_ASSIGN_OR_RETURN(element has_next,
                             Required(page_info, "hasNextPage", "data.orders.pageInfo"));
   AUTOSYNC_ASSIGN_OR_RETURN(out.has_next_page,

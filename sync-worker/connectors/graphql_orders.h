@@ -71,7 +71,7 @@ struct GraphqlOrdersAnswer : GraphqlEnvelope {
 // ("data.orders.nodes[3].totalPriceSet.shopMoney.amount: …") when it has the wrong shape.
 // With a `screen`, an order breaking a business rule is quarantined instead (record_rules.h).
 absl::StatusOr<GraphqlOrdersAnswer> ParseGraphqlOrders(absl::string_view body,
-                                                     const RecordScreen* screen = nullptr);
+                                                       const RecordScreen* screen = nullptr);
 
 // One order node (an element of data.orders.nodes, or a bulk operation's order line), `path`
 // naming it in messages. Its refunded amount is totalRefundedSet (0 when absent).

@@ -37,9 +37,9 @@ absl::StatusOr<OrdersPage> GraphqlOrdersClient::FirstPage(absl::Time updated_at_
     request_.created_max = created->max;
   }
   pages_fetched_ = 0;
-  return Query(absl::StrCat(
-      "first page (updated_at >= ",
-      absl::FormatTime(absl::RFC3339_sec, updated_at_min, absl::UTCTimeZone()), ")"));
+  return Query(
+      absl::StrCat("first page (updated_at >= ",
+                   absl::FormatTime(absl::RFC3339_sec, updated_at_min, absl::UTCTimeZone()), ")"));
 }
 
 absl::StatusOr<OrdersPage> GraphqlOrdersClient::NextPage(absl::string_view cursor) {
@@ -56,12 +56,13 @@ absl::StatusOr<OrdersPage> GraphqlOrdersClient::Query(const std::string& label) 
       const double needed = std::max(last_cost_->requested, 2.0 + request_.first);
       const double restored =
           absl::ToDoubleSeconds(now_() - last_cost_at_) * last_cost_->restore_rate;
-      const double available = std::min(last_cost_->maximum_available,
-                                        last_cost_->currently_available + restored);
+      const double available =
+          std::min(last_cost_->maximum_available, last_cost_->currently_available + restored);
       if (available < needed) {
         http_.CountPacingWait();
-        const absl::Duration wait = std::min(
-            absl::Seconds((needed - available) / last_cost_->restore_rate), options_.max_retry_after);
+        const absl::Duration wait =
+            std::min(absl::Seconds((needed - available) / last_cost_->restore_rate),
+                     options_.max_retry_after);
         if (!http_.Wait(wait)) {
           return http_.Error(absl::StatusCode::kCancelled,
                              "orders sync cancelled while waiting for the GraphQL cost bucket");
@@ -101,8 +102,7 @@ absl::StatusOr<OrdersPage> GraphqlOrdersClient::Query(const std::string& label) 
       if (!last_cost_.has_value() || last_cost_->restore_rate <= 0) {
         // No figures to wait by: the REST default.
         if (!http_.Wait(options_.default_retry_after)) {
-          return http_.Error(absl::StatusCode::kCancelled,
-                             "orders sync cancelled while throttled");
+          return http_.Error(absl::StatusCode::kCancelled, "orders sync cancelled while throttled");
         }
       }
       continue;  // the wait above is taken at the top of the loop

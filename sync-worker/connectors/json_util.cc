@@ -78,8 +78,7 @@ absl::StatusOr<simdjson::dom::element> Parse(simdjson::dom::parser& parser, absl
   return root;
 }
 
-absl::StatusOr<simdjson::dom::object> Object(simdjson::dom::element value,
-                                             absl::string_view path) {
+absl::StatusOr<simdjson::dom::object> Object(simdjson::dom::element value, absl::string_view path) {
   simdjson::dom::object obj;
   if (value.get(obj) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": expected an object"));
@@ -196,8 +195,8 @@ absl::StatusOr<bool> Bool(simdjson::dom::element value, absl::string_view field_
   return flag;
 }
 
-absl::StatusOr<simdjson::dom::element> Required(simdjson::dom::object object,
-                                                absl::string_view key, absl::string_view path) {
+absl::StatusOr<simdjson::dom::element> Required(simdjson::dom::object object, absl::string_view key,
+                                                absl::string_view path) {
   std::optional<simdjson::dom::element> value = Member(object, key);
   if (!value) return absl::InvalidArgumentError(absl::StrCat(Path(path, key), ": missing"));
   return *value;

@@ -26,8 +26,8 @@ absl::StatusOr<simdjson::dom::object> Object(simdjson::dom::element value, absl:
 std::optional<simdjson::dom::element> Member(simdjson::dom::object object, absl::string_view key);
 
 // The member `key` of `object`; INVALID_ARGUMENT "<path>.<key>: missing" when absent or null.
-absl::StatusOr<simdjson::dom::element> Required(simdjson::dom::object object,
-                                                absl::string_view key, absl::string_view path);
+absl::StatusOr<simdjson::dom::element> Required(simdjson::dom::object object, absl::string_view key,
+                                                absl::string_view path);
 // A timestamp member (Timestamp below); nullopt when absent or null.
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(simdjson::dom::object object,
                                                        absl::string_view key,

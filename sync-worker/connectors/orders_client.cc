@@ -90,8 +90,8 @@ std::string OrdersClient::FirstPageUrl(absl::Time updated_at_min, int limit,
                                  "/orders.json?status=any&limit=", limit,
                                  "&updated_at_min=", utc(updated_at_min));
   if (created.has_value()) {
-    absl::StrAppend(&url, "&created_at_min=", utc(created->min), "&created_at_max=",
-                    utc(created->max));
+    absl::StrAppend(&url, "&created_at_min=", utc(created->min),
+                    "&created_at_max=", utc(created->max));
   }
   absl::StrAppend(&url, "&order=updated_at%20asc");
   return url;
@@ -145,9 +145,8 @@ absl::StatusOr<DeletionsPage> OrdersClient::FetchDeletions(const std::string& ur
   if (!response.ok()) return response.status();
   absl::StatusOr<std::vector<OrderDeletion>> deletions = ParseOrderDeletions(response->body);
   if (!deletions.ok()) {
-    return Error(absl::StatusCode::kDataLoss,
-                 absl::StrCat("orders API returned unreadable ", label, ": ",
-                              deletions.status().message()));
+    return Error(absl::StatusCode::kDataLoss, absl::StrCat("orders API returned unreadable ", label,
+                                                           ": ", deletions.status().message()));
   }
   absl::StatusOr<std::optional<std::string>> next = NextLink(*response, label);
   if (!next.ok()) return next.status();
@@ -229,9 +228,8 @@ absl::StatusOr<HttpResponse> OrdersClient::Exchange(HttpRequest request,
     const absl::Duration pace = std::exchange(pace_before_next_, absl::ZeroDuration());
     if (!Wait(pace)) return Error(absl::StatusCode::kCancelled, "orders sync cancelled");
   }
-  request.headers.insert(request.headers.begin(),
-                         {{"X-Shopify-Access-Token", config_.access_token},
-                          {"Accept", "application/json"}});
+  request.headers.insert(request.headers.begin(), {{"X-Shopify-Access-Token", config_.access_token},
+                                                   {"Accept", "application/json"}});
   request.timeout = options_.request_timeout;
 
   int failures = 0;
@@ -249,8 +247,9 @@ absl::StatusOr<HttpResponse> OrdersClient::Exchange(HttpRequest request,
                                         " failed: ", response.status().message()));
       }
       if (++failures >= backoff_.max_attempts) {
-        return Error(code, absl::StrCat("orders API unreachable for ", page_label, " after ",
-                                        page->attempts, " attempts: ", response.status().message()));
+        return Error(
+            code, absl::StrCat("orders API unreachable for ", page_label, " after ", page->attempts,
+                               " attempts: ", response.status().message()));
       }
       ++stats_.retries;
       if (!Wait(backoff_.Delay(failures, bitgen_))) {

@@ -45,10 +45,10 @@ bool IsIso4217(absl::string_view code) {
 std::optional<RuleBreak> RuleForOrder(const Order& o, absl::Time now, const RuleOptions& options) {
   if (o.id <= 0) return RuleBreak{"bad_id", absl::StrCat("order id ", o.id, " is not positive")};
   const std::pair<const char*, int64_t> amounts[] = {{"total", o.total_price_cents},
-                                                      {"subtotal", o.subtotal_price_cents},
-                                                      {"tax", o.total_tax_cents},
-                                                      {"discounts", o.total_discounts_cents},
-                                                      {"refunded", o.refunded_cents}};
+                                                     {"subtotal", o.subtotal_price_cents},
+                                                     {"tax", o.total_tax_cents},
+                                                     {"discounts", o.total_discounts_cents},
+                                                     {"refunded", o.refunded_cents}};
   for (const auto& [what, cents] : amounts) {
     if (cents < 0) {
       return RuleBreak{"negative_amount", absl::StrCat(what, " is ", FormatCents(cents))};
@@ -88,9 +88,8 @@ std::optional<RuleBreak> RuleForOrder(const Order& o, absl::Time now, const Rule
                      absl::StrCat("updated ", Utc(o.updated_at), ", created ", Utc(o.created_at))};
   }
   if (o.cancelled_at.has_value() && *o.cancelled_at < o.created_at - options.clock_skew) {
-    return RuleBreak{"cancelled_before_created",
-                     absl::StrCat("cancelled ", Utc(*o.cancelled_at), ", created ",
-                                  Utc(o.created_at))};
+    return RuleBreak{"cancelled_before_created", absl::StrCat("cancelled ", Utc(*o.cancelled_at),
+                                                              ", created ", Utc(o.created_at))};
   }
   return std::nullopt;
 }
@@ -110,15 +109,13 @@ std::optional<RuleBreak> RuleForAdRow(const AdRow& row, absl::CivilDay since,
                      absl::StrCat(row.clicks, " clicks on ", row.impressions, " impressions")};
   }
   if (row.date < since || row.date > until) {
-    return RuleBreak{"date_outside_range",
-                     absl::StrCat("day ", absl::FormatCivilTime(row.date), " outside ",
-                                  absl::FormatCivilTime(since), "..",
-                                  absl::FormatCivilTime(until))};
+    return RuleBreak{"date_outside_range", absl::StrCat("day ", absl::FormatCivilTime(row.date),
+                                                        " outside ", absl::FormatCivilTime(since),
+                                                        "..", absl::FormatCivilTime(until))};
   }
   if (!row.currency.empty() && !IsIso4217(row.currency)) {
-    return RuleBreak{"currency_not_iso4217",
-                     absl::StrCat("account currency ", Quoted(row.currency),
-                                  " is not an ISO 4217 code")};
+    return RuleBreak{"currency_not_iso4217", absl::StrCat("account currency ", Quoted(row.currency),
+                                                          " is not an ISO 4217 code")};
   }
   return std::nullopt;
 }
@@ -127,13 +124,13 @@ namespace {
 
 bool Quarantine(const RecordScreen& screen, std::string kind, std::string key, RuleBreak broken,
                 absl::string_view where, absl::FunctionRef<std::string()> raw) {
-  QuarantinedRecord record{std::move(kind),
-                           std::move(key),
-                           std::move(broken.rule),
-                           std::move(broken.detail),
-                           screen.page.empty() ? std::string(where)
-                                               : absl::StrCat(screen.page, ", ", where),
-                           raw()};
+  QuarantinedRecord record{
+      std::move(kind),
+      std::move(key),
+      std::move(broken.rule),
+      std::move(broken.detail),
+      screen.page.empty() ? std::string(where) : absl::StrCat(screen.page, ", ", where),
+      raw()};
   if (record.raw.size() > kMaxRawBytes) {
     // Cut before a character, never inside one: the text stays valid UTF-8 (PostgreSQL refuses
     // anything else). 0b10xxxxxx bytes continue a character.
@@ -161,7 +158,8 @@ bool RecordScreen::Admit(const AdRow& row, absl::string_view where,
   const absl::CivilDay until = ad_range ? ad_range->second : absl::CivilDay(9999, 12, 31);
   std::optional<RuleBreak> broken = RuleForAdRow(row, since, until);
   if (!broken.has_value()) return true;
-  return Quarantine(*this, "ad", absl::StrCat(row.campaign_id, "/", absl::FormatCivilTime(row.date)),
+  return Quarantine(*this, "ad",
+                    absl::StrCat(row.campaign_id, "/", absl::FormatCivilTime(row.date)),
                     *std::move(broken), where, raw);
 }
 

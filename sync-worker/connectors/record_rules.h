@@ -30,7 +30,6 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
-
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -51,8 +50,7 @@ struct RuleOptions {
 
 std::optional<RuleBreak> RuleForOrder(const Order& order, absl::Time now,
                                       const RuleOptions& options = {});
-std::optional<RuleBreak> RuleForAdRow(const AdRow& row, absl::CivilDay since,
-                                      absl::CivilDay until);
+std::optional<RuleBreak> RuleForAdRow(const AdRow& row, absl::CivilDay since, absl::CivilDay until);
 
 // A record that parsed but broke a rule: not written to `orders` / `ads`; kept in the
 // `quarantined_records` table (migration 0011) until the same record arrives valid.
@@ -61,8 +59,8 @@ struct QuarantinedRecord {
   std::string record_key;  // the order id; "<campaign_id>/<YYYY-MM-DD>" for an ad row
   std::string rule;        // a rule name above
   std::string detail;
-  std::string source;      // where it was read: "orders page 3", "bulk result line 812", …
-  std::string raw;         // the record's JSON, minified, cut at kMaxRawBytes
+  std::string source;  // where it was read: "orders page 3", "bulk result line 812", …
+  std::string raw;     // the record's JSON, minified, cut at kMaxRawBytes
   bool raw_truncated = false;
 };
 inline constexpr size_t kMaxRawBytes = 16 * 1024;
@@ -84,8 +82,7 @@ struct RecordScreen {
 
   bool Admit(const Order& order, absl::string_view where,
              absl::FunctionRef<std::string()> raw) const;
-  bool Admit(const AdRow& row, absl::string_view where,
-             absl::FunctionRef<std::string()> raw) const;
+  bool Admit(const AdRow& row, absl::string_view where, absl::FunctionRef<std::string()> raw) const;
 };
 
 // Whether `code` is an ISO 4217 currency code in use (as of 2026; historic codes are not).

@@ -59,8 +59,8 @@ std::string Write(const w::GraphqlOrdersAnswer& a) {
       absl::StrAppend(&out, ",\"customer\":{\"id\":\"gid://shopify/Customer/", *o.customer_id,
                       "\"}");
     }
-    absl::StrAppend(&out, ",\"createdAt\":", Time(o.created_at), ",\"updatedAt\":",
-                    Time(o.updated_at));
+    absl::StrAppend(&out, ",\"createdAt\":", Time(o.created_at),
+                    ",\"updatedAt\":", Time(o.updated_at));
     if (o.processed_at) absl::StrAppend(&out, ",\"processedAt\":", Time(*o.processed_at));
     if (o.cancelled_at) absl::StrAppend(&out, ",\"cancelledAt\":", Time(*o.cancelled_at));
     out += ",\"currencyCode\":";

@@ -33,7 +33,8 @@ void Fail(const char* what, absl::string_view input) {
 void FuzzJwks(absl::string_view input) {
   absl::StatusOr<gw::JsonWebKeySet> set = gw::JsonWebKeySet::Parse(input);
   if (!set.ok()) {
-    if (set.status().code() != absl::StatusCode::kInvalidArgument) Fail("not INVALID_ARGUMENT", input);
+    if (set.status().code() != absl::StatusCode::kInvalidArgument)
+      Fail("not INVALID_ARGUMENT", input);
     return;
   }
   if (set->keys().size() > gw::kMaxJwksKeys) Fail("too many keys", input);

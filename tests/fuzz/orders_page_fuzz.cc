@@ -12,10 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "sync-worker/connectors/money.h"
-#include "tests/fuzz/same_order.h"
-#include "ws-gateway/ws_message.h"
 #include "sync-worker/connectors/orders_page.h"
 #include "sync-worker/connectors/record_rules.h"
+#include "tests/fuzz/same_order.h"
+#include "ws-gateway/ws_message.h"
 
 namespace {
 
@@ -109,7 +109,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (!q.raw_truncated && (q.raw.empty() || q.raw.front() != '{'))) {
       Fail("a quarantined order lacks its rule or raw JSON", body);
     }
-    if (q.raw_truncated && !q.raw.empty() && (static_cast<unsigned char>(q.raw.back()) & 0xC0) == 0xC0) {
+    if (q.raw_truncated && !q.raw.empty() &&
+        (static_cast<unsigned char>(q.raw.back()) & 0xC0) == 0xC0) {
       Fail("raw JSON cut inside a character", body);
     }
   }

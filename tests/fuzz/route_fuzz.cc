@@ -114,11 +114,10 @@ void CheckRoute(absl::string_view method, absl::string_view path) {
       Fail("storeId is not one non-empty segment", path);
     }
     if (rebuilt != path) Fail("storeId does not rebuild the path", path);
-    const bool post_only = match.id == gw::RouteId::kTriggerSync ||
-                           match.id == gw::RouteId::kPauseStore ||
-                           match.id == gw::RouteId::kResumeStore ||
-                           match.id == gw::RouteId::kResyncStore ||
-                           match.id == gw::RouteId::kBackfillStore;
+    const bool post_only =
+        match.id == gw::RouteId::kTriggerSync || match.id == gw::RouteId::kPauseStore ||
+        match.id == gw::RouteId::kResumeStore || match.id == gw::RouteId::kResyncStore ||
+        match.id == gw::RouteId::kBackfillStore;
     if (post_only && method == "POST" && !match.allowed_methods.empty()) Fail("POST refused", path);
     if (IsRead(method) && !post_only && !match.allowed_methods.empty()) {
       Fail("GET refused on a read route", path);

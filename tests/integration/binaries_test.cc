@@ -19,7 +19,6 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 using ::testing::Not;
-using ::testing::Not;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kStopTimeout = absl::Seconds(5);
@@ -96,7 +95,8 @@ INSTANTIATE_TEST_SUITE_P(Services, GrpcBinaryTest,
                          ::testing::Values(GrpcBinary{"scheduler-service", "autosync.v1.Scheduler"},
                                            GrpcBinary{"sync-worker", "autosync.v1.SyncWorker"}),
                          [](const ::testing::TestParamInfo<GrpcBinary>& param_info) {
-                           return param_info.param.name == "sync-worker" ? "SyncWorker" : "Scheduler";
+                           return param_info.param.name == "sync-worker" ? "SyncWorker"
+                                                                         : "Scheduler";
                          });
 
 TEST(ConfigErrorTest, MalformedDatabaseUrlExitsWithOneLineNamingTheOption) {
@@ -114,10 +114,10 @@ TEST(ConfigErrorTest, MalformedDatabaseUrlExitsWithOneLineNamingTheOption) {
 }
 
 TEST(ConfigErrorTest, UnreachableDatabaseExitsNonZeroWithoutThePassword) {
-  auto child = StartBinary("scheduler-service",
-                           {"--database_url=postgresql://app:s3cret@127.0.0.1:1/x",
-                            "--startup_timeout_seconds=1", "--listen=127.0.0.1:0",
-                            "--metrics_listen=127.0.0.1:0"});
+  auto child =
+      StartBinary("scheduler-service", {"--database_url=postgresql://app:s3cret@127.0.0.1:1/x",
+                                        "--startup_timeout_seconds=1", "--listen=127.0.0.1:0",
+                                        "--metrics_listen=127.0.0.1:0"});
   ASSERT_NE(child, nullptr);
   auto code = child->Wait(absl::Seconds(15));
   ASSERT_TRUE(code.ok()) << code.status();
@@ -225,11 +225,11 @@ TEST(GatewayTest, HealthFollowsTheScheduler) {
   const int scheduler_port = FreePort();
   const int gateway_port = FreePort();
   const int gateway_metrics_port = FreePort();
-  auto gateway = StartBinary(
-      "ws-gateway", {absl::StrCat("--listen=127.0.0.1:", gateway_port),
-                     absl::StrCat("--metrics_listen=127.0.0.1:", gateway_metrics_port),
-                     absl::StrCat("--scheduler_target=127.0.0.1:", scheduler_port),
-                     "--upstream_timeout_ms=300"});
+  auto gateway =
+      StartBinary("ws-gateway", {absl::StrCat("--listen=127.0.0.1:", gateway_port),
+                                 absl::StrCat("--metrics_listen=127.0.0.1:", gateway_metrics_port),
+                                 absl::StrCat("--scheduler_target=127.0.0.1:", scheduler_port),
+                                 "--upstream_timeout_ms=300"});
   ASSERT_NE(gateway, nullptr);
   const std::string health_url = absl::StrCat("http://127.0.0.1:", gateway_port, "/health");
 
@@ -239,10 +239,10 @@ TEST(GatewayTest, HealthFollowsTheScheduler) {
   EXPECT_EQ(down->status, 503);
   EXPECT_THAT(down->body, HasSubstr("\"reason\":\"scheduler"));
 
-  auto scheduler = StartBinary("scheduler-service",
-                               {"--database_url=" + url,
-                                absl::StrCat("--listen=127.0.0.1:", scheduler_port),
-                                "--metrics_listen=127.0.0.1:0"});
+  auto scheduler =
+      StartBinary("scheduler-service",
+                  {"--database_url=" + url, absl::StrCat("--listen=127.0.0.1:", scheduler_port),
+                   "--metrics_listen=127.0.0.1:0"});
   ASSERT_NE(scheduler, nullptr);
   ASSERT_TRUE(WaitForServing(absl::StrCat("127.0.0.1:", scheduler_port), kStartTimeout).ok())
       << scheduler->Output();

@@ -3,11 +3,10 @@
 // gaps filled, CAC from the cohort month's ad spend. Then the incremental recompute against a
 // from-scratch one and against a straightforward query, after mixed changes written the way a
 // sync writes them (and by plain SQL).
-#include <pqxx/pqxx>
-
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <pqxx/pqxx>
 #include <random>
 #include <thread>
 
@@ -65,15 +64,15 @@ class LtvTest : public autosync::testing::MigratedDatabaseTest {
     pqxx::connection conn(url_);
     pqxx::read_transaction tx(conn);
     std::vector<Cell> out;
-    for (const auto& r : tx.exec(
-             "SELECT to_char(cohort_month, 'YYYY-MM'), month_offset, cohort_customers, "
-             "active_customers, orders, net_revenue::text, "
-             "cumulative_revenue_per_customer::text, retention, coalesce(ad_spend::text, "
-             "'NULL'), cac::text, ltv_to_cac, cac_note FROM customer_ltv_cohorts "
-             "WHERE store_id = 'fx' ORDER BY 1, 2")) {
-      out.push_back({r[0].as<std::string>(), r[1].as<int>(), r[2].as<int64_t>(),
-                     r[3].as<int64_t>(), r[4].as<int64_t>(), r[5].as<std::string>(),
-                     r[6].as<std::string>(), r[7].as<double>(), r[8].as<std::string>(),
+    for (const auto& r :
+         tx.exec("SELECT to_char(cohort_month, 'YYYY-MM'), month_offset, cohort_customers, "
+                 "active_customers, orders, net_revenue::text, "
+                 "cumulative_revenue_per_customer::text, retention, coalesce(ad_spend::text, "
+                 "'NULL'), cac::text, ltv_to_cac, cac_note FROM customer_ltv_cohorts "
+                 "WHERE store_id = 'fx' ORDER BY 1, 2")) {
+      out.push_back({r[0].as<std::string>(), r[1].as<int>(), r[2].as<int64_t>(), r[3].as<int64_t>(),
+                     r[4].as<int64_t>(), r[5].as<std::string>(), r[6].as<std::string>(),
+                     r[7].as<double>(), r[8].as<std::string>(),
                      r[9].is_null() ? std::nullopt : std::optional(r[9].as<std::string>()),
                      r[10].is_null() ? std::nullopt : std::optional(r[10].as<double>()),
                      r[11].as<std::string>()});
@@ -85,12 +84,14 @@ class LtvTest : public autosync::testing::MigratedDatabaseTest {
   std::string Digest() {
     pqxx::connection conn(url_);
     pqxx::read_transaction tx(conn);
-    return tx.exec(
-        "SELECT count(*) || ':' || coalesce(md5(string_agg(concat_ws('|', cohort_month, "
-        "month_offset, cohort_customers, active_customers, orders, net_revenue, "
-        "cumulative_revenue, cumulative_revenue_per_customer, retention, ad_spend, cac, "
-        "ltv_to_cac, cac_note), ',' ORDER BY cohort_month, month_offset)), '') "
-        "FROM customer_ltv_cohorts WHERE store_id = 'fx'")[0][0].as<std::string>();
+    return tx
+        .exec(
+            "SELECT count(*) || ':' || coalesce(md5(string_agg(concat_ws('|', cohort_month, "
+            "month_offset, cohort_customers, active_customers, orders, net_revenue, "
+            "cumulative_revenue, cumulative_revenue_per_customer, retention, ad_spend, cac, "
+            "ltv_to_cac, cac_note), ',' ORDER BY cohort_month, month_offset)), '') "
+            "FROM customer_ltv_cohorts WHERE store_id = 'fx'")[0][0]
+        .as<std::string>();
   }
 
   // The non-empty cells as stored, and as the query one would write first computes them.
@@ -126,8 +127,7 @@ class LtvTest : public autosync::testing::MigratedDatabaseTest {
   std::string RebuiltAt() {
     pqxx::connection conn(url_);
     pqxx::read_transaction tx(conn);
-    const pqxx::result r =
-        tx.exec("SELECT rebuilt_at::text FROM ltv_state WHERE store_id = 'fx'");
+    const pqxx::result r = tx.exec("SELECT rebuilt_at::text FROM ltv_state WHERE store_id = 'fx'");
     return r.empty() ? "" : r[0][0].as<std::string>();
   }
 
@@ -157,7 +157,7 @@ class LtvTest : public autosync::testing::MigratedDatabaseTest {
       cursor = std::max(cursor, o.updated_at);
     }
     absl::StatusOr<int64_t> written = store_->WriteOrdersPage("fx", "run", page, cursor,
-                                                               /*likely_new=*/false);
+                                                              /*likely_new=*/false);
     ASSERT_TRUE(written.ok()) << written.status();
     ASSERT_EQ(*written, static_cast<int64_t>(page.size()));
   }
@@ -199,9 +199,10 @@ TEST_F(LtvTest, MatchesTheHandComputedCohortTable) {
   // A guest order: revenue, but no cohort.
   Order(11, std::nullopt, "2024-01-10T10:00:00-05:00", "300.00");
   // Ad spend: January $200 over two campaigns, February $100, March none.
-  Exec("INSERT INTO ads (store_id, date, campaign_id, spend) VALUES "
-       "('fx', '2024-01-03', 'c1', 120), ('fx', '2024-01-20', 'c2', 80), "
-       "('fx', '2024-02-11', 'c1', 100)");
+  Exec(
+      "INSERT INTO ads (store_id, date, campaign_id, spend) VALUES "
+      "('fx', '2024-01-03', 'c1', 120), ('fx', '2024-01-20', 'c2', 80), "
+      "('fx', '2024-02-11', 'c1', 100)");
 
   absl::StatusOr<int64_t> rows = store_->RecomputeLtv("fx", "America/New_York");
   ASSERT_TRUE(rows.ok()) << rows.status();
@@ -244,17 +245,19 @@ TEST_F(LtvTest, AdSpendInAnotherCurrencyIsConvertedIntoTheShopCurrency) {
   Order(2, 2, "2026-11-20T12:00:00-05:00", "60.00");
   Order(3, 3, "2026-12-03T12:00:00-05:00", "90.00");
   Exec("UPDATE orders SET currency = 'USD' WHERE store_id = 'fx'");
-  Exec("INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
-       "('fx', '2026-11-02', 'e1', 100, 'EUR'), ('fx', '2026-11-08', 'e1', 50, 'EUR'), "
-       "('fx', '2026-11-03', 'g1', 30, 'GBP'), ('fx', '2026-11-10', 'u1', 20, 'USD'), "
-       "('fx', '2026-12-01', 'e1', 80, 'EUR'), ('fx', '2026-12-14', 'e1', 10, 'EUR')");
+  Exec(
+      "INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
+      "('fx', '2026-11-02', 'e1', 100, 'EUR'), ('fx', '2026-11-08', 'e1', 50, 'EUR'), "
+      "('fx', '2026-11-03', 'g1', 30, 'GBP'), ('fx', '2026-11-10', 'u1', 20, 'USD'), "
+      "('fx', '2026-12-01', 'e1', 80, 'EUR'), ('fx', '2026-12-14', 'e1', 10, 'EUR')");
   // ECB-style rates (units per EUR). Nothing on Sunday 2026-11-08 (Friday's counts, 2 days
   // back) and nothing for 2026-12-10 … 12-14: Wednesday 12-09 is 5 days before Monday 12-14,
   // one too many.
-  Exec("INSERT INTO fx_rates (day, currency, per_eur) VALUES "
-       "('2026-11-02', 'USD', 1.1000), ('2026-11-03', 'USD', 1.2000), "
-       "('2026-11-03', 'GBP', 0.8000), ('2026-11-06', 'USD', 1.0800), "
-       "('2026-12-01', 'USD', 1.0500), ('2026-12-09', 'USD', 1.0300)");
+  Exec(
+      "INSERT INTO fx_rates (day, currency, per_eur) VALUES "
+      "('2026-11-02', 'USD', 1.1000), ('2026-11-03', 'USD', 1.2000), "
+      "('2026-11-03', 'GBP', 0.8000), ('2026-11-06', 'USD', 1.0800), "
+      "('2026-12-01', 'USD', 1.0500), ('2026-12-09', 'USD', 1.0300)");
 
   ASSERT_TRUE(store_->RecomputeLtv("fx", "America/New_York").ok());
   // By hand, amount × per_eur(USD) / per_eur(currency), per day:
@@ -301,8 +304,9 @@ TEST_F(LtvTest, AdSpendInAnotherCurrencyIsConvertedIntoTheShopCurrency) {
   EXPECT_EQ(cells[2].cac_note, "");
 
   // A second missing day in the month is counted in the note; incremental equals from scratch.
-  Exec("INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
-       "('fx', '2026-12-20', 'e1', 5, 'EUR'), ('fx', '2026-12-28', 'e1', 5, 'EUR')");
+  Exec(
+      "INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
+      "('fx', '2026-12-20', 'e1', 5, 'EUR'), ('fx', '2026-12-28', 'e1', 5, 'EUR')");
   ExpectIncrementalEqualsRebuild("America/New_York");
   cells = Cells();
   EXPECT_EQ(cells[2].cac, std::nullopt);
@@ -314,8 +318,9 @@ TEST_F(LtvTest, AdSpendInAnotherCurrencyIsConvertedIntoTheShopCurrency) {
 
 TEST_F(LtvTest, AdSpendInACurrencyWithoutAKnownShopCurrencyIsNotGuessed) {
   Order(1, 1, "2026-11-05T12:00:00Z", "100.00");  // no currency on the order
-  Exec("INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
-       "('fx', '2026-11-02', 'e1', 100, 'EUR')");
+  Exec(
+      "INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
+      "('fx', '2026-11-02', 'e1', 100, 'EUR')");
   ASSERT_TRUE(store_->RecomputeLtv("fx", "UTC").ok());
   const std::vector<Cell> cells = Cells();
   ASSERT_EQ(cells.size(), 1u);
@@ -491,11 +496,11 @@ TEST_F(LtvTest, TruncatingOrdersAndDeletingTheStoreForgetTheCells) {
   Exec("DELETE FROM stores WHERE store_id = 'fx'");
   pqxx::connection conn(url_);
   pqxx::read_transaction tx(conn);
-  EXPECT_EQ(tx.exec("SELECT (SELECT count(*) FROM ltv_cells) + "
-                    "(SELECT count(*) FROM ltv_order_changes) + (SELECT count(*) FROM ltv_state)")
-                [0][0]
-                    .as<int64_t>(),
-            0);
+  EXPECT_EQ(
+      tx.exec("SELECT (SELECT count(*) FROM ltv_cells) + "
+              "(SELECT count(*) FROM ltv_order_changes) + (SELECT count(*) FROM ltv_state)")[0][0]
+          .as<int64_t>(),
+      0);
 }
 
 TEST_F(LtvTest, AWriterWaitsForARecomputeAndIsCountedNextTime) {
@@ -516,8 +521,9 @@ TEST_F(LtvTest, AWriterWaitsForARecomputeAndIsCountedNextTime) {
     bool waiting = false;
     for (int i = 0; i < 500 && !waiting; ++i) {
       pqxx::nontransaction tx(watch);
-      waiting = tx.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                        "AND NOT granted")[0][0]
+      waiting = tx.exec(
+                      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                      "AND NOT granted")[0][0]
                     .as<int64_t>() > 0;
       if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

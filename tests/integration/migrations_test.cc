@@ -1,11 +1,12 @@
 // Migrations against a real PostgreSQL: idempotent, safe when several processes start at once,
 // and refusing a schema newer than the binary.
+#include "common/migrations.h"
+
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
 #include "absl/time/clock.h"
-#include "common/migrations.h"
 #include "common/pg_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -97,15 +98,17 @@ TEST(MigrationsTest, OneRunningRunPerStoreIsEnforcedByTheDatabase) {
   pqxx::connection conn(url);
   pqxx::nontransaction tx(conn);
   tx.exec("INSERT INTO stores (store_id) VALUES ('buycosari')");
-  tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status) "
-          "VALUES ('r1', 'buycosari', 'manual', 'running')");
+  tx.exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status) "
+      "VALUES ('r1', 'buycosari', 'manual', 'running')");
   EXPECT_THROW(tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status) "
                        "VALUES ('r2', 'buycosari', 'api', 'running')"),
                pqxx::unique_violation);
   // A finished run does not block the next one.
   tx.exec("UPDATE sync_runs SET status = 'completed' WHERE run_id = 'r1'");
-  EXPECT_NO_THROW(tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status) "
-                          "VALUES ('r2', 'buycosari', 'api', 'running')"));
+  EXPECT_NO_THROW(
+      tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status) "
+              "VALUES ('r2', 'buycosari', 'api', 'running')"));
 }
 
 TEST(MigrationsTest, StoreIdsAreValidatedByTheSchema) {
@@ -172,10 +175,12 @@ TEST(MigrationsTest, ExistingStoresKeepTheirOneScheduleForBothDataTypes) {
   {
     pqxx::connection conn(url);
     pqxx::work tx(conn);
-    tx.exec("INSERT INTO stores (store_id, schedule, staleness_seconds) VALUES "
-            "('old', '*/5 * * * *', 600)");
-    tx.exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
-            "VALUES ('r1', 'old', 'manual', 'completed', 'completed', now())");
+    tx.exec(
+        "INSERT INTO stores (store_id, schedule, staleness_seconds) VALUES "
+        "('old', '*/5 * * * *', 600)");
+    tx.exec(
+        "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
+        "VALUES ('r1', 'old', 'manual', 'completed', 'completed', now())");
     tx.commit();
   }
   ASSERT_TRUE(ApplyMigrations(*pool, EmbeddedMigrations()).ok());
@@ -219,8 +224,9 @@ TEST(PgPoolTest, ReconnectsAfterTheServerDroppedTheConnection) {
     // closed): the pooled connection is now dead.
     pqxx::connection admin(url);
     pqxx::nontransaction tx(admin);
-    tx.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    tx.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                     "AND pid <> pg_backend_pid()")[0]

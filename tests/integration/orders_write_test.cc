@@ -3,9 +3,8 @@
 // store the same bytes (hand-written COPY text: escapes, NULLs, timestamps at the calendar's
 // edges, negative money), keep the newest version of an order, count what changed and advance the
 // cursor with the page; a wrong hint must fall back to the merge without losing or doubling rows.
-#include <pqxx/pqxx>
-
 #include <limits>
+#include <pqxx/pqxx>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -61,11 +60,13 @@ class OrdersWriteTest : public autosync::testing::MigratedDatabaseTest {
   std::string CohortCells(const std::string& store) {
     pqxx::connection conn(url_);
     pqxx::read_transaction tx(conn);
-    return tx.exec_params("SELECT string_agg(concat_ws('|', cohort_month, month_offset, "
-                          "cohort_customers, active_customers, orders, net_revenue), ',' ORDER BY "
-                          "cohort_month, month_offset) FROM customer_ltv_cohorts "
-                          "WHERE store_id = $1",
-                          store)[0][0]
+    return tx
+        .exec_params(
+            "SELECT string_agg(concat_ws('|', cohort_month, month_offset, "
+            "cohort_customers, active_customers, orders, net_revenue), ',' ORDER BY "
+            "cohort_month, month_offset) FROM customer_ltv_cohorts "
+            "WHERE store_id = $1",
+            store)[0][0]
         .as<std::string>();
   }
 
@@ -116,7 +117,9 @@ class OrdersWriteTest : public autosync::testing::MigratedDatabaseTest {
 TEST_F(OrdersWriteTest, EveryValueIsStoredExactlyBothWays) {
   std::vector<Order> page;
   Order a = Plain(1, At("2024-02-29T23:59:59.999999Z"));
-  a.name = "tab\there, newline\nthere, cr\rback\\slash \\N \"quote\" 'single' \xE2\x82\xAC \xF0\x9F\x98\x80";
+  a.name =
+      "tab\there, newline\nthere, cr\rback\\slash \\N \"quote\" 'single' \xE2\x82\xAC "
+      "\xF0\x9F\x98\x80";
   a.email = "\\.";  // the end-of-data marker of old COPY clients
   a.customer_id.reset();
   a.processed_at.reset();
@@ -141,7 +144,7 @@ TEST_F(OrdersWriteTest, EveryValueIsStoredExactlyBothWays) {
   c.email = "";
   c.customer_id = std::numeric_limits<int64_t>::min();
   c.created_at = At("2100-03-01T00:00:00+05:30");  // 2100 is no leap year
-  c.total_price_cents = 9999999999999999;  // the most numeric(16, 2) holds
+  c.total_price_cents = 9999999999999999;          // the most numeric(16, 2) holds
   c.subtotal_price_cents = -9999999999999999;
   c.current_total_price_cents = 0;
   page.push_back(c);
@@ -171,18 +174,18 @@ TEST_F(OrdersWriteTest, RandomTimestampsMatchPostgresql) {
     // Anywhere in years 0001-9999, to the microsecond.
     const int64_t lo = absl::ToUnixMicros(At("0001-01-01T00:00:00Z"));
     const int64_t hi = absl::ToUnixMicros(At("9999-12-31T23:59:59.999999Z"));
-    Order o = Plain(i + 1, absl::FromUnixMicros(lo + static_cast<int64_t>(
-                                                       rng() % static_cast<uint64_t>(hi - lo))));
+    Order o = Plain(i + 1, absl::FromUnixMicros(
+                               lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo))));
     o.created_at = absl::FromUnixMicros(lo + static_cast<int64_t>(rng() % 1000000));
     page.push_back(o);
   }
   WriteBoth(page, At("2030-01-01T00:00:00Z"), 250);
   pqxx::connection conn(url_);
   pqxx::read_transaction tx(conn);
-  for (const auto& r : tx.exec(
-           "SELECT order_id, (extract(epoch FROM updated_at) * 1000000)::numeric(30,0)::text, "
-           "(extract(epoch FROM created_at) * 1000000)::numeric(30,0)::text "
-           "FROM orders WHERE store_id = 'direct' ORDER BY order_id")) {
+  for (const auto& r :
+       tx.exec("SELECT order_id, (extract(epoch FROM updated_at) * 1000000)::numeric(30,0)::text, "
+               "(extract(epoch FROM created_at) * 1000000)::numeric(30,0)::text "
+               "FROM orders WHERE store_id = 'direct' ORDER BY order_id")) {
     const Order& o = page[r[0].as<size_t>() - 1];
     EXPECT_EQ(r[1].as<std::string>(), absl::StrCat(absl::ToUnixMicros(o.updated_at)));
     EXPECT_EQ(r[2].as<std::string>(), absl::StrCat(absl::ToUnixMicros(o.created_at)));
@@ -208,11 +211,12 @@ TEST_F(OrdersWriteTest, AWrongHintFallsBackToTheMergeAndKeepsTheNewestVersion) {
     o.total_price_cents = 7;
     second.push_back(o);
   }
-  for (int i = 101; i <= 150; ++i) second.push_back(Plain(i, t0 + absl::Hours(2) + absl::Seconds(i)));
+  for (int i = 101; i <= 150; ++i)
+    second.push_back(Plain(i, t0 + absl::Hours(2) + absl::Seconds(i)));
   WriteBoth(second, t0 + absl::Hours(3), 75);
   const std::vector<std::string> rows = Rows("direct");
   ASSERT_EQ(rows.size(), 150u);
-  EXPECT_NE(rows[0].find("|0.05|"), std::string::npos) << rows[0];   // changed: newest wins
+  EXPECT_NE(rows[0].find("|0.05|"), std::string::npos) << rows[0];    // changed: newest wins
   EXPECT_EQ(rows[30].find("|0.07|"), std::string::npos) << rows[30];  // stale copy ignored
 
   // The same order twice in one page (it changed while we paged): the newer one is kept.

@@ -42,45 +42,50 @@ std::vector<std::string> Violations(const std::string& url) {
            "SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text, i.indisprimary, "
            "  pg_get_indexdef(i.indexrelid) "
            "FROM pg_index i WHERE (i.indisunique OR i.indisprimary) "
-           "AND i.indrelid IN (" + scoped + ") "
-           "AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indrelid "
-           "  AND a.attname = 'store_id' AND a.attnum = ANY(i.indkey::int2[])) "
-           "ORDER BY 1, 2",
+           "AND i.indrelid IN (" +
+               scoped +
+               ") "
+               "AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indrelid "
+               "  AND a.attname = 'store_id' AND a.attnum = ANY(i.indkey::int2[])) "
+               "ORDER BY 1, 2",
            fleet_wide)) {
-    out.push_back(absl::StrCat(row[0].as<std::string>(), ": ",
-                               row[2].as<bool>() ? "primary key " : "unique index ",
-                               row[1].as<std::string>(), " lacks store_id (",
-                               row[3].as<std::string>(), ")"));
+    out.push_back(absl::StrCat(
+        row[0].as<std::string>(), ": ", row[2].as<bool>() ? "primary key " : "unique index ",
+        row[1].as<std::string>(), " lacks store_id (", row[3].as<std::string>(), ")"));
   }
   // Foreign keys from a store-scoped table to another that do not pair store_id with store_id.
   for (const auto& row : tx.exec_params(
            "SELECT k.conrelid::regclass::text, k.conname, k.confrelid::regclass::text, "
            "  pg_get_constraintdef(k.oid) "
            "FROM pg_constraint k WHERE k.contype = 'f' "
-           "AND k.conrelid IN (" + scoped + ") AND k.confrelid IN (" + scoped + ") "
-           "AND NOT EXISTS (SELECT 1 FROM unnest(k.conkey, k.confkey) AS p(col, fcol) "
-           "  JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = p.col "
-           "  JOIN pg_attribute f ON f.attrelid = k.confrelid AND f.attnum = p.fcol "
-           "  WHERE a.attname = 'store_id' AND f.attname = 'store_id') "
-           "ORDER BY 1, 2",
+           "AND k.conrelid IN (" +
+               scoped + ") AND k.confrelid IN (" + scoped +
+               ") "
+               "AND NOT EXISTS (SELECT 1 FROM unnest(k.conkey, k.confkey) AS p(col, fcol) "
+               "  JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = p.col "
+               "  JOIN pg_attribute f ON f.attrelid = k.confrelid AND f.attnum = p.fcol "
+               "  WHERE a.attname = 'store_id' AND f.attname = 'store_id') "
+               "ORDER BY 1, 2",
            fleet_wide)) {
-    out.push_back(absl::StrCat(row[0].as<std::string>(), ": foreign key ",
-                               row[1].as<std::string>(), " to ", row[2].as<std::string>(),
-                               " does not join on store_id (", row[3].as<std::string>(), ")"));
+    out.push_back(absl::StrCat(row[0].as<std::string>(), ": foreign key ", row[1].as<std::string>(),
+                               " to ", row[2].as<std::string>(), " does not join on store_id (",
+                               row[3].as<std::string>(), ")"));
   }
   // Foreign keys from any other table to a store-scoped one (a reference or coordinator table
   // cannot point into distributed data).
-  for (const auto& row : tx.exec_params(
-           "SELECT k.conrelid::regclass::text, k.conname, k.confrelid::regclass::text "
-           "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-           "JOIN pg_namespace n ON n.oid = c.relnamespace "
-           "WHERE k.contype = 'f' AND n.nspname = 'public' "
-           "AND k.conrelid NOT IN (" + scoped + ") AND k.confrelid IN (" + scoped + ") "
-           "ORDER BY 1, 2",
-           fleet_wide)) {
-    out.push_back(absl::StrCat(row[0].as<std::string>(), ": foreign key ",
-                               row[1].as<std::string>(), " points into store-scoped table ",
-                               row[2].as<std::string>(), " from a table without store_id"));
+  for (const auto& row :
+       tx.exec_params("SELECT k.conrelid::regclass::text, k.conname, k.confrelid::regclass::text "
+                      "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+                      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE k.contype = 'f' AND n.nspname = 'public' "
+                      "AND k.conrelid NOT IN (" +
+                          scoped + ") AND k.confrelid IN (" + scoped +
+                          ") "
+                          "ORDER BY 1, 2",
+                      fleet_wide)) {
+    out.push_back(absl::StrCat(row[0].as<std::string>(), ": foreign key ", row[1].as<std::string>(),
+                               " points into store-scoped table ", row[2].as<std::string>(),
+                               " from a table without store_id"));
   }
   return out;
 }
@@ -101,13 +106,15 @@ TEST_F(SchemaRuleTest, EveryKeyOfAStoreScopedTableIncludesStoreId) {
 TEST_F(SchemaRuleTest, AMigrationThatBreaksTheRuleIsNamed) {
   if (HasFatalFailure()) return;
   // What a careless migration could add: each kind of break once.
-  Exec("CREATE TABLE widgets (id bigint PRIMARY KEY, store_id text NOT NULL "
-       "  REFERENCES stores (store_id), label text)");
+  Exec(
+      "CREATE TABLE widgets (id bigint PRIMARY KEY, store_id text NOT NULL "
+      "  REFERENCES stores (store_id), label text)");
   Exec("CREATE UNIQUE INDEX sync_runs_by_error ON sync_runs (error) WHERE error <> ''");
-  Exec("CREATE TABLE run_notes (store_id text NOT NULL, run_id text NOT NULL, "
-       "  PRIMARY KEY (store_id, run_id), "
-       "  CONSTRAINT run_notes_run FOREIGN KEY (run_id, store_id) "
-       "    REFERENCES sync_runs (store_id, run_id))");
+  Exec(
+      "CREATE TABLE run_notes (store_id text NOT NULL, run_id text NOT NULL, "
+      "  PRIMARY KEY (store_id, run_id), "
+      "  CONSTRAINT run_notes_run FOREIGN KEY (run_id, store_id) "
+      "    REFERENCES sync_runs (store_id, run_id))");
   Exec("CREATE TABLE fleet_labels (label text PRIMARY KEY, store_id text)");
   Exec("ALTER TABLE fleet_labels DROP COLUMN store_id");
   Exec("ALTER TABLE fleet_labels ADD COLUMN owner text REFERENCES stores (store_id)");

@@ -4,11 +4,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <functional>
 #include <csignal>
-#include <thread>
+#include <functional>
 #include <pqxx/pqxx>
 #include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -316,7 +316,8 @@ TEST_F(WorkerSyncTest, GraphqlConnectorReadsTheSameOrdersAsRestWithinItsCostBudg
   auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", metrics_port_, "/metrics"));
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_source_throttled_total{api=\"orders\"} 0"));
-  EXPECT_THAT(metrics->body, Not(HasSubstr("autosync_worker_source_paced_total{api=\"orders\"} 0")));
+  EXPECT_THAT(metrics->body,
+              Not(HasSubstr("autosync_worker_source_paced_total{api=\"orders\"} 0")));
   EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_source_paced_total{api=\"orders\"}"));
 
   const RunResult again = Sync("gql");
@@ -353,11 +354,13 @@ TEST_F(WorkerSyncTest, GraphqlFirstSyncIsOneBulkOperationAndAsyncAdsThatEqualThe
   const auto settled_ads = [&] {
     pqxx::connection conn(db_url_);
     pqxx::read_transaction tx(conn);
-    return tx.exec(
-        "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', date, campaign_id, spend, "
-        "impressions, clicks, purchases, purchase_value), ',' ORDER BY date, campaign_id)) "
-        "FROM ads WHERE store_id = 'shop' AND date < "
-        "(SELECT max(date) FROM ads WHERE store_id = 'shop') - 30")[0][0].as<std::string>();
+    return tx
+        .exec(
+            "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', date, campaign_id, spend, "
+            "impressions, clicks, purchases, purchase_value), ',' ORDER BY date, campaign_id)) "
+            "FROM ads WHERE store_id = 'shop' AND date < "
+            "(SELECT max(date) FROM ads WHERE store_id = 'shop') - 30")[0][0]
+        .as<std::string>();
   };
   const std::string settled = settled_ads();
 
@@ -477,19 +480,24 @@ TEST_F(WorkerSyncTest, RecordsBreakingDataRulesAreQuarantinedAndLeaveItOnceValid
   ASSERT_TRUE(sim.ok()) << sim.status();
   RegisterStore("bad", "env:SIM_TOKEN", "rest", sim->get());
   RegisterStore("badq", "env:SIM_TOKEN", "graphql", sim->get());
-  const std::set<std::string> order_rules = {
-      "bad_id", "negative_amount", "refund_exceeds_total", "currency_not_iso4217",
-      "created_too_early", "created_in_future", "updated_in_future", "updated_before_created",
-      "cancelled_before_created"};
+  const std::set<std::string> order_rules = {"bad_id",
+                                             "negative_amount",
+                                             "refund_exceeds_total",
+                                             "currency_not_iso4217",
+                                             "created_too_early",
+                                             "created_in_future",
+                                             "updated_in_future",
+                                             "updated_before_created",
+                                             "cancelled_before_created"};
   const std::set<std::string> ad_rules = {"negative_metric", "clicks_exceed_impressions",
                                           "currency_not_iso4217", "date_outside_range"};
   auto rules = [&](const std::string& store, const std::string& kind) {
     std::set<std::string> out;
     pqxx::connection conn(db_url_);
     pqxx::read_transaction tx(conn);
-    for (const auto& row : tx.exec_params(
-             "SELECT rule FROM quarantined_records WHERE store_id = $1 AND kind = $2", store,
-             kind)) {
+    for (const auto& row :
+         tx.exec_params("SELECT rule FROM quarantined_records WHERE store_id = $1 AND kind = $2",
+                        store, kind)) {
       out.insert(row[0].as<std::string>());
     }
     return out;
@@ -515,11 +523,12 @@ TEST_F(WorkerSyncTest, RecordsBreakingDataRulesAreQuarantinedAndLeaveItOnceValid
     EXPECT_EQ(stored->count, source->count);
     EXPECT_EQ(stored->checksum, source->checksum);
     const std::string where = absl::StrCat(" WHERE store_id = '", store, "'");
-    EXPECT_EQ(Scalar("SELECT count(*) FROM orders" + where +
-                     " AND (order_id <= 0 OR total_price < 0 OR refunded_amount > total_price "
-                     "OR currency <> 'USD' OR created_at < '2004-01-01' OR created_at > now() "
-                     "OR updated_at > now() OR updated_at < created_at OR cancelled_at < created_at)"),
-              0);
+    EXPECT_EQ(
+        Scalar("SELECT count(*) FROM orders" + where +
+               " AND (order_id <= 0 OR total_price < 0 OR refunded_amount > total_price "
+               "OR currency <> 'USD' OR created_at < '2004-01-01' OR created_at > now() "
+               "OR updated_at > now() OR updated_at < created_at OR cancelled_at < created_at)"),
+        0);
     EXPECT_GT(Scalar("SELECT count(*) FROM ads" + where), 0);
     EXPECT_EQ(Scalar("SELECT count(*) FROM ads" + where +
                      " AND (spend < 0 OR clicks > impressions OR currency <> 'USD' "
@@ -600,8 +609,8 @@ TEST_F(WorkerSyncTest, OrdersDeletedAtTheSourceLeaveOrdersAndCohorts) {
     for (int i = 0; i < 12; ++i) ASSERT_TRUE((*sim)->Tick(store).ok());
     auto source = (*sim)->Summary(store);
     ASSERT_TRUE(source.ok());
-    const int64_t stored_before = Scalar(
-        absl::StrCat("SELECT count(*) FROM orders WHERE store_id = '", store, "'"));
+    const int64_t stored_before =
+        Scalar(absl::StrCat("SELECT count(*) FROM orders WHERE store_id = '", store, "'"));
     const RunResult next = Sync(store);
     ExpectWellFormedStream(next, autosync::v1::STAGE_COMPLETED);
     EXPECT_GT(next.last().counts().orders_deleted(), 0);
@@ -641,8 +650,7 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
       "store_id = 'shop' AND updated_at < (SELECT cursor_at FROM sync_tracking WHERE store_id = "
       "'shop' AND stage = 'orders') - interval '1 day' ORDER BY updated_at DESC LIMIT 1)";
   // 45 days before the source's last ad day (store-sim's clock): beyond the 28 days it restates.
-  const std::string day45 =
-      "(SELECT max(date) - 45 FROM ads WHERE store_id = 'shop')";
+  const std::string day45 = "(SELECT max(date) - 45 FROM ads WHERE store_id = 'shop')";
   const std::string stale_ad =
       "UPDATE ads SET spend = spend + 1 WHERE store_id = 'shop' AND date = " + day45;
   const std::string ad_stale_count =
@@ -655,8 +663,8 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
     return affected;
   };
   ASSERT_EQ(exec(stale_order), 1u);
-  const int64_t spend_before =
-      Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " + day45);
+  const int64_t spend_before = Scalar(
+      "SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " + day45);
   ASSERT_GT(exec(stale_ad), 0u);
   ASSERT_GT(Scalar(ad_stale_count), 0);
 
@@ -668,7 +676,8 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
   ASSERT_TRUE(stored.ok());
   EXPECT_NE(stored->checksum, source.checksum) << "the lookback re-read an old order";
   EXPECT_NE(
-      Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " + day45),
+      Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " +
+             day45),
       spend_before)
       << "the trailing window re-read a day 45 days back";
 
@@ -676,8 +685,9 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
   {
     pqxx::connection conn(db_url_);
     pqxx::work tx(conn);
-    tx.exec("UPDATE sync_tracking SET cursor_at = now() - interval '25 hours' WHERE "
-            "store_id = 'shop' AND stage IN ('orders_sweep', 'ads_sweep')");
+    tx.exec(
+        "UPDATE sync_tracking SET cursor_at = now() - interval '25 hours' WHERE "
+        "store_id = 'shop' AND stage IN ('orders_sweep', 'ads_sweep')");
     tx.commit();
   }
   const RunResult swept = Sync(kStore);
@@ -687,7 +697,8 @@ TEST_F(WorkerSyncTest, TheDailySweepPicksUpChangesThatArrivedLate) {
   EXPECT_GE(swept.last().counts().orders_written(), 1);
   ExpectDatabaseEqualsSource();
   EXPECT_EQ(
-      Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " + day45),
+      Scalar("SELECT (sum(spend) * 100)::bigint FROM ads WHERE store_id = 'shop' AND date = " +
+             day45),
       spend_before);
   // And it is recorded: the next run does not sweep again.
   const RunResult after = Sync(kStore);
@@ -784,12 +795,13 @@ TEST_F(WorkerSyncTest, MetricsCountRunsRecordsAndRequests) {
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_runs_total{result=\"completed\"} 1"));
   EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_runs_total{result=\"failed\"} 1"));
-  EXPECT_THAT(metrics->body,
-              HasSubstr(absl::StrCat("autosync_worker_records_written_total{kind=\"orders\"} ",
-                                     kOrders)));
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr(absl::StrCat("autosync_worker_records_written_total{kind=\"orders\"} ", kOrders)));
   EXPECT_THAT(metrics->body,
               HasSubstr("autosync_worker_source_requests_total{api=\"orders\",code=\"200\"} 12"));
-  EXPECT_THAT(metrics->body, HasSubstr("autosync_worker_stage_duration_seconds_count{stage=\"ltv\"} 1"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("autosync_worker_stage_duration_seconds_count{stage=\"ltv\"} 1"));
   EXPECT_THAT(metrics->body, Not(HasSubstr("sim-token")));
 }
 

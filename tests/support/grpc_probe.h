@@ -3,12 +3,12 @@
 // HTTP GET for the gateway and /metrics.
 #pragma once
 
+#include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -40,7 +40,8 @@ struct HttpResult {
   std::string body;
   std::string content_type;
 };
-absl::StatusOr<HttpResult> HttpGet(const std::string& url, absl::Duration timeout = absl::Seconds(5));
+absl::StatusOr<HttpResult> HttpGet(const std::string& url,
+                                   absl::Duration timeout = absl::Seconds(5));
 absl::StatusOr<HttpResult> HttpPost(const std::string& url, const std::string& body,
                                     absl::Duration timeout = absl::Seconds(5));
 

@@ -12,8 +12,7 @@ void MigratedDatabaseTest::SetUp() {
   auto pool = common::PgPool::Create({.url = url_, .size = pool_size_});
   ASSERT_TRUE(pool.ok()) << pool.status();
   pool_ = std::move(*pool);
-  const absl::StatusOr<int> applied =
-      common::ApplyMigrations(*pool_, common::EmbeddedMigrations());
+  const absl::StatusOr<int> applied = common::ApplyMigrations(*pool_, common::EmbeddedMigrations());
   ASSERT_TRUE(applied.ok()) << applied.status();
 }
 

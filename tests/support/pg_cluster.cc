@@ -36,14 +36,15 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
   const std::string dir = dir_template;
   if (geteuid() == 0) {
     const passwd* pw = getpwnam("postgres");
-    if (pw == nullptr) return absl::FailedPreconditionError("no postgres user (install postgresql)");
+    if (pw == nullptr)
+      return absl::FailedPreconditionError("no postgres user (install postgresql)");
     if (chown(dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       return absl::InternalError("chown of the cluster dir failed");
     }
   }
-  auto init = RunCommand(AsPostgres({Bin("initdb"), "-D", dir + "/data", "-U", "postgres",
-                                     "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
-                                     "--no-sync"}));
+  auto init =
+      RunCommand(AsPostgres({Bin("initdb"), "-D", dir + "/data", "-U", "postgres", "--auth=trust",
+                             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"}));
   if (!init.ok()) return init.status();
   // A port taken between FreePort() and start makes pg_ctl fail: try a few.
   absl::Status last;
@@ -61,11 +62,11 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
 }
 
 absl::Status PgCluster::StartServer() {
-  const std::string options = absl::StrCat(
-      "-p ", port_, " -k ", dir_, " -c listen_addresses=127.0.0.1 -c fsync=off",
-      " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200");
-  auto out = RunCommand(AsPostgres({Bin("pg_ctl"), "-D", dir_ + "/data", "-l", dir_ + "/log",
-                                    "-o", options, "-w", "-t", "30", "start"}));
+  const std::string options =
+      absl::StrCat("-p ", port_, " -k ", dir_, " -c listen_addresses=127.0.0.1 -c fsync=off",
+                   " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200");
+  auto out = RunCommand(AsPostgres({Bin("pg_ctl"), "-D", dir_ + "/data", "-l", dir_ + "/log", "-o",
+                                    options, "-w", "-t", "30", "start"}));
   if (!out.ok()) return out.status();
   running_ = true;
   return absl::OkStatus();
@@ -91,9 +92,9 @@ void PgCluster::StartWatchdog() {
        AsPostgres({Bin("pg_ctl"), "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"})) {
     absl::StrAppend(&stop, "'", part, "' ");
   }
-  const std::string script = absl::StrCat(
-      "cat >/dev/null; if [ -f '", dir_, "/data/postmaster.pid' ]; then ", stop,
-      ">/dev/null 2>&1; fi; rm -rf '", dir_, "'");
+  const std::string script =
+      absl::StrCat("cat >/dev/null; if [ -f '", dir_, "/data/postmaster.pid' ]; then ", stop,
+                   ">/dev/null 2>&1; fi; rm -rf '", dir_, "'");
   const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
   const pid_t pid = fork();
   if (pid == 0) {

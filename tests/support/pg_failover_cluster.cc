@@ -9,8 +9,8 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <pqxx/pqxx>
 #include <sstream>
 
@@ -87,7 +87,8 @@ absl::StatusOr<std::unique_ptr<PgFailoverCluster>> PgFailoverCluster::Start() {
   }
   if (IsRoot()) {
     const passwd* pw = getpwnam("postgres");
-    if (pw == nullptr) return absl::FailedPreconditionError("no postgres user (install postgresql)");
+    if (pw == nullptr)
+      return absl::FailedPreconditionError("no postgres user (install postgresql)");
     for (const auto& entry : std::filesystem::recursive_directory_iterator(cluster->dir_)) {
       if (chown(entry.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
         return absl::InternalError("chown of the formation dir failed");
@@ -127,16 +128,15 @@ absl::StatusOr<std::unique_ptr<PgFailoverCluster>> PgFailoverCluster::Start() {
   if (absl::Status s = cluster->CreateNode(1); !s.ok()) return s;
   absl::StatusOr<int> primary = cluster->WaitForPrimaryAndSecondary(absl::Seconds(120));
   if (!primary.ok()) {
-    return absl::DeadlineExceededError(absl::StrCat(primary.status().message(), "\n",
-                                                    cluster->MonitorLog(), "\n",
-                                                    cluster->NodeLog(1)));
+    return absl::DeadlineExceededError(absl::StrCat(
+        primary.status().message(), "\n", cluster->MonitorLog(), "\n", cluster->NodeLog(1)));
   }
   // Each keeper's own timeout, set once it is settled (a keeper rewrites its configuration file
   // while it initializes) and reloaded in place.
   for (const Node& node : cluster->nodes_) {
-    auto set = cluster->Autoctl({"config", "set", "--pgdata", node.pgdata,
-                                 "timeout.network_partition_timeout",
-                                 kNetworkPartitionTimeoutSeconds});
+    auto set =
+        cluster->Autoctl({"config", "set", "--pgdata", node.pgdata,
+                          "timeout.network_partition_timeout", kNetworkPartitionTimeoutSeconds});
     if (!set.ok()) return set.status();
     if (auto reload = cluster->Autoctl({"reload", "--pgdata", node.pgdata}); !reload.ok()) {
       return reload.status();
@@ -149,24 +149,24 @@ absl::Status PgFailoverCluster::StartMonitor() {
   monitor_port_ = FreePort();
   const std::string pgdata = dir_ + "/monitor";
   auto created = Autoctl({"create", "monitor", "--pgctl", kPgCtl, "--pgdata", pgdata, "--pgport",
-                          absl::StrCat(monitor_port_), "--hostname", "127.0.0.1", "--auth",
-                          "trust", "--no-ssl"});
+                          absl::StrCat(monitor_port_), "--hostname", "127.0.0.1", "--auth", "trust",
+                          "--no-ssl"});
   if (!created.ok()) return created.status();
   // The monitor has no --listen: it would listen on every interface. Tests stay on loopback.
-  auto set = Autoctl(
-      {"config", "set", "--pgdata", pgdata, "postgresql.listen_addresses", "127.0.0.1"});
+  auto set =
+      Autoctl({"config", "set", "--pgdata", pgdata, "postgresql.listen_addresses", "127.0.0.1"});
   if (!set.ok()) return set.status();
-  auto pgid = Spawn({"run", "--pgdata", pgdata}, dir_ + "/logs/monitor.log", dir_ + "/monitor.pgid");
+  auto pgid =
+      Spawn({"run", "--pgdata", pgdata}, dir_ + "/logs/monitor.log", dir_ + "/monitor.pgid");
   if (!pgid.ok()) return pgid.status();
   monitor_pgid_ = *pgid;
   if (absl::Status s = Poll([&] { return Answers(MonitorUrl()); }, absl::Seconds(60)); !s.ok()) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("the pg_auto_failover monitor did not answer: ", s.message(), "\n",
-                     MonitorLog()));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "the pg_auto_failover monitor did not answer: ", s.message(), "\n", MonitorLog()));
   }
   try {
-    pqxx::connection conn(absl::StrCat("postgresql://postgres@127.0.0.1:", monitor_port_,
-                                       "/pg_auto_failover"));
+    pqxx::connection conn(
+        absl::StrCat("postgresql://postgres@127.0.0.1:", monitor_port_, "/pg_auto_failover"));
     pqxx::nontransaction tx(conn);
     for (const auto& setting : kMonitorSettings) {
       tx.exec(absl::StrCat("ALTER SYSTEM SET ", setting[0], " = ", setting[1]));
@@ -180,10 +180,12 @@ absl::Status PgFailoverCluster::StartMonitor() {
 
 absl::Status PgFailoverCluster::CreateNode(int i) {
   Node& node = nodes_.at(i);
-  auto pgid = Spawn({"create", "postgres", "--pgctl", kPgCtl, "--pgdata", node.pgdata, "--pgport",
-                     absl::StrCat(node.port), "--listen", "127.0.0.1", "--hostname", "127.0.0.1",
-                     "--name", node.name, "--monitor", MonitorUrl(), "--auth", "trust",
-                     "--no-ssl", "--dbname", kDatabase, "--pg-hba-lan", "--run"},
+  auto pgid = Spawn({"create",   "postgres",     "--pgctl",    kPgCtl,
+                     "--pgdata", node.pgdata,    "--pgport",   absl::StrCat(node.port),
+                     "--listen", "127.0.0.1",    "--hostname", "127.0.0.1",
+                     "--name",   node.name,      "--monitor",  MonitorUrl(),
+                     "--auth",   "trust",        "--no-ssl",   "--dbname",
+                     kDatabase,  "--pg-hba-lan", "--run"},
                     absl::StrCat(dir_, "/logs/", node.name, ".log"),
                     absl::StrCat(dir_, "/", node.name, ".pgid"));
   if (!pgid.ok()) return pgid.status();
@@ -303,8 +305,8 @@ absl::StatusOr<int> PgFailoverCluster::Primary() const {
       if (it->second == writable) return i;
     }
   }
-  return absl::NotFoundError(absl::StrCat("no primary: ", absl::StrJoin(*states, ", ",
-                                                                         absl::PairFormatter("="))));
+  return absl::NotFoundError(
+      absl::StrCat("no primary: ", absl::StrJoin(*states, ", ", absl::PairFormatter("="))));
 }
 
 absl::Status PgFailoverCluster::WaitForState(const std::map<int, std::string>& want,
@@ -318,8 +320,8 @@ absl::Status PgFailoverCluster::WaitForState(const std::map<int, std::string>& w
           const std::string want_both = absl::StrCat(state, "/", state);
           if (it == states->end() || it->second != want_both) {
             return absl::DeadlineExceededError(
-                absl::StrCat("waiting for ", nodes_.at(i).name, " ", want_both, "; states: ",
-                             absl::StrJoin(*states, ", ", absl::PairFormatter("="))));
+                absl::StrCat("waiting for ", nodes_.at(i).name, " ", want_both,
+                             "; states: ", absl::StrJoin(*states, ", ", absl::PairFormatter("="))));
           }
         }
         return absl::OkStatus();
@@ -351,7 +353,8 @@ void PgFailoverCluster::KillGroup(pid_t& pgid, const std::string& pgid_file) {
 
 absl::Status PgFailoverCluster::KillNode(int i) {
   Node& node = nodes_.at(i);
-  if (node.pgid == 0) return absl::FailedPreconditionError(absl::StrCat(node.name, " is not running"));
+  if (node.pgid == 0)
+    return absl::FailedPreconditionError(absl::StrCat(node.name, " is not running"));
   // The postmaster is in the keeper's group; wait until it is gone, not only signalled.
   int postmaster = 0;
   const std::string pid_line = ReadFile(node.pgdata + "/postmaster.pid");
@@ -362,8 +365,8 @@ absl::Status PgFailoverCluster::KillNode(int i) {
       [&] {
         return kill(postmaster, 0) != 0 && errno == ESRCH
                    ? absl::OkStatus()
-                   : absl::DeadlineExceededError(absl::StrCat("postmaster ", postmaster,
-                                                              " of ", node.name, " survives"));
+                   : absl::DeadlineExceededError(
+                         absl::StrCat("postmaster ", postmaster, " of ", node.name, " survives"));
       },
       absl::Seconds(10));
 }
@@ -384,9 +387,9 @@ absl::Status PgFailoverCluster::KillPostmaster(int i) {
 absl::Status PgFailoverCluster::RestartNode(int i) {
   Node& node = nodes_.at(i);
   if (node.pgid != 0) return absl::FailedPreconditionError(absl::StrCat(node.name, " is running"));
-  auto pgid = Spawn({"run", "--pgdata", node.pgdata},
-                    absl::StrCat(dir_, "/logs/", node.name, ".log"),
-                    absl::StrCat(dir_, "/", node.name, ".pgid"));
+  auto pgid =
+      Spawn({"run", "--pgdata", node.pgdata}, absl::StrCat(dir_, "/logs/", node.name, ".log"),
+            absl::StrCat(dir_, "/", node.name, ".pgid"));
   if (!pgid.ok()) return pgid.status();
   node.pgid = *pgid;
   ++node.runs;
@@ -394,8 +397,7 @@ absl::Status PgFailoverCluster::RestartNode(int i) {
 }
 
 absl::Status PgFailoverCluster::Switchover() {
-  return Autoctl({"perform", "switchover", "--pgdata", dir_ + "/monitor", "--wait", "60"})
-      .status();
+  return Autoctl({"perform", "switchover", "--pgdata", dir_ + "/monitor", "--wait", "60"}).status();
 }
 
 std::string PgFailoverCluster::NodeLog(int i) const {
@@ -410,9 +412,9 @@ std::string PgFailoverCluster::MonitorLog() const { return ReadFile(dir_ + "/log
 void PgFailoverCluster::StartWatchdog() {
   int fds[2];
   if (pipe(fds) != 0) return;
-  const std::string script = absl::StrCat(
-      "cat >/dev/null; for f in '", dir_, "'/*.pgid; do [ -f \"$f\" ] && kill -9 -- -$(cat \"$f\")",
-      " 2>/dev/null; done; sleep 1; rm -rf '", dir_, "'");
+  const std::string script = absl::StrCat("cat >/dev/null; for f in '", dir_,
+                                          "'/*.pgid; do [ -f \"$f\" ] && kill -9 -- -$(cat \"$f\")",
+                                          " 2>/dev/null; done; sleep 1; rm -rf '", dir_, "'");
   const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
   const pid_t pid = fork();
   if (pid == 0) {

@@ -91,14 +91,13 @@ absl::StatusOr<SimSummary> DatabaseSummary(const std::string& database_url,
     pqxx::read_transaction tx(conn);
     uint64_t hash = 0xcbf29ce484222325ULL;
     SimSummary out;
-    for (const auto& row : tx.exec_params(
-             "SELECT order_id, extract(epoch FROM updated_at)::bigint, "
-             "coalesce(current_total_price, total_price)::text FROM orders "
-             "WHERE store_id = $1 ORDER BY order_id",
-             store)) {
-      const std::string line =
-          absl::StrCat(row[0].as<int64_t>(), ":", row[1].as<int64_t>(), ":",
-                       row[2].as<std::string>(), "\n");
+    for (const auto& row :
+         tx.exec_params("SELECT order_id, extract(epoch FROM updated_at)::bigint, "
+                        "coalesce(current_total_price, total_price)::text FROM orders "
+                        "WHERE store_id = $1 ORDER BY order_id",
+                        store)) {
+      const std::string line = absl::StrCat(row[0].as<int64_t>(), ":", row[1].as<int64_t>(), ":",
+                                            row[2].as<std::string>(), "\n");
       for (unsigned char c : line) {
         hash ^= c;
         hash *= 0x100000001b3ULL;

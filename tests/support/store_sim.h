@@ -22,12 +22,12 @@ class StoreSim final {
   // fixed --end, and waits for /_sim/health.
   static absl::StatusOr<std::unique_ptr<StoreSim>> Start(std::vector<std::string> args);
 
-  std::string base_url() const;                                // http://127.0.0.1:<port>
-  std::string orders_base(const std::string& store) const;     // …/shops/<store>
+  std::string base_url() const;                             // http://127.0.0.1:<port>
+  std::string orders_base(const std::string& store) const;  // …/shops/<store>
   absl::StatusOr<SimSummary> Summary(const std::string& store) const;
-  absl::Status SetFaults(const std::string& json) const;       // POST /_sim/faults
+  absl::Status SetFaults(const std::string& json) const;  // POST /_sim/faults
   absl::Status ClearFaults() const;
-  absl::Status Tick(const std::string& store) const;           // one live-mode step
+  absl::Status Tick(const std::string& store) const;  // one live-mode step
   ChildProcess& process() { return *process_; }
 
  private:

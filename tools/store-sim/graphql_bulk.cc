@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <climits>
-#include <thread>
 #include <cstdint>
+#include <thread>
 #include <utility>
 
 #ifdef __linux__
@@ -84,8 +84,9 @@ void AppendOperationJson(std::string& out, const BulkOperation& op, const std::s
                          uint64_t secret) {
   out += "{\"id\":";
   AppendGid(out, op.id);
-  absl::StrAppend(&out, ",\"status\":\"", BulkStatusName(op.status), "\",\"errorCode\":",
-                  op.failed_internal ? "\"INTERNAL_SERVER_ERROR\"" : "null", ",\"createdAt\":");
+  absl::StrAppend(&out, ",\"status\":\"", BulkStatusName(op.status),
+                  "\",\"errorCode\":", op.failed_internal ? "\"INTERNAL_SERVER_ERROR\"" : "null",
+                  ",\"createdAt\":");
   AppendNullableTime(out, op.created_at);
   out += ",\"completedAt\":";
   AppendNullableTime(out, op.completed_at);
@@ -93,8 +94,9 @@ void AppendOperationJson(std::string& out, const BulkOperation& op, const std::s
   const bool downloadable = op.status == BulkStatus::kCompleted && op.file != nullptr;
   if (downloadable) {
     absl::StrAppend(&out, "\"", op.file->size(), "\",\"url\":");
-    AppendJsonString(out, absl::StrCat("http://", host,
-                                       BulkDownloadTarget(op.store, op.id, op.url_expires, secret)));
+    AppendJsonString(
+        out,
+        absl::StrCat("http://", host, BulkDownloadTarget(op.store, op.id, op.url_expires, secret)));
   } else {
     out += "null,\"url\":null";
   }
@@ -239,8 +241,9 @@ absl::StatusOr<OrdersQuery> ParseBulkRunQuery(const GraphqlBody& body, int offse
       }
     } else if (name == "first" || name == "after" || name == "last" || name == "before") {
       return absl::InvalidArgumentError(absl::StrCat(
-          name, ": a bulk query reads the whole connection; leave out first, last, after and "
-                "before"));
+          name,
+          ": a bulk query reads the whole connection; leave out first, last, after and "
+          "before"));
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("Field 'orders' doesn't accept argument '", name, "'"));
@@ -371,9 +374,7 @@ void BulkJob::Run() {
   finished_.store(true, std::memory_order_release);
 }
 
-std::shared_ptr<const std::string> BulkJob::file() const {
-  return finished() ? file_ : nullptr;
-}
+std::shared_ptr<const std::string> BulkJob::file() const { return finished() ? file_ : nullptr; }
 
 // ---------------------------------------------------------------------------------------------
 // Operations

@@ -83,8 +83,8 @@
 
 namespace autosync::storesim {
 
-inline constexpr int64_t kBulkRunCost = 10;   // run and cancel
-inline constexpr int64_t kBulkPollCost = 1;   // node and currentBulkOperation
+inline constexpr int64_t kBulkRunCost = 10;  // run and cancel
+inline constexpr int64_t kBulkPollCost = 1;  // node and currentBulkOperation
 inline constexpr int64_t kFirstBulkOperationId = 1000001;
 inline constexpr size_t kBulkKeptPerShop = 3;
 

@@ -171,8 +171,8 @@ class ArgumentScanner final {
         raw.push_back(s_[i_++]);
       }
     }
-    std::vector<std::string> lines = absl::StrSplit(absl::StrReplaceAll(raw, {{"\r\n", "\n"}}),
-                                                    absl::ByAnyChar("\n\r"));
+    std::vector<std::string> lines =
+        absl::StrSplit(absl::StrReplaceAll(raw, {{"\r\n", "\n"}}), absl::ByAnyChar("\n\r"));
     auto indent_of = [](const std::string& line) {
       size_t n = 0;
       while (n < line.size() && (line[n] == ' ' || line[n] == '\t')) ++n;
@@ -184,7 +184,8 @@ class ArgumentScanner final {
       if (n < lines[k].size()) common = std::min(common, n);
     }
     if (common != std::string::npos) {
-      for (size_t k = 1; k < lines.size(); ++k) lines[k].erase(0, std::min(common, lines[k].size()));
+      for (size_t k = 1; k < lines.size(); ++k)
+        lines[k].erase(0, std::min(common, lines[k].size()));
     }
     auto blank = [&](const std::string& line) { return indent_of(line) == line.size(); };
     while (!lines.empty() && blank(lines.front())) lines.erase(lines.begin());
@@ -209,14 +210,13 @@ absl::string_view WordBefore(absl::string_view s, size_t end) {
 }
 
 struct FoundField {
-  size_t open = 0;     // index of '(' (or of '{' for a field without arguments)
+  size_t open = 0;    // index of '(' (or of '{' for a field without arguments)
   std::string alias;  // empty: none
 };
 
 // Finds the one `name(` field (or, with `allow_bare`, also `name {`), not an operation named
 // `name`. NotFound when there is none.
-absl::StatusOr<FoundField> FindField(absl::string_view q, absl::string_view name,
-                                     bool allow_bare) {
+absl::StatusOr<FoundField> FindField(absl::string_view q, absl::string_view name, bool allow_bare) {
   std::vector<FoundField> found;
   for (size_t at = q.find(name); at != absl::string_view::npos; at = q.find(name, at + 1)) {
     if (at > 0 && IsNameChar(q[at - 1])) continue;

@@ -7,16 +7,17 @@ const std::vector<std::string>& HostileTexts() {
       "O'Reilly's \"quoted\" order'); DROP TABLE orders; --",
       "'; SELECT pg_sleep(30); --",
       "back\\slash \\\\ two, \\' escaped quote, \\x41 \\101 \\u0041",
-      "\\N",  // exactly COPY's NULL marker, as text
-      "\\.",  // exactly COPY's end-of-data marker
+      "\\N",                        // exactly COPY's NULL marker, as text
+      "\\.",                        // exactly COPY's end-of-data marker
       "line one\n\\.\nline three",  // end-of-data marker on a line of its own
       "tab\there\tand\tthere",
       "new\nline, carriage\rreturn, both\r\n",
-      "\xF0\x9F\x98\x80\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD "                      // 😀👍🏽
+      "\xF0\x9F\x98\x80\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD "                          // 😀👍🏽
       "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7",  // family ZWJ
       "\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D \xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7 "  // שלום مرحبا
-      "\xE2\x80\xAE" "reversed\xE2\x80\xAC",                                      // RLO … PDF
-      "e\xCC\x81 a\xCC\x88 Z\xCD\x91\xCD\xA2\xCC\xB4",                       // combining marks
+      "\xE2\x80\xAE"
+      "reversed\xE2\x80\xAC",                           // RLO … PDF
+      "e\xCC\x81 a\xCC\x88 Z\xCD\x91\xCD\xA2\xCC\xB4",  // combining marks
       "\xE2\x80\xA8line sep\xE2\x80\xA9para sep\xEF\xBB\xBF BOM",
       "%s %n %x {} {0} $1 $$ :name ? @p",
       "\x01\x02\x1b[31mred\x1b[0m\x7f\x08\x0c\x0b",

@@ -26,7 +26,8 @@ ABSL_FLAG(bool, allow_non_loopback, false, "allow --listen on a non-loopback add
 ABSL_FLAG(int, threads, 2, "I/O threads");
 ABSL_FLAG(uint64_t, seed, 42, "data seed: same seed and stores, same data");
 ABSL_FLAG(std::string, stores, "buycosari:200000,acme:5000",
-          "stores as id:order_count[:+hh:mm][:hostile][:invalid], comma-separated; the optional offset is "
+          "stores as id:order_count[:+hh:mm][:hostile][:invalid], comma-separated; the optional "
+          "offset is "
           "the store's UTC offset for printed timestamps and ad days (default +00:00); "
           "\"hostile\" fills its order names, emails and campaign names with text that breaks "
           "naive SQL/COPY/JSON handling (quotes, backslashes, \\N, tabs, newlines, emoji, RTL, "
@@ -83,10 +84,8 @@ ABSL_FLAG(int64_t, ads_throttle, 0,
 ABSL_FLAG(int64_t, bulk_fail, 0,
           "fault: the next N bulk operations end FAILED (errorCode INTERNAL_SERVER_ERROR) "
           "partway");
-ABSL_FLAG(int64_t, bulk_stuck, 0,
-          "fault: the next N bulk operations stay RUNNING until cancelled");
-ABSL_FLAG(int64_t, bulk_url_expired, 0,
-          "fault: the next N bulk downloads answer 403 ExpiredToken");
+ABSL_FLAG(int64_t, bulk_stuck, 0, "fault: the next N bulk operations stay RUNNING until cancelled");
+ABSL_FLAG(int64_t, bulk_url_expired, 0, "fault: the next N bulk downloads answer 403 ExpiredToken");
 ABSL_FLAG(int64_t, bulk_truncate, 0,
           "fault: the next N bulk downloads announce the whole Content-Length, send about half "
           "of it (ending mid-line) and close the connection");
@@ -277,10 +276,10 @@ int main(int argc, char** argv) {
   config.faults.ads_async_stuck = absl::GetFlag(FLAGS_ads_async_stuck);
   config.faults.ads_token_expired = absl::GetFlag(FLAGS_ads_token_expired);
   const auto& f = config.faults;
-  for (int64_t v : {f.latency_ms, f.fail_5xx_every, f.burst_429, f.drop_connection_on_page,
-                    f.truncate_page, f.malformed_page, f.ads_throttle, f.bulk_fail, f.bulk_stuck,
-                    f.bulk_url_expired, f.bulk_truncate, f.ads_async_fail, f.ads_async_stuck,
-                    f.ads_token_expired}) {
+  for (int64_t v :
+       {f.latency_ms, f.fail_5xx_every, f.burst_429, f.drop_connection_on_page, f.truncate_page,
+        f.malformed_page, f.ads_throttle, f.bulk_fail, f.bulk_stuck, f.bulk_url_expired,
+        f.bulk_truncate, f.ads_async_fail, f.ads_async_stuck, f.ads_token_expired}) {
     if (v < 0) return Fail("fault flags must be >= 0");
   }
   int threads = absl::GetFlag(FLAGS_threads);

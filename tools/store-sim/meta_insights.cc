@@ -96,8 +96,8 @@ ParsedInsights ParseInsightsQuery(const std::vector<QueryParam>& params, int64_t
     std::string_view s, u;
     if (parser.parse(simdjson::padded_string(*tr)).get(doc) != simdjson::SUCCESS ||
         doc["since"].get(s) != simdjson::SUCCESS || doc["until"].get(u) != simdjson::SUCCESS) {
-      return fail(Error("(#100) param time_range must be a JSON object with since and until",
-                        1487534));
+      return fail(
+          Error("(#100) param time_range must be a JSON object with since and until", 1487534));
     }
     auto ds = ParseDay(absl::string_view(s.data(), s.size()));
     auto du = ParseDay(absl::string_view(u.data(), u.size()));
@@ -114,10 +114,10 @@ ParsedInsights ParseInsightsQuery(const std::vector<QueryParam>& params, int64_t
     absl::CivilDay t = absl::CivilDay(1970, 1, 1) + today;
     absl::CivilDay limit_day(t.year(), t.month() - 37, t.day());
     if (q.since < limit_day - absl::CivilDay(1970, 1, 1)) {
-      return fail(Error(
-          "(#3018) The start date of the time range cannot be beyond 37 months from the "
-          "current date",
-          1487534));
+      return fail(
+          Error("(#3018) The start date of the time range cannot be beyond 37 months from the "
+                "current date",
+                1487534));
     }
   }
   // time_increment: 1..90 days or all_days (the default)
@@ -278,8 +278,8 @@ std::string RenderInsightsPage(const AdsModel& ads, const InsightsQuery& q,
                     EncodeCursor(end_pos - 1, spec.fingerprint), "\"}");
     if (end_pos < total) {
       body += ",\"next\":";
-      AppendJsonString(body, absl::StrCat(spec.next_prefix, "after=",
-                                          EncodeCursor(end_pos - 1, spec.fingerprint)));
+      AppendJsonString(body, absl::StrCat(spec.next_prefix,
+                                          "after=", EncodeCursor(end_pos - 1, spec.fingerprint)));
     }
     body += "}";
   }
@@ -293,8 +293,7 @@ std::string RenderInsightsPage(const AdsModel& ads, const InsightsQuery& q,
 ReportProgress ProgressOf(const ReportRun& run, absl::Time now, absl::Duration duration) {
   const double length = absl::ToDoubleSeconds(duration);
   const double f =
-      length <= 0 ? 1.0
-                  : std::clamp(absl::ToDoubleSeconds(now - run.created) / length, 0.0, 1.0);
+      length <= 0 ? 1.0 : std::clamp(absl::ToDoubleSeconds(now - run.created) / length, 0.0, 1.0);
   const int percent = static_cast<int>(std::floor(f * 100));
   ReportProgress p;
   if (run.fail && f >= 0.5) {

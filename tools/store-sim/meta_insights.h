@@ -82,8 +82,8 @@ ParsedLimit ParseInsightsLimit(const std::vector<QueryParam>& params, int fallba
 // Everything one page needs besides the query.
 struct InsightsPageSpec {
   std::string account;
-  int64_t today = 0;     // the account's current day (rows stop there)
-  uint64_t call = 0;     // restatement counter for the trailing days
+  int64_t today = 0;         // the account's current day (rows stop there)
+  uint64_t call = 0;         // restatement counter for the trailing days
   uint64_t fingerprint = 0;  // binds cursors to one query (or one report)
   int limit = kDefaultInsightsLimit;
   // The ":invalid" store: at campaign level by day, the rows of today - 2 break the ad rules

@@ -276,7 +276,8 @@ Response Simulator::HandleLocked(const Request& request) {
   // /{vNN.0}/act_{account}/insights, /{vNN.0}/{report_run_id}[/insights]
   if ((parts.size() == 3 && parts[2] == "insights" && absl::StartsWith(parts[1], "act_")) ||
       (absl::StartsWith(parts.empty() ? "" : parts[0], "v") && parts.size() >= 2 &&
-       IsDigits(parts[1]) && (parts.size() == 2 || (parts.size() == 3 && parts[2] == "insights")))) {
+       IsDigits(parts[1]) &&
+       (parts.size() == 2 || (parts.size() == 3 && parts[2] == "insights")))) {
     return HandleMeta(request, *target, parts);
   }
   return JsonResponse(404, ShopifyError("Not Found"));
@@ -367,8 +368,7 @@ Response Simulator::HandleAdmin(const Request& request, const ParsedTarget& targ
     }
     if (parts[3] == "repair") {  // ":invalid" stores: the broken orders come back valid
       if (method != "POST") return method_not_allowed();
-      return JsonResponse(
-          200, absl::StrCat("{\"repaired\":", s->data.RepairBrokenOrders(), "}"));
+      return JsonResponse(200, absl::StrCat("{\"repaired\":", s->data.RepairBrokenOrders(), "}"));
     }
     if (parts[3] == "tick") {
       if (method != "POST") return method_not_allowed();
@@ -571,8 +571,12 @@ Response Simulator::HandleGraphql(const Request& request, StoreState& store) {
   const BulkRequestKind bulk_kind =
       body.ok() ? ClassifyBulkRequest(body->query) : BulkRequestKind::kNone;
   if (bulk_kind != BulkRequestKind::kNone) {
-    BulkContext context{store.data,    bulk_,           store.graphql_bucket,
-                        faults_,       clock_->Now(),   HostOf(request),
+    BulkContext context{store.data,
+                        bulk_,
+                        store.graphql_bucket,
+                        faults_,
+                        clock_->Now(),
+                        HostOf(request),
                         config_.read_all_orders,
                         [this](std::shared_ptr<BulkJob> job) { StartBulkJob(std::move(job)); }};
     GraphqlAnswer answer = AnswerBulkRequest(*body, bulk_kind, context);
@@ -731,10 +735,10 @@ Response Simulator::HandleMeta(const Request& request, const ParsedTarget& targe
     r.delay_ms = static_cast<int>(faults_.latency_ms());
     // The version that served it: an older one than the sim's oldest is served as that.
     if (IsGraphVersion(version)) {
-      r.SetHeader("x-fb-api-version", GraphVersionMajor(version) <
-                                              GraphVersionMajor(config_.meta_oldest_version)
-                                          ? config_.meta_oldest_version
-                                          : version);
+      r.SetHeader("x-fb-api-version",
+                  GraphVersionMajor(version) < GraphVersionMajor(config_.meta_oldest_version)
+                      ? config_.meta_oldest_version
+                      : version);
     }
     return r;
   };
@@ -789,12 +793,12 @@ Response Simulator::HandleMeta(const Request& request, const ParsedTarget& targe
     }
   }
   if (!token) {
-    return error_of(400, "An access token is required to request this resource.",
-                    "OAuthException", 104, 0);
+    return error_of(400, "An access token is required to request this resource.", "OAuthException",
+                    104, 0);
   }
   if (*token != config_.access_token) {
-    return error_of(400, "Invalid OAuth access token - Cannot parse access token",
-                    "OAuthException", 190, 0);
+    return error_of(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException",
+                    190, 0);
   }
   if (store == nullptr) {
     return error_of(400,
@@ -832,7 +836,8 @@ Response Simulator::HandleMeta(const Request& request, const ParsedTarget& targe
       return error_of(400, absl::StrCat("Report not ready: async_status is ", progress.status),
                       "OAuthException", 100, 0);
     }
-    ParsedLimit limit = ParseInsightsLimit(params, run->query.limit.value_or(kDefaultInsightsLimit));
+    ParsedLimit limit =
+        ParseInsightsLimit(params, run->query.limit.value_or(kDefaultInsightsLimit));
     if (limit.error) return error(*limit.error);
     query = &run->query;
     spec.today = run->today;
@@ -857,14 +862,12 @@ Response Simulator::HandleMeta(const Request& request, const ParsedTarget& targe
       next.fail = faults_.TakeAdsAsyncFail();
       next.stuck = !next.fail && faults_.TakeAdsAsyncStuck();
       const ReportRun& added = reports_.Add(std::move(next));
-      return with_usage(
-          JsonResponse(200, absl::StrCat("{\"report_run_id\":\"", added.id, "\"}")));
+      return with_usage(JsonResponse(200, absl::StrCat("{\"report_run_id\":\"", added.id, "\"}")));
     }
     query = &parsed.query;
     spec.limit = parsed.query.limit.value_or(kDefaultInsightsLimit);
     // Fingerprint of the query, so an `after` cursor only works with the query that made it.
-    spec.fingerprint =
-        MixKeys(cursor_secret_, Fnv1a64(parsed.query.normalized), Fnv1a64(account));
+    spec.fingerprint = MixKeys(cursor_secret_, Fnv1a64(parsed.query.normalized), Fnv1a64(account));
     spec.next_prefix =
         absl::StrCat("http://", HostOf(request), "/", version, "/act_", account, "/insights?");
   }
@@ -872,8 +875,8 @@ Response Simulator::HandleMeta(const Request& request, const ParsedTarget& targe
   if (offset.error) return error(*offset.error);
   if (route == Route::kInsights) spec.call = ++store->insights_calls;
   spec.next_prefix += EchoParams(params);
-  Response r = with_usage(
-      JsonResponse(200, RenderInsightsPage(store->ads, *query, spec, offset.offset)));
+  Response r =
+      with_usage(JsonResponse(200, RenderInsightsPage(store->ads, *query, spec, offset.offset)));
   ApplyPageFault(faults_.NextPage(), "{\"data\":[{\"spend\":\"12.3\",}]]<html>garbage", r);
   return r;
 }

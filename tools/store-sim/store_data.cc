@@ -282,17 +282,28 @@ StoreData StoreData::Generate(uint64_t seed, const StoreSpec& spec, int64_t end)
 
 absl::string_view BrokenRuleName(BrokenRule rule) {
   switch (rule) {
-    case BrokenRule::kNone: return "";
-    case BrokenRule::kBadId: return "bad_id";
-    case BrokenRule::kNegativeAmount: return "negative_amount";
-    case BrokenRule::kRefundExceedsTotal: return "refund_exceeds_total";
-    case BrokenRule::kCurrency: return "currency_not_iso4217";
-    case BrokenRule::kCreatedTooEarly: return "created_too_early";
-    case BrokenRule::kCreatedInFuture: return "created_in_future";
-    case BrokenRule::kUpdatedInFuture: return "updated_in_future";
-    case BrokenRule::kUpdatedBeforeCreated: return "updated_before_created";
-    case BrokenRule::kCancelledBeforeCreated: return "cancelled_before_created";
-    case BrokenRule::kCount: break;
+    case BrokenRule::kNone:
+      return "";
+    case BrokenRule::kBadId:
+      return "bad_id";
+    case BrokenRule::kNegativeAmount:
+      return "negative_amount";
+    case BrokenRule::kRefundExceedsTotal:
+      return "refund_exceeds_total";
+    case BrokenRule::kCurrency:
+      return "currency_not_iso4217";
+    case BrokenRule::kCreatedTooEarly:
+      return "created_too_early";
+    case BrokenRule::kCreatedInFuture:
+      return "created_in_future";
+    case BrokenRule::kUpdatedInFuture:
+      return "updated_in_future";
+    case BrokenRule::kUpdatedBeforeCreated:
+      return "updated_before_created";
+    case BrokenRule::kCancelledBeforeCreated:
+      return "cancelled_before_created";
+    case BrokenRule::kCount:
+      break;
   }
   return "";
 }
@@ -323,13 +334,26 @@ Order StoreData::Shown(const Order& o) const {
   constexpr int64_t k2099 = 4070908800;  // 2099-01-01T00:00:00Z
   Order shown = o;
   switch (o.broken) {
-    case BrokenRule::kBadId: shown.id = 0; break;
-    case BrokenRule::kCreatedTooEarly: shown.created_at = k1999; break;
-    case BrokenRule::kCreatedInFuture: shown.created_at = k2099; break;
-    case BrokenRule::kUpdatedInFuture: shown.updated_at = k2099; break;
-    case BrokenRule::kUpdatedBeforeCreated: shown.updated_at = o.created_at - kDay; break;
-    case BrokenRule::kCancelledBeforeCreated: shown.cancelled_at = o.created_at - kDay; break;
-    default: break;
+    case BrokenRule::kBadId:
+      shown.id = 0;
+      break;
+    case BrokenRule::kCreatedTooEarly:
+      shown.created_at = k1999;
+      break;
+    case BrokenRule::kCreatedInFuture:
+      shown.created_at = k2099;
+      break;
+    case BrokenRule::kUpdatedInFuture:
+      shown.updated_at = k2099;
+      break;
+    case BrokenRule::kUpdatedBeforeCreated:
+      shown.updated_at = o.created_at - kDay;
+      break;
+    case BrokenRule::kCancelledBeforeCreated:
+      shown.cancelled_at = o.created_at - kDay;
+      break;
+    default:
+      break;
   }
   return shown;
 }
@@ -341,10 +365,10 @@ absl::string_view StoreData::Currency(const Order& o) const {
 int StoreData::RepairBrokenOrders() {
   int repaired = 0;
   for (const Order& original : unbroken_) {
-    const size_t pos = static_cast<size_t>(
-        std::lower_bound(orders_.begin(), orders_.end(), original.id,
-                         [](const Order& o, int64_t id) { return o.id < id; }) -
-        orders_.begin());
+    const size_t pos =
+        static_cast<size_t>(std::lower_bound(orders_.begin(), orders_.end(), original.id,
+                                             [](const Order& o, int64_t id) { return o.id < id; }) -
+                            orders_.begin());
     if (pos >= orders_.size() || orders_[pos].id != original.id) continue;
     Order& o = orders_[pos];
     if (o.broken == BrokenRule::kNone || o.broken == BrokenRule::kBadId) continue;

@@ -82,7 +82,8 @@ struct StoreSpec {
 
 // Parses "--stores": "buycosari:200000,acme:5000" with an optional per-store UTC offset
 // "acme:5000:-05:00", and optional ":hostile" and ":invalid" last ("evil:500:hostile",
-// "evil:500:+02:00:hostile", "bad:300:invalid", "bad:300:hostile:invalid"). Store ids are 1–64 of [A-Za-z0-9_-] (they appear in URL paths).
+// "evil:500:+02:00:hostile", "bad:300:invalid", "bad:300:hostile:invalid"). Store ids are 1–64 of
+// [A-Za-z0-9_-] (they appear in URL paths).
 absl::StatusOr<std::vector<StoreSpec>> ParseStoreSpecs(absl::string_view text);
 
 // Everything about one store's orders. Not thread-safe; the Simulator serializes access.
@@ -142,8 +143,8 @@ class StoreData final {
   };
   const std::vector<DeletionEvent>& events() const { return events_; }
 
-  // Count of non-deleted, rule-abiding orders and FNV-1a 64 over "<id>:<updated_at>:<current_total>\n"
-  // for each, in id order.
+  // Count of non-deleted, rule-abiding orders and FNV-1a 64 over
+  // "<id>:<updated_at>:<current_total>\n" for each, in id order.
   struct Summary {
     int64_t count = 0;
     uint64_t checksum = 0;

@@ -94,9 +94,10 @@ int Main(int argc, char** argv) {
   const int gateway_port = autosync::testing::FreePort();
   auto gateway = ChildProcess::Start(
       autosync::testing::BinaryPath("ws-gateway"),
-      {.args = {"--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", gateway_port), "--metrics_listen=127.0.0.1:0",
-                "--scheduler_target=" + scheduler_target, "--log_level=warn",
-                "--store_triggers_per_minute=6000", "--client_triggers_per_minute=6000"}});
+      {.args = {"--insecure_grpc", absl::StrCat("--listen=127.0.0.1:", gateway_port),
+                "--metrics_listen=127.0.0.1:0", "--scheduler_target=" + scheduler_target,
+                "--log_level=warn", "--store_triggers_per_minute=6000",
+                "--client_triggers_per_minute=6000"}});
   if (!gateway.ok()) Die(gateway.status().ToString());
   const std::string gateway_url = absl::StrCat("http://127.0.0.1:", gateway_port);
   // Up and connected to the scheduler (/health answers 200 only then), bounded.
@@ -111,7 +112,8 @@ int Main(int argc, char** argv) {
   auto client = ChildProcess::Start(
       "/usr/bin/env",
       {.args = {"node", absl::GetFlag(FLAGS_client), "--url=" + gateway_url, "--store=e2e",
-                absl::StrCat("--runs=", runs), absl::StrCat("--idle-ms=", absl::GetFlag(FLAGS_idle_ms)),
+                absl::StrCat("--runs=", runs),
+                absl::StrCat("--idle-ms=", absl::GetFlag(FLAGS_idle_ms)),
                 absl::StrCat("--timeout-ms=", absl::GetFlag(FLAGS_timeout_seconds) * 1000)}});
   if (!client.ok()) Die(client.status().ToString());
   auto code = (*client)->Wait(absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds) + 10));

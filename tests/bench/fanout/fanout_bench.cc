@@ -6,11 +6,14 @@
 // event, which the bench broadcasts until every client has seen one). Prints one Markdown row:
 // delivered, lost, delivered/s, server CPU µs per delivered message, latency p50/p99 (server
 // steady clock at send -> client steady clock at receipt; same machine, same CLOCK_MONOTONIC),
-// server RSS per idle connection, and this client's own CPU µs per delivered message. Connects at most 256 clients at a time (listen backlog).
+// server RSS per idle connection, and this client's own CPU µs per delivered message. Connects at
+// most 256 clients at a time (listen backlog).
 //
 //   fanout_bench --port=8080 --server_pid=PID [--protocol=sio|ws] [--clients=1000]
 //                [--events=100] [--payload=200] [--interval_ms=0] [--store=bench] [--label=NAME]
 //                [--timeout_s=120]
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,7 +27,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "boost/asio.hpp"
@@ -91,7 +93,7 @@ struct Shared {
   std::string store;
   int events = 0;
   std::vector<std::shared_ptr<Client>> pending;  // not yet connecting (io thread only)
-  int connecting = 0;                                   // io thread only
+  int connecting = 0;                            // io thread only
   std::atomic<int> joined{0}, done{0}, failures{0};
   std::atomic<int64_t> last_receive_us{0};
   std::vector<int64_t> latencies_us;  // only touched on the io thread
@@ -247,13 +249,13 @@ class Client : public std::enable_shared_from_this<Client> {
       }
       return;
     }
-    if (m[0] == '0') return Send("40");                 // OPEN -> CONNECT
-    if (m == "2") return Send("3");                     // ping -> pong
-    if (m.starts_with("40") && !joined_) {              // CONNECT ok -> join the store
+    if (m[0] == '0') return Send("40");     // OPEN -> CONNECT
+    if (m == "2") return Send("3");         // ping -> pong
+    if (m.starts_with("40") && !joined_) {  // CONNECT ok -> join the store
       joined_ = true;
       return Send("420[\"selectStore\",\"" + s_.store + "\"]");
     }
-    if (m.starts_with("430")) {                         // ack of selectStore
+    if (m.starts_with("430")) {  // ack of selectStore
       ++s_.joined;
       return;
     }
@@ -399,7 +401,9 @@ int main(int argc, char** argv) {
   std::vector<int64_t>& lat = s.latencies_us;
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double p) {
-    return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))] / 1000.0;
+    return lat.empty()
+               ? 0.0
+               : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))] / 1000.0;
   };
   const double delivered = static_cast<double>(lat.size());
   const double lost = static_cast<double>(clients) * events - delivered;

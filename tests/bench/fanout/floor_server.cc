@@ -572,8 +572,8 @@ class Worker final {
     const std::optional<int64_t> count = IntField(body, "count", 1, 1, kMaxCount);
     const std::optional<int64_t> pad = IntField(body, "payloadBytes", 0, 0, kMaxPayloadBytes);
     const std::optional<int64_t> interval = IntField(body, "intervalMs", 0, 0, kMaxIntervalMs);
-    if (body["store"].get_string().get(store) != simdjson::SUCCESS || !event || !run_id ||
-        !count || !pad || !interval) {
+    if (body["store"].get_string().get(store) != simdjson::SUCCESS || !event || !run_id || !count ||
+        !pad || !interval) {
       return WriteLast(http, HttpResponse("400 Bad Request", "{\"error\":\"bad field\"}"));
     }
     auto owned = std::make_unique<Broadcast>();
@@ -756,8 +756,8 @@ class Worker final {
   // Client frames (the gateway's reader: masked, maybe fragmented, control frames between, the
   // message size limit). Text messages go to OnText, pings are answered, a close is echoed.
   void FeedFrames(Conn* c, char* data, size_t size) {
-    const std::optional<wsframe::FrameError> error = c->reader->Feed(
-        data, size, [&](wsframe::Opcode opcode, absl::string_view payload) {
+    const std::optional<wsframe::FrameError> error =
+        c->reader->Feed(data, size, [&](wsframe::Opcode opcode, absl::string_view payload) {
           const std::string_view bytes(payload.data(), payload.size());
           switch (opcode) {
             case wsframe::kText:

@@ -35,9 +35,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
@@ -193,8 +193,8 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
   Stop(f.scheduler);
   const bool past = PastBoundary();
   // A boundary to come leaves time for the statistics of the runs alone (see step 4).
-  const absl::Duration margin = std::max(absl::Seconds(absl::GetFlag(FLAGS_margin_seconds)),
-                                         absl::Seconds(stats_wait + 1));
+  const absl::Duration margin =
+      std::max(absl::Seconds(absl::GetFlag(FLAGS_margin_seconds)), absl::Seconds(stats_wait + 1));
   const absl::Time boundary = past ? LastBoundary() : NextBoundary(margin);
   const std::string b = Ts(boundary);
   const int minute = absl::ToCivilMinute(boundary, absl::UTCTimeZone()).minute();
@@ -208,10 +208,13 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
                          past ? absl::StrCat(", created_at = ", b, " - interval '1 hour'") : "",
                          " WHERE store_id LIKE 'f%'"));
     if (first) {
-      tx.exec(absl::StrCat("INSERT INTO tick_claims (store_id, boundary, run_id, claimed_at, "
-                           "recorded_at) SELECT store_id, ", b, " - interval '1 hour', "
-                           "'h1-' || store_id, now(), now() FROM stores "
-                           "WHERE store_id LIKE 'f%'"));
+      tx.exec(
+          absl::StrCat("INSERT INTO tick_claims (store_id, boundary, run_id, claimed_at, "
+                       "recorded_at) SELECT store_id, ",
+                       b,
+                       " - interval '1 hour', "
+                       "'h1-' || store_id, now(), now() FROM stores "
+                       "WHERE store_id LIKE 'f%'"));
     }
     tx.commit();
   }
@@ -237,16 +240,14 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
   const pid_t worker_pid = f.worker.process->pid();
   WorkerSamples samples;
   samples.rss_idle = RssMib(worker_pid);
-  const double cpu_before[4] = {CpuSeconds(worker_pid),
-                                past ? 0 : CpuSeconds(f.scheduler.process->pid()),
-                                ClusterCpuSeconds(f.cluster.postmaster),
-                                CpuSeconds(f.sim->process().pid())};
+  const double cpu_before[4] = {
+      CpuSeconds(worker_pid), past ? 0 : CpuSeconds(f.scheduler.process->pid()),
+      ClusterCpuSeconds(f.cluster.postmaster), CpuSeconds(f.sim->process().pid())};
   const absl::Time cpu_start = absl::Now();
   std::atomic<bool> stop_sampling{false};
   std::atomic<bool> backlog{false};  // runs of the boundary are queued
-  std::thread sampler([&] {
-    Sample(worker_pid, f.worker.metrics_port, slots, stop_sampling, backlog, samples);
-  });
+  std::thread sampler(
+      [&] { Sample(worker_pid, f.worker.metrics_port, slots, stop_sampling, backlog, samples); });
   if (past) f.scheduler = StartFleetScheduler(f);
   // The herd's manual triggers, each on a WatchStore stream opened before its trigger.
   channel = grpc::CreateChannel(f.scheduler.target, grpc::InsecureChannelCredentials());
@@ -270,7 +271,8 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
           "SELECT count(*) FILTER (WHERE status IN ('completed', 'failed')), "
           "count(*) FILTER (WHERE status = 'queued'), count(*), "
           "(SELECT count(*) FROM sync_runs WHERE status = 'running') FROM sync_runs "
-          "WHERE trigger = 'cron' AND scheduled_for = " + b);
+          "WHERE trigger = 'cron' AND scheduled_for = " +
+          b);
     }();
     finished = r[0].as<int64_t>();
     queued = r[1].as<int64_t>();
@@ -312,22 +314,22 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
   const DbSnapshot db_after = Snapshot(conn);
   const std::string since = TsMicros(cpu_start);
   const int64_t claimed = Scalar(conn, "SELECT count(*) FROM tick_claims WHERE boundary = " + b);
-  const int64_t skipped = Scalar(
-      conn, "SELECT count(*) FROM tick_claims WHERE last_skip_at >= " + since);
+  const int64_t skipped =
+      Scalar(conn, "SELECT count(*) FROM tick_claims WHERE last_skip_at >= " + since);
   const std::string of_boundary = "FROM sync_runs WHERE trigger = 'cron' AND scheduled_for = " + b;
-  const int64_t completed = Scalar(conn, "SELECT count(*) " + of_boundary +
-                                             " AND status = 'completed'");
+  const int64_t completed =
+      Scalar(conn, "SELECT count(*) " + of_boundary + " AND status = 'completed'");
   const int64_t failed = Scalar(conn, "SELECT count(*) " + of_boundary + " AND status = 'failed'");
-  const int64_t window_runs = Scalar(conn, "SELECT count(*) FROM sync_runs WHERE finished_at >= " +
-                                               since);
-  const int64_t retries = Scalar(
-      conn, "SELECT count(*) FROM sync_runs WHERE attempt > 1 AND queued_at >= " + since);
+  const int64_t window_runs =
+      Scalar(conn, "SELECT count(*) FROM sync_runs WHERE finished_at >= " + since);
+  const int64_t retries =
+      Scalar(conn, "SELECT count(*) FROM sync_runs WHERE attempt > 1 AND queued_at >= " + since);
   std::string failures;
   {
     pqxx::nontransaction tx(conn);
     for (const auto& row : tx.exec("SELECT count(*), left(error, 160) FROM sync_runs WHERE "
-                                   "status = 'failed' AND finished_at >= " + since +
-                                   " GROUP BY 2 ORDER BY 1 DESC LIMIT 3")) {
+                                   "status = 'failed' AND finished_at >= " +
+                                   since + " GROUP BY 2 ORDER BY 1 DESC LIMIT 3")) {
       absl::StrAppend(&failures, failures.empty() ? "" : "; ", row[0].as<int64_t>(), "x ",
                       row[1].as<std::string>());
     }
@@ -336,8 +338,8 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
     return Column(conn, absl::StrCat("SELECT extract(epoch FROM ", expr, ") ", of_boundary));
   };
   const std::vector<double> claim_s = Column(
-      conn, "SELECT extract(epoch FROM claimed_at - boundary) FROM tick_claims WHERE boundary = " +
-                b);
+      conn,
+      "SELECT extract(epoch FROM claimed_at - boundary) FROM tick_claims WHERE boundary = " + b);
   const std::vector<double> group_claim_ms = GroupClaimMs(conn, b);
   const std::vector<double> queued_s = cron("queued_at - scheduled_for");
   const std::vector<double> started_s = cron("started_at - scheduled_for");
@@ -349,17 +351,16 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
         Scalar(conn, absl::StrCat("SELECT sum(", column, ") ", of_boundary)));
   };
 
-  auto diff = [](const autosync::testing::MetricValues& a,
-                 const autosync::testing::MetricValues& z, const std::string& name) {
-    return SumSeries(z, name) - SumSeries(a, name);
-  };
+  auto diff = [](const autosync::testing::MetricValues& a, const autosync::testing::MetricValues& z,
+                 const std::string& name) { return SumSeries(z, name) - SumSeries(a, name); };
   Json stages;
   for (const char* stage : {"orders", "ads", "ltv"}) {
     const std::string label = absl::StrCat("{stage=\"", stage, "\"}");
     const double c =
         diff(worker_before, worker_after, "autosync_worker_stage_duration_seconds_count" + label);
     stages.Num(stage, c > 0 ? diff(worker_before, worker_after,
-                                   "autosync_worker_stage_duration_seconds_sum" + label) / c
+                                   "autosync_worker_stage_duration_seconds_sum" + label) /
+                                  c
                             : -1);
   }
   const int64_t lost = n - completed - failed;
@@ -382,10 +383,11 @@ std::pair<std::string, int64_t> MeasureBoundary(Fleet& f, bool first) {
   std::printf("| worker RSS idle / max / max with all %d slots busy | %.1f / %.1f / %.1f MiB |\n",
               slots, samples.rss_idle, samples.rss_max, samples.rss_max_full);
   for (size_t i = 0; i < herd.size(); ++i) {
-    std::printf("| manual %s: alone first / end, herd first / end (%lld cron runs queued) | "
-                "%.0f / %.0f ms, %.0f / %.0f ms |\n",
-                herd[i].store_id.c_str(), static_cast<long long>(queued_at_trigger[i]),
-                alone[i].first_ms, alone[i].total_ms, herd[i].first_ms, herd[i].total_ms);
+    std::printf(
+        "| manual %s: alone first / end, herd first / end (%lld cron runs queued) | "
+        "%.0f / %.0f ms, %.0f / %.0f ms |\n",
+        herd[i].store_id.c_str(), static_cast<long long>(queued_at_trigger[i]), alone[i].first_ms,
+        alone[i].total_ms, herd[i].first_ms, herd[i].total_ms);
   }
   std::vector<std::string> alone_json, herd_json, queued_json;
   for (const ManualRun& r : alone) alone_json.push_back(ManualJson(r));
@@ -463,8 +465,8 @@ int Herd() {
   specs.pop_back();
   if (specs.size() > 120 * 1024) Die("too many stores for one store-sim argument");
   // History up to the start of today: a live store's data, so the 28 days of ads are current.
-  const absl::Time today = absl::FromCivil(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()),
-                                           absl::UTCTimeZone());
+  const absl::Time today =
+      absl::FromCivil(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()), absl::UTCTimeZone());
   auto sim = autosync::testing::StoreSim::Start(
       {"--stores=" + specs, absl::StrCat("--latency_ms=", absl::GetFlag(FLAGS_latency_ms)),
        "--end=" + absl::FormatTime(absl::RFC3339_sec, today, absl::UTCTimeZone())});
@@ -492,8 +494,9 @@ int Herd() {
   // 1. Warm-up: every store's first sync, queued at once.
   Say(absl::StrCat("warm-up: first sync of ", f.stores + f.manual, " stores"));
   const absl::Time warm_start = absl::Now();
-  Exec(*f.conn, "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, priority) "
-                "SELECT 'warm-' || store_id, store_id, 'api', 'queued', 'queued', 0 FROM stores");
+  Exec(*f.conn,
+       "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, priority) "
+       "SELECT 'warm-' || store_id, store_id, 'api', 'queued', 'queued', 0 FROM stores");
   int64_t active = 0;
   while (absl::Now() < warm_start + bound) {
     active =
@@ -503,9 +506,10 @@ int Herd() {
   }
   const double warm_s = absl::ToDoubleSeconds(absl::Now() - warm_start);
   if (active != 0) Die(absl::StrCat("warm-up: ", active, " runs unfinished after ", warm_s, " s"));
-  const int64_t unsynced = Scalar(*f.conn, "SELECT count(*) FROM stores s WHERE NOT EXISTS ("
-                                           "SELECT 1 FROM sync_runs r WHERE r.store_id = "
-                                           "s.store_id AND r.status = 'completed')");
+  const int64_t unsynced = Scalar(*f.conn,
+                                  "SELECT count(*) FROM stores s WHERE NOT EXISTS ("
+                                  "SELECT 1 FROM sync_runs r WHERE r.store_id = "
+                                  "s.store_id AND r.status = 'completed')");
   Say(absl::StrCat("warm-up done in ", absl::StrFormat("%.1f", warm_s), " s; ", unsynced,
                    " stores without a completed sync"));
 
@@ -526,18 +530,17 @@ int Herd() {
     lost += lost_second;
   }
   Stop(f.scheduler);
-  std::printf("RESULT %s\n",
-              Json()
-                  .Str("mode", "herd")
-                  .Str("boundary", absl::GetFlag(FLAGS_boundary))
-                  .Num("stores", static_cast<double>(f.stores))
-                  .Num("orders", orders)
-                  .Num("latency_ms", absl::GetFlag(FLAGS_latency_ms))
-                  .Num("warm_s", warm_s)
-                  .Num("unsynced", static_cast<double>(unsynced))
-                  .Raw("boundaries", JsonArray(boundaries))
-                  .Render()
-                  .c_str());
+  std::printf("RESULT %s\n", Json()
+                                 .Str("mode", "herd")
+                                 .Str("boundary", absl::GetFlag(FLAGS_boundary))
+                                 .Num("stores", static_cast<double>(f.stores))
+                                 .Num("orders", orders)
+                                 .Num("latency_ms", absl::GetFlag(FLAGS_latency_ms))
+                                 .Num("warm_s", warm_s)
+                                 .Num("unsynced", static_cast<double>(unsynced))
+                                 .Raw("boundaries", JsonArray(boundaries))
+                                 .Render()
+                                 .c_str());
   return lost == 0 ? 0 : 1;
 }
 

@@ -25,14 +25,16 @@ int RunClaims(const ClaimsOptions& options) {
     // queues a run). No worker: nothing is dispatched. Created an hour before, so that a boundary
     // that has passed is caught up.
     pqxx::work tx(conn);
-    tx.exec(absl::StrCat("INSERT INTO stores (store_id, schedule, ads_schedule, staleness_seconds, "
-                         "created_at) SELECT 's' || i, '", minute, " * * * *', '", minute,
-                         " * * * *', 0, ",
-                         Ts(boundary - absl::Hours(1)), " FROM generate_series(1, ", n, ") i"));
-    tx.exec(absl::StrCat("INSERT INTO tick_claims (store_id, boundary, run_id, claimed_at, "
-                         "recorded_at) SELECT store_id, ", Ts(boundary - absl::Hours(1)),
-                         ", 'h1-' || store_id, ", Ts(boundary - absl::Hours(1)), ", ",
-                         Ts(boundary - absl::Hours(1)), " FROM stores"));
+    tx.exec(
+        absl::StrCat("INSERT INTO stores (store_id, schedule, ads_schedule, staleness_seconds, "
+                     "created_at) SELECT 's' || i, '",
+                     minute, " * * * *', '", minute, " * * * *', 0, ",
+                     Ts(boundary - absl::Hours(1)), " FROM generate_series(1, ", n, ") i"));
+    tx.exec(absl::StrCat(
+        "INSERT INTO tick_claims (store_id, boundary, run_id, claimed_at, "
+        "recorded_at) SELECT store_id, ",
+        Ts(boundary - absl::Hours(1)), ", 'h1-' || store_id, ", Ts(boundary - absl::Hours(1)), ", ",
+        Ts(boundary - absl::Hours(1)), " FROM stores"));
     tx.exec(absl::StrCat(
         "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, scheduled_for, "
         "queued_at, started_at, finished_at) "
@@ -57,20 +59,28 @@ int RunClaims(const ClaimsOptions& options) {
   const std::string b = Ts(boundary);
   while (absl::Now() < deadline) {
     recorded = Scalar(conn, "SELECT count(*) FROM tick_claims WHERE boundary = " + b);
-    queued = Scalar(conn, "SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND "
-                          "scheduled_for = " + b);
+    queued = Scalar(conn,
+                    "SELECT count(*) FROM sync_runs WHERE trigger = 'cron' AND "
+                    "scheduled_for = " +
+                        b);
     if (recorded >= n && queued >= n) break;
     absl::SleepFor(absl::Milliseconds(250));
   }
-  const std::vector<double> claim_ms = Column(
-      conn, "SELECT extract(epoch FROM claimed_at - boundary) * 1000 FROM tick_claims "
-            "WHERE boundary = " + b);
-  const std::vector<double> recorded_ms = Column(
-      conn, "SELECT extract(epoch FROM recorded_at - boundary) * 1000 FROM tick_claims "
-            "WHERE boundary = " + b);
-  const std::vector<double> queued_ms = Column(
-      conn, "SELECT extract(epoch FROM queued_at - scheduled_for) * 1000 FROM sync_runs "
-            "WHERE trigger = 'cron' AND scheduled_for = " + b);
+  const std::vector<double> claim_ms =
+      Column(conn,
+             "SELECT extract(epoch FROM claimed_at - boundary) * 1000 FROM tick_claims "
+             "WHERE boundary = " +
+                 b);
+  const std::vector<double> recorded_ms =
+      Column(conn,
+             "SELECT extract(epoch FROM recorded_at - boundary) * 1000 FROM tick_claims "
+             "WHERE boundary = " +
+                 b);
+  const std::vector<double> queued_ms =
+      Column(conn,
+             "SELECT extract(epoch FROM queued_at - scheduled_for) * 1000 FROM sync_runs "
+             "WHERE trigger = 'cron' AND scheduled_for = " +
+                 b);
   const std::vector<double> group_ms = GroupClaimMs(conn, b);
   const double rss = RssMib(scheduler.process->pid());
   Stop(scheduler);
@@ -79,10 +89,11 @@ int RunClaims(const ClaimsOptions& options) {
     std::printf("| %s - boundary p50 / p99 / max | %.0f / %.0f / %.0f ms |\n", what,
                 Percentile(v, 0.5), Percentile(v, 0.99), Percentile(v, 1));
   };
-  std::printf("fleet claims: %lld stores firing at one boundary, no worker, %d history run(s) "
-              "each, %s\n",
-              static_cast<long long>(n), options.history_runs,
-              absl::FormatTime("%Y-%m-%d %H:%M UTC", boundary, absl::UTCTimeZone()).c_str());
+  std::printf(
+      "fleet claims: %lld stores firing at one boundary, no worker, %d history run(s) "
+      "each, %s\n",
+      static_cast<long long>(n), options.history_runs,
+      absl::FormatTime("%Y-%m-%d %H:%M UTC", boundary, absl::UTCTimeZone()).c_str());
   std::printf("| measurement | value |\n| --- | ---: |\n");
   std::printf("| ticks recorded / run rows queued | %lld / %lld of %lld |\n",
               static_cast<long long>(recorded), static_cast<long long>(queued),

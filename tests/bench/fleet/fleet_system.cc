@@ -66,8 +66,8 @@ std::string Spread(const std::vector<double>& v) {
 }
 
 absl::Time NextBoundary(absl::Duration margin) {
-  return absl::FromCivil(
-      absl::ToCivilMinute(absl::Now() + margin, absl::UTCTimeZone()) + 1, absl::UTCTimeZone());
+  return absl::FromCivil(absl::ToCivilMinute(absl::Now() + margin, absl::UTCTimeZone()) + 1,
+                         absl::UTCTimeZone());
 }
 
 absl::Time LastBoundary() {
@@ -173,15 +173,16 @@ DbSnapshot Snapshot(pqxx::connection& conn) {
   DbSnapshot s;
   pqxx::nontransaction tx(conn);
   for (const char* table : kTables) {
-    const pqxx::row r = tx.exec1(absl::StrCat(
-        "SELECT pg_total_relation_size('", table, "'), (SELECT count(*) FROM ", table,
-        "), n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables "
-        "WHERE schemaname = 'public' AND relname = '", table, "'"));
+    const pqxx::row r = tx.exec1(
+        absl::StrCat("SELECT pg_total_relation_size('", table, "'), (SELECT count(*) FROM ", table,
+                     "), n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables "
+                     "WHERE schemaname = 'public' AND relname = '",
+                     table, "'"));
     s.tables[table] = {r[0].as<double>(), r[1].as<double>(), r[2].as<double>(),
                        r[3].as<double>(), r[4].as<double>(), r[5].as<double>()};
   }
-  s.wal_bytes = tx.exec1("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8")[0]
-                    .as<double>();
+  s.wal_bytes =
+      tx.exec1("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8")[0].as<double>();
   return s;
 }
 
@@ -206,8 +207,10 @@ std::string Growth(const DbSnapshot& a, const DbSnapshot& b) {
 
 std::vector<double> GroupClaimMs(pqxx::connection& conn, const std::string& boundary) {
   if (Scalar(conn, "SELECT (to_regclass('tick_group_claims') IS NOT NULL)::int") != 1) return {};
-  return Column(conn, "SELECT extract(epoch FROM claimed_at - boundary) * 1000 "
-                      "FROM tick_group_claims WHERE boundary = " + boundary);
+  return Column(conn,
+                "SELECT extract(epoch FROM claimed_at - boundary) * 1000 "
+                "FROM tick_group_claims WHERE boundary = " +
+                    boundary);
 }
 
 }  // namespace autosync::bench

@@ -51,7 +51,8 @@ ManualRun RunTimer::Trigger(absl::Duration bound) {
     }
   }
   if (out.total_ms < 0) {
-    out.error = watcher_.status().has_value() ? "the WatchStore stream ended" : "no end seen in time";
+    out.error =
+        watcher_.status().has_value() ? "the WatchStore stream ended" : "no end seen in time";
   }
   return out;
 }

@@ -42,9 +42,10 @@ int Main(int argc, char** argv) {
   pqxx::connection conn(*url);
   {
     pqxx::work tx(conn);
-    tx.exec_params("INSERT INTO stores (store_id) SELECT 'store-' || i "
-                   "FROM generate_series(1, $1::bigint) i",
-                   stores);
+    tx.exec_params(
+        "INSERT INTO stores (store_id) SELECT 'store-' || i "
+        "FROM generate_series(1, $1::bigint) i",
+        stores);
     tx.commit();
   }
   // Hour h of the simulated day, ending now: the boundary, then each store's run queued at the
@@ -54,25 +55,32 @@ int Main(int argc, char** argv) {
     pqxx::work tx(conn);
     const std::string boundary =
         absl::StrCat("date_trunc('hour', now()) - interval '", hours - 1 - h, " hours'");
-    tx.exec(absl::StrCat(
-        "INSERT INTO tick_group_claims (group_id, boundary, owner, claimed_at) "
-        "SELECT g, ", boundary, ", 'scheduler-0', ", boundary, " + interval '10 ms' "
-        "FROM generate_series(0, 1023) g"));
-    tx.exec(absl::StrCat(
-        "INSERT INTO tick_claims AS c (store_id, boundary, run_id, owner, claimed_at, "
-        "recorded_at) SELECT store_id, ", boundary, ", 'run_' || md5(store_id || '", h,
-        "'), 'scheduler-0', ", boundary, ", ", boundary, " + interval '1 s' FROM stores "
-        "ON CONFLICT (store_id) DO UPDATE SET boundary = excluded.boundary, "
-        "run_id = excluded.run_id, claimed_at = excluded.claimed_at, "
-        "recorded_at = excluded.recorded_at"));
+    tx.exec(
+        absl::StrCat("INSERT INTO tick_group_claims (group_id, boundary, owner, claimed_at) "
+                     "SELECT g, ",
+                     boundary, ", 'scheduler-0', ", boundary,
+                     " + interval '10 ms' "
+                     "FROM generate_series(0, 1023) g"));
+    tx.exec(
+        absl::StrCat("INSERT INTO tick_claims AS c (store_id, boundary, run_id, owner, claimed_at, "
+                     "recorded_at) SELECT store_id, ",
+                     boundary, ", 'run_' || md5(store_id || '", h, "'), 'scheduler-0', ", boundary,
+                     ", ", boundary,
+                     " + interval '1 s' FROM stores "
+                     "ON CONFLICT (store_id) DO UPDATE SET boundary = excluded.boundary, "
+                     "run_id = excluded.run_id, claimed_at = excluded.claimed_at, "
+                     "recorded_at = excluded.recorded_at"));
     tx.exec(absl::StrCat(
         "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, scheduled_for, "
         "queued_at, started_at, finished_at, heartbeat_at, owner, orders_fetched, "
         "orders_written, ads_fetched, ads_written, cohort_rows, pages, priority, data_as_of) "
-        "SELECT 'run_' || substr(md5(store_id || '/", h, "'), 1, 24), store_id, 'cron', "
+        "SELECT 'run_' || substr(md5(store_id || '/",
+        h,
+        "'), 1, 24), store_id, 'cron', "
         "'completed', 'completed', b, b + interval '1 s', b + (hashtext(store_id) % 60 + 60) * "
         "interval '500 ms', b + interval '90 s', b + interval '90 s', 'scheduler-0', 20, 3, "
-        "28, 2, 24, 2, 1, b - interval '1 hour' FROM stores, (SELECT ", boundary, " AS b) t"));
+        "28, 2, 24, 2, 1, b - interval '1 hour' FROM stores, (SELECT ",
+        boundary, " AS b) t"));
     tx.commit();
   }
   const double write_s = absl::ToDoubleSeconds(absl::Now() - start);
@@ -96,23 +104,26 @@ int Main(int argc, char** argv) {
       const double mb = 1024.0 * 1024.0;
       std::printf("| %s | %lld | %.1f MB | %.1f MB | %.1f MB | %.0f B |\n", table,
                   static_cast<long long>(rows), r[1].as<double>() / mb, r[2].as<double>() / mb,
-                  r[3].as<double>() / mb, rows > 0 ? r[3].as<double>() / static_cast<double>(rows)
-                                                   : 0.0);
+                  r[3].as<double>() / mb,
+                  rows > 0 ? r[3].as<double>() / static_cast<double>(rows) : 0.0);
       if (std::string(table) == "sync_runs") runs_total = r[3].as<int64_t>();
     }
   }
   const double per_day = static_cast<double>(runs_total) * 24.0 / hours;
-  std::printf("| sync_runs per day / at 7 days / at 30 days (--run_history_days) | %.2f GB / "
-              "%.1f GB / %.1f GB |\n",
-              per_day / 1e9, 7 * per_day / 1e9, 30 * per_day / 1e9);
-  std::printf("| writing the simulated hours (set-based, one statement a table an hour) | %.1f s |\n",
-              write_s);
+  std::printf(
+      "| sync_runs per day / at 7 days / at 30 days (--run_history_days) | %.2f GB / "
+      "%.1f GB / %.1f GB |\n",
+      per_day / 1e9, 7 * per_day / 1e9, 30 * per_day / 1e9);
+  std::printf(
+      "| writing the simulated hours (set-based, one statement a table an hour) | %.1f s |\n",
+      write_s);
   // Pruning: the oldest hour moved past a 1-day retention, deleted by the scheduler's own
   // statement in its batches (1000 rows, up to 50 a pass).
   {
     pqxx::work tx(conn);
-    tx.exec("UPDATE sync_runs SET queued_at = queued_at - interval '2 days' WHERE queued_at < "
-            "(SELECT min(queued_at) FROM sync_runs) + interval '30 minutes'");
+    tx.exec(
+        "UPDATE sync_runs SET queued_at = queued_at - interval '2 days' WHERE queued_at < "
+        "(SELECT min(queued_at) FROM sync_runs) + interval '30 minutes'");
     tx.commit();
   }
   scheduler::PgRunQueue queue(**pool);
@@ -127,10 +138,11 @@ int Main(int argc, char** argv) {
     if (*n < 50 * 1000) break;
   }
   const double prune_s = absl::ToDoubleSeconds(absl::Now() - prune_start);
-  std::printf("| pruning an hour past the retention (%lld rows, %d passes of <= 50 x 1000) | %.1f s, "
-              "%.0f rows/s |\n",
-              static_cast<long long>(pruned), passes, prune_s,
-              prune_s > 0 ? static_cast<double>(pruned) / prune_s : 0.0);
+  std::printf(
+      "| pruning an hour past the retention (%lld rows, %d passes of <= 50 x 1000) | %.1f s, "
+      "%.0f rows/s |\n",
+      static_cast<long long>(pruned), passes, prune_s,
+      prune_s > 0 ? static_cast<double>(pruned) / prune_s : 0.0);
   return 0;
 }
 

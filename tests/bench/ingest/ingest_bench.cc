@@ -7,9 +7,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
-#include <cstdio>
-#include <cstdio>
 #include <pqxx/pqxx>
 #include <random>
 
@@ -121,18 +120,17 @@ double PlainCopy(const std::string& url, const storesim::StoreData& data) {
   conn.set_variable("session_replication_role", "replica");
   const absl::Time start = absl::Now();
   pqxx::work tx(conn);
-  pqxx::stream_to copy(tx, "orders",
-                       std::vector<std::string>{
-                           "store_id", "order_id", "name", "email", "customer_id", "created_at",
-                           "updated_at", "processed_at", "cancelled_at", "currency",
-                           "total_price", "subtotal_price", "total_tax", "total_discounts",
-                           "current_total_price", "refunded_amount", "financial_status", "test"});
+  pqxx::stream_to copy(
+      tx, "orders",
+      std::vector<std::string>{
+          "store_id", "order_id", "name", "email", "customer_id", "created_at", "updated_at",
+          "processed_at", "cancelled_at", "currency", "total_price", "subtotal_price", "total_tax",
+          "total_discounts", "current_total_price", "refunded_amount", "financial_status", "test"});
   for (const storesim::Order& o : data.orders()) {
     if (o.deleted) continue;
     const std::string id = absl::StrCat(o.id);
     const std::string name = absl::StrCat("#", o.number);
-    const std::string email =
-        o.customer >= 0 ? data.CustomerEmail(o.customer) : data.GuestEmail(o);
+    const std::string email = o.customer >= 0 ? data.CustomerEmail(o.customer) : data.GuestEmail(o);
     const std::string customer =
         o.customer >= 0 ? absl::StrCat(storesim::StoreData::CustomerId(o.customer)) : "";
     const std::string created = ts(o.created_at);
@@ -149,8 +147,7 @@ double PlainCopy(const std::string& url, const storesim::StoreData& data) {
         o.customer >= 0 ? customer.c_str() : nullptr, created.c_str(), updated.c_str(),
         created.c_str(), o.cancelled_at != 0 ? cancelled.c_str() : nullptr, "USD", total.c_str(),
         subtotal.c_str(), tax.c_str(), discounts.c_str(), current.c_str(), refunded.c_str(),
-        std::string(storesim::FinancialStatusName(o.financial_status)).c_str(),
-        o.test ? "t" : "f");
+        std::string(storesim::FinancialStatusName(o.financial_status)).c_str(), o.test ? "t" : "f");
   }
   copy.complete();
   tx.commit();
@@ -179,8 +176,8 @@ double PsqlCopy(const std::string& url, const storesim::StoreData& data, std::st
     const std::string email = o.customer >= 0 ? data.CustomerEmail(o.customer) : data.GuestEmail(o);
     const std::string line = absl::StrCat(
         "bench\t", o.id, "\t#", o.number, "\t", email, "\t",
-        o.customer >= 0 ? absl::StrCat(storesim::StoreData::CustomerId(o.customer)) : "\\N",
-        "\t", ts(o.created_at), "\t", ts(o.updated_at), "\t", ts(o.created_at), "\t",
+        o.customer >= 0 ? absl::StrCat(storesim::StoreData::CustomerId(o.customer)) : "\\N", "\t",
+        ts(o.created_at), "\t", ts(o.updated_at), "\t", ts(o.created_at), "\t",
         o.cancelled_at != 0 ? ts(o.cancelled_at) : "\\N", "\tUSD\t", money(o.total_cents()), "\t",
         money(o.subtotal_cents), "\t", money(o.tax_cents), "\t", money(o.discount_cents), "\t",
         money(o.current_total_cents()), "\t", money(o.refund_cents), "\t",
@@ -210,7 +207,8 @@ double PsqlCopy(const std::string& url, const storesim::StoreData& data, std::st
                                "created_at, updated_at, processed_at, cancelled_at, currency, "
                                "total_price, subtotal_price, total_tax, total_discounts, "
                                "current_total_price, refunded_amount, financial_status, test) "
-                               "FROM '", path, "'")},
+                               "FROM '",
+                               path, "'")},
          // As the stream_to anchor: the LTV change-log triggers stay out of it.
          .env = {{"PGOPTIONS", "-c session_replication_role=replica"}}});
     if (!psql.ok()) Die(psql.status().ToString());
@@ -326,7 +324,7 @@ int64_t WriteNewOrders(worker::SyncStore& store, const storesim::StoreData& data
     page.push_back(std::move(o));
     if (page.size() == 250 || i + 1 == n) {
       absl::StatusOr<int64_t> w = store.WriteOrdersPage("bench", "bench-ltv", page, clock,
-                                                      /*likely_new=*/false);
+                                                        /*likely_new=*/false);
       if (!w.ok()) Die(absl::StrCat("WriteOrdersPage: ", w.status().ToString()));
       written += *w;
       page.clear();
@@ -362,8 +360,9 @@ LtvFigures MeasureLtv(const std::string& url, const storesim::StoreData& data,
     }
     pqxx::nontransaction tx(conn);
     tx.exec("VACUUM ANALYZE orders");
-    visible = tx.exec("SELECT relallvisible::float8 / greatest(relpages, 1) FROM pg_class "
-                      "WHERE oid = 'orders'::regclass")[0][0]
+    visible = tx.exec(
+                    "SELECT relallvisible::float8 / greatest(relpages, 1) FROM pg_class "
+                    "WHERE oid = 'orders'::regclass")[0][0]
                   .as<double>();
   }
   LtvFigures f;
@@ -391,10 +390,11 @@ LtvFigures MeasureLtv(const std::string& url, const storesim::StoreData& data,
   int64_t next_order_id = 0;
   {
     pqxx::nontransaction tx(conn);
-    next_order_id = tx.exec("SELECT coalesce(max(order_id), 0) + 1 FROM orders")[0][0].as<int64_t>();
+    next_order_id =
+        tx.exec("SELECT coalesce(max(order_id), 0) + 1 FROM orders")[0][0].as<int64_t>();
   }
-  int64_t next_new_customer = storesim::StoreData::CustomerId(
-      static_cast<int32_t>(data.customer_count())) + 1000000;
+  int64_t next_new_customer =
+      storesim::StoreData::CustomerId(static_cast<int32_t>(data.customer_count())) + 1000000;
   absl::Time clock = absl::Now();
   for (int i = 0; i < repeats; ++i) {
     f.new_orders = WriteNewOrders(*store, data, 1000, next_order_id, next_new_customer, clock, rng);
@@ -531,20 +531,22 @@ int Main(int argc, char** argv) {
               sim_ready_s, absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()).c_str());
   std::printf("| measurement | seconds | orders/s | vs plain COPY |\n");
   std::printf("| --- | ---: | ---: | ---: |\n");
-  std::printf("| plain COPY of the same rows (anchor) | %.2f | %.0f | 100%% |\n", copy_s, copy_rate);
+  std::printf("| plain COPY of the same rows (anchor) | %.2f | %.0f | 100%% |\n", copy_s,
+              copy_rate);
   const double psql_rate = static_cast<double>(count) / psql_s;
-  std::printf("| psql \\copy of the same rows from a file (the database's limit) | %.2f | %.0f | "
-              "%.0f%% |\n",
-              psql_s, psql_rate, 100.0 * psql_rate / copy_rate);
+  std::printf(
+      "| psql \\copy of the same rows from a file (the database's limit) | %.2f | %.0f | "
+      "%.0f%% |\n",
+      psql_s, psql_rate, 100.0 * psql_rate / copy_rate);
   if (!ltv_only) {
     const double sync_rate = static_cast<double>(full.orders_fetched) / full.orders_s;
     std::printf("| full sync, orders stage (HTTP + COPY + upsert) | %.2f | %.0f | %.0f%% |\n",
                 full.orders_s, sync_rate, 100.0 * sync_rate / copy_rate);
     const double bulk_rate = static_cast<double>(bulk.orders_fetched) / bulk.orders_s;
-    std::printf("| full sync through a GraphQL bulk operation, orders stage (%.0f%% of psql "
-                "\\copy) | %.2f | %.0f | %.0f%% |\n",
-                100.0 * bulk_rate / psql_rate, bulk.orders_s, bulk_rate,
-                100.0 * bulk_rate / copy_rate);
+    std::printf(
+        "| full sync through a GraphQL bulk operation, orders stage (%.0f%% of psql "
+        "\\copy) | %.2f | %.0f | %.0f%% |\n",
+        100.0 * bulk_rate / psql_rate, bulk.orders_s, bulk_rate, 100.0 * bulk_rate / copy_rate);
     std::printf("| full sync, whole run (orders + ads + LTV %.2fs) | %.2f | %.0f | %.0f%% |\n",
                 full.ltv_s, full.total_s, static_cast<double>(count) / full.total_s,
                 100.0 * (static_cast<double>(count) / full.total_s) / copy_rate);
@@ -552,8 +554,8 @@ int Main(int argc, char** argv) {
         "| second sync, nothing new (%lld re-read, %lld written, LTV %.3fs) | %.2f | | %.1f%% of "
         "full |\n",
         static_cast<long long>(incremental.orders_fetched),
-        static_cast<long long>(incremental.orders_written), incremental.ltv_s,
-        incremental.total_s, 100.0 * incremental.total_s / full.total_s);
+        static_cast<long long>(incremental.orders_written), incremental.ltv_s, incremental.total_s,
+        100.0 * incremental.total_s / full.total_s);
   }
   std::printf(
       "\nLTV cohorts (%s, %lld cohort rows; median of %d runs; table vacuumed, %.0f%% of pages "

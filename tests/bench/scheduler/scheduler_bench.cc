@@ -166,8 +166,8 @@ int Main(int argc, char** argv) {
     if (!m.ok()) Die(absl::StrCat("cannot scrape the scheduler: ", m.status().ToString()));
     auto refreshes = [&](const char* outcome) {
       return autosync::testing::SeriesValue(
-          *m, absl::StrCat("autosync_scheduler_schedule_refreshes_total{outcome=\"", outcome,
-                           "\"}"));
+          *m,
+          absl::StrCat("autosync_scheduler_schedule_refreshes_total{outcome=\"", outcome, "\"}"));
     };
     std::printf("| minute refreshes since start: reloaded / unchanged | %.0f / %.0f |\n",
                 refreshes("reloaded"), refreshes("unchanged"));
@@ -219,10 +219,11 @@ int Main(int argc, char** argv) {
 
   // The earliest claim: what the timer wake-up, popping the due fires and the first statement
   // cost before any tick is claimed (the rest of the lateness is the claims themselves).
-  const double first_ms = tx.exec_params1("SELECT extract(epoch FROM min(claimed_at) - "
-                                          "to_timestamp($1)) * 1000 FROM tick_claims "
-                                          "WHERE boundary = to_timestamp($1)",
-                                          absl::ToUnixSeconds(boundary))[0]
+  const double first_ms = tx.exec_params1(
+                                "SELECT extract(epoch FROM min(claimed_at) - "
+                                "to_timestamp($1)) * 1000 FROM tick_claims "
+                                "WHERE boundary = to_timestamp($1)",
+                                absl::ToUnixSeconds(boundary))[0]
                               .as<double>();
 
   std::printf("scheduler benchmark: %lld stores, %lld firing at %s, %s\n",
@@ -231,14 +232,16 @@ int Main(int argc, char** argv) {
               absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()).c_str());
   std::printf("| measurement | value |\n| --- | ---: |\n");
   std::printf("| start-up to SERVING with all schedules loaded | %.2f s |\n", startup_s);
-  std::printf("| RSS idle / after the boundary | %.1f MB / %.1f MB |\n", idle_b.rss_mb, after.rss_mb);
+  std::printf("| RSS idle / after the boundary | %.1f MB / %.1f MB |\n", idle_b.rss_mb,
+              after.rss_mb);
   std::printf("| idle CPU between boundaries | %.4f cores |\n", idle_cores);
   std::printf("| ticks claimed at the boundary | %lld of %lld |\n", static_cast<long long>(claimed),
               static_cast<long long>(firing));
-  std::printf("| ticks recorded (skip counted or run queued) | %lld of %lld |\n", static_cast<long long>(recorded),
-              static_cast<long long>(firing));
-  std::printf("| fire lateness p50 / p90 / p99 / max (claim - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
-              std::stod(q[0]), std::stod(q[1]), std::stod(q[2]), std::stod(q[3]));
+  std::printf("| ticks recorded (skip counted or run queued) | %lld of %lld |\n",
+              static_cast<long long>(recorded), static_cast<long long>(firing));
+  std::printf(
+      "| fire lateness p50 / p90 / p99 / max (claim - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
+      std::stod(q[0]), std::stod(q[1]), std::stod(q[2]), std::stod(q[3]));
   std::printf("| first claim (earliest claim - boundary) | %.1f ms |\n", first_ms);
   const pqxx::row gap = tx.exec_params1(
       "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM recorded_at - "
@@ -247,8 +250,10 @@ int Main(int argc, char** argv) {
       absl::ToUnixSeconds(boundary));
   std::printf("| record after its claim p50 / max | %.0f / %.0f ms |\n", gap[0].as<double>(),
               gap[1].as<double>());
-  std::printf("| run row p50 / p90 / p99 / max (tick recorded - boundary) | %.0f / %.0f / %.0f / %.0f ms |\n",
-              std::stod(rec[0]), std::stod(rec[1]), std::stod(rec[2]), std::stod(rec[3]));
+  std::printf(
+      "| run row p50 / p90 / p99 / max (tick recorded - boundary) | %.0f / %.0f / %.0f / %.0f ms "
+      "|\n",
+      std::stod(rec[0]), std::stod(rec[1]), std::stod(rec[2]), std::stod(rec[3]));
   return claimed >= firing && recorded >= firing ? 0 : 1;
 }
 

@@ -58,9 +58,9 @@ TEST(DatabaseRestartTest, ServicesStayUpReportNotServingAndRecoverWithin10s) {
   auto db = (*cluster)->CreateDatabase();
   ASSERT_TRUE(db.ok()) << db.status();
   FaultSystem sys(*db);
-  ASSERT_TRUE(sys.StartSim({absl::StrCat("--stores=", kStore, ":20000"), "--leak_per_second=0",
-                            "--seed=5"})
-                  .ok());
+  ASSERT_TRUE(
+      sys.StartSim({absl::StrCat("--stores=", kStore, ":20000"), "--leak_per_second=0", "--seed=5"})
+          .ok());
   ASSERT_TRUE(sys.StartScheduler("a").ok());
   ASSERT_TRUE(sys.StartWorker(0).ok());
   ASSERT_TRUE(sys.Upsert(sys.StoreFor(kStore)).ok());

@@ -85,8 +85,8 @@ class HealthRecorder {
   std::string Describe(absl::Time origin) {
     std::string out;
     for (const Change& c : changes()) {
-      absl::StrAppend(&out, absl::StrFormat("%+.1fs %s; ", absl::ToDoubleSeconds(c.at - origin),
-                                            c.state));
+      absl::StrAppend(
+          &out, absl::StrFormat("%+.1fs %s; ", absl::ToDoubleSeconds(c.at - origin), c.state));
     }
     return out;
   }
@@ -184,8 +184,8 @@ TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
                                     "base, 'env:SIM_TOKEN' FROM (VALUES ",
                                     values, ") v(id, base)"))
                   .ok());
-  ASSERT_TRUE(sys.Exec("CREATE TABLE failover_probe (at timestamptz DEFAULT clock_timestamp())")
-                  .ok());
+  ASSERT_TRUE(
+      sys.Exec("CREATE TABLE failover_probe (at timestamptz DEFAULT clock_timestamp())").ok());
   ASSERT_TRUE(WaitUntil(
       [&] { return sys.Scalar("SELECT sum(slots) FROM worker_slots").value_or(0) == kSlots; },
       absl::Seconds(10)));
@@ -204,8 +204,7 @@ TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
   ASSERT_TRUE(WaitUntil(
       [&] {
         return count(absl::StrCat("scheduled_for = ", t1, " AND status = 'running'")) >= 2 &&
-               count(absl::StrCat("scheduled_for = ", t1, " AND status = 'queued'")) >=
-                   kStores / 2;
+               count(absl::StrCat("scheduled_for = ", t1, " AND status = 'queued'")) >= kStores / 2;
       },
       tick1 - absl::Now() + absl::Seconds(20)))
       << count(absl::StrCat("scheduled_for = ", t1)) << " runs of tick 1\n"
@@ -254,8 +253,8 @@ TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
       absl::Seconds(90));
   std::cout << "tick 1 drained " << absl::FormatDuration(absl::Now() - killed_at)
             << " after the kill" << std::endl;
-  ASSERT_TRUE(drained) << count("status = 'queued'") << " queued, "
-                       << count("status = 'running'") << " running\n"
+  ASSERT_TRUE(drained) << count("status = 'queued'") << " queued, " << count("status = 'running'")
+                       << " running\n"
                        << sys.scheduler(0).process->Output();
   absl::StatusOr<std::string> first_run = sys.Text(absl::StrCat(
       "SELECT extract(epoch FROM min(finished_at))::text FROM sync_runs WHERE status = "
@@ -269,8 +268,8 @@ TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
                    "BENCH failover: primary killed -> first write %.1f s, first completed run "
                    "%.1f s (%d stores, %d in flight, %d queued)",
                    absl::ToDoubleSeconds(first_write - killed_at),
-                   first_run_epoch - absl::ToDoubleSeconds(killed_at - absl::UnixEpoch()),
-                   kStores, static_cast<int>(in_flight), static_cast<int>(queued))
+                   first_run_epoch - absl::ToDoubleSeconds(killed_at - absl::UnixEpoch()), kStores,
+                   static_cast<int>(in_flight), static_cast<int>(queued))
             << std::endl;
 
   // Readiness followed the database: NOT_SERVING while no primary answered, SERVING after.
@@ -307,26 +306,27 @@ TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
   const int64_t failed = count("status = 'failed'");
   std::cout << failed << " runs cut off by the failover" << std::endl;
   EXPECT_GT(failed, 0) << "the kill cut no run off: it proves nothing";
-  EXPECT_EQ(
-      sys.Text("SELECT string_agg(f.run_id || ' (' || f.store_id || '): ' || f.error, '; ') "
-               "FROM sync_runs f WHERE f.status = 'failed' AND NOT EXISTS (SELECT 1 FROM "
-               "sync_runs n WHERE n.store_id = f.store_id AND n.status = 'completed' AND "
-               "n.queued_at >= f.queued_at AND n.run_id <> f.run_id)")
-          .status()
-          .code(),
-      absl::StatusCode::kNotFound)
+  EXPECT_EQ(sys.Text("SELECT string_agg(f.run_id || ' (' || f.store_id || '): ' || f.error, '; ') "
+                     "FROM sync_runs f WHERE f.status = 'failed' AND NOT EXISTS (SELECT 1 FROM "
+                     "sync_runs n WHERE n.store_id = f.store_id AND n.status = 'completed' AND "
+                     "n.queued_at >= f.queued_at AND n.run_id <> f.run_id)")
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound)
       << "failed runs without a completed run after them";
   EXPECT_EQ(count("status = 'failed' AND error NOT ILIKE '%database%' AND error NOT ILIKE "
                   "'%postgres%' AND error NOT ILIKE '%heartbeat%'"),
             0)
-      << sys.Text("SELECT string_agg(DISTINCT error, '; ') FROM sync_runs WHERE status = "
-                  "'failed'")
+      << sys.Text(
+                "SELECT string_agg(DISTINCT error, '; ') FROM sync_runs WHERE status = "
+                "'failed'")
              .value_or("");
 
   // Tick 2, after the failover: every store once more, once.
   ASSERT_TRUE(WaitUntil(
-      [&] { return count(absl::StrCat("scheduled_for = ", t2, " AND status = 'completed'")) >=
-                   kStores; },
+      [&] {
+        return count(absl::StrCat("scheduled_for = ", t2, " AND status = 'completed'")) >= kStores;
+      },
       tick1 + absl::Seconds(60) - absl::Now() + absl::Seconds(60)))
       << count(absl::StrCat("scheduled_for = ", t2)) << " runs of tick 2\n"
       << sys.scheduler(0).process->Output();
@@ -358,8 +358,11 @@ TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
     v1::TriggerSyncResponse rebuilt;
     ASSERT_TRUE(sys.Trigger(store, &rebuilt, 0, /*force=*/true).ok());
     ASSERT_TRUE(WaitUntil(
-        [&] { return count(absl::StrCat("run_id = '", rebuilt.run_id(), "' AND status = "
-                                        "'completed'")) == 1; },
+        [&] {
+          return count(absl::StrCat("run_id = '", rebuilt.run_id(),
+                                    "' AND status = "
+                                    "'completed'")) == 1;
+        },
         absl::Seconds(60)));
     EXPECT_EQ(Cohorts(*db, store), incremental);
   }
@@ -405,8 +408,7 @@ TEST_F(FailoverTest, PostmasterKillThenSwitchoverWhileIdle) {
   // node_considered_unhealthy_timeout). Either way the services must carry on.
   absl::StatusOr<int> after = cluster().WaitForPrimaryAndSecondary(absl::Seconds(60));
   ASSERT_TRUE(after.ok()) << after.status();
-  std::cout << "postmaster killed -> first write " << absl::FormatDuration(postmaster_write)
-            << "; "
+  std::cout << "postmaster killed -> first write " << absl::FormatDuration(postmaster_write) << "; "
             << (*after == *primary ? "restarted in place" : "failed over") << std::endl;
   primary = after;
   const int standby = 1 - *primary;
@@ -447,8 +449,7 @@ TEST_F(FailoverTest, PostmasterKillThenSwitchoverWhileIdle) {
   absl::Status states =
       cluster().WaitForState({{standby, "primary"}, {*primary, "secondary"}}, absl::Seconds(60));
   ASSERT_TRUE(states.ok()) << states;
-  std::cout << "switchover done in " << absl::FormatDuration(absl::Now() - switch_at)
-            << std::endl;
+  std::cout << "switchover done in " << absl::FormatDuration(absl::Now() - switch_at) << std::endl;
 
   // The waiting scheduler's only host is the primary now: it starts serving.
   EXPECT_TRUE(WaitForServing(waiting_target, absl::Seconds(30)).ok()) << (*waiting)->Output();
@@ -470,8 +471,8 @@ TEST_F(FailoverTest, PostmasterKillThenSwitchoverWhileIdle) {
       << last.error_message() << " / " << run.message();
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return sys.Text(absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '",
-                                     run.run_id(), "'"))
+        return sys.Text(absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '", run.run_id(),
+                                     "'"))
                    .value_or("") == "completed";
       },
       absl::Seconds(60)))

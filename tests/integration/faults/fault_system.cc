@@ -111,14 +111,13 @@ absl::Status FaultSystem::StartScheduler(const std::string& name,
             "--worker_target=" + worker_target};
   s.args.insert(s.args.end(), extra_args.begin(), extra_args.end());
   if (absl::Status st = StartProcess(s, "scheduler-service", {}); !st.ok()) return st;
-  s.stub = v1::Scheduler::NewStub(
-      grpc::CreateChannel(s.target(), grpc::InsecureChannelCredentials()));
+  s.stub =
+      v1::Scheduler::NewStub(grpc::CreateChannel(s.target(), grpc::InsecureChannelCredentials()));
   schedulers_.push_back(std::move(s));
   return absl::OkStatus();
 }
 
-v1::Store FaultSystem::StoreFor(const std::string& id, const std::string& schedule,
-                                bool with_ads) {
+v1::Store FaultSystem::StoreFor(const std::string& id, const std::string& schedule, bool with_ads) {
   v1::Store s;
   s.set_store_id(id);
   s.set_display_name("Store " + id);

@@ -38,8 +38,8 @@ int64_t FiresSettled(int metrics_port) {
   if (!m.ok()) return -1;
   int64_t n = 0;
   for (const char* outcome : {"started", "skipped", "lost"}) {
-    n += static_cast<int64_t>(SeriesValue(
-        *m, absl::StrCat("autosync_scheduler_fires_total{outcome=\"", outcome, "\"}")));
+    n += static_cast<int64_t>(
+        SeriesValue(*m, absl::StrCat("autosync_scheduler_fires_total{outcome=\"", outcome, "\"}")));
   }
   return n;
 }
@@ -69,17 +69,16 @@ TEST(ReplicasTest, EachTickSyncsEveryStoreOnceAndTheSurvivorTakesOver) {
     absl::StrAppend(&values, i ? "," : "", "('", StoreId(i), "', '",
                     sys.sim().orders_base(StoreId(i)), "')");
   }
-  ASSERT_TRUE(sys.Exec(absl::StrCat(
-                           "INSERT INTO stores (store_id, schedule, staleness_seconds, "
-                           "orders_api_base, credentials_ref) SELECT id, '* * * * *', 0, base, "
-                           "'env:SIM_TOKEN' FROM (VALUES ",
-                           values, ") v(id, base)"))
-                  .ok());
+  ASSERT_TRUE(
+      sys.Exec(absl::StrCat("INSERT INTO stores (store_id, schedule, staleness_seconds, "
+                            "orders_api_base, credentials_ref) SELECT id, '* * * * *', 0, base, "
+                            "'env:SIM_TOKEN' FROM (VALUES ",
+                            values, ") v(id, base)"))
+          .ok());
   ASSERT_TRUE(sys.StartScheduler("b", scheduler_args).ok());  // loads them at start
   // Replica a sees them on its next refresh; the first tick counted is one both have loaded.
   const absl::Time loaded = absl::Now() + absl::Seconds(3);
-  const absl::Time tick1 =
-      absl::FromUnixSeconds((absl::ToUnixSeconds(loaded) / 60 + 1) * 60);
+  const absl::Time tick1 = absl::FromUnixSeconds((absl::ToUnixSeconds(loaded) / 60 + 1) * 60);
   const std::string t1 = absl::StrCat("to_timestamp(", absl::ToUnixSeconds(tick1), ")");
   std::cout << "tick 1 at " << absl::FormatTime(tick1) << std::endl;
   // Each replica's fires are counted from here. A boundary that came after the stores were
@@ -100,8 +99,7 @@ TEST(ReplicasTest, EachTickSyncsEveryStoreOnceAndTheSurvivorTakesOver) {
     const std::string t = absl::StrCat("to_timestamp(", absl::ToUnixSeconds(at), ")");
     const bool done = WaitUntil(
         [&] {
-          return count(absl::StrCat("scheduled_for = ", t, " AND status = 'completed'")) >=
-                 kStores;
+          return count(absl::StrCat("scheduled_for = ", t, " AND status = 'completed'")) >= kStores;
         },
         at - absl::Now() + absl::Seconds(55));
     EXPECT_TRUE(done) << count(absl::StrCat("scheduled_for = ", t)) << " claims, "

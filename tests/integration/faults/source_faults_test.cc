@@ -60,8 +60,8 @@ class SourceFaultsTest : public ::testing::TestWithParam<std::string> {
   // The newest updated_at among stored orders: where a cursor of committed pages stands.
   int64_t NewestStored() {
     absl::StatusOr<int64_t> v = sys_->Scalar(absl::StrCat(
-        "SELECT extract(epoch FROM max(updated_at))::bigint FROM orders WHERE store_id = '",
-        kStore, "'"));
+        "SELECT extract(epoch FROM max(updated_at))::bigint FROM orders WHERE store_id = '", kStore,
+        "'"));
     return v.ok() ? *v : 0;
   }
   int64_t Stored() {
@@ -92,11 +92,11 @@ class SourceFaultsTest : public ::testing::TestWithParam<std::string> {
         timeout);
     EXPECT_TRUE(terminal.has_value()) << faults << "\n" << sys_->worker(0).process->Output();
     if (terminal.has_value()) out.terminal = terminal->progress();
-    auto row = sys_->Text(absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '",
-                                       run.run_id(), "'"));
+    auto row = sys_->Text(
+        absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '", run.run_id(), "'"));
     out.status = row.ok() ? *row : row.status().ToString();
-    auto error = sys_->Text(absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '",
-                                         run.run_id(), "'"));
+    auto error =
+        sys_->Text(absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '", run.run_id(), "'"));
     out.error = error.ok() ? *error : "";
     out.cursor_after = Cursor();
     EXPECT_TRUE(sys_->sim().ClearFaults().ok());

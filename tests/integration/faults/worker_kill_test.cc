@@ -32,14 +32,14 @@ bool IsRunEvent(const v1::WatchEvent& e, const std::string& run_id) {
   return e.has_progress() && e.progress().run_id() == run_id;
 }
 
-// Waits until run `run_id` is no longer queued or running; returns its status, or "" when it still was
-// (or could not be read) after `timeout`.
+// Waits until run `run_id` is no longer queued or running; returns its status, or "" when it still
+// was (or could not be read) after `timeout`.
 std::string WaitForRunEnd(FaultSystem& sys, const std::string& run_id, absl::Duration timeout) {
   std::string status;
   const bool ended = WaitUntil(
       [&] {
-        auto s = sys.Text(
-            absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '", run_id, "'"));
+        auto s =
+            sys.Text(absl::StrCat("SELECT status FROM sync_runs WHERE run_id = '", run_id, "'"));
         status = s.ok() ? *s : "";
         return status != "queued" && status != "running" && !status.empty();
       },
@@ -58,8 +58,8 @@ FollowUp WaitForFollowUp(FaultSystem& sys, const std::string& run_id, absl::Dura
       [&] {
         auto s = sys.Text(absl::StrCat(
             "SELECT run_id || ' ' || trigger || ' ' || status FROM sync_runs WHERE store_id = '",
-            kStore, "' AND started_at > (SELECT started_at FROM sync_runs WHERE run_id = '",
-            run_id, "') ORDER BY started_at DESC LIMIT 1"));
+            kStore, "' AND started_at > (SELECT started_at FROM sync_runs WHERE run_id = '", run_id,
+            "') ORDER BY started_at DESC LIMIT 1"));
         f.row = s.ok() ? *s : "";
         return absl::EndsWith(f.row, " completed") || absl::EndsWith(f.row, " failed");
       },
@@ -71,8 +71,8 @@ TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
   std::mt19937_64 rng(FaultSeed());
   FaultSystem sys(FreshDatabaseUrl());
   ASSERT_FALSE(sys.db_url().empty());
-  ASSERT_TRUE(sys.StartSim({absl::StrCat("--stores=", kStore, ":", kOrders),
-                            "--leak_per_second=0", "--seed=11"})
+  ASSERT_TRUE(sys.StartSim({absl::StrCat("--stores=", kStore, ":", kOrders), "--leak_per_second=0",
+                            "--seed=11"})
                   .ok());
   // The scheduler migrates the database; the worker needs the tables, so it starts second.
   ASSERT_TRUE(sys.StartScheduler("a", {"--run_stale_seconds=5"}).ok());
@@ -105,32 +105,31 @@ TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
     // random share of the stored orders (all, half, a third or a quarter of them).
     const int modulus = std::uniform_int_distribution<int>(1, 4)(rng);
     const int residue = std::uniform_int_distribution<int>(0, modulus - 1)(rng);
-    ASSERT_TRUE(sys.Exec(absl::StrCat("DELETE FROM orders WHERE store_id = '", kStore,
-                                      "' AND order_id % ", modulus, " = ", residue,
-                                      "; DELETE FROM sync_tracking WHERE store_id = '", kStore,
-                                      "'"))
-                    .ok());
+    ASSERT_TRUE(
+        sys.Exec(absl::StrCat("DELETE FROM orders WHERE store_id = '", kStore, "' AND order_id % ",
+                              modulus, " = ", residue,
+                              "; DELETE FROM sync_tracking WHERE store_id = '", kStore, "'"))
+            .ok());
     const int kill_after = std::uniform_int_distribution<int>(1, full_run_events - 1)(rng);
     const int extra_ms = std::uniform_int_distribution<int>(0, 30)(rng);
 
     v1::TriggerSyncResponse run;
     ASSERT_TRUE(sys.Trigger(kStore, &run).ok());
     ASSERT_TRUE(run.started()) << run.message();
-    ASSERT_TRUE(watcher.WaitForCount(
-        [&](const v1::WatchEvent& e) { return IsRunEvent(e, run.run_id()); }, kill_after,
-        absl::Seconds(120)))
+    ASSERT_TRUE(
+        watcher.WaitForCount([&](const v1::WatchEvent& e) { return IsRunEvent(e, run.run_id()); },
+                             kill_after, absl::Seconds(120)))
         << "kill " << kill << ": the run sent fewer than " << kill_after << " events";
     absl::SleepFor(absl::Milliseconds(extra_ms));  // a random point between two events
     ASSERT_TRUE(sys.KillWorker(0).ok());
 
     // The killed run ends: failed with the reason, unless it had completed before the kill.
     const std::string status = WaitForRunEnd(sys, run.run_id(), absl::Seconds(20));
-    ASSERT_FALSE(status.empty()) << "kill " << kill << ": run " << run.run_id()
-                                 << " still running";
+    ASSERT_FALSE(status.empty()) << "kill " << kill << ": run " << run.run_id() << " still running";
     if (status == "failed") {
       ++interrupted;
-      auto error = sys.Text(absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '",
-                                         run.run_id(), "'"));
+      auto error =
+          sys.Text(absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '", run.run_id(), "'"));
       ASSERT_TRUE(error.ok());
       EXPECT_THAT(*error, HasSubstr("sync-worker stopped in the middle of the run"))
           << "kill " << kill;
@@ -158,19 +157,18 @@ TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
   // The end state: exact, no duplicates, nothing running, every failure explained.
   EXPECT_EQ(sys.CompareWithSource(kStore), "");
   EXPECT_EQ(sys.ScalarOrDie(absl::StrCat("SELECT count(*) - count(DISTINCT order_id) FROM orders "
-                                         "WHERE store_id = '", kStore, "'")),
+                                         "WHERE store_id = '",
+                                         kStore, "'")),
             0);
   EXPECT_EQ(sys.ScalarOrDie("SELECT count(*) FROM sync_runs WHERE status = 'running'"), 0);
   EXPECT_EQ(sys.ScalarOrDie("SELECT count(*) FROM sync_runs WHERE status = 'failed'"), interrupted);
   EXPECT_EQ(
-      sys.ScalarOrDie("SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error = ''"),
-      0);
+      sys.ScalarOrDie("SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error = ''"), 0);
   v1::SyncStatus st;
   ASSERT_TRUE(sys.Status(kStore, &st).ok());
   EXPECT_FALSE(st.is_syncing());
   EXPECT_EQ(st.last_run().status(), "completed");
 }
-
 
 // Kubernetes stops a worker pod with SIGTERM. A run still going when the worker's 3 s grace
 // ends is cut off by the worker's gRPC server (the scheduler's call ends UNAVAILABLE, "Cancelling
@@ -180,8 +178,8 @@ TEST(WorkerKillTest, KilledMidRunIsRecordedFailedFollowedAndLosesNothing) {
 TEST(WorkerKillTest, StoppedMidRunIsFollowedOnTheOtherWorkerAtOnce) {
   FaultSystem sys(FreshDatabaseUrl());
   ASSERT_FALSE(sys.db_url().empty());
-  ASSERT_TRUE(sys.StartSim({absl::StrCat("--stores=", kStore, ":", kOrders),
-                            "--leak_per_second=0", "--seed=12"})
+  ASSERT_TRUE(sys.StartSim({absl::StrCat("--stores=", kStore, ":", kOrders), "--leak_per_second=0",
+                            "--seed=12"})
                   .ok());
   sys.WorkerTarget(2);
   ASSERT_TRUE(sys.StartScheduler("a", {"--run_stale_seconds=5"}).ok());
@@ -195,8 +193,7 @@ TEST(WorkerKillTest, StoppedMidRunIsFollowedOnTheOtherWorkerAtOnce) {
   ASSERT_TRUE(sys.Trigger(kStore, &run).ok());
   ASSERT_TRUE(run.started()) << run.message();
   ASSERT_TRUE(watcher.WaitForCount(
-      [&](const v1::WatchEvent& e) { return IsRunEvent(e, run.run_id()); }, 3,
-      absl::Seconds(60)));
+      [&](const v1::WatchEvent& e) { return IsRunEvent(e, run.run_id()); }, 3, absl::Seconds(60)));
   // The worker running it.
   const auto active = [&](size_t w) {
     absl::StatusOr<MetricValues> m = ScrapeMetrics(sys.worker(w).metrics_port);
@@ -220,8 +217,8 @@ TEST(WorkerKillTest, StoppedMidRunIsFollowedOnTheOtherWorkerAtOnce) {
   ASSERT_TRUE(sys.sim().SetFaults("{}").ok());
 
   ASSERT_EQ(WaitForRunEnd(sys, run.run_id(), absl::Seconds(20)), "failed");
-  auto error = sys.Text(
-      absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '", run.run_id(), "'"));
+  auto error =
+      sys.Text(absl::StrCat("SELECT error FROM sync_runs WHERE run_id = '", run.run_id(), "'"));
   ASSERT_TRUE(error.ok());
   EXPECT_THAT(*error, HasSubstr("sync-worker stopped in the middle of the run"));
   std::cout << "the stopped run: " << *error << std::endl;

@@ -153,13 +153,13 @@ bool FakeScheduler::WaitForWatchers(const std::string& store_id, int count,
     const std::string* store;
     int count;
   } args{this, &store_id, count};
-  return mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return static_cast<int>(a->self->watchers_.count(*a->store)) == a->count;
-          },
-          &args),
-      timeout);
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return static_cast<int>(a->self->watchers_.count(*a->store)) ==
+                                           a->count;
+                                  },
+                                  &args),
+                              timeout);
 }
 
 int FakeScheduler::watchers(const std::string& store_id) {
@@ -192,23 +192,22 @@ std::map<std::string, int> FakeScheduler::last_report() {
   return last_report_;
 }
 
-bool FakeScheduler::WaitForReport(const std::string& store_id, int count,
-                                  absl::Duration timeout) {
+bool FakeScheduler::WaitForReport(const std::string& store_id, int count, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   struct Args {
     FakeScheduler* self;
     const std::string* store;
     int count;
   } args{this, &store_id, count};
-  return mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            auto it = a->self->last_report_.find(*a->store);
-            const int n = it == a->self->last_report_.end() ? 0 : it->second;
-            return n == a->count;
-          },
-          &args),
-      timeout);
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    auto it = a->self->last_report_.find(*a->store);
+                                    const int n =
+                                        it == a->self->last_report_.end() ? 0 : it->second;
+                                    return n == a->count;
+                                  },
+                                  &args),
+                              timeout);
 }
 
 grpc::ServerUnaryReactor* FakeScheduler::Answer(grpc::CallbackServerContext* context,
@@ -336,8 +335,8 @@ grpc::ServerUnaryReactor* FakeScheduler::GetLtvCohorts(grpc::CallbackServerConte
 }
 
 grpc::ServerUnaryReactor* FakeScheduler::ListAudit(grpc::CallbackServerContext* context,
-                                                    const v1::ListAuditRequest*,
-                                                    v1::ListAuditResponse*) {
+                                                   const v1::ListAuditRequest*,
+                                                   v1::ListAuditResponse*) {
   return Answer(context, grpc::Status::OK);
 }
 

@@ -74,8 +74,7 @@ class FakeScheduler final : public autosync::v1::Scheduler::CallbackService {
                                       const autosync::v1::ListAuditRequest* request,
                                       autosync::v1::ListAuditResponse* response) override;
   grpc::ServerUnaryReactor* ReportConnections(
-      grpc::CallbackServerContext* context,
-      const autosync::v1::ReportConnectionsRequest* request,
+      grpc::CallbackServerContext* context, const autosync::v1::ReportConnectionsRequest* request,
       autosync::v1::ReportConnectionsResponse* response) override;
 
   autosync::v1::SyncStatus StatusOf(const std::string& store_id);

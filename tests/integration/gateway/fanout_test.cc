@@ -76,11 +76,11 @@ class Fleet {
     }
     void Select() {
       request = absl::StrCat(R"({"event":"selectStore","data":")", fleet.store_, R"("})");
-      ws.async_write(asio::buffer(request), [self = shared_from_this()](beast::error_code ec,
-                                                                        size_t) {
-        if (ec) return self->Fail();
-        self->Read();
-      });
+      ws.async_write(asio::buffer(request),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->Fail();
+                       self->Read();
+                     });
     }
     void Read() {
       ws.async_read(buffer, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -134,8 +134,8 @@ TEST_F(FanoutTest, ThousandClientsAllReceiveEveryEventOfARun) {
                            i * 100 / kEvents, absl::StrCat("event ", i));
   }
   EXPECT_TRUE(fleet.WaitFor(fleet.finished, kClients, absl::Seconds(60)))
-      << "finished " << fleet.finished << ", deliveries " << fleet.progress_total
-      << ", failures " << fleet.failures;
+      << "finished " << fleet.finished << ", deliveries " << fleet.progress_total << ", failures "
+      << fleet.failures;
   EXPECT_EQ(fleet.failures.load(), 0);
   EXPECT_EQ(fleet.progress_total.load(), kClients * kEvents);
   std::cout << kClients * kEvents << " deliveries in " << absl::FormatDuration(absl::Now() - start)
@@ -233,7 +233,9 @@ TEST_F(FanoutTest, EngineIoPollingErrors) {
   EXPECT_THAT(open->body, HasSubstr(R"("upgrades":["websocket"])"));
   const std::string sid = open->body.substr(9, open->body.find('"', 9) - 9);
   const std::string session = Url("/socket.io/?EIO=4&transport=polling&sid=" + sid);
-  auto post = HttpPost(session, "40\x1e" "42[\"selectStore\",\"buycosari\"]");
+  auto post = HttpPost(session,
+                       "40\x1e"
+                       "42[\"selectStore\",\"buycosari\"]");
   ASSERT_TRUE(post.ok());
   EXPECT_EQ(post->body, "ok");
   auto poll = HttpGet(session);
@@ -247,10 +249,11 @@ TEST_F(FanoutTest, EngineIoPollingErrors) {
 
 TEST_F(FanoutTest, OriginAllowList) {
   StartGateway({"--allowed_origins=https://dash.example.com"});
-  auto good = WsTestClient::Connect(port_, "/ws",
-                                    {.headers = {{"Origin", "https://dash.example.com"}}});
+  auto good =
+      WsTestClient::Connect(port_, "/ws", {.headers = {{"Origin", "https://dash.example.com"}}});
   EXPECT_TRUE(good.ok()) << good.status();
-  auto evil = WsTestClient::Connect(port_, "/ws", {.headers = {{"Origin", "https://evil.example"}}});
+  auto evil =
+      WsTestClient::Connect(port_, "/ws", {.headers = {{"Origin", "https://evil.example"}}});
   ASSERT_FALSE(evil.ok());
   EXPECT_THAT(std::string(evil.status().message()), HasSubstr("403"));
   auto sio = WsTestClient::Connect(port_, "/socket.io/?EIO=4&transport=websocket",

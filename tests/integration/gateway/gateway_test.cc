@@ -63,14 +63,12 @@ class GatewayTest : public GatewayFixture {
   std::unique_ptr<WsTestClient> Watcher(const std::string& store) {
     auto client = WsConnect();
     if (!client) return nullptr;
-    EXPECT_TRUE(client->SendText(absl::StrCat(R"({"event":"selectStore","data":")", store,
-                                              R"("})"))
-                    .ok());
+    EXPECT_TRUE(
+        client->SendText(absl::StrCat(R"({"event":"selectStore","data":")", store, R"("})")).ok());
     auto status = client->ReadUntil("\"syncStatus\"");
     EXPECT_TRUE(status.ok()) << status.status();
     return client;
   }
-
 };
 
 TEST_F(GatewayTest, HealthSaysDevModeAndServing) {
@@ -101,8 +99,9 @@ TEST_F(GatewayTest, TriggerRouteStartsARunAndAnswers409WhileOneIsInFlight) {
   auto res = HttpPost(Url("/api/test/trigger-sync/buycosari"), "");
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->status, 200) << res->body;
-  EXPECT_THAT(res->body,
-              HasSubstr(R"({"success":true,"message":"Manual sync triggered for store: buycosari")"));
+  EXPECT_THAT(
+      res->body,
+      HasSubstr(R"({"success":true,"message":"Manual sync triggered for store: buycosari")"));
   EXPECT_THAT(res->body, HasSubstr(R"("runId":"run_)"));
   EXPECT_THAT(res->body, HasSubstr(R"("started":true)"));
   EXPECT_EQ(fake_->triggers(), 1);
@@ -288,7 +287,8 @@ TEST_F(GatewayTest, SelectingAnUnknownStoreGetsAnErrorEvent) {
   ASSERT_TRUE(client->SendText(R"({"event":"selectStore","data":"nosuchstore"})").ok());
   auto error = client->Read();
   ASSERT_TRUE(error.ok()) << error.status();
-  EXPECT_THAT(*error, HasSubstr(R"({"event":"error","data":{"message":"unknown store nosuchstore)"));
+  EXPECT_THAT(*error,
+              HasSubstr(R"({"event":"error","data":{"message":"unknown store nosuchstore)"));
   EXPECT_EQ(fake_->watch_calls(), 1);  // not retried
   ASSERT_TRUE(client->SendText(R"({"event":"selectStore","data":"a"})").ok());
   EXPECT_TRUE(client->ReadUntil("syncStatus").ok());
@@ -374,9 +374,9 @@ TEST_F(GatewayTest, AuthRefusals) {
   auto stores = HttpGet(Url("/api/stores?token=" + token_a));
   EXPECT_THAT(stores->body, HasSubstr(R"("storeId":"a")"));
   EXPECT_THAT(stores->body, Not(HasSubstr(R"("storeId":"b")")));
-  const std::string none = absl::StrCat(gateway::Base64UrlEncode(R"({"alg":"none"})"), ".",
-                                        gateway::Base64UrlEncode(R"({"stores":"*","exp":9999999999})"),
-                                        ".");
+  const std::string none =
+      absl::StrCat(gateway::Base64UrlEncode(R"({"alg":"none"})"), ".",
+                   gateway::Base64UrlEncode(R"({"stores":"*","exp":9999999999})"), ".");
   EXPECT_EQ(HttpGet(Url("/api/sync/status/a?token=" + none))->status, 401);
 
   // WebSocket without a token: closed with the reason.
@@ -444,7 +444,8 @@ TEST_F(GatewayTest, AnAbortedHeldPollEndsTheSession) {
     auto metrics = HttpGet(MetricsUrl());
     if (!metrics.ok()) return "";
     const size_t at = metrics->body.find("autosync_gateway_connections{protocol=\"socketio\"}");
-    return at == std::string::npos ? "" : metrics->body.substr(at, metrics->body.find('\n', at) - at);
+    return at == std::string::npos ? ""
+                                   : metrics->body.substr(at, metrics->body.find('\n', at) - at);
   };
   auto open = HttpGet(Url("/socket.io/?EIO=4&transport=polling"));
   ASSERT_TRUE(open.ok());
@@ -469,7 +470,8 @@ TEST_F(GatewayTest, AnAbortedHeldPollEndsTheSession) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_THAT(sessions(), ::testing::EndsWith(" 0"));
-  EXPECT_EQ(HttpGet(Url(absl::StrCat("/socket.io/?EIO=4&transport=polling&sid=", sid)))->status, 400);
+  EXPECT_EQ(HttpGet(Url(absl::StrCat("/socket.io/?EIO=4&transport=polling&sid=", sid)))->status,
+            400);
 }
 
 }  // namespace

@@ -66,18 +66,17 @@ class JwksGatewayTest : public GatewayFixture {
 
   // The gateway against the helper's JWKS (or `url`), only unknown kids triggering refreshes.
   void StartWithJwks(const std::string& url = "") {
-    StartGateway({"--jwks_url=" + (url.empty() ? absl::StrCat("http://127.0.0.1:", jwks_port_,
-                                                              "/jwks")
-                                               : url),
-                  absl::StrCat("--jwt_issuer=", kIssuer), absl::StrCat("--jwt_audience=", kAudience),
-                  "--jwks_refresh_seconds=3600", "--jwks_min_refresh_seconds=1",
-                  "--jwks_timeout_ms=3000"});
+    StartGateway({"--jwks_url=" +
+                      (url.empty() ? absl::StrCat("http://127.0.0.1:", jwks_port_, "/jwks") : url),
+                  absl::StrCat("--jwt_issuer=", kIssuer),
+                  absl::StrCat("--jwt_audience=", kAudience), "--jwks_refresh_seconds=3600",
+                  "--jwks_min_refresh_seconds=1", "--jwks_timeout_ms=3000"});
   }
 
   std::string Control(const std::string& path) {
     auto res = HttpGet(absl::StrCat("http://127.0.0.1:", control_port_, path));
-    EXPECT_TRUE(res.ok() && res->status == 200) << path << ": "
-                                                << (res.ok() ? res->body : res.status().ToString());
+    EXPECT_TRUE(res.ok() && res->status == 200)
+        << path << ": " << (res.ok() ? res->body : res.status().ToString());
     return res.ok() ? res->body : "";
   }
   std::string Token(const std::string& kid, const std::string& extra = "") {
@@ -98,9 +97,9 @@ class JwksGatewayTest : public GatewayFixture {
   }
   double Refreshes(const std::string& outcome) {
     auto metrics = ScrapeMetrics(metrics_port_);
-    return metrics.ok() ? SeriesValue(*metrics, absl::StrCat(
-                                                    "autosync_gateway_jwks_refresh_total{outcome=\"",
-                                                    outcome, "\"}"))
+    return metrics.ok() ? SeriesValue(*metrics,
+                                      absl::StrCat("autosync_gateway_jwks_refresh_total{outcome=\"",
+                                                   outcome, "\"}"))
                         : -1;
   }
   // Polls until the gateway counted `n` refreshes with this outcome.
@@ -141,12 +140,13 @@ TEST_F(JwksGatewayTest, Rs256AndEs256TokensAreAcceptedOverHttpAndWebSocket) {
   auto closed = (*refused)->Read();
   EXPECT_THAT(closed.status().ToString(), HasSubstr("unknown key id"));
   // Wrong audience and wrong issuer.
-  const std::string other_aud = Control(absl::StrCat("/token?kid=rsa-1&iss=", kIssuer, "&aud=other"));
+  const std::string other_aud =
+      Control(absl::StrCat("/token?kid=rsa-1&iss=", kIssuer, "&aud=other"));
   EXPECT_EQ(Api(other_aud), 401);
   EXPECT_THAT(ApiBody(other_aud), HasSubstr("wrong audience"));
-  EXPECT_THAT(ApiBody(Control(absl::StrCat("/token?kid=ec-1&iss=https://evil.test/&aud=",
-                                           kAudience))),
-              HasSubstr("wrong issuer"));
+  EXPECT_THAT(
+      ApiBody(Control(absl::StrCat("/token?kid=ec-1&iss=https://evil.test/&aud=", kAudience))),
+      HasSubstr("wrong issuer"));
   auto health = HttpGet(Url("/health"));
   ASSERT_TRUE(health.ok());
   EXPECT_THAT(health->body, HasSubstr(R"("jwks":{"ready":true,"keys":2})"));
@@ -230,7 +230,8 @@ TEST_F(JwksGatewayTest, BeforeTheFirstGoodFetchEveryJwksTokenIsRefusedAndHealthS
   EXPECT_THAT(ApiBody(token), HasSubstr("no JWKS keys loaded"));
   auto health = HttpGet(Url("/health"));
   ASSERT_TRUE(health.ok());
-  EXPECT_THAT(health->body, HasSubstr(R"("jwks":{"ready":false,"keys":0,"reason":"no JWKS fetched yet)"));
+  EXPECT_THAT(health->body,
+              HasSubstr(R"("jwks":{"ready":false,"keys":0,"reason":"no JWKS fetched yet)"));
 }
 
 }  // namespace

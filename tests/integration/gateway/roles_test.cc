@@ -46,32 +46,51 @@ struct Sample {
 // A request that reaches each route. A switch without default: a new RouteId must get one.
 Sample SampleRequest(RouteId id) {
   switch (id) {
-    case RouteId::kHealth: return {"GET", "/health", ""};
-    case RouteId::kMetrics: return {"GET", "/metrics", ""};
-    case RouteId::kSyncStatus: return {"GET", "/api/sync/status/buycosari", ""};
-    case RouteId::kTriggerSync: return {"POST", "/api/test/trigger-sync/buycosari", ""};
-    case RouteId::kStores: return {"GET", "/api/stores", ""};
+    case RouteId::kHealth:
+      return {"GET", "/health", ""};
+    case RouteId::kMetrics:
+      return {"GET", "/metrics", ""};
+    case RouteId::kSyncStatus:
+      return {"GET", "/api/sync/status/buycosari", ""};
+    case RouteId::kTriggerSync:
+      return {"POST", "/api/test/trigger-sync/buycosari", ""};
+    case RouteId::kStores:
+      return {"GET", "/api/stores", ""};
     case RouteId::kCreateStore:
       return {"POST", "/api/stores", R"({"storeId":"buycosari","displayName":"B"})"};
-    case RouteId::kStore: return {"GET", "/api/stores/buycosari", ""};
+    case RouteId::kStore:
+      return {"GET", "/api/stores/buycosari", ""};
     case RouteId::kReplaceStore:
       return {"PUT", "/api/stores/buycosari", R"({"displayName":"B","version":1})"};
-    case RouteId::kDeleteStore: return {"DELETE", "/api/stores/buycosari", ""};
-    case RouteId::kPauseStore: return {"POST", "/api/stores/buycosari/pause", "{}"};
-    case RouteId::kResumeStore: return {"POST", "/api/stores/buycosari/resume", "{}"};
-    case RouteId::kResyncStore: return {"POST", "/api/stores/buycosari/resync", "{}"};
+    case RouteId::kDeleteStore:
+      return {"DELETE", "/api/stores/buycosari", ""};
+    case RouteId::kPauseStore:
+      return {"POST", "/api/stores/buycosari/pause", "{}"};
+    case RouteId::kResumeStore:
+      return {"POST", "/api/stores/buycosari/resume", "{}"};
+    case RouteId::kResyncStore:
+      return {"POST", "/api/stores/buycosari/resync", "{}"};
     case RouteId::kBackfillStore:
-      return {"POST", "/api/stores/buycosari/backfill", R"({"from":"2024-01-01","to":"2024-01-31"})"};
+      return {"POST", "/api/stores/buycosari/backfill",
+              R"({"from":"2024-01-01","to":"2024-01-31"})"};
     case RouteId::kPreviewSchedule:
       return {"POST", "/api/schedules/preview", R"({"schedule":"0 * * * *"})"};
-    case RouteId::kMe: return {"GET", "/api/me", ""};
-    case RouteId::kStoreLtv: return {"GET", "/api/stores/buycosari/ltv", ""};
-    case RouteId::kStoreRuns: return {"GET", "/api/stores/buycosari/runs", ""};
-    case RouteId::kStoreQuarantine: return {"GET", "/api/stores/buycosari/quarantine", ""};
-    case RouteId::kAudit: return {"GET", "/api/audit", ""};
-    case RouteId::kBenchBroadcast: return {"POST", "/bench/broadcast", "{}"};
-    case RouteId::kStatic: return {"GET", "/index.html", ""};
-    case RouteId::kNotFound: return {"PATCH", "/nowhere", ""};
+    case RouteId::kMe:
+      return {"GET", "/api/me", ""};
+    case RouteId::kStoreLtv:
+      return {"GET", "/api/stores/buycosari/ltv", ""};
+    case RouteId::kStoreRuns:
+      return {"GET", "/api/stores/buycosari/runs", ""};
+    case RouteId::kStoreQuarantine:
+      return {"GET", "/api/stores/buycosari/quarantine", ""};
+    case RouteId::kAudit:
+      return {"GET", "/api/audit", ""};
+    case RouteId::kBenchBroadcast:
+      return {"POST", "/bench/broadcast", "{}"};
+    case RouteId::kStatic:
+      return {"GET", "/index.html", ""};
+    case RouteId::kNotFound:
+      return {"PATCH", "/nowhere", ""};
   }
   return {};
 }
@@ -103,8 +122,8 @@ class RolesTest : public GatewayFixture {
   static std::string Token(Role role, const std::string& stores_json = R"("*")") {
     return gateway::SignJwtHs256(
         R"({"alg":"HS256","typ":"JWT"})",
-        absl::StrCat(R"({"sub":"roles-)", gateway::RoleName(role), R"(","stores":)",
-                     stores_json, R"(,"role":")", gateway::RoleName(role), R"(","exp":)",
+        absl::StrCat(R"({"sub":"roles-)", gateway::RoleName(role), R"(","stores":)", stores_json,
+                     R"(,"role":")", gateway::RoleName(role), R"(","exp":)",
                      absl::ToUnixSeconds(absl::Now()) + 3600, "}"),
         kSecret);
   }
@@ -114,8 +133,7 @@ class RolesTest : public GatewayFixture {
                                       const std::string& store) {
     return RunCommand({"node", JsDir() + "/sio_client.js",
                        absl::StrCat("--url=http://127.0.0.1:", port_), "--websocket-only",
-                       "--scenario=emit",
-                       absl::StrCat("--event=", gateway::SocketEventName(event)),
+                       "--scenario=emit", absl::StrCat("--event=", gateway::SocketEventName(event)),
                        "--store=" + store, "--token=" + token});
   }
 };
@@ -127,10 +145,10 @@ TEST_F(RolesTest, EveryRouteRefusesExactlyTheRolesBelowItsNeed) {
     ASSERT_FALSE(sample.method.empty());
     const std::optional<Role> needed = gateway::NeededRole(id);
     for (Role role : kRoles) {
-      auto res = HttpCall(sample.method, Url(sample.path),
-                          {{"Authorization", "Bearer " + Token(role)},
-                           {"Content-Type", "application/json"}},
-                          sample.body);
+      auto res = HttpCall(
+          sample.method, Url(sample.path),
+          {{"Authorization", "Bearer " + Token(role)}, {"Content-Type", "application/json"}},
+          sample.body);
       ASSERT_TRUE(res.ok()) << res.status();
       const std::string what =
           absl::StrCat(sample.method, " ", sample.path, " as ", gateway::RoleName(role));
@@ -138,8 +156,8 @@ TEST_F(RolesTest, EveryRouteRefusesExactlyTheRolesBelowItsNeed) {
       if (refused) {
         EXPECT_EQ(res->status, 403) << what << ": " << res->body;
         EXPECT_THAT(res->body, HasSubstr(R"("success":false)")) << what;
-        EXPECT_THAT(res->body, HasSubstr(absl::StrCat("role ", gateway::RoleName(*needed),
-                                                      " required")))
+        EXPECT_THAT(res->body,
+                    HasSubstr(absl::StrCat("role ", gateway::RoleName(*needed), " required")))
             << what;
       } else {
         EXPECT_NE(res->status, 403) << what << ": " << res->body;
@@ -167,8 +185,8 @@ TEST_F(RolesTest, EveryPlainWsEventRefusesExactlyTheRolesBelowItsNeed) {
         if (event == SocketEvent::kTriggerManualSync) {
           EXPECT_THAT(*refused, HasSubstr(R"("success":false)")) << what;
         }
-        EXPECT_THAT(*refused, HasSubstr(absl::StrCat("role ", gateway::RoleName(needed),
-                                                     " required")))
+        EXPECT_THAT(*refused,
+                    HasSubstr(absl::StrCat("role ", gateway::RoleName(needed), " required")))
             << what;
       } else {
         // The event's answer: a status for selectStore, a trigger result for a trigger.
@@ -208,8 +226,8 @@ TEST_F(RolesTest, EverySocketIoEventRefusesExactlyTheRolesBelowItsNeed) {
 
 TEST_F(RolesTest, AStoreOutsideTheClaimsIsRefusedOnEveryPath) {
   const std::string token = Token(Role::kAdmin, R"(["other"])");
-  auto http = HttpCall("GET", Url("/api/sync/status/buycosari"),
-                       {{"Authorization", "Bearer " + token}});
+  auto http =
+      HttpCall("GET", Url("/api/sync/status/buycosari"), {{"Authorization", "Bearer " + token}});
   ASSERT_TRUE(http.ok());
   EXPECT_EQ(http->status, 403);
   EXPECT_THAT(http->body, HasSubstr("does not grant store buycosari"));

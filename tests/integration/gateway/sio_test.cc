@@ -88,11 +88,11 @@ TEST_F(SocketIoTest, ConnectIsRefusedWithoutAValidToken) {
   auto forged = Client({"--scenario=refused", "--token=a.b.c"});
   ASSERT_TRUE(forged.ok()) << forged.status();
   EXPECT_THAT(*forged, HasSubstr("invalid token"));
-  const std::string token = gateway::SignJwtHs256(
-      R"({"alg":"HS256"})",
-      absl::StrCat(R"({"sub":"sio","stores":["buycosari"],"exp":)",
-                   absl::ToUnixSeconds(absl::Now()) + 600, "}"),
-      kSecret);
+  const std::string token =
+      gateway::SignJwtHs256(R"({"alg":"HS256"})",
+                            absl::StrCat(R"({"sub":"sio","stores":["buycosari"],"exp":)",
+                                         absl::ToUnixSeconds(absl::Now()) + 600, "}"),
+                            kSecret);
   auto good = Client({"--store=buycosari", "--token=" + token});
   ASSERT_TRUE(good.ok()) << good.status();
   EXPECT_THAT(*good, HasSubstr(R"("ok":true)"));

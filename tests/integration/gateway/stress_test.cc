@@ -100,7 +100,8 @@ class Swarm {
       auto& socket = ws.next_layer();
       beast::error_code ec;
       socket.open(tcp::v4(), ec);
-      if (rcvbuf_bytes > 0) socket.set_option(asio::socket_base::receive_buffer_size(rcvbuf_bytes), ec);
+      if (rcvbuf_bytes > 0)
+        socket.set_option(asio::socket_base::receive_buffer_size(rcvbuf_bytes), ec);
       socket.async_connect(
           tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(swarm.port_)),
           [self = shared_from_this()](beast::error_code ec2) {
@@ -242,8 +243,9 @@ TEST_F(GatewayStressTest, ThousandSlowConsumersAreDroppedWhileHealthyClientsGetE
   constexpr int kSlow = 1000;
   constexpr int kHealthy = 5;
   // Paced 50 ms apart (200 ms in sanitizer builds): 20k deliveries/s at first, which the
-  // gateway sustains on one io thread next to other tests. A slow consumer is cut off after ~80 events: 256 KiB of kernel
-  // send buffer, then the --send_queue_max of 64; the rest go to the healthy clients only.
+  // gateway sustains on one io thread next to other tests. A slow consumer is cut off after ~80
+  // events: 256 KiB of kernel send buffer, then the --send_queue_max of 64; the rest go to the
+  // healthy clients only.
   constexpr int kEvents = 120;
   constexpr int kPayload = 16384;
   Swarm swarm(port_, "buycosari");
@@ -252,23 +254,22 @@ TEST_F(GatewayStressTest, ThousandSlowConsumersAreDroppedWhileHealthyClientsGetE
   ASSERT_TRUE(Swarm::WaitFor(swarm.selected, kSlow + kHealthy, absl::Seconds(60)))
       << "selected " << swarm.selected << ", failures " << swarm.failures;
   const int64_t rss_before = RssKb();
-  auto sent = HttpPost(Url("/bench/broadcast"),
-                       absl::StrCat(R"({"store":"buycosari","count":)", kEvents,
-                                    R"(,"payloadBytes":)", kPayload,
-                                    R"(,"intervalMs":)", kSanitized ? 200 : 50,
-                                    R"(,"runId":"slow"})"),
-                       absl::Seconds(120));
+  auto sent = HttpPost(
+      Url("/bench/broadcast"),
+      absl::StrCat(R"({"store":"buycosari","count":)", kEvents, R"(,"payloadBytes":)", kPayload,
+                   R"(,"intervalMs":)", kSanitized ? 200 : 50, R"(,"runId":"slow"})"),
+      absl::Seconds(120));
   ASSERT_TRUE(sent.ok());
   ASSERT_EQ(sent->status, 200) << sent->body;
   EXPECT_TRUE(Swarm::WaitFor(swarm.progress, kHealthy * kEvents, absl::Seconds(120)))
       << "healthy deliveries " << swarm.progress << " of " << kHealthy * kEvents;
   EXPECT_EQ(swarm.failures.load(), 0);
   // Every slow consumer was cut off, with its queue freed.
-  EXPECT_TRUE(WaitForMetric("autosync_gateway_slow_consumer_disconnects_total", kSlow,
-                            absl::Seconds(60)))
+  EXPECT_TRUE(
+      WaitForMetric("autosync_gateway_slow_consumer_disconnects_total", kSlow, absl::Seconds(60)))
       << Metric("autosync_gateway_slow_consumer_disconnects_total");
-  EXPECT_TRUE(WaitForMetric("autosync_gateway_connections{protocol=\"ws\"}", kHealthy,
-                            absl::Seconds(60)));
+  EXPECT_TRUE(
+      WaitForMetric("autosync_gateway_connections{protocol=\"ws\"}", kHealthy, absl::Seconds(60)));
   const int64_t peak = PeakRssKb();
   std::cout << kEvents << " events of " << kPayload << " B to " << kSlow << " slow + " << kHealthy
             << " healthy clients; gateway RSS " << rss_before << " kB before, peak " << peak
@@ -310,8 +311,8 @@ TEST_F(GatewayStressTest, FramesAtTheSizeLimitPassAndOverItClose) {
   auto open = HttpGet(Url("/socket.io/?EIO=4&transport=polling"));
   ASSERT_TRUE(open.ok());
   const std::string sid = open->body.substr(9, open->body.find('"', 9) - 9);
-  auto post = HttpPost(Url("/socket.io/?EIO=4&transport=polling&sid=" + sid),
-                       std::string(kLimit + 1, '4'));
+  auto post =
+      HttpPost(Url("/socket.io/?EIO=4&transport=polling&sid=" + sid), std::string(kLimit + 1, '4'));
   ASSERT_TRUE(post.ok());
   EXPECT_EQ(post->status, 413);
   // Nobody else noticed.

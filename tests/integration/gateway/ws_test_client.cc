@@ -39,8 +39,7 @@ absl::StatusOr<std::unique_ptr<WsTestClient>> WsTestClient::Connect(int port,
     socket.set_option(asio::socket_base::receive_buffer_size(options.receive_buffer_bytes), ec);
   }
   if (!ec) {
-    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                 static_cast<uint16_t>(port)),
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)),
                    ec);
   }
   if (ec) return absl::UnavailableError(absl::StrCat("connect: ", ec.message()));

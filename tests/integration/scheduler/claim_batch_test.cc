@@ -298,21 +298,27 @@ TEST_F(ClaimBatchTest, EmptyCallsAndWarmingClaimAndRecordNothing) {
 // is 10 minutes old (threshold 1 h: fresh); the last ads success 3 hours (threshold 2 h: stale).
 TEST_F(ClaimBatchTest, EachDataTypeIsDecidedByItsOwnFreshness) {
   const absl::Time tick = absl::FromUnixSeconds(1700000000);
-  Exec("INSERT INTO stores (store_id, staleness_seconds, ads_staleness_seconds) "
-       "SELECT 't-' || n, 3600, 7200 FROM unnest(ARRAY['both', 'orders', 'ads', 'never', "
-       "'no-ads']) n");
+  Exec(
+      "INSERT INTO stores (store_id, staleness_seconds, ads_staleness_seconds) "
+      "SELECT 't-' || n, 3600, 7200 FROM unnest(ARRAY['both', 'orders', 'ads', 'never', "
+      "'no-ads']) n");
   // no-ads: orders synced 10 minutes ago, ads never.
-  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
-       "finished_at, data_types) VALUES ('o-no-ads', 't-no-ads', 'cron', 'completed', "
-       "'completed', now() - interval '11 min', now() - interval '10 min', '{orders}')");
+  Exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
+      "finished_at, data_types) VALUES ('o-no-ads', 't-no-ads', 'cron', 'completed', "
+      "'completed', now() - interval '11 min', now() - interval '10 min', '{orders}')");
   for (const std::string n : {"both", "orders", "ads"}) {
-    Exec(absl::StrCat(
-        "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
-        "finished_at, data_types) VALUES "
-        "('o-", n, "', 't-", n, "', 'cron', 'completed', 'completed', now() - interval '11 min', "
-        "now() - interval '10 min', '{orders}'), "
-        "('a-", n, "', 't-", n, "', 'cron', 'completed', 'completed', now() - interval '181 min', "
-        "now() - interval '180 min', '{ads}')"));
+    Exec(
+        absl::StrCat("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, started_at, "
+                     "finished_at, data_types) VALUES "
+                     "('o-",
+                     n, "', 't-", n,
+                     "', 'cron', 'completed', 'completed', now() - interval '11 min', "
+                     "now() - interval '10 min', '{orders}'), "
+                     "('a-",
+                     n, "', 't-", n,
+                     "', 'cron', 'completed', 'completed', now() - interval '181 min', "
+                     "now() - interval '180 min', '{ads}')"));
   }
   auto claims = repo_->RecordTicks({{"t-both", "run-both", tick, tick, kAllDataTypes},
                                     {"t-orders", "run-orders", tick, tick, kOrdersType},

@@ -56,8 +56,10 @@ class FxRatesTest : public MigratedDatabaseTest {
   std::string Rates() {
     pqxx::connection conn(url_);
     pqxx::read_transaction tx(conn);
-    return tx.exec("SELECT coalesce(string_agg(day || ' ' || currency || ' ' || per_eur, '; ' "
-                   "ORDER BY day, currency), '') FROM fx_rates")[0][0]
+    return tx
+        .exec(
+            "SELECT coalesce(string_agg(day || ' ' || currency || ' ' || per_eur, '; ' "
+            "ORDER BY day, currency), '') FROM fx_rates")[0][0]
         .as<std::string>();
   }
 
@@ -118,11 +120,13 @@ TEST_F(FxRatesTest, ACsvOverTheLimitIsRefusedByTheRpc) {
 
 TEST_F(FxRatesTest, GetLtvCohortsSaysWhyCacIsMissingUntilTheRateIsImported) {
   Exec("INSERT INTO stores (store_id, timezone) VALUES ('eu', 'UTC')");
-  Exec("INSERT INTO orders (store_id, order_id, customer_id, created_at, updated_at, currency, "
-       "total_price) VALUES ('eu', 1, 1, '2026-12-03T10:00:00Z', '2026-12-03T10:00:00Z', 'USD', "
-       "100), ('eu', 2, 2, '2026-12-04T10:00:00Z', '2026-12-04T10:00:00Z', 'USD', 50)");
-  Exec("INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
-       "('eu', '2026-12-03', 'c', 100, 'EUR'), ('eu', '2026-12-04', 'c', 50, 'EUR')");
+  Exec(
+      "INSERT INTO orders (store_id, order_id, customer_id, created_at, updated_at, currency, "
+      "total_price) VALUES ('eu', 1, 1, '2026-12-03T10:00:00Z', '2026-12-03T10:00:00Z', 'USD', "
+      "100), ('eu', 2, 2, '2026-12-04T10:00:00Z', '2026-12-04T10:00:00Z', 'USD', 50)");
+  Exec(
+      "INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
+      "('eu', '2026-12-03', 'c', 100, 'EUR'), ('eu', '2026-12-04', 'c', 50, 'EUR')");
   v1::ImportFxRatesResponse resp;
   ASSERT_TRUE(Import("Date,USD,\n2026-12-03,1.1000,\n", &resp).ok());
   std::unique_ptr<worker::SyncStore> worker = worker::MakePgSyncStore(*pool_);
@@ -147,8 +151,9 @@ TEST_F(FxRatesTest, GetLtvCohortsSaysWhyCacIsMissingUntilTheRateIsImported) {
   EXPECT_EQ(c.cac_note(), "");
 
   // A day 5 days after the last rate: unknown, with the reason.
-  Exec("INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
-       "('eu', '2026-12-08', 'c', 10, 'EUR')");
+  Exec(
+      "INSERT INTO ads (store_id, date, campaign_id, spend, currency) VALUES "
+      "('eu', '2026-12-08', 'c', 10, 'EUR')");
   c = cohorts();
   EXPECT_EQ(c.ad_spend(), 0);
   EXPECT_EQ(c.cac(), 0);

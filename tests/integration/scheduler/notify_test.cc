@@ -3,13 +3,12 @@
 // good because the worker has no such credentials variable (not retryable, so no retry run
 // follows). Every wait is bounded by a deadline.
 #include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <grpcpp/grpcpp.h>
 
 #include <csignal>
 #include <fstream>
@@ -102,7 +101,8 @@ class Receiver {
         held_.push_back(c);
         continue;
       }
-      const std::string answer = absl::StrCat("HTTP/1.1 ", status_, " X\r\nContent-Length: 0\r\n"
+      const std::string answer = absl::StrCat("HTTP/1.1 ", status_,
+                                              " X\r\nContent-Length: 0\r\n"
                                               "Connection: close\r\n\r\n");
       (void)!::write(c, answer.data(), answer.size());
       ::close(c);
@@ -249,11 +249,12 @@ class NotifyTest : public ::testing::Test {
       ADD_FAILURE() << "trigger of " << id << " did not start a run";
       return "";
     }
-    const bool failed = WaitUntil(
-        [&] { return RunStatus(resp.run_id()) == "failed"; }, absl::Seconds(60));
+    const bool failed =
+        WaitUntil([&] { return RunStatus(resp.run_id()) == "failed"; }, absl::Seconds(60));
     if (!failed) {
-      ADD_FAILURE() << "run " << resp.run_id() << " not recorded failed: "
-                    << RunStatus(resp.run_id()) << "\n" << scheduler_->Output();
+      ADD_FAILURE() << "run " << resp.run_id()
+                    << " not recorded failed: " << RunStatus(resp.run_id()) << "\n"
+                    << scheduler_->Output();
       return "";
     }
     return resp.run_id();
@@ -331,10 +332,13 @@ TEST_F(NotifyTest, RunFailedIsSentOnceAnHourSignedAndTheRestSuppressed) {
   EXPECT_THAT(r.body, HasSubstr("NO_SUCH_TOKEN"));  // the run's error
   EXPECT_THAT(r.body, HasSubstr(R"("last_success":null)"));
   // The claim row says what happened to the one that was sent; the key never left the process.
-  EXPECT_TRUE(WaitUntil([&] {
-    return Text("SELECT last_outcome FROM store_notifications WHERE store_id = 'shop' AND "
-                "condition = 'run_failed'") == "delivered";
-  }, absl::Seconds(10)));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return Text(
+                   "SELECT last_outcome FROM store_notifications WHERE store_id = 'shop' AND "
+                   "condition = 'run_failed'") == "delivered";
+      },
+      absl::Seconds(10)));
   EXPECT_THAT(scheduler_->Output(), ::testing::Not(HasSubstr(kKey)));
 }
 
@@ -353,8 +357,7 @@ TEST_F(NotifyTest, A500IsRetriedUpToTheAttemptsAndEndsFailed) {
                    "result=\"5xx\"}"),
             3);
   EXPECT_EQ(Metric(Notifications("run_failed", "delivered")), 0);
-  EXPECT_EQ(Text("SELECT last_outcome FROM store_notifications WHERE store_id = 'shop'"),
-            "failed");
+  EXPECT_EQ(Text("SELECT last_outcome FROM store_notifications WHERE store_id = 'shop'"), "failed");
   // Every attempt is signed afresh with its own timestamp.
   for (const Receiver::Request& r : receiver.requests()) {
     EXPECT_EQ(r.headers.at("x-autosync-signature"),

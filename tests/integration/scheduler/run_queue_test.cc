@@ -3,9 +3,10 @@
 // dispatch by two replicas at once (each run taken once, never more running than slots), a
 // refused run given back, coalescing and promotion of triggers, pausing drops queued scheduled
 // runs with a reason, queue positions and gauges, and bounded history.
-#include <pqxx/pqxx>
+#include "scheduler-service/run_queue.h"
 
 #include <atomic>
+#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
@@ -15,7 +16,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scheduler-service/repository.h"
-#include "scheduler-service/run_queue.h"
 #include "scheduler-service/store_validation.h"
 #include "tests/support/migrated_db.h"
 
@@ -41,15 +41,17 @@ class RunQueueTest : public autosync::testing::MigratedDatabaseTest {
   }
   void Slots(const std::string& worker, int slots, const std::string& seen = "now()") {
     Exec(absl::StrCat("INSERT INTO worker_slots (worker_id, slots, seen_at) VALUES ('", worker,
-                      "', ", slots, ", ", seen, ") ON CONFLICT (worker_id) DO UPDATE SET "
+                      "', ", slots, ", ", seen,
+                      ") ON CONFLICT (worker_id) DO UPDATE SET "
                       "slots = excluded.slots, seen_at = excluded.seen_at"));
   }
   // A completed run of `store` that finished `minutes_ago`.
   void Succeeded(const std::string& store, int minutes_ago) {
-    Exec(absl::StrCat("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, "
-                      "started_at, finished_at) VALUES ('ok-", store, "', '", store,
-                      "', 'api', 'completed', 'completed', now(), now() - interval '",
-                      minutes_ago, " minutes')"));
+    Exec(absl::StrCat(
+        "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, "
+        "started_at, finished_at) VALUES ('ok-",
+        store, "', '", store, "', 'api', 'completed', 'completed', now(), now() - interval '",
+        minutes_ago, " minutes')"));
   }
   EnqueueResult Enqueue(const std::string& store, const std::string& run,
                         autosync::v1::Trigger trigger = autosync::v1::TRIGGER_CRON) {
@@ -71,8 +73,10 @@ class RunQueueTest : public autosync::testing::MigratedDatabaseTest {
     return ids;
   }
   void Finish(const std::string& run_id) {
-    Exec(absl::StrCat("UPDATE sync_runs SET status = 'completed', finished_at = now() "
-                      "WHERE run_id = '", run_id, "'"));
+    Exec(
+        absl::StrCat("UPDATE sync_runs SET status = 'completed', finished_at = now() "
+                     "WHERE run_id = '",
+                     run_id, "'"));
   }
 
   std::unique_ptr<PgRunQueue> queue_;
@@ -111,8 +115,8 @@ TEST_F(RunQueueTest, PeopleGoFirstThenTheStoreWithTheOldestData) {
 
 TEST_F(RunQueueTest, DispatchesOnlyTheLiveWorkersFreeSlots) {
   Stores(10);
-  for (int i = 1; i <= 10; ++i) Enqueue(absl::StrCat("s", absl::Dec(i, absl::kZeroPad4)),
-                                        absl::StrCat("r", i));
+  for (int i = 1; i <= 10; ++i)
+    Enqueue(absl::StrCat("s", absl::Dec(i, absl::kZeroPad4)), absl::StrCat("r", i));
   // No worker: nothing is dispatched, however large the local limit.
   EXPECT_TRUE(TakeIds(100).empty());
   // A worker that went away (not seen for a minute) does not count either.
@@ -169,14 +173,17 @@ TEST_F(RunQueueTest, TwoReplicasDispatchEachRunOnceWithinTheSlots) {
       }
       // Each taken run "completes" at once, freeing its slot for either replica.
       for (const DispatchedRun& r : d->runs) {
-        ASSERT_TRUE((*finisher_pool)->Run([&](pqxx::connection_base& c) {
-          pqxx::work tx(c);
-          tx.exec_params("UPDATE sync_runs SET status = 'completed', finished_at = now() "
-                         "WHERE run_id = $1 AND status = 'running'",
-                         r.run_id);
-          tx.commit();
-          return absl::OkStatus();
-        }).ok());
+        ASSERT_TRUE((*finisher_pool)
+                        ->Run([&](pqxx::connection_base& c) {
+                          pqxx::work tx(c);
+                          tx.exec_params(
+                              "UPDATE sync_runs SET status = 'completed', finished_at = now() "
+                              "WHERE run_id = $1 AND status = 'running'",
+                              r.run_id);
+                          tx.commit();
+                          return absl::OkStatus();
+                        })
+                        .ok());
       }
     }
   };
@@ -236,9 +243,10 @@ TEST_F(RunQueueTest, TriggersCoalesceAndPromoteAQueuedScheduledRun) {
   // Again: already at the front, nothing to promote.
   EXPECT_FALSE(Enqueue("s0001", "manual-2", autosync::v1::TRIGGER_MANUAL).promoted);
   // A retry waiting out its backoff is brought forward by a person too.
-  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, priority, not_before, "
-       "attempt) VALUES ('retry', 's0002', 'manual', 'queued', 'queued', 0, "
-       "now() + interval '10 minutes', 2)");
+  Exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, priority, not_before, "
+      "attempt) VALUES ('retry', 's0002', 'manual', 'queued', 'queued', 0, "
+      "now() + interval '10 minutes', 2)");
   EnqueueResult bring = Enqueue("s0002", "manual-3", autosync::v1::TRIGGER_MANUAL);
   EXPECT_TRUE(bring.promoted);
   EXPECT_EQ(bring.run_id, "retry");
@@ -253,7 +261,8 @@ TEST_F(RunQueueTest, TriggersCoalesceAndPromoteAQueuedScheduledRun) {
   EXPECT_FALSE(during.promoted);
   EXPECT_EQ(during.run_id, "cron-1");
   // Unknown store.
-  absl::StatusOr<EnqueueResult> none = queue_->Enqueue({.store_id = "nope", .run_id = "x", .owner = "test"});
+  absl::StatusOr<EnqueueResult> none =
+      queue_->Enqueue({.store_id = "nope", .run_id = "x", .owner = "test"});
   EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id LIKE 'manual-%'"), 0);
 }
@@ -275,20 +284,30 @@ TEST_F(RunQueueTest, TriggersWidenAQueuedRunButABackfillIsNeverMerged) {
                "'")[0]
         .as<std::string>();
   };
-  enqueue({.store_id = "s0001", .run_id = "ads-only", .trigger = autosync::v1::TRIGGER_CRON,
-           .priority = RunPriority::kCron, .types = kAdsType, .owner = "test"});
+  enqueue({.store_id = "s0001",
+           .run_id = "ads-only",
+           .trigger = autosync::v1::TRIGGER_CRON,
+           .priority = RunPriority::kCron,
+           .types = kAdsType,
+           .owner = "test"});
   EXPECT_EQ(types("ads-only"), "ads");
-  EnqueueResult widened = enqueue({.store_id = "s0001", .run_id = "person",
-                                   .trigger = autosync::v1::TRIGGER_MANUAL, .owner = "test"});
+  EnqueueResult widened = enqueue({.store_id = "s0001",
+                                   .run_id = "person",
+                                   .trigger = autosync::v1::TRIGGER_MANUAL,
+                                   .owner = "test"});
   EXPECT_FALSE(widened.queued);
   EXPECT_EQ(widened.run_id, "ads-only");
   EXPECT_EQ(types("ads-only"), "orders,ads");
 
   // A backfill meets the queued run: answered with it, nothing changed.
-  EnqueueResult refused = enqueue({.store_id = "s0001", .run_id = "bf-1",
+  EnqueueResult refused = enqueue({.store_id = "s0001",
+                                   .run_id = "bf-1",
                                    .trigger = autosync::v1::TRIGGER_MANUAL,
-                                   .priority = RunPriority::kLow, .types = kOrdersType,
-                                   .backfill_from = "2024-01-01", .backfill_to = "2024-01-31", .owner = "test"});
+                                   .priority = RunPriority::kLow,
+                                   .types = kOrdersType,
+                                   .backfill_from = "2024-01-01",
+                                   .backfill_to = "2024-01-31",
+                                   .owner = "test"});
   EXPECT_FALSE(refused.queued);
   EXPECT_FALSE(refused.promoted);
   EXPECT_EQ(refused.run_id, "ads-only");
@@ -296,16 +315,22 @@ TEST_F(RunQueueTest, TriggersWidenAQueuedRunButABackfillIsNeverMerged) {
 
   // On a store with nothing queued it goes in with its days, at low priority; a trigger that
   // follows is answered with it and changes nothing of it.
-  EnqueueResult queued = enqueue({.store_id = "s0002", .run_id = "bf-2",
+  EnqueueResult queued = enqueue({.store_id = "s0002",
+                                  .run_id = "bf-2",
                                   .trigger = autosync::v1::TRIGGER_MANUAL,
-                                  .priority = RunPriority::kLow, .types = kOrdersType,
-                                  .backfill_from = "2024-01-01", .backfill_to = "2024-01-31", .owner = "test"});
+                                  .priority = RunPriority::kLow,
+                                  .types = kOrdersType,
+                                  .backfill_from = "2024-01-01",
+                                  .backfill_to = "2024-01-31",
+                                  .owner = "test"});
   EXPECT_TRUE(queued.queued);
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 'bf-2' AND priority = 2 AND "
                    "backfill_from = '2024-01-01' AND backfill_to = '2024-01-31'"),
             1);
-  EnqueueResult after = enqueue({.store_id = "s0002", .run_id = "person-2",
-                                 .trigger = autosync::v1::TRIGGER_MANUAL, .owner = "test"});
+  EnqueueResult after = enqueue({.store_id = "s0002",
+                                 .run_id = "person-2",
+                                 .trigger = autosync::v1::TRIGGER_MANUAL,
+                                 .owner = "test"});
   EXPECT_FALSE(after.queued);
   EXPECT_FALSE(after.promoted);
   EXPECT_EQ(types("bf-2"), "orders");
@@ -388,18 +413,22 @@ TEST_F(RunQueueTest, PositionsAndGaugesFollowTheQueue) {
 TEST_F(RunQueueTest, HistoryIsPrunedInBatchesKeepingEachStoresNewestRun) {
   Stores(3);
   // s0001: 25 old runs and one recent; s0002: only old runs; s0003: an old queued run.
-  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, queued_at, "
-       "finished_at) SELECT 'old-' || i, 's0001', 'cron', 'completed', 'completed', "
-       "now() - interval '40 days' + i * interval '1 minute', now() - interval '40 days' "
-       "FROM generate_series(1, 25) i");
-  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
-       "VALUES ('recent', 's0001', 'cron', 'failed', 'failed', now())");
-  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, queued_at, "
-       "finished_at) SELECT 'only-' || i, 's0002', 'api', 'failed', 'failed', "
-       "now() - interval '50 days' + i * interval '1 minute', now() - interval '50 days' "
-       "FROM generate_series(1, 3) i");
-  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, queued_at) "
-       "VALUES ('waiting', 's0003', 'cron', 'queued', 'queued', now() - interval '40 days')");
+  Exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, queued_at, "
+      "finished_at) SELECT 'old-' || i, 's0001', 'cron', 'completed', 'completed', "
+      "now() - interval '40 days' + i * interval '1 minute', now() - interval '40 days' "
+      "FROM generate_series(1, 25) i");
+  Exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
+      "VALUES ('recent', 's0001', 'cron', 'failed', 'failed', now())");
+  Exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, queued_at, "
+      "finished_at) SELECT 'only-' || i, 's0002', 'api', 'failed', 'failed', "
+      "now() - interval '50 days' + i * interval '1 minute', now() - interval '50 days' "
+      "FROM generate_series(1, 3) i");
+  Exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, queued_at) "
+      "VALUES ('waiting', 's0003', 'cron', 'queued', 'queued', now() - interval '40 days')");
   // Batches of 10, at most 2 per pass: 20 rows this pass, the rest the next.
   absl::StatusOr<int64_t> first = queue_->PruneHistory(absl::Hours(24 * 30), 10, 2);
   ASSERT_TRUE(first.ok()) << first.status();

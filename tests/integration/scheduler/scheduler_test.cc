@@ -8,8 +8,8 @@
 #include <atomic>
 #include <csignal>
 #include <map>
-#include <set>
 #include <pqxx/pqxx>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -93,7 +93,8 @@ class SchedulerTest : public ::testing::Test {
       ADD_FAILURE() << r.process->Output();
       return r;
     }
-    r.stub = v1::Scheduler::NewStub(grpc::CreateChannel(r.target, grpc::InsecureChannelCredentials()));
+    r.stub =
+        v1::Scheduler::NewStub(grpc::CreateChannel(r.target, grpc::InsecureChannelCredentials()));
     return r;
   }
 
@@ -248,7 +249,9 @@ TEST_F(SchedulerTest, RegistryCrudAndValidation) {
     EXPECT_EQ(A().ListStores(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
   // Delete: every row of the store goes, once.
-  Exec("INSERT INTO orders (store_id, order_id, created_at, updated_at) VALUES ('p0', 1, now(), now())");
+  Exec(
+      "INSERT INTO orders (store_id, order_id, created_at, updated_at) VALUES ('p0', 1, now(), "
+      "now())");
   {
     grpc::ClientContext ctx;
     v1::DeleteStoreRequest req;
@@ -282,8 +285,8 @@ TEST_F(SchedulerTest, ManualTriggerStreamsThroughWatchStoreAndCoalesces) {
   ASSERT_TRUE(Upsert(A(), StoreFor(kStore)).ok());
   ASSERT_TRUE(sim_->SetFaults(R"({"latency_ms":150})").ok());
   Watcher watcher(A(), kStore);
-  ASSERT_TRUE(watcher.WaitFor([](const v1::WatchEvent& e) { return e.has_status(); },
-                              absl::Seconds(10)));
+  ASSERT_TRUE(
+      watcher.WaitFor([](const v1::WatchEvent& e) { return e.has_status(); }, absl::Seconds(10)));
   EXPECT_TRUE(watcher.events().front().has_status());
 
   v1::TriggerSyncResponse first;
@@ -297,8 +300,7 @@ TEST_F(SchedulerTest, ManualTriggerStreamsThroughWatchStoreAndCoalesces) {
   ASSERT_TRUE(status.ok());
   // Queued until the dispatcher hands it to the worker's free slot, then syncing.
   EXPECT_TRUE(status->is_syncing() || status->queued());
-  EXPECT_EQ(status->is_syncing() ? status->current_run().run_id()
-                                 : status->queued_run().run_id(),
+  EXPECT_EQ(status->is_syncing() ? status->current_run().run_id() : status->queued_run().run_id(),
             first.run_id());
 
   auto done = watcher.WaitFor(
@@ -362,17 +364,18 @@ TEST_F(SchedulerTest, ManualTriggerStreamsThroughWatchStoreAndCoalesces) {
       "autosync_scheduler_store_last_success_timestamp_seconds{store=\"", kStore, "\"} 0");
   absl::StatusOr<HttpResult> metrics = HttpGet(metrics_url);
   const absl::Time metrics_deadline = absl::Now() + absl::Seconds(15);
-  while (metrics.ok() && (metrics->body.find(threshold_line) == std::string::npos ||
-                          metrics->body.find(never_line) != std::string::npos) &&
+  while (metrics.ok() &&
+         (metrics->body.find(threshold_line) == std::string::npos ||
+          metrics->body.find(never_line) != std::string::npos) &&
          absl::Now() < metrics_deadline) {
     absl::SleepFor(absl::Milliseconds(200));
     metrics = HttpGet(metrics_url);
   }
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(metrics->body, HasSubstr(threshold_line));
-  EXPECT_THAT(metrics->body,
-              HasSubstr(absl::StrCat("autosync_scheduler_store_last_success_timestamp_seconds{store=\"",
-                                     kStore, "\"} 1")));  // a unix time: 1.7e9…
+  EXPECT_THAT(metrics->body, HasSubstr(absl::StrCat(
+                                 "autosync_scheduler_store_last_success_timestamp_seconds{store=\"",
+                                 kStore, "\"} 1")));  // a unix time: 1.7e9…
 
   // Bad requests.
   v1::TriggerSyncResponse r;
@@ -429,7 +432,8 @@ TEST_F(SchedulerTest, RefreshReloadsSchedulesOnlyWhenAStoreChanged) {
       "INSERT INTO stores (store_id, display_name, schedule, timezone, enabled, orders_api_base, "
       "ads_api_base, ad_account_id, credentials_ref) SELECT 'twin', display_name, schedule, "
       "timezone, enabled, orders_api_base, ads_api_base, ad_account_id, credentials_ref "
-      "FROM stores WHERE store_id = '", kStore, "'"));
+      "FROM stores WHERE store_id = '",
+      kStore, "'"));
   EXPECT_EQ(wait("autosync_scheduler_scheduled_stores", [](double v) { return v == 2; }), 2);
   EXPECT_GT(value(reloaded), r0);
 }
@@ -446,15 +450,14 @@ TEST_F(SchedulerTest, PerMinuteStoreSyncsOnItsOwnThenSkipsWhileFresh) {
   ASSERT_TRUE(completed.has_value()) << replicas_[0].process->Output();
   // ...and the one after finds the data fresh (default staleness 1 h) and skips.
   auto skipped = watcher.WaitFor(
-      [](const v1::WatchEvent& e) { return IsProgress(e, v1::STAGE_SKIPPED); },
-      absl::Seconds(100));
+      [](const v1::WatchEvent& e) { return IsProgress(e, v1::STAGE_SKIPPED); }, absl::Seconds(100));
   ASSERT_TRUE(skipped.has_value());
   EXPECT_THAT(skipped->progress().message(), HasSubstr("fresh"));
   // A skip is counted on the store, not written as a run: history holds the one cron run.
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE trigger = 'cron'"), 1);
-  EXPECT_EQ(Scalar(absl::StrCat("SELECT skipped_fires FROM tick_claims WHERE store_id = '",
-                                kStore, "'")),
-            1);
+  EXPECT_EQ(
+      Scalar(absl::StrCat("SELECT skipped_fires FROM tick_claims WHERE store_id = '", kStore, "'")),
+      1);
   auto status = Status(A(), kStore);
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->skipped_fires(), 1);
@@ -551,9 +554,10 @@ TEST_F(SchedulerTest, TickOfAGroupWonByAVanishedReplicaIsRecordedAndRunByTheLose
   // The next boundary, far enough ahead that the claim row below is in place before it.
   int64_t boundary = (absl::ToUnixSeconds(absl::Now()) / 60 + 1) * 60;
   if (boundary - absl::ToUnixSeconds(absl::Now()) < 3) boundary += 60;
-  Exec(absl::StrCat("INSERT INTO tick_group_claims (group_id, boundary, owner, claimed_at) "
-                    "VALUES (", scheduler::TickGroupOf(kStore), ", to_timestamp(", boundary,
-                    "), 'replica-gone', now())"));
+  Exec(absl::StrCat(
+      "INSERT INTO tick_group_claims (group_id, boundary, owner, claimed_at) "
+      "VALUES (",
+      scheduler::TickGroupOf(kStore), ", to_timestamp(", boundary, "), 'replica-gone', now())"));
   auto completed = watcher.WaitFor(
       [](const v1::WatchEvent& e) {
         return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().trigger() == v1::TRIGGER_CRON;
@@ -568,7 +572,8 @@ TEST_F(SchedulerTest, TickOfAGroupWonByAVanishedReplicaIsRecordedAndRunByTheLose
             1);
   // Once: the store's tick for that boundary is recorded by this replica alone.
   EXPECT_EQ(Scalar(absl::StrCat("SELECT count(*) FROM sync_runs WHERE scheduled_for = "
-                                "to_timestamp(", boundary, ")")),
+                                "to_timestamp(",
+                                boundary, ")")),
             1);
   auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", replicas_[0].metrics_port, "/metrics"));
   ASSERT_TRUE(metrics.ok()) << metrics.status();
@@ -586,13 +591,13 @@ TEST_F(SchedulerTest, TwoReplicasFireEachTickOnceFor50Stores) {
     store.set_enabled(false);
     ASSERT_TRUE(Upsert(i % 2 ? A() : *replicas_[1].stub, store).ok());
   }
-  Exec("INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
-       "SELECT 'seed-' || store_id, store_id, 'api', 'completed', 'completed', now() "
-       "FROM stores");
+  Exec(
+      "INSERT INTO sync_runs (run_id, store_id, trigger, status, stage, finished_at) "
+      "SELECT 'seed-' || store_id, store_id, 'api', 'completed', 'completed', now() "
+      "FROM stores");
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(Upsert(i % 2 ? A() : *replicas_[1].stub,
-                       StoreFor(absl::StrCat("s", i), "* * * * *"))
-                    .ok());
+    ASSERT_TRUE(
+        Upsert(i % 2 ? A() : *replicas_[1].stub, StoreFor(absl::StrCat("s", i), "* * * * *")).ok());
   }
   // Wait for one whole tick of all 50 stores (the next minute boundary), then look at once:
   // the tick after is a minute away.
@@ -664,9 +669,9 @@ TEST_F(SchedulerTest, KilledOwnerIsReapedAndTheStoreRunsAgain) {
   v1::TriggerSyncResponse again;
   ASSERT_TRUE(Trigger(*replicas_[1].stub, "slow", &again).ok());
   EXPECT_NE(again.run_id(), run.run_id());
-  EXPECT_EQ(Scalar(absl::StrCat("SELECT attempt FROM sync_runs WHERE run_id = '", again.run_id(),
-                                "'")),
-            2);
+  EXPECT_EQ(
+      Scalar(absl::StrCat("SELECT attempt FROM sync_runs WHERE run_id = '", again.run_id(), "'")),
+      2);
   EXPECT_TRUE(watcher.WaitFor(
       [&](const v1::WatchEvent& e) {
         return IsProgress(e, v1::STAGE_COMPLETED) && e.progress().run_id() == again.run_id();
@@ -679,8 +684,8 @@ TEST_F(SchedulerTest, WatcherOnReplicaBSeesARunDrivenByReplicaA) {
   ASSERT_NE(replicas_[1].stub, nullptr);
   ASSERT_TRUE(Upsert(A(), StoreFor("other")).ok());
   Watcher on_b(*replicas_[1].stub, "other");
-  ASSERT_TRUE(on_b.WaitFor([](const v1::WatchEvent& e) { return e.has_status(); },
-                           absl::Seconds(10)));
+  ASSERT_TRUE(
+      on_b.WaitFor([](const v1::WatchEvent& e) { return e.has_status(); }, absl::Seconds(10)));
   v1::TriggerSyncResponse run;
   ASSERT_TRUE(Trigger(A(), "other", &run).ok());
   auto done = on_b.WaitFor(
@@ -708,8 +713,8 @@ TEST_F(SchedulerTest, EachWatcherSeesEachEventOnceOnEitherReplica) {
   Watcher on_a(A(), "other");
   Watcher on_b(*replicas_[1].stub, "other");
   for (Watcher* w : {&on_a, &on_b}) {
-    ASSERT_TRUE(w->WaitFor([](const v1::WatchEvent& e) { return e.has_status(); },
-                           absl::Seconds(10)));
+    ASSERT_TRUE(
+        w->WaitFor([](const v1::WatchEvent& e) { return e.has_status(); }, absl::Seconds(10)));
   }
   v1::TriggerSyncResponse first;
   ASSERT_TRUE(Trigger(A(), "other", &first).ok());

@@ -36,8 +36,8 @@ std::string Token(const std::string& sub, const std::string& role) {
 class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto sys = System::Start({.sim_args = {absl::StrCat("--stores=", kStore, ":20")},
-                              .jwt_secret = kSecret});
+    auto sys = System::Start(
+        {.sim_args = {absl::StrCat("--stores=", kStore, ":20")}, .jwt_secret = kSecret});
     ASSERT_TRUE(sys.ok()) << sys.status();
     sys_ = std::move(*sys);
   }
@@ -169,10 +169,10 @@ TEST_F(AuditTest, EveryAuditedActionIsRecordedWithItsActorStoreAndSource) {
   std::reverse(entries.begin(), entries.end());
   std::vector<std::string> actions;
   for (const auto& e : entries) actions.push_back(e.action());
-  EXPECT_THAT(actions, ::testing::ElementsAre("store.create", "store.replace", "store.pause",
-                                              "store.resume", "sync.trigger", "sync.resync",
-                                              "sync.backfill", "fx_rates.import", "store.pause",
-                                              "store.delete"));
+  EXPECT_THAT(actions,
+              ::testing::ElementsAre("store.create", "store.replace", "store.pause", "store.resume",
+                                     "sync.trigger", "sync.resync", "sync.backfill",
+                                     "fx_rates.import", "store.pause", "store.delete"));
   ASSERT_EQ(entries.size(), 10u);
   for (size_t i = 0; i < entries.size(); ++i) {
     const v1::AuditEntry& e = entries[i];
@@ -203,7 +203,8 @@ TEST_F(AuditTest, EveryAuditedActionIsRecordedWithItsActorStoreAndSource) {
     ASSERT_TRUE(stub.ListAudit(&ctx, req, &resp).ok());
     EXPECT_EQ(resp.entries_size(), 2);
   }
-  for (const auto& bad : {std::make_pair(501, std::string()), std::make_pair(0, std::string("x"))}) {
+  for (const auto& bad :
+       {std::make_pair(501, std::string()), std::make_pair(0, std::string("x"))}) {
     grpc::ClientContext ctx;
     v1::ListAuditRequest req;
     req.set_page_size(bad.first);

@@ -43,9 +43,9 @@ std::string JsDir() {
 class AuthTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto system = System::Start({.sim_args = {absl::StrCat("--stores=", kHidden, ":50,", kA,
-                                                           ":200,", kB, ":200")},
-                                 .jwt_secret = kSecret});
+    auto system = System::Start(
+        {.sim_args = {absl::StrCat("--stores=", kHidden, ":50,", kA, ":200,", kB, ":200")},
+         .jwt_secret = kSecret});
     ASSERT_TRUE(system.ok()) << system.status();
     system_ = std::move(*system).release();
     for (const char* store : {kHidden, kA, kB}) {
@@ -149,9 +149,9 @@ TEST_F(AuthTest, StoresListShowsOnlyTheGrantedStoresAndPageTokensRevealNoOthers)
     std::string page_token;
     std::vector<std::string> seen;
     for (int page = 0; page < 10; ++page) {
-      auto res = HttpCall("GET", Url(absl::StrCat("/api/stores?token=", TokenA(), page_size,
-                                                  page_token.empty() ? "" : "&pageToken=",
-                                                  page_token)));
+      auto res =
+          HttpCall("GET", Url(absl::StrCat("/api/stores?token=", TokenA(), page_size,
+                                           page_token.empty() ? "" : "&pageToken=", page_token)));
       ASSERT_TRUE(res.ok());
       ASSERT_EQ(res->status, 200) << res->body;
       EXPECT_THAT(res->body, Not(HasSubstr(kHidden))) << page_size;
@@ -213,9 +213,7 @@ struct BadToken {
   bool oversized = false;
 };
 
-std::string Payload(const std::string& claims) {
-  return gateway::Base64UrlEncode(claims);
-}
+std::string Payload(const std::string& claims) { return gateway::Base64UrlEncode(claims); }
 
 std::vector<BadToken> BadTokens() {
   const int64_t now = absl::ToUnixSeconds(absl::Now());
@@ -231,10 +229,10 @@ std::vector<BadToken> BadTokens() {
       {"expired", SignedToken(kSecret, R"("*")", -5), "expired"},
       {"wrong secret", gateway::SignJwtHs256(hs256, good_claims, "another-secret-0123456789"),
        "bad signature"},
-      {"payload swapped", absl::StrCat(parts[0], ".",
-                                       Payload(absl::StrCat(R"({"stores":["storeb"],"exp":)",
-                                                            exp, "}")),
-                                       ".", parts[2]),
+      {"payload swapped",
+       absl::StrCat(parts[0], ".",
+                    Payload(absl::StrCat(R"({"stores":["storeb"],"exp":)", exp, "}")), ".",
+                    parts[2]),
        "bad signature"},
       {"alg none unsigned",
        absl::StrCat(Payload(R"({"alg":"none","typ":"JWT"})"), ".", Payload(good_claims), "."),
@@ -268,8 +266,8 @@ std::vector<BadToken> BadTokens() {
       {"stores an object",
        sign(hs256, absl::StrCat(R"({"stores":{"storea":true},"exp":)", exp, "}")),
        "stores claim is not"},
-      {"stores holds a number", sign(hs256, absl::StrCat(R"({"stores":["storea",1],"exp":)", exp,
-                                                         "}")),
+      {"stores holds a number",
+       sign(hs256, absl::StrCat(R"({"stores":["storea",1],"exp":)", exp, "}")),
        "stores claim holds a non-string"},
       {"oversized", absl::StrCat(parts[0], ".", std::string(9000, 'A'), ".", parts[2]),
        "longer than 8192 bytes", true},
@@ -334,8 +332,8 @@ TEST_F(AuthTest, BadTokensAreRefusedOverWebSocketWithTheirReason) {
 TEST_F(AuthTest, WebSocketTokenCannotWatchOrTriggerAnotherStore) {
   for (bool header : {false, true}) {
     SCOPED_TRACE(header ? "Authorization header" : "?token=");
-    auto client = header ? Ws("/ws", {{"Authorization", "Bearer " + TokenA()}})
-                         : Ws("/ws?token=" + TokenA());
+    auto client =
+        header ? Ws("/ws", {{"Authorization", "Bearer " + TokenA()}}) : Ws("/ws?token=" + TokenA());
     ASSERT_NE(client, nullptr);
     const int64_t b_runs = RunsOf(kB);
     for (const std::string& frame :
@@ -433,8 +431,7 @@ TEST_F(AuthTest, BadTokensAreRefusedOverSocketIoWithTheirReason) {
   for (size_t i = 0; i < bad_tokens.size(); ++i) {
     const BadToken& bad = bad_tokens[i];
     // Each carrier in turn (node start-up is the slow part: one run per token).
-    const std::string via =
-        bad.oversized || i % 3 == 0 ? "auth" : i % 3 == 1 ? "query" : "header";
+    const std::string via = bad.oversized || i % 3 == 0 ? "auth" : i % 3 == 1 ? "query" : "header";
     auto out = SioClient(Url(""), {"--scenario=refused", "--token=" + bad.token, "--via=" + via});
     ASSERT_TRUE(out.ok()) << bad.name << " via " << via << ": " << out.status();
     EXPECT_THAT(*out, HasSubstr("invalid token: ")) << bad.name << " via " << via;

@@ -4,10 +4,9 @@
 // catalog rule holds every table to a list of expected grants (a table added without grants
 // fails it by name); and the real scheduler-service and sync-worker, each on its own login, run
 // a store's whole life without a single "permission denied".
-#include <pqxx/pqxx>
-
 #include <cstdio>
 #include <map>
+#include <pqxx/pqxx>
 #include <set>
 #include <string>
 #include <vector>
@@ -112,13 +111,12 @@ std::vector<std::string> GrantProblems(const std::string& url) {
           sequence ? "sequence " : "table ", name,
           " has no entry in the expected grants (tests/integration/security/pg_roles_test.cc) and "
           "grants ",
-          grants.empty() ? "nothing to anyone" : "to " + absl::StrJoin(grants, "; ",
-                                                                         [](std::string* out,
-                                                                            const auto& g) {
-                                                                           absl::StrAppend(
-                                                                               out, g.first, " ",
-                                                                               Joined(g.second));
-                                                                         }),
+          grants.empty() ? "nothing to anyone"
+                         : "to " + absl::StrJoin(grants, "; ",
+                                                 [](std::string* out, const auto& g) {
+                                                   absl::StrAppend(out, g.first, " ",
+                                                                   Joined(g.second));
+                                                 }),
           ": grant it to autosync_readonly (SELECT) and to the services that use it in its "
           "migration, then list it here"));
       continue;
@@ -130,7 +128,8 @@ std::vector<std::string> GrantProblems(const std::string& url) {
     };
     for (const auto& [role, privileges] : want) {
       const auto got = grants.find(role);
-      const std::set<std::string> have = got == grants.end() ? std::set<std::string>{} : got->second;
+      const std::set<std::string> have =
+          got == grants.end() ? std::set<std::string>{} : got->second;
       if (have != privileges) {
         problems.push_back(absl::StrCat("table ", name, ": ", role, " has ", Joined(have),
                                         ", expected ", Joined(privileges)));
@@ -138,19 +137,19 @@ std::vector<std::string> GrantProblems(const std::string& url) {
     }
     for (const auto& [role, privileges] : grants) {
       if (!want.contains(role)) {
-        problems.push_back(
-            absl::StrCat("table ", name, ": ", role, " has ", Joined(privileges), ", expected nothing"));
+        problems.push_back(absl::StrCat("table ", name, ": ", role, " has ", Joined(privileges),
+                                        ", expected nothing"));
       }
     }
   }
   std::map<std::string, std::set<std::string>> functions;
-  for (const auto& row : tx.exec(
-           "SELECT p.proname, "
-           "  CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END "
-           "FROM pg_proc p LEFT JOIN LATERAL "
-           "  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
-           "  ON a.grantee <> p.proowner "
-           "WHERE p.pronamespace = current_schema()::regnamespace")) {
+  for (const auto& row :
+       tx.exec("SELECT p.proname, "
+               "  CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END "
+               "FROM pg_proc p LEFT JOIN LATERAL "
+               "  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
+               "  ON a.grantee <> p.proowner "
+               "WHERE p.pronamespace = current_schema()::regnamespace")) {
     auto& grantees = functions[row[0].as<std::string>()];
     if (!row[1].is_null()) grantees.insert(row[1].as<std::string>());
   }
@@ -207,10 +206,9 @@ class PgRolesTest : public ::testing::Test {
     const std::string admin_url = FreshDatabaseUrl();
     ASSERT_FALSE(admin_url.empty());
     database_ = std::string(admin_url.substr(admin_url.rfind('/') + 1));
-    ExecAs(admin_url, absl::StrCat(
-                          "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '",
-                          kOwner, "') THEN CREATE ROLE ", kOwner,
-                          " LOGIN CREATEROLE; END IF; END $$"));
+    ExecAs(admin_url,
+           absl::StrCat("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '", kOwner,
+                        "') THEN CREATE ROLE ", kOwner, " LOGIN CREATEROLE; END IF; END $$"));
     ExecAs(admin_url, absl::StrCat("ALTER DATABASE ", database_, " OWNER TO ", kOwner));
     owner_url_ = UrlAs(kOwner);
     {
@@ -220,10 +218,10 @@ class PgRolesTest : public ::testing::Test {
           common::ApplyMigrations(**pool, common::EmbeddedMigrations());
       ASSERT_TRUE(applied.ok()) << applied.status();
     }
-    for (const auto& [login, group] : std::vector<std::pair<std::string, std::string>>{
-             {kScheduler, "autosync_scheduler"},
-             {kWorker, "autosync_worker"},
-             {kReadonly, "autosync_readonly"}}) {
+    for (const auto& [login, group] :
+         std::vector<std::pair<std::string, std::string>>{{kScheduler, "autosync_scheduler"},
+                                                          {kWorker, "autosync_worker"},
+                                                          {kReadonly, "autosync_readonly"}}) {
       ExecAs(admin_url,
              absl::StrCat("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '",
                           login, "') THEN CREATE ROLE ", login, " LOGIN; END IF; END $$; GRANT ",
@@ -248,9 +246,8 @@ TEST_F(PgRolesTest, TheWorkerReadsStoresButCannotChangeThemReachOtherSchemasOrCr
   const std::string worker = UrlAs(kWorker);
   // What it needs works: the permission checks below are not failing for another reason.
   EXPECT_EQ(Attempt(worker, "SELECT credentials_ref FROM stores WHERE store_id = 'shop'"), "");
-  EXPECT_EQ(Attempt(worker,
-                    "INSERT INTO sync_tracking (store_id, stage) VALUES ('shop', 'orders')"),
-            "");
+  EXPECT_EQ(
+      Attempt(worker, "INSERT INTO sync_tracking (store_id, stage) VALUES ('shop', 'orders')"), "");
   for (const char* sql : {
            "UPDATE stores SET enabled = false WHERE store_id = 'shop'",
            "INSERT INTO stores (store_id) VALUES ('mine')",
@@ -269,12 +266,13 @@ TEST_F(PgRolesTest, TheWorkerReadsStoresButCannotChangeThemReachOtherSchemasOrCr
 
 TEST_F(PgRolesTest, TheReadonlyRoleReadsEveryTableAndWritesNone) {
   std::vector<std::pair<std::string, std::string>> tables;  // name, a column
-  size_t sequences = 0;  // ExpectedTableGrants() lists them too
+  size_t sequences = 0;                                     // ExpectedTableGrants() lists them too
   {
     pqxx::connection conn(owner_url_);
     pqxx::read_transaction tx(conn);
-    sequences = tx.exec1("SELECT count(*) FROM pg_class WHERE relnamespace = "
-                         "current_schema()::regnamespace AND relkind = 'S'")[0]
+    sequences = tx.exec1(
+                      "SELECT count(*) FROM pg_class WHERE relnamespace = "
+                      "current_schema()::regnamespace AND relkind = 'S'")[0]
                     .as<size_t>();
     for (const auto& row :
          tx.exec("SELECT c.relname, (SELECT attname FROM pg_attribute WHERE attrelid = c.oid "
@@ -358,8 +356,7 @@ TEST_F(PgRolesTest, ATableAddedWithoutGrantsFailsTheRuleByName) {
   EXPECT_THAT(problems, HasSubstr("table audit_probe has no entry in the expected grants"));
   EXPECT_THAT(problems, HasSubstr("sequence audit_probe_id_seq has no entry"));
   EXPECT_THAT(problems, HasSubstr("table fx_rates: PUBLIC has SELECT, expected nothing"));
-  EXPECT_THAT(problems,
-              HasSubstr("table ads: autosync_readonly has nothing, expected SELECT"));
+  EXPECT_THAT(problems, HasSubstr("table ads: autosync_readonly has nothing, expected SELECT"));
 }
 
 // A role without CREATEROLE on a cluster without the group roles: the migration stops and names
@@ -415,9 +412,9 @@ class PgRolesSystemTest : public PgRolesTest {
 
 TEST_F(PgRolesSystemTest, TheServicesRunAStoresWholeLifeOnTheirOwnRoles) {
   FaultSystem sys(owner_url_);  // the owner URL: the test's own checks and arrangements
-  absl::Status started = sys.StartSim({"--stores=roles:300:invalid,cron:40,stale:5",
-                                       "--leak_per_second=0", "--live_delete_probability=1",
-                                       "--seed=5"});
+  absl::Status started =
+      sys.StartSim({"--stores=roles:300:invalid,cron:40,stale:5", "--leak_per_second=0",
+                    "--live_delete_probability=1", "--seed=5"});
   ASSERT_TRUE(started.ok()) << started;
   // Stores the scheduler finds at start: `cron` missed a tick ten minutes ago (its catch-up is a
   // cron fire through the tick claims), `stale` never synced and has a webhook (a data_stale
@@ -434,21 +431,22 @@ TEST_F(PgRolesSystemTest, TheServicesRunAStoresWholeLifeOnTheirOwnRoles) {
              "INSERT INTO stores (store_id, schedule, ads_schedule, staleness_seconds, "
              "orders_api_base, ads_api_base, ad_account_id, credentials_ref, created_at) VALUES "
              "('cron', '* * * * *', '* * * * *', 0, '",
-             sys.sim().orders_base("cron"), "', '', '', 'env:SIM_TOKEN', now() - interval '10 "
+             sys.sim().orders_base("cron"),
+             "', '', '', 'env:SIM_TOKEN', now() - interval '10 "
              "minutes'); "
              "INSERT INTO stores (store_id, schedule, ads_schedule, staleness_seconds, "
              "orders_api_base, credentials_ref, notify_webhook_url, notify_secret_ref, "
              "created_at) VALUES ('stale', '0 0 1 1 *', '0 0 1 1 *', 1, '",
-             sys.sim().orders_base("stale"), "', 'env:SIM_TOKEN', 'http://127.0.0.1:",
-             FreePort(), "/hook', 'file:", secret, "', now() - interval '1 hour')"));
+             sys.sim().orders_base("stale"), "', 'env:SIM_TOKEN', 'http://127.0.0.1:", FreePort(),
+             "/hook', 'file:", secret, "', now() - interval '1 hour')"));
 
   // Each service on its own login (a later --database_url overrides FaultSystem's).
   sys.WorkerTarget(1);
   started = sys.StartWorker(0, {"--database_url=" + UrlAs(kWorker)});
   ASSERT_TRUE(started.ok()) << started;
-  started = sys.StartScheduler("roles", {"--database_url=" + UrlAs(kScheduler),
-                                         "--schedule_refresh_seconds=1", "--run_stale_seconds=5",
-                                         "--notify_attempts=1"});
+  started = sys.StartScheduler(
+      "roles", {"--database_url=" + UrlAs(kScheduler), "--schedule_refresh_seconds=1",
+                "--run_stale_seconds=5", "--notify_attempts=1"});
   ASSERT_TRUE(started.ok()) << started;
   std::string why;
   auto& stub = sys.stub();
@@ -569,8 +567,8 @@ TEST_F(PgRolesSystemTest, TheServicesRunAStoresWholeLifeOnTheirOwnRoles) {
   }
   EXPECT_EQ(sys.ScalarOrDie("SELECT count(*) FROM orders WHERE store_id = 'roles'"), 0);
 
-  const std::string output = absl::StrCat(sys.scheduler(0).process->Output(), "\n",
-                                          sys.worker(0).process->Output());
+  const std::string output =
+      absl::StrCat(sys.scheduler(0).process->Output(), "\n", sys.worker(0).process->Output());
   EXPECT_FALSE(absl::StrContains(output, "permission denied")) << output;
   EXPECT_FALSE(absl::StrContains(output, "42501")) << output;
 }

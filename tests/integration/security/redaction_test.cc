@@ -60,8 +60,8 @@ TEST(RedactionTest, ValidateDatabaseUrlAcceptsMultiHostUrlsAndChecksEveryPort) {
   EXPECT_TRUE(ValidateDatabaseUrl("postgresql://app:pw@db1:5432,db2:5433/autosync"
                                   "?target_session_attrs=read-write")
                   .ok());
-  EXPECT_TRUE(ValidateDatabaseUrl("host=db1,db2 port=5432,5433 target_session_attrs=read-write")
-                  .ok());
+  EXPECT_TRUE(
+      ValidateDatabaseUrl("host=db1,db2 port=5432,5433 target_session_attrs=read-write").ok());
   const absl::Status bad_port =
       ValidateDatabaseUrl("postgresql://app:s3cretQ@db1:5432,db2:99999/autosync");
   EXPECT_FALSE(bad_port.ok());

@@ -57,8 +57,12 @@ std::string PercentEncode(absl::string_view s) {
 // The forms a secret could leak in.
 std::vector<std::string> Forms(const std::string& secret) {
   std::string url_safe = absl::WebSafeBase64Escape(secret);
-  return {secret, PercentEncode(secret), absl::AsciiStrToLower(PercentEncode(secret)),
-          absl::Base64Escape(secret), url_safe, absl::CHexEscape(secret)};
+  return {secret,
+          PercentEncode(secret),
+          absl::AsciiStrToLower(PercentEncode(secret)),
+          absl::Base64Escape(secret),
+          url_safe,
+          absl::CHexEscape(secret)};
 }
 
 // The test's database gets a role with a password that PostgreSQL really checks: a
@@ -97,8 +101,8 @@ absl::StatusOr<PasswordDatabase> MakePasswordDatabase() {
     return absl::InternalError(e.what());
   }
   PasswordDatabase out;
-  out.url = absl::StrCat("postgresql://", role, ":", PercentEncode(kDbPassword), "@", host_port,
-                         "/", db);
+  out.url =
+      absl::StrCat("postgresql://", role, ":", PercentEncode(kDbPassword), "@", host_port, "/", db);
   out.wrong_url = absl::StrCat("postgresql://", role, ":", PercentEncode(kWrongDbPassword), "@",
                                host_port, "/", db);
   // The reload is asynchronous: wait until the wrong password is refused (and the right one
@@ -130,13 +134,13 @@ TEST_P(SecretsTest, NoSecretAppearsAnywhereAUserOrOperatorLooks) {
   const std::string log_format = GetParam();
   auto db = MakePasswordDatabase();
   ASSERT_TRUE(db.ok()) << db.status();
-  auto started = System::Start(
-      {.sim_args = {"--stores=good:300,faulty:300,refused:50",
-                    absl::StrCat("--access_token=", kStoreToken)},
-       .database_url = db->url,
-       .worker_env = {{"SIM_TOKEN", kStoreToken}, {"REFUSED_TOKEN", kRefusedToken}},
-       .service_args = {"--log_format=" + log_format, "--log_level=debug"},
-       .jwt_secret = kJwtKey});
+  auto started =
+      System::Start({.sim_args = {"--stores=good:300,faulty:300,refused:50",
+                                  absl::StrCat("--access_token=", kStoreToken)},
+                     .database_url = db->url,
+                     .worker_env = {{"SIM_TOKEN", kStoreToken}, {"REFUSED_TOKEN", kRefusedToken}},
+                     .service_args = {"--log_format=" + log_format, "--log_level=debug"},
+                     .jwt_secret = kJwtKey});
   ASSERT_TRUE(started.ok()) << started.status();
   System& system = **started;
   ASSERT_TRUE(system.RegisterStore("good").ok());
@@ -272,12 +276,11 @@ TEST_P(SecretsTest, NoSecretAppearsAnywhereAUserOrOperatorLooks) {
     }
   }
   // Gateway answers, including refusals of tokens signed with a wrong key.
-  for (const std::string& path :
-       {std::string("/health"), std::string("/api/stores?token=") + jwt,
-        std::string("/api/sync/status/good?token=") +
-            SignedToken("wrong-key-0123456789abc", "\"*\""),
-        std::string("/api/sync/status/good?token=") + jwt + "x",
-        std::string("/api/nonexistent?token=") + jwt}) {
+  for (const std::string& path : {std::string("/health"), std::string("/api/stores?token=") + jwt,
+                                  std::string("/api/sync/status/good?token=") +
+                                      SignedToken("wrong-key-0123456789abc", "\"*\""),
+                                  std::string("/api/sync/status/good?token=") + jwt + "x",
+                                  std::string("/api/nonexistent?token=") + jwt}) {
     auto res = HttpCall("GET", system.GatewayUrl(path));
     ASSERT_TRUE(res.ok());
     see(path, absl::StrCat(res->headers, res->body));
@@ -312,8 +315,8 @@ TEST_P(SecretsTest, NoSecretAppearsAnywhereAUserOrOperatorLooks) {
       if (at == std::string::npos) continue;
       const size_t section = seen.rfind("\n=== ", at);
       ADD_FAILURE() << name << " (as \"" << form << "\") appears in "
-                    << seen.substr(section == std::string::npos ? 0 : section + 1, 80)
-                    << "\n…" << seen.substr(at > 300 ? at - 300 : 0, 600);
+                    << seen.substr(section == std::string::npos ? 0 : section + 1, 80) << "\n…"
+                    << seen.substr(at > 300 ? at - 300 : 0, 600);
     }
   }
 }

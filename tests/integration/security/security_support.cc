@@ -91,8 +91,7 @@ std::string SignedToken(const std::string& secret, const std::string& stores_jso
 
 absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
   auto system = std::unique_ptr<System>(new System());
-  system->database_url_ =
-      options.database_url.empty() ? FreshDatabaseUrl() : options.database_url;
+  system->database_url_ = options.database_url.empty() ? FreshDatabaseUrl() : options.database_url;
   if (system->database_url_.empty()) return absl::InternalError("no database");
   std::vector<std::string> sim_args = options.sim_args;
   sim_args.push_back("--leak_per_second=0");
@@ -116,8 +115,10 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
       "--database_url=" + system->database_url_,
       absl::StrCat("--listen=", system->scheduler_target_),
       absl::StrCat("--metrics_listen=127.0.0.1:", system->scheduler_metrics_port_),
-      "--replica_id=sec", "--worker_target=" + system->worker_target_,
-      "--run_stale_seconds=5", "--schedule_refresh_seconds=2"};
+      "--replica_id=sec",
+      "--worker_target=" + system->worker_target_,
+      "--run_stale_seconds=5",
+      "--schedule_refresh_seconds=2"};
   args.insert(args.end(), options.service_args.begin(), options.service_args.end());
   for (std::string& a : grpc_args(options.tls.scheduler_args)) args.push_back(std::move(a));
   auto scheduler = ChildProcess::Start(BinaryPath("scheduler-service"), {.args = args});
@@ -129,8 +130,8 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
     return absl::UnavailableError(
         absl::StrCat("scheduler did not come up: ", s.message(), "\n", system->AllOutput()));
   }
-  system->stub_ = v1::Scheduler::NewStub(
-      grpc::CreateChannel(system->scheduler_target_, scheduler_credentials));
+  system->stub_ =
+      v1::Scheduler::NewStub(grpc::CreateChannel(system->scheduler_target_, scheduler_credentials));
 
   system->worker_metrics_port_ = FreePort();
   args = {"--database_url=" + system->database_url_,
@@ -139,14 +140,14 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
           "--max_concurrent_syncs=4", "--ads_max_throttle_wait_seconds=1"};
   args.insert(args.end(), options.service_args.begin(), options.service_args.end());
   for (std::string& a : grpc_args(options.tls.worker_args)) args.push_back(std::move(a));
-  auto worker = ChildProcess::Start(BinaryPath("sync-worker"),
-                                    {.args = args, .env = options.worker_env});
+  auto worker =
+      ChildProcess::Start(BinaryPath("sync-worker"), {.args = args, .env = options.worker_env});
   if (!worker.ok()) return worker.status();
   system->worker_ = std::move(*worker);
-  if (absl::Status s = WaitForServing(
-          system->worker_target_,
-          tls ? options.tls.worker_credentials : grpc::InsecureChannelCredentials(),
-          absl::Seconds(30));
+  if (absl::Status s =
+          WaitForServing(system->worker_target_,
+                         tls ? options.tls.worker_credentials : grpc::InsecureChannelCredentials(),
+                         absl::Seconds(30));
       !s.ok()) {
     return absl::UnavailableError(
         absl::StrCat("worker did not come up: ", s.message(), "\n", system->AllOutput()));
@@ -156,8 +157,10 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
   system->gateway_metrics_port_ = FreePort();
   args = {absl::StrCat("--listen=127.0.0.1:", system->gateway_port_),
           absl::StrCat("--metrics_listen=127.0.0.1:", system->gateway_metrics_port_),
-          "--scheduler_target=" + system->scheduler_target_, "--upstream_timeout_ms=5000",
-          "--store_triggers_per_minute=600", "--client_triggers_per_minute=600"};
+          "--scheduler_target=" + system->scheduler_target_,
+          "--upstream_timeout_ms=5000",
+          "--store_triggers_per_minute=600",
+          "--client_triggers_per_minute=600"};
   if (!options.jwt_secret.empty()) {
     args.push_back("--jwt_secret_file=" + WriteTempFile("jwt-secret", options.jwt_secret + "\n"));
   }
@@ -169,9 +172,8 @@ absl::StatusOr<std::unique_ptr<System>> System::Start(SystemOptions options) {
   system->gateway_ = std::move(*gateway);
   auto health = WaitForHttp(system->GatewayUrl("/health"), absl::Seconds(30));
   if (!health.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("gateway did not come up: ", health.status().message(), "\n",
-                     system->AllOutput()));
+    return absl::UnavailableError(absl::StrCat(
+        "gateway did not come up: ", health.status().message(), "\n", system->AllOutput()));
   }
   return system;
 }
@@ -227,8 +229,7 @@ absl::Status System::RegisterStore(const std::string& store, const std::string& 
   v1::UpsertStoreResponse resp;
   const grpc::Status status = stub_->UpsertStore(&ctx, req, &resp);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   return absl::OkStatus();
 }
@@ -266,8 +267,7 @@ absl::StatusOr<v1::Run> System::TriggerAndWait(const std::string& store, absl::D
   v1::TriggerSyncResponse resp;
   const grpc::Status status = stub_->TriggerSync(&ctx, req, &resp);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   return WaitForRun(store, resp.run_id(), timeout);
 }

@@ -89,11 +89,10 @@ class System final {
   // TriggerSync through the scheduler and waits until the run is no longer running; returns
   // the final run (from ListRuns).
   absl::StatusOr<autosync::v1::Run> TriggerAndWait(const std::string& store,
-                                                       absl::Duration timeout = absl::Seconds(60));
-  // Waits until `run_id` of `store` has finished; returns it.
-  absl::StatusOr<autosync::v1::Run> WaitForRun(const std::string& store,
-                                                   const std::string& run_id,
                                                    absl::Duration timeout = absl::Seconds(60));
+  // Waits until `run_id` of `store` has finished; returns it.
+  absl::StatusOr<autosync::v1::Run> WaitForRun(const std::string& store, const std::string& run_id,
+                                               absl::Duration timeout = absl::Seconds(60));
 
  private:
   System() = default;

@@ -116,8 +116,8 @@ TEST_F(SqlTest, HostileTextIsStoredByteExactAndLtvStillAddsUp) {
     if (name != it->second.first || email != it->second.second) {
       if (++mismatches <= 3) {
         ADD_FAILURE() << "order " << id << ": name " << absl::CHexEscape(name.substr(0, 200))
-                      << " want " << absl::CHexEscape(it->second.first.substr(0, 200))
-                      << "; email " << absl::CHexEscape(email.substr(0, 200)) << " want "
+                      << " want " << absl::CHexEscape(it->second.first.substr(0, 200)) << "; email "
+                      << absl::CHexEscape(email.substr(0, 200)) << " want "
                       << absl::CHexEscape(it->second.second.substr(0, 200));
       }
     }
@@ -136,7 +136,8 @@ TEST_F(SqlTest, HostileTextIsStoredByteExactAndLtvStillAddsUp) {
   const storesim::AdsModel ads(source.store_seed(), first_day, source.customer_count(), true);
   std::map<std::string, std::string> campaigns;
   for (const auto& row : Query(absl::StrCat("SELECT DISTINCT campaign_id, campaign_name FROM ads "
-                                            "WHERE store_id = '", kEvil, "'"))) {
+                                            "WHERE store_id = '",
+                                            kEvil, "'"))) {
     campaigns[row[0].as<std::string>()] = row[1].as<std::string>();
   }
   ASSERT_EQ(campaigns.size(), ads.campaigns().size());
@@ -168,10 +169,10 @@ TEST_F(SqlTest, HostileTextIsStoredByteExactAndLtvStillAddsUp) {
   EXPECT_EQ(Query("SELECT count(*) FROM stores")[0][0].as<int64_t>(), 2);
   EXPECT_EQ(Query("SELECT count(*) FROM orders WHERE store_id <> 'evil'")[0][0].as<int64_t>(), 0);
   for (const char* table : {"stores", "sync_runs", "orders", "ads", "customer_ltv_cohorts"}) {
-    EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM pg_tables WHERE tablename = '", table,
-                                 "'"))[0][0]
-                  .as<int64_t>(),
-              1)
+    EXPECT_EQ(
+        Query(absl::StrCat("SELECT count(*) FROM pg_tables WHERE tablename = '", table, "'"))[0][0]
+            .as<int64_t>(),
+        1)
         << table;
   }
 
@@ -184,9 +185,9 @@ TEST_F(SqlTest, HostileTextIsStoredByteExactAndLtvStillAddsUp) {
   EXPECT_EQ(after->checksum, source_summary->checksum);
 
   // The gateway serves the store's routes as valid JSON.
-  for (const std::string& path : {std::string("/api/stores/evil/ltv"),
-                                  std::string("/api/stores/evil/runs"),
-                                  std::string("/api/sync/status/evil")}) {
+  for (const std::string& path :
+       {std::string("/api/stores/evil/ltv"), std::string("/api/stores/evil/runs"),
+        std::string("/api/sync/status/evil")}) {
     auto res = HttpCall("GET", system_->GatewayUrl(path));
     ASSERT_TRUE(res.ok());
     EXPECT_EQ(res->status, 200) << path << " " << res->body;
@@ -197,9 +198,10 @@ TEST_F(SqlTest, HostileTextIsStoredByteExactAndLtvStillAddsUp) {
 }
 
 TEST_F(SqlTest, HostileDisplayNameRoundTripsThroughTheRegistry) {
-  const std::string display = absl::StrCat(
-      "O'Reilly \"shop\" \\ \\N \\. ; DROP TABLE stores; -- ",
-      "\xF0\x9F\x98\x80 \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D e\xCC\x81 \xE2\x80\xAE" "x");
+  const std::string display =
+      absl::StrCat("O'Reilly \"shop\" \\ \\N \\. ; DROP TABLE stores; -- ",
+                   "\xF0\x9F\x98\x80 \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D e\xCC\x81 \xE2\x80\xAE"
+                   "x");
   v1::UpsertStoreRequest req;
   v1::Store* s = req.mutable_store();
   s->set_store_id("named");
@@ -244,11 +246,26 @@ TEST_F(SqlTest, HostileDisplayNameRoundTripsThroughTheRegistry) {
 
 // Values with SQL (and path, and shell) metacharacters.
 const std::vector<std::string>& BadIds() {
-  static const std::vector<std::string> ids = {
-      "evil'; DROP TABLE stores; --", "evil' OR '1'='1", "x\"y", "a;b", "a b", "Evil",
-      "evil\\", "evil%27", "../evil", "evil/../plain", "evil\n", "evil\t",
-      std::string(64, 'a'), "", "-evil", "_evil", "\xF0\x9F\x98\x80",
-      "e\xCC\x81vil", "evil$1", "evil:1"};
+  static const std::vector<std::string> ids = {"evil'; DROP TABLE stores; --",
+                                               "evil' OR '1'='1",
+                                               "x\"y",
+                                               "a;b",
+                                               "a b",
+                                               "Evil",
+                                               "evil\\",
+                                               "evil%27",
+                                               "../evil",
+                                               "evil/../plain",
+                                               "evil\n",
+                                               "evil\t",
+                                               std::string(64, 'a'),
+                                               "",
+                                               "-evil",
+                                               "_evil",
+                                               "\xF0\x9F\x98\x80",
+                                               "e\xCC\x81vil",
+                                               "evil$1",
+                                               "evil:1"};
   return ids;
 }
 
@@ -256,8 +273,7 @@ grpc::StatusCode CodeOf(const grpc::Status& s) { return s.error_code(); }
 
 TEST_F(SqlTest, MetacharactersInStoreIdsSchedulesAndTimeZonesAreInvalidArgument) {
   v1::Scheduler::Stub& stub = system_->scheduler();
-  auto store_with = [](const std::string& id, const std::string& schedule,
-                       const std::string& tz) {
+  auto store_with = [](const std::string& id, const std::string& schedule, const std::string& tz) {
     v1::UpsertStoreRequest req;
     v1::Store* s = req.mutable_store();
     s->set_store_id(id);
@@ -365,8 +381,8 @@ TEST_F(SqlTest, MetacharactersInStoreIdsSchedulesAndTimeZonesAreInvalidArgument)
   }
   for (const std::string& tz :
        {std::string("UTC'; DROP TABLE stores; --"), std::string("America/New_York'"),
-        std::string("../../../../etc/passwd"), std::string("/etc/localtime"),
-        std::string("UTC\\"), std::string("UTC\n"), std::string("Europe/London; SELECT 1"),
+        std::string("../../../../etc/passwd"), std::string("/etc/localtime"), std::string("UTC\\"),
+        std::string("UTC\n"), std::string("Europe/London; SELECT 1"),
         std::string("America/New York")}) {
     SCOPED_TRACE(absl::CHexEscape(tz));
     const grpc::Status s = upsert(store_with("okid", "0 * * * *", tz));

@@ -65,8 +65,7 @@ TEST(DatabaseUrlTest, RefusesMalformedStringsWithoutEchoingPasswords) {
 TEST(DatabaseUrlTest, RedactsPasswordsInBothForms) {
   EXPECT_EQ(RedactDatabaseUrl("postgresql://app:s3cret@db:5432/autosync"),
             "postgresql://app:***@db:5432/autosync");
-  EXPECT_EQ(RedactDatabaseUrl("host=db password=s3cret dbname=x"),
-            "host=db password=*** dbname=x");
+  EXPECT_EQ(RedactDatabaseUrl("host=db password=s3cret dbname=x"), "host=db password=*** dbname=x");
   EXPECT_EQ(RedactDatabaseUrl("postgresql://db/x?password=s3cret&sslmode=require"),
             "postgresql://db/x?password=***&sslmode=require");
   EXPECT_EQ(RedactDatabaseUrl("postgresql://app@db/x"), "postgresql://app@db/x");

@@ -9,7 +9,8 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(StoreIdTest, AcceptsTheDocumentedAlphabet) {
-  for (const char* ok : {"buycosari", "a", "0", "shop-1", "shop_1", "a123456789012345678901234567890123456789012345678901234567890bc"}) {
+  for (const char* ok : {"buycosari", "a", "0", "shop-1", "shop_1",
+                         "a123456789012345678901234567890123456789012345678901234567890bc"}) {
     EXPECT_TRUE(ValidateStoreId(ok).ok()) << ok;
   }
 }

@@ -7,11 +7,16 @@ namespace {
 
 TEST(StatusMappingTest, KeepsCodeAndMessageBothWays) {
   const std::vector<absl::Status> cases = {
-      absl::InvalidArgumentError("bad store id \"X\""), absl::NotFoundError("no store acme"),
-      absl::AlreadyExistsError("run r1 in flight"),      absl::AbortedError("serialization"),
-      absl::UnavailableError("database down"),          absl::DeadlineExceededError("slow"),
-      absl::PermissionDeniedError("token"),             absl::ResourceExhaustedError("busy"),
-      absl::UnimplementedError("later"),                absl::CancelledError("cancelled"),
+      absl::InvalidArgumentError("bad store id \"X\""),
+      absl::NotFoundError("no store acme"),
+      absl::AlreadyExistsError("run r1 in flight"),
+      absl::AbortedError("serialization"),
+      absl::UnavailableError("database down"),
+      absl::DeadlineExceededError("slow"),
+      absl::PermissionDeniedError("token"),
+      absl::ResourceExhaustedError("busy"),
+      absl::UnimplementedError("later"),
+      absl::CancelledError("cancelled"),
   };
   for (const absl::Status& s : cases) {
     const grpc::Status g = ToGrpcStatus(s);
@@ -28,8 +33,7 @@ TEST(StatusMappingTest, OkIsOk) {
 
 TEST(StatusMappingTest, NamedCodesMatchTheWire) {
   EXPECT_EQ(ToGrpcStatus(absl::NotFoundError("x")).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(ToGrpcStatus(absl::UnavailableError("x")).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ToGrpcStatus(absl::UnavailableError("x")).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ToGrpcStatus(absl::InvalidArgumentError("x")).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 }

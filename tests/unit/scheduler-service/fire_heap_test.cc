@@ -136,7 +136,6 @@ TEST(FireHeapTest, SharedSchedulesAndReusedSlotsStayConsistent) {
   EXPECT_EQ(heap.NextDue(), Utc(2024, 1, 1, 11, 30));
 }
 
-
 // A store with an orders schedule every minute and an ads schedule every other minute fires
 // every minute; each fire carries the types due at its boundary.
 TEST(FireHeapTest, AFireCarriesTheDataTypesDueAtItsBoundary) {
@@ -153,8 +152,8 @@ TEST(FireHeapTest, AFireCarriesTheDataTypesDueAtItsBoundary) {
     EXPECT_EQ(fires[0].scheduled_for, Utc(2024, 1, 1, 10, minute));
     types.push_back(fires[0].types);
   }
-  EXPECT_EQ(types, (std::vector<DataTypes>{kOrdersType, kAllDataTypes, kOrdersType,
-                                           kAllDataTypes}));
+  EXPECT_EQ(types,
+            (std::vector<DataTypes>{kOrdersType, kAllDataTypes, kOrdersType, kAllDataTypes}));
   // Ads alone (a schedule the orders one never reaches): the instant carries ads only.
   ASSERT_TRUE(heap.Upsert(ScheduleEntry{"split",
                                         DataSchedule(*CronSchedule::Parse("0 0 * * *"),

@@ -112,9 +112,7 @@ TEST(NotifierTest, SecretRefsResolveFromTheEnvironmentOrAFileAndErrorsNeverShowT
   EXPECT_FALSE(ResolveSecretRef("env:AUTOSYNC_NOTIFIER_TEST_UNSET").ok());
 
   const std::string path = ::testing::TempDir() + "notifier_key";
-  {
-    std::ofstream(path) << "file-key\n";
-  }
+  { std::ofstream(path) << "file-key\n"; }
   absl::StatusOr<std::string> file = ResolveSecretRef("file:" + path);
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_EQ(*file, "file-key");  // the trailing newline is not part of the key
@@ -139,8 +137,7 @@ class FakeStore final : public NotificationStore {
     }
     return t;
   }
-  absl::StatusOr<NotifyClaim> ClaimNotification(absl::string_view id,
-                                                absl::string_view) override {
+  absl::StatusOr<NotifyClaim> ClaimNotification(absl::string_view id, absl::string_view) override {
     absl::MutexLock lock(&mu);
     ++claims;
     return NotifyClaim{.won = id != "claimed-elsewhere", .next_after = absl::Hours(1)};
@@ -193,14 +190,14 @@ class NotifierRulesTest : public ::testing::Test {
              bool start = true) {
     auto poster = std::make_unique<ScriptedPoster>(std::move(answers));
     poster_ = poster.get();
-    notifier_ = std::make_unique<Notifier>(
-        Notifier::Options{.timeout = absl::Seconds(1),
-                          .attempts = 3,
-                          .queue_limit = queue_limit,
-                          .threads = 1,
-                          .backoff_initial = absl::Milliseconds(1),
-                          .backoff_max = absl::Milliseconds(4)},
-        store_, std::move(poster), metrics_, clock_);
+    notifier_ =
+        std::make_unique<Notifier>(Notifier::Options{.timeout = absl::Seconds(1),
+                                                     .attempts = 3,
+                                                     .queue_limit = queue_limit,
+                                                     .threads = 1,
+                                                     .backoff_initial = absl::Milliseconds(1),
+                                                     .backoff_max = absl::Milliseconds(4)},
+                                   store_, std::move(poster), metrics_, clock_);
     if (start) notifier_->Start();
   }
   double Count(absl::string_view outcome) {

@@ -97,7 +97,8 @@ TEST(RunEndTest, StreamBrokenAfterTheWorkerStartedIsFollowedAtOnce) {
   const RunEnd end = DecideRunEnd(s);
   EXPECT_EQ(end.status, "failed");
   EXPECT_TRUE(end.synthesize_failure);
-  EXPECT_THAT(end.error, HasSubstr("stopped in the middle of the run (UNAVAILABLE: Socket closed)"));
+  EXPECT_THAT(end.error,
+              HasSubstr("stopped in the middle of the run (UNAVAILABLE: Socket closed)"));
   EXPECT_THAT(end.error, HasSubstr("resumes from the stored cursor"));
   EXPECT_EQ(end.next, RunNext::kFollowUp);
   EXPECT_EQ(end.delay, absl::ZeroDuration());

@@ -77,7 +77,7 @@ TEST_F(ScheduleLoopTest, RefreshKeepsAStoreInsideItsJitterWindow) {
   const auto boundary = loop_.NextBoundary("j");
   ASSERT_TRUE(boundary.has_value());
   clock_.Set(*boundary + absl::Seconds(1));  // boundary passed, jitter not yet
-  loop_.Load({s}, false);                      // unchanged: keeps its pending fire
+  loop_.Load({s}, false);                    // unchanged: keeps its pending fire
   EXPECT_EQ(loop_.NextBoundary("j"), boundary);
 }
 
@@ -110,7 +110,7 @@ TEST_F(ScheduleLoopTest, CatchUpSyncsEveryDataTypeThatMissedABoundary) {
   ASSERT_EQ(sink_.fires.size(), 1u);
   EXPECT_EQ(sink_.fires[0].scheduled_for, Utc(2024, 1, 1, 10, 0));  // the earliest missed
   EXPECT_EQ(sink_.fires[0].types, kAllDataTypes);  // 10:00 (ads) and 10:41 (orders) missed
-  EXPECT_EQ(loop_.RunDue(), 0u);  // once
+  EXPECT_EQ(loop_.RunDue(), 0u);                   // once
   EXPECT_EQ(loop_.NextBoundary("split"), Utc(2024, 1, 1, 11, 41));
 }
 

@@ -29,8 +29,8 @@ absl::Status Check(const autosync::v1::Store& s) { return NormalizeStore(s, {}).
 TEST(StoreValidationTest, FillsDefaultsAndDropsReadOnlyFields) {
   autosync::v1::Store in = Valid();
   in.mutable_created_at()->set_seconds(5);
-  auto out = NormalizeStore(in, {.schedule = "*/5 * * * *", .timezone = "Europe/London",
-                                 .staleness_seconds = 600});
+  auto out = NormalizeStore(
+      in, {.schedule = "*/5 * * * *", .timezone = "Europe/London", .staleness_seconds = 600});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->schedule(), "*/5 * * * *");
   EXPECT_EQ(out->timezone(), "Europe/London");

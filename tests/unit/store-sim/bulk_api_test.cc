@@ -96,8 +96,8 @@ Operation ReadOperation(simdjson::dom::element e, bool full = true) {
     EXPECT_TRUE(absl::SimpleAtoi(absl::string_view(v.data(), v.size()), &op.file_size)) << v;
   }
   op.partial_null = e["partialDataUrl"].is_null();
-  for (const char* member : {"id", "status", "errorCode", "createdAt", "completedAt",
-                             "objectCount", "fileSize", "url", "partialDataUrl"}) {
+  for (const char* member : {"id", "status", "errorCode", "createdAt", "completedAt", "objectCount",
+                             "fileSize", "url", "partialDataUrl"}) {
     if (full) {
       EXPECT_NE(e[member].error(), simdjson::NO_SUCH_FIELD) << member;
     }
@@ -166,9 +166,9 @@ class BulkApiTest : public ::testing::Test {
   }
 
   Operation Current(const std::string& store = "shop") {
-    Response r = sim_->Handle(PostGraphql(
-        store, GraphqlQueryBody("query { currentBulkOperation { id status errorCode "
-                                "objectCount url } }")));
+    Response r = sim_->Handle(
+        PostGraphql(store, GraphqlQueryBody("query { currentBulkOperation { id status errorCode "
+                                            "objectCount url } }")));
     EXPECT_EQ(r.status, 200) << r.body;
     return ReadOperation(ParseJson(r.body)->root["data"]["currentBulkOperation"]);
   }
@@ -423,8 +423,9 @@ TEST_F(BulkApiTest, ALiteralInnerQueryAndABlockStringWorkToo) {
   std::string literal;
   AppendJsonString(literal, InnerQuery("updated_at:>='2025-12-01T00:00:00Z'"));
   Response r = sim_->Handle(PostGraphql(
-      "shop", GraphqlQueryBody("mutation { bulkOperationRunQuery(query: " + literal +
-                               ") { bulkOperation { id status } userErrors { field message } } }")));
+      "shop",
+      GraphqlQueryBody("mutation { bulkOperationRunQuery(query: " + literal +
+                       ") { bulkOperation { id status } userErrors { field message } } }")));
   auto j = ParseJson(r.body);
   ASSERT_TRUE(j->ok) << r.body;
   std::string_view gid = j->root["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"];
@@ -502,7 +503,7 @@ TEST_F(BulkApiTest, ObjectCountGrowsWithTheClockUntilMinDurationHasPassed) {
   EXPECT_EQ(op.status, "RUNNING");
   EXPECT_GT(op.object_count, quarter);
   clock_.Advance(absl::Milliseconds(250));
-  op = WaitFor(gid, "COMPLETED");  // at once, unless a slow (sanitized) build is still rendering
+  op = WaitFor(gid, "COMPLETED");    // at once, unless a slow (sanitized) build is still rendering
   EXPECT_GT(op.object_count, 3000);  // orders plus refund transactions
   EXPECT_FALSE(op.url.empty());
 }

@@ -187,8 +187,8 @@ TEST_F(InsightsAsyncTest, AReportsRestatedDaysDoNotMoveBetweenPagesOrReads) {
 }
 
 TEST_F(InsightsAsyncTest, UnknownReportsAndBadParametersAreMetaErrors) {
-  for (const char* target : {"/v19.0/123456?access_token=sim-token",
-                             "/v19.0/123456/insights?access_token=sim-token"}) {
+  for (const char* target :
+       {"/v19.0/123456?access_token=sim-token", "/v19.0/123456/insights?access_token=sim-token"}) {
     Response r = sim_->Handle(Call("GET", target));
     EXPECT_EQ(r.status, 400);
     int64_t sub = 0;
@@ -214,14 +214,14 @@ TEST_F(InsightsAsyncTest, UnknownReportsAndBadParametersAreMetaErrors) {
   const std::string b = Start(Params("2025-06-01", "2025-06-30"));
   Response first = sim_->Handle(Call("GET", "/v19.0/" + a + "/insights?access_token=sim-token"));
   std::string after(std::string_view(ParseJson(first.body)->root["paging"]["cursors"]["after"]));
-  EXPECT_EQ(sim_->Handle(Call("GET", "/v19.0/" + a + "/insights?access_token=sim-token&after=" +
-                                         after))
-                .status,
-            200);
-  EXPECT_EQ(sim_->Handle(Call("GET", "/v19.0/" + b + "/insights?access_token=sim-token&after=" +
-                                         after))
-                .status,
-            400);
+  EXPECT_EQ(
+      sim_->Handle(Call("GET", "/v19.0/" + a + "/insights?access_token=sim-token&after=" + after))
+          .status,
+      200);
+  EXPECT_EQ(
+      sim_->Handle(Call("GET", "/v19.0/" + b + "/insights?access_token=sim-token&after=" + after))
+          .status,
+      400);
 }
 
 TEST_F(InsightsAsyncTest, AdsAsyncFailEndsJobFailedAtHalfway) {

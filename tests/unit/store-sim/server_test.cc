@@ -90,15 +90,17 @@ TEST(ServerTest, BulkFilesGoOutWholeAndATruncatedOneStopsHalfway) {
                                "bulkOperation { id status } userErrors { field message } } }",
                                vars + "}")));
   auto j = ParseJson(run.body);
-  std::string gid(std::string_view(j->root["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]));
+  std::string gid(
+      std::string_view(j->root["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]));
   std::string url;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (url.empty() && std::chrono::steady_clock::now() < deadline) {
     std::string poll_vars = "{\"id\":";
     AppendJsonString(poll_vars, gid);
     Response poll = sim->Handle(PostGraphql(
-        "shop", GraphqlQueryBody("query($id: ID!) { node(id: $id) { ... on BulkOperation { url } } }",
-                                 poll_vars + "}")));
+        "shop",
+        GraphqlQueryBody("query($id: ID!) { node(id: $id) { ... on BulkOperation { url } } }",
+                         poll_vars + "}")));
     auto p = ParseJson(poll.body);
     std::string_view u;
     if (p->root["data"]["node"]["url"].get(u) == simdjson::SUCCESS) url = u;

@@ -17,7 +17,8 @@ using testing::MakeSim;
 using testing::PostGraphql;
 using testing::SmallConfig;
 
-constexpr const char* kDeprecated = "https://shopify.dev/api/usage/versioning#deprecation-practices";
+constexpr const char* kDeprecated =
+    "https://shopify.dev/api/usage/versioning#deprecation-practices";
 
 class VersionHeadersTest : public ::testing::Test {
  protected:

@@ -228,8 +228,10 @@ TEST_F(AdsClientTest, BadConfigurationOrRangeIsRefusedUpFront) {
 
 TEST_F(AdsClientTest, AnAsyncReportIsPostedPolledAndReadWithTheTokenOutOfTheUrl) {
   transport_.Then(200, R"({"report_run_id":"6789012345"})")
-      .Then(200, R"({"id":"6789012345","async_status":"Job Running","async_percent_completion":40})")
-      .Then(200, R"({"id":"6789012345","async_status":"Job Completed","async_percent_completion":100})")
+      .Then(200,
+            R"({"id":"6789012345","async_status":"Job Running","async_percent_completion":40})")
+      .Then(200,
+            R"({"id":"6789012345","async_status":"Job Completed","async_percent_completion":100})")
       .Then(200, Rows(2, "http://127.0.0.1:8090/v19.0/6789012345/insights?after=b"))
       .Then(200, Rows(1));
   AdsClient client = MakeClient();
@@ -258,7 +260,8 @@ TEST_F(AdsClientTest, AnAsyncReportIsPostedPolledAndReadWithTheTokenOutOfTheUrl)
 }
 
 TEST_F(AdsClientTest, AnExpiredTokenOrAGarbledReportIdSaysWhatToDo) {
-  transport_.Then(400, MetaErrorBody(190, 463, "Error validating access token: Session has expired"));
+  transport_.Then(400,
+                  MetaErrorBody(190, 463, "Error validating access token: Session has expired"));
   AdsClient client = MakeClient();
   absl::StatusOr<std::string> expired = client.StartReport(since_, until_);
   EXPECT_EQ(expired.status().code(), absl::StatusCode::kPermissionDenied);

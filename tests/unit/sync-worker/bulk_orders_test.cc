@@ -16,15 +16,16 @@ namespace autosync::worker {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakeSleeper;
 using testing::FakeTransport;
+using ::testing::HasSubstr;
 
 std::string OrderLine(int64_t id, std::vector<int64_t> refunds = {}) {
   std::string out = absl::StrCat(
       "{\"id\":\"gid://shopify/Order/", id, "\",\"name\":\"#", id,
       "\",\"email\":null,\"createdAt\":\"2025-01-02T03:04:05Z\",\"updatedAt\":\"2025-01-03T00:00:0",
-      id % 10, "Z\",\"processedAt\":\"2025-01-02T03:04:05Z\",\"cancelledAt\":null,\"test\":false,"
+      id % 10,
+      "Z\",\"processedAt\":\"2025-01-02T03:04:05Z\",\"cancelledAt\":null,\"test\":false,"
       "\"displayFinancialStatus\":\"PAID\",\"currencyCode\":\"USD\","
       "\"totalPriceSet\":{\"shopMoney\":{\"amount\":\"100.00\",\"currencyCode\":\"USD\"}},"
       "\"customer\":{\"id\":\"gid://shopify/Customer/7\"},\"refunds\":[");
@@ -88,14 +89,15 @@ TEST(BulkOrdersReaderTest, AWholeOrderBreakingARuleIsQuarantinedWithItsChildLine
   EXPECT_EQ(quarantined[0].kind, "order");
   EXPECT_EQ(quarantined[0].record_key, "2");
   EXPECT_EQ(quarantined[0].rule, "refund_exceeds_total");
-  EXPECT_EQ(quarantined[0].source, "bulk operation gid://shopify/BulkOperation/9, bulk result line 2");
+  EXPECT_EQ(quarantined[0].source,
+            "bulk operation gid://shopify/BulkOperation/9, bulk result line 2");
   // Its own line and both child lines, as they came (without the newlines' trailing one).
   EXPECT_EQ(quarantined[0].raw, absl::StrCat(OrderLine(2, {20}), TransactionLine(201, 20, "60.00"),
                                              TransactionLine(202, 20, "70.00"))
                                     .substr(0, quarantined[0].raw.size()));
-  EXPECT_EQ(quarantined[0].raw.size(),
-            OrderLine(2, {20}).size() + TransactionLine(201, 20, "60.00").size() +
-                TransactionLine(202, 20, "70.00").size() - 1);
+  EXPECT_EQ(quarantined[0].raw.size(), OrderLine(2, {20}).size() +
+                                           TransactionLine(201, 20, "60.00").size() +
+                                           TransactionLine(202, 20, "70.00").size() - 1);
   EXPECT_FALSE(quarantined[0].raw_truncated);
 }
 
@@ -115,9 +117,11 @@ TEST(BulkOrdersReaderTest, HostileLinesFailNamingTheLine) {
   };
   const std::vector<Case> cases = {
       {TransactionLine(1, 20, "1.00"), "line 1: a child line"},
-      {OrderLine(1, {20}) + TransactionLine(1, 99, "1.00"), "line 2: its parent gid://shopify/Refund/99"},
-      {OrderLine(1) + OrderLine(2, {20}) + "{\"id\":\"gid://shopify/LineItem/1\","
-                                            "\"__parentId\":\"gid://shopify/Order/2\"}\n",
+      {OrderLine(1, {20}) + TransactionLine(1, 99, "1.00"),
+       "line 2: its parent gid://shopify/Refund/99"},
+      {OrderLine(1) + OrderLine(2, {20}) +
+           "{\"id\":\"gid://shopify/LineItem/1\","
+           "\"__parentId\":\"gid://shopify/Order/2\"}\n",
        "line 3: a child of gid://shopify/Order/2"},
       {OrderLine(1) + "{\"id\":\"gid://shopify/Order/2\",\n", "line 2"},
       {OrderLine(1) + "{\"id\":\"gid://shopify/Order/x\",\"createdAt\":\"2025-01-01T00:00:00Z\"}\n",
@@ -144,7 +148,8 @@ TEST(BulkOrdersReaderTest, ATenMebibyteLineIsRefusedWithoutBeingHeld) {
   const std::string piece(64 << 10, 'x');
   absl::Status s;
   int fed = 0;
-  for (; fed < 160 && s.ok(); ++fed) s = reader.Feed(fed == 0 ? "{\"name\":\"" + piece : piece, orders);
+  for (; fed < 160 && s.ok(); ++fed)
+    s = reader.Feed(fed == 0 ? "{\"name\":\"" + piece : piece, orders);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(s.message()), HasSubstr("line 2 is longer than 1048576 bytes"));
   EXPECT_LE(fed, 17) << "refused as soon as the line passed the cap";
@@ -159,22 +164,22 @@ constexpr char kCost[] =
 std::string Op(absl::string_view field, absl::string_view status, absl::string_view url = "",
                absl::string_view error_code = "") {
   const std::string op = absl::StrCat(
-      "{\"id\":\"gid://shopify/BulkOperation/9\",\"status\":\"", status, "\",\"errorCode\":",
-      error_code.empty() ? "null" : absl::StrCat("\"", error_code, "\""),
+      "{\"id\":\"gid://shopify/BulkOperation/9\",\"status\":\"", status,
+      "\",\"errorCode\":", error_code.empty() ? "null" : absl::StrCat("\"", error_code, "\""),
       ",\"objectCount\":\"3\",\"url\":", url.empty() ? "null" : absl::StrCat("\"", url, "\""), "}");
   if (field == "node" || field == "currentBulkOperation") {
     return absl::StrCat("{\"data\":{\"", field, "\":", op, "}", kCost, "}");
   }
-  return absl::StrCat("{\"data\":{\"", field, "\":{\"bulkOperation\":", op,
-                      ",\"userErrors\":[]}}", kCost, "}");
+  return absl::StrCat("{\"data\":{\"", field, "\":{\"bulkOperation\":", op, ",\"userErrors\":[]}}",
+                      kCost, "}");
 }
 
 class BulkOrdersClientTest : public ::testing::Test {
  protected:
   absl::Status Run() {
-    BulkOrdersClient client({.base_url = "http://shop.test", .api_version = "2025-10",
-                             .access_token = "secret-token"},
-                            transport_, sleeper_, {}, {}, {.batch_orders = 2});
+    BulkOrdersClient client(
+        {.base_url = "http://shop.test", .api_version = "2025-10", .access_token = "secret-token"},
+        transport_, sleeper_, {}, {}, {.batch_orders = 2});
     GraphqlOrdersRequest request;
     request.updated_min = absl::UnixEpoch();
     return client.Run(
@@ -244,11 +249,12 @@ TEST_F(BulkOrdersClientTest, EachEndOfAnOperationIsAClearError) {
         .Then(200, Op("bulkOperationRunQuery", "CREATED"))
         .Then(200, c.node);
     FakeSleeper sleeper;
-    BulkOrdersClient client({.base_url = "http://shop.test", .api_version = "2025-10",
-                             .access_token = "tok-secret"},
-                            transport, sleeper);
+    BulkOrdersClient client(
+        {.base_url = "http://shop.test", .api_version = "2025-10", .access_token = "tok-secret"},
+        transport, sleeper);
     const absl::Status s = client.Run(
-        {}, [](std::vector<Order>&, std::vector<QuarantinedRecord>&) { return absl::OkStatus(); }, [](const std::string&) {});
+        {}, [](std::vector<Order>&, std::vector<QuarantinedRecord>&) { return absl::OkStatus(); },
+        [](const std::string&) {});
     EXPECT_EQ(s.code(), c.code) << c.node;
     EXPECT_THAT(std::string(s.message()), HasSubstr(c.message)) << c.node;
   }
@@ -291,9 +297,9 @@ TEST_F(BulkOrdersClientTest, ACutDownloadIsRetryableAndKeepsTheWholeOrdersBefore
       OrderLine(1) + OrderLine(2, {20}) + TransactionLine(3, 20, "1.00") + OrderLine(4);
   transport_.Then(200, file);
   CuttingTransport cutting(transport_, file.find("OrderTransaction"));  // inside order 2's child
-  BulkOrdersClient client({.base_url = "http://shop.test", .api_version = "2025-10",
-                           .access_token = "tok-secret"},
-                          cutting, sleeper_, {}, {}, {.batch_orders = 5});
+  BulkOrdersClient client(
+      {.base_url = "http://shop.test", .api_version = "2025-10", .access_token = "tok-secret"},
+      cutting, sleeper_, {}, {}, {.batch_orders = 5});
   const absl::Status s = client.Run(
       {},
       [&](std::vector<Order>& batch, std::vector<QuarantinedRecord>&) {

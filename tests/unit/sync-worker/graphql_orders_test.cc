@@ -2,13 +2,12 @@
 // REST (gids, shop money, the lower-cased financial status, nulls), every shape error named by
 // its path, the cost bucket waited for before a query runs dry, THROTTLED waited out, other
 // GraphQL errors failing the page, and the HTTP failures shared with the REST client.
-#include "sync-worker/connectors/graphql_orders_client.h"
-
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "simdjson.h"
+#include "sync-worker/connectors/graphql_orders_client.h"
 #include "sync-worker/connectors/orders_page.h"
 #include "tests/unit/sync-worker/connector_fakes.h"
 
@@ -46,8 +45,8 @@ std::string Page(std::vector<int64_t> ids, bool has_next, const std::string& cur
   for (size_t i = 0; i < ids.size(); ++i) absl::StrAppend(&nodes, i ? "," : "", Node(ids[i]));
   return absl::StrCat(R"({"data":{"orders":{"pageInfo":{"hasNextPage":)",
                       has_next ? "true" : "false", R"(,"endCursor":)",
-                      cursor.empty() ? "null" : absl::StrCat("\"", cursor, "\""),
-                      R"(},"nodes":[)", nodes, "]}},", cost, "}");
+                      cursor.empty() ? "null" : absl::StrCat("\"", cursor, "\""), R"(},"nodes":[)",
+                      nodes, "]}},", cost, "}");
 }
 
 TEST(GraphqlOrdersTest, BodyCarriesTheQueryAndItsVariables) {
@@ -186,7 +185,8 @@ TEST_F(GraphqlOrdersClientTest, PagesByCursorWithTheTokenOnlyInTheHeader) {
   EXPECT_FALSE(absl::StrContains(*req.post_body, kToken));
   EXPECT_FALSE(absl::StrContains(req.url, kToken));
   bool token_header = false;
-  for (const auto& [k, v] : req.headers) token_header |= k == "X-Shopify-Access-Token" && v == kToken;
+  for (const auto& [k, v] : req.headers)
+    token_header |= k == "X-Shopify-Access-Token" && v == kToken;
   EXPECT_TRUE(token_header);
   EXPECT_TRUE(sleeper_.delays().empty());  // the bucket was never low
 }
@@ -237,13 +237,15 @@ TEST_F(GraphqlOrdersClientTest, OtherErrorsFailThePageNamingThem) {
   GraphqlOrdersClient client = MakeClient();
   auto page = client.FirstPage(absl::FromUnixSeconds(1700000000), 250, std::nullopt);
   EXPECT_EQ(page.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(page.status().message(), "Access denied for orders field. "
-                                                         "(ACCESS_DENIED)"))
+  EXPECT_TRUE(absl::StrContains(page.status().message(),
+                                "Access denied for orders field. "
+                                "(ACCESS_DENIED)"))
       << page.status();
   EXPECT_TRUE(absl::StrContains(page.status().message(), "read_orders"));
 
   // HTTP failures are the REST client's: a 401 names the token, never shows it.
-  transport_.Then(401, R"json({"errors":"[API] Invalid API key or access token (shpat_SECRET123)"})json");
+  transport_.Then(
+      401, R"json({"errors":"[API] Invalid API key or access token (shpat_SECRET123)"})json");
   auto denied = client.FirstPage(absl::FromUnixSeconds(1700000000), 250, std::nullopt);
   EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_FALSE(absl::StrContains(denied.status().message(), kToken));

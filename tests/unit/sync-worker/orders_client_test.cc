@@ -107,8 +107,9 @@ TEST_F(OrdersClientTest, DeletionEventsAreOrderDestroyEventsPagedByLink) {
       R"({"events":[{"id":9,"subject_id":1001,"subject_type":"Order","verb":"destroy",)"
       R"("created_at":"2024-01-16T08:00:00-05:00"},{"id":10,"subject_id":77,)"
       R"("subject_type":"Product","verb":"destroy","created_at":"2024-01-16T09:00:00Z"}]})",
-      {{"link", absl::StrCat("<", kBase, "/admin/api/2024-01/events.json?limit=250&page_info=E2>; "
-                                         "rel=\"next\"")}});
+      {{"link", absl::StrCat("<", kBase,
+                             "/admin/api/2024-01/events.json?limit=250&page_info=E2>; "
+                             "rel=\"next\"")}});
   transport_.Then(200, R"({"events":[]})");
   transport_.Then(200, R"({"events":[{"id":"x","subject_id":1,"subject_type":"Order",)"
                        R"("verb":"destroy","created_at":"2024-01-16T09:00:00Z"}]})");
@@ -131,8 +132,9 @@ TEST_F(OrdersClientTest, DeletionEventsAreOrderDestroyEventsPagedByLink) {
   const auto bad = client.FirstDeletionsPage(since_);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("events[0]"));
-  EXPECT_EQ(client.NextDeletionsPage("http://evil.example/admin/api/2024-01/events.json").status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      client.NextDeletionsPage("http://evil.example/admin/api/2024-01/events.json").status().code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(OrdersClientTest, TooManyRequestsHonoursRetryAfterWithoutUsingUpAttempts) {
@@ -328,7 +330,7 @@ TEST_F(OrdersClientTest, NearlyFullBucketPacesTheNextRequest) {
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(sleeper_.delays().size(), 1u);
   EXPECT_EQ(sleeper_.delays()[0], absl::Milliseconds(500));  // 40-bucket leaks 2/s
-  page = client.NextPage(*page->next);                   // 20/40: no wait
+  page = client.NextPage(*page->next);                       // 20/40: no wait
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(sleeper_.delays().size(), 1u);
   page = client.NextPage(*page->next);  // after 390/400 (Plus leaks 20/s)

@@ -18,7 +18,8 @@
 namespace autosync::worker {
 namespace {
 
-const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2026, 12, 7, 12, 0, 0), absl::UTCTimeZone());
+const absl::Time kNow =
+    absl::FromCivil(absl::CivilSecond(2026, 12, 7, 12, 0, 0), absl::UTCTimeZone());
 
 Order Valid() {
   Order o;
@@ -65,7 +66,9 @@ TEST(RecordRulesTest, EachOrderRuleCatchesItsCase) {
       {"currency_not_iso4217", [](Order& o) { o.currency = "XXX"; }},
       {"currency_not_iso4217", [](Order& o) { o.currency = ""; }},
       {"created_too_early",
-       [](Order& o) { o.created_at = absl::FromCivil(absl::CivilDay(1999, 12, 31), absl::UTCTimeZone()); }},
+       [](Order& o) {
+         o.created_at = absl::FromCivil(absl::CivilDay(1999, 12, 31), absl::UTCTimeZone());
+       }},
       {"created_in_future", [](Order& o) { o.created_at = o.updated_at = kNow + absl::Hours(1); }},
       {"updated_in_future", [](Order& o) { o.updated_at = kNow + absl::Hours(1); }},
       {"updated_before_created", [](Order& o) { o.updated_at = o.created_at - absl::Hours(1); }},
@@ -155,11 +158,11 @@ RecordScreen ScreenInto(std::vector<QuarantinedRecord>* out) {
 }
 
 TEST(RecordScreenTest, ARestPageKeepsTheValidOrdersAndQuarantinesTheRestWithTheirJson) {
-  const std::string body = absl::StrCat(
-      R"({"orders":[)", RestOrder(1, "10.00", "2026-12-01T10:00:00Z"), ",",
-      RestOrder(2, "-5.00", "2026-12-01T10:00:00Z"), ",",
-      RestOrder(3, "10.00", "2031-01-01T00:00:00Z"), ",",
-      RestOrder(4, "10.00", "2026-12-01T10:00:00Z"), "]}");
+  const std::string body =
+      absl::StrCat(R"({"orders":[)", RestOrder(1, "10.00", "2026-12-01T10:00:00Z"), ",",
+                   RestOrder(2, "-5.00", "2026-12-01T10:00:00Z"), ",",
+                   RestOrder(3, "10.00", "2031-01-01T00:00:00Z"), ",",
+                   RestOrder(4, "10.00", "2026-12-01T10:00:00Z"), "]}");
   std::vector<QuarantinedRecord> quarantined;
   const RecordScreen screen = ScreenInto(&quarantined);
   absl::StatusOr<std::vector<Order>> orders = ParseOrdersPage(body, &screen);
@@ -172,8 +175,9 @@ TEST(RecordScreenTest, ARestPageKeepsTheValidOrdersAndQuarantinesTheRestWithThei
   EXPECT_EQ(quarantined[0].rule, "negative_amount");
   EXPECT_EQ(quarantined[0].source, "orders page 2, orders[1]");
   // Minified: the spaces between members are gone, the values are untouched.
-  EXPECT_EQ(quarantined[0].raw,
-            R"({"id":2,"name":"#1","created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","currency":"EUR","total_price":"-5.00"})");
+  EXPECT_EQ(
+      quarantined[0].raw,
+      R"({"id":2,"name":"#1","created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","currency":"EUR","total_price":"-5.00"})");
   EXPECT_EQ(quarantined[1].record_key, "3");
   EXPECT_EQ(quarantined[1].rule, "created_in_future");
   // Without a screen, every order that parses is returned (the shape check alone).
@@ -197,7 +201,8 @@ TEST(RecordScreenTest, AHugeRecordIsCutBeforeACharacterNeverInsideOne) {
 }
 
 TEST(RecordScreenTest, AGraphqlPageQuarantinesByTheSameRules) {
-  const std::string body = R"({"data":{"orders":{"pageInfo":{"hasNextPage":false,"endCursor":null},"nodes":[
+  const std::string body =
+      R"({"data":{"orders":{"pageInfo":{"hasNextPage":false,"endCursor":null},"nodes":[
     {"id":"gid://shopify/Order/5","name":"#5","createdAt":"2026-12-01T10:00:00Z","updatedAt":"2026-11-01T10:00:00Z","currencyCode":"EUR","totalPriceSet":{"shopMoney":{"amount":"10.00"}}},
     {"id":"gid://shopify/Order/6","name":"#6","createdAt":"2026-12-01T10:00:00Z","updatedAt":"2026-12-01T10:00:00Z","currencyCode":"EUR","totalPriceSet":{"shopMoney":{"amount":"10.00"}}}]}}})";
   std::vector<QuarantinedRecord> quarantined;

@@ -64,10 +64,13 @@ class EioSessionTest : public ::testing::Test {
                                                        const std::string& target,
                                                        const std::string& body = "") {
     auto result = std::make_shared<std::optional<HttpResponse>>();
-    HttpRequest request{.method = method, .target = target, .headers = {}, .body = body,
+    HttpRequest request{.method = method,
+                        .target = target,
+                        .headers = {},
+                        .body = body,
                         .remote_address = "127.0.0.1"};
-    last_poll_id_ =
-        ServerFor(target).HandleHttp(request, [result](HttpResponse res) { *result = std::move(res); });
+    last_poll_id_ = ServerFor(target).HandleHttp(
+        request, [result](HttpResponse res) { *result = std::move(res); });
     return result;
   }
   HttpResponse Now(const std::string& method, const std::string& target,
@@ -89,9 +92,12 @@ class EioSessionTest : public ::testing::Test {
   std::pair<std::shared_ptr<WsHandler>, std::shared_ptr<RecordingSink>> OpenWebSocket(
       const std::string& target) {
     HttpResponse refusal;
-    auto handler = ServerFor(target).HandleUpgrade(
-        {.method = "GET", .target = target, .headers = {}, .body = "", .remote_address = "127.0.0.1"},
-        &refusal);
+    auto handler = ServerFor(target).HandleUpgrade({.method = "GET",
+                                                    .target = target,
+                                                    .headers = {},
+                                                    .body = "",
+                                                    .remote_address = "127.0.0.1"},
+                                                   &refusal);
     EXPECT_TRUE(handler.ok()) << refusal.body;
     auto sink = std::make_shared<RecordingSink>();
     if (!handler.ok()) return {nullptr, sink};
@@ -144,10 +150,14 @@ TEST_F(EioSessionTest, HandshakeThenAHeldPollIsAnsweredByTheNextPacket) {
 
 TEST_F(EioSessionTest, QueuedPacketsLeaveTogetherInOnePayload) {
   const std::string url = Open();
-  Now("POST", url, Connect() + "\x1e" R"(421["selectStore","a"])");
+  Now("POST", url,
+      Connect() +
+          "\x1e"
+          R"(421["selectStore","a"])");
   HttpResponse poll = Now("GET", url);
   // CONNECT answer and the ack, joined by the record separator.
-  EXPECT_THAT(poll.body, HasSubstr("\x1e" R"(431[{"success":true,"storeId":"a"}])"));
+  EXPECT_THAT(poll.body, HasSubstr("\x1e"
+                                   R"(431[{"success":true,"storeId":"a"}])"));
 }
 
 TEST_F(EioSessionTest, ClientCloseEndsAHeldPollWithANoop) {
@@ -184,14 +194,20 @@ TEST_F(EioSessionTest, BadPayloadsAreRefusedAndCloseTheSession) {
 
 TEST_F(EioSessionTest, UpgradeProbeNoopThenTheWebSocketCarriesTheSession) {
   const std::string url = Open();
-  Now("POST", url, Connect() + "\x1e" R"(42["selectStore","a"])");
+  Now("POST", url,
+      Connect() +
+          "\x1e"
+          R"(42["selectStore","a"])");
   EXPECT_THAT(Now("GET", url).body, StartsWith("40{"));
   auto held = Request("GET", url);
   HttpResponse refusal;
-  auto handler = server_.HandleUpgrade(
-      {.method = "GET", .target = "/socket.io/?EIO=4&transport=websocket&sid=" + sid_,
-       .headers = {}, .body = "", .remote_address = "127.0.0.1"},
-      &refusal);
+  auto handler =
+      server_.HandleUpgrade({.method = "GET",
+                             .target = "/socket.io/?EIO=4&transport=websocket&sid=" + sid_,
+                             .headers = {},
+                             .body = "",
+                             .remote_address = "127.0.0.1"},
+                            &refusal);
   ASSERT_TRUE(handler.ok());
   auto sink = std::make_shared<RecordingSink>();
   (*handler)->OnOpen(sink);
@@ -219,20 +235,25 @@ TEST_F(EioSessionTest, UpgradeProbeNoopThenTheWebSocketCarriesTheSession) {
 TEST_F(EioSessionTest, ProbeOutOfOrderClosesTheProbeSocketOnly) {
   const std::string url = Open();
   HttpResponse refusal;
-  auto handler = server_.HandleUpgrade(
-      {.method = "GET", .target = "/socket.io/?EIO=4&transport=websocket&sid=" + sid_,
-       .headers = {}, .body = "", .remote_address = "127.0.0.1"},
-      &refusal);
+  auto handler =
+      server_.HandleUpgrade({.method = "GET",
+                             .target = "/socket.io/?EIO=4&transport=websocket&sid=" + sid_,
+                             .headers = {},
+                             .body = "",
+                             .remote_address = "127.0.0.1"},
+                            &refusal);
   ASSERT_TRUE(handler.ok());
   auto sink = std::make_shared<RecordingSink>();
   (*handler)->OnOpen(sink);
   (*handler)->OnText("5");
   ASSERT_TRUE(sink->closed.has_value());
   EXPECT_EQ(server_.session_count(), 1u);
-  auto unknown = server_.HandleUpgrade(
-      {.method = "GET", .target = "/socket.io/?EIO=4&transport=websocket&sid=nope",
-       .headers = {}, .body = "", .remote_address = "127.0.0.1"},
-      &refusal);
+  auto unknown = server_.HandleUpgrade({.method = "GET",
+                                        .target = "/socket.io/?EIO=4&transport=websocket&sid=nope",
+                                        .headers = {},
+                                        .body = "",
+                                        .remote_address = "127.0.0.1"},
+                                       &refusal);
   EXPECT_FALSE(unknown.ok());
   EXPECT_THAT(refusal.body, HasSubstr(R"("code":1)"));
 }
@@ -281,20 +302,28 @@ TEST_F(EioSessionTest, StoresOutsideTheTokenAreRefusedInTheAck) {
   const std::string url = Open();
   Now("POST", url, absl::StrCat(R"(40{"token":")", Token(R"(["a"])"), R"("})"));
   Now("GET", url);
-  Now("POST", url, R"(425["selectStore","b"])" "\x1e" R"(426["triggerManualSync","b"])");
+  Now("POST", url,
+      R"(425["selectStore","b"])"
+      "\x1e"
+      R"(426["triggerManualSync","b"])");
   const std::string body = Now("GET", url).body;
-  EXPECT_THAT(body, HasSubstr(R"(435[{"success":false,"error":"selectStore: token does not grant store b"}])"));
+  EXPECT_THAT(
+      body,
+      HasSubstr(R"(435[{"success":false,"error":"selectStore: token does not grant store b"}])"));
   EXPECT_THAT(body, HasSubstr(R"(436[{"success":false,"storeId":"b","code":403)"));
   Now("POST", url, R"(427["triggerManualSync","a"])");
-  EXPECT_THAT(Now("GET", url).body, HasSubstr(R"(437[{"success":true,"storeId":"a","runId":"run_fake")"));
+  EXPECT_THAT(Now("GET", url).body,
+              HasSubstr(R"(437[{"success":true,"storeId":"a","runId":"run_fake")"));
 }
 
 TEST_F(EioSessionTest, WebSocketOnlySessionSendsOpenFirst) {
   HttpResponse refusal;
-  auto handler = server_.HandleUpgrade(
-      {.method = "GET", .target = "/socket.io/?EIO=4&transport=websocket", .headers = {},
-       .body = "", .remote_address = "127.0.0.1"},
-      &refusal);
+  auto handler = server_.HandleUpgrade({.method = "GET",
+                                        .target = "/socket.io/?EIO=4&transport=websocket",
+                                        .headers = {},
+                                        .body = "",
+                                        .remote_address = "127.0.0.1"},
+                                       &refusal);
   ASSERT_TRUE(handler.ok());
   auto sink = std::make_shared<RecordingSink>();
   (*handler)->OnOpen(sink);
@@ -314,7 +343,10 @@ TEST_F(EioSessionTest, BroadcastsReachConnectedSessionsInOrderAndAreCounted) {
   auto [handler, sink] = OpenWebSocket("/socket.io/?EIO=4&transport=websocket");
   ASSERT_NE(handler, nullptr);
   const std::string url = Open();
-  Now("POST", url, Connect() + "\x1e" R"(42["selectStore","a"])");
+  Now("POST", url,
+      Connect() +
+          "\x1e"
+          R"(42["selectStore","a"])");
   EXPECT_THAT(Now("GET", url).body, StartsWith("40{"));
   handler->OnText(R"(42["selectStore","a"])");  // before CONNECT: nobody to deliver to
   EXPECT_EQ(hub_.Broadcast("a", EncodeForClients("e", "0")), 1u);  // the polling session only
@@ -325,10 +357,12 @@ TEST_F(EioSessionTest, BroadcastsReachConnectedSessionsInOrderAndAreCounted) {
   for (int i = 1; i <= 3; ++i) {
     EXPECT_EQ(hub_.Broadcast("a", EncodeForClients("e", absl::StrCat(i))), 2u);
   }
-  EXPECT_EQ(sink->sent, (std::vector<std::string>{R"(42["e",1])", R"(42["e",2])",
-                                                   R"(42["e",3])"}));
+  EXPECT_EQ(sink->sent, (std::vector<std::string>{R"(42["e",1])", R"(42["e",2])", R"(42["e",3])"}));
   EXPECT_EQ(Now("GET", url).body,
-            "42[\"e\",0]\x1e" "42[\"e\",1]\x1e" "42[\"e\",2]\x1e" "42[\"e\",3]");
+            "42[\"e\",0]\x1e"
+            "42[\"e\",1]\x1e"
+            "42[\"e\",2]\x1e"
+            "42[\"e\",3]");
   EXPECT_EQ(metrics_.messages_sent(Framing::kSocketIo).Value(), counted + 6);
   handler->OnText("41");  // DISCONNECT: the websocket session leaves the store
   EXPECT_EQ(hub_.Broadcast("a", EncodeForClients("e", "4")), 1u);
@@ -375,15 +409,21 @@ TEST_F(EioSessionTest, PongDeadlineHoldsWithoutTheTimerThread) {
                         .limits = Limits()};
   EioServer server(context, EioProfile::kRawEcho);
   auto open = std::make_shared<std::optional<HttpResponse>>();
-  server.HandleHttp({.method = "GET", .target = "/engine.io/?EIO=4&transport=polling",
-                     .headers = {}, .body = "", .remote_address = "127.0.0.1"},
+  server.HandleHttp({.method = "GET",
+                     .target = "/engine.io/?EIO=4&transport=polling",
+                     .headers = {},
+                     .body = "",
+                     .remote_address = "127.0.0.1"},
                     [open](HttpResponse r) { *open = std::move(r); });
   ASSERT_TRUE(open->has_value());
   const std::string sid = (*open)->body.substr(9, (*open)->body.find('"', 9) - 9);
   auto post = [&](const std::string& body) {
     HttpResponse out;
-    server.HandleHttp({.method = "POST", .target = "/engine.io/?EIO=4&transport=polling&sid=" + sid,
-                       .headers = {}, .body = body, .remote_address = "127.0.0.1"},
+    server.HandleHttp({.method = "POST",
+                       .target = "/engine.io/?EIO=4&transport=polling&sid=" + sid,
+                       .headers = {},
+                       .body = body,
+                       .remote_address = "127.0.0.1"},
                       [&out](HttpResponse r) { out = std::move(r); });
     return out;
   };
@@ -396,10 +436,24 @@ TEST_F(EioSessionTest, PongDeadlineHoldsWithoutTheTimerThread) {
 
 TEST_F(EioSessionTest, RawEchoReturnsTextAndBinaryTogetherInOnePoll) {
   const std::string url = Open("/engine.io/?EIO=4&transport=polling");
-  EXPECT_EQ(Now("POST", url, "4hello\x1e" "bAQIDBA==").body, "ok");
-  EXPECT_EQ(Now("GET", url).body, "4hello\x1e" "bAQIDBA==");
-  EXPECT_EQ(Now("POST", url, "4test1\x1e" "4test2\x1e" "4test3").body, "ok");
-  EXPECT_EQ(Now("GET", url).body, "4test1\x1e" "4test2\x1e" "4test3");
+  EXPECT_EQ(Now("POST", url,
+                "4hello\x1e"
+                "bAQIDBA==")
+                .body,
+            "ok");
+  EXPECT_EQ(Now("GET", url).body,
+            "4hello\x1e"
+            "bAQIDBA==");
+  EXPECT_EQ(Now("POST", url,
+                "4test1\x1e"
+                "4test2\x1e"
+                "4test3")
+                .body,
+            "ok");
+  EXPECT_EQ(Now("GET", url).body,
+            "4test1\x1e"
+            "4test2\x1e"
+            "4test3");
   // No Socket.IO here, so no connect timeout: only missed pongs end a raw session.
   for (int i = 0; i < 3; ++i) {
     timers_.Advance(absl::Seconds(25));
@@ -441,18 +495,18 @@ TEST_F(EioSessionTest, ASessionTakesOneWebSocketOnly) {
   const std::string url = Open("/engine.io/?EIO=4&transport=polling");
   const std::string ws = "/engine.io/?EIO=4&transport=websocket&sid=" + sid_;
   HttpResponse refusal;
-  auto first = raw_.HandleUpgrade({.method = "GET", .target = ws, .headers = {}, .body = "",
-                                   .remote_address = "127.0.0.1"},
-                                  &refusal);
+  auto first = raw_.HandleUpgrade(
+      {.method = "GET", .target = ws, .headers = {}, .body = "", .remote_address = "127.0.0.1"},
+      &refusal);
   ASSERT_TRUE(first.ok());
   auto sink = std::make_shared<RecordingSink>();
   (*first)->OnOpen(sink);
   (*first)->OnText("2probe");
   (*first)->OnText("5");
   EXPECT_EQ(Now("GET", url).status, 400);
-  auto second = raw_.HandleUpgrade({.method = "GET", .target = ws, .headers = {}, .body = "",
-                                    .remote_address = "127.0.0.1"},
-                                   &refusal);
+  auto second = raw_.HandleUpgrade(
+      {.method = "GET", .target = ws, .headers = {}, .body = "", .remote_address = "127.0.0.1"},
+      &refusal);
   ASSERT_TRUE(second.ok());
   auto second_sink = std::make_shared<RecordingSink>();
   (*second)->OnOpen(second_sink);
@@ -465,8 +519,11 @@ TEST_F(EioSessionTest, ASessionTakesOneWebSocketOnly) {
 TEST_F(EioSessionTest, APollDuringAnUpgradeIsHeldThenAnsweredForTheWinningTransport) {
   const std::string url = Open("/engine.io/?EIO=4&transport=polling");
   HttpResponse refusal;
-  auto ws = raw_.HandleUpgrade({.method = "GET", .target = "/engine.io/?EIO=4&transport=websocket&sid=" + sid_,
-                                .headers = {}, .body = "", .remote_address = "127.0.0.1"},
+  auto ws = raw_.HandleUpgrade({.method = "GET",
+                                .target = "/engine.io/?EIO=4&transport=websocket&sid=" + sid_,
+                                .headers = {},
+                                .body = "",
+                                .remote_address = "127.0.0.1"},
                                &refusal);
   ASSERT_TRUE(ws.ok());
   auto sink = std::make_shared<RecordingSink>();
@@ -541,7 +598,8 @@ TEST_F(EioSessionTest, ConformanceEchoesMessagesAndAcksWithBinaryAttachments) {
   handler->OnBinary(a);
   handler->OnBinary(b);
   ASSERT_EQ(sink->sent.size(), 6u);
-  EXPECT_EQ(sink->sent[3], R"(462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  EXPECT_EQ(sink->sent[3],
+            R"(462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
   EXPECT_EQ(sink->sent[4], a);
   EXPECT_EQ(sink->sent[5], b);
 }
@@ -550,10 +608,14 @@ TEST_F(EioSessionTest, ConformanceBinaryEchoOverPollingIsBase64) {
   const std::string url = Open("/socket.io/?EIO=4&transport=polling&conformance");
   Now("POST", url, "40");
   timers_.Advance(absl::Milliseconds(20));
-  EXPECT_THAT(Now("GET", url).body, HasSubstr("\x1e" R"(42["auth",{}])"));
-  Now("POST", url, "451-[\"message\",{\"_placeholder\":true,\"num\":0}]\x1e" "bAQID");
+  EXPECT_THAT(Now("GET", url).body, HasSubstr("\x1e"
+                                              R"(42["auth",{}])"));
+  Now("POST", url,
+      "451-[\"message\",{\"_placeholder\":true,\"num\":0}]\x1e"
+      "bAQID");
   EXPECT_EQ(Now("GET", url).body,
-            "451-[\"message-back\",{\"_placeholder\":true,\"num\":0}]\x1e" "bAQID");
+            "451-[\"message-back\",{\"_placeholder\":true,\"num\":0}]\x1e"
+            "bAQID");
 }
 
 }  // namespace

@@ -65,9 +65,9 @@ TEST(EventJsonTest, QueuedProgressSaysWhereTheRunStandsAndHowLongItMayWait) {
   p.set_queue_position(3);
   p.set_estimated_wait_seconds(125);
   const std::string json = ProgressEventData(p);
-  EXPECT_THAT(Keys(json), UnorderedElementsAre("storeId", "runId", "stage", "message", "progress",
-                                               "error", "trigger", "queuePosition",
-                                               "estimatedWaitSeconds"));
+  EXPECT_THAT(Keys(json),
+              UnorderedElementsAre("storeId", "runId", "stage", "message", "progress", "error",
+                                   "trigger", "queuePosition", "estimatedWaitSeconds"));
   EXPECT_THAT(json, HasSubstr("\"stage\":\"queued\""));
   EXPECT_THAT(json, HasSubstr("\"queuePosition\":3"));
   EXPECT_THAT(json, HasSubstr("\"estimatedWaitSeconds\":\"125\""));  // int64: a string

@@ -105,12 +105,12 @@ class FakeScheduler final : public SchedulerClient {
     return stream;
   }
 
-  v1::GetSyncStatusResponse status_response;  // what GetSyncStatus answers
-  v1::ListRunsResponse runs_response;         // what ListRuns answers
+  v1::GetSyncStatusResponse status_response;       // what GetSyncStatus answers
+  v1::ListRunsResponse runs_response;              // what ListRuns answers
   v1::ListQuarantineResponse quarantine_response;  // what ListQuarantine answers
   std::vector<v1::ListQuarantineRequest> quarantine_requests;
-  v1::Store stored;                           // what GetStore answers (with the asked id)
-  absl::Status upsert_error;                  // what UpsertStore fails with, when not OK
+  v1::Store stored;           // what GetStore answers (with the asked id)
+  absl::Status upsert_error;  // what UpsertStore fails with, when not OK
   std::vector<v1::UpsertStoreRequest> upserts;
   std::vector<std::string> deleted;
   std::vector<std::shared_ptr<FakeStream>> streams;

@@ -5,8 +5,8 @@
 #include <deque>
 
 #include "gmock/gmock.h"
-#include "tests/unit/ws-gateway/fake_scheduler_client.h"
 #include "gtest/gtest.h"
+#include "tests/unit/ws-gateway/fake_scheduler_client.h"
 
 namespace autosync::gateway {
 namespace {

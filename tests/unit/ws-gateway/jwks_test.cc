@@ -61,14 +61,14 @@ std::string BnBytes(EVP_PKEY* key, const char* name, int pad = 0) {
 std::string Jwk(EVP_PKEY* key, const std::string& kid, const std::string& extra = "") {
   std::string members;
   if (EVP_PKEY_is_a(key, "RSA")) {
-    members = absl::StrCat(R"("kty":"RSA","n":")",
-                           Base64UrlEncode(BnBytes(key, OSSL_PKEY_PARAM_RSA_N)), R"(","e":")",
-                           Base64UrlEncode(BnBytes(key, OSSL_PKEY_PARAM_RSA_E)), "\"");
+    members =
+        absl::StrCat(R"("kty":"RSA","n":")", Base64UrlEncode(BnBytes(key, OSSL_PKEY_PARAM_RSA_N)),
+                     R"(","e":")", Base64UrlEncode(BnBytes(key, OSSL_PKEY_PARAM_RSA_E)), "\"");
   } else {
-    members = absl::StrCat(R"("kty":"EC","crv":"P-256","x":")",
-                           Base64UrlEncode(BnBytes(key, OSSL_PKEY_PARAM_EC_PUB_X, 32)),
-                           R"(","y":")", Base64UrlEncode(BnBytes(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32)),
-                           "\"");
+    members =
+        absl::StrCat(R"("kty":"EC","crv":"P-256","x":")",
+                     Base64UrlEncode(BnBytes(key, OSSL_PKEY_PARAM_EC_PUB_X, 32)), R"(","y":")",
+                     Base64UrlEncode(BnBytes(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32)), "\"");
   }
   if (!kid.empty()) absl::StrAppend(&members, R"(,"kid":")", kid, "\"");
   if (!extra.empty()) absl::StrAppend(&members, ",", extra);
@@ -180,10 +180,9 @@ TEST(JwksParseTest, SkipsUnusableKeysWithAReasonAndKeepsTheOthers) {
 
 TEST(JwksParseTest, RefusesDocumentsThatAreNotAJwks) {
   for (const std::string& doc :
-       {std::string("garbage"), std::string("[]"), std::string("{}"),
-        std::string(R"({"keys":{}})"), std::string(R"({"keys":"x"})"), std::string("")}) {
-    EXPECT_EQ(JsonWebKeySet::Parse(doc).status().code(), absl::StatusCode::kInvalidArgument)
-        << doc;
+       {std::string("garbage"), std::string("[]"), std::string("{}"), std::string(R"({"keys":{}})"),
+        std::string(R"({"keys":"x"})"), std::string("")}) {
+    EXPECT_EQ(JsonWebKeySet::Parse(doc).status().code(), absl::StatusCode::kInvalidArgument) << doc;
   }
   std::string big = Jwks({Jwk(K().ec.get(), "e")});
   big.insert(big.size() - 1, std::string(kMaxJwksBytes, ' '));
@@ -259,11 +258,12 @@ TEST_F(JwksVerifyTest, AlgorithmConfusionIsRefused) {
       absl::StrCat(SignJwtHs256(R"({"alg":"RS256","kid":"r1"})", kClaims, options_.hs256_secret));
   EXPECT_THAT(Message(Verify(rs_with_secret)), HasSubstr("bad signature"));
   JwtVerifier hs_only(std::string("the-real-hs256-secret-0123"));
-  EXPECT_THAT(std::string(hs_only.Verify(Sign(K().rsa.get(), R"({"alg":"RS256","kid":"r1"})",
-                                              kClaims), kNow)
-                              .status()
-                              .message()),
-              HasSubstr("is not HS256"));
+  EXPECT_THAT(
+      std::string(
+          hs_only.Verify(Sign(K().rsa.get(), R"({"alg":"RS256","kid":"r1"})", kClaims), kNow)
+              .status()
+              .message()),
+      HasSubstr("is not HS256"));
   // A kid naming a key of another type than the alg.
   EXPECT_THAT(Message(Verify(Sign(K().ec.get(), R"({"alg":"RS256","kid":"e1"})", kClaims))),
               HasSubstr("not one for RS256"));
@@ -300,28 +300,33 @@ TEST_F(JwksVerifyTest, IssuerAudienceAndExpiry) {
   EXPECT_TRUE(Verify(sign(absl::StrCat(R"({"iss":"https://idp.example.com/","aud":"autosync",)",
                                        base, "}")))
                   .ok());
-  EXPECT_TRUE(Verify(sign(absl::StrCat(
-                         R"({"iss":"https://idp.example.com/","aud":["other","autosync"],)", base,
-                         "}")))
-                  .ok());
-  EXPECT_THAT(Message(Verify(sign(absl::StrCat(
-                  R"({"iss":"https://idp.example.com/","aud":"other",)", base, "}")))),
+  EXPECT_TRUE(
+      Verify(sign(absl::StrCat(R"({"iss":"https://idp.example.com/","aud":["other","autosync"],)",
+                               base, "}")))
+          .ok());
+  EXPECT_THAT(Message(Verify(sign(
+                  absl::StrCat(R"({"iss":"https://idp.example.com/","aud":"other",)", base, "}")))),
               HasSubstr("wrong audience"));
-  EXPECT_THAT(Message(Verify(sign(absl::StrCat(R"({"iss":"https://idp.example.com/",)", base,
-                                               "}")))),
-              HasSubstr("no aud"));
-  EXPECT_THAT(Message(Verify(sign(absl::StrCat(R"({"iss":"https://evil.example.com/","aud":"autosync",)",
-                                               base, "}")))),
+  EXPECT_THAT(
+      Message(Verify(sign(absl::StrCat(R"({"iss":"https://idp.example.com/",)", base, "}")))),
+      HasSubstr("no aud"));
+  EXPECT_THAT(Message(Verify(sign(absl::StrCat(
+                  R"({"iss":"https://evil.example.com/","aud":"autosync",)", base, "}")))),
               HasSubstr("wrong issuer"));
-  EXPECT_THAT(Message(Verify(sign(
-                  R"({"iss":"https://idp.example.com/","aud":"autosync","stores":"*","exp":1699999999})"))),
-              HasSubstr("expired"));
+  EXPECT_THAT(
+      Message(Verify(sign(
+          R"({"iss":"https://idp.example.com/","aud":"autosync","stores":"*","exp":1699999999})"))),
+      HasSubstr("expired"));
   options_.leeway = absl::Seconds(30);
-  EXPECT_TRUE(Verify(sign(R"({"iss":"https://idp.example.com/","aud":"autosync","stores":"*","exp":1699999999})"))
-                  .ok());
-  EXPECT_THAT(Message(Verify(sign(
-                  R"({"iss":"https://idp.example.com/","aud":"autosync","stores":"*","exp":1699999900})"))),
-              HasSubstr("expired"));
+  EXPECT_TRUE(
+      Verify(
+          sign(
+              R"({"iss":"https://idp.example.com/","aud":"autosync","stores":"*","exp":1699999999})"))
+          .ok());
+  EXPECT_THAT(
+      Message(Verify(sign(
+          R"({"iss":"https://idp.example.com/","aud":"autosync","stores":"*","exp":1699999900})"))),
+      HasSubstr("expired"));
 }
 
 TEST_F(JwksVerifyTest, RoleClaimMapping) {
@@ -347,10 +352,10 @@ TEST_F(JwksVerifyTest, RoleClaimMapping) {
   options_.default_role = Role::kViewer;
   EXPECT_EQ(*role_of(absl::StrCat(R"({"role":"admin",)", base, "}")), Role::kViewer);
   // Neither a string nor an array.
-  EXPECT_THAT(std::string(role_of(absl::StrCat(R"({"groups":{"admin":true},)", base, "}"))
-                              .status()
-                              .message()),
-              HasSubstr("groups claim is not a string or an array of strings"));
+  EXPECT_THAT(
+      std::string(
+          role_of(absl::StrCat(R"({"groups":{"admin":true},)", base, "}")).status().message()),
+      HasSubstr("groups claim is not a string or an array of strings"));
   // A dotted name that is no top-level member is a path (Keycloak's realm_access.roles).
   options_.role_claim = "realm_access.roles";
   EXPECT_EQ(*role_of(absl::StrCat(R"({"realm_access":{"roles":["admin"]},)", base, "}")),
@@ -435,10 +440,15 @@ TEST_F(JwksCacheTest, RefusesEveryJwksTokenBeforeTheFirstGoodFetchAndSaysWhy) {
 }
 
 TEST_F(JwksCacheTest, OnlyAGoodFetchWithUsableKeysReplacesTheSet) {
-  script_ = {absl::UnavailableError("connection refused"), std::string("garbage"),
-             Jwks({Jwk(K().ec.get(), "e1")}), std::string(R"({"keys":[]})"),
-             absl::DeadlineExceededError("no answer"), Jwks({Jwk(K().ec2.get(), "e2")})};
-  Start({.url = "", .refresh_interval = absl::Milliseconds(1), .min_refresh_interval = absl::Milliseconds(1)});
+  script_ = {absl::UnavailableError("connection refused"),
+             std::string("garbage"),
+             Jwks({Jwk(K().ec.get(), "e1")}),
+             std::string(R"({"keys":[]})"),
+             absl::DeadlineExceededError("no answer"),
+             Jwks({Jwk(K().ec2.get(), "e2")})};
+  Start({.url = "",
+         .refresh_interval = absl::Milliseconds(1),
+         .min_refresh_interval = absl::Milliseconds(1)});
   WaitForRefreshes(6);
   // Fetch 3 loaded e1; 4 (no usable key) and 5 (timeout) kept it; 6 replaced it with e2.
   auto keys = cache_->Keys();
@@ -468,7 +478,9 @@ TEST_F(JwksCacheTest, OnlyAGoodFetchWithUsableKeysReplacesTheSet) {
 
 TEST_F(JwksCacheTest, KeepsTheLastGoodSetWhenRefreshesFail) {
   script_ = {Jwks({Jwk(K().ec.get(), "e1")}), std::string("garbage")};
-  Start({.url = "", .refresh_interval = absl::Milliseconds(1), .min_refresh_interval = absl::Milliseconds(1)});
+  Start({.url = "",
+         .refresh_interval = absl::Milliseconds(1),
+         .min_refresh_interval = absl::Milliseconds(1)});
   WaitForRefreshes(3);
   auto keys = cache_->Keys();
   ASSERT_TRUE(keys.ok()) << keys.status();

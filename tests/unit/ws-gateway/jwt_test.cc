@@ -48,8 +48,8 @@ TEST_F(JwtTest, RefusesExpiredTokensAndFutureNbf) {
   auto expired = Verify(SignJwtHs256(kHeader, Payload(R"("*")", 1'699'999'999), kSecret));
   EXPECT_EQ(expired.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(expired.status().message()), HasSubstr("expired"));
-  auto nbf = Verify(SignJwtHs256(
-      kHeader, R"({"stores":"*","exp":1700000600,"nbf":1700000100})", kSecret));
+  auto nbf =
+      Verify(SignJwtHs256(kHeader, R"({"stores":"*","exp":1700000600,"nbf":1700000100})", kSecret));
   EXPECT_THAT(std::string(nbf.status().message()), HasSubstr("nbf"));
   auto no_exp = Verify(SignJwtHs256(kHeader, R"({"stores":"*"})", kSecret));
   EXPECT_THAT(std::string(no_exp.status().message()), HasSubstr("exp"));
@@ -64,18 +64,16 @@ TEST_F(JwtTest, RefusesAlgNoneAndOtherAlgorithms) {
 }
 
 TEST_F(JwtTest, RefusesBadSignaturesAndTampering) {
-  EXPECT_THAT(
-      std::string(Verify(SignJwtHs256(kHeader, Payload(R"("*")"), "another-secret-xyz"))
-                      .status()
-                      .message()),
-      HasSubstr("signature"));
+  EXPECT_THAT(std::string(Verify(SignJwtHs256(kHeader, Payload(R"("*")"), "another-secret-xyz"))
+                              .status()
+                              .message()),
+              HasSubstr("signature"));
   std::string token = SignJwtHs256(kHeader, Payload(R"(["a"])"), kSecret);
   // Swap the payload for one granting every store, keep the signature.
   const size_t first = token.find('.');
   const size_t second = token.find('.', first + 1);
   const std::string forged = absl::StrCat(token.substr(0, first + 1),
-                                          Base64UrlEncode(Payload(R"("*")")),
-                                          token.substr(second));
+                                          Base64UrlEncode(Payload(R"("*")")), token.substr(second));
   EXPECT_FALSE(Verify(forged).ok());
 }
 

@@ -67,12 +67,11 @@ TEST_F(RouterTest, StatusOfAQueuedStoreKeepsIsSyncingAndAddsTheQueueFields) {
   const HttpResponse res = Get("/api/sync/status/buycosari");
   EXPECT_EQ(res.status, 200);
   EXPECT_THAT(res.body, HasSubstr(R"({"success":true,"storeId":"buycosari","status":{)"));
-  for (const char* member : {R"("isSyncing":false)", R"("activeConnections":0)",
-                             R"("hasCronJob":true)", R"("queued":true)", R"("queuePosition":2)",
-                             R"("estimatedWaitSeconds":"90")", R"("skippedFires":"3")",
-                             R"("lastSkipTime":"2026-12-06T21:00:00Z")",
-                             R"("lastSkipReason":"a run was queued")",
-                             R"("queuedRun":{"runId":"run_q")"}) {
+  for (const char* member :
+       {R"("isSyncing":false)", R"("activeConnections":0)", R"("hasCronJob":true)",
+        R"("queued":true)", R"("queuePosition":2)", R"("estimatedWaitSeconds":"90")",
+        R"("skippedFires":"3")", R"("lastSkipTime":"2026-12-06T21:00:00Z")",
+        R"("lastSkipReason":"a run was queued")", R"("queuedRun":{"runId":"run_q")"}) {
     EXPECT_THAT(res.body, HasSubstr(member));
   }
   EXPECT_THAT(res.body, HasSubstr(R"("timestamp":")"));
@@ -90,7 +89,8 @@ TEST_F(RouterTest, QuarantineListsRecordsWithTheirRuleAndPassesPagingOn) {
   (*scheduler_.quarantine_response.mutable_by_rule())["refund_exceeds_total"] = 3;
   scheduler_.quarantine_response.set_next_page_token("tok");
 
-  const HttpResponse res = Get("/api/stores/buycosari/quarantine?pageSize=1&kind=order&pageToken=abc");
+  const HttpResponse res =
+      Get("/api/stores/buycosari/quarantine?pageSize=1&kind=order&pageToken=abc");
   EXPECT_EQ(res.status, 200) << res.body;
   EXPECT_THAT(res.body, HasSubstr(R"("success":true)"));
   EXPECT_THAT(res.body, HasSubstr(R"("storeId":"buycosari")"));
@@ -153,8 +153,8 @@ class StoreRoutesTest : public ::testing::Test {
                                      absl::ToUnixSeconds(absl::Now()) + 600, "}"),
                         kRoleSecret);
   }
-  HttpResponse Call(const std::string& method, const std::string& target,
-                    const std::string& role, std::string body = "") {
+  HttpResponse Call(const std::string& method, const std::string& target, const std::string& role,
+                    std::string body = "") {
     HttpRequest request;
     request.method = method;
     request.target = target;
@@ -253,10 +253,10 @@ TEST_F(StoreRoutesTest, CreateMapsTheJsonToTheSchedulerStore) {
 // The notification webhook and its key reference travel both ways under their camelCase names;
 // the scheduler's refusals of them name the JSON member.
 TEST_F(StoreRoutesTest, NotificationFieldsMapBothWays) {
-  const std::string body = absl::StrCat(
-      R"({"storeId":"shop-2","credentialsRef":"env:SHOP2_TOKEN",)",
-      R"("notifyWebhookUrl":"https://hooks.example.com/autosync",)",
-      R"("notifySecretRef":"file:/var/run/secrets/hook"})");
+  const std::string body =
+      absl::StrCat(R"({"storeId":"shop-2","credentialsRef":"env:SHOP2_TOKEN",)",
+                   R"("notifyWebhookUrl":"https://hooks.example.com/autosync",)",
+                   R"("notifySecretRef":"file:/var/run/secrets/hook"})");
   const HttpResponse res = Call("POST", "/api/stores", "admin", body);
   ASSERT_EQ(res.status, 201) << res.body;
   ASSERT_EQ(scheduler_.upserts.size(), 1u);
@@ -294,8 +294,8 @@ TEST_F(StoreRoutesTest, BadBodiesAreRefusedNamingTheMember) {
       {R"({"storeId":"x","storeId":"y"})", 400, "storeId", "appears twice"},
       {R"({"displayName":"no id"})", 400, "storeId", "storeId: is required"},
       {R"({"storeId":"Bad Id"})", 400, "storeId", "storeId: store_id"},
-      {absl::StrCat(R"({"storeId":"x","displayName":")", std::string(70 * 1024, 'a'), "\"}"),
-       413, "", "larger than 65536 bytes"},
+      {absl::StrCat(R"({"storeId":"x","displayName":")", std::string(70 * 1024, 'a'), "\"}"), 413,
+       "", "larger than 65536 bytes"},
   };
   for (const Case& c : cases) {
     const HttpResponse res = Call("POST", "/api/stores", "admin", c.body);

@@ -34,7 +34,8 @@ std::string ClientFrame(uint8_t opcode, const std::string& payload, bool fin = t
   const uint8_t k[4] = {static_cast<uint8_t>(key >> 24), static_cast<uint8_t>(key >> 16),
                         static_cast<uint8_t>(key >> 8), static_cast<uint8_t>(key)};
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(k[i]));
-  for (size_t i = 0; i < payload.size(); ++i) out.push_back(static_cast<char>(payload[i] ^ k[i & 3]));
+  for (size_t i = 0; i < payload.size(); ++i)
+    out.push_back(static_cast<char>(payload[i] ^ k[i & 3]));
   return out;
 }
 
@@ -44,7 +45,8 @@ struct Collected {
 };
 
 // Feeds `bytes` in pieces of `chunk` bytes (0 = all at once).
-Collected FeedAll(Reader& reader, std::string bytes, size_t chunk = 0, bool stop_after_first = false) {
+Collected FeedAll(Reader& reader, std::string bytes, size_t chunk = 0,
+                  bool stop_after_first = false) {
   Collected got;
   if (chunk == 0) chunk = bytes.size();
   for (size_t at = 0; at < bytes.size() && !got.error; at += chunk) {
@@ -87,9 +89,9 @@ TEST(WsFrameTest, ClosePayloadIsCodeThenReasonCutAtACharacter) {
 }
 
 TEST(WsFrameTest, ReadsMaskedMessagesWholeOrByteByByte) {
-  const std::string stream = ClientFrame(kText, "hello") + ClientFrame(kBinary, std::string("\0\x01\xff", 3)) +
-                             ClientFrame(kText, std::string(300, 'x')) +
-                             ClientFrame(kText, std::string(70000, 'y'));
+  const std::string stream =
+      ClientFrame(kText, "hello") + ClientFrame(kBinary, std::string("\0\x01\xff", 3)) +
+      ClientFrame(kText, std::string(300, 'x')) + ClientFrame(kText, std::string(70000, 'y'));
   for (size_t chunk : {size_t{0}, size_t{1}, size_t{7}, size_t{4096}}) {
     Reader reader(1'000'000);
     Collected got = FeedAll(reader, stream, chunk);
@@ -120,7 +122,8 @@ TEST(WsFrameTest, HoldsOnlyTheIncompleteFrame) {
   Reader reader(1000);
   const std::string frame = ClientFrame(kText, std::string(200, 'z'));
   std::string first = frame.substr(0, 50);
-  EXPECT_FALSE(reader.Feed(first.data(), first.size(), [](Opcode, absl::string_view) { return true; }));
+  EXPECT_FALSE(
+      reader.Feed(first.data(), first.size(), [](Opcode, absl::string_view) { return true; }));
   EXPECT_EQ(reader.buffered(), 50u);
   std::string rest = frame.substr(50);
   int seen = 0;
@@ -176,7 +179,8 @@ TEST(WsFrameTest, RefusesProtocolViolations) {
       {"text inside text", ClientFrame(kText, "a", false) + ClientFrame(kText, "b"), 1002},
       {"non-minimal length", non_minimal, 1002},
       {"bad utf-8", ClientFrame(kText, "\xc3\x28"), 1007},
-      {"bad utf-8 across fragments", ClientFrame(kText, "\xe2\x82", false) + ClientFrame(kContinuation, "x"), 1007},
+      {"bad utf-8 across fragments",
+       ClientFrame(kText, "\xe2\x82", false) + ClientFrame(kContinuation, "x"), 1007},
   };
   for (const Case& c : cases) {
     Reader reader(1000);
