@@ -2,6 +2,7 @@
 // time, obj, objects: protobuf JSON sends int64 as strings and leaves unset fields out), numbers,
 // money, relative and absolute times, durations, queue waits, cron schedules in words, cohort
 // months and date-input days.
+
 // int64 arrives as a string, doubles as numbers, absent as undefined: all become finite numbers.
 export function num(value) {
   const n = typeof value === 'number' ? value : Number(value);

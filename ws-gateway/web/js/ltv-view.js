@@ -1,6 +1,6 @@
-// The "LTV cohorts" card: the summary figures, and the heatmap of cohort x month offset for the
-// chosen metric (cumulative net revenue per customer, or retention), with CAC and LTV:CAC per
-// cohort. Loaded from GET /api/stores/:id/ltv, again whenever a run completes.
+// The "Customer lifetime value by cohort" card: the summary figures, and the heatmap of cohort x
+// month offset for the chosen metric (cumulative net revenue per customer, or retention), with
+// CAC and LTV:CAC per cohort. Loaded from GET /api/stores/:id/ltv, again whenever a run completes.
 import { api, storePath } from './api.js';
 import { h, timeEl } from './dom.js';
 import { el } from './elements.js';

@@ -1,4 +1,4 @@
-// The "Recent runs" card: the store's last runs (GET /api/stores/:id/runs) with status, attempt,
+// The "Run history" card: the store's last runs (GET /api/stores/:id/runs) with status, attempt,
 // trigger, kind (re-sync, backfill, one data type), warnings, duration and counts; the run shown
 // live counts from its events.
 import { api, storePath } from './api.js';
