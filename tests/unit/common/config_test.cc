@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,8 @@ struct FlagCheck {
   std::string error;  // empty: accepted
 };
 
+void PrintTo(const FlagCheck& check, std::ostream* os) { *os << check.name; }
+
 class FlagHelperTest : public ::testing::TestWithParam<FlagCheck> {
  protected:
   absl::FlagSaver saver_;
@@ -246,8 +249,8 @@ std::vector<FlagCheck> FlagChecks() {
 }
 
 INSTANTIATE_TEST_SUITE_P(config, FlagHelperTest, ::testing::ValuesIn(FlagChecks()),
-                         [](const ::testing::TestParamInfo<FlagCheck>& info) {
-                           return info.param.name;
+                         [](const ::testing::TestParamInfo<FlagCheck>& param_info) {
+                           return param_info.param.name;
                          });
 
 TEST(DefaultProcessNameTest, IsHostNameAndPid) {

@@ -3,6 +3,7 @@
 // flags when the test ends). Not thread-safe: flags are process-wide.
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,9 @@ struct ConfigCase {
   FlagValues flags;
   std::string error;
 };
+
+// Prints the row's name (in test names and failures) instead of its bytes.
+inline void PrintTo(const ConfigCase& row, std::ostream* os) { *os << row.name; }
 
 // Checks a config function's answer against `row`: accepted, or INVALID_ARGUMENT with a message
 // that starts with row.error.
