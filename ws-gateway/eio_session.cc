@@ -10,10 +10,10 @@
 #include "common/log.h"
 #include "simdjson.h"
 #include "ws-gateway/access.h"
+#include "ws-gateway/codec/ws_message.h"
 #include "ws-gateway/jwt.h"
 #include "ws-gateway/route_match.h"
 #include "ws-gateway/sv.h"
-#include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
 namespace {

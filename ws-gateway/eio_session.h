@@ -22,9 +22,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ws-gateway/client_context.h"
-#include "ws-gateway/engineio.h"
+#include "ws-gateway/codec/engineio.h"
+#include "ws-gateway/codec/socketio.h"
 #include "ws-gateway/http_types.h"
-#include "ws-gateway/socketio.h"
 
 namespace autosync::gateway {
 

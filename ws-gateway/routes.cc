@@ -17,9 +17,9 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "ws-gateway/access.h"
+#include "ws-gateway/codec/ws_message.h"
 #include "ws-gateway/event_json.h"
 #include "ws-gateway/store_json.h"
-#include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
 namespace v1 = autosync::v1;

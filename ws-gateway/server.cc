@@ -22,9 +22,9 @@
 #include "boost/beast/http.hpp"
 #include "boost/beast/websocket.hpp"
 #include "common/log.h"
+#include "ws-gateway/codec/ws_frame.h"
 #include "ws-gateway/route_match.h"
 #include "ws-gateway/ws_client.h"
-#include "ws-gateway/ws_frame.h"
 
 namespace autosync::gateway {
 namespace {

@@ -5,8 +5,8 @@
 #include "common/log.h"
 #include "simdjson.h"
 #include "ws-gateway/access.h"
+#include "ws-gateway/codec/ws_message.h"
 #include "ws-gateway/sv.h"
-#include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
 

@@ -50,8 +50,8 @@
 
 #include "simdjson.h"
 #include "ws-gateway/client_context.h"
-#include "ws-gateway/ws_frame.h"
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_frame.h"
+#include "ws-gateway/codec/ws_message.h"
 
 namespace {
 

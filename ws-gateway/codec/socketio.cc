@@ -1,4 +1,4 @@
-#include "ws-gateway/socketio.h"
+#include "ws-gateway/codec/socketio.h"
 
 #include <simdjson.h>
 
@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_message.h"
 
 namespace autosync::gateway::socketio {
 namespace {
