@@ -13,7 +13,7 @@
 #include "common/config.h"
 #include "ws-gateway/blocking_pool.h"
 #include "ws-gateway/client_context.h"
-#include "ws-gateway/eio_session.h"
+#include "ws-gateway/eio_server.h"
 #include "ws-gateway/routes.h"
 
 namespace autosync::gateway {

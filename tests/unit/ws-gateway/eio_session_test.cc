@@ -3,7 +3,7 @@
 // polls, the upgrade sequence, heartbeats, connect timeout, CONNECT auth and namespaces; and the
 // --protocol_conformance profiles (raw Engine.IO echo, Socket.IO echo on / and /custom) with the
 // cases of the official protocol test suites.
-#include "ws-gateway/eio_session.h"
+#include "ws-gateway/eio_server.h"
 
 #include <optional>
 
