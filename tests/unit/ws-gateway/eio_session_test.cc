@@ -3,8 +3,6 @@
 // polls, the upgrade sequence, heartbeats, connect timeout, CONNECT auth and namespaces; and the
 // --protocol_conformance profiles (raw Engine.IO echo, Socket.IO echo on / and /custom) with the
 // cases of the official protocol test suites.
-#include "ws-gateway/eio_server.h"
-
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/ws-gateway/fake_scheduler_client.h"
+#include "ws-gateway/eio_server.h"
 
 namespace autosync::gateway {
 namespace {
