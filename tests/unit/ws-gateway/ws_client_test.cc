@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/unit/ws-gateway/fake_scheduler_client.h"
+#include "tests/unit/ws-gateway/recording_sink.h"
 #include "ws-gateway/client_commands.h"
 
 namespace autosync::gateway {
@@ -26,20 +27,11 @@ using ::testing::StartsWith;
 
 constexpr char kSecret[] = "ws-client-test-secret-0123456789";
 
-class RecordingSink final : public WsSink {
- public:
-  void Send(std::shared_ptr<const std::string> frame, bool binary) override {
-    sent.push_back(*frame);
-    EXPECT_FALSE(binary);
-  }
-  void Close(uint16_t code, std::string reason) override { closed = {code, reason}; }
-  std::vector<std::string> sent;
-  std::optional<std::pair<uint16_t, std::string>> closed;
-};
-
 class WsClientTest : public ::testing::Test {
  protected:
   void TearDown() override {
+    // `/ws` speaks JSON text only.
+    for (bool binary : sink_->binary_flags) EXPECT_FALSE(binary);
     if (client_) client_->OnClosed();
     for (auto& s : scheduler_.streams) {
       if (!s->done) s->End(absl::CancelledError());
