@@ -6,9 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "simdjson.h"
+#include "ws-gateway/codec/ws_message.h"
 #include "ws-gateway/event_json.h"
 #include "ws-gateway/sv.h"
-#include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
 namespace {

@@ -87,8 +87,4 @@ inline void RefusingWsHandler::OnOpen(std::weak_ptr<WsSink> sink) {
   if (auto s = sink.lock()) s->Close(kClosePolicy, reason_);
 }
 
-// The store id of a `selectStore` / `triggerManualSync` argument: a JSON string, or an object
-// with a string `storeId`. InvalidArgument otherwise, or when the id is malformed.
-absl::StatusOr<std::string> ParseStoreArgument(absl::string_view json);
-
 }  // namespace autosync::gateway

@@ -5,38 +5,19 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
-#include "simdjson.h"
-#include "ws-gateway/access.h"
+#include "ws-gateway/codec/ws_message.h"
 #include "ws-gateway/jwt.h"
 #include "ws-gateway/route_match.h"
 #include "ws-gateway/sv.h"
-#include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
 namespace {
 
-std::string RandomId() {
-  thread_local absl::BitGen gen;
-  std::array<char, 15> bytes;
-  for (char& b : bytes) b = static_cast<char>(absl::Uniform<uint8_t>(gen));
-  return Base64UrlEncode(absl::string_view(bytes.data(), bytes.size()));
-}
-
 constexpr absl::string_view kClientClosed = "client closed";
 // How long a poll that arrives during an upgrade is held before it gets a noop.
 constexpr absl::Duration kUpgradingPollHold = absl::Milliseconds(100);
-// kSocketIoConformance: the gap between a CONNECT answer and the `auth` event after it.
-constexpr absl::Duration kConformanceAuthDelay = absl::Milliseconds(20);
-
-HttpResponse PollingBody(std::string body) {
-  HttpResponse res;
-  res.content_type = "text/plain; charset=UTF-8";
-  res.body = std::move(body);
-  return res;
-}
 
 // The answer to an accepted polling POST, as the reference server sends it.
 HttpResponse PostAccepted() {
@@ -50,18 +31,21 @@ HttpResponse PostAccepted() {
   return *kOk;
 }
 
-// The `token` member of a CONNECT auth payload, if any.
-std::string TokenFromAuth(absl::string_view json) {
-  if (json.empty()) return "";
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return "";
-  std::string_view token;
-  if (doc["token"].get_string().get(token) != simdjson::SUCCESS) return "";
-  return std::string(token);
+}  // namespace
+
+std::string NewEioId() {
+  thread_local absl::BitGen gen;
+  std::array<char, 15> bytes;
+  for (char& b : bytes) b = static_cast<char>(absl::Uniform<uint8_t>(gen));
+  return Base64UrlEncode(absl::string_view(bytes.data(), bytes.size()));
 }
 
-}  // namespace
+HttpResponse PollingBody(std::string body) {
+  HttpResponse res;
+  res.content_type = "text/plain; charset=UTF-8";
+  res.body = std::move(body);
+  return res;
+}
 
 HttpResponse EngineIoError(int code, absl::string_view message, int status) {
   HttpResponse res;
@@ -131,16 +115,16 @@ class EioWsHandler final : public WsHandler {
   engineio::UpgradeProbe probe_;
 };
 
-EioSession::EioSession(ClientContext& context, EioProfile profile, std::string sid,
-                       std::string handshake_token, std::string remote,
+EioSession::EioSession(ClientContext& context, const EioApplicationFactory& application,
+                       std::string sid, std::string handshake_token, std::string remote,
                        std::function<void(const std::string&)> on_closed)
     : context_(context),
-      profile_(profile),
       sid_(std::move(sid)),
       handshake_token_(std::move(handshake_token)),
       remote_(std::move(remote)),
       on_closed_(std::move(on_closed)),
-      hub_id_(context.hub.NewClientId()) {
+      hub_id_(context.hub.NewClientId()),
+      application_(application(*this)) {
   context_.metrics.connections(Framing::kSocketIo).Increment();
 }
 
@@ -156,7 +140,7 @@ std::string EioSession::OpenPacket(bool offer_upgrade) const {
 void EioSession::Start() {
   SchedulePing();
   // Raw Engine.IO has no Socket.IO CONNECT to wait for.
-  if (profile_ == EioProfile::kRawEcho) return;
+  if (!application_->speaks_socketio()) return;
   std::weak_ptr<EioSession> weak = weak_from_this();
   context_.timers.After(context_.limits.connect_timeout, [weak] {
     auto self = weak.lock();
@@ -475,12 +459,8 @@ bool EioSession::OnPacket(const engineio::Packet& packet) {
     case PacketType::kMessage:
       break;
   }
-  if (profile_ == EioProfile::kRawEcho) {
-    if (packet.binary) {
-      Send(std::make_shared<const std::string>(packet.data), true);
-    } else {
-      SendText(engineio::EncodeMessage(packet.data));
-    }
+  if (!application_->speaks_socketio()) {
+    application_->OnMessage(packet);
     return true;
   }
   absl::StatusOr<std::optional<socketio::Packet>> decoded;
@@ -506,13 +486,7 @@ bool EioSession::OnPacket(const engineio::Packet& packet) {
     Close(absl::StrCat("invalid Socket.IO packet: ", decoded.status().message()));
     return false;
   }
-  if (decoded->has_value()) {
-    if (profile_ == EioProfile::kSocketIoConformance) {
-      OnConformanceSocketIo(**decoded);
-    } else {
-      OnSocketIo(**decoded);
-    }
-  }
+  if (decoded->has_value()) application_->OnSocketIo(**decoded);
   return true;
 }
 
@@ -523,330 +497,15 @@ void EioSession::SendSocketIo(const socketio::Packet& packet) {
   }
 }
 
-void EioSession::OnConformanceSocketIo(const socketio::Packet& packet) {
-  using socketio::PacketType;
-  const bool known_nsp = packet.nsp == socketio::kMainNamespace || packet.nsp == "/custom";
-  bool connected = false;
-  {
-    absl::MutexLock lock(&mu_);
-    connected = namespaces_.contains(packet.nsp);
-  }
-  switch (packet.type) {
-    case PacketType::kConnect: {
-      if (!known_nsp) {
-        SendText(
-            engineio::EncodeMessage(socketio::EncodeConnectError(packet.nsp, "Invalid namespace")));
-        return;
-      }
-      {
-        absl::MutexLock lock(&mu_);
-        namespaces_.insert(packet.nsp);
-        ever_connected_ = true;
-      }
-      SendText(engineio::EncodeMessage(socketio::EncodeConnect(packet.nsp, RandomId())));
-      // The suite reads each reply with a one-shot listener, and its `ws` client emits every
-      // frame of one TCP read synchronously: frames that arrive together lose all but the
-      // first. The reference server's write-callback pacing spaces the `auth` event from the
-      // CONNECT answer; we space it with a timer, in this profile only.
-      std::string auth = engineio::EncodeMessage(socketio::EncodeEvent(
-          packet.nsp, "auth", packet.data.empty() ? "{}" : std::string_view(packet.data)));
-      context_.timers.After(kConformanceAuthDelay,
-                            [weak = weak_from_this(), auth = std::move(auth)]() mutable {
-                              if (auto self = weak.lock()) self->SendText(std::move(auth));
-                            });
-      return;
-    }
-    case PacketType::kDisconnect: {
-      absl::MutexLock lock(&mu_);
-      namespaces_.erase(packet.nsp);
-      return;
-    }
-    case PacketType::kEvent:
-    case PacketType::kBinaryEvent: {
-      if (!connected) return;
-      const bool with_ack = packet.event == "message-with-ack";
-      if (packet.event != "message" && !with_ack) return;
-      if (with_ack && !packet.ack_id.has_value()) return;
-      const std::string args = absl::StrJoin(packet.args, ",");
-      socketio::Packet reply;
-      reply.nsp = packet.nsp;
-      reply.attachment_count = packet.attachment_count;
-      reply.attachments = packet.attachments;
-      const bool binary = packet.type == PacketType::kBinaryEvent;
-      if (with_ack) {
-        reply.type = binary ? PacketType::kBinaryAck : PacketType::kAck;
-        reply.ack_id = packet.ack_id;
-        reply.data = absl::StrCat("[", args, "]");
-      } else {
-        reply.type = binary ? PacketType::kBinaryEvent : PacketType::kEvent;
-        reply.data = absl::StrCat("[\"message-back\"", args.empty() ? "" : ",", args, "]");
-      }
-      SendSocketIo(reply);
-      return;
-    }
-    default:
-      return;  // acks and errors from the client ask nothing of the server
-  }
-}
-
-void EioSession::OnSocketIo(const socketio::Packet& packet) {
-  using socketio::PacketType;
-  switch (packet.type) {
-    case PacketType::kConnect: {
-      if (packet.nsp != socketio::kMainNamespace) {
-        SendText(
-            engineio::EncodeMessage(socketio::EncodeConnectError(packet.nsp, "Invalid namespace")));
-        return;
-      }
-      std::string token = TokenFromAuth(packet.data);
-      if (token.empty()) token = handshake_token_;
-      absl::StatusOr<JwtClaims> claims = context_.auth.Authenticate(token, absl::Now());
-      if (!claims.ok()) {
-        SendText(engineio::EncodeMessage(
-            socketio::EncodeConnectError(socketio::kMainNamespace, Sv(claims.status().message()))));
-        return;
-      }
-      const std::string socket_sid = RandomId();
-      {
-        absl::MutexLock lock(&mu_);
-        connected_ = true;
-        ever_connected_ = true;
-        client_key_ = context_.auth.dev_mode() || claims->subject.empty()
-                          ? absl::StrCat("sio:", sid_)
-                          : absl::StrCat("sub:", claims->subject);
-        claims_ = *std::move(claims);
-      }
-      SendText(
-          engineio::EncodeMessage(socketio::EncodeConnect(socketio::kMainNamespace, socket_sid)));
-      return;
-    }
-    case PacketType::kDisconnect: {
-      {
-        absl::MutexLock lock(&mu_);
-        connected_ = false;
-        store_.clear();
-      }
-      context_.hub.Remove(hub_id_);
-      return;
-    }
-    case PacketType::kEvent:
-    case PacketType::kBinaryEvent:
-      return OnEvent(packet);
-    case PacketType::kAck:
-    case PacketType::kBinaryAck:
-      return;  // we never ask clients for acks
-    default:
-      EmitError(absl::StrCat("unexpected ", Av(socketio::PacketTypeName(packet.type)), " packet"));
-  }
-}
-
-void EioSession::Ack(std::optional<uint64_t> ack_id, absl::string_view json) {
-  if (!ack_id.has_value()) return;
-  SendText(
-      engineio::EncodeMessage(socketio::EncodeAck(socketio::kMainNamespace, *ack_id, Sv(json))));
-}
-
-void EioSession::EmitError(absl::string_view message) {
-  std::string data = "{\"message\":";
-  AppendJsonString(&data, Sv(message));
-  data += "}";
-  SendText(socketio::EncodeEventFrame(socketio::kMainNamespace, "error", data));
-}
-
-void EioSession::OnEvent(const socketio::Packet& packet) {
-  JwtClaims claims;
-  std::string current_store;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!connected_ || packet.nsp != socketio::kMainNamespace) return;
-    claims = claims_;
-    current_store = store_;
-  }
-  auto refuse = [&](absl::string_view message) {
-    context_.metrics.protocol_errors().Increment();
-    if (packet.ack_id.has_value()) {
-      Ack(packet.ack_id,
-          absl::StrCat("{\"success\":false,\"error\":", JsonQuote(Sv(message)), "}"));
-    } else {
-      EmitError(message);
-    }
-  };
-  const std::string arg = packet.args.empty() ? "null" : packet.args[0];
-  if (packet.event == "selectStore") {
-    absl::StatusOr<std::string> store = ParseStoreArgument(arg);
-    if (!store.ok()) return refuse(absl::StrCat("selectStore: ", store.status().message()));
-    if (absl::Status s = Authorize(claims, SocketEvent::kSelectStore, *store); !s.ok()) {
-      return refuse(absl::StrCat("selectStore: ", s.message()));
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      store_ = *store;
-    }
-    context_.hub.Select(hub_id_, weak_from_this(), *store);
-    Ack(packet.ack_id, absl::StrCat("{\"success\":true,\"storeId\":", JsonQuote(*store), "}"));
-    return;
-  }
-  if (packet.event == "triggerManualSync") {
-    std::string store_id = current_store;
-    if (arg != "null") {
-      absl::StatusOr<std::string> store = ParseStoreArgument(arg);
-      if (!store.ok()) {
-        return refuse(absl::StrCat("triggerManualSync: ", store.status().message()));
-      }
-      store_id = *store;
-    }
-    if (store_id.empty()) return refuse("triggerManualSync: no store given or selected");
-    return Trigger(store_id, packet.ack_id);
-  }
-  refuse(absl::StrCat("unknown event ", JsonQuote(packet.event),
-                      " (expected selectStore or triggerManualSync)"));
-}
-
-void EioSession::Trigger(const std::string& store_id, std::optional<uint64_t> ack_id) {
-  context_.run_blocking([self = shared_from_this(), store_id, ack_id] {
-    JwtClaims claims;
-    std::string client_key;
-    {
-      absl::MutexLock lock(&self->mu_);
-      claims = self->claims_;
-      client_key = self->client_key_;
-    }
-    const ScopedCaller caller({.actor = ActorOf(claims, self->context_.auth.dev_mode()),
-                               .client_address = self->remote_});
-    // A refusal answers in the trigger's own shape (code 403 in the ack, or an error event).
-    absl::StatusOr<autosync::v1::TriggerSyncResponse> result;
-    if (absl::Status s = Authorize(claims, SocketEvent::kTriggerManualSync, store_id); s.ok()) {
-      result = self->context_.router.Trigger(store_id, client_key, autosync::v1::TRIGGER_MANUAL);
-    } else {
-      result = s;
-    }
-    std::string data;
-    if (result.ok()) {
-      data = absl::StrCat(
-          "{\"success\":", result->started() ? "true" : "false",
-          ",\"storeId\":", JsonQuote(store_id), ",\"runId\":", JsonQuote(result->run_id()),
-          ",\"started\":", result->started() ? "true" : "false", ",\"message\":",
-          JsonQuote(result->started()
-                        ? absl::StrCat("Manual sync triggered for store: ", store_id)
-                        : absl::StrCat("A sync is already running for store: ", store_id)),
-          "}");
-    } else {
-      data = absl::StrCat("{\"success\":false,\"storeId\":", JsonQuote(store_id),
-                          ",\"code\":", HttpStatusFor(result.status()),
-                          ",\"error\":", JsonQuote(Sv(result.status().message())), "}");
-    }
-    if (ack_id.has_value()) {
-      self->Ack(ack_id, data);
-    } else if (!result.ok()) {
-      self->EmitError(result.status().message());
-    }
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-
-EioServer::EioServer(ClientContext& context, EioProfile profile, size_t max_sessions)
-    : context_(context), profile_(profile), max_sessions_(max_sessions) {}
-
-std::shared_ptr<EioSession> EioServer::NewSession(const HttpRequest& request) {
-  std::string sid;
-  std::shared_ptr<EioSession> session;
+bool EioSession::connected() {
   absl::MutexLock lock(&mu_);
-  if (sessions_.size() >= max_sessions_) return nullptr;
-  do {
-    sid = RandomId();
-  } while (sessions_.contains(sid));
-  session = std::make_shared<EioSession>(context_, profile_, sid,
-                                         TokenFromRequest(request.headers, request.target),
-                                         ClientAddressOf(request.remote_address, request.headers),
-                                         [this](const std::string& closed_sid) {
-                                           absl::MutexLock l(&mu_);
-                                           sessions_.erase(closed_sid);
-                                         });
-  sessions_[sid] = session;
-  return session;
+  return connected_;
 }
 
-std::shared_ptr<EioSession> EioServer::Find(const std::string& sid) {
+void EioSession::SetConnected(bool connected) {
   absl::MutexLock lock(&mu_);
-  auto it = sessions_.find(sid);
-  return it == sessions_.end() ? nullptr : it->second;
-}
-
-uint64_t EioServer::HandleHttp(const HttpRequest& request, Responder respond) {
-  auto answer = [&respond](HttpResponse res) -> uint64_t {
-    respond(std::move(res));
-    return 0;
-  };
-  const absl::string_view query = QueryOf(request.target);
-  if (QueryParam(query, "EIO").value_or("") != "4") {
-    return answer(EngineIoError(5, "Unsupported protocol version"));
-  }
-  const std::string transport = QueryParam(query, "transport").value_or("");
-  if (transport != "polling") return answer(EngineIoError(0, "Transport unknown"));
-  const std::optional<std::string> sid = QueryParam(query, "sid");
-  if (!sid.has_value()) {
-    if (request.method != "GET") return answer(EngineIoError(2, "Bad handshake method"));
-    std::shared_ptr<EioSession> session = NewSession(request);
-    if (!session) return answer(EngineIoError(4, "Too many sessions", 503));
-    session->Start();
-    return answer(PollingBody(session->OpenPacket(true)));
-  }
-  std::shared_ptr<EioSession> session = Find(*sid);
-  if (!session) return answer(EngineIoError(1, "Session ID unknown"));
-  if (request.method == "GET") return session->HandleGet(std::move(respond));
-  if (request.method == "POST") return answer(session->HandlePost(request.body));
-  return answer(EngineIoError(2, "Bad request method", 405));
-}
-
-void EioServer::AbortPoll(const std::string& sid, uint64_t poll_id) {
-  if (std::shared_ptr<EioSession> session = Find(sid)) session->AbortPoll(poll_id);
-}
-
-absl::StatusOr<std::shared_ptr<WsHandler>> EioServer::HandleUpgrade(const HttpRequest& request,
-                                                                    HttpResponse* refusal) {
-  const absl::string_view query = QueryOf(request.target);
-  if (QueryParam(query, "EIO").value_or("") != "4") {
-    *refusal = EngineIoError(5, "Unsupported protocol version");
-    return absl::InvalidArgumentError("EIO");
-  }
-  if (QueryParam(query, "transport").value_or("") != "websocket") {
-    *refusal = EngineIoError(0, "Transport unknown");
-    return absl::InvalidArgumentError("transport");
-  }
-  const std::optional<std::string> sid = QueryParam(query, "sid");
-  if (!sid.has_value()) {
-    std::shared_ptr<EioSession> session = NewSession(request);
-    if (!session) {
-      *refusal = EngineIoError(4, "Too many sessions", 503);
-      return absl::ResourceExhaustedError("sessions");
-    }
-    // Timers start now, so a connection that never completes its handshake is still reaped.
-    session->Start();
-    return session->MakeWsHandler(false);
-  }
-  std::shared_ptr<EioSession> session = Find(*sid);
-  if (!session) {
-    *refusal = EngineIoError(1, "Session ID unknown");
-    return absl::NotFoundError("sid");
-  }
-  std::shared_ptr<WsHandler> handler = session->MakeWsHandler(true);
-  if (!handler) return std::make_shared<RefusingWsHandler>("the session already has a websocket");
-  return handler;
-}
-
-size_t EioServer::session_count() {
-  absl::MutexLock lock(&mu_);
-  return sessions_.size();
-}
-
-void EioServer::CloseAll(absl::string_view reason) {
-  std::vector<std::shared_ptr<EioSession>> all;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto& [sid, session] : sessions_) all.push_back(session);
-  }
-  for (auto& session : all) session->Close(reason);
+  connected_ = connected;
+  if (connected) ever_connected_ = true;
 }
 
 }  // namespace autosync::gateway

@@ -1,51 +1,63 @@
-// Engine.IO v4 server sessions carrying Socket.IO v5 for the gateway: the handshake, HTTP
-// long-polling (held GETs, POSTed payloads), the websocket transport (direct, or by upgrade from
-// polling with the probe sequence), heartbeats (server ping, client pong within pingTimeout),
-// the connect timeout, and the Socket.IO side: CONNECT with an `auth` token (44 on refusal),
-// selectStore / triggerManualSync with acks, and the hub's events. No Beast here: the WebSocket
-// is a WsSink and HTTP answers are HttpResponse values.
+// Engine.IO v4 server sessions for the gateway: the handshake, HTTP long-polling (held GETs,
+// POSTed payloads), the websocket transport (direct, or by upgrade from polling with the probe
+// sequence), heartbeats (server ping, client pong within pingTimeout), the connect timeout, and
+// the decoding of Socket.IO packets (binary attachments reassembled). No Beast here: the
+// WebSocket is a WsSink and HTTP answers are HttpResponse values.
 //
-// What rides on the sessions is an EioProfile: the gateway's Socket.IO application, or (with
-// --protocol_conformance) the servers the official engine.io-protocol / socket.io-protocol test
-// suites expect — a raw Engine.IO echo, and a Socket.IO echo on the namespaces `/` and `/custom`.
+// The table of sessions is the EioServer (eio_server.h). What rides on a session is an
+// EioApplication, chosen by the server's EioProfile: the gateway's
+// Socket.IO dashboard application (sio_dashboard.h), or (with --protocol_conformance) the servers
+// the official engine.io-protocol / socket.io-protocol test suites expect (eio_conformance.h). The
+// transport hands the application decoded packets; the application answers through the session.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ws-gateway/client_context.h"
-#include "ws-gateway/engineio.h"
+#include "ws-gateway/codec/engineio.h"
+#include "ws-gateway/codec/socketio.h"
 #include "ws-gateway/http_types.h"
-#include "ws-gateway/socketio.h"
 
 namespace autosync::gateway {
 
 using Responder = std::function<void(HttpResponse)>;
 
-enum class EioProfile {
-  // Socket.IO on the main namespace: selectStore / triggerManualSync and the hub's events.
-  kGateway,
-  // The socket.io-protocol test suite's server: CONNECT to `/` or `/custom` answers the CONNECT
-  // and then emits `auth` with the CONNECT payload; `message` is emitted back as `message-back`
-  // and `message-with-ack` is acked, both with the same arguments (binary attachments included).
-  kSocketIoConformance,
-  // The engine.io-protocol test suite's server: every message (text or binary) is sent back.
-  // No Socket.IO, so no connect timeout.
-  kRawEcho,
+// What an Engine.IO session carries. Called by the session's transport, one packet at a time per
+// transport (a polling POST and the websocket may overlap only during an upgrade), never under
+// the session's lock; implementations guard their own state. Lifetime: owned by its session,
+// which it may keep a reference to.
+class EioApplication {
+ public:
+  virtual ~EioApplication() = default;
+  // True when messages are Socket.IO packets (decoded for OnSocketIo; a client that does not
+  // CONNECT within the connect timeout is closed); false when each message goes to OnMessage
+  // as it came (no Socket.IO, no connect timeout).
+  virtual bool speaks_socketio() const = 0;
+  // An Engine.IO message (text, or binary with `binary` set), when !speaks_socketio().
+  virtual void OnMessage(const engineio::Packet& /*message*/) {}
+  // A whole Socket.IO packet (attachments included), when speaks_socketio().
+  virtual void OnSocketIo(const socketio::Packet& /*packet*/) {}
 };
+
+class EioSession;
+// Makes the application of a new session (which is not started yet).
+using EioApplicationFactory = std::function<std::unique_ptr<EioApplication>(EioSession&)>;
+
+// A random id for a session or a Socket.IO socket (20 URL-safe base64 characters).
+std::string NewEioId();
 
 // One Engine.IO session. Thread-safe; owned by the EioServer's table and by its transports.
 class EioSession final : public HubClient, public std::enable_shared_from_this<EioSession> {
  public:
-  EioSession(ClientContext& context, EioProfile profile, std::string sid,
+  EioSession(ClientContext& context, const EioApplicationFactory& application, std::string sid,
              std::string handshake_token, std::string remote,
              std::function<void(const std::string&)> on_closed);
   ~EioSession() override;
@@ -73,6 +85,25 @@ class EioSession final : public HubClient, public std::enable_shared_from_this<E
   void Close(absl::string_view reason);
   void Deliver(const EncodedEvent& event) override;
 
+  // For the application.
+  ClientContext& context() const { return context_; }
+  // The token given at the handshake (query or header), and the client's address.
+  const std::string& handshake_token() const { return handshake_token_; }
+  const std::string& remote() const { return remote_; }
+  // This session's id at the hub.
+  uint64_t hub_id() const { return hub_id_; }
+  // Whether the client has a Socket.IO connection: hub events are delivered only while it has,
+  // and the connect timeout is met once it had one.
+  bool connected();
+  void SetConnected(bool connected);
+  // Queues one Engine.IO packet (its text, or a binary message's bytes) for the client.
+  void Send(std::shared_ptr<const std::string> packet, bool binary = false);
+  void SendText(std::string packet) {
+    Send(std::make_shared<const std::string>(std::move(packet)));
+  }
+  // Sends a Socket.IO packet and, for the binary types, its attachments after it.
+  void SendSocketIo(const socketio::Packet& packet);
+
  private:
   friend class EioWsHandler;
   enum class Transport { kPolling, kUpgrading, kWebSocket };
@@ -86,21 +117,6 @@ class EioSession final : public HubClient, public std::enable_shared_from_this<E
 
   // Packets from either transport. Returns false when the session closed because of it.
   bool OnPacket(const engineio::Packet& packet);
-  void OnSocketIo(const socketio::Packet& packet);
-  void OnEvent(const socketio::Packet& packet);
-  // kSocketIoConformance's answers to a decoded Socket.IO packet.
-  void OnConformanceSocketIo(const socketio::Packet& packet);
-  // Sends a Socket.IO packet and, for the binary types, its attachments after it.
-  void SendSocketIo(const socketio::Packet& packet);
-  void Ack(std::optional<uint64_t> ack_id, absl::string_view json);
-  void EmitError(absl::string_view message);
-  void Trigger(const std::string& store_id, std::optional<uint64_t> ack_id);
-
-  // Queues one Engine.IO packet (its text, or a binary message's bytes) for the client.
-  void Send(std::shared_ptr<const std::string> packet, bool binary = false);
-  void SendText(std::string packet) {
-    Send(std::make_shared<const std::string>(std::move(packet)));
-  }
   // The queued packets as one polling payload; empties the queue.
   std::string TakePayloadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True once the client has let pingInterval + pingTimeout pass without a pong, whether or not
@@ -126,7 +142,6 @@ class EioSession final : public HubClient, public std::enable_shared_from_this<E
   std::weak_ptr<WsSink> ws_ ABSL_GUARDED_BY(mu_);
 
   ClientContext& context_;
-  const EioProfile profile_;
   const std::string sid_;
   const std::string handshake_token_;
   const std::string remote_;
@@ -145,48 +160,14 @@ class EioSession final : public HubClient, public std::enable_shared_from_this<E
   // the timer thread got round to sending it, so a session dies on time even under load.
   absl::Time ping_due_ ABSL_GUARDED_BY(mu_);
   bool ever_connected_ ABSL_GUARDED_BY(mu_) = false;
-  JwtClaims claims_ ABSL_GUARDED_BY(mu_);
-  std::string client_key_ ABSL_GUARDED_BY(mu_);
-  std::string store_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<socketio::BinaryReassembler> reassembler_ ABSL_GUARDED_BY(mu_);  // see OnPacket
-  // kSocketIoConformance: the namespaces the client has connected to.
-  absl::flat_hash_set<std::string> namespaces_ ABSL_GUARDED_BY(mu_);
-};
-
-// The table of sessions behind `/socket.io/`. Thread-safe.
-class EioServer final {
- public:
-  explicit EioServer(ClientContext& context, EioProfile profile = EioProfile::kGateway,
-                     size_t max_sessions = 100000);
-
-  // A non-upgrade HTTP request under this server's path: handshake, poll or post. Never blocks;
-  // `respond` is called exactly once, maybe later: for a held poll the return value is its
-  // non-zero id (for AbortPoll), else 0.
-  uint64_t HandleHttp(const HttpRequest& request, Responder respond);
-  // The connection that sent held poll `poll_id` of session `sid` closed.
-  void AbortPoll(const std::string& sid, uint64_t poll_id);
-
-  // A WebSocket upgrade under this server's path (origin and size checks done by the caller):
-  // the handler for the new connection, or an Engine.IO error answer. A second websocket for a
-  // session that has one is accepted and closed at once with a reason.
-  absl::StatusOr<std::shared_ptr<WsHandler>> HandleUpgrade(const HttpRequest& request,
-                                                           HttpResponse* refusal);
-
-  size_t session_count();
-  void CloseAll(absl::string_view reason);
-
- private:
-  std::shared_ptr<EioSession> NewSession(const HttpRequest& request);
-  std::shared_ptr<EioSession> Find(const std::string& sid);
-
-  ClientContext& context_;
-  const EioProfile profile_;
-  const size_t max_sessions_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<EioSession>> sessions_ ABSL_GUARDED_BY(mu_);
+  // Set in the constructor, then const (made after the fields above, which it may not use).
+  std::unique_ptr<EioApplication> application_;
 };
 
 // Engine.IO's JSON error answer: 400 {"code":N,"message":"…"}.
 HttpResponse EngineIoError(int code, absl::string_view message, int status = 400);
+// A polling answer: 200 text/plain carrying `body` (encoded packets).
+HttpResponse PollingBody(std::string body);
 
 }  // namespace autosync::gateway

@@ -5,9 +5,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ws-gateway/socketio.h"
+#include "ws-gateway/codec/socketio.h"
+#include "ws-gateway/codec/ws_message.h"
 #include "ws-gateway/sv.h"
-#include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
 namespace {

@@ -1,5 +1,5 @@
 // Plain request/response values for the gateway's routes, so route logic is a pure function
-// testable without sockets (Beast stays inside server.cc).
+// testable without sockets (Beast stays inside server.cc, http_session.cc and ws_connection.cc).
 #pragma once
 
 #include <string>

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "ws-gateway/codec/ws_message.h"
 #include "ws-gateway/sv.h"
-#include "ws-gateway/ws_message.h"
 
 namespace autosync::gateway {
 namespace v1 = autosync::v1;

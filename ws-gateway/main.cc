@@ -19,7 +19,7 @@
 #include "ws-gateway/bench.h"
 #include "ws-gateway/blocking_pool.h"
 #include "ws-gateway/config.h"
-#include "ws-gateway/eio_session.h"
+#include "ws-gateway/eio_server.h"
 #include "ws-gateway/hub.h"
 #include "ws-gateway/jwks_cache.h"
 #include "ws-gateway/jwt.h"

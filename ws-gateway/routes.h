@@ -1,7 +1,8 @@
 // The gateway's HTTP routes as a function of the request and the gateway's collaborators
 // (scheduler client, auth, limits, metrics): /health, /metrics, the /api/ routes of
 // docs/DESIGN.md, static files under --web_root. Also the manual-trigger path the WebSocket
-// sessions share.
+// sessions share. Defined in routes.cc (dispatch, reads, triggers, health, static files)
+// and routes_admin.cc (store writes, the audit log).
 #pragma once
 
 #include <functional>

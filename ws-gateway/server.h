@@ -1,8 +1,9 @@
-// The gateway's network side: a Beast listener, HTTP sessions (routes on the blocking pool,
-// responses posted back), WebSocket connections for `/ws` and `/socket.io/` (each on one io
-// thread for life, frames queued while a write is pending sent together in one gather write,
-// bounded queue, timeouts, message size limit) and Engine.IO long-polling. Beast stays inside
-// server.cc.
+// The gateway's network side: the listener and its io threads (here, server.cc), HTTP sessions
+// (http_session.h: routes on the blocking pool, responses posted back, Engine.IO long-polling)
+// and WebSocket connections for `/ws` and `/socket.io/` (ws_connection.h: each on one io thread
+// for life, frames queued while a write is pending sent together in one gather write, bounded
+// queue, timeouts, message size limit). Beast stays inside those three files; this header is
+// Beast-free. Thread-safety: Start and Shutdown from one thread; port() from any.
 #pragma once
 
 #include <memory>
@@ -12,7 +13,7 @@
 #include "common/config.h"
 #include "ws-gateway/blocking_pool.h"
 #include "ws-gateway/client_context.h"
-#include "ws-gateway/eio_session.h"
+#include "ws-gateway/eio_server.h"
 #include "ws-gateway/routes.h"
 
 namespace autosync::gateway {

@@ -1,6 +1,7 @@
 // A plain `/ws` client session: text frames {"event":…,"data":…} in and out. Client events
-// selectStore and triggerManualSync; server events autoSyncProgress, syncStatus, plus
-// `triggerResult` (the answer to a trigger) and `error` (what was wrong with a frame).
+// selectStore and triggerManualSync (carried out by HandleClientCommand, client_commands.h);
+// server events autoSyncProgress, syncStatus, plus `triggerResult` (the answer to a trigger) and
+// `error` (what was wrong with a frame).
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "ws-gateway/client_commands.h"
 #include "ws-gateway/client_context.h"
 
 namespace autosync::gateway {
@@ -15,6 +17,7 @@ namespace autosync::gateway {
 // Lifetime: owned by its connection (shared_ptr), referenced weakly by the hub.
 class PlainWsClient final : public WsHandler,
                             public HubClient,
+                            public CommandClient,
                             public std::enable_shared_from_this<PlainWsClient> {
  public:
   // `claims` were checked at the upgrade; `client_key` identifies the client for rate limits;
@@ -28,10 +31,13 @@ class PlainWsClient final : public WsHandler,
   void OnClosed() override;
   void Deliver(const EncodedEvent& event) override;
 
+  CommandCaller Caller() override;
+  std::string SelectedStore() override;
+  void SelectStore(const std::string& store) override;
+
  private:
   void SendEvent(absl::string_view name, absl::string_view data_json);
   void ProtocolError(absl::string_view message);
-  void Trigger(const std::string& store_id);
 
   // Deliver's fields first, next to the object's start: the broadcast loop reads them for every
   // recipient, cache-cold at 10k clients.

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "ws-gateway/engineio.h"
+#include "ws-gateway/codec/engineio.h"
 
 namespace {
 

@@ -14,11 +14,11 @@
 
 #include "autosync/v1/scheduler.pb.h"
 #include "autosync/v1/sync_worker.pb.h"
-#include "ws-gateway/engineio.h"
+#include "ws-gateway/codec/engineio.h"
+#include "ws-gateway/codec/socketio.h"
+#include "ws-gateway/codec/ws_message.h"
 #include "ws-gateway/event_json.h"
-#include "ws-gateway/socketio.h"
 #include "ws-gateway/sv.h"
-#include "ws-gateway/ws_message.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include "sync-worker/connectors/graphql_orders.h"
 #include "sync-worker/connectors/money.h"
 #include "tests/fuzz/same_order.h"
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_message.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include "absl/time/civil_time.h"
 #include "sync-worker/connectors/insights_page.h"
 #include "sync-worker/connectors/money.h"
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_message.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include "sync-worker/connectors/orders_page.h"
 #include "sync-worker/connectors/record_rules.h"
 #include "tests/fuzz/same_order.h"
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_message.h"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
-#include "ws-gateway/socketio.h"
+#include "ws-gateway/codec/socketio.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_message.h"
 
 namespace {
 

@@ -49,9 +49,10 @@
 #include <vector>
 
 #include "simdjson.h"
+#include "ws-gateway/client_commands.h"
 #include "ws-gateway/client_context.h"
-#include "ws-gateway/ws_frame.h"
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_frame.h"
+#include "ws-gateway/codec/ws_message.h"
 
 namespace {
 

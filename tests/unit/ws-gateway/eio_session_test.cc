@@ -3,8 +3,6 @@
 // polls, the upgrade sequence, heartbeats, connect timeout, CONNECT auth and namespaces; and the
 // --protocol_conformance profiles (raw Engine.IO echo, Socket.IO echo on / and /custom) with the
 // cases of the official protocol test suites.
-#include "ws-gateway/eio_session.h"
-
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +10,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/ws-gateway/fake_scheduler_client.h"
+#include "tests/unit/ws-gateway/recording_sink.h"
+#include "ws-gateway/eio_server.h"
 
 namespace autosync::gateway {
 namespace {
@@ -20,18 +20,6 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 constexpr char kSecret[] = "0123456789abcdef-unit";
-
-class RecordingSink final : public WsSink {
- public:
-  void Send(std::shared_ptr<const std::string> frame, bool binary) override {
-    sent.push_back(*frame);
-    binary_flags.push_back(binary);
-  }
-  void Close(uint16_t code, std::string reason) override { closed = {code, reason}; }
-  std::vector<std::string> sent;
-  std::vector<bool> binary_flags;
-  std::optional<std::pair<uint16_t, std::string>> closed;
-};
 
 class EioSessionTest : public ::testing::Test {
  protected:

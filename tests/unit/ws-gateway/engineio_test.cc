@@ -1,4 +1,4 @@
-#include "ws-gateway/engineio.h"
+#include "ws-gateway/codec/engineio.h"
 
 #include <string>
 #include <vector>

@@ -27,14 +27,18 @@ struct FakeStream final : WatchStream {
 
 class FakeScheduler final : public SchedulerClient {
  public:
-  absl::Status CheckHealth() override { return absl::OkStatus(); }
-  absl::StatusOr<v1::TriggerSyncResponse> TriggerSync(const v1::TriggerSyncRequest&) override {
+  absl::Status CheckHealth() override { return health; }
+  absl::StatusOr<v1::TriggerSyncResponse> TriggerSync(
+      const v1::TriggerSyncRequest& request) override {
+    triggers.push_back(request);
+    if (!trigger_error.ok()) return trigger_error;
     v1::TriggerSyncResponse response;
     response.set_run_id("run_fake");
-    response.set_started(true);
+    response.set_started(trigger_started);
     return response;
   }
   absl::StatusOr<v1::GetSyncStatusResponse> GetSyncStatus(const std::string&) override {
+    if (!status_error.ok()) return status_error;
     return status_response;
   }
   absl::StatusOr<v1::ListStoresResponse> ListStores(const v1::ListStoresRequest&) override {
@@ -105,6 +109,11 @@ class FakeScheduler final : public SchedulerClient {
     return stream;
   }
 
+  absl::Status health;                             // what CheckHealth answers
+  absl::Status trigger_error;                      // what TriggerSync fails with, when not OK
+  bool trigger_started = true;                     // else "a run is already queued or in flight"
+  std::vector<v1::TriggerSyncRequest> triggers;    // every TriggerSync request, in order
+  absl::Status status_error;                       // what GetSyncStatus fails with, when not OK
   v1::GetSyncStatusResponse status_response;       // what GetSyncStatus answers
   v1::ListRunsResponse runs_response;              // what ListRuns answers
   v1::ListQuarantineResponse quarantine_response;  // what ListQuarantine answers

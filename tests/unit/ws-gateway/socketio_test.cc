@@ -1,11 +1,11 @@
-#include "ws-gateway/socketio.h"
+#include "ws-gateway/codec/socketio.h"
 
 #include <string>
 
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ws-gateway/engineio.h"
+#include "ws-gateway/codec/engineio.h"
 
 namespace autosync::gateway::socketio {
 namespace {

@@ -1,4 +1,4 @@
-#include "ws-gateway/ws_frame.h"
+#include "ws-gateway/codec/ws_frame.h"
 
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_message.h"
 
 #include <string>
 

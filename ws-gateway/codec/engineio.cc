@@ -1,9 +1,9 @@
-#include "ws-gateway/engineio.h"
+#include "ws-gateway/codec/engineio.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_message.h"
 
 namespace autosync::gateway::engineio {
 namespace {

@@ -1,4 +1,4 @@
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/ws_message.h"
 
 #include <simdjson.h>
 
@@ -6,29 +6,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "ws-gateway/codec/json_parser.h"
+#include "ws-gateway/sv.h"
 
 namespace autosync::gateway {
 namespace {
-
-// This Abseil build has its own string_view type (not std::string_view); StrCat and friends
-// need it spelled out.
-absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-// Deep nesting in a client frame is never legitimate; a low cap keeps parsing cheap.
-constexpr size_t kMaxJsonDepth = 64;
-
-// One parser per thread: parsers keep their buffers between calls, so steady-state parsing does
-// not allocate. Callers must finish with a parsed document before parsing the next one.
-simdjson::dom::parser& ThreadParser() {
-  thread_local simdjson::dom::parser parser = [] {
-    simdjson::dom::parser p;
-    if (p.allocate(4096, kMaxJsonDepth) != simdjson::SUCCESS) {
-      // Not fatal: parse() allocates on demand and reports a failure there.
-    }
-    return p;
-  }();
-  return parser;
-}
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
@@ -134,7 +116,7 @@ std::string JsonQuote(std::string_view text) {
 
 absl::StatusOr<std::string> ParseJsonString(std::string_view json) {
   simdjson::dom::element root;
-  if (auto error = ThreadParser().parse(json.data(), json.size()).get(root); error) {
+  if (auto error = json_internal::ThreadParser().parse(json.data(), json.size()).get(root); error) {
     return absl::InvalidArgumentError(
         absl::StrCat("expected a JSON string: ", simdjson::error_message(error)));
   }
@@ -148,6 +130,17 @@ absl::StatusOr<std::string> ParseJsonString(std::string_view json) {
 }
 
 namespace json_internal {
+
+simdjson::dom::parser& ThreadParser() {
+  thread_local simdjson::dom::parser parser = [] {
+    simdjson::dom::parser p;
+    if (p.allocate(4096, kMaxJsonDepth) != simdjson::SUCCESS) {
+      // Not fatal: parse() allocates on demand and reports a failure there.
+    }
+    return p;
+  }();
+  return parser;
+}
 
 size_t SkipWhitespace(std::string_view json, size_t pos) {
   while (pos < json.size() && IsJsonWhitespace(json[pos])) ++pos;
@@ -265,7 +258,7 @@ absl::StatusOr<WsMessage> ParseWsMessage(std::string_view text, size_t max_bytes
   const size_t start = json_internal::SkipWhitespace(text, 0);
   if (start == text.size()) return absl::InvalidArgumentError("ws message is empty");
   simdjson::dom::element root;
-  if (auto error = ThreadParser().parse(text.data(), text.size()).get(root); error) {
+  if (auto error = json_internal::ThreadParser().parse(text.data(), text.size()).get(root); error) {
     return absl::InvalidArgumentError(
         absl::StrCat("ws message is not valid JSON: ", simdjson::error_message(error)));
   }

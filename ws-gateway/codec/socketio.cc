@@ -1,4 +1,4 @@
-#include "ws-gateway/socketio.h"
+#include "ws-gateway/codec/socketio.h"
 
 #include <simdjson.h>
 
@@ -9,30 +9,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "ws-gateway/ws_message.h"
+#include "ws-gateway/codec/json_parser.h"
+#include "ws-gateway/codec/ws_message.h"
+#include "ws-gateway/sv.h"
 
 namespace autosync::gateway::socketio {
 namespace {
 
-// This Abseil build has its own string_view type (not std::string_view); StrCat and friends
-// need it spelled out.
-absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-constexpr size_t kMaxJsonDepth = 64;
 constexpr size_t kMaxAckIdDigits = 16;  // kMaxAckId has 16 digits
 constexpr size_t kQuoteLimit = 32;      // how much of an offending input an error message shows
-
-// See ws_message.cc: one parser per thread keeps parsing allocation-free in steady state.
-simdjson::dom::parser& ThreadParser() {
-  thread_local simdjson::dom::parser parser = [] {
-    simdjson::dom::parser p;
-    if (p.allocate(4096, kMaxJsonDepth) != simdjson::SUCCESS) {
-      // Not fatal: parse() allocates on demand and reports a failure there.
-    }
-    return p;
-  }();
-  return parser;
-}
 
 // Reserved by socket.io: emitting them would collide with the library's own lifecycle events.
 constexpr std::array<std::string_view, 6> kReservedEvents = {
@@ -128,7 +113,8 @@ absl::Status DecodeJsonPayload(std::string_view payload, Packet* packet) {
     }
   }
   simdjson::dom::element root;
-  if (auto error = ThreadParser().parse(payload.data(), payload.size()).get(root); error) {
+  if (auto error = json_internal::ThreadParser().parse(payload.data(), payload.size()).get(root);
+      error) {
     // Name the common case precisely: a complete value followed by garbage.
     const size_t start = json_internal::SkipWhitespace(payload, 0);
     const size_t end =
@@ -379,7 +365,8 @@ std::string EncodeDisconnect(std::string_view nsp) {
 
 std::optional<size_t> PlaceholderIndex(std::string_view raw_json) {
   simdjson::dom::element root;
-  if (ThreadParser().parse(raw_json.data(), raw_json.size()).get(root) != simdjson::SUCCESS) {
+  if (json_internal::ThreadParser().parse(raw_json.data(), raw_json.size()).get(root) !=
+      simdjson::SUCCESS) {
     return std::nullopt;
   }
   bool marker = false;
