@@ -1,7 +1,7 @@
 -- 0017: one definition of the orders the LTV cohorts count (issue 20). Until now the rule was
 -- written four times (the orders_ltv index predicate and ltv_log_order_changes here in 0003, and
 -- twice in the worker's statements); now it is the column orders.ltv_counted, and the index, the
--- trigger function and every statement of sync-worker/ltv_sql.h read that column.
+-- trigger function and the worker's LTV statements (sync-worker/pg_ltv.cc) read that column.
 
 -- THE LTV RULE. An order counts towards a store's LTV cohorts when it belongs to a customer (not a
 -- guest checkout), is not a test order, is not cancelled and is not voided. A stored generated
