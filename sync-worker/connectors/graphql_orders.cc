@@ -69,12 +69,8 @@ absl::StatusOr<Order> ParseGraphqlOrderNode(element value, absl::string_view pat
     AUTOSYNC_ASSIGN_OR_RETURN(order.customer_id,
                               ParseGid(customer_gid, "Customer", json::Path(customer_path, "id")));
   }
-  AUTOSYNC_ASSIGN_OR_RETURN(element created, Required(node, "createdAt", path));
-  AUTOSYNC_ASSIGN_OR_RETURN(order.created_at,
-                            json::Timestamp(created, json::Path(path, "createdAt")));
-  AUTOSYNC_ASSIGN_OR_RETURN(element updated, Required(node, "updatedAt", path));
-  AUTOSYNC_ASSIGN_OR_RETURN(order.updated_at,
-                            json::Timestamp(updated, json::Path(path, "updatedAt")));
+  AUTOSYNC_ASSIGN_OR_RETURN(order.created_at, json::RequiredTime(node, "createdAt", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(order.updated_at, json::RequiredTime(node, "updatedAt", path));
   AUTOSYNC_ASSIGN_OR_RETURN(order.processed_at, OptionalTime(node, "processedAt", path));
   AUTOSYNC_ASSIGN_OR_RETURN(order.cancelled_at, OptionalTime(node, "cancelledAt", path));
   if (std::optional<element> test = json::Member(node, "test")) {

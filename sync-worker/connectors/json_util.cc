@@ -202,6 +202,13 @@ absl::StatusOr<simdjson::dom::element> Required(simdjson::dom::object object, ab
   return *value;
 }
 
+absl::StatusOr<absl::Time> RequiredTime(simdjson::dom::object object, absl::string_view key,
+                                        absl::string_view path) {
+  absl::StatusOr<simdjson::dom::element> value = Required(object, key, path);
+  if (!value.ok()) return value.status();
+  return Timestamp(*value, Path(path, key));
+}
+
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(simdjson::dom::object object,
                                                        absl::string_view key,
                                                        absl::string_view path) {

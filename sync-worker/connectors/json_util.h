@@ -28,6 +28,9 @@ std::optional<simdjson::dom::element> Member(simdjson::dom::object object, absl:
 // The member `key` of `object`; INVALID_ARGUMENT "<path>.<key>: missing" when absent or null.
 absl::StatusOr<simdjson::dom::element> Required(simdjson::dom::object object, absl::string_view key,
                                                 absl::string_view path);
+// A timestamp member (Timestamp below); "<path>.<key>: missing" when absent or null.
+absl::StatusOr<absl::Time> RequiredTime(simdjson::dom::object object, absl::string_view key,
+                                        absl::string_view path);
 // A timestamp member (Timestamp below); nullopt when absent or null.
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(simdjson::dom::object object,
                                                        absl::string_view key,

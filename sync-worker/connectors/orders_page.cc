@@ -90,12 +90,8 @@ absl::StatusOr<Order> ParseOrder(element value, absl::string_view path) {
     AUTOSYNC_ASSIGN_OR_RETURN(order.customer_id,
                               json::Int64(customer_id, json::Path(customer_path, "id")));
   }
-  AUTOSYNC_ASSIGN_OR_RETURN(element created_at, Required(obj, "created_at", path));
-  AUTOSYNC_ASSIGN_OR_RETURN(order.created_at,
-                            json::Timestamp(created_at, json::Path(path, "created_at")));
-  AUTOSYNC_ASSIGN_OR_RETURN(element updated_at, Required(obj, "updated_at", path));
-  AUTOSYNC_ASSIGN_OR_RETURN(order.updated_at,
-                            json::Timestamp(updated_at, json::Path(path, "updated_at")));
+  AUTOSYNC_ASSIGN_OR_RETURN(order.created_at, json::RequiredTime(obj, "created_at", path));
+  AUTOSYNC_ASSIGN_OR_RETURN(order.updated_at, json::RequiredTime(obj, "updated_at", path));
   AUTOSYNC_ASSIGN_OR_RETURN(order.processed_at, OptionalTime(obj, "processed_at", path));
   AUTOSYNC_ASSIGN_OR_RETURN(order.cancelled_at, OptionalTime(obj, "cancelled_at", path));
   AUTOSYNC_ASSIGN_OR_RETURN(order.currency, json::String(obj, "currency", path));
@@ -176,8 +172,7 @@ absl::StatusOr<std::vector<OrderDeletion>> ParseOrderDeletions(absl::string_view
     AUTOSYNC_ASSIGN_OR_RETURN(d.event_id, json::Int64(id, json::Path(path, "id")));
     AUTOSYNC_ASSIGN_OR_RETURN(element subject, Required(event, "subject_id", path));
     AUTOSYNC_ASSIGN_OR_RETURN(d.order_id, json::Int64(subject, json::Path(path, "subject_id")));
-    AUTOSYNC_ASSIGN_OR_RETURN(element created, Required(event, "created_at", path));
-    AUTOSYNC_ASSIGN_OR_RETURN(d.at, json::Timestamp(created, json::Path(path, "created_at")));
+    AUTOSYNC_ASSIGN_OR_RETURN(d.at, json::RequiredTime(event, "created_at", path));
     out.push_back(d);
   }
   return out;

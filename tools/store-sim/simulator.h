@@ -109,7 +109,7 @@ class Simulator final {
   const StoreData* FindStore(const std::string& id) const;
   int64_t step_seconds() const;
 
-  struct StoreState;  // defined in simulator.cc
+  struct StoreState;  // defined in simulator_internal.h
 
   ~Simulator();
 

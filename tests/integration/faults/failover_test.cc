@@ -34,6 +34,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/faults/fault_system.h"
+#include "tests/support/cohort_rows.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/pg_failover_cluster.h"
@@ -141,22 +142,6 @@ class FailoverTest : public ::testing::Test {
 
 PgFailoverCluster* FailoverTest::cluster_ = nullptr;
 absl::Status* FailoverTest::start_error_ = new absl::Status();
-
-// The cohorts of `store` as text rows, for comparison.
-std::vector<std::string> Cohorts(const std::string& url, const std::string& store) {
-  std::vector<std::string> rows;
-  pqxx::connection conn(url);
-  pqxx::read_transaction tx(conn);
-  for (const auto& row : tx.exec_params(
-           "SELECT cohort_month::text, month_offset, cohort_customers, active_customers, orders, "
-           "net_revenue::text FROM customer_ltv_cohorts WHERE store_id = $1 "
-           "ORDER BY cohort_month, month_offset",
-           store)) {
-    rows.push_back(absl::StrCat(row[0].c_str(), "|", row[1].c_str(), "|", row[2].c_str(), "|",
-                                row[3].c_str(), "|", row[4].c_str(), "|", row[5].c_str()));
-  }
-  return rows;
-}
 
 TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
   absl::StatusOr<std::string> db = cluster().CreateDatabase();
@@ -351,7 +336,7 @@ TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
   }
   for (const std::string& store : check) {
     SCOPED_TRACE(store);
-    const std::vector<std::string> incremental = Cohorts(*db, store);
+    const std::vector<std::string> incremental = CohortRows(*db, store);
     ASSERT_FALSE(incremental.empty());
     ASSERT_TRUE(
         sys.Exec(absl::StrCat("DELETE FROM ltv_state WHERE store_id = '", store, "'")).ok());
@@ -364,7 +349,7 @@ TEST_F(FailoverTest, FleetSurvivesThePrimaryDying) {
                                     "'completed'")) == 1;
         },
         absl::Seconds(60)));
-    EXPECT_EQ(Cohorts(*db, store), incremental);
+    EXPECT_EQ(CohortRows(*db, store), incremental);
   }
 
   // The old primary rejoins as a standby of the new one, and the system still writes.

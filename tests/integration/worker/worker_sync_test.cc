@@ -17,6 +17,7 @@
 #include "common/pg_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/cohort_rows.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
@@ -587,20 +588,6 @@ TEST_F(WorkerSyncTest, OrdersDeletedAtTheSourceLeaveOrdersAndCohorts) {
   ASSERT_TRUE(sim.ok()) << sim.status();
   RegisterStore("del", "env:SIM_TOKEN", "rest", sim->get());
   RegisterStore("delq", "env:SIM_TOKEN", "graphql", sim->get());
-  auto cohorts = [&](const std::string& store) {
-    std::vector<std::string> rows;
-    pqxx::connection conn(db_url_);
-    pqxx::read_transaction tx(conn);
-    for (const auto& row : tx.exec_params(
-             "SELECT cohort_month::text, month_offset, cohort_customers, active_customers, orders, "
-             "net_revenue::text FROM customer_ltv_cohorts WHERE store_id = $1 "
-             "ORDER BY cohort_month, month_offset",
-             store)) {
-      rows.push_back(absl::StrCat(row[0].c_str(), "|", row[1].c_str(), "|", row[2].c_str(), "|",
-                                  row[3].c_str(), "|", row[4].c_str(), "|", row[5].c_str()));
-    }
-    return rows;
-  };
   for (const std::string store : {"del", "delq"}) {
     SCOPED_TRACE(store);
     const RunResult first = Sync(store);
@@ -622,7 +609,7 @@ TEST_F(WorkerSyncTest, OrdersDeletedAtTheSourceLeaveOrdersAndCohorts) {
     EXPECT_LT(stored->count, stored_before + 12 * 10);  // sanity: not a fresh copy
 
     // The incremental cohorts equal a rebuild from every order (no LTV state: a full rebuild).
-    const std::vector<std::string> incremental = cohorts(store);
+    const std::vector<std::string> incremental = CohortRows(db_url_, store);
     ASSERT_FALSE(incremental.empty());
     {
       pqxx::connection conn(db_url_);
@@ -633,7 +620,7 @@ TEST_F(WorkerSyncTest, OrdersDeletedAtTheSourceLeaveOrdersAndCohorts) {
     const RunResult rebuilt = Sync(store);
     ExpectWellFormedStream(rebuilt, autosync::v1::STAGE_COMPLETED);
     EXPECT_EQ(rebuilt.last().counts().orders_deleted(), 0) << "events applied twice";
-    EXPECT_EQ(cohorts(store), incremental);
+    EXPECT_EQ(CohortRows(db_url_, store), incremental);
   }
 }
 
