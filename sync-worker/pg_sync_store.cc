@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/money.h"
 #include "common/pg_pool.h"
 #include "sync-worker/sync_store.h"
 
@@ -98,20 +99,9 @@ void AppendTimestamp(std::string& out, absl::Time t) {
   out.append("+00");
 }
 
-void AppendMoney(std::string& out, int64_t cents) {
-  const bool negative = cents < 0;
-  const uint64_t abs = negative ? -static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
-  if (negative) out.push_back('-');
-  absl::StrAppend(&out, abs / 100);
-  out.push_back('.');
-  AppendDigits(out, static_cast<int64_t>(abs % 100), 2);
-}
-
-std::string Money(int64_t cents) {
-  std::string out;
-  AppendMoney(out, cents);
-  return out;
-}
+// Money in COPY rows and SQL text: the services' one formatter (common/money.h).
+void AppendMoney(std::string& out, int64_t cents) { common::AppendCents(out, cents); }
+std::string Money(int64_t cents) { return common::FormatCents(cents); }
 
 // `value`, or \N (COPY's NULL) when there is none.
 template <typename T, typename Append>
