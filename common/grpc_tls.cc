@@ -10,8 +10,6 @@
 #include <openssl/x509.h>
 
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
@@ -19,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -46,16 +45,6 @@ namespace {
 using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  if (path.empty()) return absl::InvalidArgumentError("is empty");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  return out.str();
-}
 
 std::string OpenSslError() {
   const unsigned long code = ERR_get_error();

@@ -108,40 +108,6 @@ void InitLogging(absl::string_view service, LogFormat format, LogLevel level) {
   state.logger = std::move(logger);
 }
 
-void AppendJsonEscaped(std::string& out, absl::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-}
-
 void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields) {
   LogState& state = State();
   if (!state.logger) InitLogging("autosync", LogFormat::kText, LogLevel::kInfo);

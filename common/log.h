@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/json_text.h"  // AppendJsonEscaped, which JSON log lines use
 
 namespace autosync::common {
 
@@ -36,9 +37,5 @@ inline void LogError(absl::string_view m, std::initializer_list<LogField> f = {}
 inline void LogDebug(absl::string_view m, std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kDebug, m, f);
 }
-
-// Appends `text` to `out` as the inside of a JSON string (quotes, backslashes, control
-// characters escaped; UTF-8 passed through).
-void AppendJsonEscaped(std::string& out, absl::string_view text);
 
 }  // namespace autosync::common

@@ -12,6 +12,7 @@
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "common/listener.h"
 #include "prometheus/text_serializer.h"
 
 namespace autosync::common {
@@ -166,18 +167,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   auto impl = std::make_unique<Impl>();
   impl->registry = std::move(registry);
   impl->ready = std::move(ready);
-  beast::error_code ec;
-  const auto address =
-      asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address ", listen.host));
-  const tcp::endpoint endpoint(address, listen.port);
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", listen.ToString(), ": ", ec.message()));
+  if (absl::Status s = OpenListener(impl->acceptor, listen.host, listen.port); !s.ok()) {
+    return s;
   }
   impl->Accept();
   Impl* raw = impl.get();

@@ -7,7 +7,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/config.h"
+#include "common/log.h"
 
 namespace autosync::common {
 namespace {
@@ -219,6 +221,28 @@ absl::Status PgPool::Ping() {
     }
     return absl::OkStatus();
   });
+}
+
+absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status status = pool.Ping();
+  absl::Time next_log = absl::Now();
+  bool waited = false;
+  while (!status.ok() && absl::Now() < deadline) {
+    // Says why it waits: with a multi-host URL whose hosts are all standbys (a failover under
+    // way), libpq's error names each host and "session is read-only".
+    if (absl::Now() >= next_log) {
+      LogWarn("waiting for a writable PostgreSQL primary (--database_url)",
+              {{"error", status.message()}});
+      next_log = absl::Now() + absl::Seconds(10);
+      waited = true;
+    }
+    // Not a readiness guess: each attempt is a real connection; this only paces the retries.
+    absl::SleepFor(absl::Milliseconds(500));
+    status = pool.Ping();
+  }
+  if (status.ok() && waited) LogInfo("the database answers");
+  return status;
 }
 
 }  // namespace autosync::common

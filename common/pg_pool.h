@@ -80,4 +80,9 @@ class PgPool final {
 // Maps an exception thrown by libpqxx (or anything else) to a Status, as Run() does.
 absl::Status StatusFromPgException(const std::exception& e);
 
+// Pings the database until it answers or `timeout` passes (retrying every 0.5 s: PostgreSQL
+// often starts after us in a fresh cluster; a writable one: a standby is not enough). Logs
+// why it waits, every 10 s. Returns the last error on timeout. Blocks; call it at start-up.
+absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout);
+
 }  // namespace autosync::common

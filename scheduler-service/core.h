@@ -4,7 +4,7 @@
 // run queue's executor (run_executor.h: dispatch to worker slots, streams, retries), heartbeat
 // and reaping, status, and the event relay (progress and status published with NOTIFY, received
 // by every replica's listener and fanned out to local watchers). Blocking methods must run on a
-// TaskPool thread (rpc_pool()).
+// common::ThreadPool thread (rpc_pool()).
 #pragma once
 
 #include <grpcpp/channel.h>
@@ -24,6 +24,7 @@
 #include "autosync/v1/scheduler.pb.h"
 #include "autosync/v1/sync_worker.grpc.pb.h"
 #include "common/ids.h"
+#include "common/thread_pool.h"
 #include "scheduler-service/clock.h"
 #include "scheduler-service/config.h"
 #include "scheduler-service/metrics.h"
@@ -34,7 +35,6 @@
 #include "scheduler-service/run_queue.h"
 #include "scheduler-service/schedule_loop.h"
 #include "scheduler-service/store_validation.h"
-#include "scheduler-service/task_pool.h"
 #include "scheduler-service/tick_claimer.h"
 #include "scheduler-service/watch_hub.h"
 
@@ -59,7 +59,7 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   // Stops firing, cancels this replica's runs (recorded as failed) and joins every thread.
   void Stop();
 
-  TaskPool& rpc_pool() { return rpc_pool_; }
+  common::ThreadPool& rpc_pool() { return rpc_pool_; }
   WatchHub& hub() { return hub_; }
   SchedulerMetrics& metrics() { return metrics_; }
   const SchedulerConfig& config() const { return config_; }
@@ -145,8 +145,8 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   // This process's token on the events it NOTIFYs, so that their echo is not delivered twice.
   const std::string origin_ = common::NewRunId();
   WatchHub hub_;
-  TaskPool rpc_pool_;
-  TaskPool announce_pool_;
+  common::ThreadPool rpc_pool_;
+  common::ThreadPool announce_pool_;
   PgRunQueue queue_;
   RunExecutor executor_;
   TickClaimer claimer_;

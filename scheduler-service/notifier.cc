@@ -9,13 +9,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/base/call_once.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/curl_init.h"
 #include "common/log.h"
 
 namespace autosync::scheduler {
@@ -40,20 +40,13 @@ int OnProgress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 size_t Discard(char*, size_t size, size_t count, void*) { return size * count; }
 
-CURLcode GlobalInit() {
-  static absl::once_flag once;
-  static CURLcode result = CURLE_OK;
-  absl::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
-
 class CurlPoster final : public WebhookPoster {
  public:
   absl::StatusOr<int> Post(const std::string& url,
                            const std::vector<std::pair<std::string, std::string>>& headers,
                            const std::string& body, absl::Duration timeout,
                            const std::atomic<bool>& cancel) override {
-    if (GlobalInit() != CURLE_OK) return absl::InternalError("curl_global_init failed");
+    if (absl::Status init = common::EnsureCurlGlobalInit(); !init.ok()) return init;
     // A handle per POST: notifications are rare, and the notifier's threads share nothing.
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(), &curl_easy_cleanup);
     if (easy == nullptr) return absl::InternalError("curl_easy_init failed");

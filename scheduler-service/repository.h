@@ -1,7 +1,7 @@
 // The scheduler's view of PostgreSQL: the store registry, run rows (claims, progress, outcome,
 // heartbeats, reaping), status, gateway connection reports, LTV cohorts, and NOTIFY. All SQL
-// lives in pg_repository.cc; every method blocks (call it from a TaskPool thread, never from a
-// gRPC reaction). Thread-safe (each call takes a pooled connection).
+// lives in pg_repository.cc; every method blocks (call it from a common::ThreadPool thread, never
+// from a gRPC reaction). Thread-safe (each call takes a pooled connection).
 #pragma once
 
 #include <cstdint>

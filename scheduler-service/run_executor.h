@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "autosync/v1/scheduler.pb.h"
 #include "autosync/v1/sync_worker.grpc.pb.h"
+#include "common/thread_pool.h"
 #include "scheduler-service/clock.h"
 #include "scheduler-service/config.h"
 #include "scheduler-service/dispatch_limit.h"
@@ -32,7 +33,6 @@
 #include "scheduler-service/repository.h"
 #include "scheduler-service/run_end.h"
 #include "scheduler-service/run_queue.h"
-#include "scheduler-service/task_pool.h"
 
 namespace autosync::scheduler {
 
@@ -106,7 +106,7 @@ class RunExecutor final {
   SchedulerMetrics& metrics_;
   RunEvents& events_;
   std::unique_ptr<autosync::v1::SyncWorker::Stub> worker_;
-  TaskPool run_pool_;
+  common::ThreadPool run_pool_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

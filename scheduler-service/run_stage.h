@@ -1,17 +1,14 @@
-// Names of run stages and triggers as stored in sync_runs and sent to browsers ("orders",
-// "cron"), and their proto enums.
+// The scheduler's names for run stages and triggers: the ones in common/run_stage.h (the worker
+// and the gateway share them), under the scheduler's namespace.
 #pragma once
 
-#include <string>
-
-#include "absl/strings/string_view.h"
-#include "autosync/v1/sync_worker.pb.h"
+#include "common/run_stage.h"
 
 namespace autosync::scheduler {
 
-absl::string_view StageName(autosync::v1::Stage stage);
-autosync::v1::Stage StageFromName(absl::string_view name);
-absl::string_view TriggerName(autosync::v1::Trigger trigger);
-autosync::v1::Trigger TriggerFromName(absl::string_view name);
+using common::StageFromName;
+using common::StageName;
+using common::TriggerFromName;
+using common::TriggerName;
 
 }  // namespace autosync::scheduler

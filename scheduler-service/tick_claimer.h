@@ -15,12 +15,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "autosync/v1/sync_worker.pb.h"
+#include "common/thread_pool.h"
 #include "scheduler-service/clock.h"
 #include "scheduler-service/config.h"
 #include "scheduler-service/metrics.h"
 #include "scheduler-service/repository.h"
 #include "scheduler-service/schedule_loop.h"
-#include "scheduler-service/task_pool.h"
 
 namespace autosync::scheduler {
 
@@ -78,8 +78,8 @@ class TickClaimer final : public FireSink {
   SchedulerMetrics& metrics_;
   TickEvents& events_;
   // Claims run one at a time on their own thread, never queued behind records.
-  TaskPool claim_pool_;
-  TaskPool record_pool_;
+  common::ThreadPool claim_pool_;
+  common::ThreadPool record_pool_;
 
   struct Lost {
     absl::Time check_after;

@@ -1,6 +1,8 @@
 // PostgreSQL COPY text encoding (copy_text.h).
 #include "sync-worker/copy_text.h"
 
+#include "common/money.h"
+
 namespace autosync::worker {
 namespace {
 
@@ -69,13 +71,7 @@ void AppendTimestamp(std::string& out, absl::Time t) {
   out.append("+00");
 }
 
-void AppendMoney(std::string& out, int64_t cents) {
-  const bool negative = cents < 0;
-  const uint64_t abs = negative ? -static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
-  if (negative) out.push_back('-');
-  absl::StrAppend(&out, abs / 100);
-  out.push_back('.');
-  AppendDigits(out, static_cast<int64_t>(abs % 100), 2);
-}
+// The services' one money formatter (common/money.h).
+void AppendMoney(std::string& out, int64_t cents) { common::AppendCents(out, cents); }
 
 }  // namespace autosync::worker

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/money.h"
 #include "common/pg_pool.h"
 #include "sync-worker/copy_text.h"
 #include "sync-worker/pg_sync_store_parts.h"
@@ -17,11 +18,7 @@
 namespace autosync::worker::pg {
 namespace {
 
-std::string Money(int64_t cents) {
-  std::string out;
-  AppendMoney(out, cents);
-  return out;
-}
+std::string Money(int64_t cents) { return common::FormatCents(cents); }
 
 // Order ids as a PostgreSQL array literal ({1,2,3}: digits need no quoting), for a bigint[] or
 // a text[] parameter. `id_of` gives an element's id.

@@ -28,29 +28,6 @@ namespace autosync::worker {
 using autosync::v1::Stage;
 using autosync::v1::SyncProgress;
 
-absl::string_view StageName(Stage stage) {
-  switch (stage) {
-    case autosync::v1::STAGE_STARTING:
-      return "starting";
-    case autosync::v1::STAGE_ORDERS:
-      return "orders";
-    case autosync::v1::STAGE_ADS:
-      return "ads";
-    case autosync::v1::STAGE_LTV:
-      return "ltv";
-    case autosync::v1::STAGE_COMPLETED:
-      return "completed";
-    case autosync::v1::STAGE_FAILED:
-      return "failed";
-    case autosync::v1::STAGE_SKIPPED:
-      return "skipped";
-    case autosync::v1::STAGE_QUEUED:
-      return "queued";
-    default:
-      return "unspecified";
-  }
-}
-
 SyncPipeline::SyncPipeline(SyncStore& store, TransportFactory transports, Sleeper& sleeper,
                            const std::atomic<bool>& cancelled, PipelineOptions options,
                            WorkerMetrics* metrics)

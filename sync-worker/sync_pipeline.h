@@ -115,7 +115,4 @@ absl::StatusOr<OrdersClient::CreatedRange> BackfillRange(absl::string_view from,
                                                          absl::string_view to,
                                                          absl::string_view timezone);
 
-// Lower-case stage name used on the wire to browsers ("orders", "completed", …).
-absl::string_view StageName(autosync::v1::Stage stage);
-
 }  // namespace autosync::worker

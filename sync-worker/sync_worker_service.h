@@ -1,15 +1,15 @@
 // The autosync.v1.SyncWorker gRPC service: RunSync streams one run's progress. Each call gets a
-// write reactor (new'ed in RunSync, deleted in OnDone); the run itself executes on the RunPool,
-// and its events are queued and written one at a time.
+// write reactor (new'ed in RunSync, deleted in OnDone); the run itself executes on a
+// common::ThreadPool, and its events are queued and written one at a time.
 #pragma once
 
 #include <memory>
 
 #include "autosync/v1/sync_worker.grpc.pb.h"
 #include "common/pg_pool.h"
+#include "common/thread_pool.h"
 #include "sync-worker/config.h"
 #include "sync-worker/metrics.h"
-#include "sync-worker/run_pool.h"
 #include "sync-worker/sync_pipeline.h"
 #include "sync-worker/sync_store.h"
 
@@ -36,7 +36,7 @@ class SyncWorkerService final : public autosync::v1::SyncWorker::CallbackService
   SyncStore& store_;
   TransportFactory transports_;
   WorkerMetrics& metrics_;
-  RunPool pool_;
+  common::ThreadPool pool_;
 };
 
 }  // namespace autosync::worker

@@ -68,8 +68,8 @@ void HttpSession::OnRead(beast::error_code ec, size_t) {
   request.body = std::move(req.body());
   const bool head = req.method() == http::verb::head;
   // Route handlers may block on the scheduler: run them off the io threads.
-  deps_.pool.Post([self = shared_from_this(), request = std::move(request), keep_alive, version,
-                   head]() mutable {
+  deps_.pool.Submit([self = shared_from_this(), request = std::move(request), keep_alive, version,
+                     head]() mutable {
     HttpResponse res = self->deps_.router.Handle(request);
     if (head) res.body.clear();
     asio::post(self->stream_.get_executor(),

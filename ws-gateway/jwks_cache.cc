@@ -4,21 +4,14 @@
 
 #include <algorithm>
 
-#include "absl/base/call_once.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/curl_init.h"
 #include "common/log.h"
 
 namespace autosync::gateway {
 namespace {
-
-CURLcode GlobalInit() {
-  static absl::once_flag once;
-  static CURLcode result = CURLE_OK;
-  absl::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
 
 // libcurl: aborts the transfer once `cancel` is set (the cache is stopping).
 int OnProgress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -37,7 +30,7 @@ class CurlJwksFetcher final : public JwksFetcher {
  public:
   absl::StatusOr<std::string> Fetch(const std::string& url, absl::Duration timeout,
                                     const std::atomic<bool>& cancel) override {
-    if (GlobalInit() != CURLE_OK) return absl::InternalError("curl_global_init failed");
+    if (absl::Status init = common::EnsureCurlGlobalInit(); !init.ok()) return init;
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(), &curl_easy_cleanup);
     if (easy == nullptr) return absl::InternalError("curl_easy_init failed");
     const long timeout_ms =

@@ -5,14 +5,13 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/file.h"
 #include "simdjson.h"
 #include "ws-gateway/sv.h"
 
@@ -292,11 +291,9 @@ absl::string_view RoleName(Role role) {
 }
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string secret(absl::StripTrailingAsciiWhitespace(content.str()));
+  absl::StatusOr<std::string> content = common::ReadFile(path);
+  if (!content.ok()) return content.status();
+  std::string secret(absl::StripTrailingAsciiWhitespace(*content));
   if (secret.size() < 16) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, " holds fewer than 16 bytes: too short for an HMAC key"));

@@ -15,9 +15,9 @@
 #include "common/metrics.h"
 #include "common/service_flags.h"
 #include "common/shutdown.h"
+#include "common/thread_pool.h"
 #include "prometheus/registry.h"
 #include "ws-gateway/bench.h"
-#include "ws-gateway/blocking_pool.h"
 #include "ws-gateway/config.h"
 #include "ws-gateway/eio_server.h"
 #include "ws-gateway/hub.h"
@@ -84,7 +84,7 @@ int Main(int argc, char** argv) {
       config.client_triggers_per_minute, absl::Minutes(1) / config.client_triggers_per_minute);
   Router router(*scheduler, registry, metrics, auth, origins, limiter,
                 {.web_root = config.web_root, .bench_endpoints = config.bench_endpoints});
-  BlockingPool pool(config.blocking_threads);
+  common::ThreadPool pool(config.blocking_threads);
   auto timers = std::make_unique<ThreadTimers>();
   Hub hub(*scheduler, *timers, &metrics, {.gateway_id = config.gateway_id});
   if (config.bench_endpoints) {
@@ -96,7 +96,7 @@ int Main(int argc, char** argv) {
       .auth = auth,
       .metrics = metrics,
       .timers = *timers,
-      .run_blocking = [&pool](std::function<void()> f) { pool.Post(std::move(f)); },
+      .run_blocking = [&pool](std::function<void()> f) { pool.Submit(std::move(f)); },
       .limits = config.limits};
   EioServer eio(clients, config.protocol_conformance ? EioProfile::kSocketIoConformance
                                                      : EioProfile::kGateway);
@@ -144,7 +144,7 @@ int Main(int argc, char** argv) {
   const int sig = common::WaitForShutdownSignal();
   common::LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown(config.shutdown_grace);
-  pool.Join();
+  pool.Stop();
   hub.Shutdown();
   if (jwks) jwks->Stop();
   timers.reset();  // no timer callback may run once the hub and sessions go

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "common/percent.h"
 
 namespace autosync::gateway {
 namespace {
@@ -49,13 +50,6 @@ RouteMatch Pick(absl::string_view method, absl::string_view label,
     match.allowed_methods += r.method == "GET" ? std::string(kRead) : std::string(r.method);
   }
   return match;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -149,23 +143,9 @@ std::optional<std::string> QueryParam(absl::string_view query, absl::string_view
     const absl::string_view key = pair.substr(0, eq);
     if (key != name) continue;
     const absl::string_view raw = eq == absl::string_view::npos ? "" : pair.substr(eq + 1);
-    std::string value;
-    value.reserve(raw.size());
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '+') {
-        value.push_back(' ');
-      } else if (raw[i] == '%') {
-        if (i + 2 >= raw.size()) return std::nullopt;
-        const int hi = HexValue(raw[i + 1]);
-        const int lo = HexValue(raw[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        value.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-      } else {
-        value.push_back(raw[i]);
-      }
-    }
-    return value;
+    absl::StatusOr<std::string> value = common::PercentDecode(raw, common::PlusMeans::kSpace);
+    if (!value.ok()) return std::nullopt;
+    return *std::move(value);
   }
   return std::nullopt;
 }

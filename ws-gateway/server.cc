@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
+#include "common/listener.h"
 #include "ws-gateway/http_session.h"
 #include "ws-gateway/ws_connection.h"
 
@@ -74,18 +75,8 @@ GatewayServer::GatewayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const common::HostPort& listen,
                                                                     int threads, ServerDeps deps) {
   auto impl = std::make_unique<Impl>(threads, deps);
-  beast::error_code ec;
-  const auto address =
-      asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address ", listen.host));
-  const tcp::endpoint endpoint(address, listen.port);
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", listen.ToString(), ": ", ec.message()));
+  if (absl::Status s = common::OpenListener(impl->acceptor, listen.host, listen.port); !s.ok()) {
+    return s;
   }
   impl->Accept();
   Impl* raw = impl.get();

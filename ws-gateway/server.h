@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config.h"
-#include "ws-gateway/blocking_pool.h"
+#include "common/thread_pool.h"
 #include "ws-gateway/client_context.h"
 #include "ws-gateway/eio_server.h"
 #include "ws-gateway/routes.h"
@@ -24,7 +24,7 @@ struct ServerDeps {
   ClientContext& clients;
   EioServer& eio;
   const OriginPolicy& origins;
-  BlockingPool& pool;
+  common::ThreadPool& pool;
   // --protocol_conformance only: the raw Engine.IO echo served at /engine.io/.
   EioServer* raw_eio = nullptr;
 };

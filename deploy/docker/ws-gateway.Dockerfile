@@ -17,7 +17,7 @@ FROM debian:bookworm-slim
 # Only the shared libraries of the binary.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libabsl20220623 libfmt9 libgrpc++1.51 libgrpc29 libpq5 libpqxx-6.4 \
+      libabsl20220623 libfmt9 libgrpc++1.51 libgrpc29 \
       libprometheus-cpp-core1.0 libprotobuf32 libsimdjson14 libspdlog1.10 libstdc++6 \
       libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/*

@@ -7,9 +7,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 #include "sync-worker/connectors/json_util.h"
 #include "sync-worker/connectors/record_rules.h"
-#include "sync-worker/connectors/status_macros.h"
 
 namespace autosync::worker {
 namespace {

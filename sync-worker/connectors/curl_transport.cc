@@ -5,23 +5,16 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/base/call_once.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/curl_init.h"
 #include "sync-worker/connectors/url.h"
 
 namespace autosync::worker {
 namespace {
-
-CURLcode GlobalInit() {
-  static absl::once_flag once;
-  static CURLcode result = CURLE_OK;
-  absl::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
 
 struct Receiver {
   HttpResponse* response;
@@ -88,9 +81,7 @@ absl::StatusCode CodeFor(CURLcode code) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlOptions options) {
-  if (const CURLcode init = GlobalInit(); init != CURLE_OK) {
-    return absl::InternalError(absl::StrCat("curl_global_init failed: ", curl_easy_strerror(init)));
-  }
+  if (absl::Status init = common::EnsureCurlGlobalInit(); !init.ok()) return init;
   CURL* easy = curl_easy_init();
   if (easy == nullptr) return absl::InternalError("curl_easy_init failed");
   return std::unique_ptr<CurlTransport>(new CurlTransport(std::move(options), easy));

@@ -9,10 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 #include "simdjson.h"
 #include "sync-worker/connectors/json_util.h"
 #include "sync-worker/connectors/record_rules.h"
-#include "sync-worker/connectors/status_macros.h"
 
 namespace autosync::worker {
 namespace {

@@ -5,10 +5,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "simdjson.h"
 #include "sync-worker/connectors/json_util.h"
 #include "sync-worker/connectors/record_rules.h"
-#include "sync-worker/connectors/status_macros.h"
 
 namespace autosync::worker {
 namespace {

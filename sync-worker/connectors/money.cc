@@ -58,12 +58,4 @@ absl::StatusOr<int64_t> ParseMoneyCents(absl::string_view text) {
   return negative ? -magnitude : magnitude;
 }
 
-std::string FormatCents(int64_t cents) {
-  // Work on the unsigned magnitude so INT64_MIN formats instead of overflowing on negation.
-  const bool negative = cents < 0;
-  const uint64_t magnitude =
-      negative ? ~static_cast<uint64_t>(cents) + 1 : static_cast<uint64_t>(cents);
-  return absl::StrFormat("%s%d.%02d", negative ? "-" : "", magnitude / 100, magnitude % 100);
-}
-
 }  // namespace autosync::worker

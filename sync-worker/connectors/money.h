@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/money.h"
 
 namespace autosync::worker {
 
@@ -20,7 +21,7 @@ namespace autosync::worker {
 absl::StatusOr<int64_t> ParseMoneyCents(absl::string_view text);
 
 // Cents back to the plain decimal form with exactly two decimals: 12345 → "123.45",
-// -10 → "-0.10", 0 → "0.00".
-std::string FormatCents(int64_t cents);
+// -10 → "-0.10", 0 → "0.00" (the services' one money formatter, common/money.h).
+using common::FormatCents;
 
 }  // namespace autosync::worker

@@ -5,21 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/percent.h"
 
 namespace autosync::worker {
 namespace {
-
-bool IsUnreserved(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-         c == '~';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // The query part of `url` (between '?' and '#'), empty when there is none.
 absl::string_view QueryOf(absl::string_view url) {
@@ -32,39 +21,12 @@ absl::string_view QueryOf(absl::string_view url) {
 
 }  // namespace
 
-std::string UrlEncode(absl::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size() * 3);
-  for (char c : value) {
-    if (IsUnreserved(c)) {
-      out.push_back(c);
-    } else {
-      const auto byte = static_cast<unsigned char>(c);
-      out.push_back('%');
-      out.push_back(kHex[byte >> 4]);
-      out.push_back(kHex[byte & 0x0F]);
-    }
-  }
-  return out;
-}
+std::string UrlEncode(absl::string_view value) { return common::PercentEncode(value); }
 
 std::optional<std::string> PercentDecode(absl::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (size_t i = 0; i < value.size(); ++i) {
-    if (value[i] != '%') {
-      out.push_back(value[i]);
-      continue;
-    }
-    if (i + 2 >= value.size()) return std::nullopt;
-    const int hi = HexValue(value[i + 1]);
-    const int lo = HexValue(value[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
+  absl::StatusOr<std::string> decoded = common::PercentDecode(value, common::PlusMeans::kPlus);
+  if (!decoded.ok()) return std::nullopt;
+  return *std::move(decoded);
 }
 
 std::optional<std::string> QueryParam(absl::string_view url, absl::string_view name) {

@@ -133,14 +133,19 @@ std::string PgCluster::UrlFor(const std::string& database) const {
 
 absl::StatusOr<std::string> PgCluster::CreateDatabase() {
   const std::string name = absl::StrCat("t", getpid(), "_", ++databases_);
+  if (absl::Status s = CreatePgDatabase(UrlFor("postgres"), name); !s.ok()) return s;
+  return UrlFor(name);
+}
+
+absl::Status CreatePgDatabase(const std::string& admin_url, const std::string& name) {
   try {
-    pqxx::connection conn(UrlFor("postgres"));
+    pqxx::connection conn(admin_url);
     pqxx::nontransaction tx(conn);
     tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(name)));
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("CREATE DATABASE failed: ", e.what()));
   }
-  return UrlFor(name);
+  return absl::OkStatus();
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace autosync::testing {
@@ -35,6 +36,11 @@ class PgCluster final {
   int databases_ = 0;
   bool running_ = false;
 };
+
+// Runs CREATE DATABASE `name` over `admin_url` (a connection to an existing database of the
+// cluster, usually "postgres"). UNAVAILABLE "CREATE DATABASE failed: <why>" on error. What both
+// PgCluster and PgFailoverCluster use.
+absl::Status CreatePgDatabase(const std::string& admin_url, const std::string& name);
 
 // One cluster per test binary, started on first use and stopped when the binary exits.
 // Every test gets its own database from it. Fails the calling test if the cluster cannot start.

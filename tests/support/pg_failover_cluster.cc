@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
 
 extern char** environ;
@@ -268,13 +269,7 @@ std::string PgFailoverCluster::NodeUrl(int i, const std::string& database) const
 
 absl::StatusOr<std::string> PgFailoverCluster::CreateDatabase() {
   const std::string name = absl::StrCat("f", getpid(), "_", ++databases_);
-  try {
-    pqxx::connection conn(Url("postgres"));
-    pqxx::nontransaction tx(conn);
-    tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(name)));
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("CREATE DATABASE failed: ", e.what()));
-  }
+  if (absl::Status s = CreatePgDatabase(Url("postgres"), name); !s.ok()) return s;
   return Url(name);
 }
 

@@ -81,14 +81,6 @@ void AppendUtcTime(std::string& out, int64_t t) {
   out.push_back('Z');
 }
 
-void AppendMoney(std::string& out, int64_t cents) {
-  if (cents < 0) out.push_back('-');
-  const uint64_t a = cents < 0 ? 0 - static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
-  absl::StrAppend(&out, a / 100);
-  char buf[3] = {'.', static_cast<char>('0' + a % 100 / 10), static_cast<char>('0' + a % 10)};
-  out.append(buf, sizeof(buf));
-}
-
 std::string FormatShopifyTime(int64_t t, int offset_minutes) {
   // Hand-rolled rather than absl::FormatTime: pages format four timestamps per order.
   std::string s;
@@ -109,55 +101,11 @@ std::string FormatDay(int64_t day) {
   return absl::StrFormat("%04d-%02d-%02d", cd.year(), cd.month(), cd.day());
 }
 
-std::string FormatMoney(int64_t cents) {
-  std::string s;
-  AppendMoney(s, cents);
-  return s;
-}
-
 std::string FormatTrimmedCents(int64_t cents) {
   std::string s = FormatMoney(cents);
   while (s.back() == '0') s.pop_back();
   if (s.back() == '.') s.pop_back();
   return s;
-}
-
-void AppendJsonString(std::string& out, absl::string_view s) {
-  out.push_back('"');
-  // Most strings need no escape: append them whole.
-  if (std::none_of(s.begin(), s.end(), [](char c) {
-        return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
-      })) {
-    out.append(s.data(), s.size());
-    out.push_back('"');
-    return;
-  }
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", static_cast<int>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
 }
 
 absl::StatusOr<int64_t> ParseTimeParam(absl::string_view s, int offset_minutes) {

@@ -8,6 +8,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/json_text.h"
+#include "common/money.h"
 
 namespace autosync::storesim {
 
@@ -17,17 +19,17 @@ std::string FormatShopifyTime(int64_t t, int offset_minutes);
 std::string FormatUtcTime(int64_t t);
 // "2024-01-15" for a day number (days since 1970-01-01).
 std::string FormatDay(int64_t day);
-// 1234 cents -> "12.34".
-std::string FormatMoney(int64_t cents);
+// 1234 cents -> "12.34" (the services' one money formatter, common/money.h).
+inline std::string FormatMoney(int64_t cents) { return common::FormatCents(cents); }
 // Appending forms of the three above, with no temporaries: a bulk operation's file renders
 // millions of them, and these are several times faster than formatting through StrFormat.
 void AppendShopifyTime(std::string& out, int64_t t, int offset_minutes);
 void AppendUtcTime(std::string& out, int64_t t);
-void AppendMoney(std::string& out, int64_t cents);
+inline void AppendMoney(std::string& out, int64_t cents) { common::AppendCents(out, cents); }
 // Meta prints metrics without trailing zeros: 533950 cents -> "5339.5", 1200 -> "12".
 std::string FormatTrimmedCents(int64_t cents);
-// Appends `s` as a quoted JSON string.
-void AppendJsonString(std::string& out, absl::string_view s);
+// Appends `s` as a quoted JSON string (the services' one escaper, common/json_text.h).
+using common::AppendJsonString;
 
 // Parses an RFC 3339 timestamp with an offset ("2024-01-15T10:30:00-05:00", "…Z", fractional
 // seconds allowed) or a bare date ("2024-01-15", midnight at the given offset). Unix seconds.

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/listener.h"
 
 namespace autosync::storesim {
 
@@ -243,16 +244,9 @@ Server::~Server() = default;
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(Simulator& sim,
                                                       const ServerOptions& options) {
   auto impl = std::make_unique<Impl>(sim, options);
-  beast::error_code ec;
-  tcp::endpoint endpoint(asio::ip::make_address(options.address, ec), options.port);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address ", options.address));
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.address, ":", options.port, ": ", ec.message()));
+  if (absl::Status s = common::OpenListener(impl->acceptor, options.address, options.port);
+      !s.ok()) {
+    return s;
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

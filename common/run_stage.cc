@@ -1,6 +1,6 @@
-#include "scheduler-service/run_stage.h"
+#include "common/run_stage.h"
 
-namespace autosync::scheduler {
+namespace autosync::common {
 
 absl::string_view StageName(autosync::v1::Stage stage) {
   switch (stage) {
@@ -55,4 +55,4 @@ autosync::v1::Trigger TriggerFromName(absl::string_view name) {
   return autosync::v1::TRIGGER_UNSPECIFIED;
 }
 
-}  // namespace autosync::scheduler
+}  // namespace autosync::common
