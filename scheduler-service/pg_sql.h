@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -27,6 +28,17 @@ namespace autosync::scheduler::pg {
 // replaces entry.action when not empty. No-op for a null entry.
 void InsertAudit(pqxx::transaction_base& tx, const AuditEntry* entry,
                  const std::string& extra_detail_json = "{}", absl::string_view action = {});
+
+// NOT_FOUND for a store that is not registered (every read of one store says it alike).
+inline absl::Status NoStore(absl::string_view store_id) {
+  return absl::NotFoundError(absl::StrCat("store \"", store_id, "\" is not registered"));
+}
+
+// Whether the store is registered, read in `tx` (a read of one store's rows first checks it, so
+// an unknown store is NOT_FOUND rather than an empty answer).
+inline bool StoreExists(pqxx::transaction_base& tx, const std::string& store_id) {
+  return !tx.exec_params("SELECT 1 FROM stores WHERE store_id = $1", store_id).empty();
+}
 
 // $n (bigint microseconds) as a timestamptz, exactly.
 inline std::string TimeParam(int n) {
