@@ -66,23 +66,19 @@ absl::StatusOr<autosync::v1::ListQuarantineResponse> PgRepository::ListQuarantin
     absl::string_view store_id, absl::string_view kind,
     const std::optional<QuarantineCursor>& after, int limit) {
   autosync::v1::ListQuarantineResponse out;
-  bool found = false;
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
-    out.Clear();
-    pqxx::read_transaction tx(c);
-    const std::string id(store_id);
-    const std::string k(kind);
-    found = pg::StoreExists(tx, id);
-    if (!found) return absl::OkStatus();
-    for (const auto& row :
-         tx.exec_params("SELECT rule, count(*) FROM quarantined_records WHERE store_id = $1 "
-                        "AND ($2 = '' OR kind = $2) GROUP BY rule",
-                        id, k)) {
-      (*out.mutable_by_rule())[row[0].as<std::string>()] = row[1].as<int64_t>();
-      out.set_total(out.total() + row[1].as<int64_t>());
-    }
-    // Keyset paging: every column of the order is descending, so one row comparison does.
-    const pqxx::result r = tx.exec_params(
+  absl::Status s =
+      pg::ReadOneStore(pool_, store_id, [&](pqxx::read_transaction& tx, const std::string& id) {
+        out.Clear();
+        const std::string k(kind);
+        for (const auto& row :
+             tx.exec_params("SELECT rule, count(*) FROM quarantined_records WHERE store_id = $1 "
+                            "AND ($2 = '' OR kind = $2) GROUP BY rule",
+                            id, k)) {
+          (*out.mutable_by_rule())[row[0].as<std::string>()] = row[1].as<int64_t>();
+          out.set_total(out.total() + row[1].as<int64_t>());
+        }
+        // Keyset paging: every column of the order is descending, so one row comparison does.
+        const pqxx::result r = tx.exec_params(
         "SELECT kind, record_key, rule, detail, run_id, source, raw, raw_truncated, "
         MICROS("first_seen") ", " MICROS("last_seen") ", times_seen "
         "FROM quarantined_records WHERE store_id = $1 AND ($2 = '' OR kind = $2) "
@@ -93,45 +89,40 @@ absl::StatusOr<autosync::v1::ListQuarantineResponse> PgRepository::ListQuarantin
         after.has_value() ? absl::ToUnixMicros(after->last_seen) : int64_t{0},
         after.has_value() ? after->kind : std::string(),
         after.has_value() ? after->record_key : std::string(), limit);
-    for (const auto& row : r) {
-      autosync::v1::QuarantinedRecord* q = out.add_records();
-      q->set_kind(row[0].as<std::string>());
-      q->set_record_key(row[1].as<std::string>());
-      q->set_rule(row[2].as<std::string>());
-      q->set_detail(row[3].as<std::string>());
-      q->set_run_id(row[4].as<std::string>());
-      q->set_source(row[5].as<std::string>());
-      q->set_raw(row[6].as<std::string>());
-      q->set_raw_truncated(row[7].as<bool>());
-      ToProto(TimeFrom(row[8]), q->mutable_first_seen());
-      ToProto(TimeFrom(row[9]), q->mutable_last_seen());
-      q->set_times_seen(row[10].as<int64_t>());
-    }
-    return absl::OkStatus();
-  });
+        for (const auto& row : r) {
+          autosync::v1::QuarantinedRecord* q = out.add_records();
+          q->set_kind(row[0].as<std::string>());
+          q->set_record_key(row[1].as<std::string>());
+          q->set_rule(row[2].as<std::string>());
+          q->set_detail(row[3].as<std::string>());
+          q->set_run_id(row[4].as<std::string>());
+          q->set_source(row[5].as<std::string>());
+          q->set_raw(row[6].as<std::string>());
+          q->set_raw_truncated(row[7].as<bool>());
+          ToProto(TimeFrom(row[8]), q->mutable_first_seen());
+          ToProto(TimeFrom(row[9]), q->mutable_last_seen());
+          q->set_times_seen(row[10].as<int64_t>());
+        }
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
-  if (!found) return pg::NoStore(store_id);
   return out;
 }
 
 absl::StatusOr<autosync::v1::GetLtvCohortsResponse> PgRepository::LtvCohorts(
     absl::string_view store_id) {
   autosync::v1::GetLtvCohortsResponse out;
-  bool found = false;
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
-    pqxx::read_transaction tx(c);
-    const std::string id(store_id);
-    found = pg::StoreExists(tx, id);
-    if (!found) return absl::OkStatus();
-    out.set_store_id(id);
-    // The shop's currency as the worker's cohort statement takes it (pg_sync_store.cc): that
-    // of the most recently updated order.
-    const pqxx::result currency = tx.exec_params(
-        "SELECT currency FROM orders WHERE store_id = $1 AND currency <> '' "
-        "ORDER BY updated_at DESC LIMIT 1",
-        id);
-    if (!currency.empty()) out.set_currency(currency[0][0].as<std::string>());
-    const pqxx::result r = tx.exec_params(
+  absl::Status s =
+      pg::ReadOneStore(pool_, store_id, [&](pqxx::read_transaction& tx, const std::string& id) {
+        out.set_store_id(id);
+        // The shop's currency as the worker's cohort statement takes it (pg_sync_store.cc): that
+        // of the most recently updated order.
+        const pqxx::result currency = tx.exec_params(
+            "SELECT currency FROM orders WHERE store_id = $1 AND currency <> '' "
+            "ORDER BY updated_at DESC LIMIT 1",
+            id);
+        if (!currency.empty()) out.set_currency(currency[0][0].as<std::string>());
+        const pqxx::result r = tx.exec_params(
         "SELECT to_char(cohort_month, 'YYYY-MM'), month_offset, cohort_customers, "
         "active_customers, orders, net_revenue::float8, cumulative_revenue_per_customer::float8, "
         "retention, coalesce(ad_spend, 0)::float8, coalesce(cac, 0)::float8, "
@@ -139,33 +130,32 @@ absl::StatusOr<autosync::v1::GetLtvCohortsResponse> PgRepository::LtvCohorts(
         "FROM customer_ltv_cohorts WHERE store_id = $1 "
         "ORDER BY cohort_month, month_offset",
         id);
-    autosync::v1::Cohort* cohort = nullptr;
-    absl::Time computed = absl::InfinitePast();
-    for (const auto& row : r) {
-      const std::string month = row[0].as<std::string>();
-      if (cohort == nullptr || cohort->cohort_month() != month) {
-        cohort = out.add_cohorts();
-        cohort->set_cohort_month(month);
-        cohort->set_customers(row[2].as<int64_t>());
-        cohort->set_ad_spend(row[8].as<double>());
-        cohort->set_cac(row[9].as<double>());
-        cohort->set_cac_note(row[12].as<std::string>());
-      }
-      autosync::v1::CohortCell* cell = cohort->add_cells();
-      cell->set_month_offset(row[1].as<int32_t>());
-      cell->set_active_customers(row[3].as<int64_t>());
-      cell->set_orders(row[4].as<int64_t>());
-      cell->set_net_revenue(row[5].as<double>());
-      cell->set_cumulative_revenue_per_customer(row[6].as<double>());
-      cell->set_retention(row[7].as<double>());
-      cell->set_ltv_to_cac(row[10].as<double>());
-      computed = std::max(computed, TimeFrom(row[11]));
-    }
-    if (computed != absl::InfinitePast()) ToProto(computed, out.mutable_computed_at());
-    return absl::OkStatus();
-  });
+        autosync::v1::Cohort* cohort = nullptr;
+        absl::Time computed = absl::InfinitePast();
+        for (const auto& row : r) {
+          const std::string month = row[0].as<std::string>();
+          if (cohort == nullptr || cohort->cohort_month() != month) {
+            cohort = out.add_cohorts();
+            cohort->set_cohort_month(month);
+            cohort->set_customers(row[2].as<int64_t>());
+            cohort->set_ad_spend(row[8].as<double>());
+            cohort->set_cac(row[9].as<double>());
+            cohort->set_cac_note(row[12].as<std::string>());
+          }
+          autosync::v1::CohortCell* cell = cohort->add_cells();
+          cell->set_month_offset(row[1].as<int32_t>());
+          cell->set_active_customers(row[3].as<int64_t>());
+          cell->set_orders(row[4].as<int64_t>());
+          cell->set_net_revenue(row[5].as<double>());
+          cell->set_cumulative_revenue_per_customer(row[6].as<double>());
+          cell->set_retention(row[7].as<double>());
+          cell->set_ltv_to_cac(row[10].as<double>());
+          computed = std::max(computed, TimeFrom(row[11]));
+        }
+        if (computed != absl::InfinitePast()) ToProto(computed, out.mutable_computed_at());
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
-  if (!found) return pg::NoStore(store_id);
   return out;
 }
 

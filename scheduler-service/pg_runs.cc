@@ -173,32 +173,27 @@ absl::StatusOr<std::vector<Run>> PgRepository::ListRuns(
     absl::string_view store_id, std::optional<std::pair<absl::Time, std::string>> before,
     int limit) {
   std::vector<Run> out;
-  bool found = false;
-  absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
-    pqxx::read_transaction tx(c);
-    const std::string id(store_id);
-    found = pg::StoreExists(tx, id);
-    if (!found) return absl::OkStatus();
-    pqxx::result r;
-    if (before.has_value()) {
-      r = tx.exec_params(absl::StrCat("SELECT ", kRunColumns,
-                                      " FROM sync_runs WHERE store_id = $1 AND "
-                                      "(queued_at, run_id) < (",
-                                      TimeParam(2),
-                                      ", $3) "
-                                      "ORDER BY queued_at DESC, run_id DESC LIMIT $4"),
-                         id, absl::ToUnixMicros(before->first), before->second, limit);
-    } else {
-      r = tx.exec_params(absl::StrCat("SELECT ", kRunColumns,
-                                      " FROM sync_runs WHERE store_id = $1 "
-                                      "ORDER BY queued_at DESC, run_id DESC LIMIT $2"),
-                         id, limit);
-    }
-    for (const auto& row : r) out.push_back(RunFromRow(row));
-    return absl::OkStatus();
-  });
+  absl::Status s =
+      pg::ReadOneStore(pool_, store_id, [&](pqxx::read_transaction& tx, const std::string& id) {
+        pqxx::result r;
+        if (before.has_value()) {
+          r = tx.exec_params(absl::StrCat("SELECT ", kRunColumns,
+                                          " FROM sync_runs WHERE store_id = $1 AND "
+                                          "(queued_at, run_id) < (",
+                                          TimeParam(2),
+                                          ", $3) "
+                                          "ORDER BY queued_at DESC, run_id DESC LIMIT $4"),
+                             id, absl::ToUnixMicros(before->first), before->second, limit);
+        } else {
+          r = tx.exec_params(absl::StrCat("SELECT ", kRunColumns,
+                                          " FROM sync_runs WHERE store_id = $1 "
+                                          "ORDER BY queued_at DESC, run_id DESC LIMIT $2"),
+                             id, limit);
+        }
+        for (const auto& row : r) out.push_back(RunFromRow(row));
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
-  if (!found) return pg::NoStore(store_id);
   return out;
 }
 

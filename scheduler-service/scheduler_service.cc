@@ -343,32 +343,33 @@ grpc::ServerUnaryReactor* SchedulerService::ListStores(
 grpc::ServerUnaryReactor* SchedulerService::PauseStore(
     grpc::CallbackServerContext* context, const autosync::v1::PauseStoreRequest* request,
     autosync::v1::Store* response) {
-  AuditEntry audit = AuditFor(*context, kAuditStorePause, request->store_id(),
-                              AuditDetail({{"note", request->note()}}));
-  return OnPool(
-      core_, context, "PauseStore",
-      [this, request, response, audit = std::move(audit)]() -> absl::Status {
-        auto r = core_.registry().SetEnabled(request->store_id(), false, request->note(), &audit);
-        if (r.ok()) LogAudit(audit);
-        if (!r.ok()) return r.status();
-        *response = *std::move(r);
-        common::LogInfo("store paused", {{"rpc", "PauseStore"}, {"store", request->store_id()}});
-        return absl::OkStatus();
-      });
+  return SetEnabled(context, "PauseStore", request->store_id(), /*enabled=*/false, request->note(),
+                    AuditFor(*context, kAuditStorePause, request->store_id(),
+                             AuditDetail({{"note", request->note()}})),
+                    response);
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ResumeStore(
     grpc::CallbackServerContext* context, const autosync::v1::ResumeStoreRequest* request,
     autosync::v1::Store* response) {
-  AuditEntry audit = AuditFor(*context, kAuditStoreResume, request->store_id());
+  return SetEnabled(context, "ResumeStore", request->store_id(), /*enabled=*/true, "",
+                    AuditFor(*context, kAuditStoreResume, request->store_id()), response);
+}
+
+grpc::ServerUnaryReactor* SchedulerService::SetEnabled(grpc::CallbackServerContext* context,
+                                                       absl::string_view rpc,
+                                                       const std::string& store_id, bool enabled,
+                                                       const std::string& note, AuditEntry audit,
+                                                       autosync::v1::Store* response) {
   return OnPool(
-      core_, context, "ResumeStore",
-      [this, request, response, audit = std::move(audit)]() -> absl::Status {
-        auto r = core_.registry().SetEnabled(request->store_id(), true, "", &audit);
-        if (r.ok()) LogAudit(audit);
+      core_, context, rpc,
+      [this, rpc, store_id, enabled, note, response, audit = std::move(audit)]() -> absl::Status {
+        auto r = core_.registry().SetEnabled(store_id, enabled, note, &audit);
         if (!r.ok()) return r.status();
+        LogAudit(audit);
         *response = *std::move(r);
-        common::LogInfo("store resumed", {{"rpc", "ResumeStore"}, {"store", request->store_id()}});
+        common::LogInfo(enabled ? "store resumed" : "store paused",
+                        {{"rpc", rpc}, {"store", store_id}});
         return absl::OkStatus();
       });
 }
