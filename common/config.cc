@@ -2,11 +2,14 @@
 
 #include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iterator>
+#include <system_error>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/parse.h"
@@ -221,10 +224,92 @@ void ConfigErrors::Require(bool ok, absl::string_view option, absl::string_view 
   if (!ok) errors_.push_back(absl::StrCat("invalid --", option, ": ", problem));
 }
 
+void ConfigErrors::RequireInRange(int64_t value, int64_t lo, int64_t hi, absl::string_view option) {
+  if (value < lo || value > hi) {
+    errors_.push_back(absl::StrCat("invalid --", option, ": must be between ", lo, " and ", hi));
+  }
+}
+
+void ConfigErrors::Append(const absl::Status& status) {
+  if (!status.ok()) errors_.emplace_back(status.message());
+}
+
 std::string ConfigErrors::Summary() const { return absl::StrJoin(errors_, "; "); }
 
 absl::Status ConfigErrors::ToStatus() const {
   return ok() ? absl::OkStatus() : absl::InvalidArgumentError(Summary());
+}
+
+absl::Duration SecondsFlag(const absl::Flag<int32_t>& flag, int32_t lo, int32_t hi,
+                           ConfigErrors& errors) {
+  return absl::Seconds(FlagInRange(flag, lo, hi, errors));
+}
+
+absl::Duration MillisecondsFlag(const absl::Flag<int32_t>& flag, int32_t lo, int32_t hi,
+                                ConfigErrors& errors) {
+  return absl::Milliseconds(FlagInRange(flag, lo, hi, errors));
+}
+
+HostPort ListenFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors) {
+  absl::StatusOr<HostPort> parsed = ParseHostPort(absl::GetFlag(flag));
+  errors.Check(parsed.status(), FlagName(flag));
+  return parsed.ok() ? *parsed : HostPort{};
+}
+
+std::string NonEmptyFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors) {
+  std::string value = absl::GetFlag(flag);
+  errors.Require(!value.empty(), FlagName(flag), "is empty");
+  return value;
+}
+
+std::string DatabaseUrlFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors) {
+  std::string value = absl::GetFlag(flag);
+  errors.Check(ValidateDatabaseUrl(value), FlagName(flag));
+  return value;
+}
+
+std::string HttpUrlFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors) {
+  std::string value = absl::GetFlag(flag);
+  if (!value.empty()) {
+    errors.Require(absl::StartsWith(value, "http://") || absl::StartsWith(value, "https://"),
+                   FlagName(flag), "must be an http:// or https:// URL");
+  }
+  return value;
+}
+
+std::string DirectoryFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors) {
+  std::string value = absl::GetFlag(flag);
+  if (!value.empty()) {
+    std::error_code ec;
+    errors.Require(std::filesystem::is_directory(value, ec), FlagName(flag), "is not a directory");
+  }
+  return value;
+}
+
+std::string DefaultProcessName() {
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, "-", ::getpid());
+}
+
+std::string ProcessNameFlag(const absl::Flag<std::string>& flag, size_t max_size,
+                            ConfigErrors& errors) {
+  std::string value = absl::GetFlag(flag);
+  if (value.empty()) value = DefaultProcessName();
+  if (max_size > 0) {
+    errors.Require(value.size() <= max_size, FlagName(flag),
+                   absl::StrCat("is longer than ", max_size, " characters"));
+  }
+  return value;
+}
+
+bool LoopbackOnlyFlag(const absl::Flag<bool>& flag, const HostPort& listen, ConfigErrors& errors) {
+  const bool on = absl::GetFlag(flag);
+  if (on) {
+    errors.Require(IsLoopbackHost(listen.host), FlagName(flag),
+                   "needs --listen on a loopback address");
+  }
+  return on;
 }
 
 void ExitWithConfigError(absl::string_view program, absl::string_view message) {

@@ -43,13 +43,3 @@ absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout) {
 }
 
 }  // namespace autosync::common
-
-namespace autosync::common {
-
-HostPort ListenFromFlag(absl::string_view value, absl::string_view option, ConfigErrors& errors) {
-  absl::StatusOr<HostPort> parsed = ParseHostPort(value);
-  errors.Check(parsed.status(), option);
-  return parsed.ok() ? *parsed : HostPort{};
-}
-
-}  // namespace autosync::common

@@ -17,10 +17,3 @@ void InitLoggingFromFlags(absl::string_view service, ConfigErrors& errors);
 absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout);
 
 }  // namespace autosync::common
-
-namespace autosync::common {
-
-// Parses a listen-address flag value; a bad one is recorded in `errors` under `option`.
-HostPort ListenFromFlag(absl::string_view value, absl::string_view option, ConfigErrors& errors);
-
-}  // namespace autosync::common

@@ -1,12 +1,16 @@
-// The scheduler-service's validated configuration (from flags / AUTOSYNC_* variables).
+// The scheduler-service's validated configuration (from flags / AUTOSYNC_* variables), and the
+// function that builds it from the flags (flags.h). A plain value: copy it freely; the core keeps
+// a reference to the one main.cc builds.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/grpc_tls.h"
 
 namespace autosync::scheduler {
 
@@ -19,6 +23,10 @@ struct SchedulerConfig {
   bool migrate_only = false;
   absl::Duration startup_timeout = absl::Seconds(30);
   absl::Duration shutdown_grace = absl::Seconds(3);
+  // gRPC mTLS of the server and of the channel to the workers; left unset with --migrate_only
+  // (a migration Job serves and calls no gRPC).
+  common::GrpcSecurity security;
+  std::string worker_tls_name = "autosync-worker";  // name the workers' certificates carry
 
   // Store defaults for fields an UpsertStore leaves empty / zero.
   std::string default_schedule = "0 * * * *";
@@ -49,5 +57,12 @@ struct SchedulerConfig {
     return std::clamp(run_stale / 4, absl::Milliseconds(500), absl::Seconds(5));
   }
 };
+
+// Reads and checks every scheduler-service flag (and the shared --tls_* / --insecure_grpc ones).
+// `errors` holds problems found before (the logging flags), which come first in the message. On
+// any problem: INVALID_ARGUMENT "invalid --<flag>: <problem>; …" on one line, naming each bad
+// flag. Call after parsing the flags; the defaults alone are refused only for want of the TLS
+// files or --insecure_grpc.
+absl::StatusOr<SchedulerConfig> SchedulerConfigFromFlags(common::ConfigErrors errors = {});
 
 }  // namespace autosync::scheduler

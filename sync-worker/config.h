@@ -1,10 +1,13 @@
-// The sync-worker's validated configuration (from flags / AUTOSYNC_* variables).
+// The sync-worker's validated configuration (from flags / AUTOSYNC_* variables), and the function
+// that builds it from the flags (flags.h). A plain value: copy it freely.
 #pragma once
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/grpc_tls.h"
 #include "sync-worker/sync_pipeline.h"
 
 namespace autosync::worker {
@@ -23,6 +26,15 @@ struct WorkerConfig {
   PipelineOptions pipeline;
   // TLS peer verification for store APIs; only ever off for local experiments.
   bool verify_tls = true;
+  // gRPC mTLS of the server (the schedulers and the operator are its clients).
+  common::GrpcSecurity security;
 };
+
+// Reads and checks every sync-worker flag (and the shared --tls_* / --insecure_grpc ones).
+// `errors` holds problems found before (the logging flags), which come first in the message. On
+// any problem: INVALID_ARGUMENT "invalid --<flag>: <problem>; …" on one line, naming each bad
+// flag. Call after parsing the flags; the defaults alone are refused only for want of the TLS
+// files or --insecure_grpc.
+absl::StatusOr<WorkerConfig> WorkerConfigFromFlags(common::ConfigErrors errors = {});
 
 }  // namespace autosync::worker

@@ -1,11 +1,14 @@
-// The ws-gateway's validated configuration (from flags / AUTOSYNC_* variables).
+// The ws-gateway's validated configuration (from flags / AUTOSYNC_* variables), and the function
+// that builds it from the flags (flags.h). A plain value: copy it freely.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/grpc_tls.h"
 #include "ws-gateway/client_context.h"
 #include "ws-gateway/jwks_cache.h"
 #include "ws-gateway/jwt.h"
@@ -31,6 +34,17 @@ struct GatewayConfig {
   bool bench_endpoints = false;
   bool protocol_conformance = false;  // see --protocol_conformance
   std::string gateway_id;
+  // gRPC mTLS of the channel to the scheduler, and the name its certificate must carry.
+  common::GrpcSecurity security;
+  std::string scheduler_tls_name = "autosync-scheduler";
 };
+
+// Reads and checks every ws-gateway flag (and the shared --tls_* / --insecure_grpc ones). An empty
+// --web_root becomes the dashboard of the source tree or <binary dir>/web when either exists.
+// `errors` holds problems found before (the logging flags), which come first in the message. On
+// any problem: INVALID_ARGUMENT "invalid --<flag>: <problem>; …" on one line, naming each bad
+// flag. Reads --jwt_secret_file. Call after parsing the flags; the defaults alone are refused
+// only for want of the TLS files or --insecure_grpc, and of a loopback --listen in dev mode.
+absl::StatusOr<GatewayConfig> GatewayConfigFromFlags(common::ConfigErrors errors = {});
 
 }  // namespace autosync::gateway

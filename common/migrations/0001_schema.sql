@@ -1,4 +1,4 @@
--- 0001: the tables of DESIGN.md. Applied once, inside a transaction, under the migration lock.
+-- 0001: the tables of docs/DESIGN.md ("Tables"). Applied once, inside a transaction, under the migration lock.
 
 CREATE TABLE stores (
   store_id            text PRIMARY KEY CHECK (store_id ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),

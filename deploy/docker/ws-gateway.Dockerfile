@@ -23,8 +23,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin autosync
 COPY --from=build /src/build/release/bin/ws-gateway /usr/local/bin/ws-gateway
-# The dashboard's static files: --web_root points at them (the built-in default is the source
-# tree's path, which does not exist in the image).
+# The dashboard's static files, the whole folder: index.html, app.js and the ES modules it imports
+# from js/, styles, vendor/ (web/README.md lists them). --web_root points at them (the built-in
+# default is the source tree's path, which does not exist in the image).
 COPY --from=build /src/ws-gateway/web /usr/local/share/autosync/web
 ENV AUTOSYNC_WEB_ROOT=/usr/local/share/autosync/web
 USER 10001:10001

@@ -1,7 +1,32 @@
 #include "common/config.h"
 
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+// Flags of this test only, one per kind of check the config helpers make.
+ABSL_FLAG(int32_t, config_test_count, 5, "an int in a range");
+ABSL_FLAG(int64_t, config_test_big, 5, "an int64 in a range");
+ABSL_FLAG(int32_t, config_test_seconds, 30, "a duration in seconds");
+ABSL_FLAG(int32_t, config_test_ms, 250, "a duration in milliseconds");
+ABSL_FLAG(std::string, config_test_listen, "127.0.0.1:8080", "a listen address");
+ABSL_FLAG(std::string, config_test_name, "x", "a string that must be set");
+ABSL_FLAG(std::string, config_test_db, "postgresql://u@127.0.0.1/db", "a database URL");
+ABSL_FLAG(std::string, config_test_url, "", "empty or an http(s) URL");
+ABSL_FLAG(std::string, config_test_dir, "", "empty or a directory");
+ABSL_FLAG(std::string, config_test_id, "", "a process name");
+ABSL_FLAG(bool, config_test_loopback_only, false, "a switch for loopback only");
 
 namespace autosync::common {
 namespace {
@@ -87,6 +112,151 @@ TEST(ConfigErrorsTest, SummarizesEveryProblemOnOneLineNamingTheOption) {
 TEST(EnvNameTest, UpperCasesWithPrefix) {
   EXPECT_EQ(EnvNameForFlag("database_url"), "AUTOSYNC_DATABASE_URL");
   EXPECT_EQ(EnvNameForFlag("listen"), "AUTOSYNC_LISTEN");
+}
+
+TEST(ConfigErrorsTest, RangeNamesTheBoundsAndAppendKeepsOtherLines) {
+  ConfigErrors errors;
+  errors.RequireInRange(1, 1, 64, "threads");
+  errors.RequireInRange(64, 1, 64, "threads");
+  EXPECT_TRUE(errors.ok());
+  errors.RequireInRange(65, 1, 64, "threads");
+  ConfigErrors more;
+  more.Require(false, "listen", "is empty");
+  more.Require(false, "role_claim", "is empty");
+  errors.Append(more.ToStatus());
+  errors.Append(absl::OkStatus());
+  EXPECT_EQ(errors.Summary(),
+            "invalid --threads: must be between 1 and 64; invalid --listen: is empty; invalid "
+            "--role_claim: is empty");
+}
+
+// Each flag helper against each kind of bad value: the line names the flag (from the flag
+// itself) and the problem the way the binaries' messages do; a good value passes through.
+struct FlagCheck {
+  std::string name;
+  std::string flag;
+  std::string value;
+  std::function<void(ConfigErrors&)> read;
+  std::string error;  // empty: accepted
+};
+
+void PrintTo(const FlagCheck& check, std::ostream* os) { *os << check.name; }
+
+class FlagHelperTest : public ::testing::TestWithParam<FlagCheck> {
+ protected:
+  absl::FlagSaver saver_;
+};
+
+TEST_P(FlagHelperTest, RefusesABadValueNamingTheFlag) {
+  const FlagCheck& check = GetParam();
+  std::string parse_error;
+  ASSERT_TRUE(absl::FindCommandLineFlag(check.flag)->ParseFrom(check.value, &parse_error))
+      << parse_error;
+  ConfigErrors errors;
+  check.read(errors);
+  if (check.error.empty()) {
+    EXPECT_TRUE(errors.ok()) << errors.Summary();
+  } else {
+    EXPECT_EQ(errors.Summary(), check.error);
+  }
+}
+
+std::vector<FlagCheck> FlagChecks() {
+  const std::string dir = ::testing::TempDir();
+  const std::string file = dir + "/config_test_file";
+  std::FILE* f = std::fopen(file.c_str(), "w");
+  if (f != nullptr) std::fclose(f);
+  return {
+      {"RangeLow", "config_test_count", "0",
+       [](ConfigErrors& e) { FlagInRange(FLAGS_config_test_count, 1, 64, e); },
+       "invalid --config_test_count: must be between 1 and 64"},
+      {"RangeHigh", "config_test_big", "100000001",
+       [](ConfigErrors& e) { FlagInRange(FLAGS_config_test_big, 1024, 100000000, e); },
+       "invalid --config_test_big: must be between 1024 and 100000000"},
+      {"RangeOwnProblem", "config_test_count", "9",
+       [](ConfigErrors& e) {
+         FlagInRange(FLAGS_config_test_count, 0, 8, e, "must be 0 (none) to 8");
+       },
+       "invalid --config_test_count: must be 0 (none) to 8"},
+      {"RangeInside", "config_test_count", "64",
+       [](ConfigErrors& e) { EXPECT_EQ(FlagInRange(FLAGS_config_test_count, 1, 64, e), 64); }, ""},
+      {"Seconds", "config_test_seconds", "601",
+       [](ConfigErrors& e) { SecondsFlag(FLAGS_config_test_seconds, 1, 600, e); },
+       "invalid --config_test_seconds: must be between 1 and 600"},
+      {"SecondsInside", "config_test_seconds", "45",
+       [](ConfigErrors& e) {
+         EXPECT_EQ(SecondsFlag(FLAGS_config_test_seconds, 1, 600, e), absl::Seconds(45));
+       },
+       ""},
+      {"Milliseconds", "config_test_ms", "99",
+       [](ConfigErrors& e) { MillisecondsFlag(FLAGS_config_test_ms, 100, 60000, e); },
+       "invalid --config_test_ms: must be between 100 and 60000"},
+      {"MillisecondsInside", "config_test_ms", "250",
+       [](ConfigErrors& e) {
+         EXPECT_EQ(MillisecondsFlag(FLAGS_config_test_ms, 100, 60000, e), absl::Milliseconds(250));
+       },
+       ""},
+      {"Listen", "config_test_listen", "nonsense",
+       [](ConfigErrors& e) { ListenFlag(FLAGS_config_test_listen, e); },
+       "invalid --config_test_listen: \"nonsense\" is not host:port"},
+      {"ListenGood", "config_test_listen", "[::1]:9",
+       [](ConfigErrors& e) { EXPECT_EQ(ListenFlag(FLAGS_config_test_listen, e).port, 9); }, ""},
+      {"NonEmpty", "config_test_name", "",
+       [](ConfigErrors& e) { NonEmptyFlag(FLAGS_config_test_name, e); },
+       "invalid --config_test_name: is empty"},
+      {"DatabaseUrl", "config_test_db", "host=db port=0 password=hunter2",
+       [](ConfigErrors& e) { DatabaseUrlFlag(FLAGS_config_test_db, e); },
+       "invalid --config_test_db: port \"0\" is not a number from 1 to 65535"},
+      {"HttpUrl", "config_test_url", "ftp://idp/keys",
+       [](ConfigErrors& e) { HttpUrlFlag(FLAGS_config_test_url, e); },
+       "invalid --config_test_url: must be an http:// or https:// URL"},
+      {"HttpUrlEmpty", "config_test_url", "",
+       [](ConfigErrors& e) { HttpUrlFlag(FLAGS_config_test_url, e); }, ""},
+      {"Directory", "config_test_dir", file,
+       [](ConfigErrors& e) { DirectoryFlag(FLAGS_config_test_dir, e); },
+       "invalid --config_test_dir: is not a directory"},
+      {"DirectoryMissing", "config_test_dir", dir + "/no/such/dir",
+       [](ConfigErrors& e) { DirectoryFlag(FLAGS_config_test_dir, e); },
+       "invalid --config_test_dir: is not a directory"},
+      {"DirectoryGood", "config_test_dir", dir,
+       [](ConfigErrors& e) { DirectoryFlag(FLAGS_config_test_dir, e); }, ""},
+      {"ProcessNameTooLong", "config_test_id", std::string(129, 'r'),
+       [](ConfigErrors& e) { ProcessNameFlag(FLAGS_config_test_id, 128, e); },
+       "invalid --config_test_id: is longer than 128 characters"},
+      {"ProcessNameDefault", "config_test_id", "",
+       [](ConfigErrors& e) {
+         EXPECT_EQ(ProcessNameFlag(FLAGS_config_test_id, 128, e), DefaultProcessName());
+       },
+       ""},
+      {"LoopbackOnly", "config_test_loopback_only", "true",
+       [](ConfigErrors& e) {
+         LoopbackOnlyFlag(FLAGS_config_test_loopback_only, HostPort{"0.0.0.0", 80}, e);
+       },
+       "invalid --config_test_loopback_only: needs --listen on a loopback address"},
+      {"LoopbackOnlyOnLoopback", "config_test_loopback_only", "true",
+       [](ConfigErrors& e) {
+         EXPECT_TRUE(
+             LoopbackOnlyFlag(FLAGS_config_test_loopback_only, HostPort{"127.0.0.1", 80}, e));
+       },
+       ""},
+      {"LoopbackOnlyOff", "config_test_loopback_only", "false",
+       [](ConfigErrors& e) {
+         EXPECT_FALSE(
+             LoopbackOnlyFlag(FLAGS_config_test_loopback_only, HostPort{"0.0.0.0", 80}, e));
+       },
+       ""},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(config, FlagHelperTest, ::testing::ValuesIn(FlagChecks()),
+                         [](const ::testing::TestParamInfo<FlagCheck>& param_info) {
+                           return param_info.param.name;
+                         });
+
+TEST(DefaultProcessNameTest, IsHostNameAndPid) {
+  const std::string name = DefaultProcessName();
+  EXPECT_THAT(name, ::testing::EndsWith(absl::StrCat("-", ::getpid())));
+  EXPECT_GT(name.size(), absl::StrCat("-", ::getpid()).size());
 }
 
 }  // namespace
