@@ -1,40 +1,42 @@
-// SchedulerCore: everything the Scheduler API does, minus gRPC plumbing. It owns the registry
-// access, the schedule loop (it is the loop's FireSink: the fires of one instant claim their
-// ticks in PostgreSQL a few hundred per statement, and queue a run per tick that is due), the
-// run queue's executor (run_executor.h: dispatch to worker slots, streams, retries), heartbeat
-// and reaping, status, and the event relay (progress and status published with NOTIFY, received
-// by every replica's listener and fanned out to local watchers). Blocking methods must run on a
-// common::ThreadPool thread (rpc_pool()).
+// SchedulerCore: the thin owner that wires a scheduler replica together. It owns the PostgreSQL
+// repository, the metrics, the notifier, and one of each part:
+//  - StoreRegistry (store_registry.h): the Scheduler API's blocking operations;
+//  - ScheduleLoop + TickClaimer (schedule_loop.h, tick_claimer.h): cron fires claimed and
+//    recorded a few hundred ticks per statement;
+//  - RunExecutor (run_executor.h): the run queue's dispatch to worker slots, streams, retries;
+//  - EventRelay (event_relay.h): progress and status to every replica's watchers (NOTIFY) and
+//    the local WatchHub;
+//  - Housekeeper (housekeeper.h): heartbeats, reaping, pruning, schedule refresh, freshness.
+// It routes the parts' events to each other (it is the claimer's TickEvents, the executor's
+// RunEvents and the housekeeper's hooks) and holds no logic of its own.
+//
+// Threads: Start() and Stop() from the main thread; the rest is thread-safe. Blocking
+// operations (registry()) must run on a common::ThreadPool thread (rpc_pool()). Lifetime: Stop()
+// (or the destructor) joins every thread.
 #pragma once
 
 #include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
 
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "autosync/v1/scheduler.pb.h"
-#include "autosync/v1/sync_worker.grpc.pb.h"
-#include "common/ids.h"
 #include "common/thread_pool.h"
 #include "scheduler-service/clock.h"
 #include "scheduler-service/config.h"
+#include "scheduler-service/event_relay.h"
+#include "scheduler-service/housekeeper.h"
 #include "scheduler-service/metrics.h"
 #include "scheduler-service/notifier.h"
-#include "scheduler-service/pg_listener.h"
 #include "scheduler-service/repository.h"
 #include "scheduler-service/run_executor.h"
 #include "scheduler-service/run_queue.h"
 #include "scheduler-service/schedule_loop.h"
-#include "scheduler-service/store_validation.h"
+#include "scheduler-service/store_registry.h"
 #include "scheduler-service/tick_claimer.h"
 #include "scheduler-service/watch_hub.h"
 
@@ -44,10 +46,7 @@ class PgPool;
 
 namespace autosync::scheduler {
 
-// How long a gateway's ReportConnections table counts (gateways report at least every 15 s).
-inline constexpr absl::Duration kConnectionsTtl = absl::Seconds(45);
-
-class SchedulerCore final : public RunEvents, public TickEvents {
+class SchedulerCore final : public RunEvents, public TickEvents, private HousekeeperHooks {
  public:
   // `pool`, `registry`, `clock` must outlive the core.
   SchedulerCore(const SchedulerConfig& config, common::PgPool& pool, SchedulerRegistry& registry,
@@ -60,40 +59,11 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   void Stop();
 
   common::ThreadPool& rpc_pool() { return rpc_pool_; }
-  WatchHub& hub() { return hub_; }
+  WatchHub& hub() { return relay_.hub(); }
   SchedulerMetrics& metrics() { return metrics_; }
   const SchedulerConfig& config() const { return config_; }
-
-  // Blocking operations (rpc_pool threads). A non-null `audit` is recorded in the change's
-  // transaction (audit.h); a failed change records nothing.
-  absl::StatusOr<autosync::v1::UpsertStoreResponse> UpsertStore(
-      const autosync::v1::UpsertStoreRequest& request, const AuditEntry* audit = nullptr);
-  // Pause (enabled=false, with a note) or resume one store, as one change.
-  absl::StatusOr<autosync::v1::Store> SetEnabled(const std::string& store_id, bool enabled,
-                                                 const std::string& note,
-                                                 const AuditEntry* audit = nullptr);
-  absl::StatusOr<autosync::v1::Store> GetStore(const std::string& store_id);
-  absl::StatusOr<autosync::v1::ListStoresResponse> ListStores(
-      const autosync::v1::ListStoresRequest& request);
-  absl::Status DeleteStore(const std::string& store_id, const AuditEntry* audit = nullptr);
-  // Audited only when it queues a run (started=true): a trigger answered by the store's queued
-  // or running run starts nothing.
-  absl::StatusOr<autosync::v1::TriggerSyncResponse> TriggerSync(
-      const autosync::v1::TriggerSyncRequest& request, const AuditEntry* audit = nullptr);
-  // The audit trail, newest first; page_token is the last id of the previous page.
-  absl::StatusOr<autosync::v1::ListAuditResponse> ListAudit(
-      const autosync::v1::ListAuditRequest& request);
-  absl::StatusOr<autosync::v1::SyncStatus> Status(const std::string& store_id);
-  absl::StatusOr<autosync::v1::ListRunsResponse> ListRuns(
-      const autosync::v1::ListRunsRequest& request);
-  absl::StatusOr<autosync::v1::GetLtvCohortsResponse> LtvCohorts(const std::string& store_id);
-  absl::StatusOr<autosync::v1::ListQuarantineResponse> ListQuarantine(
-      const autosync::v1::ListQuarantineRequest& request);
-  absl::Status ReportConnections(const autosync::v1::ReportConnectionsRequest& request);
-  // Parses the CSV (fx_rates_csv.h; a body over kMaxFxCsvBytes is refused unread) and stores
-  // its rates, all or nothing.
-  absl::StatusOr<autosync::v1::ImportFxRatesResponse> ImportFxRates(
-      const autosync::v1::ImportFxRatesRequest& request, const AuditEntry* audit = nullptr);
+  const Clock& clock() const { return clock_; }
+  StoreRegistry& registry() { return registry_; }
 
   // TickEvents (the claimer's): skips announced, queued runs dispatched, unscheduled stores
   // removed from the loop.
@@ -101,8 +71,7 @@ class SchedulerCore final : public RunEvents, public TickEvents {
   void OnQueued() override;
   void OnNotScheduled(const std::string& store_id) override;
 
-  // RunEvents (the executor's events), also used by the core itself.
-  // Publishes an event to every replica's watchers (NOTIFY; local delivery if that fails).
+  // RunEvents (the executor's and the housekeeper's): through the relay; failures notified.
   void PublishProgress(const autosync::v1::SyncProgress& progress) override;
   void PublishStatus(const std::string& store_id) override;
   void DeliverLocal(const autosync::v1::SyncProgress& progress) override;
@@ -111,58 +80,30 @@ class SchedulerCore final : public RunEvents, public TickEvents {
                    const std::string& error) override;
 
  private:
-  // Each skip's event and the store's status, a few hundred stores per announce task.
-  void AnnounceSkips(std::vector<autosync::v1::SyncProgress> skips);
-  void Publish(const autosync::v1::WatchEvent& event);
-  void OnNotification(const std::string& channel, const std::string& payload);
-  void ReloadSchedule(const std::string& store_id);
-  // After a store was written: its schedule here, the other replicas told, its status published.
-  void StoreChanged(const std::string& store_id);
-  // Every schedule into the loop. `version`: the stores version, read before this call, so a
-  // change committed in between is loaded now and again at the next refresh, never missed.
-  // Returns how many stores have an unusable schedule. Start, then the housekeeping thread.
-  absl::StatusOr<int> LoadEverySchedule(absl::StatusOr<int64_t> version, bool catch_up);
-  // The minute refresh (housekeeping thread only): every schedule and the per-store freshness
-  // gauges reloaded when the stores version moved since the last load (or an hour passed);
-  // otherwise only the runs completed since the last look move the gauges.
-  void Refresh();
-  void ExportFreshness();
-  // data_stale notifications: every enabled store with a webhook whose last success (the
-  // freshness gauges' table) is older than twice its threshold, on the injected clock.
-  void NotifyStaleStores();
-  // Queue gauges from the database (housekeeping thread only).
-  void ExportQueue();
-  void Housekeeping();
-  bool SleepUnlessStopping(absl::Duration d);
-  bool stopping();
+  // HousekeeperHooks.
+  std::vector<RunKey> ActiveRuns() override;
+  void OnFollowUpQueued() override;
+  void VerifyLostTicks() override;
+  int LoadSchedules(const std::vector<StoreSchedule>& schedules, bool catch_up) override;
+  void Notify(Notification notification) override;
 
   const SchedulerConfig& config_;
   const Clock& clock_;
-  Repository repo_;
+  PgRepository repo_;
   SchedulerMetrics metrics_;
   // Before the executor: it tells the notifier of failed runs until it stops.
   Notifier notifier_;
-  // This process's token on the events it NOTIFYs, so that their echo is not delivered twice.
-  const std::string origin_ = common::NewRunId();
-  WatchHub hub_;
   common::ThreadPool rpc_pool_;
-  common::ThreadPool announce_pool_;
+  EventRelay relay_;
   PgRunQueue queue_;
   RunExecutor executor_;
   TickClaimer claimer_;
   ScheduleLoop loop_;
-  PgListener listener_;
+  StoreRegistry registry_;
+  Housekeeper housekeeper_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread housekeeping_;
-  // What the last LoadEverySchedule loaded (Start, then the housekeeping thread only).
-  std::optional<int64_t> loaded_version_;
-  absl::Time loaded_at_ = absl::InfinitePast();
-  absl::Time successes_since_ = absl::InfinitePast();
-  // Enabled stores with a webhook, loaded with the freshness table (housekeeping thread only).
-  std::vector<NotifyStore> notify_stores_;
 };
 
 }  // namespace autosync::scheduler

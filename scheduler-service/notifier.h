@@ -91,7 +91,7 @@ class WebhookPoster {
 // libcurl; TLS verified; no redirects followed (the body is signed for this URL only).
 std::unique_ptr<WebhookPoster> MakeCurlPoster();
 
-// Where a store's webhook is and the once-an-hour claim (Repository: pg_notifications.cc).
+// Where a store's webhook is and the once-an-hour claim (PgRepository: pg_notifications.cc).
 struct NotifyTarget {
   std::string webhook_url;  // empty: the store has no notifications
   std::string secret_ref;

@@ -26,7 +26,7 @@ void InsertAudit(pqxx::transaction_base& tx, const AuditEntry* entry,
 
 }  // namespace pg
 
-absl::StatusOr<std::vector<autosync::v1::AuditEntry>> Repository::ListAudit(
+absl::StatusOr<std::vector<autosync::v1::AuditEntry>> PgRepository::ListAudit(
     const AuditQuery& query) {
   std::vector<autosync::v1::AuditEntry> out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {

@@ -1,4 +1,4 @@
-// Repository: the SQL of store notifications (notifier.h, migration 0012).
+// PgRepository: the SQL of store notifications (notifier.h, migration 0012).
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -10,7 +10,7 @@ namespace autosync::scheduler {
 
 #define MICROS(col) AUTOSYNC_MICROS(col)
 
-absl::StatusOr<std::vector<NotifyStore>> Repository::LoadNotifyStores() {
+absl::StatusOr<std::vector<NotifyStore>> PgRepository::LoadNotifyStores() {
   std::vector<NotifyStore> out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::read_transaction tx(c);
@@ -26,7 +26,7 @@ absl::StatusOr<std::vector<NotifyStore>> Repository::LoadNotifyStores() {
   return out;
 }
 
-absl::StatusOr<std::optional<NotifyTarget>> Repository::LoadNotifyTarget(
+absl::StatusOr<std::optional<NotifyTarget>> PgRepository::LoadNotifyTarget(
     absl::string_view store_id) {
   std::optional<NotifyTarget> out;
   absl::Status s = pool_
@@ -49,8 +49,8 @@ absl::StatusOr<std::optional<NotifyTarget>> Repository::LoadNotifyTarget(
   return out;
 }
 
-absl::StatusOr<NotifyClaim> Repository::ClaimNotification(absl::string_view store_id,
-                                                          absl::string_view condition) {
+absl::StatusOr<NotifyClaim> PgRepository::ClaimNotification(absl::string_view store_id,
+                                                            absl::string_view condition) {
   NotifyClaim out;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
@@ -80,9 +80,9 @@ absl::StatusOr<NotifyClaim> Repository::ClaimNotification(absl::string_view stor
   return out;
 }
 
-absl::Status Repository::RecordNotificationOutcome(absl::string_view store_id,
-                                                   absl::string_view condition,
-                                                   absl::string_view outcome) {
+absl::Status PgRepository::RecordNotificationOutcome(absl::string_view store_id,
+                                                     absl::string_view condition,
+                                                     absl::string_view outcome) {
   return pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
     tx.exec_params(

@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/pg_pool.h"
 
 // A timestamptz column as bigint microseconds since the epoch.
 #define AUTOSYNC_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
@@ -27,6 +29,34 @@ namespace autosync::scheduler::pg {
 // replaces entry.action when not empty. No-op for a null entry.
 void InsertAudit(pqxx::transaction_base& tx, const AuditEntry* entry,
                  const std::string& extra_detail_json = "{}", absl::string_view action = {});
+
+// NOT_FOUND for a store that is not registered (every read of one store says it alike).
+inline absl::Status NoStore(absl::string_view store_id) {
+  return absl::NotFoundError(absl::StrCat("store \"", store_id, "\" is not registered"));
+}
+
+// Whether the store is registered, read in `tx` (a read of one store's rows first checks it, so
+// an unknown store is NOT_FOUND rather than an empty answer).
+inline bool StoreExists(pqxx::transaction_base& tx, const std::string& store_id) {
+  return !tx.exec_params("SELECT 1 FROM stores WHERE store_id = $1", store_id).empty();
+}
+
+// Runs `read(tx, store_id)` in a read transaction on a pooled connection when the store is
+// registered; NOT_FOUND (NoStore) when it is not. The one shape of every read of one store's rows.
+template <typename Fn>
+absl::Status ReadOneStore(common::PgPool& pool, absl::string_view store_id, Fn read) {
+  bool found = false;
+  absl::Status s = pool.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    const std::string id(store_id);
+    found = StoreExists(tx, id);
+    if (!found) return absl::OkStatus();
+    return read(tx, id);
+  });
+  if (!s.ok()) return s;
+  if (!found) return NoStore(store_id);
+  return absl::OkStatus();
+}
 
 // $n (bigint microseconds) as a timestamptz, exactly.
 inline std::string TimeParam(int n) {

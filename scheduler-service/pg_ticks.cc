@@ -1,4 +1,4 @@
-// Repository: the cron tick SQL (migrations 0004-0006). A boundary's ticks are claimed per
+// PgRepository: the cron tick SQL (migrations 0004-0006). A boundary's ticks are claimed per
 // (tick group, boundary) in tick_group_claims (ClaimGroups), then recorded per store
 // (RecordTicks: the store's tick_claims row moves to the boundary -- the once-only guard --, the
 // tick is decided, a skip counted there or a run queued). See repository.h for the contracts.
@@ -72,8 +72,8 @@ constexpr char kClaimGroupsName[] = "claim_tick_groups";
 
 }  // namespace
 
-absl::StatusOr<std::vector<GroupClaim>> Repository::ClaimGroups(const std::vector<GroupTick>& keys,
-                                                                absl::string_view owner) {
+absl::StatusOr<std::vector<GroupClaim>> PgRepository::ClaimGroups(
+    const std::vector<GroupTick>& keys, absl::string_view owner) {
   std::vector<GroupClaim> out(keys.size());
   if (keys.empty()) return out;
   std::vector<std::string> groups;
@@ -105,7 +105,7 @@ absl::StatusOr<std::vector<GroupClaim>> Repository::ClaimGroups(const std::vecto
   return out;
 }
 
-absl::Status Repository::WarmClaimConnections(int n) {
+absl::Status PgRepository::WarmClaimConnections(int n) {
   return pool_.Warm(n, [](pqxx::connection_base& c) -> absl::Status {
     c.prepare(kClaimGroupsName, kClaimGroups);
     pqxx::work tx(c);
@@ -116,7 +116,7 @@ absl::Status Repository::WarmClaimConnections(int n) {
   });
 }
 
-absl::StatusOr<std::vector<TickRequest>> Repository::UnrecordedTicks(
+absl::StatusOr<std::vector<TickRequest>> PgRepository::UnrecordedTicks(
     const std::vector<TickRequest>& ticks) {
   std::vector<TickRequest> out;
   if (ticks.empty()) return out;
@@ -143,7 +143,7 @@ absl::StatusOr<std::vector<TickRequest>> Repository::UnrecordedTicks(
   return out;
 }
 
-absl::StatusOr<int64_t> Repository::PruneGroupClaims(absl::Duration older_than) {
+absl::StatusOr<int64_t> PgRepository::PruneGroupClaims(absl::Duration older_than) {
   int64_t deleted = 0;
   absl::Status s = pool_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
@@ -159,7 +159,8 @@ absl::StatusOr<int64_t> Repository::PruneGroupClaims(absl::Duration older_than) 
   return deleted;
 }
 
-absl::StatusOr<TickClaim> Repository::RecordTick(const TickRequest& tick, absl::string_view owner) {
+absl::StatusOr<TickClaim> PgRepository::RecordTick(const TickRequest& tick,
+                                                   absl::string_view owner) {
   // The batch statement for one tick, so both paths decide alike. It is rolled back when a run
   // of the store is queued after its snapshot (ALREADY_EXISTS) or the store is deleted
   // meanwhile (ABORTED); the next attempt sees that commit and decides overlap or not
@@ -179,7 +180,7 @@ absl::StatusOr<TickClaim> Repository::RecordTick(const TickRequest& tick, absl::
   return last;
 }
 
-absl::StatusOr<std::vector<TickClaim>> Repository::RecordTicks(
+absl::StatusOr<std::vector<TickClaim>> PgRepository::RecordTicks(
     const std::vector<TickRequest>& ticks, absl::string_view owner) {
   std::vector<TickClaim> out(ticks.size());
   if (ticks.empty()) return out;

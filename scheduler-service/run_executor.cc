@@ -38,7 +38,7 @@ SyncProgress QueuedEvent(const QueuePlace& place, absl::string_view message, int
 
 }  // namespace
 
-RunExecutor::RunExecutor(const SchedulerConfig& config, const Clock& clock, Repository& repo,
+RunExecutor::RunExecutor(const SchedulerConfig& config, const Clock& clock, RunRecorder& repo,
                          RunQueueStore& queue, SchedulerMetrics& metrics, RunEvents& events,
                          std::shared_ptr<grpc::Channel> worker_channel)
     : config_(config),
@@ -221,7 +221,11 @@ void RunExecutor::RefreshQueuePlaces() {
     return;
   }
   absl::StatusOr<std::vector<QueuePlace>> places = queue_.Places(watched);
-  if (!places.ok()) return;
+  if (!places.ok()) {
+    // The places shown stay as they are until the next refresh.
+    common::LogDebug("cannot refresh queue places", {{"error", places.status().message()}});
+    return;
+  }
   std::vector<SyncProgress> changed;
   {
     absl::MutexLock lock(&mu_);

@@ -54,7 +54,7 @@ class RunEvents {
 class RunExecutor final {
  public:
   // Every reference must outlive the executor.
-  RunExecutor(const SchedulerConfig& config, const Clock& clock, Repository& repo,
+  RunExecutor(const SchedulerConfig& config, const Clock& clock, RunRecorder& repo,
               RunQueueStore& queue, SchedulerMetrics& metrics, RunEvents& events,
               std::shared_ptr<grpc::Channel> worker_channel);
   ~RunExecutor();
@@ -101,7 +101,7 @@ class RunExecutor final {
 
   const SchedulerConfig& config_;
   const Clock& clock_;
-  Repository& repo_;
+  RunRecorder& repo_;
   RunQueueStore& queue_;
   SchedulerMetrics& metrics_;
   RunEvents& events_;

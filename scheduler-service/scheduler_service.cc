@@ -11,11 +11,20 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "scheduler-service/audit.h"
+#include "scheduler-service/store_validation.h"
 
 namespace autosync::scheduler {
 namespace {
 
 using autosync::v1::WatchEvent;
+
+// Copies a result into the call's response; its status is the call's.
+template <typename T>
+absl::Status Fill(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return result.status();
+  *response = *std::move(result);
+  return absl::OkStatus();
+}
 
 // Runs `fn` (returning absl::Status, filling the response) on the core's rpc pool and finishes
 // the call from there. A full pool answers RESOURCE_EXHAUSTED at once.
@@ -195,7 +204,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchEvent> {
     std::shared_ptr<Queue> queue = queue_;
     SchedulerCore* core = &core_;
     const std::string id = store_id_;
-    if (!core_.rpc_pool().Submit([core, queue, id] { queue->Ready(core->Status(id), id); })) {
+    if (!core_.rpc_pool().Submit(
+            [core, queue, id] { queue->Ready(core->registry().Status(id), id); })) {
       queue->Ready(absl::ResourceExhaustedError("the scheduler is overloaded; retry"), id);
     }
   }
@@ -260,7 +270,7 @@ grpc::ServerUnaryReactor* SchedulerService::TriggerSync(
   AuditEntry audit = AuditFor(*context, action, request->store_id(), std::move(detail));
   return OnPool(core_, context, "TriggerSync",
                 [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
-                  auto r = core_.TriggerSync(*request, &audit);
+                  auto r = core_.registry().TriggerSync(*request, &audit);
                   if (!r.ok()) return r.status();
                   *response = *std::move(r);
                   if (response->started()) {
@@ -275,7 +285,7 @@ grpc::ServerUnaryReactor* SchedulerService::GetSyncStatus(
     grpc::CallbackServerContext* context, const autosync::v1::GetSyncStatusRequest* request,
     autosync::v1::GetSyncStatusResponse* response) {
   return OnPool(core_, context, "GetSyncStatus", [this, request, response]() -> absl::Status {
-    auto r = core_.Status(request->store_id());
+    auto r = core_.registry().Status(request->store_id());
     if (!r.ok()) return r.status();
     response->set_store_id(request->store_id());
     *response->mutable_status() = *std::move(r);
@@ -302,7 +312,7 @@ grpc::ServerUnaryReactor* SchedulerService::UpsertStore(
       core_, context, "UpsertStore",
       [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
         if (!request->has_store()) return absl::InvalidArgumentError("store: is missing");
-        auto r = core_.UpsertStore(*request, &audit);
+        auto r = core_.registry().UpsertStore(*request, &audit);
         if (!r.ok()) return r.status();
         *response = *std::move(r);
         audit.action = std::string(response->created() ? kAuditStoreCreate : kAuditStoreReplace);
@@ -317,54 +327,49 @@ grpc::ServerUnaryReactor* SchedulerService::UpsertStore(
 grpc::ServerUnaryReactor* SchedulerService::GetStore(grpc::CallbackServerContext* context,
                                                      const autosync::v1::GetStoreRequest* request,
                                                      autosync::v1::Store* response) {
-  return OnPool(core_, context, "GetStore", [this, request, response]() -> absl::Status {
-    auto r = core_.GetStore(request->store_id());
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    return absl::OkStatus();
+  return OnPool(core_, context, "GetStore", [this, request, response] {
+    return Fill(core_.registry().GetStore(request->store_id()), response);
   });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ListStores(
     grpc::CallbackServerContext* context, const autosync::v1::ListStoresRequest* request,
     autosync::v1::ListStoresResponse* response) {
-  return OnPool(core_, context, "ListStores", [this, request, response]() -> absl::Status {
-    auto r = core_.ListStores(*request);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    return absl::OkStatus();
+  return OnPool(core_, context, "ListStores", [this, request, response] {
+    return Fill(core_.registry().ListStores(*request), response);
   });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::PauseStore(
     grpc::CallbackServerContext* context, const autosync::v1::PauseStoreRequest* request,
     autosync::v1::Store* response) {
-  AuditEntry audit = AuditFor(*context, kAuditStorePause, request->store_id(),
-                              AuditDetail({{"note", request->note()}}));
-  return OnPool(
-      core_, context, "PauseStore",
-      [this, request, response, audit = std::move(audit)]() -> absl::Status {
-        auto r = core_.SetEnabled(request->store_id(), false, request->note(), &audit);
-        if (r.ok()) LogAudit(audit);
-        if (!r.ok()) return r.status();
-        *response = *std::move(r);
-        common::LogInfo("store paused", {{"rpc", "PauseStore"}, {"store", request->store_id()}});
-        return absl::OkStatus();
-      });
+  return SetEnabled(context, "PauseStore", request->store_id(), /*enabled=*/false, request->note(),
+                    AuditFor(*context, kAuditStorePause, request->store_id(),
+                             AuditDetail({{"note", request->note()}})),
+                    response);
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ResumeStore(
     grpc::CallbackServerContext* context, const autosync::v1::ResumeStoreRequest* request,
     autosync::v1::Store* response) {
-  AuditEntry audit = AuditFor(*context, kAuditStoreResume, request->store_id());
+  return SetEnabled(context, "ResumeStore", request->store_id(), /*enabled=*/true, "",
+                    AuditFor(*context, kAuditStoreResume, request->store_id()), response);
+}
+
+grpc::ServerUnaryReactor* SchedulerService::SetEnabled(grpc::CallbackServerContext* context,
+                                                       absl::string_view rpc,
+                                                       const std::string& store_id, bool enabled,
+                                                       const std::string& note, AuditEntry audit,
+                                                       autosync::v1::Store* response) {
   return OnPool(
-      core_, context, "ResumeStore",
-      [this, request, response, audit = std::move(audit)]() -> absl::Status {
-        auto r = core_.SetEnabled(request->store_id(), true, "", &audit);
-        if (r.ok()) LogAudit(audit);
+      core_, context, rpc,
+      [this, rpc, store_id, enabled, note, response, audit = std::move(audit)]() -> absl::Status {
+        auto r = core_.registry().SetEnabled(store_id, enabled, note, &audit);
         if (!r.ok()) return r.status();
+        LogAudit(audit);
         *response = *std::move(r);
-        common::LogInfo("store resumed", {{"rpc", "ResumeStore"}, {"store", request->store_id()}});
+        common::LogInfo(enabled ? "store resumed" : "store paused",
+                        {{"rpc", rpc}, {"store", store_id}});
         return absl::OkStatus();
       });
 }
@@ -376,7 +381,7 @@ grpc::ServerUnaryReactor* SchedulerService::DeleteStore(
   AuditEntry audit = AuditFor(*context, kAuditStoreDelete, request->store_id());
   return OnPool(core_, context, "DeleteStore",
                 [this, request, audit = std::move(audit)]() -> absl::Status {
-                  absl::Status s = core_.DeleteStore(request->store_id(), &audit);
+                  absl::Status s = core_.registry().DeleteStore(request->store_id(), &audit);
                   if (s.ok()) {
                     LogAudit(audit);
                     common::LogInfo("store deleted",
@@ -389,33 +394,24 @@ grpc::ServerUnaryReactor* SchedulerService::DeleteStore(
 grpc::ServerUnaryReactor* SchedulerService::ListRuns(grpc::CallbackServerContext* context,
                                                      const autosync::v1::ListRunsRequest* request,
                                                      autosync::v1::ListRunsResponse* response) {
-  return OnPool(core_, context, "ListRuns", [this, request, response]() -> absl::Status {
-    auto r = core_.ListRuns(*request);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    return absl::OkStatus();
+  return OnPool(core_, context, "ListRuns", [this, request, response] {
+    return Fill(core_.registry().ListRuns(*request), response);
   });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::GetLtvCohorts(
     grpc::CallbackServerContext* context, const autosync::v1::GetLtvCohortsRequest* request,
     autosync::v1::GetLtvCohortsResponse* response) {
-  return OnPool(core_, context, "GetLtvCohorts", [this, request, response]() -> absl::Status {
-    auto r = core_.LtvCohorts(request->store_id());
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    return absl::OkStatus();
+  return OnPool(core_, context, "GetLtvCohorts", [this, request, response] {
+    return Fill(core_.registry().LtvCohorts(request->store_id()), response);
   });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ListQuarantine(
     grpc::CallbackServerContext* context, const autosync::v1::ListQuarantineRequest* request,
     autosync::v1::ListQuarantineResponse* response) {
-  return OnPool(core_, context, "ListQuarantine", [this, request, response]() -> absl::Status {
-    auto r = core_.ListQuarantine(*request);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    return absl::OkStatus();
+  return OnPool(core_, context, "ListQuarantine", [this, request, response] {
+    return Fill(core_.registry().ListQuarantine(*request), response);
   });
 }
 
@@ -425,7 +421,7 @@ grpc::ServerUnaryReactor* SchedulerService::ImportFxRates(
   AuditEntry audit = AuditFor(*context, kAuditFxImport, "");
   return OnPool(core_, context, "ImportFxRates",
                 [this, request, response, audit = std::move(audit)]() mutable -> absl::Status {
-                  auto r = core_.ImportFxRates(*request, &audit);
+                  auto r = core_.registry().ImportFxRates(*request, &audit);
                   if (!r.ok()) return r.status();
                   *response = *std::move(r);
                   audit.detail_json = absl::StrCat("{\"days\":", response->days(),
@@ -443,11 +439,8 @@ grpc::ServerUnaryReactor* SchedulerService::ImportFxRates(
 grpc::ServerUnaryReactor* SchedulerService::ListAudit(grpc::CallbackServerContext* context,
                                                       const autosync::v1::ListAuditRequest* request,
                                                       autosync::v1::ListAuditResponse* response) {
-  return OnPool(core_, context, "ListAudit", [this, request, response]() -> absl::Status {
-    auto r = core_.ListAudit(*request);
-    if (!r.ok()) return r.status();
-    *response = *std::move(r);
-    return absl::OkStatus();
+  return OnPool(core_, context, "ListAudit", [this, request, response] {
+    return Fill(core_.registry().ListAudit(*request), response);
   });
 }
 
@@ -456,7 +449,7 @@ grpc::ServerUnaryReactor* SchedulerService::PreviewSchedule(
     autosync::v1::PreviewScheduleResponse* response) {
   // Pure computation, bounded by count <= 100: answered inline.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto r = scheduler::PreviewSchedule(*request, absl::Now());
+  auto r = scheduler::PreviewSchedule(*request, core_.clock().Now());
   if (r.ok()) *response = *std::move(r);
   reactor->Finish(common::ToGrpcStatus(r.status()));
   return reactor;
@@ -467,7 +460,7 @@ grpc::ServerUnaryReactor* SchedulerService::ReportConnections(
     autosync::v1::ReportConnectionsResponse* response) {
   (void)response;
   return OnPool(core_, context, "ReportConnections",
-                [this, request]() { return core_.ReportConnections(*request); });
+                [this, request]() { return core_.registry().ReportConnections(*request); });
 }
 
 }  // namespace autosync::scheduler

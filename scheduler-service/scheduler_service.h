@@ -1,10 +1,15 @@
 // The autosync.v1.Scheduler gRPC service: request plumbing over SchedulerCore. Unary RPCs run
 // their (blocking, database) work on the core's rpc pool and finish the call from there;
 // WatchStore is a write reactor per stream (new'ed in WatchStore, deleted in OnDone) fed by the
-// core's WatchHub, with one write in flight and a bounded queue behind it.
+// core's WatchHub, with one write in flight and a bounded queue behind it. PreviewSchedule is
+// answered inline from the core's injected Clock.
 #pragma once
 
+#include <string>
+
+#include "absl/strings/string_view.h"
 #include "autosync/v1/scheduler.grpc.pb.h"
+#include "scheduler-service/audit.h"
 #include "scheduler-service/core.h"
 
 namespace autosync::scheduler {
@@ -64,6 +69,12 @@ class SchedulerService final : public autosync::v1::Scheduler::CallbackService {
       autosync::v1::ReportConnectionsResponse* response) override;
 
  private:
+  // PauseStore and ResumeStore: one audited change of the store's `enabled` (with the note).
+  grpc::ServerUnaryReactor* SetEnabled(grpc::CallbackServerContext* context, absl::string_view rpc,
+                                       const std::string& store_id, bool enabled,
+                                       const std::string& note, AuditEntry audit,
+                                       autosync::v1::Store* response);
+
   SchedulerCore& core_;
 };
 

@@ -41,7 +41,7 @@ struct TickClaimer::Batch {
   std::vector<SyncProgress> skips ABSL_GUARDED_BY(mu);
 };
 
-TickClaimer::TickClaimer(const SchedulerConfig& config, const Clock& clock, Repository& repo,
+TickClaimer::TickClaimer(const SchedulerConfig& config, const Clock& clock, TickStore& repo,
                          SchedulerMetrics& metrics, TickEvents& events)
     : config_(config),
       clock_(clock),

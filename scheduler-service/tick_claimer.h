@@ -1,6 +1,6 @@
 // TickClaimer: the schedule loop's FireSink. The fires of one boundary are claimed per (tick
-// group, boundary) in one statement at the boundary itself (Repository::ClaimGroups), then the
-// won groups' ticks are recorded in chunks on the claim threads (Repository::RecordTicks: a skip
+// group, boundary) in one statement at the boundary itself (TickStore::ClaimGroups), then the
+// won groups' ticks are recorded in chunks on the claim threads (TickStore::RecordTicks: a skip
 // counted, or a run queued). Ticks of groups another replica won are checked after a grace
 // (VerifyLost, at each housekeeping pass): any that nobody recorded -- the winner stopped, or did
 // not know the store yet -- are recorded here, so every fire a replica pops happens once.
@@ -44,7 +44,7 @@ class TickClaimer final : public FireSink {
   // A lost tick still unchecked this long after its boundary is given up (counted as an error).
   static constexpr absl::Duration kLostTickGiveUp = absl::Minutes(15);
 
-  TickClaimer(const SchedulerConfig& config, const Clock& clock, Repository& repo,
+  TickClaimer(const SchedulerConfig& config, const Clock& clock, TickStore& repo,
               SchedulerMetrics& metrics, TickEvents& events);
   ~TickClaimer() override;
 
@@ -74,7 +74,7 @@ class TickClaimer final : public FireSink {
 
   const SchedulerConfig& config_;
   const Clock& clock_;
-  Repository& repo_;
+  TickStore& repo_;
   SchedulerMetrics& metrics_;
   TickEvents& events_;
   // Claims run one at a time on their own thread, never queued behind records.

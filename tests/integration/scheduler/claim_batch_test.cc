@@ -1,5 +1,5 @@
 // The cron tick path of issues #9 and #15 against real PostgreSQL, in its two steps.
-// Claim (Repository::ClaimGroups, tick_group_claims): each (tick group, boundary) is won by
+// Claim (PgRepository::ClaimGroups, tick_group_claims): each (tick group, boundary) is won by
 // exactly one replica, also when two claim the same keys at once; a key repeated in one call is
 // won once; an earlier boundary of a group is still won once if nobody claimed it; claimed_at is
 // the clock at the claim; PruneGroupClaims deletes only old claims; warming claims nothing.
@@ -65,7 +65,7 @@ class ClaimBatchTest : public autosync::testing::MigratedDatabaseTest {
   void SetUp() override {
     MigratedDatabaseTest::SetUp();
     if (HasFatalFailure()) return;
-    repo_ = std::make_unique<Repository>(*pool_);
+    repo_ = std::make_unique<PgRepository>(*pool_);
   }
 
   // The first column of the first row as text ("(null)" for NULL).
@@ -221,10 +221,10 @@ class ClaimBatchTest : public autosync::testing::MigratedDatabaseTest {
   // its result; a failed call is a test failure and its requests have no result.
   template <typename Result, typename Request, typename Call>
   std::array<std::vector<std::pair<Request, Result>>, 2> TwoReplicasAtOnce(
-      Repository& other, const std::array<std::vector<Request>, 2>& requests, Call call) {
+      PgRepository& other, const std::array<std::vector<Request>, 2>& requests, Call call) {
     std::atomic<int> ready{0};
     std::array<std::vector<std::pair<Request, Result>>, 2> results;
-    auto replica = [&](size_t r, Repository& repo, size_t chunk) {
+    auto replica = [&](size_t r, PgRepository& repo, size_t chunk) {
       const std::vector<Request>& mine = requests[r];
       std::vector<std::vector<Request>> parts;
       for (size_t b = 0; b < mine.size(); b += chunk) {
@@ -262,7 +262,7 @@ class ClaimBatchTest : public autosync::testing::MigratedDatabaseTest {
     return results;
   }
 
-  std::unique_ptr<Repository> repo_;
+  std::unique_ptr<PgRepository> repo_;
 };
 
 TEST_F(ClaimBatchTest, EmptyCallsAndWarmingClaimAndRecordNothing) {
@@ -724,7 +724,7 @@ TEST_F(ClaimBatchTest, TwoReplicasRecordTheSameTicksConcurrently) {
       "FROM stores WHERE substr(store_id, 2)::int % 3 <> 0");
   auto other_pool = common::PgPool::Create({.url = url_, .size = 4});
   ASSERT_TRUE(other_pool.ok());
-  Repository other(**other_pool);
+  PgRepository other(**other_pool);
   std::vector<std::string> ids;
   for (int i = 1; i <= kStores; ++i)
     ids.push_back(absl::StrCat("c", absl::Dec(i, absl::kZeroPad5)));
@@ -745,7 +745,7 @@ TEST_F(ClaimBatchTest, TwoReplicasRecordTheSameTicksConcurrently) {
     }
     const auto results = TwoReplicasAtOnce<TickClaim>(
         other, requests,
-        [](Repository& repo, const std::vector<TickRequest>& part, const std::string& owner) {
+        [](PgRepository& repo, const std::vector<TickRequest>& part, const std::string& owner) {
           return repo.RecordTicks(part, owner);
         });
     ASSERT_EQ(results[0].size(), ids.size());
@@ -1034,7 +1034,7 @@ TEST_F(ClaimBatchTest, EachGroupAndBoundaryIsWonOnce) {
 TEST_F(ClaimBatchTest, TwoReplicasClaimingTheSameGroupsWinEachKeyOnce) {
   auto other_pool = common::PgPool::Create({.url = url_, .size = 4});
   ASSERT_TRUE(other_pool.ok());
-  Repository other(**other_pool);
+  PgRepository other(**other_pool);
   std::array<std::vector<GroupTick>, 2> keys;
   for (size_t r = 0; r < 2; ++r) {
     for (int b = 0; b < 3; ++b) {
@@ -1046,7 +1046,7 @@ TEST_F(ClaimBatchTest, TwoReplicasClaimingTheSameGroupsWinEachKeyOnce) {
   }
   const auto results = TwoReplicasAtOnce<GroupClaim>(
       other, keys,
-      [](Repository& repo, const std::vector<GroupTick>& part, const std::string& owner) {
+      [](PgRepository& repo, const std::vector<GroupTick>& part, const std::string& owner) {
         return repo.ClaimGroups(part, owner);
       });
   ASSERT_EQ(results[0].size(), keys[0].size());

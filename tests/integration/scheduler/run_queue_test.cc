@@ -352,7 +352,7 @@ TEST_F(RunQueueTest, TriggersWidenAQueuedRunButABackfillIsNeverMerged) {
 
 TEST_F(RunQueueTest, PausingAStoreDropsItsQueuedScheduledRunsWithTheReason) {
   Stores(1);
-  Repository repo(*pool_);
+  PgRepository repo(*pool_);
   Enqueue("s0001", "cron-1");
   autosync::v1::Store store;
   store.set_store_id("s0001");
@@ -363,14 +363,14 @@ TEST_F(RunQueueTest, PausingAStoreDropsItsQueuedScheduledRunsWithTheReason) {
   store.set_pause_note("migrating");
   // As the scheduler writes it: normalized (the repository's contract).
   store = *NormalizeStore(store, {});
-  ASSERT_TRUE(repo.UpsertStore(store).ok());
+  ASSERT_TRUE(repo.UpsertStore(store, {}).ok());
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 'cron-1' AND "
                    "status = 'cancelled' AND error = 'dropped from the run queue: the store was "
                    "paused (migrating)' AND finished_at IS NOT NULL"),
             1);
   // A person's run of a paused store still queues and stays.
   EXPECT_TRUE(Enqueue("s0001", "manual-1", autosync::v1::TRIGGER_MANUAL).queued);
-  ASSERT_TRUE(repo.UpsertStore(store).ok());
+  ASSERT_TRUE(repo.UpsertStore(store, {}).ok());
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync_runs WHERE run_id = 'manual-1' AND "
                    "status = 'queued'"),
             1);
