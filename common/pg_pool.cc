@@ -245,4 +245,17 @@ absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout) {
   return status;
 }
 
+std::unique_ptr<PgPool> OpenDatabaseAtStartup(absl::string_view program, PgPoolOptions options,
+                                              absl::Duration startup_timeout) {
+  const std::string url = options.url;
+  absl::StatusOr<std::unique_ptr<PgPool>> pool = PgPool::Create(std::move(options));
+  if (!pool.ok()) ExitWithConfigError(program, pool.status().message());
+  if (absl::Status s = WaitForDatabase(**pool, startup_timeout); !s.ok()) {
+    LogError("cannot reach the database (--database_url)",
+             {{"error", s.message()}, {"database", RedactDatabaseUrl(url)}});
+    return nullptr;
+  }
+  return *std::move(pool);
+}
+
 }  // namespace autosync::common

@@ -85,4 +85,11 @@ absl::Status StatusFromPgException(const std::exception& e);
 // why it waits, every 10 s. Returns the last error on timeout. Blocks; call it at start-up.
 absl::Status WaitForDatabase(PgPool& pool, absl::Duration timeout);
 
+// A service's database at start-up, as the scheduler and the worker open it: the pool (an
+// invalid URL stops the process with the config-error line naming --database_url, exit 2), then
+// WaitForDatabase. nullptr, with the reason logged (URL redacted), when the database did not
+// answer within `startup_timeout`: the caller exits 1. Blocks.
+std::unique_ptr<PgPool> OpenDatabaseAtStartup(absl::string_view program, PgPoolOptions options,
+                                              absl::Duration startup_timeout);
+
 }  // namespace autosync::common

@@ -41,17 +41,14 @@ int Main(int argc, char** argv) {
   const common::GrpcSecurity& security = config.security;
   const std::string& worker_tls_name = config.worker_tls_name;
 
-  auto pool = common::PgPool::Create({.url = config.database_url,
-                                      .size = config.database_pool_size,
-                                      .application_name = "scheduler-service"});
-  if (!pool.ok()) common::ExitWithConfigError(argv[0], pool.status().message());
-  if (absl::Status s = common::WaitForDatabase(**pool, config.startup_timeout); !s.ok()) {
-    common::LogError(
-        "cannot reach the database (--database_url)",
-        {{"error", s.message()}, {"database", common::RedactDatabaseUrl(config.database_url)}});
-    return 1;
-  }
-  absl::StatusOr<int> applied = common::ApplyMigrations(**pool, common::EmbeddedMigrations());
+  const std::unique_ptr<common::PgPool> pool =
+      common::OpenDatabaseAtStartup(argv[0],
+                                    {.url = config.database_url,
+                                     .size = config.database_pool_size,
+                                     .application_name = "scheduler-service"},
+                                    config.startup_timeout);
+  if (pool == nullptr) return 1;
+  absl::StatusOr<int> applied = common::ApplyMigrations(*pool, common::EmbeddedMigrations());
   if (!applied.ok()) {
     common::LogError("database migration failed", {{"error", applied.status().message()}});
     return 1;
@@ -66,7 +63,7 @@ int Main(int argc, char** argv) {
   std::shared_ptr<grpc::Channel> worker = grpc::CreateCustomChannel(
       config.worker_target, security.ChannelCredentials(worker_tls_name), args);
   RealClock clock;
-  SchedulerCore core(config, **pool, *registry, clock, worker);
+  SchedulerCore core(config, *pool, *registry, clock, worker);
   if (absl::Status s = core.Start(); !s.ok()) {
     common::LogError("cannot load the schedule", {{"error", s.message()}});
     return 1;
@@ -75,7 +72,7 @@ int Main(int argc, char** argv) {
   // Readiness follows the database (every Scheduler RPC and claim needs it) and this service's
   // own TLS certificate (expired, no peer accepts it). Requests up to 33 MiB: an ImportFxRates
   // CSV may be 32 MiB (its own limit answers with a clear message).
-  common::PgPool& db = **pool;
+  common::PgPool& db = *pool;
   std::unique_ptr<common::CertificateExpiryCheck> expiry;
   if (!security.insecure) {
     expiry = std::make_unique<common::CertificateExpiryCheck>(security.files.cert_file, *registry);

@@ -34,20 +34,17 @@ int Main(int argc, char** argv) {
   const WorkerConfig& config = *parsed;
   const common::GrpcSecurity& security = config.security;
 
-  auto pool = common::PgPool::Create({.url = config.database_url,
-                                      .size = config.database_pool_size,
-                                      .application_name = "sync-worker"});
-  if (!pool.ok()) common::ExitWithConfigError(argv[0], pool.status().message());
-  if (absl::Status s = common::WaitForDatabase(**pool, config.startup_timeout); !s.ok()) {
-    common::LogError(
-        "cannot reach the database (--database_url)",
-        {{"error", s.message()}, {"database", common::RedactDatabaseUrl(config.database_url)}});
-    return 1;
-  }
+  const std::unique_ptr<common::PgPool> pool =
+      common::OpenDatabaseAtStartup(argv[0],
+                                    {.url = config.database_url,
+                                     .size = config.database_pool_size,
+                                     .application_name = "sync-worker"},
+                                    config.startup_timeout);
+  if (pool == nullptr) return 1;
 
   auto registry = std::make_shared<prometheus::Registry>();
   WorkerMetrics metrics(*registry);
-  std::unique_ptr<SyncStore> store = MakePgSyncStore(**pool);
+  std::unique_ptr<SyncStore> store = MakePgSyncStore(*pool);
   CurlOptions curl;
   curl.verify_tls = config.verify_tls;
   TransportFactory transports = [curl]() -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
@@ -56,12 +53,12 @@ int Main(int argc, char** argv) {
     return std::unique_ptr<HttpTransport>(std::move(*transport));
   };
   SyncWorkerService service(config, *store, transports, metrics);
-  CapacityReporter capacity(**pool, config.worker_id, config.max_concurrent_syncs,
+  CapacityReporter capacity(*pool, config.worker_id, config.max_concurrent_syncs,
                             [&service] { return service.in_flight(); });
   capacity.Start();
   // Readiness follows the database (without it no run can write anything) and this service's
   // own TLS certificate (expired, no scheduler accepts it).
-  common::PgPool& db = **pool;
+  common::PgPool& db = *pool;
   std::unique_ptr<common::CertificateExpiryCheck> expiry;
   if (!security.insecure) {
     expiry = std::make_unique<common::CertificateExpiryCheck>(security.files.cert_file, *registry);
