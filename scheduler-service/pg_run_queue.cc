@@ -5,9 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/pg_pool.h"
+#include "common/run_stage.h"
 #include "scheduler-service/pg_sql.h"
 #include "scheduler-service/run_queue.h"
-#include "scheduler-service/run_stage.h"
 
 namespace autosync::scheduler {
 namespace {
@@ -57,7 +57,7 @@ absl::StatusOr<EnqueueResult> PgRunQueue::Enqueue(const EnqueueRequest& request)
               ", '-infinity'), $7, $8, $9::text[], nullif($10, '')::date, "
               "nullif($11, '')::date "
               "ON CONFLICT DO NOTHING RETURNING 1",
-          request.run_id, request.store_id, std::string(TriggerName(request.trigger)),
+          request.run_id, request.store_id, std::string(common::TriggerName(request.trigger)),
           request.owner, static_cast<int>(request.priority),
           request.not_before == absl::InfinitePast()
               ? std::optional<int64_t>()
@@ -141,7 +141,7 @@ absl::StatusOr<Dispatch> PgRunQueue::Take(absl::string_view owner, int limit) {
       DispatchedRun run;
       run.run_id = row[0].as<std::string>();
       run.store_id = row[1].as<std::string>();
-      run.trigger = TriggerFromName(row[2].as<std::string>());
+      run.trigger = common::TriggerFromName(row[2].as<std::string>());
       run.force = row[3].as<bool>();
       run.attempt = row[4].as<int>();
       run.refusals = row[5].as<int>();
@@ -192,7 +192,7 @@ absl::StatusOr<std::vector<QueuePlace>> PgRunQueue::Places(
                        pg::TextArray(store_ids));
     for (const auto& row : r) {
       out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
-                     TriggerFromName(row[2].as<std::string>()), row[3].as<int>()});
+                     common::TriggerFromName(row[2].as<std::string>()), row[3].as<int>()});
     }
     return absl::OkStatus();
   });

@@ -6,9 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/pg_pool.h"
+#include "common/run_stage.h"
 #include "scheduler-service/pg_sql.h"
 #include "scheduler-service/repository.h"
-#include "scheduler-service/run_stage.h"
 #include "scheduler-service/store_validation.h"
 
 namespace autosync::scheduler {
@@ -34,9 +34,9 @@ Run RunFromRow(const pqxx::row& r) {
   Run run;
   run.set_run_id(r[0].as<std::string>());
   run.set_store_id(r[1].as<std::string>());
-  run.set_trigger(TriggerFromName(r[2].as<std::string>()));
+  run.set_trigger(common::TriggerFromName(r[2].as<std::string>()));
   run.set_status(r[3].as<std::string>());
-  run.set_stage(StageFromName(r[4].as<std::string>()));
+  run.set_stage(common::StageFromName(r[4].as<std::string>()));
   if (!r[5].is_null()) ToProto(TimeFrom(r[5]), run.mutable_started_at());
   if (!r[6].is_null()) ToProto(TimeFrom(r[6]), run.mutable_finished_at());
   StageCounts* c = run.mutable_counts();
@@ -74,10 +74,10 @@ absl::Status PgRepository::UpdateRun(const RunKey& run, autosync::v1::Stage stag
         "ads_fetched = $5, ads_written = $6, cohort_rows = $7, pages = $8, "
         "orders_quarantined = $9, ads_quarantined = $10, orders_deleted = $11, "
         "heartbeat_at = now() WHERE store_id = $12 AND run_id = $1 AND status = 'running'",
-        run.run_id, std::string(StageName(stage)), counts.orders_fetched(), counts.orders_written(),
-        counts.ads_fetched(), counts.ads_written(), counts.cohort_rows(), counts.pages(),
-        counts.orders_quarantined(), counts.ads_quarantined(), counts.orders_deleted(),
-        run.store_id);
+        run.run_id, std::string(common::StageName(stage)), counts.orders_fetched(),
+        counts.orders_written(), counts.ads_fetched(), counts.ads_written(), counts.cohort_rows(),
+        counts.pages(), counts.orders_quarantined(), counts.ads_quarantined(),
+        counts.orders_deleted(), run.store_id);
     tx.commit();
     return absl::OkStatus();
   });
@@ -94,10 +94,11 @@ absl::Status PgRepository::FinishRun(const RunKey& run, absl::string_view status
         "orders_quarantined = $11, ads_quarantined = $12, orders_deleted = $13, "
         "finished_at = now(), heartbeat_at = now() "
         "WHERE store_id = $14 AND run_id = $1 AND status = 'running'",
-        run.run_id, std::string(status), std::string(StageName(stage)), counts.orders_fetched(),
-        counts.orders_written(), counts.ads_fetched(), counts.ads_written(), counts.cohort_rows(),
-        counts.pages(), std::string(error), counts.orders_quarantined(), counts.ads_quarantined(),
-        counts.orders_deleted(), run.store_id);
+        run.run_id, std::string(status), std::string(common::StageName(stage)),
+        counts.orders_fetched(), counts.orders_written(), counts.ads_fetched(),
+        counts.ads_written(), counts.cohort_rows(), counts.pages(), std::string(error),
+        counts.orders_quarantined(), counts.ads_quarantined(), counts.orders_deleted(),
+        run.store_id);
     tx.commit();
     return absl::OkStatus();
   });
@@ -159,7 +160,7 @@ absl::StatusOr<std::vector<ReapedRun>> PgRepository::ReapStale(absl::Duration st
         seconds, absl::StrCat(static_cast<int64_t>(seconds)), max_attempts, std::string(owner));
     for (const auto& row : r) {
       out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                     TriggerFromName(row[3].as<std::string>()), row[4].as<int>(),
+                     common::TriggerFromName(row[3].as<std::string>()), row[4].as<int>(),
                      row[5].is_null() ? "" : row[5].as<std::string>()});
     }
     tx.commit();

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/run_stage.h"
 #include "common/status.h"
-#include "scheduler-service/run_stage.h"
 #include "scheduler-service/store_validation.h"
 
 namespace autosync::scheduler {
@@ -203,7 +203,7 @@ void RunExecutor::DispatchOnce() {
     metrics_.runs_dispatched.Increment();
     common::LogInfo("run dispatched", {{"store", run.store_id},
                                        {"run", run.run_id},
-                                       {"trigger", TriggerName(run.trigger)},
+                                       {"trigger", common::TriggerName(run.trigger)},
                                        {"attempt", absl::StrCat(run.attempt)}});
     auto task = [this, run, deadline] { ExecuteRun(run, deadline); };
     // Stopping: executed here, where the stop is seen at once and the run handed back.
