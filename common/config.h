@@ -33,11 +33,6 @@ struct HostPort {
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text);
 bool IsLoopbackHost(absl::string_view host);
 
-// Checks a libpq connection string ("postgresql://user@host:5432/db" or "host=… dbname=…")
-// without connecting. The error never repeats the password. Defined in common_pg (pg_url.cc:
-// it parses with libpq): link autosync::common_pg to call it.
-absl::Status ValidateDatabaseUrl(absl::string_view url);
-
 // Returns the value of an option for an error line, with any password replaced by "***".
 std::string RedactDatabaseUrl(absl::string_view url);
 
@@ -96,10 +91,6 @@ HostPort ListenFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors);
 
 // A string that must not be empty: "is empty".
 std::string NonEmptyFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors);
-
-// A PostgreSQL connection string (ValidateDatabaseUrl: the error never repeats the password).
-// In common_pg with ValidateDatabaseUrl.
-std::string DatabaseUrlFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors);
 
 // Empty, or an http:// or https:// URL: "must be an http:// or https:// URL".
 std::string HttpUrlFlag(const absl::Flag<std::string>& flag, ConfigErrors& errors);

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/pg_url.h"
 
 namespace autosync::common {
 namespace {

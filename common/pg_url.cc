@@ -1,5 +1,7 @@
-// ValidateDatabaseUrl and DatabaseUrlFlag (declared in common/config.h): here, in common_pg,
-// because it parses the URL with libpq; common itself does not link libpq.
+// ValidateDatabaseUrl and DatabaseUrlFlag (pg_url.h): in common_pg, because they parse the URL
+// with libpq; common itself does not link libpq.
+#include "common/pg_url.h"
+
 #include <libpq-fe.h>
 
 #include <algorithm>

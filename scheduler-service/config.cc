@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/flags/flag.h"
+#include "common/pg_url.h"
 #include "scheduler-service/cron.h"
 #include "scheduler-service/flags.h"
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "common/pg_url.h"
 #include "sync-worker/flags.h"
 
 namespace autosync::worker {

@@ -3,6 +3,7 @@
 // percent-encoded, with '@' in the password, or malformed so that libpq refuses it).
 #include "absl/strings/match.h"
 #include "common/config.h"
+#include "common/pg_url.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

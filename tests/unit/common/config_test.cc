@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "common/pg_url.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
