@@ -61,12 +61,12 @@ absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv) {
   char path[] = "/tmp/autosync-cmd-XXXXXX";
   const int fd = mkstemp(path);
   if (fd < 0) return absl::InternalError("mkstemp failed");
+  std::vector<std::string> copy = argv;
+  std::vector<char*> args = CStrings(copy);  // before fork: see ChildProcess::Start
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(fd, 1);
     dup2(fd, 2);
-    std::vector<std::string> copy = argv;
-    std::vector<char*> args = CStrings(copy);
     execvp(args[0], args.data());
     _exit(127);
   }
@@ -104,19 +104,23 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::str
     if (!drop) env.push_back(entry);
   }
   for (const auto& [k, v] : options.env) env.push_back(absl::StrCat(k, "=", v));
+  // Everything the child needs is built before fork: the test process has other threads (gRPC,
+  // the fake servers), and a child of a multi-threaded process may only call async-signal-safe
+  // functions until execve. Allocating there can deadlock on a lock another thread held at the
+  // fork (the allocator's, which ASan's builds take often), hanging the test in waitpid.
+  std::vector<char*> args = CStrings(argv);
+  std::vector<char*> envp = CStrings(env);
+  sigset_t none;
+  sigemptyset(&none);
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
     // A test that crashes must not leave its services running.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     // Signals blocked by the test's parent must not stay blocked in the service.
-    sigset_t none;
-    sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(log_fd, 1);
     dup2(log_fd, 2);
-    std::vector<char*> args = CStrings(argv);
-    std::vector<char*> envp = CStrings(env);
     execve(args[0], args.data(), envp.data());
     _exit(127);
   }

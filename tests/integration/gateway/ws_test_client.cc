@@ -1,7 +1,6 @@
 #include "tests/integration/gateway/ws_test_client.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -20,6 +19,28 @@ struct WsTestClient::Impl {
   asio::io_context ioc;
   websocket::stream<tcp::socket> ws{ioc};
   beast::flat_buffer buffer;
+
+  // Runs one asynchronous operation started by `start` (which is handed the completion handler)
+  // for at most `timeout`. Blocking socket calls cannot time out (asio waits in poll() without a
+  // limit, whatever SO_RCVTIMEO says), so every step of this client runs this way. On timeout the
+  // socket is closed, the cancelled operation is drained, and the client is unusable afterwards.
+  template <typename Start>
+  beast::error_code RunFor(absl::Duration timeout, Start start) {
+    bool done = false;
+    beast::error_code result;
+    start([&done, &result](beast::error_code ec, auto&&...) {
+      done = true;
+      result = ec;
+    });
+    ioc.restart();
+    ioc.run_for(absl::ToChronoMilliseconds(timeout));
+    if (done) return result;
+    beast::error_code ignored;
+    ws.next_layer().close(ignored);
+    ioc.restart();
+    ioc.run();  // the cancelled operation completes (it refers to this frame's `done`)
+    return asio::error::timed_out;
+  }
 };
 
 WsTestClient::WsTestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -39,8 +60,9 @@ absl::StatusOr<std::unique_ptr<WsTestClient>> WsTestClient::Connect(int port,
     socket.set_option(asio::socket_base::receive_buffer_size(options.receive_buffer_bytes), ec);
   }
   if (!ec) {
-    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)),
-                   ec);
+    const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port));
+    ec = impl->RunFor(options.timeout,
+                      [&](auto handler) { socket.async_connect(endpoint, std::move(handler)); });
   }
   if (ec) return absl::UnavailableError(absl::StrCat("connect: ", ec.message()));
   const std::vector<std::pair<std::string, std::string>> headers = options.headers;
@@ -48,7 +70,10 @@ absl::StatusOr<std::unique_ptr<WsTestClient>> WsTestClient::Connect(int port,
     for (const auto& [name, value] : headers) req.set(name, value);
   }));
   websocket::response_type response;
-  impl->ws.handshake(response, absl::StrCat("127.0.0.1:", port), target, ec);
+  const std::string host = absl::StrCat("127.0.0.1:", port);
+  ec = impl->RunFor(options.timeout, [&](auto handler) {
+    impl->ws.async_handshake(response, host, target, std::move(handler));
+  });
   if (ec) {
     return absl::UnavailableError(absl::StrCat("handshake: ", ec.message(), " (HTTP ",
                                                response.result_int(), " ", response.body(), ")"));
@@ -56,36 +81,26 @@ absl::StatusOr<std::unique_ptr<WsTestClient>> WsTestClient::Connect(int port,
   return std::unique_ptr<WsTestClient>(new WsTestClient(std::move(impl)));
 }
 
-absl::Status WsTestClient::SendText(const std::string& text) {
-  beast::error_code ec;
-  impl_->ws.text(true);
-  impl_->ws.write(asio::buffer(text), ec);
-  if (ec) return absl::UnavailableError(ec.message());
+absl::Status WsTestClient::Send(const std::string& bytes, bool text) {
+  impl_->ws.text(text);
+  const beast::error_code ec = impl_->RunFor(absl::Seconds(10), [&](auto handler) {
+    impl_->ws.async_write(asio::buffer(bytes), std::move(handler));
+  });
+  if (ec) return absl::UnavailableError(absl::StrCat("write: ", ec.message()));
   return absl::OkStatus();
 }
 
-absl::Status WsTestClient::SendBinary(const std::string& bytes) {
-  beast::error_code ec;
-  impl_->ws.binary(true);
-  impl_->ws.write(asio::buffer(bytes), ec);
-  if (ec) return absl::UnavailableError(ec.message());
-  return absl::OkStatus();
-}
+absl::Status WsTestClient::SendText(const std::string& text) { return Send(text, true); }
+absl::Status WsTestClient::SendBinary(const std::string& bytes) { return Send(bytes, false); }
 
 absl::StatusOr<std::string> WsTestClient::Read(absl::Duration timeout) {
-  const int64_t us = absl::ToInt64Microseconds(timeout);
-  timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
-  setsockopt(impl_->ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  beast::error_code ec;
   impl_->buffer.consume(impl_->buffer.size());
-  impl_->ws.read(impl_->buffer, ec);
+  const beast::error_code ec = impl_->RunFor(
+      timeout, [&](auto handler) { impl_->ws.async_read(impl_->buffer, std::move(handler)); });
+  if (ec == asio::error::timed_out) return absl::DeadlineExceededError("no message in time");
   if (ec == websocket::error::closed || (ec && impl_->ws.reason().code != 0)) {
     return absl::UnavailableError(absl::StrCat("closed ", impl_->ws.reason().code, ": ",
                                                std::string(impl_->ws.reason().reason.c_str())));
-  }
-  if (ec == asio::error::would_block || ec == asio::error::try_again ||
-      ec == asio::error::timed_out) {
-    return absl::DeadlineExceededError("no message in time");
   }
   if (ec) return absl::UnavailableError(ec.message());
   return beast::buffers_to_string(impl_->buffer.data());

@@ -1,5 +1,6 @@
-// A blocking WebSocket client for gateway tests (Beast), with a receive timeout on every read
-// so a missing message fails the test instead of hanging it.
+// A blocking WebSocket client for gateway tests (Beast). Every step (connect, handshake, write,
+// read) has a time limit, so a gateway that does not answer fails the test instead of hanging it;
+// after a step times out the connection is closed and every later call fails.
 #pragma once
 
 #include <memory>
@@ -16,7 +17,8 @@ class WsTestClient final {
  public:
   struct Options {
     std::vector<std::pair<std::string, std::string>> headers = {};
-    int receive_buffer_bytes = 0;  // SO_RCVBUF before connecting; 0 = default
+    int receive_buffer_bytes = 0;                // SO_RCVBUF before connecting; 0 = default
+    absl::Duration timeout = absl::Seconds(10);  // for the connect and for the handshake
   };
   // Connects to ws://127.0.0.1:<port><target>.
   static absl::StatusOr<std::unique_ptr<WsTestClient>> Connect(int port, const std::string& target,
@@ -38,6 +40,7 @@ class WsTestClient final {
 
  private:
   struct Impl;
+  absl::Status Send(const std::string& bytes, bool text);
   explicit WsTestClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
