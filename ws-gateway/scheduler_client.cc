@@ -2,11 +2,15 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <vector>
+
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "autosync/v1/scheduler.grpc.pb.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -35,6 +39,45 @@ namespace {
 
 namespace v1 = autosync::v1;
 
+// The callback calls gRPC still owes a completion (WatchStore streams, ReportConnections). The
+// client's destructor cancels them and waits until each has completed, so the channel is never
+// destroyed under an open callback call: its callback queue would then be torn down by whichever
+// gRPC thread finished the call last, possibly while the process exits (an ASan double free in
+// grpc_cq_internal_unref at the gateway's SIGTERM). Each call is held by a shared pointer whose
+// Cancel() is safe to call at any time, so cancelling needs no lock of ours around gRPC.
+class OpenCalls final {
+ public:
+  using Cancel = std::function<void()>;
+  uint64_t Add(Cancel cancel) {
+    absl::MutexLock lock(&mu_);
+    open_.emplace(next_id_, std::move(cancel));
+    return next_id_++;
+  }
+  void Done(uint64_t id) {
+    absl::MutexLock lock(&mu_);
+    open_.erase(id);
+  }
+  // Cancels every open call and waits up to `bound` for all of them to complete.
+  bool CancelAllAndWait(absl::Duration bound) {
+    std::vector<Cancel> cancels;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [id, cancel] : open_) cancels.push_back(cancel);
+    }
+    for (const Cancel& cancel : cancels) cancel();
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](absl::flat_hash_map<uint64_t, Cancel>* open) { return open->empty(); }, &open_),
+        bound);
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, Cancel> open_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 // Deleted in OnDone. The handle given to the caller outlives it and forgets it there, so a late
 // Cancel() is harmless.
 class WatchReactor final : public grpc::ClientReadReactor<v1::WatchEvent> {
@@ -50,10 +93,11 @@ class WatchReactor final : public grpc::ClientReadReactor<v1::WatchEvent> {
     bool cancelled ABSL_GUARDED_BY(mu) = false;
   };
 
-  static std::shared_ptr<WatchStream> Start(v1::Scheduler::Stub& stub, const std::string& store,
-                                            const std::string& watcher, WatchCallbacks callbacks) {
+  static std::shared_ptr<WatchStream> Start(v1::Scheduler::Stub& stub, OpenCalls& open_calls,
+                                            const std::string& store, const std::string& watcher,
+                                            WatchCallbacks callbacks) {
     auto handle = std::make_shared<Handle>();
-    auto* reactor = new WatchReactor(handle, std::move(callbacks));
+    auto* reactor = new WatchReactor(handle, std::move(callbacks), open_calls);
     reactor->request_.set_store_id(store);
     reactor->request_.set_watcher_id(watcher);
     {
@@ -78,15 +122,23 @@ class WatchReactor final : public grpc::ClientReadReactor<v1::WatchEvent> {
       handle_->reactor = nullptr;
     }
     if (callbacks_.on_done) callbacks_.on_done(common::FromGrpcStatus(status));
+    OpenCalls& open_calls = open_calls_;
+    const uint64_t id = open_id_;
     delete this;
+    open_calls.Done(id);  // last: the client may be destroyed as soon as this returns
   }
 
  private:
-  WatchReactor(std::shared_ptr<Handle> handle, WatchCallbacks callbacks)
-      : handle_(std::move(handle)), callbacks_(std::move(callbacks)) {}
+  WatchReactor(std::shared_ptr<Handle> handle, WatchCallbacks callbacks, OpenCalls& open_calls)
+      : handle_(handle),
+        callbacks_(std::move(callbacks)),
+        open_calls_(open_calls),
+        open_id_(open_calls.Add([handle] { handle->Cancel(); })) {}
 
   std::shared_ptr<Handle> handle_;
   WatchCallbacks callbacks_;
+  OpenCalls& open_calls_;
+  const uint64_t open_id_;
   grpc::ClientContext context_;
   v1::WatchStoreRequest request_;
   v1::WatchEvent event_;
@@ -100,6 +152,12 @@ class GrpcSchedulerClient final : public SchedulerClient {
         health_(grpc::health::v1::Health::NewStub(channel_)),
         scheduler_(v1::Scheduler::NewStub(channel_)),
         timeout_(timeout) {}
+  // Every call has a deadline (streams end once cancelled), so the wait is bounded by it.
+  ~GrpcSchedulerClient() override {
+    if (!open_calls_.CancelAllAndWait(timeout_ + absl::Seconds(5))) {
+      common::LogWarn("gRPC calls to the scheduler still open at shutdown");
+    }
+  }
 
   absl::Status CheckHealth() override {
     grpc::ClientContext context;
@@ -184,15 +242,20 @@ class GrpcSchedulerClient final : public SchedulerClient {
     auto call = std::make_shared<Call>();
     call->request = request;
     SetDeadline(call->context);
-    scheduler_->async()->ReportConnections(&call->context, &call->request, &call->response,
-                                           [call, done = std::move(done)](grpc::Status status) {
-                                             if (done) done(common::FromGrpcStatus(status));
-                                           });
+    const uint64_t id = open_calls_.Add([call] { call->context.TryCancel(); });
+    scheduler_->async()->ReportConnections(
+        &call->context, &call->request, &call->response,
+        [this, id, call, done = std::move(done)](grpc::Status status) mutable {
+          if (done) done(common::FromGrpcStatus(status));
+          call.reset();
+          open_calls_.Done(id);  // last: the client may be destroyed as soon as this returns
+        });
   }
 
   std::shared_ptr<WatchStream> Watch(const std::string& store_id, const std::string& watcher_id,
                                      WatchCallbacks callbacks) override {
-    return WatchReactor::Start(*scheduler_, store_id, watcher_id, std::move(callbacks));
+    return WatchReactor::Start(*scheduler_, open_calls_, store_id, watcher_id,
+                               std::move(callbacks));
   }
 
  private:
@@ -219,6 +282,7 @@ class GrpcSchedulerClient final : public SchedulerClient {
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   std::unique_ptr<v1::Scheduler::Stub> scheduler_;
   const absl::Duration timeout_;
+  OpenCalls open_calls_;  // empty once the destructor's body has run
 };
 
 }  // namespace
