@@ -173,14 +173,18 @@ void TickClaimer::Record(const std::vector<TickRequest>& ticks, std::vector<Sync
         "batch record rolled back; recording one by one",
         {{"count", absl::StrCat(ticks.size())}, {"reason", records.status().message()}});
     std::vector<TickRequest> failed;
+    bool queued = false;
     for (const TickRequest& tick : ticks) {
       absl::StatusOr<TickClaim> one = repo_.RecordTick(tick, config_.replica_id);
       if (one.ok()) {
         AfterRecord(tick, *one, skips, recovered);
+        queued = queued || one->outcome == TickOutcome::kQueued;
       } else {
         failed.push_back(tick);
       }
     }
+    // Woken as after a batch: otherwise these runs wait for the dispatcher's next poll.
+    if (queued) events_.OnQueued();
     if (!failed.empty()) {
       metrics_.fires_error.Increment(static_cast<double>(failed.size()));
       AddLost(std::move(failed), clock_.Now() + kLostTickGrace);

@@ -152,6 +152,7 @@ TEST_P(TickClaimerRollbackTest, ABatchRolledBackIsRecordedOneByOne) {
     ASSERT_THAT(events_.skips, SizeIs(1));
     EXPECT_THAT(events_.skips[0],
                 ElementsAre(::testing::Property(&autosync::v1::SyncProgress::store_id, "b")));
+    EXPECT_GE(events_.queued, 1);  // "a" and "c" wake the dispatcher, as a batch's would
   });
   EXPECT_EQ(Value(metrics_.fires_started), 2);
   EXPECT_EQ(Value(metrics_.fires_error), 0);
