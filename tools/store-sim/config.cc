@@ -89,6 +89,10 @@ absl::StatusOr<StoreSimConfig> StoreSimConfigFromFlags() {
   if (server.threads < 1 || server.threads > 64) {
     return absl::InvalidArgumentError("--threads must be in [1, 64]");
   }
+  server.idle_timeout_seconds = absl::GetFlag(FLAGS_idle_timeout_seconds);
+  if (server.idle_timeout_seconds < 1 || server.idle_timeout_seconds > 3600) {
+    return absl::InvalidArgumentError("--idle_timeout_seconds must be in [1, 3600]");
+  }
   auto listen = ParseListen(absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_allow_non_loopback));
   if (!listen.ok()) return absl::InvalidArgumentError(listen.status().message());
   server.address = listen->first;

@@ -11,6 +11,7 @@
 ABSL_DECLARE_FLAG(std::string, listen);
 ABSL_DECLARE_FLAG(bool, allow_non_loopback);
 ABSL_DECLARE_FLAG(int, threads);
+ABSL_DECLARE_FLAG(int64_t, idle_timeout_seconds);
 ABSL_DECLARE_FLAG(uint64_t, seed);
 ABSL_DECLARE_FLAG(std::string, stores);
 ABSL_DECLARE_FLAG(std::string, end);

@@ -24,13 +24,13 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr size_t kBodyLimit = 64 * 1024;
 constexpr size_t kHeaderLimit = 16 * 1024;
 
 class Session final : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Simulator& sim) : stream_(std::move(socket)), sim_(sim) {}
+  Session(tcp::socket socket, Simulator& sim, std::chrono::seconds idle_timeout)
+      : stream_(std::move(socket)), sim_(sim), idle_timeout_(idle_timeout) {}
 
   void Start() {
     asio::dispatch(stream_.get_executor(),
@@ -42,7 +42,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(kBodyLimit);
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(idle_timeout_);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
@@ -112,7 +112,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   void OnDelay(beast::error_code) { DoWrite(); }
 
   void DoWrite() {
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(idle_timeout_);
     if (span_res_) {
       http::async_write(stream_, *span_res_,
                         beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
@@ -150,6 +150,7 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Simulator& sim_;
+  const std::chrono::seconds idle_timeout_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
@@ -177,7 +178,9 @@ struct Server::Impl {
       if (ec) {
         if (!acceptor.is_open()) return;  // stopping
       } else {
-        std::make_shared<Session>(std::move(socket), sim)->Start();
+        std::make_shared<Session>(std::move(socket), sim,
+                                  std::chrono::seconds(options.idle_timeout_seconds))
+            ->Start();
       }
       DoAccept();
     });

@@ -18,6 +18,8 @@ struct ServerOptions {
   int threads = 2;
   bool live = false;  // run Simulator::TickAll() every live_interval_ms
   int64_t live_interval_ms = 2000;
+  // The time limit of reading a request and of writing a response (--idle_timeout_seconds).
+  int64_t idle_timeout_seconds = 60;
 };
 
 // Parses "host:port" (IPv4, "[v6]:port" or "localhost:port") and refuses a non-loopback address

@@ -30,6 +30,7 @@ TEST_F(StoreSimConfigTest, DefaultsAreTheDocumentedValues) {
   EXPECT_EQ(config->server.address, "127.0.0.1");
   EXPECT_EQ(config->server.port, 8090);
   EXPECT_EQ(config->server.threads, 2);
+  EXPECT_EQ(config->server.idle_timeout_seconds, 60);
   EXPECT_FALSE(config->server.live);
   EXPECT_EQ(config->server.live_interval_ms, 2000);
   EXPECT_EQ(config->sim.seed, 42u);
@@ -50,6 +51,13 @@ TEST_F(StoreSimConfigTest, ReadsEndAndFaults) {
   EXPECT_EQ(config->sim.end, absl::FromUnixSeconds(1740830400));
   EXPECT_EQ(config->sim.faults.burst_429, 3);
   EXPECT_TRUE(config->server.live);
+}
+
+TEST_F(StoreSimConfigTest, IdleTimeoutReachesTheServerOptions) {
+  SetFlags({{"idle_timeout_seconds", "5"}});
+  absl::StatusOr<StoreSimConfig> config = StoreSimConfigFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.idle_timeout_seconds, 5);
 }
 
 class StoreSimFlagTest : public StoreSimConfigTest,
@@ -80,7 +88,14 @@ INSTANTIATE_TEST_SUITE_P(
                    "--live_delete_probability must be in [0, 1]"},
         ConfigCase{"NegativeFault", {{"bulk_stuck", "-1"}}, "fault flags must be >= 0"},
         ConfigCase{"ThreadsLow", {{"threads", "0"}}, "--threads must be in [1, 64]"},
-        ConfigCase{"ThreadsHigh", {{"threads", "65"}}, "--threads must be in [1, 64]"}),
+        ConfigCase{"ThreadsHigh", {{"threads", "65"}}, "--threads must be in [1, 64]"},
+        ConfigCase{"IdleTimeoutAtMost", {{"idle_timeout_seconds", "3600"}}, ""},
+        ConfigCase{"IdleTimeoutLow",
+                   {{"idle_timeout_seconds", "0"}},
+                   "--idle_timeout_seconds must be in [1, 3600]"},
+        ConfigCase{"IdleTimeoutHigh",
+                   {{"idle_timeout_seconds", "3601"}},
+                   "--idle_timeout_seconds must be in [1, 3600]"}),
     ::autosync::testing::ConfigCaseName);
 
 }  // namespace
