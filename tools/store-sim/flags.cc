@@ -21,8 +21,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:8090",
 ABSL_FLAG(bool, allow_non_loopback, false, "allow --listen on a non-loopback address");
 ABSL_FLAG(int, threads, 2, "I/O threads");
 ABSL_FLAG(int64_t, idle_timeout_seconds, 60,
-          "time limit of reading a request and of writing a response, after which the "
-          "connection is closed; 1 to 3600");
+          "how long a connection may wait for a whole request, and a response being written may "
+          "go without any bytes taken by the client (a slow download goes on, a stalled one is "
+          "cut off); 1 to 3600");
 ABSL_FLAG(uint64_t, seed, 42, "data seed: same seed and stores, same data");
 ABSL_FLAG(std::string, stores, "buycosari:200000,acme:5000",
           "stores as id:order_count[:+hh:mm][:hostile][:invalid], comma-separated; the optional "

@@ -111,18 +111,27 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   void OnDelay(beast::error_code) { DoWrite(); }
 
+  // The response goes out chunk by chunk (each async_write_some ends once the socket took some
+  // bytes), each chunk with a fresh idle timeout: a reader that keeps taking bytes may need far
+  // longer than the timeout for a large file, one that stops taking them is cut off after it.
   void DoWrite() {
-    stream_.expires_after(idle_timeout_);
-    if (span_res_) {
-      http::async_write(stream_, *span_res_,
-                        beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
-      return;
-    }
-    http::async_write(stream_, *res_,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+    if (span_res_) return WriteSome(span_sr_.emplace(*span_res_));
+    WriteSome(sr_.emplace(*res_));
   }
 
-  void OnWrite(beast::error_code ec, std::size_t) {
+  template <typename Body>
+  void WriteSome(http::response_serializer<Body>& sr) {
+    stream_.expires_after(idle_timeout_);
+    http::async_write_some(stream_, sr,
+                           [self = shared_from_this(), &sr](beast::error_code ec, std::size_t) {
+                             if (!ec && !sr.is_done()) return self->WriteSome(sr);
+                             self->OnWrite(ec);
+                           });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    sr_.reset();
+    span_sr_.reset();
     span_res_.reset();
     span_owner_.reset();
     if (ec || close_after_write_ || !keep_alive_) return Close();
@@ -155,6 +164,9 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
   std::optional<http::response<http::span_body<const char>>> span_res_;
+  // The serializer of the response being written (res_ or span_res_), as long as it is.
+  std::optional<http::response_serializer<http::string_body>> sr_;
+  std::optional<http::response_serializer<http::span_body<const char>>> span_sr_;
   std::shared_ptr<const std::string> span_owner_;
   bool close_after_write_ = false;
   std::optional<asio::steady_timer> timer_;

@@ -1,6 +1,7 @@
 // store-sim's HTTP/1.1 server: Boost.Beast, async, a strand per connection, keep-alive, body
-// and header limits, idle timeouts; every request goes through Simulator::Handle(). Beast stays
-// inside server.cc so this header is cheap to include.
+// and header limits, an idle timeout (renewed by every chunk of a response the client takes, so
+// it catches a stalled peer, not a slow one); every request goes through Simulator::Handle(). Beast
+// stays inside server.cc so this header is cheap to include.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,9 @@ struct ServerOptions {
   int threads = 2;
   bool live = false;  // run Simulator::TickAll() every live_interval_ms
   int64_t live_interval_ms = 2000;
-  // The time limit of reading a request and of writing a response (--idle_timeout_seconds).
+  // How long a connection may wait for a whole request, and a response being written may go
+  // without any bytes taken by the client (so a slow reader of a large file is served to the
+  // end, a stalled one is cut off).
   int64_t idle_timeout_seconds = 60;
 };
 
