@@ -155,7 +155,7 @@ TEST(ServerTest, BulkFilesGoOutWholeAndATruncatedOneStopsHalfway) {
   runner.join();
 }
 
-// A server with a 1 s idle timeout and a bulk file of about 30 MB: far more than the kernel
+// A server with a 2 s idle timeout and a bulk file of about 30 MB: far more than the kernel
 // buffers between server and reader hold (up to the 4 MiB send buffer Linux grows to on
 // loopback, plus the reader's receive buffer), so the server's write lasts as long as the
 // reading does.
@@ -171,7 +171,7 @@ class IdleTimeoutTest : public ::testing::Test {
     ServerOptions options;
     options.port = 0;
     options.threads = 1;
-    options.idle_timeout_seconds = 1;
+    options.idle_timeout_seconds = 2;
     auto server = Server::Start(*sim_, options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -212,7 +212,7 @@ class IdleTimeoutTest : public ::testing::Test {
 
 TEST_F(IdleTimeoutTest, ASlowReaderThatKeepsReadingGetsTheWholeFile) {
   // A 128 KiB receive buffer gives about 256 KiB a read; at 20 reads a second (~5 MB/s) the
-  // file takes about 6 s, several idle timeouts. Between two of the server's writes the reader
+  // file takes about 6 s, three idle timeouts. Between two of the server's writes the reader
   // takes about 1.3 MB (Linux wakes a writer once a third of its 4 MiB send buffer is free
   // again), about 0.3 s: progress well within every timeout.
   int fd = OpenGet(server_->port(), target_, /*receive_buffer=*/128 * 1024);
@@ -249,7 +249,7 @@ TEST_F(IdleTimeoutTest, AStalledReaderIsDisconnected) {
   const int64_t content_length = ReadHead(fd, &body);
   ASSERT_GT(content_length, 20'000'000);
   // The reader stalls for three idle timeouts: the server's write makes no progress meanwhile.
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::this_thread::sleep_for(std::chrono::seconds(6));
   // What the kernel buffers still hold arrives, then the end of the connection.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::vector<char> buf(1 << 20);
