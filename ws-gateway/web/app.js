@@ -23,7 +23,7 @@ import { loadRuns, renderRuns } from './js/runs-view.js';
 import { state } from './js/state.js';
 import { renderStatus } from './js/status-view.js';
 import { loadStoreData, loadStores, wirePicker } from './js/store-picker.js';
-import { noteStoreStatus, refreshStoresView, renderStoresView } from './js/stores/list.js';
+import { noteStoreStatus, refreshStoresView, renderStoresView, wireStoresView } from './js/stores/list.js';
 import { wireTestPanel } from './js/test-panel.js';
 import { onTriggerResult, syncNow } from './js/trigger.js';
 import { setView, viewFromHash, wireTabs } from './js/views.js';
@@ -52,6 +52,7 @@ function wireUi() {
   byTestId('quarantine-refresh').addEventListener('click', loadQuarantine);
   wireTestPanel(onToken);
   wireTabs();
+  wireStoresView();
   wireMetricToggle();
   keepRelativeTimesFresh();
 }

@@ -6,6 +6,7 @@
 // says so, and STARTING follows when a worker slot takes it.
 import { fetchStatus } from './api.js';
 import { renderConnInfo } from './connection.js';
+import { emit } from './events.js';
 import { clamp, num, obj, queuedLabel, str, time } from './format.js';
 import { loadLtv } from './ltv-view.js';
 import { announce, setFeedback } from './notices.js';
@@ -14,7 +15,6 @@ import { loadQuarantine } from './quarantine-view.js';
 import { loadRuns, renderRuns, scheduleRunsRefresh } from './runs-view.js';
 import { addMessage, kEnded, kStageBase, kStageLabel, kStages, kTerminal, resetRun, state } from './state.js';
 import { renderStatus } from './status-view.js';
-import { noteStoreStatus } from './stores/list.js';
 
 let lastProgressKey = '';
 
@@ -198,13 +198,13 @@ function showLastRun(last) {
   else addMessage(outcome, `Last run ${outcome}`, false, finished ?? new Date());
 }
 
-// Fetches the status of the store shown (the Stores tab's row of it follows too).
+// Fetches the status of the store shown (the Stores tab's row of it follows too: 'store-status').
 export async function loadStatus() {
   const storeId = state.storeId;
   if (!storeId) return;
   try {
     const body = await fetchStatus(storeId);
-    noteStoreStatus(storeId, body.status);
+    emit('store-status', { storeId, status: body.status });
     if (storeId === state.storeId) applyStatus(body.status ?? {});
   } catch (err) {
     if (storeId === state.storeId) setFeedback('error', `Status: ${err.message}`);

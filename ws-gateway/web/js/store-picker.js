@@ -5,6 +5,7 @@ import { fetchAllStores } from './api.js';
 import { sendSelectStore } from './connection.js';
 import { h, storage } from './dom.js';
 import { el } from './elements.js';
+import { emit } from './events.js';
 import { str } from './format.js';
 import { loadStatus } from './live-run.js';
 import { loadLtv, renderLtv } from './ltv-view.js';
@@ -14,7 +15,6 @@ import { loadQuarantine } from './quarantine-view.js';
 import { loadRuns, renderRuns } from './runs-view.js';
 import { emptyRun, kStorageStore, params, replaceQuery, state } from './state.js';
 import { renderStatus } from './status-view.js';
-import { renderStoresView } from './stores/list.js';
 import { storeLabel } from './stores/model.js';
 import { setView } from './views.js';
 
@@ -29,7 +29,7 @@ export function loadStoreData() {
 }
 
 // The first store list (again after a new token), retried with a backoff while the gateway is
-// away; a refusal asks for a token.
+// away; a refusal asks for a token. The Stores tab follows ('stores-loaded').
 let storesRetryMs = 1000;
 export async function loadStores() {
   try {
@@ -38,7 +38,7 @@ export async function loadStores() {
     storesLoaded = true;
     hideBanner();
     renderPicker();
-    renderStoresView();
+    emit('stores-loaded');
   } catch (err) {
     if (err.status === 401 || err.status === 403) {
       showBanner('error', `The gateway refused the request (${err.message}). Paste an access token in the test panel, or open this page with ?token=…`,

@@ -1,14 +1,14 @@
 // The two views (tabs): the dashboard of one store, and store management (#stores).
 import { el } from './elements.js';
+import { emit } from './events.js';
 import { state } from './state.js';
-import { closeStoresView, openStoresView } from './stores/list.js';
 
 // The view the address asks for: #stores, else the dashboard.
 export function viewFromHash() {
   return window.location.hash === '#stores' ? 'stores' : 'dashboard';
 }
 
-// Shows one view; the Stores tab refreshes itself only while it is open.
+// Shows one view; the Stores tab refreshes itself only while it is open (it follows 'view').
 export function setView(view) {
   state.view = view;
   for (const tab of document.querySelectorAll('[role="tab"][data-view]')) {
@@ -22,8 +22,7 @@ export function setView(view) {
   if (window.location.hash !== hash) {
     window.history.replaceState(null, '', `${window.location.pathname}${window.location.search}${hash}`);
   }
-  if (view === 'stores') openStoresView();
-  else closeStoresView();
+  emit('view', view);
 }
 
 // Tabs: click, or arrow keys / Home / End between them (the WAI-ARIA tabs pattern); the address's

@@ -5,6 +5,7 @@
 import { fetchAllStores, fetchStatus } from '../api.js';
 import { byTestId, h, timeEl } from '../dom.js';
 import { el } from '../elements.js';
+import { on } from '../events.js';
 import { describeSchedule, num, str, time } from '../format.js';
 import { loadStatus } from '../live-run.js';
 import { can, kRoleSummary } from '../roles.js';
@@ -34,8 +35,19 @@ export const sv = {
   form: null,
 };
 
+// Start-up (app.js): the tab follows the view shown ('view'), the first store list
+// ('stores-loaded') and the statuses the dashboard fetches ('store-status').
+export function wireStoresView() {
+  on('view', (view) => {
+    if (view === 'stores') openStoresView();
+    else closeStoresView();
+  });
+  on('stores-loaded', () => renderStoresView());
+  on('store-status', ({ storeId, status }) => noteStoreStatus(storeId, status));
+}
+
 // The tab opened: build it the first time, then refresh it now and every kStoresRefreshMs.
-export function openStoresView() {
+function openStoresView() {
   if (!sv.built) buildStoresView();
   renderStoresView();
   refreshStoresView();
@@ -46,7 +58,7 @@ export function openStoresView() {
 }
 
 // The tab stopped showing: no more refreshes until it opens again.
-export function closeStoresView() {
+function closeStoresView() {
   clearInterval(sv.timer);
 }
 
