@@ -23,6 +23,8 @@ import { loadRuns, renderRuns } from './js/runs-view.js';
 import { state } from './js/state.js';
 import { renderStatus } from './js/status-view.js';
 import { loadStoreData, loadStores, wirePicker } from './js/store-picker.js';
+import { resumeStore, togglePanel } from './js/stores/actions.js';
+import { openStoreForm } from './js/stores/form.js';
 import { noteStoreStatus, refreshStoresView, renderStoresView, wireStoresView } from './js/stores/list.js';
 import { wireTestPanel } from './js/test-panel.js';
 import { onTriggerResult, syncNow } from './js/trigger.js';
@@ -52,7 +54,7 @@ function wireUi() {
   byTestId('quarantine-refresh').addEventListener('click', loadQuarantine);
   wireTestPanel(onToken);
   wireTabs();
-  wireStoresView();
+  wireStoresView({ openStoreForm, togglePanel, resumeStore });
   wireMetricToggle();
   keepRelativeTimesFresh();
 }

@@ -2,6 +2,8 @@
 // docs/STORES-HTTP.md): each store's state, schedules and next fire per data type, time zone and
 // last success (GET /api/sync/status/:id, a few stores at a time), and the row's actions as far as
 // the caller's role allows them. Built the first time the tab opens; refreshed while it is open.
+// The add / edit form (form.js) and a row's actions (actions.js) import this module; app.js hands
+// their entry points in (wireStoresView).
 import { fetchAllStores, fetchStatus } from '../api.js';
 import { byTestId, h, timeEl } from '../dom.js';
 import { el } from '../elements.js';
@@ -12,8 +14,6 @@ import { can, kRoleSummary } from '../roles.js';
 import { state } from '../state.js';
 import { loadStoreData, selectStore, updatePicker } from '../store-picker.js';
 import { setView } from '../views.js';
-import { resumeStore, togglePanel } from './actions.js';
-import { openStoreForm } from './form.js';
 import { storeSchedules } from './model.js';
 
 // The store list: statuses fetched this many at a time, and everything reloaded this often while
@@ -35,9 +35,13 @@ export const sv = {
   form: null,
 };
 
+// What the buttons open and do: {openStoreForm (form.js), togglePanel, resumeStore (actions.js)}.
+let handlers = null;
+
 // Start-up (app.js): the tab follows the view shown ('view'), the first store list
 // ('stores-loaded') and the statuses the dashboard fetches ('store-status').
-export function wireStoresView() {
+export function wireStoresView({ openStoreForm, togglePanel, resumeStore }) {
+  handlers = { openStoreForm, togglePanel, resumeStore };
   on('view', (view) => {
     if (view === 'stores') openStoresView();
     else closeStoresView();
@@ -84,7 +88,7 @@ function buildStoresView() {
     e.empty);
   el.storesView.replaceChildren(e.formCard, list);
   e.refresh.addEventListener('click', () => refreshStoresView());
-  e.add.addEventListener('click', () => openStoreForm('create'));
+  e.add.addEventListener('click', () => handlers.openStoreForm('create'));
   sv.built = true;
 }
 
@@ -305,12 +309,12 @@ function storeCells(row, entry, enabled, sync) {
   };
   const actions = [button('store-open', 'Open', `Open ${label} on the dashboard`, () => openInDashboard(id), 'ghost')];
   if (state.me.loaded) {
-    if (can('edit')) actions.push(button('store-edit', 'Edit', `Edit ${label}`, () => openStoreForm('edit', id)));
-    if (enabled && can('pause')) actions.push(button('store-pause', 'Pause…', `Pause ${label}…`, () => togglePanel(row, 'pause')));
-    if (!enabled && can('resume')) actions.push(button('store-resume', 'Resume', `Resume ${label}`, () => resumeStore(row)));
-    if (can('resync')) actions.push(button('store-resync', 'Re-sync everything…', `Re-sync everything of ${label}…`, () => togglePanel(row, 'resync')));
-    if (can('backfill')) actions.push(button('store-backfill', 'Backfill…', `Backfill ${label}…`, () => togglePanel(row, 'backfill')));
-    if (can('delete')) actions.push(button('store-delete', 'Delete…', `Delete ${label}…`, () => togglePanel(row, 'delete'), 'danger'));
+    if (can('edit')) actions.push(button('store-edit', 'Edit', `Edit ${label}`, () => handlers.openStoreForm('edit', id)));
+    if (enabled && can('pause')) actions.push(button('store-pause', 'Pause…', `Pause ${label}…`, () => handlers.togglePanel(row, 'pause')));
+    if (!enabled && can('resume')) actions.push(button('store-resume', 'Resume', `Resume ${label}`, () => handlers.resumeStore(row)));
+    if (can('resync')) actions.push(button('store-resync', 'Re-sync everything…', `Re-sync everything of ${label}…`, () => handlers.togglePanel(row, 'resync')));
+    if (can('backfill')) actions.push(button('store-backfill', 'Backfill…', `Backfill ${label}…`, () => handlers.togglePanel(row, 'backfill')));
+    if (can('delete')) actions.push(button('store-delete', 'Delete…', `Delete ${label}…`, () => handlers.togglePanel(row, 'delete'), 'danger'));
   }
 
   return [
