@@ -88,6 +88,9 @@ FakeScheduler::~FakeScheduler() {
   {
     absl::MutexLock lock(&mu_);
     for (auto& [store, w] : watchers_) w->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bye"));
+    for (grpc::ServerUnaryReactor* held : held_reports_) {
+      held->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bye"));
+    }
   }
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_->Wait();
@@ -349,8 +352,32 @@ grpc::ServerUnaryReactor* FakeScheduler::ReportConnections(
     for (const auto& entry : request->stores()) {
       last_report_[entry.store_id()] = entry.connections();
     }
+    if (hold_reports_) {
+      held_reports_.push_back(context->DefaultReactor());
+      return held_reports_.back();
+    }
   }
   return Answer(context, grpc::Status::OK);
+}
+
+void FakeScheduler::HoldReports() {
+  absl::MutexLock lock(&mu_);
+  hold_reports_ = true;
+}
+
+bool FakeScheduler::WaitForHeldReports(int count, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  struct Args {
+    FakeScheduler* self;
+    int count;
+  } args{this, count};
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return static_cast<int>(a->self->held_reports_.size()) >=
+                                           a->count;
+                                  },
+                                  &args),
+                              timeout);
 }
 
 }  // namespace autosync::testing

@@ -49,6 +49,11 @@ class FakeScheduler final : public autosync::v1::Scheduler::CallbackService {
   // The last ReportConnections table: store -> count.
   std::map<std::string, int> last_report();
   bool WaitForReport(const std::string& store_id, int count, absl::Duration timeout);
+  // From now on ReportConnections calls are taken (last_report() updated) but left unanswered
+  // until the fake is destroyed: a scheduler that is slow to answer.
+  void HoldReports();
+  // Waits until `count` reports are being held.
+  bool WaitForHeldReports(int count, absl::Duration timeout);
 
   // grpc::Service handlers.
   grpc::ServerUnaryReactor* TriggerSync(grpc::CallbackServerContext* context,
@@ -95,6 +100,8 @@ class FakeScheduler final : public autosync::v1::Scheduler::CallbackService {
   int triggers_ ABSL_GUARDED_BY(mu_) = 0;
   int watch_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int> last_report_ ABSL_GUARDED_BY(mu_);
+  bool hold_reports_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<grpc::ServerUnaryReactor*> held_reports_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace autosync::testing
