@@ -36,8 +36,8 @@ struct Outcome {
 TEST(SchedulerClientTest, DestroyingTheClientEndsItsOpenCallsFirst) {
   testing::FakeScheduler fake({"a"});
   fake.HoldReports();  // the report stays unanswered
-  std::unique_ptr<SchedulerClient> client = MakeGrpcSchedulerClient(
-      fake.target(), absl::Seconds(60), grpc::InsecureChannelCredentials());
+  std::unique_ptr<SchedulerClient> client =
+      MakeGrpcSchedulerClient(fake.target(), absl::Seconds(60), grpc::InsecureChannelCredentials());
 
   Outcome report;
   autosync::v1::ReportConnectionsRequest request;
@@ -45,9 +45,8 @@ TEST(SchedulerClientTest, DestroyingTheClientEndsItsOpenCallsFirst) {
   client->ReportConnections(request, [&report](absl::Status s) { report.Set(s); });
   Outcome watch;
   std::shared_ptr<WatchStream> stream =
-      client->Watch("a", "watcher-1", {.on_event = {}, .on_done = [&watch](const absl::Status& s) {
-                                         watch.Set(s);
-                                       }});
+      client->Watch("a", "watcher-1",
+                    {.on_event = {}, .on_done = [&watch](const absl::Status& s) { watch.Set(s); }});
   ASSERT_TRUE(fake.WaitForHeldReports(1, absl::Seconds(10)));
   ASSERT_TRUE(fake.WaitForWatchers("a", 1, absl::Seconds(10)));
   ASSERT_FALSE(report.Done());
