@@ -150,19 +150,11 @@ void FakeScheduler::BreakStreams(const std::string& store_id) {
 
 bool FakeScheduler::WaitForWatchers(const std::string& store_id, int count,
                                     absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  struct Args {
-    FakeScheduler* self;
-    const std::string* store;
-    int count;
-  } args{this, &store_id, count};
-  return mu_.AwaitWithTimeout(absl::Condition(
-                                  +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                    return static_cast<int>(a->self->watchers_.count(*a->store)) ==
-                                           a->count;
-                                  },
-                                  &args),
-                              timeout);
+  return Await(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return static_cast<int>(watchers_.count(store_id)) == count;
+      },
+      timeout);
 }
 
 int FakeScheduler::watchers(const std::string& store_id) {
@@ -196,21 +188,12 @@ std::map<std::string, int> FakeScheduler::last_report() {
 }
 
 bool FakeScheduler::WaitForReport(const std::string& store_id, int count, absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  struct Args {
-    FakeScheduler* self;
-    const std::string* store;
-    int count;
-  } args{this, &store_id, count};
-  return mu_.AwaitWithTimeout(absl::Condition(
-                                  +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                    auto it = a->self->last_report_.find(*a->store);
-                                    const int n =
-                                        it == a->self->last_report_.end() ? 0 : it->second;
-                                    return n == a->count;
-                                  },
-                                  &args),
-                              timeout);
+  return Await(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        auto it = last_report_.find(store_id);
+        return (it == last_report_.end() ? 0 : it->second) == count;
+      },
+      timeout);
 }
 
 grpc::ServerUnaryReactor* FakeScheduler::Answer(grpc::CallbackServerContext* context,
@@ -366,18 +349,11 @@ void FakeScheduler::HoldReports() {
 }
 
 bool FakeScheduler::WaitForHeldReports(int count, absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  struct Args {
-    FakeScheduler* self;
-    int count;
-  } args{this, count};
-  return mu_.AwaitWithTimeout(absl::Condition(
-                                  +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                    return static_cast<int>(a->self->held_reports_.size()) >=
-                                           a->count;
-                                  },
-                                  &args),
-                              timeout);
+  return Await(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return static_cast<int>(held_reports_.size()) >= count;
+      },
+      timeout);
 }
 
 }  // namespace autosync::testing

@@ -87,6 +87,12 @@ class FakeScheduler final : public autosync::v1::Scheduler::CallbackService {
  private:
   friend class Watcher;
   grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, grpc::Status status);
+  // Waits up to `timeout` until `done()` (evaluated with mu_ held) is true; whether it became so.
+  template <typename Predicate>
+  bool Await(const Predicate& done, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  }
   grpc::Status Check(const std::string& store_id);
   void Unregister(Watcher* watcher);
 
